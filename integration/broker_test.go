@@ -152,4 +152,3 @@ func consumeAll(t *testing.T, topic string, isolation kgo.IsolationLevel) []stri
 		}
 	}
 }
-
