@@ -1,0 +1,164 @@
+// Package eddy runs stream processing topologies on Kafka, in the style of Kafka Streams:
+// a Go service describes a topology (package topology) and runs it with an App; Kafka does
+// the rest. The partitions of the input topics become tasks, spread over every running
+// instance of the application (same ApplicationID); start more copies to scale out.
+//
+//	t := topology.New()
+//	views := topology.From(t, "page-views", serde.String(), serde.JSON[PageView]())
+//	topology.To(views.Filter(isSlow), "slow-page-views", serde.String(), serde.JSON[PageView]())
+//
+//	app, err := eddy.New(t, eddy.ApplicationID("slow-pages"), eddy.Brokers("localhost:9092"))
+//	if err != nil {
+//		return err
+//	}
+//	return app.Run(ctx) // until ctx ends; a clean stop commits what was processed
+//
+// Processing is at-least-once: a record's offset is committed only after everything it
+// produced was acknowledged by the brokers.
+package eddy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eddy-streams/eddy/internal/runtime"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// ErrClosed is returned by Run on an App that was closed or has run before.
+var ErrClosed = errors.New("eddy: app closed")
+
+// App is one instance of a stream processing application. Make it with New, run it with
+// Run, stop it by cancelling Run's context or with Close. Its methods are safe for
+// concurrent use.
+type App struct {
+	cfg  config
+	topo *topology.Topology
+
+	mu struct {
+		sync.Mutex
+		state  int // 0 new, 1 running, 2 done
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
+}
+
+// New checks the topology and the options and returns an App ready to Run. Nothing is
+// contacted yet: topics are checked when Run starts.
+func New(t *topology.Topology, opts ...Opt) (*App, error) {
+	if t == nil {
+		return nil, errors.New("eddy: nil topology")
+	}
+	if err := t.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := t.Describe(); err != nil {
+		return nil, err
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&cfg)
+		}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &App{cfg: cfg, topo: t}, nil
+}
+
+// Run runs the application until ctx ends, Close is called, or a fatal error occurs. On a
+// clean stop it commits what was processed, closes its tasks, leaves the group (so the
+// other instances take over at once) and returns nil. Errors name what went wrong: a
+// missing topic, a co-partitioning mismatch, or a record (topic, partition, offset) that
+// failed. Run can be called once.
+func (a *App) Run(ctx context.Context) error {
+	a.mu.Lock()
+	if a.mu.state != 0 {
+		a.mu.Unlock()
+		return ErrClosed
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	a.mu.state, a.mu.cancel, a.mu.done = 1, cancel, make(chan struct{})
+	a.mu.Unlock()
+	defer func() {
+		cancel()
+		a.mu.Lock()
+		a.mu.state = 2
+		close(a.mu.done)
+		a.mu.Unlock()
+	}()
+
+	pid, err := processID(filepath.Join(a.cfg.stateDir, a.cfg.appID))
+	if err != nil {
+		return err
+	}
+	rc := &runtime.Config{
+		ApplicationID:         a.cfg.appID,
+		Brokers:               a.cfg.brokers,
+		Workers:               a.cfg.workers,
+		CommitInterval:        a.cfg.commitInterval,
+		ProcessID:             pid,
+		Logger:                a.cfg.logger,
+		ClientOpts:            a.cfg.clientOpts,
+		ReplicationFactor:     a.cfg.replication,
+		MaxQueuedPerPartition: a.cfg.maxQueued,
+		MaxPollRecords:        10000,
+		ProcessBudget:         50 * time.Millisecond,
+	}
+	return runtime.Run(ctx, rc, a.topo.Graph())
+}
+
+// Close stops a running App and waits until Run has returned. It is idempotent, and on an
+// App that never ran it only prevents a later Run.
+func (a *App) Close() error {
+	a.mu.Lock()
+	switch a.mu.state {
+	case 0:
+		a.mu.state = 2
+		a.mu.Unlock()
+		return nil
+	case 1:
+		cancel, done := a.mu.cancel, a.mu.done
+		a.mu.Unlock()
+		cancel()
+		<-done
+		return nil
+	}
+	a.mu.Unlock()
+	return nil
+}
+
+// processID reads this instance's process id from dir, creating dir and the id on first
+// use. The id names the instance to the group balancer (and later its transactional ids),
+// so it survives restarts.
+func processID(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("eddy: state directory: %w", err)
+	}
+	path := filepath.Join(dir, "process-id")
+	if b, err := os.ReadFile(path); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("eddy: reading process id: %w", err)
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("eddy: new process id: %w", err)
+	}
+	id := hex.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("eddy: writing process id: %w", err)
+	}
+	return id, nil
+}

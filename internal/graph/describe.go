@@ -1,0 +1,110 @@
+package graph
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Describe renders the topology as text in the shape Kafka Streams' describe() uses, so
+// people who know one can read the other: sub-topologies, then each node with its topics,
+// its children (-->) and its parents (<--). Internal topics are shown by their short name
+// (without the application id), which the runtime prefixes.
+func (g *Graph) Describe() (string, error) {
+	subs, err := g.Subtopologies()
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString("Topologies:\n")
+	for _, s := range subs {
+		fmt.Fprintf(&b, "   Sub-topology: %d\n", s.ID)
+		for _, n := range s.Nodes {
+			switch n.Kind {
+			case Source:
+				fmt.Fprintf(&b, "    Source: %s (topics: [%s])\n", n.Name, strings.Join(n.Topics, ", "))
+			case Processor:
+				fmt.Fprintf(&b, "    Processor: %s (stores: [])\n", n.Name)
+			case Sink:
+				topic := "<chosen per record>"
+				if len(n.Topics) == 1 {
+					topic = n.Topics[0]
+				}
+				fmt.Fprintf(&b, "    Sink: %s (topic: %s)\n", n.Name, topic)
+			}
+			if cs := sortedChildren(n); len(cs) > 0 {
+				fmt.Fprintf(&b, "      --> %s\n", joinNames(cs))
+			}
+			if len(n.Parents) > 0 {
+				fmt.Fprintf(&b, "      <-- %s\n", joinNames(n.Parents))
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String(), nil
+}
+
+// Mermaid renders the topology as a Mermaid flowchart: one subgraph per sub-topology,
+// topics as stadium-shaped nodes, so a repartition shows as a topic between two subgraphs.
+func (g *Graph) Mermaid() (string, error) {
+	subs, err := g.Subtopologies()
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString("flowchart LR\n")
+	topics := map[string]string{}
+	topicID := func(t string) string {
+		id, ok := topics[t]
+		if !ok {
+			id = fmt.Sprintf("t%d", len(topics))
+			topics[t] = id
+		}
+		return id
+	}
+	var edges []string
+	for _, s := range subs {
+		fmt.Fprintf(&b, "  subgraph sub%d [Sub-topology %d]\n", s.ID, s.ID)
+		for _, n := range s.Nodes {
+			fmt.Fprintf(&b, "    %s[\"%s\"]\n", mermaidID(n), n.Name)
+			for _, c := range sortedChildren(n) {
+				edges = append(edges, fmt.Sprintf("  %s --> %s", mermaidID(n), mermaidID(c)))
+			}
+			switch n.Kind {
+			case Source:
+				for _, t := range n.Topics {
+					edges = append(edges, fmt.Sprintf("  %s --> %s", topicID(t), mermaidID(n)))
+				}
+			case Sink:
+				for _, t := range n.Topics {
+					edges = append(edges, fmt.Sprintf("  %s --> %s", mermaidID(n), topicID(t)))
+				}
+			}
+		}
+		b.WriteString("  end\n")
+	}
+	// Topics in first-use order, so the output is stable.
+	ordered := make([]string, len(topics))
+	for t, id := range topics {
+		var i int
+		fmt.Sscanf(id, "t%d", &i)
+		ordered[i] = t
+	}
+	for i, t := range ordered {
+		fmt.Fprintf(&b, "  t%d([\"%s\"])\n", i, t)
+	}
+	for _, e := range edges {
+		b.WriteString(e)
+		b.WriteString("\n")
+	}
+	return b.String(), nil
+}
+
+func mermaidID(n *Node) string { return fmt.Sprintf("n%d", n.index) }
+
+func joinNames(ns []*Node) string {
+	names := make([]string, len(ns))
+	for i, n := range ns {
+		names[i] = n.Name
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,28 @@
+package runtime
+
+import "github.com/twmb/franz-go/pkg/kgo"
+
+// partitioner places output records: round-robin on the internal topics that Rebalance
+// writes, and everywhere else as Kafka's default partitioner does — murmur2 of the key
+// bytes modulo the partition count — so eddy and Java clients agree on where a key lives.
+// Records without a key are spread stickily, as Kafka's producer does.
+type partitioner struct {
+	roundRobin map[string]bool
+	keyed      kgo.Partitioner
+	spread     kgo.Partitioner
+}
+
+func newPartitioner(roundRobin map[string]bool) kgo.Partitioner {
+	return &partitioner{
+		roundRobin: roundRobin,
+		keyed:      kgo.StickyKeyPartitioner(nil), // nil hasher = Kafka's murmur2
+		spread:     kgo.RoundRobinPartitioner(),
+	}
+}
+
+func (p *partitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	if p.roundRobin[topic] {
+		return p.spread.ForTopic(topic)
+	}
+	return p.keyed.ForTopic(topic)
+}

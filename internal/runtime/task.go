@@ -1,0 +1,186 @@
+package runtime
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/internal/graph"
+	"github.com/eddy-streams/eddy/processor"
+)
+
+// partition is one input partition of a task: its queue of fetched records not yet
+// processed, and its progress.
+type partition struct {
+	topic     string
+	partition int32
+	handler   graph.Handler
+
+	// queue[head:] are fetched, unprocessed records. The slice is reused: when it empties,
+	// head goes back to 0 and appends overwrite the old entries.
+	queue []*kgo.Record
+	head  int
+
+	// next is the offset to commit: one past the last processed record; -1 before any.
+	next      int64
+	epoch     int32
+	committed int64 // the last offset committed, to skip unchanged partitions
+
+	// maxTime is the highest timestamp processed from this partition; seen says whether
+	// there was one. The partition watermark is maxTime − 1 ms.
+	maxTime time.Time
+	seen    bool
+
+	paused bool
+}
+
+func (p *partition) queued() int { return len(p.queue) - p.head }
+
+func (p *partition) pop() *kgo.Record {
+	r := p.queue[p.head]
+	p.queue[p.head] = nil // let the record be collected once processed
+	p.head++
+	if p.head == len(p.queue) {
+		p.queue, p.head = p.queue[:0], 0
+	}
+	return r
+}
+
+// task is one sub-topology on one partition number, driven by its worker's goroutine.
+type task struct {
+	id    processor.TaskID
+	w     *worker
+	g     *graph.Task
+	parts []*partition
+
+	cur    processor.Metadata
+	hasCur bool
+
+	watermark time.Time
+
+	punctuators []*punctuator
+}
+
+type punctuator struct {
+	interval  time.Duration
+	next      time.Time
+	fn        processor.Punctuator
+	cancelled bool
+}
+
+var _ graph.Env = (*task)(nil)
+
+func (t *task) ApplicationID() string    { return t.w.cfg.ApplicationID }
+func (t *task) TaskID() processor.TaskID { return t.id }
+func (t *task) Watermark() time.Time     { return t.watermark }
+
+func (t *task) Metadata() (processor.Metadata, bool) { return t.cur, t.hasCur }
+
+func (t *task) Send(rec *kgo.Record) error { return t.w.send(rec) }
+
+func (t *task) Schedule(interval time.Duration, fn processor.Punctuator) func() {
+	p := &punctuator{interval: interval, next: time.Now().Add(interval), fn: fn}
+	if interval <= 0 {
+		// A zero interval would spin the worker; treat it as the smallest useful one.
+		p.interval = time.Millisecond
+	}
+	t.punctuators = append(t.punctuators, p)
+	return func() { p.cancelled = true }
+}
+
+// pick returns the partition whose head record has the lowest timestamp, so records of
+// co-partitioned inputs are processed in time order; nil when every queue is empty.
+func (t *task) pick() *partition {
+	var best *partition
+	for _, p := range t.parts {
+		if p.queued() == 0 {
+			continue
+		}
+		if best == nil || p.queue[p.head].Timestamp.Before(best.queue[best.head].Timestamp) {
+			best = p
+		}
+	}
+	return best
+}
+
+// processOne processes the next record of the task, if any; it reports whether there was
+// one. An error carries the task and the record's coordinates.
+func (t *task) processOne() (bool, error) {
+	p := t.pick()
+	if p == nil {
+		return false, nil
+	}
+	rec := p.pop()
+	t.cur = processor.Metadata{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
+	t.hasCur = true
+	err := p.handler(rec)
+	t.hasCur = false
+	if err != nil {
+		return true, fmt.Errorf("eddy: task %s: record %s: %w", t.id, t.cur, err)
+	}
+	p.next, p.epoch = rec.Offset+1, rec.LeaderEpoch
+	if !p.seen || rec.Timestamp.After(p.maxTime) {
+		p.maxTime, p.seen = rec.Timestamp, true
+	}
+	t.advanceWatermark()
+	return true, nil
+}
+
+// advanceWatermark sets the task watermark to the minimum of its partitions' watermarks,
+// once every partition has had a record, and never lowers it.
+func (t *task) advanceWatermark() {
+	var low time.Time
+	for i, p := range t.parts {
+		if !p.seen {
+			return
+		}
+		if wm := p.maxTime.Add(-time.Millisecond); i == 0 || wm.Before(low) {
+			low = wm
+		}
+	}
+	if low.After(t.watermark) {
+		t.watermark = low
+	}
+}
+
+// punctuate runs the punctuators that are due and returns the earliest next due time (the
+// zero time when there are none).
+func (t *task) punctuate(now time.Time) (time.Time, error) {
+	var next time.Time
+	if len(t.punctuators) == 0 {
+		return next, nil
+	}
+	// A punctuator may schedule another; those land in t.punctuators while this loop
+	// walks the old list.
+	ps := t.punctuators
+	t.punctuators = nil
+	live := make([]*punctuator, 0, len(ps))
+	for _, p := range ps {
+		if p.cancelled {
+			continue
+		}
+		if !now.Before(p.next) {
+			if err := p.fn(now); err != nil {
+				return next, fmt.Errorf("eddy: task %s: punctuation: %w", t.id, err)
+			}
+			// Skip missed beats instead of firing them in a burst.
+			for !now.Before(p.next) {
+				p.next = p.next.Add(p.interval)
+			}
+		}
+		if !p.cancelled {
+			live = append(live, p)
+			if next.IsZero() || p.next.Before(next) {
+				next = p.next
+			}
+		}
+	}
+	for _, p := range t.punctuators {
+		if next.IsZero() || p.next.Before(next) {
+			next = p.next
+		}
+	}
+	t.punctuators = append(live, t.punctuators...)
+	return next, nil
+}

@@ -1,0 +1,260 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/eddy-streams/eddy/internal/assign"
+	"github.com/eddy-streams/eddy/internal/graph"
+)
+
+// topicPlan is what Run learns and decides about topics before any worker starts.
+type topicPlan struct {
+	// partitions holds the partition count of every topic the application reads or
+	// writes through a static sink, by full name.
+	partitions map[string]int32
+	// subs are the sub-topologies with full topic names, for the balancer.
+	subs []assign.Subtopology
+	// subOf maps a source topic (full name) to its sub-topology.
+	subOf map[string]int
+	// roundRobin holds the internal topics written round-robin (Rebalance).
+	roundRobin map[string]bool
+	// topics are all source topics, the consumer's subscription.
+	topics []string
+}
+
+// internalTopicConfig is how repartition topics are created: records are deleted by eddy
+// (DeleteRecords below committed offsets, later), never by time, and carry the writer's
+// timestamps.
+var internalTopicConfig = map[string]*string{
+	"cleanup.policy":         kadm.StringPtr("delete"),
+	"retention.ms":           kadm.StringPtr("-1"),
+	"message.timestamp.type": kadm.StringPtr("CreateTime"),
+}
+
+// planTopics checks the input topics, decides the partition counts of the internal topics,
+// checks co-partitioning and creates (or verifies) the internal topics.
+func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Graph, replication int16) (*topicPlan, error) {
+	subs, err := g.Subtopologies()
+	if err != nil {
+		return nil, err
+	}
+	p := &topicPlan{
+		partitions: map[string]int32{},
+		subOf:      map[string]int{},
+		roundRobin: map[string]bool{},
+	}
+	// External topics: sources and static sinks must exist.
+	var sources, sinks []string
+	for _, s := range subs {
+		for _, n := range s.Nodes {
+			if n.Internal != nil {
+				continue
+			}
+			switch n.Kind {
+			case graph.Source:
+				sources = append(sources, n.Topics...)
+			case graph.Sink:
+				sinks = append(sinks, n.Topics...)
+			}
+		}
+	}
+	if err := p.describe(ctx, adm, sources, "input"); err != nil {
+		return nil, err
+	}
+	if err := p.describe(ctx, adm, sinks, "output"); err != nil {
+		return nil, err
+	}
+	if err := p.sizeInternal(g, appID); err != nil {
+		return nil, err
+	}
+	for _, s := range subs {
+		as := assign.Subtopology{ID: s.ID}
+		for _, src := range s.Sources {
+			for _, t := range src.Topics {
+				full := t
+				if src.Internal != nil {
+					full = src.Internal.Topic(appID)
+				}
+				as.Topics = append(as.Topics, full)
+				p.subOf[full] = s.ID
+				p.topics = append(p.topics, full)
+			}
+		}
+		if err := p.checkCopartitioned(as); err != nil {
+			return nil, err
+		}
+		p.subs = append(p.subs, as)
+	}
+	if err := p.createInternal(ctx, adm, g, appID, replication); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// describe records the partition counts of topics, failing with one error that names every
+// missing topic.
+func (p *topicPlan) describe(ctx context.Context, adm *kadm.Client, topics []string, role string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	details, err := adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("eddy: describing %s topics %s: %w", role, strings.Join(topics, ", "), err)
+	}
+	var missing []string
+	for _, t := range topics {
+		d, ok := details[t]
+		if !ok || d.Err != nil || len(d.Partitions) == 0 {
+			missing = append(missing, t)
+			continue
+		}
+		p.partitions[t] = int32(len(d.Partitions))
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return fmt.Errorf("eddy: %s topic(s) missing: %s (create them first; eddy creates only its internal topics)",
+			role, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// sizeInternal decides each repartition topic's partition count: the user's choice, else the
+// count of the reading sub-topology's other inputs (they must be co-partitioned with it),
+// else the largest count among the writing sub-topology's inputs. Writers can themselves
+// read internal topics, so this repeats until nothing changes.
+func (p *topicPlan) sizeInternal(g *graph.Graph, appID string) error {
+	subs, _ := g.Subtopologies()
+	reps := g.Repartitions()
+	for _, r := range reps {
+		p.roundRobin[r.Topic(appID)] = r.RoundRobin
+		if r.Partitions > 0 {
+			p.partitions[r.Topic(appID)] = r.Partitions
+		}
+	}
+	for range len(reps) + 1 {
+		changed := false
+		for _, r := range reps {
+			full := r.Topic(appID)
+			if _, ok := p.partitions[full]; ok {
+				continue
+			}
+			n := p.maxOf(subs[g.SubtopologyOf(r.Reader)], appID, r)
+			if n == 0 {
+				n = p.maxOf(subs[g.SubtopologyOf(r.Writer)], appID, nil)
+			}
+			if n > 0 {
+				p.partitions[full] = n
+				changed = true
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	for _, r := range reps {
+		if _, ok := p.partitions[r.Topic(appID)]; !ok {
+			return fmt.Errorf("eddy: cannot decide the partition count of %s; set it with topology.Partitions", r.Topic(appID))
+		}
+	}
+	return nil
+}
+
+// maxOf is the largest known partition count among a sub-topology's source topics, except
+// the one of skip; 0 when none is known.
+func (p *topicPlan) maxOf(s *graph.Subtopology, appID string, skip *graph.Repartition) int32 {
+	var n int32
+	for _, src := range s.Sources {
+		if skip != nil && src.Internal == skip {
+			continue
+		}
+		for _, t := range src.Topics {
+			if src.Internal != nil {
+				t = src.Internal.Topic(appID)
+			}
+			n = max(n, p.partitions[t])
+		}
+	}
+	return n
+}
+
+// checkCopartitioned fails when a sub-topology's inputs differ in partition count: its task
+// p reads partition p of each, which only lines up keys when the counts are equal.
+func (p *topicPlan) checkCopartitioned(s assign.Subtopology) error {
+	first := p.partitions[s.Topics[0]]
+	for _, t := range s.Topics[1:] {
+		if p.partitions[t] != first {
+			var parts []string
+			for _, t := range s.Topics {
+				parts = append(parts, fmt.Sprintf("%s (%d partitions)", t, p.partitions[t]))
+			}
+			return fmt.Errorf("eddy: sub-topology %d reads topics that are not co-partitioned: %s; "+
+				"topics processed together must have the same partition count (repartition one of them)",
+				s.ID, strings.Join(parts, ", "))
+		}
+	}
+	return nil
+}
+
+// createInternal creates the repartition topics, or checks existing ones: a wrong partition
+// count or cleanup policy would silently break key grouping or lose records, so it fails.
+func (p *topicPlan) createInternal(ctx context.Context, adm *kadm.Client, g *graph.Graph, appID string, replication int16) error {
+	reps := g.Repartitions()
+	if len(reps) == 0 {
+		return nil
+	}
+	names := make([]string, len(reps))
+	for i, r := range reps {
+		names[i] = r.Topic(appID)
+	}
+	existing, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("eddy: listing internal topics: %w", err)
+	}
+	var errs []error
+	for _, name := range names {
+		want := p.partitions[name]
+		if d, ok := existing[name]; ok && d.Err == nil {
+			if got := int32(len(d.Partitions)); got != want {
+				errs = append(errs, fmt.Errorf("eddy: internal topic %s has %d partitions, the topology needs %d; "+
+					"delete it (or reset the application) to let eddy recreate it", name, got, want))
+				continue
+			}
+			if err := checkPolicy(ctx, adm, name, "delete"); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		resp, err := adm.CreateTopic(ctx, want, replication, internalTopicConfig, name)
+		if err == nil && resp.Err != nil && !errors.Is(resp.Err, errTopicExists) {
+			err = resp.Err
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("eddy: creating internal topic %s (%d partitions): %w", name, want, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkPolicy(ctx context.Context, adm *kadm.Client, topic, want string) error {
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("eddy: describing the config of %s: %w", topic, err)
+	}
+	rc, err := rcs.On(topic, nil)
+	if err != nil {
+		return fmt.Errorf("eddy: config of %s: %w", topic, err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "cleanup.policy" && c.MaybeValue() != want {
+			return fmt.Errorf("eddy: internal topic %s has cleanup.policy=%s, want %s; delete it to let eddy recreate it",
+				topic, c.MaybeValue(), want)
+		}
+	}
+	return nil
+}

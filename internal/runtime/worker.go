@@ -1,0 +1,471 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/eddy-streams/eddy/internal/assign"
+	"github.com/eddy-streams/eddy/internal/graph"
+	"github.com/eddy-streams/eddy/processor"
+)
+
+// topicPartition keys a worker's partitions.
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// worker is one consumer-group member and the one goroutine that drives all of its tasks.
+type worker struct {
+	cfg   *Config
+	g     *graph.Graph
+	plan  *topicPlan
+	index int
+	log   *slog.Logger
+	cl    *kgo.Client
+	bal   *assign.Balancer
+
+	// mu guards tasks, parts and fatal. The loop holds it from the return of a poll until
+	// AllowRebalance; franz-go runs the rebalance callbacks, which take it too, only outside
+	// that window or while a poll returned nothing — so a callback never sees a task in the
+	// middle of a record.
+	mu    sync.Mutex
+	tasks map[processor.TaskID]*task
+	parts map[topicPartition]*partition
+	fatal error // an error met in a callback, returned by the loop
+
+	// produceErr holds the first error of an asynchronous produce. Offsets are not
+	// committed past it: at-least-once means a record is committed only once its output
+	// was acknowledged.
+	produceErr atomic.Pointer[error]
+	promise    func(*kgo.Record, error)
+}
+
+func newWorker(cfg *Config, g *graph.Graph, plan *topicPlan, index int) (*worker, error) {
+	w := &worker{
+		cfg:   cfg,
+		g:     g,
+		plan:  plan,
+		index: index,
+		log:   cfg.Logger.With("worker", index),
+		tasks: map[processor.TaskID]*task{},
+		parts: map[topicPartition]*partition{},
+	}
+	// One promise for every record: no closure per produce.
+	w.promise = func(r *kgo.Record, err error) {
+		if err != nil {
+			e := fmt.Errorf("eddy: producing to %s: %w", r.Topic, err)
+			w.produceErr.CompareAndSwap(nil, &e)
+		}
+	}
+	w.bal = assign.NewBalancer(plan.subs, assign.MemberInfo{ProcessID: cfg.ProcessID, Worker: index})
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID(fmt.Sprintf("%s-%s-%d", cfg.ApplicationID, cfg.ProcessID, index)),
+		kgo.ConsumerGroup(cfg.ApplicationID),
+		kgo.ConsumeTopics(plan.topics...),
+		kgo.Balancers(w.bal),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		// franz-go ≥ 1.22 rewinds one minute by default when there is no committed offset;
+		// a stream processor starts at the beginning, as Kafka Streams does.
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.ConsumeStartOffset(kgo.NewOffset().AtStart()),
+		kgo.OnPartitionsAssigned(w.onAssigned),
+		kgo.OnPartitionsRevoked(w.onRevoked),
+		kgo.OnPartitionsLost(w.onLost),
+		kgo.RecordPartitioner(newPartitioner(plan.roundRobin)),
+		kgo.RecordDeliveryTimeout(2 * time.Minute),
+		kgo.ProducerLinger(5 * time.Millisecond),
+	}
+	opts = append(opts, cfg.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("eddy: worker %d: client: %w", index, err)
+	}
+	w.cl = cl
+	return w, nil
+}
+
+// run is the worker's loop: poll, queue, process, punctuate, commit. It returns nil when ctx
+// ends (after a final commit) and an error when processing or committing fails.
+func (w *worker) run(ctx context.Context) (err error) {
+	defer func() {
+		err = errors.Join(err, w.shutdown(err == nil))
+	}()
+	nextCommit := time.Now().Add(w.cfg.CommitInterval)
+	var nextPunctuation time.Time
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		fetches := w.poll(ctx, nextCommit, nextPunctuation)
+		w.mu.Lock()
+		np, stepErr := w.step(ctx, fetches, &nextCommit)
+		w.mu.Unlock()
+		w.cl.AllowRebalance()
+		if stepErr != nil {
+			if errors.Is(stepErr, kgo.ErrClientClosed) && ctx.Err() != nil {
+				return nil
+			}
+			return stepErr
+		}
+		nextPunctuation = np
+	}
+}
+
+// poll returns at once with whatever is buffered when records are already queued;
+// otherwise it waits for records until the next commit or punctuation is due, because
+// PollRecords blocks while there is no data.
+func (w *worker) poll(ctx context.Context, nextCommit, nextPunctuation time.Time) kgo.Fetches {
+	w.mu.Lock()
+	busy := w.queuedLocked() > 0
+	w.mu.Unlock()
+	if busy {
+		return w.cl.PollRecords(nil, w.cfg.MaxPollRecords) //nolint:staticcheck // nil: drain without waiting
+	}
+	deadline := nextCommit
+	if !nextPunctuation.IsZero() && nextPunctuation.Before(deadline) {
+		deadline = nextPunctuation
+	}
+	pctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	return w.cl.PollRecords(pctx, w.cfg.MaxPollRecords)
+}
+
+func (w *worker) queuedLocked() int {
+	n := 0
+	for _, p := range w.parts {
+		n += p.queued()
+	}
+	return n
+}
+
+// step handles one poll's worth: queue the records, process for a bounded time, punctuate,
+// and commit when due. It returns the next punctuation time.
+func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time.Time) (time.Time, error) {
+	if w.fatal != nil {
+		return time.Time{}, w.fatal
+	}
+	for _, fe := range fetches.Errors() {
+		switch {
+		case errors.Is(fe.Err, context.DeadlineExceeded), errors.Is(fe.Err, context.Canceled):
+		case errors.Is(fe.Err, kgo.ErrClientClosed):
+			return time.Time{}, fe.Err
+		default:
+			// Fetch errors are retried by the client; they are worth a line, not a stop.
+			w.log.Warn("fetch error", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
+		}
+	}
+	fetches.EachPartition(w.enqueueLocked)
+
+	if err := w.processLocked(); err != nil {
+		return time.Time{}, err
+	}
+	now := time.Now()
+	var nextPunct time.Time
+	for _, t := range w.tasks {
+		next, err := t.punctuate(now)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if !next.IsZero() && (nextPunct.IsZero() || next.Before(nextPunct)) {
+			nextPunct = next
+		}
+	}
+	if !now.Before(*nextCommit) {
+		if err := w.commitLocked(ctx); err != nil {
+			return time.Time{}, err
+		}
+		*nextCommit = time.Now().Add(w.cfg.CommitInterval)
+	}
+	return nextPunct, nil
+}
+
+// enqueueLocked appends a fetched partition's records to its queue, and pauses fetching a
+// partition whose queue is full: backpressure, so a slow task does not buffer its input
+// without bound.
+func (w *worker) enqueueLocked(fp kgo.FetchTopicPartition) {
+	if len(fp.Records) == 0 {
+		return
+	}
+	p, ok := w.parts[topicPartition{fp.Topic, fp.Partition}]
+	if !ok {
+		// Revoked between fetch and poll; the new owner fetches from the committed offset.
+		return
+	}
+	p.queue = append(p.queue, fp.Records...)
+	if !p.paused && p.queued() >= w.cfg.MaxQueuedPerPartition {
+		p.paused = true
+		w.cl.PauseFetchPartitions(map[string][]int32{p.topic: {p.partition}})
+	}
+}
+
+// processLocked processes queued records task by task for at most a time budget, so
+// commits and punctuations stay on time when input piles up; what remains waits for the
+// next step.
+func (w *worker) processLocked() error {
+	deadline := time.Now().Add(w.cfg.ProcessBudget)
+	for {
+		progressed := false
+		for _, t := range w.tasks {
+			for i := 0; i < 256; i++ {
+				ok, err := t.processOne()
+				if err != nil {
+					return err
+				}
+				if !ok {
+					break
+				}
+				progressed = true
+			}
+		}
+		if !progressed || time.Now().After(deadline) {
+			break
+		}
+	}
+	var resume map[string][]int32
+	for _, p := range w.parts {
+		if p.paused && p.queued() <= w.cfg.MaxQueuedPerPartition/2 {
+			p.paused = false
+			if resume == nil {
+				resume = map[string][]int32{}
+			}
+			resume[p.topic] = append(resume[p.topic], p.partition)
+		}
+	}
+	if resume != nil {
+		w.cl.ResumeFetchPartitions(resume)
+	}
+	return nil
+}
+
+// send hands a sink's record to the producer.
+func (w *worker) send(rec *kgo.Record) error {
+	if errp := w.produceErr.Load(); errp != nil {
+		return *errp
+	}
+	w.cl.Produce(context.Background(), rec, w.promise)
+	return nil
+}
+
+// commitLocked makes the processed records' output durable, then commits their offsets:
+// flush the producer, stop if any output failed, commit the offset after each partition's
+// last processed record.
+func (w *worker) commitLocked(ctx context.Context) error {
+	if err := w.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("eddy: flushing output before commit: %w", err)
+	}
+	if errp := w.produceErr.Load(); errp != nil {
+		return *errp
+	}
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for _, p := range w.parts {
+		if p.next < 0 || p.next == p.committed {
+			continue
+		}
+		if offsets[p.topic] == nil {
+			offsets[p.topic] = map[int32]kgo.EpochOffset{}
+		}
+		offsets[p.topic][p.partition] = kgo.EpochOffset{Epoch: p.epoch, Offset: p.next}
+	}
+	if len(offsets) == 0 {
+		return nil
+	}
+	var commitErr error
+	w.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			commitErr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, pr := range t.Partitions {
+				if err := kerr.ErrorForCode(pr.ErrorCode); err != nil {
+					commitErr = fmt.Errorf("%s/%d: %w", t.Topic, pr.Partition, err)
+					return
+				}
+			}
+		}
+	})
+	if commitErr != nil {
+		if retriableCommit(commitErr) {
+			// The group is rebalancing; these offsets go with the revoke's commit or the
+			// next interval. Records may be processed again: at-least-once allows it.
+			w.log.Debug("commit deferred by a rebalance", "err", commitErr)
+			return nil
+		}
+		return fmt.Errorf("eddy: committing offsets: %w", commitErr)
+	}
+	for topic, ps := range offsets {
+		for part, eo := range ps {
+			if p := w.parts[topicPartition{topic, part}]; p != nil {
+				p.committed = eo.Offset
+			}
+		}
+	}
+	return nil
+}
+
+func retriableCommit(err error) bool {
+	return errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.IllegalGeneration) ||
+		errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kgo.ErrClientClosed) ||
+		errors.Is(err, context.Canceled)
+}
+
+// onAssigned creates the tasks of newly assigned partitions. The balancer hands out whole
+// tasks, so all partitions of a task arrive in one call.
+func (w *worker) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for topic, parts := range assigned {
+		sub, ok := w.plan.subOf[topic]
+		if !ok {
+			w.setFatalLocked(fmt.Errorf("eddy: assigned partitions of %s, which the topology does not read", topic))
+			continue
+		}
+		for _, part := range parts {
+			id := processor.TaskID{Subtopology: sub, Partition: part}
+			t, err := w.taskLocked(id)
+			if err != nil {
+				w.setFatalLocked(err)
+				return
+			}
+			tp := topicPartition{topic, part}
+			if _, dup := w.parts[tp]; dup {
+				continue
+			}
+			p := &partition{topic: topic, partition: part, handler: t.g.Handlers[topic], next: -1, committed: -1}
+			if p.handler == nil {
+				w.setFatalLocked(fmt.Errorf("eddy: task %s has no source for topic %s", id, topic))
+				return
+			}
+			t.parts = append(t.parts, p)
+			w.parts[tp] = p
+		}
+	}
+	w.log.Info("partitions assigned", "tasks", len(w.tasks))
+}
+
+// taskLocked returns the task, building it on first use.
+func (w *worker) taskLocked(id processor.TaskID) (*task, error) {
+	if t, ok := w.tasks[id]; ok {
+		return t, nil
+	}
+	t := &task{id: id, w: w}
+	g, err := w.g.BuildTask(id.Subtopology, t)
+	if err != nil {
+		return nil, err
+	}
+	t.g = g
+	w.tasks[id] = t
+	return t, nil
+}
+
+// onRevoked commits what was processed, then closes the tasks that lose partitions, so the
+// next owner starts after the last record this one processed.
+func (w *worker) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	gone := w.tasksOfLocked(revoked)
+	if len(gone) == 0 {
+		return
+	}
+	if err := w.commitLocked(ctx); err != nil {
+		w.setFatalLocked(err)
+	}
+	for _, t := range gone {
+		w.closeTaskLocked(t)
+	}
+	w.log.Info("partitions revoked", "closed tasks", len(gone), "tasks", len(w.tasks))
+}
+
+// onLost closes the tasks of partitions lost without a clean revoke (session timeout,
+// fencing). Nothing is committed: another member may own them already.
+func (w *worker) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	gone := w.tasksOfLocked(lost)
+	for _, t := range gone {
+		w.closeTaskLocked(t)
+	}
+	w.log.Warn("partitions lost", "closed tasks", len(gone))
+}
+
+func (w *worker) tasksOfLocked(parts map[string][]int32) []*task {
+	var ts []*task
+	seen := map[processor.TaskID]bool{}
+	for topic, ps := range parts {
+		sub, ok := w.plan.subOf[topic]
+		if !ok {
+			continue
+		}
+		for _, p := range ps {
+			id := processor.TaskID{Subtopology: sub, Partition: p}
+			if t, ok := w.tasks[id]; ok && !seen[id] {
+				seen[id] = true
+				ts = append(ts, t)
+			}
+		}
+	}
+	return ts
+}
+
+// closeTaskLocked closes a task's processors and forgets its partitions; queued records
+// are dropped (they were not committed, so the next owner reads them again).
+func (w *worker) closeTaskLocked(t *task) {
+	if err := t.g.Close(); err != nil {
+		w.setFatalLocked(err)
+	}
+	var paused map[string][]int32
+	for _, p := range t.parts {
+		delete(w.parts, topicPartition{p.topic, p.partition})
+		if p.paused {
+			if paused == nil {
+				paused = map[string][]int32{}
+			}
+			paused[p.topic] = append(paused[p.topic], p.partition)
+		}
+	}
+	if paused != nil {
+		w.cl.ResumeFetchPartitions(paused)
+	}
+	delete(w.tasks, t.id)
+}
+
+func (w *worker) setFatalLocked(err error) {
+	if w.fatal == nil {
+		w.fatal = err
+	}
+}
+
+// shutdown commits what was processed (on a clean stop; after an error only the records
+// processed before it, which are complete), closes every task, and leaves the group.
+func (w *worker) shutdown(clean bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w.mu.Lock()
+	err := w.commitLocked(ctx)
+	if err != nil && !clean {
+		w.log.Warn("final commit after an error failed", "err", err)
+		err = nil
+	}
+	for _, t := range w.tasks {
+		w.closeTaskLocked(t)
+	}
+	fatal := w.fatal
+	w.mu.Unlock()
+	w.cl.Close()
+	if clean {
+		return errors.Join(err, fatal)
+	}
+	return err
+}

@@ -1,0 +1,131 @@
+package eddy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Opt configures an App. Options are validated together in New.
+type Opt interface{ apply(*config) }
+
+type optFunc func(*config)
+
+func (f optFunc) apply(c *config) { f(c) }
+
+type config struct {
+	appID          string
+	brokers        []string
+	workers        int
+	commitInterval time.Duration
+	stateDir       string
+	logger         *slog.Logger
+	clientOpts     []kgo.Opt
+	replication    int16
+	maxQueued      int
+}
+
+func defaultConfig() config {
+	return config{
+		workers:        1,
+		commitInterval: 30 * time.Second,
+		stateDir:       filepath.Join(os.TempDir(), "eddy"),
+		replication:    -1,
+		maxQueued:      1000,
+	}
+}
+
+// ApplicationID names the application. It is the consumer group id, the prefix of every
+// internal topic, and the directory of local state under StateDir. Every instance of one
+// application must use the same id. Required; letters, digits, '.', '_' and '-'.
+func ApplicationID(id string) Opt { return optFunc(func(c *config) { c.appID = id }) }
+
+// Brokers are the seed brokers ("host:port"). Required.
+func Brokers(brokers ...string) Opt {
+	return optFunc(func(c *config) { c.brokers = append(c.brokers, brokers...) })
+}
+
+// Workers is the number of workers in this instance: each is one consumer-group member and
+// one goroutine driving its tasks (Kafka Streams' stream threads). Default 1.
+func Workers(n int) Opt { return optFunc(func(c *config) { c.workers = n }) }
+
+// CommitInterval is how often a worker flushes its output and commits the offsets of the
+// records it processed. A shorter interval means less reprocessing after a crash and more
+// commit requests. Default 30 s, as Kafka Streams under at-least-once.
+func CommitInterval(d time.Duration) Opt { return optFunc(func(c *config) { c.commitInterval = d }) }
+
+// StateDir is the directory for this instance's local state, under which eddy keeps
+// <application id>/ (the process id, and later the state stores). Two instances on one
+// machine need different directories. Default: <os temp dir>/eddy.
+func StateDir(dir string) Opt { return optFunc(func(c *config) { c.stateDir = dir }) }
+
+// Logger receives eddy's logs. Default: none.
+func Logger(l *slog.Logger) Opt { return optFunc(func(c *config) { c.logger = l }) }
+
+// ClientOpts are passed to every franz-go client eddy makes, after eddy's own options: use
+// them for TLS (kgo.DialTLSConfig), SASL (kgo.SASL) and tuning. Options that change the
+// consumer group, the balancer, offsets or rebalance callbacks break eddy's guarantees; do
+// not pass them.
+func ClientOpts(opts ...kgo.Opt) Opt {
+	return optFunc(func(c *config) { c.clientOpts = append(c.clientOpts, opts...) })
+}
+
+// ReplicationFactor is the replication factor of the internal topics eddy creates. Default
+// -1: the broker's default.replication.factor. Production needs 3 (with
+// min.insync.replicas=2 on the broker).
+func ReplicationFactor(n int16) Opt { return optFunc(func(c *config) { c.replication = n }) }
+
+// MaxQueuedRecords is how many fetched, unprocessed records a partition may hold before
+// eddy pauses fetching it (backpressure); fetching resumes at half. Default 1000.
+func MaxQueuedRecords(n int) Opt { return optFunc(func(c *config) { c.maxQueued = n }) }
+
+var validAppID = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+
+// validate checks the options together and says what to change.
+func (c *config) validate() error {
+	var errs []error
+	switch {
+	case c.appID == "":
+		errs = append(errs, errors.New("eddy: ApplicationID is required"))
+	case !validAppID.MatchString(c.appID) || len(c.appID) > 200:
+		errs = append(errs, fmt.Errorf("eddy: ApplicationID %q: use at most 200 letters, digits, '.', '_' and '-' (it prefixes topic names)", c.appID))
+	}
+	var brokers []string
+	for _, b := range c.brokers {
+		for _, s := range strings.Split(b, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				brokers = append(brokers, s)
+			}
+		}
+	}
+	c.brokers = brokers
+	if len(c.brokers) == 0 {
+		errs = append(errs, errors.New("eddy: Brokers is required (for a local try, start one with the embedded package)"))
+	}
+	if c.workers < 1 {
+		errs = append(errs, fmt.Errorf("eddy: Workers(%d): need at least 1", c.workers))
+	}
+	if c.commitInterval <= 0 {
+		errs = append(errs, fmt.Errorf("eddy: CommitInterval(%s): must be positive", c.commitInterval))
+	}
+	if c.stateDir == "" {
+		errs = append(errs, errors.New("eddy: StateDir is empty"))
+	}
+	if c.replication == 0 || c.replication < -1 {
+		errs = append(errs, fmt.Errorf("eddy: ReplicationFactor(%d): use -1 (broker default) or at least 1", c.replication))
+	}
+	if c.maxQueued < 1 {
+		errs = append(errs, fmt.Errorf("eddy: MaxQueuedRecords(%d): need at least 1", c.maxQueued))
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	return errors.Join(errs...)
+}

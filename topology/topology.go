@@ -1,0 +1,73 @@
+package topology
+
+import (
+	"github.com/eddy-streams/eddy/internal/graph"
+)
+
+// Topology is a processing graph under construction and, once built, the description that
+// eddy.New runs. Build it from one goroutine; once handed to eddy.New it must not change.
+type Topology struct {
+	g *graph.Graph
+}
+
+// New returns an empty topology.
+func New() *Topology {
+	return &Topology{g: graph.New()}
+}
+
+// Err returns the first mistake made while building (a duplicate name, a topic read by two
+// sources, …). eddy.New and Describe return it too.
+func (t *Topology) Err() error { return t.g.Err() }
+
+// Describe returns a readable text of the sub-topologies with their sources, processors,
+// sinks and topics, in the shape of Kafka Streams' TopologyDescription. Internal topics are
+// named without the application id prefix that the runtime adds.
+func (t *Topology) Describe() (string, error) { return t.g.Describe() }
+
+// Mermaid returns the topology as a Mermaid flowchart, one subgraph per sub-topology.
+func (t *Topology) Mermaid() (string, error) { return t.g.Mermaid() }
+
+// Graph gives eddy's runtime the compiled form of the topology. Its result type is
+// internal to eddy and not part of the API a user builds on.
+func (t *Topology) Graph() *graph.Graph { return t.g }
+
+// Option configures one operator.
+type Option interface{ apply(*opConfig) }
+
+type opConfig struct {
+	name       string
+	partitions int32
+}
+
+type optionFunc func(*opConfig)
+
+func (f optionFunc) apply(c *opConfig) { f(c) }
+
+// Named gives an operator a stable name of your choice instead of a generated one
+// (KSTREAM-FILTER-0000000003). Names appear in Describe and in errors, and a named
+// Repartition or Rebalance names its topic "<application id>-<name>-repartition", so name
+// those whose topics must survive changes to the rest of the topology.
+func Named(name string) Option { return optionFunc(func(c *opConfig) { c.name = name }) }
+
+// Partitions sets the partition count of the topic a Repartition or Rebalance writes. By
+// default it is the largest partition count among the source topics of the sub-topology
+// that writes it.
+func Partitions(n int32) Option { return optionFunc(func(c *opConfig) { c.partitions = n }) }
+
+func configure(opts []Option) opConfig {
+	var c opConfig
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	return c
+}
+
+// nameFor returns the user's name if given, else a fresh generated one.
+func (t *Topology) nameFor(c opConfig, prefix string) string {
+	if c.name != "" {
+		return c.name
+	}
+	return t.g.NextName(prefix)
+}
