@@ -1,0 +1,48 @@
+// Package serde turns Kafka record keys and values into Go values and back.
+//
+// Pick a Serde for the key and one for the value of each topic; encode into a
+// buffer you reuse and decode from the bytes a consumer returns:
+//
+//	type Order struct {
+//		ID    string `json:"id"`
+//		Cents int64  `json:"cents"`
+//	}
+//
+//	keys, values := serde.String(), serde.JSON[Order]()
+//
+//	var buf []byte
+//	buf, err := values.AppendEncode(buf[:0], Order{ID: "o-1", Cents: 1299})
+//	if err != nil {
+//		return err
+//	}
+//	order, err := values.Decode(buf) // Order{ID: "o-1", Cents: 1299}
+//	id, _ := keys.Decode([]byte("o-1"))
+//
+// # Wire formats
+//
+// The built-in serdes write the same bytes as the serializers that ship with
+// Apache Kafka, so eddy reads and writes topics shared with Java producers,
+// consumers and Kafka Streams applications:
+//
+//	Bytes    the bytes as they are            ByteArraySerializer
+//	String   UTF-8, not validated             StringSerializer
+//	Int32    4 bytes, big-endian              IntegerSerializer
+//	Int64    8 bytes, big-endian              LongSerializer
+//	Float64  8 bytes, big-endian IEEE 754     DoubleSerializer
+//	JSON     encoding/json                    (no Kafka equivalent)
+//
+// # Nil and tombstones
+//
+// Kafka's Java deserializers turn a nil payload (a tombstone) into null. Go's
+// int64 or struct types have no null, so Decode treats nil like empty input:
+// Bytes returns nil, String returns "", and the fixed-width and JSON serdes
+// return an error. Code that must tell a tombstone apart checks for nil before
+// decoding.
+//
+// # Writing a Serde
+//
+// Any type with the two methods of [Serde] is one; there is nothing to
+// register. Decode must not panic on bad input, must not keep the slice it is
+// given, and should prefix its errors with the package that defines it. The
+// built-in serdes hold no state and are safe for concurrent use.
+package serde
