@@ -160,4 +160,19 @@ func CreateTopic(t testing.TB, adm *kadm.Client, topic string, partitions int32,
 	if err != nil {
 		t.Fatalf("kafkatest: create topic %s: %v", topic, err)
 	}
+	// The controller answers before every broker's metadata has the topic; wait until
+	// metadata shows all partitions, so the test's next step sees the topic.
+	for {
+		details, err := adm.ListTopics(ctx, topic)
+		if err == nil {
+			if d, ok := details[topic]; ok && d.Err == nil && len(d.Partitions) == int(partitions) {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("kafkatest: topic %s created but not in metadata after 30 s (last error %v)", topic, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

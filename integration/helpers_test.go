@@ -1,0 +1,145 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/internal/kafkatest"
+)
+
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("EDDY_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("test", t.Name())
+}
+
+// produceAll writes the records and waits for every acknowledgement.
+func produceAll(t *testing.T, recs []*kgo.Record) {
+	t.Helper()
+	cl := kafkatest.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+// consumeUntil reads topic from the start, handing each record to keep, until done says
+// so or the timeout passes (which fails the test).
+func consumeUntil(t *testing.T, topic string, timeout time.Duration, keep func(*kgo.Record), done func() bool) {
+	t.Helper()
+	cl := kafkatest.Client(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for !done() {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consuming %s: not done after %s", topic, timeout)
+		}
+		for _, fe := range fs.Errors() {
+			t.Fatalf("consuming %s/%d: %v", fe.Topic, fe.Partition, fe.Err)
+		}
+		fs.EachRecord(keep)
+	}
+}
+
+// consumeN reads n records of topic from the start.
+func consumeN(t *testing.T, topic string, n int, timeout time.Duration) []*kgo.Record {
+	t.Helper()
+	var out []*kgo.Record
+	consumeUntil(t, topic, timeout, func(r *kgo.Record) { out = append(out, r) }, func() bool { return len(out) >= n })
+	return out
+}
+
+// running is an App running in the background.
+type running struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func start(t *testing.T, app *eddy.App) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- app.Run(ctx) }()
+	t.Cleanup(func() { _ = r.stop() })
+	return r
+}
+
+// stop cancels the app and returns what Run returned.
+func (r *running) stop() error {
+	r.cancel()
+	select {
+	case err := <-r.done:
+		r.done <- err // a second stop sees the same result
+		return err
+	case <-time.After(60 * time.Second):
+		return errors.New("Run did not return within 60 s of cancel")
+	}
+}
+
+// murmur2 is Kafka's murmur2 hash (org.apache.kafka.common.utils.Utils.murmur2), written
+// here from the algorithm so the tests check eddy's partitioning against Kafka's, not
+// against the library eddy uses.
+func murmur2(data []byte) int32 {
+	const (
+		seed uint32 = 0x9747b28c
+		m    uint32 = 0x5bd1e995
+		r           = 24
+	)
+	length := len(data)
+	h := seed ^ uint32(length)
+	for i := 0; i+4 <= length; i += 4 {
+		k := uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16 | uint32(data[i+3])<<24
+		k *= m
+		k ^= k >> r
+		k *= m
+		h *= m
+		h ^= k
+	}
+	tail := length &^ 3
+	switch length % 4 {
+	case 3:
+		h ^= uint32(data[tail+2]) << 16
+		fallthrough
+	case 2:
+		h ^= uint32(data[tail+1]) << 8
+		fallthrough
+	case 1:
+		h ^= uint32(data[tail])
+		h *= m
+	}
+	h ^= h >> 13
+	h *= m
+	h ^= h >> 15
+	return int32(h)
+}
+
+// kafkaPartition is the partition Kafka's default partitioner gives a key.
+func kafkaPartition(key []byte, partitions int32) int32 {
+	return (murmur2(key) & 0x7fffffff) % partitions
+}
+
+// Kafka's own test vectors for murmur2 (UtilsTest.testMurmur2).
+func TestMurmur2MatchesKafka(t *testing.T) {
+	for in, want := range map[string]int32{
+		"21":                         -973932308,
+		"foobar":                     -790332482,
+		"a-little-bit-long-string":   -985981536,
+		"a-little-bit-longer-string": -1486304829,
+		"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
+		"abc": 479470107,
+	} {
+		if got := murmur2([]byte(in)); got != want {
+			t.Errorf("murmur2(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
