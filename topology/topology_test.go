@@ -1,0 +1,138 @@
+package topology_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// pageViews builds a topology that uses every kind of node: sources, a merge of two
+// streams, a split, a user processor, a repartition, a rebalance and static and per-record
+// sinks.
+func pageViews() *topology.Topology {
+	t := topology.New()
+	views := topology.From(t, "page-views", serde.String(), serde.String(), topology.Named("views"))
+	clicks := topology.From(t, "clicks", serde.String(), serde.String())
+	all := views.Merge(clicks)
+	br := all.Split("by-device",
+		topology.Branch[string, string]{Name: "mobile", Predicate: func(_, v string) bool { return strings.HasPrefix(v, "m:") }},
+		topology.Branch[string, string]{Name: "other"},
+	)
+	lengths := topology.MapValues(br[0], func(v string) int64 { return int64(len(v)) })
+	topology.To(lengths, "mobile-lengths", serde.String(), serde.Int64())
+	byURL := topology.SelectKey(br[1], func(_, v string) string { return v }, topology.Named("url-as-key"))
+	re := topology.Repartition(byURL, serde.String(), serde.String(), topology.Named("by-url"))
+	tagged := topology.Process(re, "tag", func() processor.Processor[string, string, string, string] { return nil })
+	spread := topology.Rebalance(tagged, serde.String(), serde.String())
+	topology.ToTopic(spread, func(r processor.Record[string, string]) string { return "out-" + r.Key }, serde.String(), serde.String())
+	return t
+}
+
+func TestDescribeGolden(t *testing.T) {
+	for _, tc := range []struct {
+		file   string
+		render func(*topology.Topology) (string, error)
+	}{
+		{"pageviews.describe.golden", (*topology.Topology).Describe},
+		{"pageviews.mermaid.golden", (*topology.Topology).Mermaid},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			got, err := tc.render(pageViews())
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", tc.file)
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./topology -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs from %s:\n%s", tc.file, path, got)
+			}
+		})
+	}
+}
+
+// Building the same topology twice gives the same description: generated names and
+// sub-topology ids are stable.
+func TestDescribeIsStable(t *testing.T) {
+	a, _ := pageViews().Describe()
+	b, _ := pageViews().Describe()
+	if a != b {
+		t.Fatalf("two builds describe differently:\n%s\n---\n%s", a, b)
+	}
+}
+
+func TestSubtopologiesSplitAtRepartitions(t *testing.T) {
+	subs, err := pageViews().Graph().Subtopologies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][]string
+	for _, s := range subs {
+		got = append(got, s.SourceTopics())
+	}
+	want := [][]string{{"page-views", "clicks"}, {"by-url-repartition"}, {"KSTREAM-REBALANCE-0000000004-repartition"}}
+	if len(got) != len(want) {
+		t.Fatalf("sub-topology sources = %v, want %v", got, want)
+	}
+	for i := range want {
+		if strings.Join(got[i], ",") != strings.Join(want[i], ",") {
+			t.Errorf("sub-topology %d reads %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		build func(*topology.Topology)
+		want  string
+	}{
+		{"empty", func(*topology.Topology) {}, "empty"},
+		{"topic read twice", func(t *topology.Topology) {
+			topology.From(t, "a", serde.String(), serde.String())
+			topology.From(t, "a", serde.String(), serde.String())
+		}, `topic "a" is read by two sources`},
+		{"duplicate name", func(t *topology.Topology) {
+			s := topology.From(t, "a", serde.String(), serde.String())
+			s.Filter(func(string, string) bool { return true }, topology.Named("x"))
+			s.Peek(func(string, string) {}, topology.Named("x"))
+		}, `the name "x" is used by two operators`},
+		{"nil serde", func(t *topology.Topology) {
+			topology.From[string, string](t, "a", nil, serde.String())
+		}, "serdes are required"},
+		{"unnamed branch", func(t *topology.Topology) {
+			s := topology.From(t, "a", serde.String(), serde.String())
+			s.Split("s", topology.Branch[string, string]{})
+		}, "branch 0 has no name"},
+		{"empty sink topic", func(t *topology.Topology) {
+			topology.To(topology.From(t, "a", serde.String(), serde.String()), "", serde.String(), serde.String())
+		}, "empty topic name"},
+		{"negative partitions", func(t *topology.Topology) {
+			topology.Repartition(topology.From(t, "a", serde.String(), serde.String()), serde.String(), serde.String(), topology.Partitions(-1))
+		}, "partitions must be positive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			top := topology.New()
+			tc.build(top)
+			_, err := top.Describe()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Describe error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
