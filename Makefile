@@ -1,4 +1,4 @@
-# The two commands of the README, and the broker on its own.
+# The README's two commands, and the test broker on its own.
 
 .PHONY: test run kafka-start kafka-stop
 
@@ -7,9 +7,9 @@
 test:
 	scripts/test
 
-# The main example, on the embedded in-process broker unless KAFKA_BOOTSTRAP is set.
+# The main example, on the in-process broker unless KAFKA_BOOTSTRAP is set.
 run:
-	scripts/kafka start
+	go run ./examples/pageviews
 
 kafka-start:
 	scripts/kafka start

@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/embedded"
+	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
@@ -145,5 +147,226 @@ func TestStatelessPipelineEmbedded(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("output:\n got %s\nwant %s", strings.Join(got, " "), strings.Join(want, " "))
+	}
+}
+
+// A punctuator scheduled by a processor fires on wall-clock time, without a current
+// record, and what it forwards reaches the sink.
+func TestScheduleForwardsFromPunctuation(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"in": 1, "ticks": 1})
+	produce(t, brokers, "in", [2]string{"k", "start"})
+	top := topology.New()
+	ticks := topology.Process(topology.From(top, "in", serde.String(), serde.String()), "ticker",
+		func() processor.Processor[string, string, string, string] { return &ticker{} })
+	topology.To(ticks, "ticks", serde.String(), serde.String())
+	app, err := eddy.New(top, eddy.ApplicationID("ticker"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+		eddy.CommitInterval(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runApp(t, app)
+	recs := consume(t, brokers, "ticks", 3, 20*time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if string(r.Value) != "tick without metadata in 0_0" {
+			t.Errorf("tick record %q", r.Value)
+		}
+	}
+}
+
+type ticker struct {
+	ctx     processor.Context[string, string]
+	started bool
+}
+
+func (p *ticker) Init(ctx processor.Context[string, string]) error { p.ctx = ctx; return nil }
+func (p *ticker) Close() error                                     { return nil }
+func (p *ticker) Process(processor.Record[string, string]) error {
+	if p.started {
+		return nil
+	}
+	p.started = true
+	p.ctx.Schedule(20*time.Millisecond, func(now time.Time) error {
+		_, ok := p.ctx.Metadata()
+		v := "tick with metadata"
+		if !ok {
+			v = "tick without metadata"
+		}
+		return p.ctx.Forward(processor.Record[string, string]{Key: "t", Value: v + " in " + p.ctx.TaskID().String(), Timestamp: now})
+	})
+	return nil
+}
+
+// Rebalance spreads records round-robin over the internal topic's partitions even when
+// every record has the same key.
+func TestRebalanceSpreadsOneKey(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"in": 1, "out": 1})
+	var input [][2]string
+	for i := range 60 {
+		input = append(input, [2]string{"hot-key", strconv.Itoa(i)})
+	}
+	produce(t, brokers, "in", input...)
+	top := topology.New()
+	spread := topology.Rebalance(topology.From(top, "in", serde.String(), serde.String()), serde.String(), serde.String(),
+		topology.Named("spread"), topology.Partitions(4))
+	topology.To(spread, "out", serde.String(), serde.String())
+	app, err := eddy.New(top, eddy.ApplicationID("rr"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+		eddy.CommitInterval(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runApp(t, app)
+	internal := consume(t, brokers, "rr-spread-repartition", 60, 20*time.Second)
+	out := consume(t, brokers, "out", 60, 20*time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	perPartition := map[int32]int{}
+	for _, r := range internal {
+		perPartition[r.Partition]++
+	}
+	if len(perPartition) != 4 {
+		t.Errorf("one key spread over %d partitions, want 4: %v", len(perPartition), perPartition)
+	}
+	if len(out) != 60 {
+		t.Errorf("%d records out, want 60", len(out))
+	}
+}
+
+// With a queue of one record per partition, fetching is paused and resumed all the time;
+// every record still comes through exactly once.
+func TestBackpressureLosesNothing(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"in": 2, "out": 1})
+	var input [][2]string
+	for i := range 400 {
+		input = append(input, [2]string{strconv.Itoa(i % 5), strconv.Itoa(i)})
+	}
+	produce(t, brokers, "in", input...)
+	top := topology.New()
+	topology.To(topology.From(top, "in", serde.String(), serde.String()), "out", serde.String(), serde.String())
+	app, err := eddy.New(top, eddy.ApplicationID("bp"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+		eddy.MaxQueuedRecords(1), eddy.CommitInterval(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runApp(t, app)
+	out := consume(t, brokers, "out", 400, 30*time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range out {
+		if seen[string(r.Value)] {
+			t.Errorf("duplicate %s", r.Value)
+		}
+		seen[string(r.Value)] = true
+	}
+	if len(seen) != 400 {
+		t.Errorf("%d distinct records, want 400", len(seen))
+	}
+}
+
+// A record that fails stops Run with the task, the record's coordinates and the cause; the
+// records before it were committed, the failing one was not.
+func TestProcessingErrorNamesRecord(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"in": 1, "out": 1})
+	produce(t, brokers, "in", [2]string{"a", "1"}, [2]string{"b", "2"}, [2]string{"c", "boom"}, [2]string{"d", "4"})
+	top := topology.New()
+	nums := topology.Process(topology.From(top, "in", serde.String(), serde.String()), "parse",
+		func() processor.Processor[string, string, string, int64] { return &parser{} })
+	topology.To(nums, "out", serde.String(), serde.Int64())
+	app, err := eddy.New(top, eddy.ApplicationID("fail"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = app.Run(ctx)
+	if err == nil {
+		t.Fatal("Run returned nil after a failing record")
+	}
+	for _, want := range []string{"task 0_0", "in/0@2", "process parse", `"boom"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	offsets, err := kadm.NewClient(cl).FetchOffsets(ctx, "fail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := offsets.Lookup("in", 0); !ok || o.At != 2 {
+		t.Errorf("committed offset = %+v, want 2 (after the records before the failing one)", o)
+	}
+	if got := consume(t, brokers, "out", 2, 10*time.Second); len(got) != 2 {
+		t.Errorf("%d records out, want 2", len(got))
+	}
+}
+
+type parser struct{ ctx processor.Context[string, int64] }
+
+func (p *parser) Init(ctx processor.Context[string, int64]) error { p.ctx = ctx; return nil }
+func (p *parser) Close() error                                    { return nil }
+func (p *parser) Process(r processor.Record[string, string]) error {
+	n, err := strconv.ParseInt(r.Value, 10, 64)
+	if err != nil {
+		return err
+	}
+	return p.ctx.Forward(processor.WithValue(r, n))
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	top := topology.New()
+	topology.To(topology.From(top, "in", serde.String(), serde.String()), "out", serde.String(), serde.String())
+	for _, tc := range []struct {
+		opts []eddy.Opt
+		want string
+	}{
+		{[]eddy.Opt{eddy.Brokers("x:1")}, "ApplicationID is required"},
+		{[]eddy.Opt{eddy.ApplicationID("a b"), eddy.Brokers("x:1")}, `ApplicationID "a b"`},
+		{[]eddy.Opt{eddy.ApplicationID("a")}, "Brokers is required"},
+		{[]eddy.Opt{eddy.ApplicationID("a"), eddy.Brokers("x:1"), eddy.Workers(0)}, "Workers(0)"},
+		{[]eddy.Opt{eddy.ApplicationID("a"), eddy.Brokers("x:1"), eddy.CommitInterval(0)}, "CommitInterval(0s)"},
+		{[]eddy.Opt{eddy.ApplicationID("a"), eddy.Brokers("x:1"), eddy.ReplicationFactor(0)}, "ReplicationFactor(0)"},
+		{[]eddy.Opt{eddy.ApplicationID("a"), eddy.Brokers("x:1"), eddy.MaxQueuedRecords(0)}, "MaxQueuedRecords(0)"},
+	} {
+		_, err := eddy.New(top, tc.opts...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New error = %v, want one containing %q", err, tc.want)
+		}
+	}
+	if _, err := eddy.New(topology.New(), eddy.ApplicationID("a"), eddy.Brokers("x:1")); err == nil {
+		t.Error("New accepted an empty topology")
+	}
+}
+
+func TestCloseIsIdempotentAndRunOnce(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"in": 1, "out": 1})
+	top := topology.New()
+	topology.To(topology.From(top, "in", serde.String(), serde.String()), "out", serde.String(), serde.String())
+	app, err := eddy.New(top, eddy.ApplicationID("close"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(context.Background()) }()
+	time.Sleep(300 * time.Millisecond)
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Run after Close = %v, want nil", err)
+	}
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Run(context.Background()); !errors.Is(err, eddy.ErrClosed) {
+		t.Fatalf("second Run = %v, want ErrClosed", err)
 	}
 }
