@@ -309,7 +309,9 @@ func TestProcessingErrorNamesRecord(t *testing.T) {
 	}
 }
 
-type parser struct{ ctx processor.Context[string, int64] }
+type parser struct {
+	ctx processor.Context[string, int64]
+}
 
 func (p *parser) Init(ctx processor.Context[string, int64]) error { p.ctx = ctx; return nil }
 func (p *parser) Close() error                                    { return nil }
