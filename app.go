@@ -97,9 +97,14 @@ func (a *App) Run(ctx context.Context) error {
 		a.mu.Unlock()
 	}()
 
-	pid, err := processID(filepath.Join(a.cfg.stateDir, a.cfg.appID))
+	dir := filepath.Join(a.cfg.stateDir, a.cfg.appID)
+	pid, err := processID(dir)
 	if err != nil {
 		return err
+	}
+	var onRestore func(runtime.RestoreInfo)
+	if f := a.cfg.onRestore; f != nil {
+		onRestore = func(r runtime.RestoreInfo) { f(RestoreInfo(r)) }
 	}
 	rc := &runtime.Config{
 		ApplicationID:         a.cfg.appID,
@@ -113,6 +118,10 @@ func (a *App) Run(ctx context.Context) error {
 		MaxQueuedPerPartition: a.cfg.maxQueued,
 		MaxPollRecords:        10000,
 		ProcessBudget:         50 * time.Millisecond,
+		StateDir:              dir,
+		LowMemoryState:        a.cfg.lowMemory,
+		StateCleanupDelay:     a.cfg.cleanupDelay,
+		OnRestore:             onRestore,
 	}
 	return runtime.Run(ctx, rc, a.topo.Graph())
 }

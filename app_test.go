@@ -43,7 +43,7 @@ func testLogger(t *testing.T) *slog.Logger {
 	if os.Getenv("EDDY_TEST_LOG") == "" {
 		return slog.New(slog.DiscardHandler)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("test", t.Name())
 }
 
 func produce(t *testing.T, brokers []string, topic string, kvs ...[2]string) {
@@ -67,8 +67,9 @@ func produce(t *testing.T, brokers []string, topic string, kvs ...[2]string) {
 // consume reads topic from the start until it has n records or the timeout passes.
 func consume(t *testing.T, brokers []string, topic string, n int, timeout time.Duration) []*kgo.Record {
 	t.Helper()
+	// A short fetch wait: the embedded broker answers a waiting fetch only at its end.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/processor"
 )
 
 // Opt configures an App. Options are validated together in New.
@@ -30,6 +32,9 @@ type config struct {
 	clientOpts     []kgo.Opt
 	replication    int16
 	maxQueued      int
+	lowMemory      bool
+	cleanupDelay   time.Duration
+	onRestore      func(RestoreInfo)
 }
 
 func defaultConfig() config {
@@ -39,6 +44,7 @@ func defaultConfig() config {
 		stateDir:       filepath.Join(os.TempDir(), "eddy"),
 		replication:    -1,
 		maxQueued:      1000,
+		cleanupDelay:   10 * time.Minute,
 	}
 }
 
@@ -86,6 +92,34 @@ func ReplicationFactor(n int16) Opt { return optFunc(func(c *config) { c.replica
 // eddy pauses fetching it (backpressure); fetching resumes at half. Default 1000.
 func MaxQueuedRecords(n int) Opt { return optFunc(func(c *config) { c.maxQueued = n }) }
 
+// LowMemoryState opens the local database with small memtables and caches: for tests and
+// small machines, at the cost of throughput. Default off.
+func LowMemoryState() Opt { return optFunc(func(c *config) { c.lowMemory = true }) }
+
+// StateCleanupDelay is how long the local state of a task that left this instance is kept
+// in case the task comes back (then only the changelog records written since are
+// restored). Default 10 minutes, as Kafka Streams' state.cleanup.delay.ms.
+func StateCleanupDelay(d time.Duration) Opt { return optFunc(func(c *config) { c.cleanupDelay = d }) }
+
+// OnRestore is called each time one task's store finishes restoring from its changelog,
+// from the worker's goroutine: keep it fast. Restores are also logged.
+func OnRestore(f func(RestoreInfo)) Opt { return optFunc(func(c *config) { c.onRestore = f }) }
+
+// RestoreInfo describes a finished restore of one task's store.
+type RestoreInfo struct {
+	Task      processor.TaskID
+	Store     string
+	Topic     string // the changelog topic
+	Partition int32
+	// From and To are the changelog offsets replayed: [From, To).
+	From, To int64
+	// Restored is the number of records applied.
+	Restored int64
+	// Wiped reports whether the local state was discarded first (no usable checkpoint).
+	Wiped    bool
+	Duration time.Duration
+}
+
 var validAppID = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 
 // validate checks the options together and says what to change.
@@ -120,6 +154,9 @@ func (c *config) validate() error {
 	}
 	if c.replication == 0 || c.replication < -1 {
 		errs = append(errs, fmt.Errorf("eddy: ReplicationFactor(%d): use -1 (broker default) or at least 1", c.replication))
+	}
+	if c.cleanupDelay < 0 {
+		errs = append(errs, fmt.Errorf("eddy: StateCleanupDelay(%s): must not be negative", c.cleanupDelay))
 	}
 	if c.maxQueued < 1 {
 		errs = append(errs, fmt.Errorf("eddy: MaxQueuedRecords(%d): need at least 1", c.maxQueued))

@@ -24,6 +24,8 @@ package processor
 import (
 	"fmt"
 	"time"
+
+	"github.com/eddy-streams/eddy/store"
 )
 
 // Record is one record flowing through a topology: a typed key and value, its timestamp
@@ -91,6 +93,9 @@ type Context[K, V any] interface {
 	Watermark() time.Time
 	// ApplicationID is the application id the topology runs under.
 	ApplicationID() string
+	// Store is the task's slice of a state store the processor named in Process (the
+	// Stores option), in bytes; topology.KeyValueStore.Open gives the typed view.
+	Store(name string) (store.Bytes, error)
 }
 
 // Punctuator is a function called on a schedule; now is the wall-clock time of the call.

@@ -2,20 +2,26 @@ package topology
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/graph"
 	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/store"
 )
 
 // Process runs a processor of your own on every record of s. supplier is called once per
 // task, so each task has its own processor instance. The processor's forwarded records form
-// the returned stream; ForwardTo reaches a child by its operator name.
-func Process[K, V, KO, VO any](s Stream[K, V], name string, supplier processor.Supplier[K, V, KO, VO]) Stream[KO, VO] {
+// the returned stream; ForwardTo reaches a child by its operator name. The Stores option
+// names the state stores the processor may open. The key may change, so a stateful
+// operation downstream repartitions first.
+func Process[K, V, KO, VO any](s Stream[K, V], name string, supplier processor.Supplier[K, V, KO, VO], opts ...Option) Stream[KO, VO] {
 	if supplier == nil {
 		s.t.g.Errorf("process %s: nil supplier", name)
 	}
-	return processorNode(s, "KSTREAM-PROCESSOR", []Option{Named(name)}, func(tb *graph.TaskBuild, out *outlets[KO, VO]) (next[K, V], error) {
+	c := configure(opts)
+	var node *graph.Node
+	out := processorNode(s, "KSTREAM-PROCESSOR", []Option{Named(name)}, func(tb *graph.TaskBuild, out *outlets[KO, VO]) (next[K, V], error) {
 		fs, err := out.compileEach(tb)
 		if err != nil {
 			return nil, err
@@ -24,7 +30,7 @@ func Process[K, V, KO, VO any](s Stream[K, V], name string, supplier processor.S
 		if err != nil {
 			return nil, err
 		}
-		ctx := &procContext[KO, VO]{env: tb.Env, forward: all, byName: map[string]next[KO, VO]{}}
+		ctx := &procContext[KO, VO]{env: tb.Env, node: node, forward: all, byName: map[string]next[KO, VO]{}}
 		for i, n := range out.nodes {
 			ctx.byName[n.Name] = fs[i]
 		}
@@ -48,11 +54,16 @@ func Process[K, V, KO, VO any](s Stream[K, V], name string, supplier processor.S
 			return nil
 		}, nil
 	})
+	node = out.node
+	connectStores(s.t, node, c.stores)
+	out.keyChanged = true
+	return out
 }
 
 // procContext is a processor's Context: its children and the task's environment.
 type procContext[K, V any] struct {
 	env     graph.Env
+	node    *graph.Node
 	forward next[K, V]
 	byName  map[string]next[K, V]
 }
@@ -71,6 +82,13 @@ func (c *procContext[K, V]) ForwardTo(child string, r processor.Record[K, V]) er
 
 func (c *procContext[K, V]) Schedule(interval time.Duration, fn processor.Punctuator) func() {
 	return c.env.Schedule(interval, fn)
+}
+
+func (c *procContext[K, V]) Store(name string) (store.Bytes, error) {
+	if !slices.Contains(c.node.Stores, name) {
+		return nil, fmt.Errorf("processor %s opened store %q without naming it: add topology.Stores(%q) to its Process", c.node.Name, name, name)
+	}
+	return c.env.Store(name)
 }
 
 func (c *procContext[K, V]) Metadata() (processor.Metadata, bool) { return c.env.Metadata() }

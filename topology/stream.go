@@ -12,6 +12,10 @@ type Stream[K, V any] struct {
 	t    *Topology
 	node *graph.Node
 	out  *outlets[K, V]
+	// keyChanged is set once an operation may have changed the key (SelectKey, Map,
+	// FlatMap, Process); GroupByKey then repartitions first, so each key's records meet in
+	// one task.
+	keyChanged bool
 }
 
 // next is a compiled child: the function one record is handed to.
@@ -88,7 +92,9 @@ func attach[K, V, KO, VO any](parents []Stream[K, V], n *graph.Node,
 func processorNode[K, V, KO, VO any](s Stream[K, V], prefix string, opts []Option,
 	self func(tb *graph.TaskBuild, out *outlets[KO, VO]) (next[K, V], error)) Stream[KO, VO] {
 	n := &graph.Node{Name: s.t.nameFor(configure(opts), prefix), Kind: graph.Processor}
-	return attach([]Stream[K, V]{s}, n, self)
+	out := attach([]Stream[K, V]{s}, n, self)
+	out.keyChanged = s.keyChanged
+	return out
 }
 
 // passThrough adds a processor with the same types whose record function is made by wrap
@@ -150,7 +156,7 @@ func (s Stream[K, V]) ForEach(f func(K, V), opts ...Option) {
 // SelectKey sets each record's key to f(key, value). A stateful operation after it needs
 // the records grouped by the new key: Repartition first.
 func SelectKey[K, V, KR any](s Stream[K, V], f func(K, V) KR, opts ...Option) Stream[KR, V] {
-	return processorNode(s, "KSTREAM-KEY-SELECT", opts, func(tb *graph.TaskBuild, out *outlets[KR, V]) (next[K, V], error) {
+	out := processorNode(s, "KSTREAM-KEY-SELECT", opts, func(tb *graph.TaskBuild, out *outlets[KR, V]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {
 			return nil, err
@@ -159,11 +165,13 @@ func SelectKey[K, V, KR any](s Stream[K, V], f func(K, V) KR, opts ...Option) St
 			return n(processor.WithKeyValue(r, f(r.Key, r.Value), r.Value))
 		}, nil
 	})
+	out.keyChanged = true
+	return out
 }
 
 // Map turns each record into one with a new key and value.
 func Map[K, V, KR, VR any](s Stream[K, V], f func(K, V) (KR, VR), opts ...Option) Stream[KR, VR] {
-	return processorNode(s, "KSTREAM-MAP", opts, func(tb *graph.TaskBuild, out *outlets[KR, VR]) (next[K, V], error) {
+	out := processorNode(s, "KSTREAM-MAP", opts, func(tb *graph.TaskBuild, out *outlets[KR, VR]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {
 			return nil, err
@@ -173,6 +181,8 @@ func Map[K, V, KR, VR any](s Stream[K, V], f func(K, V) (KR, VR), opts ...Option
 			return n(processor.WithKeyValue(r, k, v))
 		}, nil
 	})
+	out.keyChanged = true
+	return out
 }
 
 // MapValues turns each record's value into a new one; the key stays.
@@ -197,7 +207,7 @@ type KeyValue[K, V any] struct {
 // FlatMap turns each record into zero or more records with new keys and values; each keeps
 // the input's timestamp and headers.
 func FlatMap[K, V, KR, VR any](s Stream[K, V], f func(K, V) []KeyValue[KR, VR], opts ...Option) Stream[KR, VR] {
-	return processorNode(s, "KSTREAM-FLATMAP", opts, func(tb *graph.TaskBuild, out *outlets[KR, VR]) (next[K, V], error) {
+	out := processorNode(s, "KSTREAM-FLATMAP", opts, func(tb *graph.TaskBuild, out *outlets[KR, VR]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {
 			return nil, err
@@ -211,6 +221,8 @@ func FlatMap[K, V, KR, VR any](s Stream[K, V], f func(K, V) []KeyValue[KR, VR], 
 			return nil
 		}, nil
 	})
+	out.keyChanged = true
+	return out
 }
 
 // FlatMapValues turns each record's value into zero or more values, each with the input's
@@ -252,9 +264,13 @@ func (s Stream[K, V]) MergeNamed(name string, others ...Stream[K, V]) Stream[K, 
 		}
 	}
 	n := &graph.Node{Name: name, Kind: graph.Processor}
-	return attach(parents, n, func(tb *graph.TaskBuild, out *outlets[K, V]) (next[K, V], error) {
+	merged := attach(parents, n, func(tb *graph.TaskBuild, out *outlets[K, V]) (next[K, V], error) {
 		return out.compile(tb)
 	})
+	for _, p := range parents {
+		merged.keyChanged = merged.keyChanged || p.keyChanged
+	}
+	return merged
 }
 
 // Branch is one branch of Split: records for which Predicate returns true go to it. A

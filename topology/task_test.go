@@ -2,6 +2,7 @@ package topology_test
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/topology"
 )
 
@@ -21,6 +23,8 @@ type fakeEnv struct {
 	hasMD bool
 	keep  bool // keep sent records (off in benchmarks)
 	n     int
+
+	stores map[string]store.Bytes
 }
 
 func (e *fakeEnv) ApplicationID() string                { return "app" }
@@ -29,6 +33,12 @@ func (e *fakeEnv) Metadata() (processor.Metadata, bool) { return e.md, e.hasMD }
 func (e *fakeEnv) Watermark() time.Time                 { return time.UnixMilli(42) }
 func (e *fakeEnv) Schedule(time.Duration, processor.Punctuator) func() {
 	return func() {}
+}
+func (e *fakeEnv) Store(name string) (store.Bytes, error) {
+	if s, ok := e.stores[name]; ok {
+		return s, nil
+	}
+	return nil, fmt.Errorf("no store %q", name)
 }
 func (e *fakeEnv) Send(r *kgo.Record) error {
 	e.n++

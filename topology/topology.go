@@ -37,6 +37,7 @@ type Option interface{ apply(*opConfig) }
 type opConfig struct {
 	name       string
 	partitions int32
+	stores     []string
 }
 
 type optionFunc func(*opConfig)

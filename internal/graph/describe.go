@@ -23,7 +23,7 @@ func (g *Graph) Describe() (string, error) {
 			case Source:
 				fmt.Fprintf(&b, "    Source: %s (topics: [%s])\n", n.Name, strings.Join(n.Topics, ", "))
 			case Processor:
-				fmt.Fprintf(&b, "    Processor: %s (stores: [])\n", n.Name)
+				fmt.Fprintf(&b, "    Processor: %s (stores: [%s])\n", n.Name, strings.Join(n.Stores, ", "))
 			case Sink:
 				topic := "<chosen per record>"
 				if len(n.Topics) == 1 {

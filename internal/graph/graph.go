@@ -40,6 +40,9 @@ type Node struct {
 	// without the application id, which the runtime prefixes.
 	Internal *Repartition
 
+	// Stores are the names of the state stores the node uses.
+	Stores []string
+
 	// Build compiles a source for one task. Only sources have it; the rest are compiled
 	// by their parents in the typed layer.
 	Build func(tb *TaskBuild) (Handler, error)
@@ -96,6 +99,8 @@ type Graph struct {
 
 	subs         []*Subtopology
 	repartitions []*Repartition
+	stores       map[string]*Store
+	storeOrder   []*Store
 }
 
 // New returns an empty graph.

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/store"
 )
 
 // Handler processes one consumed record of a source topic through the task's graph.
@@ -27,6 +28,8 @@ type Env interface {
 	Send(rec *kgo.Record) error
 	// Schedule runs fn every interval of wall-clock time on the task's goroutine.
 	Schedule(interval time.Duration, fn processor.Punctuator) (cancel func())
+	// Store is the task's slice of the named store.
+	Store(name string) (store.Bytes, error)
 }
 
 // TaskBuild is the state of compiling one task: the runtime's Env, the nodes compiled so

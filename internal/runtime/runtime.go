@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -16,6 +17,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/internal/graph"
+	"github.com/eddy-streams/eddy/internal/state"
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/store"
 )
 
 var errTopicExists = kerr.TopicAlreadyExists
@@ -37,20 +41,54 @@ type Config struct {
 	MaxPollRecords int
 	// ProcessBudget bounds the processing between two polls.
 	ProcessBudget time.Duration
+	// StateDir is this application's directory of local state (already including the
+	// application id).
+	StateDir string
+	// LowMemoryState opens the database with small memtables and caches (tests).
+	LowMemoryState bool
+	// StateCleanupDelay is how long a task's local state is kept after the task left this
+	// instance, in case it comes back.
+	StateCleanupDelay time.Duration
+	// OnRestore, if set, is called from a worker's goroutine when a store finishes restoring.
+	OnRestore func(RestoreInfo)
+}
+
+// RestoreInfo describes one finished restore of one task's store.
+type RestoreInfo struct {
+	Task      processor.TaskID
+	Store     string
+	Topic     string
+	Partition int32
+	// From and To are the changelog offsets replayed: [From, To).
+	From, To int64
+	// Restored is the number of records applied.
+	Restored int64
+	// Wiped reports whether local state was discarded first (no valid checkpoint).
+	Wiped    bool
+	Duration time.Duration
 }
 
 // Run plans the topics and runs cfg.Workers workers until ctx ends or one fails; a failure
 // stops the others. It returns nil after a clean stop.
-func Run(ctx context.Context, cfg *Config, g *graph.Graph) error {
+func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
 	plan, err := prepare(ctx, cfg, g)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var mgr *state.Manager
+	if len(g.Stores()) > 0 {
+		if mgr, err = openState(cfg); err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, mgr.Close()) }()
+		stopCleaner := startCleaner(ctx, cfg, mgr)
+		defer stopCleaner()
+	}
 	workers := make([]*worker, cfg.Workers)
 	for i := range workers {
-		w, err := newWorker(cfg, g, plan, i)
+		w, err := newWorker(cfg, g, plan, mgr, i)
 		if err != nil {
 			for _, w := range workers[:i] {
 				w.cl.Close()
@@ -92,4 +130,46 @@ func prepare(ctx context.Context, cfg *Config, g *graph.Graph) (*topicPlan, erro
 	actx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	return planTopics(actx, kadm.NewClient(cl), cfg.ApplicationID, g, cfg.ReplicationFactor)
+}
+
+// openState opens the instance's database under the state directory.
+func openState(cfg *Config) (*state.Manager, error) {
+	db, err := store.OpenBadger(filepath.Join(cfg.StateDir, "state"), store.BadgerOptions{
+		LowMemory: cfg.LowMemoryState,
+		Logger:    cfg.Logger.With("component", "badger"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("eddy: opening local state: %w", err)
+	}
+	mgr := state.NewManager(db)
+	if err := mgr.ReleaseAll(time.Now()); err != nil {
+		return nil, errors.Join(err, mgr.Close())
+	}
+	return mgr, nil
+}
+
+// startCleaner drops, once a minute, the local state of tasks that left this instance more
+// than StateCleanupDelay ago (and of tasks found on disk at start that did not come back).
+func startCleaner(ctx context.Context, cfg *Config, mgr *state.Manager) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(min(time.Minute, max(cfg.StateCleanupDelay/2, 10*time.Millisecond)))
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				n, err := mgr.Cleanup(now.Add(-cfg.StateCleanupDelay))
+				if err != nil {
+					cfg.Logger.Warn("state cleanup failed", "err", err)
+				} else if n > 0 {
+					cfg.Logger.Info("dropped the local state of tasks no longer here", "stores", n)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }

@@ -7,7 +7,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/internal/graph"
+	"github.com/eddy-streams/eddy/internal/state"
 	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/store"
 )
 
 // partition is one input partition of a task: its queue of fetched records not yet
@@ -32,7 +34,8 @@ type partition struct {
 	maxTime time.Time
 	seen    bool
 
-	paused bool
+	paused bool // fetching paused: a full queue, or the task restoring
+	task   *task
 }
 
 func (p *partition) queued() int { return len(p.queue) - p.head }
@@ -60,6 +63,15 @@ type task struct {
 	watermark time.Time
 
 	punctuators []*punctuator
+
+	// kvs are the task's slices of its stores, by name too; changelogs[i] is the
+	// changelog topic of kvs[i].
+	kvs        []*state.KV
+	stores     map[string]*state.KV
+	changelogs []string
+	// restoring is the number of stores still restoring; -1 before the restore is planned.
+	// A restoring task processes nothing and its input partitions stay paused.
+	restoring int
 }
 
 type punctuator struct {
@@ -78,6 +90,14 @@ func (t *task) Watermark() time.Time     { return t.watermark }
 func (t *task) Metadata() (processor.Metadata, bool) { return t.cur, t.hasCur }
 
 func (t *task) Send(rec *kgo.Record) error { return t.w.send(rec) }
+
+func (t *task) Store(name string) (store.Bytes, error) {
+	kv, ok := t.stores[name]
+	if !ok {
+		return nil, fmt.Errorf("task %s has no store %q", t.id, name)
+	}
+	return kv, nil
+}
 
 func (t *task) Schedule(interval time.Duration, fn processor.Punctuator) func() {
 	p := &punctuator{interval: interval, next: time.Now().Add(interval), fn: fn}

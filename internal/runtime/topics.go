@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/eddy-streams/eddy/changelog"
 	"github.com/eddy-streams/eddy/internal/assign"
 	"github.com/eddy-streams/eddy/internal/graph"
 )
@@ -26,6 +29,17 @@ type topicPlan struct {
 	roundRobin map[string]bool
 	// topics are all source topics, the consumer's subscription.
 	topics []string
+	// changelogs describes every store's changelog topic, by full name.
+	changelogs map[string]*changelogTopic
+}
+
+// changelogTopic is what restores need to know of a changelog topic.
+type changelogTopic struct {
+	partitions int32
+	id         [16]byte
+	// deleteRetention is the topic's delete.retention.ms: a checkpoint older than this may
+	// predate tombstones that compaction has since removed, so it cannot be trusted.
+	deleteRetention time.Duration
 }
 
 // internalTopicConfig is how repartition topics are created: records are deleted by eddy
@@ -48,6 +62,7 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 		partitions: map[string]int32{},
 		subOf:      map[string]int{},
 		roundRobin: map[string]bool{},
+		changelogs: map[string]*changelogTopic{},
 	}
 	// External topics: sources and static sinks must exist.
 	var sources, sinks []string
@@ -94,7 +109,105 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 	if err := p.createInternal(ctx, adm, g, appID, replication); err != nil {
 		return nil, err
 	}
+	if err := p.createChangelogs(ctx, adm, g, appID, replication); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// createChangelogs creates each store's compacted changelog topic with its sub-topology's
+// partition count (one partition per task), or checks an existing one, and records the
+// topic ids and delete.retention.ms that restores check checkpoints against.
+func (p *topicPlan) createChangelogs(ctx context.Context, adm *kadm.Client, g *graph.Graph, appID string, replication int16) error {
+	var names []string
+	want := map[string]int32{}
+	for _, s := range p.subs {
+		stores, err := g.StoresOf(s.ID)
+		if err != nil {
+			return err
+		}
+		for _, st := range stores {
+			name := changelog.Topic(appID, st.Name)
+			names = append(names, name)
+			want[name] = p.partitions[s.Topics[0]]
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	existing, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("eddy: listing changelog topics: %w", err)
+	}
+	var errs []error
+	for _, name := range names {
+		if d, ok := existing[name]; ok && d.Err == nil {
+			if got := int32(len(d.Partitions)); got != want[name] {
+				errs = append(errs, fmt.Errorf("eddy: changelog topic %s has %d partitions, the topology needs %d (one per task); "+
+					"delete it and the application's local state to rebuild it", name, got, want[name]))
+				continue
+			}
+			if err := checkPolicy(ctx, adm, name, changelog.Policy); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		resp, err := adm.CreateTopic(ctx, want[name], replication, changelog.TopicConfig(), name)
+		if err == nil && resp.Err != nil && !errors.Is(resp.Err, errTopicExists) {
+			err = resp.Err
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("eddy: creating changelog topic %s: %w", name, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return p.describeChangelogs(ctx, adm, names, want)
+}
+
+// describeChangelogs waits until the changelog topics are in the metadata and reads their
+// ids and delete.retention.ms.
+func (p *topicPlan) describeChangelogs(ctx context.Context, adm *kadm.Client, names []string, want map[string]int32) error {
+	for {
+		details, err := adm.ListTopics(ctx, names...)
+		if err != nil {
+			return fmt.Errorf("eddy: describing changelog topics: %w", err)
+		}
+		ready := true
+		for _, name := range names {
+			d, ok := details[name]
+			if !ok || d.Err != nil || int32(len(d.Partitions)) != want[name] {
+				ready = false
+				break
+			}
+			p.changelogs[name] = &changelogTopic{partitions: want[name], id: d.ID, deleteRetention: 24 * time.Hour}
+			p.partitions[name] = want[name]
+		}
+		if ready {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("eddy: changelog topics not in metadata: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("eddy: describing changelog topic configs: %w", err)
+	}
+	for _, rc := range rcs {
+		for _, c := range rc.Configs {
+			if c.Key != "delete.retention.ms" {
+				continue
+			}
+			if ms, err := strconv.ParseInt(c.MaybeValue(), 10, 64); err == nil && p.changelogs[rc.Name] != nil {
+				p.changelogs[rc.Name].deleteRetention = time.Duration(ms) * time.Millisecond
+			}
+		}
+	}
+	return nil
 }
 
 // describe records the partition counts of topics, failing with one error that names every

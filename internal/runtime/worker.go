@@ -13,10 +13,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/eddy-streams/eddy/changelog"
 	"github.com/eddy-streams/eddy/internal/assign"
 	"github.com/eddy-streams/eddy/internal/graph"
+	"github.com/eddy-streams/eddy/internal/state"
 	"github.com/eddy-streams/eddy/processor"
 )
+
+// maxPollWait bounds how long a poll waits for records.
+const maxPollWait = 100 * time.Millisecond
+
+// commitTimeout bounds one commit: the flush of the output and the offset commit.
+const commitTimeout = 60 * time.Second
 
 // topicPartition keys a worker's partitions.
 type topicPartition struct {
@@ -48,9 +56,20 @@ type worker struct {
 	// was acknowledged.
 	produceErr atomic.Pointer[error]
 	promise    func(*kgo.Record, error)
+
+	// mgr is the instance's state (nil without stores); restorer and jobs the changelog
+	// replays under way.
+	mgr      *state.Manager
+	restorer *changelog.Restorer
+	jobs     map[topicPartition]*restoreJob
+
+	// acked is the highest acknowledged offset per changelog partition, written by the
+	// producer's promise: a checkpoint is acked + 1.
+	ackMu sync.Mutex
+	acked map[topicPartition]int64
 }
 
-func newWorker(cfg *Config, g *graph.Graph, plan *topicPlan, index int) (*worker, error) {
+func newWorker(cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager, index int) (*worker, error) {
 	w := &worker{
 		cfg:   cfg,
 		g:     g,
@@ -59,17 +78,28 @@ func newWorker(cfg *Config, g *graph.Graph, plan *topicPlan, index int) (*worker
 		log:   cfg.Logger.With("worker", index),
 		tasks: map[processor.TaskID]*task{},
 		parts: map[topicPartition]*partition{},
+		mgr:   mgr,
+		jobs:  map[topicPartition]*restoreJob{},
+		acked: map[topicPartition]int64{},
 	}
 	// One promise for every record: no closure per produce.
 	w.promise = func(r *kgo.Record, err error) {
 		if err != nil {
 			e := fmt.Errorf("eddy: producing to %s: %w", r.Topic, err)
 			w.produceErr.CompareAndSwap(nil, &e)
+			return
+		}
+		if plan.changelogs[r.Topic] != nil {
+			tp := topicPartition{r.Topic, r.Partition}
+			w.ackMu.Lock()
+			if r.Offset > w.acked[tp] || w.acked[tp] == 0 {
+				w.acked[tp] = r.Offset
+			}
+			w.ackMu.Unlock()
 		}
 	}
 	w.bal = assign.NewBalancer(plan.subs, assign.MemberInfo{ProcessID: cfg.ProcessID, Worker: index})
 	opts := []kgo.Opt{
-		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(fmt.Sprintf("%s-%s-%d", cfg.ApplicationID, cfg.ProcessID, index)),
 		kgo.ConsumerGroup(cfg.ApplicationID),
 		kgo.ConsumeTopics(plan.topics...),
@@ -83,17 +113,26 @@ func newWorker(cfg *Config, g *graph.Graph, plan *topicPlan, index int) (*worker
 		kgo.OnPartitionsAssigned(w.onAssigned),
 		kgo.OnPartitionsRevoked(w.onRevoked),
 		kgo.OnPartitionsLost(w.onLost),
-		kgo.RecordPartitioner(newPartitioner(plan.roundRobin)),
+		kgo.RecordPartitioner(newPartitioner(plan.roundRobin, plan.changelogs)),
 		kgo.RecordDeliveryTimeout(2 * time.Minute),
 		kgo.ProducerLinger(5 * time.Millisecond),
+		// Java's fetch.max.wait.ms. franz-go's 5 s default only matters for brokers that do
+		// not answer a waiting fetch when data arrives (the embedded one), but there it
+		// delays every hop through a repartition topic.
+		kgo.FetchMaxWait(500 * time.Millisecond),
 	}
-	opts = append(opts, cfg.ClientOpts...)
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kgo.NewClient(append(opts, w.clientOpts()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("eddy: worker %d: client: %w", index, err)
 	}
 	w.cl = cl
 	return w, nil
+}
+
+// clientOpts are the options every client of the worker starts from: the brokers and the
+// user's pass-through options (TLS, SASL).
+func (w *worker) clientOpts() []kgo.Opt {
+	return append([]kgo.Opt{kgo.SeedBrokers(w.cfg.Brokers...)}, w.cfg.ClientOpts...)
 }
 
 // run is the worker's loop: poll, queue, process, punctuate, commit. It returns nil when ctx
@@ -123,12 +162,13 @@ func (w *worker) run(ctx context.Context) (err error) {
 	}
 }
 
-// poll returns at once with whatever is buffered when records are already queued;
+// poll returns at once with whatever is buffered when records are already queued or a
+// restore is under way;
 // otherwise it waits for records until the next commit or punctuation is due, because
 // PollRecords blocks while there is no data.
 func (w *worker) poll(ctx context.Context, nextCommit, nextPunctuation time.Time) kgo.Fetches {
 	w.mu.Lock()
-	busy := w.queuedLocked() > 0
+	busy := w.queuedLocked() > 0 || w.restoringLocked()
 	w.mu.Unlock()
 	if busy {
 		return w.cl.PollRecords(nil, w.cfg.MaxPollRecords) //nolint:staticcheck // nil: drain without waiting
@@ -137,9 +177,26 @@ func (w *worker) poll(ctx context.Context, nextCommit, nextPunctuation time.Time
 	if !nextPunctuation.IsZero() && nextPunctuation.Before(deadline) {
 		deadline = nextPunctuation
 	}
+	// A rebalance callback may give this worker tasks to restore while it waits here, and
+	// their input stays paused until it does, so no record would end the wait: come back
+	// regularly.
+	if limit := time.Now().Add(maxPollWait); limit.Before(deadline) {
+		deadline = limit
+	}
 	pctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	return w.cl.PollRecords(pctx, w.cfg.MaxPollRecords)
+}
+
+// restoringLocked reports whether a task waits for its stores: then the loop must come
+// back at once to drive the restore, not wait for input that is paused anyway.
+func (w *worker) restoringLocked() bool {
+	for _, t := range w.tasks {
+		if t.restoring != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *worker) queuedLocked() int {
@@ -167,7 +224,12 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 		}
 	}
 	fetches.EachPartition(w.enqueueLocked)
-
+	if ctx.Err() != nil {
+		return time.Time{}, nil // stopping: the shutdown commits
+	}
+	if err := w.restoreLocked(ctx); err != nil {
+		return time.Time{}, err
+	}
 	if err := w.processLocked(); err != nil {
 		return time.Time{}, err
 	}
@@ -218,6 +280,9 @@ func (w *worker) processLocked() error {
 	for {
 		progressed := false
 		for _, t := range w.tasks {
+			if t.restoring != 0 {
+				continue
+			}
 			for i := 0; i < 256; i++ {
 				ok, err := t.processOne()
 				if err != nil {
@@ -235,7 +300,7 @@ func (w *worker) processLocked() error {
 	}
 	var resume map[string][]int32
 	for _, p := range w.parts {
-		if p.paused && p.queued() <= w.cfg.MaxQueuedPerPartition/2 {
+		if p.paused && p.task.restoring == 0 && p.queued() <= w.cfg.MaxQueuedPerPartition/2 {
 			p.paused = false
 			if resume == nil {
 				resume = map[string][]int32{}
@@ -258,15 +323,26 @@ func (w *worker) send(rec *kgo.Record) error {
 	return nil
 }
 
-// commitLocked makes the processed records' output durable, then commits their offsets:
-// flush the producer, stop if any output failed, commit the offset after each partition's
-// last processed record.
+// commitLocked makes the processed records' effects durable, then commits their offsets:
+// write every store's buffered changes to its changelog, flush the producer, stop if any
+// output failed, apply the buffers to the local database with their checkpoints, and
+// commit the offset after each partition's last processed record. (At-least-once: a
+// buffer is applied once its changelog records are acknowledged, whatever happens to the
+// offset commit after.)
 func (w *worker) commitLocked(ctx context.Context) error {
+	// A commit that started finishes even when Run is being stopped: cancelling it half
+	// way would leave output unacknowledged and offsets uncommitted for no gain.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	dirty := w.writeChangelogsLocked(ctx)
 	if err := w.cl.Flush(ctx); err != nil {
 		return fmt.Errorf("eddy: flushing output before commit: %w", err)
 	}
 	if errp := w.produceErr.Load(); errp != nil {
 		return *errp
+	}
+	if err := w.applyStateLocked(dirty); err != nil {
+		return err
 	}
 	offsets := map[string]map[int32]kgo.EpochOffset{}
 	for _, p := range w.parts {
@@ -315,6 +391,68 @@ func (w *worker) commitLocked(ctx context.Context) error {
 	return nil
 }
 
+// writeChangelogsLocked produces the last buffered value of every changed key of every
+// ready task to its changelog partition, and returns the tasks that wrote any.
+func (w *worker) writeChangelogsLocked(ctx context.Context) []*task {
+	var dirty []*task
+	for _, t := range w.tasks {
+		if t.restoring != 0 {
+			continue
+		}
+		wrote := false
+		for i, kv := range t.kvs {
+			buf := kv.Buffer()
+			if buf.Len() == 0 {
+				continue
+			}
+			wrote = true
+			topic := t.changelogs[i]
+			// The buffer's values stay untouched until applyStateLocked resets it, after
+			// the flush: the producer may hold them without a copy.
+			buf.Each(func(k string, v []byte, deleted bool) error {
+				rec := &kgo.Record{Topic: topic, Partition: t.id.Partition, Key: []byte(k)}
+				if !deleted {
+					rec.Value = v
+				}
+				w.cl.Produce(ctx, rec, w.promise)
+				return nil
+			})
+		}
+		if wrote {
+			dirty = append(dirty, t)
+		}
+	}
+	return dirty
+}
+
+// applyStateLocked writes the flushed buffers of the dirty tasks to the database, each
+// store's checkpoint one past its changelog partition's highest acknowledged offset.
+func (w *worker) applyStateLocked(dirty []*task) error {
+	now := time.Now()
+	for _, t := range dirty {
+		var kvs []*state.KV
+		var cps []state.Checkpoint
+		for i, kv := range t.kvs {
+			if kv.Buffer().Len() == 0 {
+				continue
+			}
+			tp := topicPartition{t.changelogs[i], t.id.Partition}
+			w.ackMu.Lock()
+			off, ok := w.acked[tp]
+			w.ackMu.Unlock()
+			if !ok {
+				return fmt.Errorf("eddy: task %s: no acknowledged offset for changelog %s/%d after flush", t.id, tp.topic, tp.partition)
+			}
+			kvs = append(kvs, kv)
+			cps = append(cps, state.Checkpoint{TopicID: w.plan.changelogs[tp.topic].id, Offset: off + 1, Written: now})
+		}
+		if err := w.mgr.Commit(kvs, cps); err != nil {
+			return fmt.Errorf("eddy: task %s: %w", t.id, err)
+		}
+	}
+	return nil
+}
+
 func retriableCommit(err error) bool {
 	return errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.IllegalGeneration) ||
 		errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kgo.ErrClientClosed) ||
@@ -343,13 +481,18 @@ func (w *worker) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 			if _, dup := w.parts[tp]; dup {
 				continue
 			}
-			p := &partition{topic: topic, partition: part, handler: t.g.Handlers[topic], next: -1, committed: -1}
+			p := &partition{topic: topic, partition: part, handler: t.g.Handlers[topic], next: -1, committed: -1, task: t}
 			if p.handler == nil {
 				w.setFatalLocked(fmt.Errorf("eddy: task %s has no source for topic %s", id, topic))
 				return
 			}
 			t.parts = append(t.parts, p)
 			w.parts[tp] = p
+			if t.restoring != 0 {
+				// Nothing is processed before the task's stores are restored.
+				p.paused = true
+				w.cl.PauseFetchPartitions(map[string][]int32{topic: {part}})
+			}
 		}
 	}
 	w.log.Info("partitions assigned", "tasks", len(w.tasks))
@@ -360,7 +503,23 @@ func (w *worker) taskLocked(id processor.TaskID) (*task, error) {
 	if t, ok := w.tasks[id]; ok {
 		return t, nil
 	}
-	t := &task{id: id, w: w}
+	t := &task{id: id, w: w, stores: map[string]*state.KV{}}
+	stores, err := w.g.StoresOf(id.Subtopology)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range stores {
+		kv, err := w.mgr.Open(id.Subtopology, id.Partition, st.Name)
+		if err != nil {
+			return nil, fmt.Errorf("eddy: task %s: opening store %s: %w", id, st.Name, err)
+		}
+		t.kvs = append(t.kvs, kv)
+		t.stores[st.Name] = kv
+		t.changelogs = append(t.changelogs, changelog.Topic(w.cfg.ApplicationID, st.Name))
+	}
+	if len(t.kvs) > 0 {
+		t.restoring = -1
+	}
 	g, err := w.g.BuildTask(id.Subtopology, t)
 	if err != nil {
 		return nil, err
@@ -425,6 +584,15 @@ func (w *worker) closeTaskLocked(t *task) {
 	if err := t.g.Close(); err != nil {
 		w.setFatalLocked(err)
 	}
+	for i, kv := range t.kvs {
+		if w.restorer != nil {
+			w.restorer.Remove(t.changelogs[i], t.id.Partition)
+		}
+		delete(w.jobs, topicPartition{t.changelogs[i], t.id.Partition})
+		// What was not committed is dropped: the database holds the last commit.
+		kv.Buffer().Reset()
+		w.mgr.Release(kv)
+	}
 	var paused map[string][]int32
 	for _, p := range t.parts {
 		delete(w.parts, topicPartition{p.topic, p.partition})
@@ -464,6 +632,9 @@ func (w *worker) shutdown(clean bool) error {
 	fatal := w.fatal
 	w.mu.Unlock()
 	w.cl.Close()
+	if w.restorer != nil {
+		w.restorer.Close()
+	}
 	if clean {
 		return errors.Join(err, fatal)
 	}

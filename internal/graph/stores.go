@@ -1,0 +1,72 @@
+package graph
+
+import "fmt"
+
+// Store is a state store declared in the topology: its name, and the nodes that use it.
+// Every store is backed by a changelog topic "<application id>-<name>-changelog".
+type Store struct {
+	Name  string
+	Users []*Node
+}
+
+// ChangelogTopic is the full name of the store's changelog topic.
+func (s *Store) ChangelogTopic(applicationID string) string {
+	return applicationID + "-" + s.Name + "-changelog"
+}
+
+// AddStore declares a store; a name used twice is an error.
+func (g *Graph) AddStore(name string) *Store {
+	if g.stores == nil {
+		g.stores = map[string]*Store{}
+	}
+	if name == "" {
+		g.Errorf("a store needs a name")
+	}
+	if _, dup := g.stores[name]; dup {
+		g.Errorf("the store name %q is used twice; store names must be unique", name)
+	}
+	s := &Store{Name: name}
+	g.stores[name] = s
+	g.storeOrder = append(g.storeOrder, s)
+	return s
+}
+
+// Connect records that node n uses store name.
+func (g *Graph) Connect(n *Node, name string) {
+	s, ok := g.stores[name]
+	if !ok {
+		g.Errorf("%s uses store %q, which is not declared", n.Name, name)
+		return
+	}
+	s.Users = append(s.Users, n)
+	n.Stores = append(n.Stores, name)
+}
+
+// Stores lists the declared stores in declaration order.
+func (g *Graph) Stores() []*Store { return g.storeOrder }
+
+// StoresOf lists the stores used by the nodes of sub-topology id. A store is used by one
+// sub-topology only: a task owns its slice of a store, and two sub-topologies would mean
+// two tasks writing one slice.
+func (g *Graph) StoresOf(sub int) ([]*Store, error) {
+	if _, err := g.Subtopologies(); err != nil {
+		return nil, err
+	}
+	var out []*Store
+	for _, s := range g.storeOrder {
+		if len(s.Users) == 0 {
+			continue
+		}
+		first := s.Users[0].sub
+		for _, u := range s.Users[1:] {
+			if u.sub != first {
+				return nil, fmt.Errorf("topology: store %q is used by %s (sub-topology %d) and %s (sub-topology %d); "+
+					"a store belongs to one sub-topology", s.Name, s.Users[0].Name, first, u.Name, u.sub)
+			}
+		}
+		if first == sub {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}

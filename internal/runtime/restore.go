@@ -1,0 +1,161 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/internal/state"
+)
+
+// restoreJob ties a changelog partition being replayed to its task's store.
+type restoreJob struct {
+	task   *task
+	kv     *state.KV
+	target *changelog.Target
+	wiped  bool
+}
+
+// restoreLocked plans the restores of newly assigned tasks and replays changelog records
+// for a bounded time, so the loop keeps processing ready tasks and committing meanwhile.
+func (w *worker) restoreLocked(ctx context.Context) error {
+	var toPlan []*task
+	for _, t := range w.tasks {
+		if t.restoring < 0 {
+			toPlan = append(toPlan, t)
+		}
+	}
+	if len(toPlan) > 0 {
+		if err := w.planRestores(ctx, toPlan); err != nil {
+			return err
+		}
+	}
+	if w.restorer == nil || w.restorer.Active() == 0 {
+		return nil
+	}
+	done, err := w.restorer.Step(ctx, w.cfg.ProcessBudget)
+	if err != nil {
+		return err
+	}
+	for _, t := range done {
+		w.finishRestore(w.jobs[topicPartition{t.Topic, t.Partition}])
+	}
+	return nil
+}
+
+// planRestores decides, for each store of each task, where its replay starts: at the local
+// checkpoint when it can be trusted, else at the log start after wiping the local slice.
+// It ends at the partition's last stable offset.
+func (w *worker) planRestores(ctx context.Context, tasks []*task) error {
+	var topics []string
+	for _, t := range tasks {
+		topics = append(topics, t.changelogs...)
+	}
+	adm := kadm.NewClient(w.cl)
+	starts, err := adm.ListStartOffsets(ctx, topics...)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("eddy: start offsets of changelog topics: %w", err)
+	}
+	// The last stable offset: with transactions, offsets beyond it may still be aborted.
+	ends, err := adm.ListCommittedOffsets(ctx, topics...)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("eddy: end offsets of changelog topics: %w", err)
+	}
+	if w.restorer == nil {
+		r, err := changelog.NewRestorer(w.log, w.clientOpts()...)
+		if err != nil {
+			return err
+		}
+		w.restorer = r
+	}
+	now := time.Now()
+	for _, t := range tasks {
+		t.restoring = len(t.kvs)
+		for i, kv := range t.kvs {
+			topic := t.changelogs[i]
+			info := w.plan.changelogs[topic]
+			start, _ := starts.Lookup(topic, t.id.Partition)
+			end, _ := ends.Lookup(topic, t.id.Partition)
+			cp, found, err := w.mgr.Checkpoint(kv)
+			if err != nil {
+				return err
+			}
+			// A checkpoint is trusted only for the same topic (not a recreated one), inside
+			// the log, and younger than delete.retention.ms less a margin: compaction may
+			// have removed tombstones written since an older one.
+			margin := min(time.Hour, info.deleteRetention/10)
+			valid := found && cp.TopicID == info.id && start.Offset <= cp.Offset && cp.Offset <= end.Offset &&
+				now.Sub(cp.Written) < info.deleteRetention-margin
+			job := &restoreJob{task: t, kv: kv}
+			from := cp.Offset
+			if !valid {
+				if err := w.mgr.Wipe(kv); err != nil {
+					return err
+				}
+				job.wiped, from = true, start.Offset
+			}
+			id := info.id
+			job.target = &changelog.Target{
+				Topic: topic, Partition: t.id.Partition, From: from, To: end.Offset,
+				Apply: func(keys, values [][]byte, next int64) error {
+					return w.mgr.ApplyRestored(kv, keys, values, state.Checkpoint{TopicID: id, Offset: next, Written: time.Now()})
+				},
+			}
+			w.jobs[topicPartition{topic, t.id.Partition}] = job
+			if w.restorer.Add(job.target) {
+				// Nothing to replay: record that the state is current up to the end.
+				if err := w.mgr.ApplyRestored(kv, nil, nil, state.Checkpoint{TopicID: id, Offset: end.Offset, Written: now}); err != nil {
+					return err
+				}
+				w.finishRestore(job)
+			}
+		}
+	}
+	return nil
+}
+
+// finishRestore counts one store of a task as restored; the last one lets the task run.
+func (w *worker) finishRestore(job *restoreJob) {
+	if job == nil {
+		return
+	}
+	tg := job.target
+	delete(w.jobs, topicPartition{tg.Topic, tg.Partition})
+	info := RestoreInfo{
+		Task: job.task.id, Store: job.kv.Name(), Topic: tg.Topic, Partition: tg.Partition,
+		From: tg.From, To: tg.To, Restored: tg.Restored, Wiped: job.wiped, Duration: time.Since(tg.Started),
+	}
+	w.log.Info("store restored", "task", info.Task.String(), "store", info.Store, "records", info.Restored,
+		"from", info.From, "to", info.To, "wiped", info.Wiped, "duration", info.Duration,
+		"rate", changelog.Rate(tg))
+	if w.cfg.OnRestore != nil {
+		w.cfg.OnRestore(info)
+	}
+	job.task.restoring--
+	if job.task.restoring == 0 {
+		w.resumeTaskLocked(job.task)
+	}
+}
+
+// resumeTaskLocked resumes fetching a restored task's partitions.
+func (w *worker) resumeTaskLocked(t *task) {
+	resume := map[string][]int32{}
+	for _, p := range t.parts {
+		if p.paused && p.queued() < w.cfg.MaxQueuedPerPartition {
+			p.paused = false
+			resume[p.topic] = append(resume[p.topic], p.partition)
+		}
+	}
+	if len(resume) > 0 {
+		w.cl.ResumeFetchPartitions(resume)
+	}
+}

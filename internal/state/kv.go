@@ -1,0 +1,152 @@
+package state
+
+import (
+	"bytes"
+	"sort"
+
+	"github.com/eddy-streams/eddy/store"
+)
+
+// KV is one task's slice of one key-value store: the buffer over the database. Reads see
+// the buffer first; writes go only to the buffer until the commit applies it. Owned by the
+// task's goroutine; not safe for concurrent use.
+type KV struct {
+	name    string
+	db      store.Backend
+	slot    slot
+	prefix  []byte // data prefix of the current incarnation
+	buf     *Buffer
+	scratch []byte // prefixed key for lookups, reused
+}
+
+// Name is the store's name.
+func (s *KV) Name() string { return s.name }
+
+// Buffer is the store's write buffer.
+func (s *KV) Buffer() *Buffer { return s.buf }
+
+func (s *KV) dbKey(key []byte) []byte {
+	s.scratch = append(append(s.scratch[:0], s.prefix...), key...)
+	return s.scratch
+}
+
+// Get calls fn with key's current value (buffered or committed) and reports whether the key
+// has one. The value is valid only inside fn.
+func (s *KV) Get(key []byte, fn func(value []byte) error) (bool, error) {
+	if v, deleted, ok := s.buf.Get(key); ok {
+		if deleted {
+			return false, nil
+		}
+		return true, fn(v)
+	}
+	return s.db.Get(s.dbKey(key), fn)
+}
+
+// Put sets key to value in the buffer.
+func (s *KV) Put(key, value []byte) { s.buf.Put(key, value) }
+
+// Delete removes key (a tombstone in the buffer).
+func (s *KV) Delete(key []byte) { s.buf.Delete(key) }
+
+// Range iterates the keys in [lo, hi) (hi nil: to the end) in byte order, merging the
+// buffer over the database. The iterator sees the buffer as it is now.
+func (s *KV) Range(lo, hi []byte) (store.Iterator, error) {
+	dbLo := append(append([]byte(nil), s.prefix...), lo...)
+	var dbHi []byte
+	if hi != nil {
+		dbHi = append(append([]byte(nil), s.prefix...), hi...)
+	} else {
+		dbHi = prefixEnd(s.prefix)
+	}
+	it, err := s.db.Iterate(dbLo, dbHi)
+	if err != nil {
+		return nil, err
+	}
+	keys := s.buf.Keys()
+	from := sort.SearchStrings(keys, string(lo))
+	to := len(keys)
+	if hi != nil {
+		to = sort.SearchStrings(keys, string(hi))
+	}
+	m := &mergeIter{db: it, prefixLen: len(s.prefix), buf: s.buf}
+	if from < to {
+		m.keys = append([]string(nil), keys[from:to]...)
+	}
+	m.advanceDB()
+	return m, nil
+}
+
+// appendBatch writes the buffer into b under the store's prefix.
+func (s *KV) appendBatch(b *store.Batch) {
+	s.buf.Each(func(k string, v []byte, deleted bool) error {
+		key := append(append(s.scratch[:0], s.prefix...), k...)
+		if deleted {
+			b.Delete(key)
+		} else {
+			b.Put(key, v)
+		}
+		return nil
+	})
+}
+
+// mergeIter merges the buffered keys of a range over a database iterator; on equal keys
+// the buffer wins, and buffered tombstones hide database keys.
+type mergeIter struct {
+	db        store.Iterator
+	dbOK      bool
+	prefixLen int
+	buf       *Buffer
+	keys      []string // buffered keys still to visit, in order
+
+	key, value         []byte
+	kScratch, vScratch []byte
+	err                error
+}
+
+func (m *mergeIter) advanceDB() {
+	m.dbOK = m.db.Next()
+	if !m.dbOK && m.err == nil {
+		m.err = m.db.Err()
+	}
+}
+
+func (m *mergeIter) Next() bool {
+	for m.err == nil {
+		var dbKey []byte
+		if m.dbOK {
+			dbKey = m.db.Key()[m.prefixLen:]
+		}
+		switch {
+		case len(m.keys) == 0 && !m.dbOK:
+			return false
+		case len(m.keys) > 0 && (!m.dbOK || bytes.Compare([]byte(m.keys[0]), dbKey) <= 0):
+			k := m.keys[0]
+			m.keys = m.keys[1:]
+			if m.dbOK && k == string(dbKey) {
+				m.advanceDB() // shadowed by the buffer
+			}
+			v, deleted, _ := m.buf.Get([]byte(k))
+			if deleted {
+				continue
+			}
+			m.key, m.value = []byte(k), v
+			return true
+		default:
+			// Copied into the iterator's own scratch (never into a slice that may be the
+			// buffer's value): the database's slices die at its next Next.
+			m.kScratch = append(m.kScratch[:0], dbKey...)
+			m.vScratch = append(m.vScratch[:0], m.db.Value()...)
+			m.key, m.value = m.kScratch, m.vScratch
+			m.advanceDB()
+			return true
+		}
+	}
+	return false
+}
+
+func (m *mergeIter) Key() []byte   { return m.key }
+func (m *mergeIter) Value() []byte { return m.value }
+func (m *mergeIter) Err() error    { return m.err }
+func (m *mergeIter) Close() error  { return m.db.Close() }
+
+var _ store.Bytes = (*KV)(nil)

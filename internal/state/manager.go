@@ -1,0 +1,321 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/eddy-streams/eddy/store"
+)
+
+// Checkpoint says up to where a task's slice of a store reflects its changelog partition.
+// It is written after the data it covers, so it may lag its data but never lead it.
+type Checkpoint struct {
+	TopicID [16]byte  // the changelog topic's id: a recreated topic invalidates the state
+	Offset  int64     // the next changelog offset to read
+	Written time.Time // when it was written, against delete.retention.ms
+}
+
+const checkpointVersion = 1
+
+func (c Checkpoint) encode() []byte {
+	b := make([]byte, 0, 1+16+8+8)
+	b = append(b, checkpointVersion)
+	b = append(b, c.TopicID[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(c.Offset))
+	return binary.BigEndian.AppendUint64(b, uint64(c.Written.UnixMilli()))
+}
+
+func decodeCheckpoint(b []byte) (Checkpoint, error) {
+	var c Checkpoint
+	if len(b) < 1+16+8+8 || b[0] != checkpointVersion {
+		return c, fmt.Errorf("state: unreadable checkpoint (%d bytes, version %d)", len(b), firstByte(b))
+	}
+	copy(c.TopicID[:], b[1:17])
+	c.Offset = int64(binary.BigEndian.Uint64(b[17:25]))
+	c.Written = time.UnixMilli(int64(binary.BigEndian.Uint64(b[25:33])))
+	return c, nil
+}
+
+func firstByte(b []byte) int {
+	if len(b) == 0 {
+		return -1
+	}
+	return int(b[0])
+}
+
+// Manager is an instance's state: the database and the store ids. Safe for concurrent use
+// by the workers; each task's slices are used by one worker at a time.
+type Manager struct {
+	db store.Backend
+
+	mu struct {
+		sync.Mutex
+		ids    map[string]uint16
+		closed bool
+		// released holds the slots of tasks that left this instance, with when they
+		// left; Cleanup wipes those gone for long enough, Open takes a slot back.
+		released map[slot]time.Time
+	}
+	wipes sync.WaitGroup // background deletes of old incarnations
+}
+
+// NewManager manages state in db.
+func NewManager(db store.Backend) *Manager {
+	m := &Manager{db: db}
+	m.mu.ids = map[string]uint16{}
+	m.mu.released = map[slot]time.Time{}
+	return m
+}
+
+// ReleaseAll marks every slot that has a checkpoint as released at t: at start no task is
+// here yet, and the state of tasks that do not come back is dropped after the delay.
+func (m *Manager) ReleaseAll(t time.Time) error {
+	it, err := m.db.Iterate([]byte{nsCheckpoint}, []byte{nsCheckpoint + 1})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for it.Next() {
+		k := it.Key()
+		if len(k) != 1+slotLen {
+			continue
+		}
+		s := slot{
+			sub:       binary.BigEndian.Uint32(k[1:5]),
+			partition: binary.BigEndian.Uint32(k[5:9]),
+			store:     binary.BigEndian.Uint16(k[9:11]),
+		}
+		m.mu.released[s] = t
+	}
+	return it.Err()
+}
+
+// Release records that the task holding kv left this instance.
+func (m *Manager) Release(kv *KV) {
+	m.mu.Lock()
+	m.mu.released[kv.slot] = time.Now()
+	m.mu.Unlock()
+}
+
+// Cleanup wipes the slots released before t and returns how many.
+func (m *Manager) Cleanup(before time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for s, at := range m.mu.released {
+		if at.After(before) {
+			continue
+		}
+		if err := m.wipeLocked(s); err != nil {
+			return n, err
+		}
+		delete(m.mu.released, s)
+		n++
+	}
+	return n, nil
+}
+
+// DB is the database.
+func (m *Manager) DB() store.Backend { return m.db }
+
+// storeID returns the store's id, assigning and persisting a new one on first use, so a
+// store keeps its id across restarts even when stores are added to the topology.
+func (m *Manager) storeID(name string) (uint16, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if id, ok := m.mu.ids[name]; ok {
+		return id, nil
+	}
+	var id uint16
+	found, err := m.db.Get(storeIDKey(name), func(v []byte) error {
+		if len(v) != 2 {
+			return fmt.Errorf("state: store id of %q has %d bytes", name, len(v))
+		}
+		id = binary.BigEndian.Uint16(v)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if !found {
+		if id, err = m.nextIDLocked(); err != nil {
+			return 0, err
+		}
+		var b store.Batch
+		b.Put(storeIDKey(name), binary.BigEndian.AppendUint16(nil, id))
+		if err := m.db.Write(&b); err != nil {
+			return 0, fmt.Errorf("state: saving the id of store %q: %w", name, err)
+		}
+	}
+	m.mu.ids[name] = id
+	return id, nil
+}
+
+func (m *Manager) nextIDLocked() (uint16, error) {
+	it, err := m.db.Iterate([]byte{nsStoreID}, []byte{nsStoreID + 1})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	next := uint16(1)
+	for it.Next() {
+		if v := it.Value(); len(v) == 2 {
+			if id := binary.BigEndian.Uint16(v); id >= next {
+				if id == math.MaxUint16 {
+					return 0, errors.New("state: out of store ids")
+				}
+				next = id + 1
+			}
+		}
+	}
+	return next, it.Err()
+}
+
+// Open returns a task's slice of the named store, with an empty buffer.
+func (m *Manager) Open(sub int, partition int32, name string) (*KV, error) {
+	id, err := m.storeID(name)
+	if err != nil {
+		return nil, err
+	}
+	s := slot{sub: uint32(sub), partition: uint32(partition), store: id}
+	m.mu.Lock()
+	delete(m.mu.released, s)
+	m.mu.Unlock()
+	inc, err := m.incarnation(s)
+	if err != nil {
+		return nil, err
+	}
+	return &KV{name: name, db: m.db, slot: s, prefix: s.dataPrefix(inc), buf: NewBuffer()}, nil
+}
+
+func (m *Manager) incarnation(s slot) (uint32, error) {
+	var inc uint32
+	_, err := m.db.Get(s.incarnationKey(), func(v []byte) error {
+		if len(v) != 4 {
+			return fmt.Errorf("state: incarnation has %d bytes", len(v))
+		}
+		inc = binary.BigEndian.Uint32(v)
+		return nil
+	})
+	return inc, err
+}
+
+// Checkpoint returns the slice's checkpoint, if it has one.
+func (m *Manager) Checkpoint(kv *KV) (Checkpoint, bool, error) {
+	var c Checkpoint
+	var derr error
+	found, err := m.db.Get(kv.slot.checkpointKey(), func(v []byte) error {
+		c, derr = decodeCheckpoint(v)
+		return nil
+	})
+	if err != nil {
+		return c, false, err
+	}
+	if derr != nil {
+		// An unreadable checkpoint is no checkpoint: the caller restores fully.
+		return c, false, nil
+	}
+	return c, found, nil
+}
+
+// Commit applies the buffers of a task's stores to the database, then writes their
+// checkpoints in a separate write: Badger may split a large batch, and a checkpoint must
+// never be durable before the data it covers. The buffers are emptied.
+func (m *Manager) Commit(kvs []*KV, cps []Checkpoint) error {
+	var b store.Batch
+	for _, kv := range kvs {
+		kv.appendBatch(&b)
+	}
+	if b.Len() > 0 {
+		if err := m.db.Write(&b); err != nil {
+			return fmt.Errorf("state: applying buffered writes: %w", err)
+		}
+	}
+	b.Reset()
+	for i, kv := range kvs {
+		b.Put(kv.slot.checkpointKey(), cps[i].encode())
+		kv.buf.Reset()
+	}
+	if err := m.db.Write(&b); err != nil {
+		return fmt.Errorf("state: writing checkpoints: %w", err)
+	}
+	return nil
+}
+
+// ApplyRestored writes changelog records straight to the database during a restore (value
+// nil: delete), then the checkpoint after them.
+func (m *Manager) ApplyRestored(kv *KV, keys, values [][]byte, cp Checkpoint) error {
+	var b store.Batch
+	for i, k := range keys {
+		key := append(append([]byte(nil), kv.prefix...), k...)
+		if values[i] == nil {
+			b.Delete(key)
+		} else {
+			b.Put(key, values[i])
+		}
+	}
+	if b.Len() > 0 {
+		if err := m.db.Write(&b); err != nil {
+			return fmt.Errorf("state: applying restored records: %w", err)
+		}
+	}
+	b.Reset()
+	b.Put(kv.slot.checkpointKey(), cp.encode())
+	return m.db.Write(&b)
+}
+
+// Wipe drops a task's slice: the incarnation is bumped and the checkpoint removed in one
+// write, so the slice is empty at once; the old data is deleted in the background.
+func (m *Manager) Wipe(kv *KV) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.wipeLocked(kv.slot); err != nil {
+		return fmt.Errorf("state: wiping store %s: %w", kv.name, err)
+	}
+	inc, err := m.incarnation(kv.slot)
+	if err != nil {
+		return err
+	}
+	kv.prefix = kv.slot.dataPrefix(inc)
+	kv.buf.Reset()
+	return nil
+}
+
+func (m *Manager) wipeLocked(s slot) error {
+	inc, err := m.incarnation(s)
+	if err != nil {
+		return err
+	}
+	var b store.Batch
+	b.Put(s.incarnationKey(), binary.BigEndian.AppendUint32(nil, inc+1))
+	b.Delete(s.checkpointKey())
+	if err := m.db.Write(&b); err != nil {
+		return err
+	}
+	if m.mu.closed {
+		return nil
+	}
+	old := s.dataPrefix(inc)
+	m.wipes.Add(1)
+	go func() {
+		defer m.wipes.Done()
+		// Best effort: leftovers of an old incarnation are unreachable and harmless.
+		_ = m.db.DeleteRange(old, prefixEnd(old))
+	}()
+	return nil
+}
+
+// Close waits for background deletes and closes the database.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	m.mu.closed = true
+	m.mu.Unlock()
+	m.wipes.Wait()
+	return m.db.Close()
+}

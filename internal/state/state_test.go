@@ -1,0 +1,200 @@
+package state
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eddy-streams/eddy/store"
+)
+
+func collect(t *testing.T, it store.Iterator) string {
+	t.Helper()
+	defer it.Close()
+	var parts []string
+	for it.Next() {
+		parts = append(parts, string(it.Key())+"="+string(it.Value()))
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(parts, " ")
+}
+
+func get(t *testing.T, kv *KV, key string) (string, bool) {
+	t.Helper()
+	var v string
+	found, err := kv.Get([]byte(key), func(b []byte) error { v = string(b); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, found
+}
+
+// Reads see the buffer over the database: buffered values shadow committed ones,
+// tombstones hide them, and a range merges both in key order.
+func TestBufferOverDatabase(t *testing.T) {
+	m := NewManager(store.NewMemory())
+	defer m.Close()
+	kv, err := m.Open(1, 3, "counts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "c", "e", "g"} {
+		kv.Put([]byte(k), []byte(k+"0"))
+	}
+	if err := m.Commit([]*KV{kv}, []Checkpoint{{Offset: 4, Written: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if kv.Buffer().Len() != 0 {
+		t.Fatalf("buffer not emptied by Commit")
+	}
+	kv.Put([]byte("b"), []byte("b1"))
+	kv.Put([]byte("c"), []byte("c1"))
+	kv.Delete([]byte("e"))
+	kv.Put([]byte("h"), []byte{})
+
+	for key, want := range map[string]string{"a": "a0", "b": "b1", "c": "c1", "g": "g0", "h": ""} {
+		if v, ok := get(t, kv, key); !ok || v != want {
+			t.Errorf("Get(%s) = %q, %v; want %q", key, v, ok, want)
+		}
+	}
+	if _, ok := get(t, kv, "e"); ok {
+		t.Error("a deleted key is still visible")
+	}
+	if got, want := collect(t, must(kv.Range(nil, nil))), "a=a0 b=b1 c=c1 g=g0 h="; got != want {
+		t.Errorf("Range(all) = %q, want %q", got, want)
+	}
+	if got, want := collect(t, must(kv.Range([]byte("b"), []byte("g")))), "b=b1 c=c1"; got != want {
+		t.Errorf("Range(b, g) = %q, want %q", got, want)
+	}
+	// After the commit the database holds the merged view, and the checkpoint follows.
+	if err := m.Commit([]*KV{kv}, []Checkpoint{{Offset: 9, Written: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := collect(t, must(kv.Range(nil, nil))), "a=a0 b=b1 c=c1 g=g0 h="; got != want {
+		t.Errorf("after commit Range = %q, want %q", got, want)
+	}
+	cp, ok, err := m.Checkpoint(kv)
+	if err != nil || !ok || cp.Offset != 9 {
+		t.Errorf("checkpoint = %+v, %v, %v; want offset 9", cp, ok, err)
+	}
+}
+
+func must(it store.Iterator, err error) store.Iterator {
+	if err != nil {
+		panic(err)
+	}
+	return it
+}
+
+// Tasks 1_3 and 1_30 and the stores of one task never see each other's keys.
+func TestSlicesAreIsolated(t *testing.T) {
+	m := NewManager(store.NewMemory())
+	defer m.Close()
+	var kvs []*KV
+	for _, s := range []struct {
+		sub  int
+		part int32
+		name string
+	}{{1, 3, "a"}, {1, 30, "a"}, {13, 0, "a"}, {1, 3, "b"}} {
+		kv, err := m.Open(s.sub, s.part, s.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kv.Put([]byte("k"), []byte(fmt.Sprintf("%d_%d/%s", s.sub, s.part, s.name)))
+		kvs = append(kvs, kv)
+	}
+	cps := make([]Checkpoint, len(kvs))
+	if err := m.Commit(kvs, cps); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range kvs {
+		if got := collect(t, must(kv.Range(nil, nil))); strings.Count(got, "=") != 1 {
+			t.Errorf("slice %v sees %q", kv.slot, got)
+		}
+	}
+}
+
+// Wipe empties a slice at once (new incarnation) and removes its checkpoint; a store keeps
+// its id across a reopen of the manager.
+func TestWipeAndStoreIDs(t *testing.T) {
+	db := store.NewMemory()
+	m := NewManager(db)
+	kv, _ := m.Open(0, 0, "s")
+	kv.Put([]byte("x"), []byte("1"))
+	if err := m.Commit([]*KV{kv}, []Checkpoint{{Offset: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Wipe(kv); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := get(t, kv, "x"); ok {
+		t.Error("wiped key still visible")
+	}
+	if _, ok, _ := m.Checkpoint(kv); ok {
+		t.Error("checkpoint survived the wipe")
+	}
+	kv.Put([]byte("y"), []byte("2"))
+	if err := m.Commit([]*KV{kv}, []Checkpoint{{Offset: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	m.wipes.Wait()
+
+	// A second manager on the same database: same ids, same incarnation, same data.
+	m2 := NewManager(db)
+	other, _ := m2.Open(0, 0, "t") // a new store gets a new id
+	again, _ := m2.Open(0, 0, "s")
+	if again.slot.store == other.slot.store {
+		t.Fatal("two stores share an id")
+	}
+	if v, ok := get(t, again, "y"); !ok || v != "2" {
+		t.Errorf("after reopen Get(y) = %q, %v", v, ok)
+	}
+	if _, ok := get(t, again, "x"); ok {
+		t.Error("old incarnation visible after reopen")
+	}
+}
+
+// Slots released long enough ago are wiped; a slot opened again is not.
+func TestCleanupReleased(t *testing.T) {
+	m := NewManager(store.NewMemory())
+	defer m.Close()
+	keep, _ := m.Open(0, 1, "s")
+	drop, _ := m.Open(0, 2, "s")
+	for _, kv := range []*KV{keep, drop} {
+		kv.Put([]byte("k"), []byte("v"))
+	}
+	if err := m.Commit([]*KV{keep, drop}, []Checkpoint{{Offset: 1}, {Offset: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ReleaseAll(time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Open(0, 1, "s"); err != nil { // comes back
+		t.Fatal(err)
+	}
+	n, err := m.Cleanup(time.Now().Add(-time.Minute))
+	if err != nil || n != 1 {
+		t.Fatalf("Cleanup = %d, %v; want 1 slot", n, err)
+	}
+	if _, ok := get(t, keep, "k"); !ok {
+		t.Error("the slot that came back was wiped")
+	}
+	fresh, _ := m.Open(0, 2, "s")
+	if _, ok := get(t, fresh, "k"); ok {
+		t.Error("the released slot kept its data")
+	}
+}
+
+func TestCheckpointEncoding(t *testing.T) {
+	c := Checkpoint{TopicID: [16]byte{1, 2, 3}, Offset: 1 << 40, Written: time.UnixMilli(1700000000123)}
+	got, err := decodeCheckpoint(c.encode())
+	if err != nil || got != c {
+		t.Fatalf("round trip = %+v, %v; want %+v", got, err, c)
+	}
+	if _, err := decodeCheckpoint([]byte{9, 9}); err == nil {
+		t.Error("a short checkpoint decoded")
+	}
+}
