@@ -9,7 +9,7 @@ test:
 
 # The main example, on the in-process broker unless KAFKA_BOOTSTRAP is set.
 run:
-	go run ./examples/pageviews
+	go run ./examples/wordcount
 
 kafka-start:
 	scripts/kafka start

@@ -1,0 +1,164 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/internal/kafkatest"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// preload writes n records to topic, keys "key-<i % keys>", 8-byte values, as fast as the
+// producer goes.
+func preload(b *testing.B, topic string, n, keys int, value func(i int) []byte) {
+	b.Helper()
+	cl := kafkatest.Client(b, kgo.ProducerBatchMaxBytes(1<<20), kgo.MaxBufferedRecords(1<<17))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for i := range n {
+		wg.Add(1)
+		cl.Produce(context.Background(), &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "key-%d", i%keys), Value: value(i)},
+			func(_ *kgo.Record, err error) {
+				defer wg.Done()
+				if err != nil {
+					mu.Lock()
+					first = err
+					mu.Unlock()
+				}
+			})
+	}
+	wg.Wait()
+	if first != nil {
+		b.Fatalf("preload %s: %v", topic, first)
+	}
+}
+
+// waitCommitted waits until the group has committed the end of every partition of topic.
+func waitCommitted(b *testing.B, group, topic string, timeout time.Duration) {
+	b.Helper()
+	adm := kafkatest.Admin(b)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for {
+		offs, err := adm.FetchOffsets(ctx, group)
+		if err == nil {
+			done := true
+			ends.Each(func(e kadm.ListedOffset) {
+				if o, ok := offs.Lookup(topic, e.Partition); !ok || o.At < e.Offset {
+					done = false
+				}
+			})
+			if done {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			b.Fatalf("group %s did not commit the end of %s within %s", group, topic, timeout)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// BenchmarkRestore measures how fast a task restores a store from a changelog of 1M
+// records (100k keys) on the real broker: the changelog is written directly, then an
+// instance with empty local state starts and restores it.
+//
+//	KAFKA_BOOTSTRAP=… go test ./integration -run '^$' -bench BenchmarkRestore -benchtime 1x
+func BenchmarkRestore(b *testing.B) {
+	const records, keys = 1_000_000, 100_000
+	adm := kafkatest.Admin(b)
+	in, out := kafkatest.Topic(b, "in"), kafkatest.Topic(b, "out")
+	kafkatest.CreateTopic(b, adm, in, 1, nil)
+	kafkatest.CreateTopic(b, adm, out, 1, nil)
+	appID := kafkatest.Topic(b, "app")
+	changelog := appID + "-counts-changelog"
+	kafkatest.CreateTopic(b, adm, changelog, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")})
+	preload(b, changelog, records, keys, func(i int) []byte { v, _ := serde.Int64().AppendEncode(nil, int64(i)); return v })
+
+	top := topology.New()
+	counts := topology.Count(topology.GroupByKey(topology.From(top, in, serde.String(), serde.String()), serde.String(), serde.String()), "counts")
+	topology.To(counts.ToStream(), out, serde.String(), serde.Int64())
+	b.ResetTimer()
+	for range b.N {
+		done := make(chan eddy.RestoreInfo, 1)
+		app, err := eddy.New(top, eddy.ApplicationID(appID), eddy.Brokers(kafkatest.Bootstrap(b)...),
+			eddy.StateDir(b.TempDir()), eddy.OnRestore(func(i eddy.RestoreInfo) { done <- i }))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		start := time.Now()
+		go func() { errc <- app.Run(ctx) }()
+		var info eddy.RestoreInfo
+		select {
+		case info = <-done:
+		case err := <-errc:
+			b.Fatalf("Run: %v", err)
+		case <-time.After(5 * time.Minute):
+			b.Fatal("restore did not finish in 5 minutes")
+		}
+		elapsed := time.Since(start)
+		cancel()
+		if err := <-errc; err != nil {
+			b.Fatalf("Run: %v", err)
+		}
+		if info.Restored != records {
+			b.Fatalf("restored %d records, want %d", info.Restored, records)
+		}
+		b.ReportMetric(float64(info.Restored)/info.Duration.Seconds(), "records/s")
+		b.ReportMetric(elapsed.Seconds(), "s-to-ready")
+	}
+}
+
+// BenchmarkCountByKey measures count-by-key throughput through the whole application on
+// the real broker: 500k records over 10k keys in 6 partitions, from the start of the input
+// until the group has committed its end.
+//
+//	KAFKA_BOOTSTRAP=… go test ./integration -run '^$' -bench BenchmarkCountByKey -benchtime 1x
+func BenchmarkCountByKey(b *testing.B) {
+	const records, keys = 500_000, 10_000
+	adm := kafkatest.Admin(b)
+	in := kafkatest.Topic(b, "in")
+	kafkatest.CreateTopic(b, adm, in, 6, nil)
+	preload(b, in, records, keys, func(i int) []byte { return fmt.Appendf(nil, "%08d", i) })
+	b.ResetTimer()
+	for range b.N {
+		out := kafkatest.Topic(b, "out")
+		kafkatest.CreateTopic(b, adm, out, 6, nil)
+		appID := kafkatest.Topic(b, "app")
+		top := topology.New()
+		counts := topology.Count(topology.GroupByKey(topology.From(top, in, serde.String(), serde.String()), serde.String(), serde.String()), "counts")
+		topology.To(counts.ToStream(), out, serde.String(), serde.Int64())
+		app, err := eddy.New(top, eddy.ApplicationID(appID), eddy.Brokers(kafkatest.Bootstrap(b)...),
+			eddy.StateDir(b.TempDir()), eddy.CommitInterval(100*time.Millisecond))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		start := time.Now()
+		go func() { errc <- app.Run(ctx) }()
+		waitCommitted(b, appID, in, 10*time.Minute)
+		elapsed := time.Since(start)
+		cancel()
+		if err := <-errc; err != nil {
+			b.Fatalf("Run: %v", err)
+		}
+		b.ReportMetric(records/elapsed.Seconds(), "records/s")
+	}
+}
