@@ -82,7 +82,7 @@ func TestTableFromTopic(t *testing.T) {
 	labelled := topology.MapTableValues(cheap, func(p int64) string { return "$" + strconv.FormatInt(p, 10) })
 	topology.To(labelled.ToStream(), "cheap", serde.String(), serde.String())
 	app, err := eddy.New(top, eddy.ApplicationID("tables"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
-		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState())
+		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,4 +195,78 @@ func (d *deduper) Process(r processor.Record[string, string]) error {
 	}
 	r.Value = "first " + strings.Join(users, ",")
 	return d.ctx.Forward(r)
+}
+
+// Reduce keeps a key's first value and folds the rest; Aggregate starts from init; a
+// processor downstream in the same sub-topology reads the aggregate's store, typed.
+func TestReduceAggregateAndStoreLookup(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"nums": 2, "max": 2, "stats": 2, "peek": 2})
+	top := topology.New()
+	nums := topology.MapValues(topology.From(top, "nums", serde.String(), serde.String()),
+		func(v string) int64 { n, _ := strconv.ParseInt(v, 10, 64); return n })
+	grouped := topology.GroupByKey(nums, serde.String(), serde.Int64())
+	maxes := topology.Reduce(grouped, func(a, b int64) int64 { return max(a, b) }, "max-store")
+	topology.To(maxes.ToStream(), "max", serde.String(), serde.Int64())
+	stats := topology.Aggregate(grouped, func() string { return "n" },
+		func(_ string, v int64, agg string) string { return agg + "+" + strconv.FormatInt(v, 10) },
+		serde.String(), "stats-store")
+	topology.To(stats.ToStream(), "stats", serde.String(), serde.String())
+	peeked := topology.Process(maxes.ToStream(), "peek-stats", func() processor.Processor[string, int64, string, string] {
+		return &statsPeeker{store: stats.Store()}
+	}, topology.Stores("stats-store"))
+	topology.To(peeked, "peek", serde.String(), serde.String())
+
+	app, err := eddy.New(top, eddy.ApplicationID("reduce"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState())
+	if err != nil {
+		t.Fatal(err)
+	}
+	produce(t, brokers, "nums", [2]string{"a", "3"}, [2]string{"a", "7"}, [2]string{"a", "5"}, [2]string{"b", "-2"})
+	stop := runApp(t, app)
+	maxOut := consume(t, brokers, "max", 4, 20*time.Second)
+	statsOut := consume(t, brokers, "stats", 4, 20*time.Second)
+	peekOut := consume(t, brokers, "peek", 4, 20*time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	lastOf := func(recs []*kgo.Record, dec func([]byte) string) map[string][]string {
+		m := map[string][]string{}
+		for _, r := range recs {
+			m[string(r.Key)] = append(m[string(r.Key)], dec(r.Value))
+		}
+		return m
+	}
+	i64 := func(b []byte) string { n, _ := serde.Int64().Decode(b); return strconv.FormatInt(n, 10) }
+	str := func(b []byte) string { return string(b) }
+	if got := lastOf(maxOut, i64); strings.Join(got["a"], ",") != "3,7,7" || strings.Join(got["b"], ",") != "-2" {
+		t.Errorf("max updates = %v", got)
+	}
+	if got := lastOf(statsOut, str); strings.Join(got["a"], ",") != "n+3,n+3+7,n+3+7+5" || strings.Join(got["b"], ",") != "n+-2" {
+		t.Errorf("stats updates = %v", got)
+	}
+	// Depth first: the peeker hangs off the reduce, which runs before the aggregate of
+	// the same record, so it sees the aggregate of the records before.
+	if got := lastOf(peekOut, str); strings.Join(got["a"], ",") != "3:,7:n+3,7:n+3+7" {
+		t.Errorf("peek = %v", got)
+	}
+}
+
+type statsPeeker struct {
+	ctx   processor.Context[string, string]
+	store *topology.KeyValueStore[string, string]
+	kv    store.KeyValue[string, string]
+}
+
+func (p *statsPeeker) Init(ctx processor.Context[string, string]) (err error) {
+	p.ctx = ctx
+	p.kv, err = p.store.Open(ctx)
+	return err
+}
+func (p *statsPeeker) Close() error { return nil }
+func (p *statsPeeker) Process(r processor.Record[string, int64]) error {
+	s, _, err := p.kv.Get(r.Key)
+	if err != nil {
+		return err
+	}
+	return p.ctx.Forward(processor.WithValue(r, strconv.FormatInt(r.Value, 10)+":"+s))
 }

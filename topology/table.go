@@ -19,8 +19,14 @@ type Change[V any] struct {
 // Table is a changelog stream seen as a table: the latest value per key. Its records are
 // updates (Change); an aggregation's table gets one update per input record.
 type Table[K, V any] struct {
-	s Stream[K, Change[V]]
+	s     Stream[K, Change[V]]
+	store *KeyValueStore[K, V] // nil when the table is not materialized
 }
+
+// Store is the key-value store the table is materialized in, for processors in the same
+// sub-topology to open (name it in their Process with Stores); nil for a table derived
+// with Filter or MapTableValues, which is not materialized.
+func (t Table[K, V]) Store() *KeyValueStore[K, V] { return t.store }
 
 // TableFrom reads a topic as a table, materialized in a key-value store named store: each
 // record's value replaces the key's value, and a record with a null value deletes it.
@@ -78,7 +84,7 @@ func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.
 			}, nil
 		})
 	t.g.Connect(mat.node, store)
-	return Table[K, V]{s: mat}
+	return Table[K, V]{s: mat, store: kvs}
 }
 
 // ToStream returns the table's updates as a stream of new values. Deletions are left out:

@@ -150,49 +150,34 @@ func (p *topicPlan) createChangelogs(ctx context.Context, adm *kadm.Client, g *g
 			if err := checkPolicy(ctx, adm, name, changelog.Policy); err != nil {
 				errs = append(errs, err)
 			}
+			p.addChangelog(name, want[name], d.ID)
 			continue
 		}
 		resp, err := adm.CreateTopic(ctx, want[name], replication, changelog.TopicConfig(), name)
-		if err == nil && resp.Err != nil && !errors.Is(resp.Err, errTopicExists) {
+		if err == nil && resp.Err != nil {
 			err = resp.Err
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("eddy: creating changelog topic %s: %w", name, err))
+			continue
 		}
+		// The create response carries the topic id: listing the topic again right after
+		// could be answered from the client's metadata cache, which still says "missing".
+		p.addChangelog(name, want[name], resp.ID)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return p.describeChangelogs(ctx, adm, names, want)
+	return p.changelogRetention(ctx, adm, names)
 }
 
-// describeChangelogs waits until the changelog topics are in the metadata and reads their
-// ids and delete.retention.ms.
-func (p *topicPlan) describeChangelogs(ctx context.Context, adm *kadm.Client, names []string, want map[string]int32) error {
-	for {
-		details, err := adm.ListTopics(ctx, names...)
-		if err != nil {
-			return fmt.Errorf("eddy: describing changelog topics: %w", err)
-		}
-		ready := true
-		for _, name := range names {
-			d, ok := details[name]
-			if !ok || d.Err != nil || int32(len(d.Partitions)) != want[name] {
-				ready = false
-				break
-			}
-			p.changelogs[name] = &changelogTopic{partitions: want[name], id: d.ID, deleteRetention: 24 * time.Hour}
-			p.partitions[name] = want[name]
-		}
-		if ready {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("eddy: changelog topics not in metadata: %w", ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+func (p *topicPlan) addChangelog(name string, partitions int32, id [16]byte) {
+	p.changelogs[name] = &changelogTopic{partitions: partitions, id: id, deleteRetention: 24 * time.Hour}
+	p.partitions[name] = partitions
+}
+
+// changelogRetention reads each changelog topic's delete.retention.ms (default 24 h).
+func (p *topicPlan) changelogRetention(ctx context.Context, adm *kadm.Client, names []string) error {
 	rcs, err := adm.DescribeTopicConfigs(ctx, names...)
 	if err != nil {
 		return fmt.Errorf("eddy: describing changelog topic configs: %w", err)

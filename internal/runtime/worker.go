@@ -125,8 +125,18 @@ func newWorker(cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager,
 	if err != nil {
 		return nil, fmt.Errorf("eddy: worker %d: client: %w", index, err)
 	}
+	w.mu.Lock()
 	w.cl = cl
+	w.mu.Unlock()
 	return w, nil
+}
+
+// adoptClientLocked sets w.cl from a rebalance callback: franz-go starts joining the group
+// inside NewClient, so the first callback can run before newWorker has stored the client.
+func (w *worker) adoptClientLocked(cl *kgo.Client) {
+	if w.cl == nil {
+		w.cl = cl
+	}
 }
 
 // clientOpts are the options every client of the worker starts from: the brokers and the
@@ -461,9 +471,10 @@ func retriableCommit(err error) bool {
 
 // onAssigned creates the tasks of newly assigned partitions. The balancer hands out whole
 // tasks, so all partitions of a task arrive in one call.
-func (w *worker) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+func (w *worker) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.adoptClientLocked(cl)
 	for topic, parts := range assigned {
 		sub, ok := w.plan.subOf[topic]
 		if !ok {
@@ -531,9 +542,10 @@ func (w *worker) taskLocked(id processor.TaskID) (*task, error) {
 
 // onRevoked commits what was processed, then closes the tasks that lose partitions, so the
 // next owner starts after the last record this one processed.
-func (w *worker) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+func (w *worker) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.adoptClientLocked(cl)
 	gone := w.tasksOfLocked(revoked)
 	if len(gone) == 0 {
 		return
@@ -549,9 +561,10 @@ func (w *worker) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[strin
 
 // onLost closes the tasks of partitions lost without a clean revoke (session timeout,
 // fencing). Nothing is committed: another member may own them already.
-func (w *worker) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+func (w *worker) onLost(_ context.Context, cl *kgo.Client, lost map[string][]int32) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.adoptClientLocked(cl)
 	gone := w.tasksOfLocked(lost)
 	for _, t := range gone {
 		w.closeTaskLocked(t)
