@@ -13,8 +13,9 @@
 //	}
 //	return app.Run(ctx) // until ctx ends; a clean stop commits what was processed
 //
-// Processing is at-least-once: a record's offset is committed only after everything it
-// produced was acknowledged by the brokers.
+// Processing is at-least-once by default: a record's offset is committed only after
+// everything it produced was acknowledged by the brokers. With ExactlyOnce, output, state
+// changes and consumed offsets commit atomically in Kafka transactions.
 package eddy
 
 import (
@@ -122,6 +123,8 @@ func (a *App) Run(ctx context.Context) error {
 		LowMemoryState:        a.cfg.lowMemory,
 		StateCleanupDelay:     a.cfg.cleanupDelay,
 		OnRestore:             onRestore,
+		ExactlyOnce:           a.cfg.exactlyOnce,
+		TransactionTimeout:    a.cfg.txnTimeout,
 	}
 	return runtime.Run(ctx, rc, a.topo.Graph())
 }

@@ -270,3 +270,28 @@ func (p *statsPeeker) Process(r processor.Record[string, int64]) error {
 	}
 	return p.ctx.Forward(processor.WithValue(r, strconv.FormatInt(r.Value, 10)+":"+s))
 }
+
+// The word count under exactly-once on the embedded broker: read_committed readers see
+// exact counts.
+func TestWordCountExactlyOnceEmbedded(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"lines": 2, "counts": 2})
+	produce(t, brokers, "lines", [2]string{"1", "a b a"}, [2]string{"2", "b a c"})
+	app, err := eddy.New(wordCount("lines", "counts"), eddy.ApplicationID("wc-eos"), eddy.Brokers(brokers...),
+		eddy.StateDir(t.TempDir()), eddy.ExactlyOnce(), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runApp(t, app)
+	recs := consume(t, brokers, "counts", 6, 30*time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, r := range recs {
+		n, _ := serde.Int64().Decode(r.Value)
+		got[string(r.Key)] = max(got[string(r.Key)], n)
+	}
+	if got["a"] != 3 || got["b"] != 2 || got["c"] != 1 || len(recs) != 6 {
+		t.Errorf("counts %v from %d records, want a=3 b=2 c=1 from 6", got, len(recs))
+	}
+}

@@ -29,9 +29,10 @@ func buildBinary(t *testing.T, pkg string) string {
 
 // proc is one running copy of an application.
 type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan error
+	name    string
+	cmd     *exec.Cmd
+	done    chan error
+	logPath string
 }
 
 func startProc(t *testing.T, name, bin string, args ...string) *proc {
@@ -45,7 +46,7 @@ func startProc(t *testing.T, name, bin string, args ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, done: make(chan error, 1)}
+	p := &proc{name: name, cmd: cmd, done: make(chan error, 1), logPath: log.Name()}
 	go func() { p.done <- cmd.Wait(); log.Close() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()

@@ -70,6 +70,15 @@ func (w *worker) planRestores(ctx context.Context, tasks []*task) error {
 	if err != nil {
 		return fmt.Errorf("eddy: end offsets of changelog topics: %w", err)
 	}
+	var hwms kadm.ListedOffsets
+	if w.cfg.ExactlyOnce {
+		if hwms, err = adm.ListEndOffsets(ctx, topics...); err == nil {
+			err = hwms.Error()
+		}
+		if err != nil {
+			return fmt.Errorf("eddy: high watermarks of changelog topics: %w", err)
+		}
+	}
 	if w.restorer == nil {
 		r, err := changelog.NewRestorer(w.log, w.clientOpts()...)
 		if err != nil {
@@ -79,6 +88,9 @@ func (w *worker) planRestores(ctx context.Context, tasks []*task) error {
 	}
 	now := time.Now()
 	for _, t := range tasks {
+		if hwms != nil && w.openTransaction(t, ends, hwms, now) {
+			continue // planned again at the next step
+		}
 		t.restoring = len(t.kvs)
 		for i, kv := range t.kvs {
 			topic := t.changelogs[i]
@@ -121,6 +133,30 @@ func (w *worker) planRestores(ctx context.Context, tasks []*task) error {
 		}
 	}
 	return nil
+}
+
+// openTransaction reports whether to wait before restoring t: under exactly-once, only
+// the task's owner writes its changelog partitions, so a transaction still open there
+// (last stable offset below the high watermark) is a predecessor's that its coordinator is
+// about to abort, or a fenced producer's. Waiting for it, at most the transaction timeout,
+// lets the restore end at the true end instead of stopping short.
+func (w *worker) openTransaction(t *task, lsos, hwms kadm.ListedOffsets, now time.Time) bool {
+	if t.planSince.IsZero() {
+		t.planSince = now
+	}
+	if now.Sub(t.planSince) > w.cfg.TransactionTimeout+5*time.Second {
+		w.log.Warn("changelog still has an open transaction after the transaction timeout; restoring to the last stable offset",
+			"task", t.id.String())
+		return false
+	}
+	for _, topic := range t.changelogs {
+		lso, _ := lsos.Lookup(topic, t.id.Partition)
+		hwm, _ := hwms.Lookup(topic, t.id.Partition)
+		if lso.Offset < hwm.Offset {
+			return true
+		}
+	}
+	return false
 }
 
 // finishRestore counts one store of a task as restored; the last one lets the task run.

@@ -49,6 +49,10 @@ type Config struct {
 	// StateCleanupDelay is how long a task's local state is kept after the task left this
 	// instance, in case it comes back.
 	StateCleanupDelay time.Duration
+	// ExactlyOnce runs each worker's commits as transactions (see package eos).
+	ExactlyOnce bool
+	// TransactionTimeout is the transaction timeout under exactly-once.
+	TransactionTimeout time.Duration
 	// OnRestore, if set, is called from a worker's goroutine when a store finishes restoring.
 	OnRestore func(RestoreInfo)
 }
@@ -121,7 +125,9 @@ func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
 
 // prepare checks the topics and creates the internal ones with a short-lived admin client.
 func prepare(ctx context.Context, cfg *Config, g *graph.Graph) (*topicPlan, error) {
-	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, cfg.ClientOpts...)
+	// Metadata answers are cached for MetadataMinAge; topics are created and then looked
+	// at again here, so the cache must not answer "missing" for five seconds.
+	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.MetadataMinAge(10 * time.Millisecond)}, cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("eddy: admin client: %w", err)

@@ -33,6 +33,10 @@ type partition struct {
 	// there was one. The partition watermark is maxTime − 1 ms.
 	maxTime time.Time
 	seen    bool
+	// committedMax and committedSeen are maxTime and seen as of the last commit, for an
+	// abort to go back to.
+	committedMax  time.Time
+	committedSeen bool
 
 	paused bool // fetching paused: a full queue, or the task restoring
 	task   *task
@@ -60,7 +64,8 @@ type task struct {
 	cur    processor.Metadata
 	hasCur bool
 
-	watermark time.Time
+	watermark          time.Time
+	committedWatermark time.Time
 
 	punctuators []*punctuator
 
@@ -72,6 +77,8 @@ type task struct {
 	// restoring is the number of stores still restoring; -1 before the restore is planned.
 	// A restoring task processes nothing and its input partitions stay paused.
 	restoring int
+	// planSince is when the restore was first planned (it may wait for open transactions).
+	planSince time.Time
 }
 
 type punctuator struct {

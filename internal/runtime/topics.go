@@ -31,6 +31,8 @@ type topicPlan struct {
 	topics []string
 	// changelogs describes every store's changelog topic, by full name.
 	changelogs map[string]*changelogTopic
+	// stateful holds the sub-topologies that have stores.
+	stateful map[int]bool
 }
 
 // changelogTopic is what restores need to know of a changelog topic.
@@ -63,6 +65,7 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 		subOf:      map[string]int{},
 		roundRobin: map[string]bool{},
 		changelogs: map[string]*changelogTopic{},
+		stateful:   map[int]bool{},
 	}
 	// External topics: sources and static sinks must exist.
 	var sources, sinks []string
@@ -127,6 +130,7 @@ func (p *topicPlan) createChangelogs(ctx context.Context, adm *kadm.Client, g *g
 			return err
 		}
 		for _, st := range stores {
+			p.stateful[s.ID] = true
 			name := changelog.Topic(appID, st.Name)
 			names = append(names, name)
 			want[name] = p.partitions[s.Topics[0]]
@@ -154,8 +158,16 @@ func (p *topicPlan) createChangelogs(ctx context.Context, adm *kadm.Client, g *g
 			continue
 		}
 		resp, err := adm.CreateTopic(ctx, want[name], replication, changelog.TopicConfig(), name)
-		if err == nil && resp.Err != nil {
+		if err == nil {
 			err = resp.Err
+		}
+		if errors.Is(err, errTopicExists) {
+			// Another instance created it at the same moment.
+			n := name
+			err = p.checkExisting(ctx, adm, name, want[name], changelog.Policy, func(id [16]byte) { p.addChangelog(n, want[n], id) })
+			if err == nil {
+				continue
+			}
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("eddy: creating changelog topic %s: %w", name, err))
@@ -329,8 +341,12 @@ func (p *topicPlan) createInternal(ctx context.Context, adm *kadm.Client, g *gra
 			continue
 		}
 		resp, err := adm.CreateTopic(ctx, want, replication, internalTopicConfig, name)
-		if err == nil && resp.Err != nil && !errors.Is(resp.Err, errTopicExists) {
+		if err == nil {
 			err = resp.Err
+		}
+		if errors.Is(err, errTopicExists) {
+			// Another instance created it at the same moment; check it like an old one.
+			err = p.checkExisting(ctx, adm, name, want, "delete", func([16]byte) {})
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("eddy: creating internal topic %s (%d partitions): %w", name, want, err))
@@ -354,5 +370,35 @@ func checkPolicy(ctx context.Context, adm *kadm.Client, topic, want string) erro
 				topic, c.MaybeValue(), want)
 		}
 	}
+	return nil
+}
+
+// checkExisting checks a topic another instance has just created: its partition count and
+// cleanup policy, and hands its id to found.
+func (p *topicPlan) checkExisting(ctx context.Context, adm *kadm.Client, name string, partitions int32, policy string, found func([16]byte)) error {
+	// The creator's request may still be in flight: wait until the metadata shows it.
+	var d kadm.TopicDetail
+	for {
+		details, err := adm.ListTopics(ctx, name)
+		if err != nil {
+			return err
+		}
+		var ok bool
+		if d, ok = details[name]; ok && d.Err == nil && len(d.Partitions) > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topic %s exists but did not appear in the metadata: %w", name, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if got := int32(len(d.Partitions)); got != partitions {
+		return fmt.Errorf("topic %s has %d partitions, the topology needs %d", name, got, partitions)
+	}
+	if err := checkPolicy(ctx, adm, name, policy); err != nil {
+		return err
+	}
+	found(d.ID)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/eos"
 	"github.com/eddy-streams/eddy/internal/assign"
 	"github.com/eddy-streams/eddy/internal/graph"
 	"github.com/eddy-streams/eddy/internal/state"
@@ -67,6 +68,13 @@ type worker struct {
 	// producer's promise: a checkpoint is acked + 1.
 	ackMu sync.Mutex
 	acked map[topicPartition]int64
+
+	// sess is the transactional session under exactly-once (nil under at-least-once);
+	// lost collects the partitions that revoke and lost callbacks took away, for the loop
+	// to close (see eos.go for why those callbacks cannot take mu).
+	sess   *eos.Session
+	lostMu sync.Mutex
+	events []groupEvent
 }
 
 func newWorker(cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager, index int) (*worker, error) {
@@ -99,8 +107,22 @@ func newWorker(cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager,
 		}
 	}
 	w.bal = assign.NewBalancer(plan.subs, assign.MemberInfo{ProcessID: cfg.ProcessID, Worker: index})
+	if err := w.connect(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// connect makes the worker's client: a plain group consumer and producer under
+// at-least-once, a transactional session under exactly-once.
+func (w *worker) connect() error {
+	cfg, plan := w.cfg, w.plan
+	onAssigned, onRevoked, onLost := w.onAssigned, w.onRevoked, w.onLost
+	if cfg.ExactlyOnce {
+		onAssigned, onRevoked, onLost = w.onAssignedEOS, w.onRevokedEOS, w.onRevokedEOS
+	}
 	opts := []kgo.Opt{
-		kgo.ClientID(fmt.Sprintf("%s-%s-%d", cfg.ApplicationID, cfg.ProcessID, index)),
+		kgo.ClientID(fmt.Sprintf("%s-%s-%d", cfg.ApplicationID, cfg.ProcessID, w.index)),
 		kgo.ConsumerGroup(cfg.ApplicationID),
 		kgo.ConsumeTopics(plan.topics...),
 		kgo.Balancers(w.bal),
@@ -110,9 +132,9 @@ func newWorker(cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager,
 		// a stream processor starts at the beginning, as Kafka Streams does.
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.ConsumeStartOffset(kgo.NewOffset().AtStart()),
-		kgo.OnPartitionsAssigned(w.onAssigned),
-		kgo.OnPartitionsRevoked(w.onRevoked),
-		kgo.OnPartitionsLost(w.onLost),
+		kgo.OnPartitionsAssigned(onAssigned),
+		kgo.OnPartitionsRevoked(onRevoked),
+		kgo.OnPartitionsLost(onLost),
 		kgo.RecordPartitioner(newPartitioner(plan.roundRobin, plan.changelogs)),
 		kgo.RecordDeliveryTimeout(2 * time.Minute),
 		kgo.ProducerLinger(5 * time.Millisecond),
@@ -121,14 +143,33 @@ func newWorker(cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager,
 		// delays every hop through a repartition topic.
 		kgo.FetchMaxWait(500 * time.Millisecond),
 	}
-	cl, err := kgo.NewClient(append(opts, w.clientOpts()...)...)
-	if err != nil {
-		return nil, fmt.Errorf("eddy: worker %d: client: %w", index, err)
+	opts = append(opts, w.clientOpts()...)
+	if !cfg.ExactlyOnce {
+		cl, err := kgo.NewClient(opts...)
+		if err != nil {
+			return fmt.Errorf("eddy: worker %d: client: %w", w.index, err)
+		}
+		w.setClient(cl)
+		return nil
 	}
+	opts = append(opts,
+		kgo.TransactionalID(eos.TransactionalID(cfg.ApplicationID, cfg.ProcessID, w.index)),
+		kgo.TransactionTimeout(cfg.TransactionTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)
+	sess, err := eos.NewSession(opts...)
+	if err != nil {
+		return fmt.Errorf("eddy: worker %d: %w", w.index, err)
+	}
+	w.sess = sess
+	w.setClient(sess.Client())
+	return nil
+}
+
+func (w *worker) setClient(cl *kgo.Client) {
 	w.mu.Lock()
 	w.cl = cl
 	w.mu.Unlock()
-	return w, nil
 }
 
 // adoptClientLocked sets w.cl from a rebalance callback: franz-go starts joining the group
@@ -162,6 +203,21 @@ func (w *worker) run(ctx context.Context) (err error) {
 		np, stepErr := w.step(ctx, fetches, &nextCommit)
 		w.mu.Unlock()
 		w.cl.AllowRebalance()
+		if stepErr == nil && w.sess != nil && !time.Now().Before(nextCommit) {
+			// Under exactly-once the transaction ends outside the poll gate: ending it
+			// may wait for a rebalance in progress, whose callbacks wait for the gate.
+			w.mu.Lock()
+			stepErr = w.commitLocked(ctx)
+			w.mu.Unlock()
+			nextCommit = time.Now().Add(w.cfg.CommitInterval)
+		}
+		if errors.Is(stepErr, errRecreate) && ctx.Err() == nil {
+			w.log.Warn("transaction outcome unknown; restarting the worker's client", "err", stepErr)
+			if err := w.recreate(); err != nil {
+				return err
+			}
+			continue
+		}
 		if stepErr != nil {
 			if errors.Is(stepErr, kgo.ErrClientClosed) && ctx.Err() != nil {
 				return nil
@@ -223,6 +279,9 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 	if w.fatal != nil {
 		return time.Time{}, w.fatal
 	}
+	if w.sess != nil {
+		w.applyEventsLocked()
+	}
 	for _, fe := range fetches.Errors() {
 		switch {
 		case errors.Is(fe.Err, context.DeadlineExceeded), errors.Is(fe.Err, context.Canceled):
@@ -240,6 +299,11 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 	if err := w.restoreLocked(ctx); err != nil {
 		return time.Time{}, err
 	}
+	if w.sess != nil && w.queuedLocked() > 0 {
+		if err := w.sess.Begin(); err != nil {
+			return time.Time{}, fmt.Errorf("%w: %w", errRecreate, err)
+		}
+	}
 	if err := w.processLocked(); err != nil {
 		return time.Time{}, err
 	}
@@ -254,7 +318,7 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 			nextPunct = next
 		}
 	}
-	if !now.Before(*nextCommit) {
+	if w.sess == nil && !now.Before(*nextCommit) {
 		if err := w.commitLocked(ctx); err != nil {
 			return time.Time{}, err
 		}
@@ -287,6 +351,9 @@ func (w *worker) enqueueLocked(fp kgo.FetchTopicPartition) {
 // next step.
 func (w *worker) processLocked() error {
 	deadline := time.Now().Add(w.cfg.ProcessBudget)
+	// Under exactly-once every polled record is processed before the transaction commits:
+	// the transaction commits the offsets of everything polled.
+	exhaust := w.sess != nil
 	for {
 		progressed := false
 		for _, t := range w.tasks {
@@ -304,7 +371,7 @@ func (w *worker) processLocked() error {
 				progressed = true
 			}
 		}
-		if !progressed || time.Now().After(deadline) {
+		if !progressed || (!exhaust && time.Now().After(deadline)) {
 			break
 		}
 	}
@@ -329,6 +396,12 @@ func (w *worker) send(rec *kgo.Record) error {
 	if errp := w.produceErr.Load(); errp != nil {
 		return *errp
 	}
+	if w.sess != nil {
+		// A punctuation may produce before any record was polled in this transaction.
+		if err := w.sess.Begin(); err != nil {
+			return fmt.Errorf("%w: %w", errRecreate, err)
+		}
+	}
 	w.cl.Produce(context.Background(), rec, w.promise)
 	return nil
 }
@@ -342,8 +415,17 @@ func (w *worker) send(rec *kgo.Record) error {
 func (w *worker) commitLocked(ctx context.Context) error {
 	// A commit that started finishes even when Run is being stopped: cancelling it half
 	// way would leave output unacknowledged and offsets uncommitted for no gain.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	timeout := commitTimeout
+	if w.sess != nil {
+		// Past the transaction timeout the broker aborts the transaction anyway; waiting
+		// longer only delays the recovery.
+		timeout = min(timeout, 2*w.cfg.TransactionTimeout)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
+	if w.sess != nil {
+		return w.commitTransactionLocked(ctx)
+	}
 	dirty := w.writeChangelogsLocked(ctx)
 	if err := w.cl.Flush(ctx); err != nil {
 		return fmt.Errorf("eddy: flushing output before commit: %w", err)
@@ -354,6 +436,7 @@ func (w *worker) commitLocked(ctx context.Context) error {
 	if err := w.applyStateLocked(dirty); err != nil {
 		return err
 	}
+	w.snapshotTimeLocked()
 	offsets := map[string]map[int32]kgo.EpochOffset{}
 	for _, p := range w.parts {
 		if p.next < 0 || p.next == p.committed {
@@ -475,6 +558,12 @@ func (w *worker) onAssigned(_ context.Context, cl *kgo.Client, assigned map[stri
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.adoptClientLocked(cl)
+	w.assignLocked(assigned)
+}
+
+// assignLocked creates the tasks of newly assigned partitions and pauses the input of
+// those that must restore first.
+func (w *worker) assignLocked(assigned map[string][]int32) {
 	for topic, parts := range assigned {
 		sub, ok := w.plan.subOf[topic]
 		if !ok {
@@ -503,6 +592,10 @@ func (w *worker) onAssigned(_ context.Context, cl *kgo.Client, assigned map[stri
 				// Nothing is processed before the task's stores are restored.
 				p.paused = true
 				w.cl.PauseFetchPartitions(map[string][]int32{topic: {part}})
+			} else if w.sess != nil {
+				// onAssignedEOS paused every new partition of a sub-topology with stores;
+				// this task has none.
+				w.cl.ResumeFetchPartitions(map[string][]int32{topic: {part}})
 			}
 		}
 	}
@@ -634,17 +727,45 @@ func (w *worker) shutdown(clean bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	w.mu.Lock()
-	err := w.commitLocked(ctx)
-	if err != nil && !clean {
-		w.log.Warn("final commit after an error failed", "err", err)
-		err = nil
+	var err error
+	switch {
+	case w.sess != nil && !clean:
+		// The transaction holds the failed record's partial output and the offsets of
+		// everything polled: it must not commit.
+		if aerr := w.sess.Abort(ctx); aerr != nil {
+			w.log.Warn("aborting the transaction after an error failed", "err", aerr)
+		}
+	case w.sess != nil:
+		// Everything polled is committed with the transaction, so process what is queued.
+		w.applyEventsLocked()
+		if err = w.processLocked(); err == nil {
+			err = w.commitLocked(ctx)
+			if errors.Is(err, errRecreate) {
+				// Stopping anyway: nothing was applied locally, and the next owner restores
+				// from the checkpoints whatever the outcome.
+				w.log.Warn("the last transaction's outcome is unknown", "err", err)
+				err = nil
+			}
+		} else if aerr := w.sess.Abort(ctx); aerr != nil {
+			w.log.Warn("aborting the transaction after an error failed", "err", aerr)
+		}
+	default:
+		err = w.commitLocked(ctx)
+		if err != nil && !clean {
+			w.log.Warn("final commit after an error failed", "err", err)
+			err = nil
+		}
 	}
 	for _, t := range w.tasks {
 		w.closeTaskLocked(t)
 	}
 	fatal := w.fatal
 	w.mu.Unlock()
-	w.cl.Close()
+	if w.sess != nil {
+		w.sess.Close()
+	} else {
+		w.cl.Close()
+	}
 	if w.restorer != nil {
 		w.restorer.Close()
 	}

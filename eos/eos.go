@@ -1,0 +1,100 @@
+// Package eos is eddy's exactly-once commit protocol: one transactional producer per
+// worker (Kafka Streams' EOS v2 shape), whose transactions hold a commit interval's output
+// records, changelog records and consumed offsets together, fenced by the consumer group's
+// generation (KIP-447).
+//
+// A Session wraps franz-go's GroupTransactSession, which does the hard parts: it adds the
+// polled offsets to the transaction with the group generation, aborts the transaction when
+// any partition was revoked or lost since it began, and rewinds the consumer to the
+// committed offsets after an abort. What eddy adds is what happens around it: the local
+// state is written only after Commit reports the transaction committed; after an abort the
+// worker drops every buffered write and queued record and revives its tasks; after an
+// error whose outcome is unknown the worker closes the session, makes a new one (whose
+// producer id fences the old one) and restores its tasks from their checkpoints.
+//
+// At-least-once is the degenerate case without a Session: output is flushed, then state
+// applied, then offsets committed.
+package eos
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TransactionalID is the transactional id of one worker of one instance. It is stable
+// across restarts of the instance (the process id lives in its state directory), so a
+// restarted instance's producers fence their predecessors' and abort any transaction they
+// left open at once, instead of after the transaction timeout.
+func TransactionalID(applicationID, processID string, worker int) string {
+	return fmt.Sprintf("%s-%s-%d", applicationID, processID, worker)
+}
+
+// Session is one worker's transactional producer and group consumer. Not safe for
+// concurrent use beyond what franz-go allows: the worker's goroutine drives it.
+type Session struct {
+	s    *kgo.GroupTransactSession
+	open bool
+}
+
+// NewSession makes the session's client from opts, which must name a consumer group and a
+// transactional id.
+func NewSession(opts ...kgo.Opt) (*Session, error) {
+	s, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("eos: transactional session: %w", err)
+	}
+	return &Session{s: s}, nil
+}
+
+// Client is the session's client, for polling and producing.
+func (s *Session) Client() *kgo.Client { return s.s.Client() }
+
+// InTransaction reports whether a transaction is open.
+func (s *Session) InTransaction() bool { return s.open }
+
+// Begin opens a transaction unless one is open.
+func (s *Session) Begin() error {
+	if s.open {
+		return nil
+	}
+	if err := s.s.Begin(); err != nil {
+		return fmt.Errorf("eos: begin transaction: %w", err)
+	}
+	s.open = true
+	return nil
+}
+
+// Commit flushes the transaction's records and tries to commit it with the offsets of
+// everything polled. committed is false with a nil error when the transaction was aborted
+// instead (a revocation, a lost partition, a fenced generation): the consumer was rewound
+// and the caller must drop what it buffered. A non-nil error means the outcome is unknown:
+// close the session and start a new one. Without an open transaction it reports committed.
+func (s *Session) Commit(ctx context.Context) (committed bool, err error) {
+	if !s.open {
+		return true, nil
+	}
+	s.open = false
+	committed, err = s.s.End(ctx, kgo.TryCommit)
+	if err != nil {
+		return false, fmt.Errorf("eos: commit transaction: %w", err)
+	}
+	return committed, nil
+}
+
+// Abort aborts the open transaction, if any; the consumer is rewound to the committed
+// offsets.
+func (s *Session) Abort(ctx context.Context) error {
+	if !s.open {
+		return nil
+	}
+	s.open = false
+	if _, err := s.s.End(ctx, kgo.TryAbort); err != nil {
+		return fmt.Errorf("eos: abort transaction: %w", err)
+	}
+	return nil
+}
+
+// Close closes the client, leaving the group.
+func (s *Session) Close() { s.s.Close() }

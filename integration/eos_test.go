@@ -1,0 +1,381 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/internal/kafkatest"
+)
+
+// smoke is a running verification: the input topic, the smokeapp binary and its copies.
+type smoke struct {
+	t         *testing.T
+	bin       string
+	brokers   string
+	appID     string
+	input     string
+	guarantee string
+	dirs      map[string]string
+	procs     map[string]*proc
+	gen       int // records generated
+}
+
+func newSmoke(t *testing.T, guarantee string, partitions int32) *smoke {
+	s := &smoke{
+		t:         t,
+		bin:       buildBinary(t, "github.com/eddy-streams/eddy/integration/smokeapp"),
+		brokers:   strings.Join(kafkatest.Bootstrap(t), ","),
+		appID:     kafkatest.Topic(t, "app"),
+		input:     kafkatest.Topic(t, "in"),
+		guarantee: guarantee,
+		dirs:      map[string]string{},
+		procs:     map[string]*proc{},
+	}
+	kafkatest.CreateTopic(t, kafkatest.Admin(t), s.input, partitions, nil)
+	return s
+}
+
+// start starts (or restarts, with the same state directory and so the same process id)
+// the copy called name.
+func (s *smoke) start(name string, extra ...string) *proc {
+	if s.dirs[name] == "" {
+		s.dirs[name] = filepath.Join(s.t.TempDir(), name)
+	}
+	args := append([]string{"-brokers", s.brokers, "-app-id", s.appID, "-input", s.input,
+		"-state-dir", s.dirs[name], "-guarantee", s.guarantee}, extra...)
+	p := startProc(s.t, fmt.Sprintf("%s-%d", name, len(s.procs)), s.bin, args...)
+	s.procs[name] = p
+	return p
+}
+
+// generate writes n records, keys from 40, values the record's sequence number, in
+// batches of per every pause. It returns when done.
+func (s *smoke) generate(n, per int, pause time.Duration) {
+	cl := kafkatest.Client(s.t)
+	for s.gen < n {
+		var recs []*kgo.Record
+		for range min(per, n-s.gen) {
+			recs = append(recs, &kgo.Record{Topic: s.input, Key: fmt.Appendf(nil, "k%02d", rand.IntN(40)), Value: fmt.Appendf(nil, "%d", s.gen)})
+			s.gen++
+		}
+		if err := cl.ProduceSync(s.t.Context(), recs...).FirstErr(); err != nil {
+			s.t.Errorf("generator: %v", err)
+			return
+		}
+		time.Sleep(pause)
+	}
+}
+
+// settle waits until the group has consumed the whole input and no output partition has an
+// open transaction.
+func (s *smoke) settle(timeout time.Duration) {
+	s.t.Helper()
+	adm := kafkatest.Admin(s.t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	outputs := []string{s.input + "-echo", s.input + "-sum", s.input + "-count"}
+	for {
+		if s.settled(ctx, adm, outputs) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			s.t.Fatalf("not settled after %s: input not fully consumed or an output transaction still open", timeout)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (s *smoke) settled(ctx context.Context, adm *kadm.Client, outputs []string) bool {
+	ends, err := adm.ListEndOffsets(ctx, s.input)
+	if err != nil {
+		return false
+	}
+	offs, err := adm.FetchOffsets(ctx, s.appID)
+	if err != nil {
+		return false
+	}
+	done := true
+	ends.Each(func(e kadm.ListedOffset) {
+		// The input is written without transactions: caught up means committed = end.
+		if o, ok := offs.Lookup(s.input, e.Partition); !ok || o.At < e.Offset {
+			done = false
+		}
+	})
+	if !done {
+		return false
+	}
+	lsos, err1 := adm.ListCommittedOffsets(ctx, outputs...)
+	hwms, err2 := adm.ListEndOffsets(ctx, outputs...)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	hwms.Each(func(h kadm.ListedOffset) {
+		if l, ok := lsos.Lookup(h.Topic, h.Partition); !ok || l.Offset < h.Offset {
+			done = false
+		}
+	})
+	return done
+}
+
+// readAll reads every data record of topic, partition by partition, up to the end.
+func readAll(t *testing.T, topic string, isolation kgo.IsolationLevel) map[int32][]*kgo.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	adm := kafkatest.Admin(t)
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int64{}
+	start := map[int32]kgo.Offset{}
+	ends.Each(func(e kadm.ListedOffset) {
+		if e.Offset > 0 {
+			want[e.Partition] = e.Offset
+			start[e.Partition] = kgo.NewOffset().AtStart()
+		}
+	})
+	out := map[int32][]*kgo.Record{}
+	if len(want) == 0 {
+		return out
+	}
+	cl := kafkatest.Client(t, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: start}),
+		kgo.FetchIsolationLevel(isolation), kgo.KeepControlRecords())
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s: still waiting for partitions %v", topic, want)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if !r.Attrs.IsControl() {
+				out[r.Partition] = append(out[r.Partition], r)
+			}
+			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
+				delete(want, r.Partition)
+			}
+		})
+	}
+	return out
+}
+
+// verify replays the input through a reference model and compares the committed outputs.
+// exact demands zero duplicates and losses; otherwise only losses fail, and duplicates
+// are reported.
+func (s *smoke) verify(exact bool) {
+	t := s.t
+	t.Helper()
+	input := readAll(t, s.input, kgo.ReadUncommitted())
+	echo := readAll(t, s.input+"-echo", kgo.ReadCommitted())
+	sums := readAll(t, s.input+"-sum", kgo.ReadCommitted())
+	counts := readAll(t, s.input+"-count", kgo.ReadCommitted())
+
+	total := 0
+	var wantSums = map[string][]string{}
+	var sum = map[string]int64{}
+	var digits = map[string]int{}
+	for _, recs := range input {
+		total += len(recs)
+		for _, r := range recs {
+			v, _ := strconv.ParseInt(string(r.Value), 10, 64)
+			sum[string(r.Key)] += v
+			wantSums[string(r.Key)] = append(wantSums[string(r.Key)], strconv.FormatInt(sum[string(r.Key)], 10))
+			digits[strconv.FormatInt(v%10, 10)]++
+		}
+	}
+	if total != s.gen {
+		t.Fatalf("input has %d records, the generator wrote %d", total, s.gen)
+	}
+
+	// echo: partition p is input partition p, record for record.
+	dups := 0
+	for p, in := range input {
+		got := echo[p]
+		dups += len(got) - len(in)
+		if exact {
+			if len(got) != len(in) {
+				t.Errorf("echo partition %d has %d records, input has %d", p, len(got), len(in))
+			}
+			for i := range min(len(got), len(in)) {
+				if string(got[i].Key) != string(in[i].Key) || string(got[i].Value) != string(in[i].Value) {
+					t.Errorf("echo partition %d record %d is %s=%s, input has %s=%s", p, i, got[i].Key, got[i].Value, in[i].Key, in[i].Value)
+					break
+				}
+			}
+			continue
+		}
+		seen := map[string]int{}
+		for _, r := range got {
+			seen[string(r.Value)]++
+		}
+		for _, r := range in {
+			if seen[string(r.Value)] == 0 {
+				t.Errorf("input record %s=%s (partition %d) is missing from the echo", r.Key, r.Value, p)
+			}
+		}
+	}
+
+	// sum: per key, exactly the running sums.
+	gotSums := map[string][]string{}
+	for _, recs := range sums {
+		for _, r := range recs {
+			gotSums[string(r.Key)] = append(gotSums[string(r.Key)], string(r.Value))
+		}
+	}
+	for k, want := range wantSums {
+		got := gotSums[k]
+		if exact && !slices.Equal(got, want) {
+			t.Errorf("sums of %s: %d records, want %d; first difference at %d", k, len(got), len(want), firstDiff(got, want))
+		}
+		// At-least-once may apply a record twice to the sum: no loss means the sums
+		// reach at least the true total (values are not negative).
+		if final, _ := strconv.ParseInt(want[len(want)-1], 10, 64); !exact && maxOf(got) < final {
+			t.Errorf("sums of %s reach %d, below the true sum %d: input lost", k, maxOf(got), final)
+		}
+	}
+
+	// count: per digit, 1, 2, … n.
+	gotCounts := map[string][]string{}
+	for _, recs := range counts {
+		for _, r := range recs {
+			gotCounts[string(r.Key)] = append(gotCounts[string(r.Key)], string(r.Value))
+		}
+	}
+	for d, n := range digits {
+		got := gotCounts[d]
+		if exact {
+			for i, c := range got {
+				if c != strconv.Itoa(i+1) {
+					t.Errorf("counts of %s: record %d is %s, want %d", d, i, c, i+1)
+					break
+				}
+			}
+			if len(got) != n {
+				t.Errorf("counts of %s: %d records, want %d", d, len(got), n)
+			}
+		} else if maxOf(got) < int64(n) {
+			t.Errorf("counts of %s reach %d, below %d: input lost", d, maxOf(got), n)
+		}
+	}
+	countDups := 0
+	for d, n := range digits {
+		countDups += len(gotCounts[d]) - n
+	}
+	t.Logf("%s: %d input records verified; extra records: %d in the echo, %d in the counts", s.guarantee, total, dups, countDups)
+	if exact && (dups != 0 || countDups != 0) {
+		t.Errorf("duplicates under exactly-once: %d in the echo, %d in the counts", dups, countDups)
+	}
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+func maxOf(xs []string) int64 {
+	var m int64
+	for _, x := range xs {
+		n, _ := strconv.ParseInt(x, 10, 64)
+		m = max(m, n)
+	}
+	return m
+}
+
+// chaos kills a random copy with SIGKILL every interval and restarts it shortly after,
+// kills times, while the generator runs.
+func (s *smoke) chaos(names []string, kills int, interval time.Duration) {
+	for i := range kills {
+		time.Sleep(interval)
+		name := names[rand.IntN(len(names))]
+		s.procs[name].kill(s.t)
+		s.t.Logf("kill %d: %s", i+1, name)
+		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
+		s.start(name)
+	}
+}
+
+func (s *smoke) stopAll() {
+	for _, p := range s.procs {
+		p.terminate(s.t)
+	}
+}
+
+// runSmoke is the verification modelled on Kafka's EOS system test: three copies of the
+// smoke application process a 5-partition input while copies are killed with SIGKILL at
+// random moments and restarted; then the committed output is checked against the input.
+func runSmoke(t *testing.T, guarantee string, exact bool) {
+	s := newSmoke(t, guarantee, 5)
+	names := []string{"a", "b", "c"}
+	for _, n := range names {
+		s.start(n)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// A continuous flow (about 2,500 records/s), so every kill lands in the middle of
+		// work that is processed but not yet committed.
+		s.generate(30000, 50, 20*time.Millisecond)
+	}()
+	s.chaos(names, 10, 1200*time.Millisecond)
+	wg.Wait()
+	s.settle(3 * time.Minute)
+	s.stopAll()
+	s.verify(exact)
+}
+
+func TestExactlyOnceUnderKill9(t *testing.T) { runSmoke(t, "exactly_once", true) }
+
+func TestAtLeastOnceUnderKill9(t *testing.T) { runSmoke(t, "at_least_once", false) }
+
+// A copy stopped with SIGSTOP until the group has given its tasks to another copy, then
+// resumed, is fenced: none of its writes become visible to read_committed readers.
+func TestFencedZombieCommitsNothing(t *testing.T) {
+	s := newSmoke(t, "exactly_once", 4)
+	a, _ := s.start("a"), s.start("b")
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.generate(6000, 100, 200*time.Millisecond)
+	}()
+	time.Sleep(3 * time.Second)
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// The session timeout is 6 s: after it, b owns every task.
+	time.Sleep(10 * time.Second)
+	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	s.settle(2 * time.Minute)
+	s.stopAll()
+	s.verify(true)
+	// The zombie did try: after it resumed, a transaction of its was aborted (fenced by
+	// the group generation) or ended with an error, and none of it is in the output.
+	log, err := os.ReadFile(a.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), "transaction aborted") && !strings.Contains(string(log), "transaction outcome unknown") {
+		t.Errorf("the resumed zombie never had a transaction refused; its log:\n%s", log)
+	}
+}

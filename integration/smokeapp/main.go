@@ -1,0 +1,154 @@
+// Command smokeapp is the application eddy's exactly-once verification drives, after Kafka's
+// own EOS system test. Any verifier can use it through this contract:
+//
+//	smokeapp -brokers host:port -app-id ID -input TOPIC -state-dir DIR -guarantee exactly_once|at_least_once
+//
+// Input: key = string, value = a decimal integer as a string. Outputs (created with the
+// input's partition count when missing):
+//
+//   - <input>-echo: every input record unchanged (same key and value, so the same
+//     partition under Kafka's default partitioner);
+//   - <input>-sum: per key, the running sum after each record (decimal), keyed by the key;
+//   - <input>-count: records re-keyed by value mod 10 (a repartition), then counted; one
+//     record per input record: key = the new key, value = its running count (decimal).
+//
+// It runs until SIGTERM or SIGINT (a clean stop: commit, leave the group; exit 0) or
+// SIGKILL. -restore-log appends one JSON line per finished store restore.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// Build returns the smoke topology over input.
+func Build(input string) *topology.Topology {
+	t := topology.New()
+	in := topology.From(t, input, serde.String(), serde.String(), topology.Named("input"))
+	topology.To(in, input+"-echo", serde.String(), serde.String(), topology.Named("echo"))
+
+	nums := topology.MapValues(in, parse, topology.Named("parse"))
+	sums := topology.Aggregate(topology.GroupByKey(nums, serde.String(), serde.Int64()),
+		func() int64 { return 0 }, func(_ string, v, sum int64) int64 { return sum + v }, serde.Int64(), "sum")
+	topology.To(topology.MapValues(sums.ToStream(), format), input+"-sum", serde.String(), serde.String(), topology.Named("sum-out"))
+
+	byDigit := topology.SelectKey(nums, func(_ string, v int64) string { return strconv.FormatInt(mod10(v), 10) }, topology.Named("by-digit"))
+	counts := topology.Count(topology.GroupByKey(byDigit, serde.String(), serde.Int64(), topology.Named("digits")), "count")
+	topology.To(topology.MapValues(counts.ToStream(), format), input+"-count", serde.String(), serde.String(), topology.Named("count-out"))
+	return t
+}
+
+// parse reads the contract's decimal values; anything else counts as 0.
+func parse(v string) int64 {
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n
+}
+
+func mod10(v int64) int64 { return ((v % 10) + 10) % 10 }
+
+func format(n int64) string { return strconv.FormatInt(n, 10) }
+
+func main() {
+	brokers := flag.String("brokers", "", "bootstrap servers")
+	appID := flag.String("app-id", "", "application id")
+	input := flag.String("input", "", "input topic")
+	stateDir := flag.String("state-dir", "", "state directory")
+	guarantee := flag.String("guarantee", "exactly_once", "exactly_once or at_least_once")
+	session := flag.Duration("session-timeout", 6*time.Second, "consumer group session timeout")
+	restoreLog := flag.String("restore-log", "", "append a JSON line per finished restore to this file")
+	flag.Parse()
+
+	if err := run(*brokers, *appID, *input, *stateDir, *guarantee, *session, *restoreLog); err != nil {
+		fmt.Fprintln(os.Stderr, "smokeapp:", err)
+		os.Exit(1)
+	}
+}
+
+func run(brokers, appID, input, stateDir, guarantee string, session time.Duration, restoreLog string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	seeds := strings.Split(brokers, ",")
+	if err := createOutputs(ctx, seeds, input); err != nil {
+		return err
+	}
+	opts := []eddy.Opt{
+		eddy.ApplicationID(appID),
+		eddy.Brokers(seeds...),
+		eddy.StateDir(stateDir),
+		eddy.LowMemoryState(),
+		eddy.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))),
+		eddy.ClientOpts(kgo.SessionTimeout(session), kgo.HeartbeatInterval(session/6)),
+	}
+	switch guarantee {
+	case "exactly_once":
+		opts = append(opts, eddy.ExactlyOnce())
+	case "at_least_once":
+		opts = append(opts, eddy.CommitInterval(200*time.Millisecond))
+	default:
+		return fmt.Errorf("-guarantee %q: want exactly_once or at_least_once", guarantee)
+	}
+	if restoreLog != "" {
+		f, err := os.OpenFile(restoreLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		var mu sync.Mutex
+		enc := json.NewEncoder(f)
+		opts = append(opts, eddy.OnRestore(func(i eddy.RestoreInfo) {
+			mu.Lock()
+			defer mu.Unlock()
+			_ = enc.Encode(i)
+		}))
+	}
+	app, err := eddy.New(Build(input), opts...)
+	if err != nil {
+		return err
+	}
+	return app.Run(ctx)
+}
+
+// createOutputs creates the output topics with the input's partition count if missing.
+func createOutputs(ctx context.Context, brokers []string, input string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	details, err := adm.ListTopics(ctx, input)
+	if err != nil {
+		return err
+	}
+	d, ok := details[input]
+	if !ok || d.Err != nil {
+		return fmt.Errorf("input topic %s: missing", input)
+	}
+	resps, err := adm.CreateTopics(ctx, int32(len(d.Partitions)), -1, nil, input+"-echo", input+"-sum", input+"-count")
+	if err != nil {
+		return err
+	}
+	for _, r := range resps.Sorted() {
+		if r.Err != nil && !strings.Contains(r.Err.Error(), "TOPIC_ALREADY_EXISTS") {
+			return fmt.Errorf("creating %s: %w", r.Topic, r.Err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// errRecreate marks transaction errors whose outcome is unknown: the worker closes its
+// client and makes a new one, and its tasks restore from their checkpoints. A buffer is
+// never applied on a guess.
+var errRecreate = errors.New("eddy: transaction outcome unknown")
+
+// Under exactly-once the rebalance callbacks never take w.mu. franz-go's
+// GroupTransactSession calls the revoke and lost callbacks holding its own lock, which End
+// also takes, and a rebalance waits for its callbacks while End may wait for the
+// rebalance: a callback waiting for a loop that is committing would deadlock. They need not
+// wait: the session aborts the open transaction at End after any revocation, so work done
+// for a revoked partition never becomes visible. The callbacks record what changed; the
+// loop applies it at its next step, before it queues any record.
+
+// groupEvent is one assignment or revocation, in the order the callbacks saw them.
+type groupEvent struct {
+	assigned   bool
+	partitions map[string][]int32
+}
+
+func (w *worker) pushEvent(assigned bool, parts map[string][]int32) {
+	w.lostMu.Lock()
+	defer w.lostMu.Unlock()
+	w.events = append(w.events, groupEvent{assigned: assigned, partitions: parts})
+}
+
+// onAssignedEOS pauses the new partitions of sub-topologies with stores at once, before
+// the first fetch: a record polled for a task that must restore first could not be
+// processed before the transaction commits the offsets of everything polled.
+func (w *worker) onAssignedEOS(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	pause := map[string][]int32{}
+	for topic, parts := range assigned {
+		if sub, ok := w.plan.subOf[topic]; ok && w.plan.stateful[sub] {
+			pause[topic] = parts
+		}
+	}
+	if len(pause) > 0 {
+		cl.PauseFetchPartitions(pause)
+	}
+	w.pushEvent(true, assigned)
+}
+
+func (w *worker) onRevokedEOS(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	w.pushEvent(false, revoked)
+}
+
+// applyEventsLocked applies the callbacks' events: new tasks for assigned partitions,
+// closed tasks (their buffers dropped: the transaction they wrote into will abort) for
+// revoked or lost ones.
+func (w *worker) applyEventsLocked() {
+	w.lostMu.Lock()
+	events := w.events
+	w.events = nil
+	w.lostMu.Unlock()
+	for _, ev := range events {
+		if ev.assigned {
+			w.assignLocked(ev.partitions)
+			continue
+		}
+		gone := w.tasksOfLocked(ev.partitions)
+		for _, t := range gone {
+			w.closeTaskLocked(t)
+		}
+		w.log.Info("partitions revoked", "closed tasks", len(gone), "tasks", len(w.tasks))
+	}
+}
+
+// commitTransactionLocked is the exactly-once commit: produce the changelog records into
+// the transaction, commit it with the consumed offsets, and only then apply the buffers to
+// the database with their checkpoints. An aborted transaction revives every task; an
+// unknown outcome recreates the client.
+func (w *worker) commitTransactionLocked(ctx context.Context) error {
+	if !w.sess.InTransaction() {
+		return nil
+	}
+	dirty := w.writeChangelogsLocked(ctx)
+	committed, err := w.sess.Commit(ctx)
+	if errp := w.produceErr.Load(); errp != nil {
+		// The transaction could not commit with a failed record in it; the error is the
+		// record's, and it is not retriable by replaying.
+		return *errp
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", errRecreate, err)
+	}
+	if !committed {
+		w.log.Info("transaction aborted (rebalance or fencing); replaying from the committed offsets")
+		w.reviveAllLocked()
+		return nil
+	}
+	if err := w.applyStateLocked(dirty); err != nil {
+		return err
+	}
+	w.snapshotTimeLocked()
+	return nil
+}
+
+// reviveAllLocked undoes everything since the last commit after an abort: queued records
+// and buffered writes are dropped, processors are closed and built again (they may hold
+// state derived from aborted records), and each task's time state goes back to the last
+// commit. The session has rewound the consumer to the committed offsets. The database was
+// never touched, so stores need no restore.
+func (w *worker) reviveAllLocked() {
+	for _, t := range w.tasks {
+		if err := t.g.Close(); err != nil {
+			w.log.Warn("closing a processor for revival", "task", t.id.String(), "err", err)
+		}
+		for _, kv := range t.kvs {
+			kv.Buffer().Reset()
+		}
+		t.punctuators = nil
+		g, err := w.g.BuildTask(t.id.Subtopology, t)
+		if err != nil {
+			w.setFatalLocked(err)
+			return
+		}
+		t.g = g
+		t.rollbackTime()
+		for _, p := range t.parts {
+			for i := p.head; i < len(p.queue); i++ {
+				p.queue[i] = nil
+			}
+			p.queue, p.head = p.queue[:0], 0
+			p.handler = g.Handlers[p.topic]
+			p.next = -1
+		}
+	}
+}
+
+// recreate replaces the worker's client after a transaction error of unknown outcome: the
+// tasks are closed without applying anything, and the new session's producer id fences
+// the old one; the group gives the tasks back and they restore from their checkpoints.
+func (w *worker) recreate() error {
+	w.mu.Lock()
+	for _, t := range w.tasks {
+		w.closeTaskLocked(t)
+	}
+	w.mu.Unlock()
+	w.sess.Close()
+	w.produceErr.Store(nil)
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = w.connect(); err == nil {
+			return nil
+		}
+		time.Sleep(time.Second)
+	}
+	return err
+}
+
+// snapshotTimeLocked records each task's time state as committed.
+func (w *worker) snapshotTimeLocked() {
+	for _, t := range w.tasks {
+		t.committedWatermark = t.watermark
+		for _, p := range t.parts {
+			p.committedMax, p.committedSeen = p.maxTime, p.seen
+		}
+	}
+}
+
+// rollbackTime puts the task's time state back to the last commit.
+func (t *task) rollbackTime() {
+	t.watermark = t.committedWatermark
+	for _, p := range t.parts {
+		p.maxTime, p.seen = p.committedMax, p.committedSeen
+	}
+}
