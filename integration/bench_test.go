@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy"
+	smokeapp "github.com/eddy-streams/eddy/integration/smoke"
 	"github.com/eddy-streams/eddy/internal/kafkatest"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
@@ -160,5 +161,51 @@ func BenchmarkCountByKey(b *testing.B) {
 			b.Fatalf("Run: %v", err)
 		}
 		b.ReportMetric(records/elapsed.Seconds(), "records/s")
+	}
+}
+
+// BenchmarkSmokeGuarantees runs the smoke topology (echo, running sum per key, count by
+// value mod 10 through a repartition) over 200k preloaded records in 5 partitions, under
+// at-least-once and exactly-once, until the group has committed the end of the input.
+//
+//	KAFKA_BOOTSTRAP=… go test ./integration -run '^$' -bench BenchmarkSmokeGuarantees -benchtime 1x
+func BenchmarkSmokeGuarantees(b *testing.B) {
+	const records = 200_000
+	adm := kafkatest.Admin(b)
+	in := kafkatest.Topic(b, "in")
+	kafkatest.CreateTopic(b, adm, in, 5, nil)
+	for _, o := range []string{"-echo", "-sum", "-count"} {
+		kafkatest.CreateTopic(b, adm, in+o, 5, nil)
+	}
+	preload(b, in, records, 1000, func(i int) []byte { return fmt.Appendf(nil, "%d", i) })
+	for _, g := range []struct {
+		name string
+		opts []eddy.Opt
+	}{
+		{"at_least_once", []eddy.Opt{eddy.CommitInterval(100 * time.Millisecond)}},
+		{"exactly_once", []eddy.Opt{eddy.ExactlyOnce()}},
+	} {
+		b.Run(g.name, func(b *testing.B) {
+			for range b.N {
+				appID := kafkatest.Topic(b, "app")
+				opts := append([]eddy.Opt{eddy.ApplicationID(appID), eddy.Brokers(kafkatest.Bootstrap(b)...),
+					eddy.StateDir(b.TempDir())}, g.opts...)
+				app, err := eddy.New(smokeapp.Build(in), opts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				errc := make(chan error, 1)
+				start := time.Now()
+				go func() { errc <- app.Run(ctx) }()
+				waitCommitted(b, appID, in, 10*time.Minute)
+				elapsed := time.Since(start)
+				cancel()
+				if err := <-errc; err != nil {
+					b.Fatalf("Run: %v", err)
+				}
+				b.ReportMetric(records/elapsed.Seconds(), "records/s")
+			}
+		})
 	}
 }
