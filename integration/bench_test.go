@@ -144,21 +144,8 @@ func BenchmarkCountByKey(b *testing.B) {
 		top := topology.New()
 		counts := topology.Count(topology.GroupByKey(topology.From(top, in, serde.String(), serde.String()), serde.String(), serde.String()), "counts")
 		topology.To(counts.ToStream(), out, serde.String(), serde.Int64())
-		app, err := eddy.New(top, eddy.ApplicationID(appID), eddy.Brokers(kafkatest.Bootstrap(b)...),
-			eddy.StateDir(b.TempDir()), eddy.CommitInterval(100*time.Millisecond))
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		errc := make(chan error, 1)
-		start := time.Now()
-		go func() { errc <- app.Run(ctx) }()
-		waitCommitted(b, appID, []string{in}, 0, 10*time.Minute)
-		elapsed := time.Since(start)
-		cancel()
-		if err := <-errc; err != nil {
-			b.Fatalf("Run: %v", err)
-		}
+		elapsed := runUntilCommitted(b, top, appID, []eddy.Opt{eddy.CommitInterval(100 * time.Millisecond)},
+			func() { waitCommitted(b, appID, []string{in}, 0, 10*time.Minute) })
 		b.ReportMetric(records/elapsed.Seconds(), "records/s")
 	}
 }
@@ -188,26 +175,35 @@ func BenchmarkSmokeGuarantees(b *testing.B) {
 		b.Run(g.name, func(b *testing.B) {
 			for range b.N {
 				appID := kafkatest.Topic(b, "app")
-				opts := append([]eddy.Opt{eddy.ApplicationID(appID), eddy.Brokers(kafkatest.Bootstrap(b)...),
-					eddy.StateDir(b.TempDir())}, g.opts...)
-				app, err := eddy.New(smokeapp.Build(in), opts...)
-				if err != nil {
-					b.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(context.Background())
-				errc := make(chan error, 1)
-				start := time.Now()
-				go func() { errc <- app.Run(ctx) }()
 				// Both sub-topologies: the input, then the repartition topic to the counter.
-				waitCommitted(b, appID, []string{in}, 0, 10*time.Minute)
-				waitCommitted(b, appID, []string{in, appID + "-digits-repartition"}, g.slack, 10*time.Minute)
-				elapsed := time.Since(start)
-				cancel()
-				if err := <-errc; err != nil {
-					b.Fatalf("Run: %v", err)
-				}
+				elapsed := runUntilCommitted(b, smokeapp.Build(in), appID, g.opts, func() {
+					waitCommitted(b, appID, []string{in}, 0, 10*time.Minute)
+					waitCommitted(b, appID, []string{in, appID + "-digits-repartition"}, g.slack, 10*time.Minute)
+				})
 				b.ReportMetric(records/elapsed.Seconds(), "records/s")
 			}
 		})
 	}
+}
+
+// runUntilCommitted runs the topology as application appID until wait returns, stops it,
+// and returns how long it ran.
+func runUntilCommitted(b *testing.B, top *topology.Topology, appID string, opts []eddy.Opt, wait func()) time.Duration {
+	b.Helper()
+	all := append([]eddy.Opt{eddy.ApplicationID(appID), eddy.Brokers(kafkatest.Bootstrap(b)...), eddy.StateDir(b.TempDir())}, opts...)
+	app, err := eddy.New(top, all...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	start := time.Now()
+	go func() { errc <- app.Run(ctx) }()
+	wait()
+	elapsed := time.Since(start)
+	cancel()
+	if err := <-errc; err != nil {
+		b.Fatalf("Run: %v", err)
+	}
+	return elapsed
 }

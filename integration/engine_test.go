@@ -243,23 +243,7 @@ func TestScaleOut(t *testing.T) {
 
 	// The generator: 20 batches of 500 records, one every 300 ms.
 	const batches, per = 20, 500
-	genDone := make(chan struct{})
-	go func() {
-		defer close(genDone)
-		cl := kafkatest.Client(t)
-		for b := range batches {
-			recs := make([]*kgo.Record, per)
-			for i := range per {
-				id := b*per + i
-				recs[i] = &kgo.Record{Topic: in, Key: fmt.Appendf(nil, "k%d", id%101), Value: fmt.Appendf(nil, "%d", id)}
-			}
-			if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
-				t.Errorf("generator: %v", err)
-				return
-			}
-			time.Sleep(300 * time.Millisecond)
-		}
-	}()
+	genDone := generateBatches(t, in, batches, per, 101, 300*time.Millisecond)
 
 	a, b, c := start(t, newInstance("a")), start(t, newInstance("b")), start(t, newInstance("c"))
 	time.Sleep(2 * time.Second)

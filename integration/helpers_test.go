@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"testing"
@@ -142,4 +143,27 @@ func TestMurmur2MatchesKafka(t *testing.T) {
 			t.Errorf("murmur2(%q) = %d, want %d", in, got, want)
 		}
 	}
+}
+
+// generateBatches writes batches of per records to topic in the background, one batch
+// every pause; record i has key "k<i % keys>" and value i. The channel closes when done.
+func generateBatches(t *testing.T, topic string, batches, per, keys int, pause time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cl := kafkatest.Client(t)
+		for b := range batches {
+			recs := make([]*kgo.Record, per)
+			for i := range per {
+				id := b*per + i
+				recs[i] = &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", id%keys), Value: fmt.Appendf(nil, "%d", id)}
+			}
+			if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+				t.Errorf("generator: %v", err)
+				return
+			}
+			time.Sleep(pause)
+		}
+	}()
+	return done
 }

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,23 +101,7 @@ func TestScaleOutProcesses(t *testing.T) {
 	}
 
 	const batches, per = 30, 400
-	genDone := make(chan struct{})
-	go func() {
-		defer close(genDone)
-		cl := kafkatest.Client(t)
-		for b := range batches {
-			recs := make([]*kgo.Record, per)
-			for i := range per {
-				id := b*per + i
-				recs[i] = &kgo.Record{Topic: in, Key: fmt.Appendf(nil, "k%d", id%97), Value: fmt.Appendf(nil, "%d", id)}
-			}
-			if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
-				t.Errorf("generator: %v", err)
-				return
-			}
-			time.Sleep(300 * time.Millisecond)
-		}
-	}()
+	genDone := generateBatches(t, in, batches, per, 97, 300*time.Millisecond)
 
 	a, b, c := launch("a"), launch("b"), launch("c")
 	time.Sleep(3 * time.Second)
