@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/changelog"
@@ -48,14 +49,19 @@ func TestRestoreAcrossTransactionMarkers(t *testing.T) {
 			t.Fatalf("txn %d: %v", i, err)
 		}
 	}
-	lso, err := adm.ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	end, _ := lso.Lookup(topic, 0)
-	// 6 records and 3 markers.
-	if end.Offset != 9 {
-		t.Fatalf("last stable offset %d, want 9", end.Offset)
+	// 6 records and 3 markers. The coordinator writes the last marker after EndTransaction
+	// returns, so the last stable offset reaches the end a moment later.
+	var end kadm.ListedOffset
+	for end.Offset != 9 {
+		lso, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		end, _ = lso.Lookup(topic, 0)
+		if ctx.Err() != nil || end.Offset > 9 {
+			t.Fatalf("last stable offset %d, want 9", end.Offset)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	r, err := changelog.NewRestorer(slog.New(slog.DiscardHandler), kgo.SeedBrokers(kafkatest.Bootstrap(t)...))
