@@ -82,14 +82,20 @@ type Context[K, V any] interface {
 	// Schedule calls fn every interval of wall-clock time, from the task's goroutine, between
 	// records. The returned function cancels it. An error from fn fails the task.
 	Schedule(interval time.Duration, fn Punctuator) (cancel func())
+	// ScheduleEventTime calls fn each time the task's watermark passes a multiple of
+	// interval (Kafka Streams' stream-time punctuation, driven by the watermark), with the
+	// watermark as the time. Several multiples passed at once fire once. The returned
+	// function cancels it.
+	ScheduleEventTime(interval time.Duration, fn Punctuator) (cancel func())
 	// Metadata tells where the record being processed came from. ok is false inside a
 	// punctuation, where there is no current record.
 	Metadata() (m Metadata, ok bool)
 	// TaskID is the task this processor instance belongs to.
 	TaskID() TaskID
 	// Watermark is the task's event-time watermark: no record with an earlier timestamp is
-	// expected any more. It is the zero time until every input partition of the task has
-	// had a record. It never goes down.
+	// expected any more. It is the minimum over the task's input partitions that are not
+	// idle of each one's highest event time less its source's allowed out-of-orderness and
+	// 1 ms; the zero time until each of them has had a record. It never goes down.
 	Watermark() time.Time
 	// ApplicationID is the application id the topology runs under.
 	ApplicationID() string

@@ -91,6 +91,10 @@ func (c *procContext[K, V]) Store(name string) (store.Bytes, error) {
 	return c.env.Store(name)
 }
 
+func (c *procContext[K, V]) ScheduleEventTime(interval time.Duration, fn processor.Punctuator) func() {
+	return c.env.ScheduleEventTime(interval, fn)
+}
+
 func (c *procContext[K, V]) Metadata() (processor.Metadata, bool) { return c.env.Metadata() }
 func (c *procContext[K, V]) TaskID() processor.TaskID             { return c.env.TaskID() }
 func (c *procContext[K, V]) Watermark() time.Time                 { return c.env.Watermark() }

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -19,11 +20,40 @@ func From[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.Serde
 // FromTopics reads several topics as one stream. They are processed by the same tasks, so
 // they must have the same partition count; eddy checks that at start.
 func FromTopics[K, V any](t *Topology, topics []string, ks serde.Serde[K], vs serde.Serde[V], opts ...Option) Stream[K, V] {
-	n := &graph.Node{Name: t.nameFor(configure(opts), "KSTREAM-SOURCE"), Kind: graph.Source, Topics: topics}
-	return source(t, n, ks, vs)
+	c := configure(opts)
+	n := &graph.Node{Name: t.nameFor(c, "KSTREAM-SOURCE"), Kind: graph.Source, Topics: topics}
+	s := sourceWithTime(t, n, ks, vs, extractorOf[K, V](t, n, c))
+	configureTime(t, n, c)
+	return s
+}
+
+// configureTime applies the event-time options of a source node.
+func configureTime(t *Topology, n *graph.Node, c opConfig) {
+	if c.outOfOrderness < 0 || c.idleTimeout < 0 {
+		t.g.Errorf("source %s: OutOfOrderness and IdleTimeout must not be negative", n.Name)
+	}
+	n.OutOfOrderness, n.IdleTimeout = c.outOfOrderness, c.idleTimeout
+}
+
+// extractorOf returns the source's event-time extractor, checking its types.
+func extractorOf[K, V any](t *Topology, n *graph.Node, c opConfig) func(K, V, time.Time) (time.Time, error) {
+	if c.extractor == nil {
+		return nil
+	}
+	f, ok := c.extractor.(func(K, V, time.Time) (time.Time, error))
+	if !ok {
+		var k K
+		var v V
+		t.g.Errorf("source %s: Timestamps extractor is a %T, want a func(%T, %T, time.Time) (time.Time, error)", n.Name, c.extractor, k, v)
+	}
+	return f
 }
 
 func source[K, V any](t *Topology, n *graph.Node, ks serde.Serde[K], vs serde.Serde[V]) Stream[K, V] {
+	return sourceWithTime(t, n, ks, vs, nil)
+}
+
+func sourceWithTime[K, V any](t *Topology, n *graph.Node, ks serde.Serde[K], vs serde.Serde[V], extract func(K, V, time.Time) (time.Time, error)) Stream[K, V] {
 	s := Stream[K, V]{t: t, node: n, out: &outlets[K, V]{}}
 	if ks == nil || vs == nil {
 		t.g.Errorf("source %s: key and value serdes are required", n.Name)
@@ -33,6 +63,7 @@ func source[K, V any](t *Topology, n *graph.Node, ks serde.Serde[K], vs serde.Se
 		if err != nil {
 			return nil, err
 		}
+		env := tb.Env
 		return func(rec *kgo.Record) error {
 			var r processor.Record[K, V]
 			var err error
@@ -47,6 +78,12 @@ func source[K, V any](t *Topology, n *graph.Node, ks serde.Serde[K], vs serde.Se
 				}
 			}
 			r.Timestamp = rec.Timestamp
+			if extract != nil {
+				if r.Timestamp, err = extract(r.Key, r.Value, rec.Timestamp); err != nil {
+					return fmt.Errorf("source %s: extract event time: %w", n.Name, err)
+				}
+				env.ObserveEventTime(r.Timestamp)
+			}
 			if len(rec.Headers) > 0 {
 				r.Headers = make([]processor.Header, len(rec.Headers))
 				for i, h := range rec.Headers {

@@ -32,7 +32,7 @@ func (t Table[K, V]) Store() *KeyValueStore[K, V] { return t.store }
 // record's value replaces the key's value, and a record with a null value deletes it.
 func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.Serde[V], store string, opts ...Option) Table[K, V] {
 	c := configure(opts)
-	src := &graph.Node{Name: t.nameFor(c, "KTABLE-SOURCE"), Kind: graph.Source, Topics: []string{topic}}
+	src := &graph.Node{Name: t.nameFor(c, "KTABLE-SOURCE"), Kind: graph.Source, Topics: []string{topic}, TableSource: true}
 	changes := Stream[K, Change[V]]{t: t, node: src, out: &outlets[K, Change[V]]{}}
 	if ks == nil || vs == nil {
 		t.g.Errorf("table %s: key and value serdes are required", topic)

@@ -24,7 +24,9 @@ type fakeEnv struct {
 	keep  bool // keep sent records (off in benchmarks)
 	n     int
 
-	stores map[string]store.Bytes
+	stores    map[string]store.Bytes
+	observed  []time.Time
+	listeners []func(time.Time) error
 }
 
 func (e *fakeEnv) ApplicationID() string                { return "app" }
@@ -40,6 +42,9 @@ func (e *fakeEnv) Store(name string) (store.Bytes, error) {
 	}
 	return nil, fmt.Errorf("no store %q", name)
 }
+func (e *fakeEnv) ScheduleEventTime(time.Duration, processor.Punctuator) func() { return func() {} }
+func (e *fakeEnv) ObserveEventTime(t time.Time)                                 { e.observed = append(e.observed, t) }
+func (e *fakeEnv) OnWatermark(fn func(time.Time) error)                         { e.listeners = append(e.listeners, fn) }
 func (e *fakeEnv) Send(r *kgo.Record) error {
 	e.n++
 	if e.keep {
@@ -147,5 +152,45 @@ func BenchmarkThreeOperatorChain(b *testing.B) {
 	}
 	if env.n != b.N {
 		b.Fatalf("sent %d records for %d inputs", env.n, b.N)
+	}
+}
+
+// A source with an extractor takes the event time from the value and reports it to the
+// runtime; an extractor error names the source.
+func TestSourceTimestampExtractor(t *testing.T) {
+	top := topology.New()
+	in := topology.From(top, "in", serde.String(), serde.Int64(), topology.Timestamps(func(_ string, v int64, _ time.Time) (time.Time, error) {
+		if v < 0 {
+			return time.Time{}, errors.New("negative time")
+		}
+		return time.UnixMilli(v), nil
+	}), topology.OutOfOrderness(time.Second), topology.IdleTimeout(2*time.Second))
+	topology.To(in, "out", serde.String(), serde.Int64())
+	env := &fakeEnv{keep: true}
+	task, err := top.Graph().BuildTask(0, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := serde.Int64().AppendEncode(nil, 1234)
+	if err := task.Handlers["in"](&kgo.Record{Key: []byte("k"), Value: v, Timestamp: time.UnixMilli(99)}); err != nil {
+		t.Fatal(err)
+	}
+	if len(env.observed) != 1 || !env.observed[0].Equal(time.UnixMilli(1234)) || !env.sent[0].Timestamp.Equal(time.UnixMilli(1234)) {
+		t.Errorf("observed %v, output time %v; want 1234 ms for both", env.observed, env.sent[0].Timestamp)
+	}
+	neg, _ := serde.Int64().AppendEncode(nil, -1)
+	if err := task.Handlers["in"](&kgo.Record{Key: []byte("k"), Value: neg}); err == nil || !strings.Contains(err.Error(), "extract event time: negative time") {
+		t.Errorf("extractor error = %v", err)
+	}
+	src := top.Graph().Subtopologies
+	subs, _ := src()
+	if n := subs[0].Sources[0]; n.OutOfOrderness != time.Second || n.IdleTimeout != 2*time.Second {
+		t.Errorf("source timing = %v, %v", n.OutOfOrderness, n.IdleTimeout)
+	}
+	// An extractor of the wrong types is a build error, not a panic.
+	bad := topology.New()
+	topology.From(bad, "in", serde.String(), serde.String(), topology.Timestamps(func(string, int64, time.Time) (time.Time, error) { return time.Time{}, nil }))
+	if _, err := bad.Describe(); err == nil || !strings.Contains(err.Error(), "Timestamps extractor") {
+		t.Errorf("mismatched extractor: %v", err)
 	}
 }

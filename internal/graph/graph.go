@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 )
 
 // Kind is what a node does.
@@ -42,6 +43,14 @@ type Node struct {
 
 	// Stores are the names of the state stores the node uses.
 	Stores []string
+
+	// OutOfOrderness and IdleTimeout configure the watermarks of a source's partitions:
+	// how far behind the highest event time seen records may still arrive, and after how
+	// long without records a partition stops holding the watermark back (0: never).
+	OutOfOrderness, IdleTimeout time.Duration
+	// TableSource marks a source read as a table: its partitions never hold the watermark
+	// back (a table's updates are state, not a timeline).
+	TableSource bool
 
 	// Build compiles a source for one task. Only sources have it; the rest are compiled
 	// by their parents in the typed layer.

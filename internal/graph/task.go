@@ -30,6 +30,14 @@ type Env interface {
 	Schedule(interval time.Duration, fn processor.Punctuator) (cancel func())
 	// Store is the task's slice of the named store.
 	Store(name string) (store.Bytes, error)
+	// ScheduleEventTime runs fn as the watermark passes multiples of interval.
+	ScheduleEventTime(interval time.Duration, fn processor.Punctuator) (cancel func())
+	// ObserveEventTime reports the event time a source extracted from the current record:
+	// it advances the partition's watermark instead of the Kafka timestamp.
+	ObserveEventTime(t time.Time)
+	// OnWatermark registers fn to run each time the task's watermark advances, after the
+	// record that advanced it (window operators close windows there).
+	OnWatermark(fn func(watermark time.Time) error)
 }
 
 // TaskBuild is the state of compiling one task: the runtime's Env, the nodes compiled so

@@ -118,7 +118,7 @@ func (w *worker) reviveAllLocked() {
 		for _, kv := range t.kvs {
 			kv.Buffer().Reset()
 		}
-		t.punctuators = nil
+		t.punctuators, t.listeners, t.eventTimer = nil, nil, nil
 		g, err := w.g.BuildTask(t.id.Subtopology, t)
 		if err != nil {
 			w.setFatalLocked(err)

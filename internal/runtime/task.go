@@ -40,6 +40,12 @@ type partition struct {
 
 	paused bool // fetching paused: a full queue, or the task restoring
 	task   *task
+
+	// timing is the source's watermark settings; received is when the partition last had
+	// a record (or was assigned); idle says it stopped holding the watermark back.
+	timing   sourceTiming
+	received time.Time
+	idle     bool
 }
 
 func (p *partition) queued() int { return len(p.queue) - p.head }
@@ -79,6 +85,13 @@ type task struct {
 	restoring int
 	// planSince is when the restore was first planned (it may wait for open transactions).
 	planSince time.Time
+
+	// eventTime is the event time a source extracted from the current record (observed
+	// says there is one); listeners and timers run as the watermark advances.
+	eventTime  time.Time
+	observed   bool
+	listeners  []func(time.Time) error
+	eventTimer []*eventTimer
 }
 
 type punctuator struct {
@@ -139,36 +152,28 @@ func (t *task) processOne() (bool, error) {
 		return false, nil
 	}
 	rec := p.pop()
+	// A partition with records is not idle: it rejoins the watermark (which never goes
+	// down, so its records behind it are late).
+	p.idle = false
 	t.cur = processor.Metadata{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
-	t.hasCur = true
+	t.hasCur, t.observed = true, false
 	err := p.handler(rec)
 	t.hasCur = false
 	if err != nil {
 		return true, fmt.Errorf("eddy: task %s: record %s: %w", t.id, t.cur, err)
 	}
 	p.next, p.epoch = rec.Offset+1, rec.LeaderEpoch
-	if !p.seen || rec.Timestamp.After(p.maxTime) {
-		p.maxTime, p.seen = rec.Timestamp, true
+	eventTime := rec.Timestamp
+	if t.observed {
+		eventTime, t.observed = t.eventTime, false
 	}
-	t.advanceWatermark()
+	if !p.seen || eventTime.After(p.maxTime) {
+		p.maxTime, p.seen = eventTime, true
+	}
+	if err := t.advanceWatermark(); err != nil {
+		return true, fmt.Errorf("eddy: task %s: after record %s: %w", t.id, t.cur, err)
+	}
 	return true, nil
-}
-
-// advanceWatermark sets the task watermark to the minimum of its partitions' watermarks,
-// once every partition has had a record, and never lowers it.
-func (t *task) advanceWatermark() {
-	var low time.Time
-	for i, p := range t.parts {
-		if !p.seen {
-			return
-		}
-		if wm := p.maxTime.Add(-time.Millisecond); i == 0 || wm.Before(low) {
-			low = wm
-		}
-	}
-	if low.After(t.watermark) {
-		t.watermark = low
-	}
 }
 
 // punctuate runs the punctuators that are due and returns the earliest next due time (the

@@ -33,6 +33,14 @@ type topicPlan struct {
 	changelogs map[string]*changelogTopic
 	// stateful holds the sub-topologies that have stores.
 	stateful map[int]bool
+	// timing holds each source topic's watermark settings, by full name.
+	timing map[string]sourceTiming
+}
+
+// sourceTiming is how a source topic's partitions make watermarks.
+type sourceTiming struct {
+	outOfOrderness, idleTimeout time.Duration
+	table                       bool
 }
 
 // changelogTopic is what restores need to know of a changelog topic.
@@ -66,6 +74,7 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 		roundRobin: map[string]bool{},
 		changelogs: map[string]*changelogTopic{},
 		stateful:   map[int]bool{},
+		timing:     map[string]sourceTiming{},
 	}
 	// External topics: sources and static sinks must exist.
 	var sources, sinks []string
@@ -101,6 +110,7 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 				}
 				as.Topics = append(as.Topics, full)
 				p.subOf[full] = s.ID
+				p.timing[full] = sourceTiming{outOfOrderness: src.OutOfOrderness, idleTimeout: src.IdleTimeout, table: src.TableSource}
 				p.topics = append(p.topics, full)
 			}
 		}

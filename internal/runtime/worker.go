@@ -310,6 +310,12 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 	now := time.Now()
 	var nextPunct time.Time
 	for _, t := range w.tasks {
+		if t.restoring != 0 {
+			continue
+		}
+		if err := t.checkIdle(now); err != nil {
+			return time.Time{}, err
+		}
 		next, err := t.punctuate(now)
 		if err != nil {
 			return time.Time{}, err
@@ -340,6 +346,7 @@ func (w *worker) enqueueLocked(fp kgo.FetchTopicPartition) {
 		return
 	}
 	p.queue = append(p.queue, fp.Records...)
+	p.received = time.Now()
 	if !p.paused && p.queued() >= w.cfg.MaxQueuedPerPartition {
 		p.paused = true
 		w.cl.PauseFetchPartitions(map[string][]int32{p.topic: {p.partition}})
@@ -581,7 +588,8 @@ func (w *worker) assignLocked(assigned map[string][]int32) {
 			if _, dup := w.parts[tp]; dup {
 				continue
 			}
-			p := &partition{topic: topic, partition: part, handler: t.g.Handlers[topic], next: -1, committed: -1, task: t}
+			p := &partition{topic: topic, partition: part, handler: t.g.Handlers[topic], next: -1, committed: -1, task: t,
+				timing: w.plan.timing[topic], received: time.Now()}
 			if p.handler == nil {
 				w.setFatalLocked(fmt.Errorf("eddy: task %s has no source for topic %s", id, topic))
 				return

@@ -1,0 +1,132 @@
+package runtime
+
+import (
+	"time"
+
+	"github.com/eddy-streams/eddy/processor"
+)
+
+// eventTimer is an event-time punctuator: it fires when the watermark reaches next.
+type eventTimer struct {
+	interval  time.Duration
+	next      time.Time
+	fn        processor.Punctuator
+	cancelled bool
+}
+
+// ObserveEventTime records the event time the source extracted from the current record.
+func (t *task) ObserveEventTime(ts time.Time) { t.eventTime, t.observed = ts, true }
+
+// OnWatermark registers a function to run after each advance of the watermark.
+func (t *task) OnWatermark(fn func(time.Time) error) { t.listeners = append(t.listeners, fn) }
+
+// ScheduleEventTime registers an event-time punctuator.
+func (t *task) ScheduleEventTime(interval time.Duration, fn processor.Punctuator) func() {
+	if interval <= 0 {
+		interval = time.Millisecond
+	}
+	et := &eventTimer{interval: interval, fn: fn}
+	if !t.watermark.IsZero() {
+		et.next = nextMultiple(t.watermark, interval)
+	}
+	t.eventTimer = append(t.eventTimer, et)
+	return func() { et.cancelled = true }
+}
+
+// nextMultiple is the first multiple of interval (since the Unix epoch) after wm.
+func nextMultiple(wm time.Time, interval time.Duration) time.Time {
+	ms := wm.UnixMilli()
+	step := interval.Milliseconds()
+	if step <= 0 {
+		step = 1
+	}
+	n := ms/step + 1
+	if ms < 0 && ms%step != 0 {
+		n = ms / step
+	}
+	return time.UnixMilli(n * step)
+}
+
+// partitionWatermark is a partition's watermark: its highest event time less its source's
+// out-of-orderness bound less 1 ms.
+func (p *partition) watermark() time.Time {
+	return p.maxTime.Add(-p.timing.outOfOrderness - time.Millisecond)
+}
+
+// holdsWatermark reports whether the partition takes part in the task watermark: table
+// sources and idle partitions do not.
+func (p *partition) holdsWatermark() bool { return !p.timing.table && !p.idle }
+
+// advanceWatermark sets the task watermark to the minimum of the watermarks of the
+// partitions that hold it, once each of them has had a record; it never lowers it. When
+// it rises, the listeners (window operators) and due event-time punctuators run.
+func (t *task) advanceWatermark() error {
+	var low time.Time
+	any := false
+	for _, p := range t.parts {
+		if !p.holdsWatermark() {
+			continue
+		}
+		if !p.seen {
+			return nil // a partition without records holds the watermark at its start
+		}
+		if wm := p.watermark(); !any || wm.Before(low) {
+			low = wm
+		}
+		any = true
+	}
+	if !any || !low.After(t.watermark) {
+		return nil // all idle (the task is idle), or no progress
+	}
+	t.watermark = low
+	wasCur := t.hasCur
+	for _, l := range t.listeners {
+		if err := l(low); err != nil {
+			return err
+		}
+	}
+	// Event-time punctuations have no current record.
+	t.hasCur = false
+	defer func() { t.hasCur = wasCur }()
+	// A punctuator may schedule another; it lands in t.eventTimer meanwhile.
+	timers := t.eventTimer
+	t.eventTimer = nil
+	live := make([]*eventTimer, 0, len(timers))
+	for _, et := range timers {
+		if et.cancelled {
+			continue
+		}
+		if et.next.IsZero() {
+			// Scheduled before the task had a watermark: start from the first one.
+			et.next = nextMultiple(low, et.interval)
+		} else if !low.Before(et.next) {
+			if err := et.fn(low); err != nil {
+				return err
+			}
+			et.next = nextMultiple(low, et.interval)
+		}
+		if !et.cancelled {
+			live = append(live, et)
+		}
+	}
+	t.eventTimer = append(live, t.eventTimer...)
+	return nil
+}
+
+// checkIdle marks partitions idle that have had no record for their idle timeout, with an
+// empty queue and fetching not paused (a paused partition is held back by eddy itself, not
+// idle), and un-idles those with records again. It advances the watermark when that
+// changes which partitions hold it.
+func (t *task) checkIdle(now time.Time) error {
+	changed := false
+	for _, p := range t.parts {
+		idle := p.timing.idleTimeout > 0 && !p.paused && p.queued() == 0 && now.Sub(p.received) >= p.timing.idleTimeout
+		if idle != p.idle {
+			p.idle, changed = idle, true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return t.advanceWatermark()
+}
