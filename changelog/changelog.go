@@ -9,7 +9,12 @@
 // resets an offset on its own: a checkpoint outside the log is the caller's to handle.
 package changelog
 
-import "github.com/twmb/franz-go/pkg/kadm"
+import (
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
 
 // Topic is the changelog topic of a store.
 func Topic(applicationID, store string) string {
@@ -20,7 +25,20 @@ func Topic(applicationID, store string) string {
 // key is needed to rebuild a store.
 const Policy = "compact"
 
+// WindowPolicy is the cleanup policy of window stores' changelogs: compacted, and deleted
+// after the windows' retention, since expired windows are gone from the store.
+const WindowPolicy = "compact,delete"
+
 // TopicConfig is the configuration changelog topics of key-value stores are created with.
 func TopicConfig() map[string]*string {
 	return map[string]*string{"cleanup.policy": kadm.StringPtr(Policy)}
+}
+
+// WindowTopicConfig is the configuration of a window store's changelog: retention is the
+// store's window retention plus a day, so restores still find every live window.
+func WindowTopicConfig(retention time.Duration) map[string]*string {
+	return map[string]*string{
+		"cleanup.policy": kadm.StringPtr(WindowPolicy),
+		"retention.ms":   kadm.StringPtr(strconv.FormatInt((retention + 24*time.Hour).Milliseconds(), 10)),
+	}
 }

@@ -45,6 +45,10 @@ type opConfig struct {
 	extractor      any // func(K, V, time.Time) (time.Time, error) of the source's types
 	outOfOrderness time.Duration
 	idleTimeout    time.Duration
+
+	// Windowed aggregations.
+	emitUpdates bool
+	lateTopic   string
 }
 
 type optionFunc func(*opConfig)

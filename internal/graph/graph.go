@@ -48,6 +48,9 @@ type Node struct {
 	// how far behind the highest event time seen records may still arrive, and after how
 	// long without records a partition stops holding the watermark back (0: never).
 	OutOfOrderness, IdleTimeout time.Duration
+	// LateTopic is where a windowed aggregation sends late records ("" for none).
+	LateTopic string
+
 	// TableSource marks a source read as a table: its partitions never hold the watermark
 	// back (a table's updates are state, not a timeline).
 	TableSource bool

@@ -1,12 +1,18 @@
 package graph
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Store is a state store declared in the topology: its name, and the nodes that use it.
 // Every store is backed by a changelog topic "<application id>-<name>-changelog".
 type Store struct {
 	Name  string
 	Users []*Node
+	// Retention is set for window stores: their changelog is compacted and deleted after
+	// it (cleanup.policy=compact,delete), as windows older than it are gone from the store.
+	Retention time.Duration
 }
 
 // ChangelogTopic is the full name of the store's changelog topic.

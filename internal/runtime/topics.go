@@ -89,6 +89,9 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 			case graph.Sink:
 				sinks = append(sinks, n.Topics...)
 			}
+			if n.LateTopic != "" {
+				sinks = append(sinks, n.LateTopic)
+			}
 		}
 	}
 	if err := p.describe(ctx, adm, sources, "input"); err != nil {
@@ -134,6 +137,8 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 func (p *topicPlan) createChangelogs(ctx context.Context, adm *kadm.Client, g *graph.Graph, appID string, replication int16) error {
 	var names []string
 	want := map[string]int32{}
+	policy := map[string]string{}
+	configs := map[string]map[string]*string{}
 	for _, s := range p.subs {
 		stores, err := g.StoresOf(s.ID)
 		if err != nil {
@@ -144,6 +149,10 @@ func (p *topicPlan) createChangelogs(ctx context.Context, adm *kadm.Client, g *g
 			name := changelog.Topic(appID, st.Name)
 			names = append(names, name)
 			want[name] = p.partitions[s.Topics[0]]
+			policy[name], configs[name] = changelog.Policy, changelog.TopicConfig()
+			if st.Retention > 0 {
+				policy[name], configs[name] = changelog.WindowPolicy, changelog.WindowTopicConfig(st.Retention)
+			}
 		}
 	}
 	if len(names) == 0 {
@@ -161,20 +170,20 @@ func (p *topicPlan) createChangelogs(ctx context.Context, adm *kadm.Client, g *g
 					"delete it and the application's local state to rebuild it", name, got, want[name]))
 				continue
 			}
-			if err := checkPolicy(ctx, adm, name, changelog.Policy); err != nil {
+			if err := checkPolicy(ctx, adm, name, policy[name]); err != nil {
 				errs = append(errs, err)
 			}
 			p.addChangelog(name, want[name], d.ID)
 			continue
 		}
-		resp, err := adm.CreateTopic(ctx, want[name], replication, changelog.TopicConfig(), name)
+		resp, err := adm.CreateTopic(ctx, want[name], replication, configs[name], name)
 		if err == nil {
 			err = resp.Err
 		}
 		if errors.Is(err, errTopicExists) {
 			// Another instance created it at the same moment.
 			n := name
-			err = p.checkExisting(ctx, adm, name, want[name], changelog.Policy, func(id [16]byte) { p.addChangelog(n, want[n], id) })
+			err = p.checkExisting(ctx, adm, name, want[name], policy[name], func(id [16]byte) { p.addChangelog(n, want[n], id) })
 			if err == nil {
 				continue
 			}

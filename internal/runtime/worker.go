@@ -136,7 +136,9 @@ func (w *worker) connect() error {
 		kgo.OnPartitionsRevoked(onRevoked),
 		kgo.OnPartitionsLost(onLost),
 		kgo.RecordPartitioner(newPartitioner(plan.roundRobin, plan.changelogs)),
-		kgo.RecordDeliveryTimeout(2 * time.Minute),
+		// No record delivery timeout: franz-go measures it from the record's timestamp,
+		// and output records carry event times, which may be hours or years old (a
+		// replay); they would time out before the first try. Commits bound the wait.
 		kgo.ProducerLinger(5 * time.Millisecond),
 		// Java's fetch.max.wait.ms. franz-go's 5 s default only matters for brokers that do
 		// not answer a waiting fetch when data arrives (the embedded one), but there it

@@ -1,0 +1,207 @@
+package topology
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/internal/graph"
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/store"
+)
+
+// Window store layout: each window's aggregate lives under
+//
+//	end (8 bytes) | start (8 bytes) | key bytes
+//
+// with times in milliseconds, big-endian with the sign bit flipped so byte order is time
+// order. Keyed by end first, closing the windows the watermark has passed is one range scan
+// from the start of the store, and expiring them is deleting what the scan saw. The single
+// byte key 0x00 (shorter than any window key) holds the frontier: the watermark up to
+// which windows were closed, so a restart neither re-opens nor re-emits them.
+var (
+	frontierKey   = []byte{0x00}
+	windowKeysLow = []byte{0x00, 0x00}
+)
+
+func appendTime(dst []byte, ms int64) []byte {
+	return binary.BigEndian.AppendUint64(dst, uint64(ms)^(1<<63))
+}
+
+func readTime(b []byte) int64 { return int64(binary.BigEndian.Uint64(b) ^ (1 << 63)) }
+
+// windowOp is one task's windowed aggregation.
+type windowOp[K, V, VA any] struct {
+	w     Windows
+	b     store.Bytes
+	ks    serde.Serde[K]
+	vs    serde.Serde[V]
+	as    serde.Serde[VA]
+	fold  func(k K, v V, agg VA, found bool) VA
+	next  next[Windowed[K], VA]
+	env   graph.Env
+	store string
+
+	updates   bool
+	lateTopic string
+
+	// frontier is the watermark (ms) up to which windows were closed; MinInt64 before any.
+	frontier int64
+	// late counts the records rejected as late by this task's operator.
+	late int64
+
+	kbuf, wkey, vbuf []byte
+	closed           [][]byte // keys of the windows closed in one advance, reused
+}
+
+func (op *windowOp[K, V, VA]) loadFrontier() error {
+	op.frontier = math.MinInt64
+	_, err := op.b.Get(frontierKey, func(v []byte) error {
+		if len(v) != 8 {
+			return fmt.Errorf("window store %s: frontier has %d bytes", op.store, len(v))
+		}
+		op.frontier = readTime(v)
+		return nil
+	})
+	return err
+}
+
+// closedUpTo is the event time up to which windows are closed: the frontier, or the task
+// watermark if it is ahead (it is, except right after a restart).
+func (op *windowOp[K, V, VA]) closedUpTo() int64 {
+	cur := op.frontier
+	if wm := op.env.Watermark(); !wm.IsZero() && wm.UnixMilli() > cur {
+		cur = wm.UnixMilli()
+	}
+	return cur
+}
+
+func (op *windowOp[K, V, VA]) process(r processor.Record[K, V]) error {
+	ts := r.Timestamp.UnixMilli()
+	var err error
+	if op.kbuf, err = op.ks.AppendEncode(op.kbuf[:0], r.Key); err != nil {
+		return fmt.Errorf("window store %s: encode key: %w", op.store, err)
+	}
+	cur := op.closedUpTo()
+	size, grace := op.w.size.Milliseconds(), op.w.grace.Milliseconds()
+	open := 0
+	for _, start := range op.w.starts(ts) {
+		end := start + size
+		if cur != math.MinInt64 && end-1+grace <= cur {
+			continue // this window is final already
+		}
+		open++
+		op.wkey = append(appendTime(appendTime(op.wkey[:0], end), start), op.kbuf...)
+		var agg VA
+		var derr error
+		found, err := op.b.Get(op.wkey, func(v []byte) error {
+			agg, derr = op.as.Decode(v)
+			return derr
+		})
+		if err != nil {
+			return fmt.Errorf("window store %s: %w", op.store, err)
+		}
+		agg = op.fold(r.Key, r.Value, agg, found)
+		if op.vbuf, err = op.as.AppendEncode(op.vbuf[:0], agg); err != nil {
+			return fmt.Errorf("window store %s: encode aggregate: %w", op.store, err)
+		}
+		op.b.Put(op.wkey, op.vbuf)
+		if op.updates {
+			out := processor.Record[Windowed[K], VA]{Key: Windowed[K]{Key: r.Key, Start: time.UnixMilli(start), End: time.UnixMilli(end)},
+				Value: agg, Timestamp: r.Timestamp, Headers: r.Headers}
+			if err := op.next(out); err != nil {
+				return err
+			}
+		}
+	}
+	if open == 0 {
+		return op.rejectLate(r)
+	}
+	return nil
+}
+
+// rejectLate counts a record whose every window is final, and sends it to the late-records
+// topic if there is one.
+func (op *windowOp[K, V, VA]) rejectLate(r processor.Record[K, V]) error {
+	op.late++
+	if op.lateTopic == "" {
+		return nil
+	}
+	key, err := op.ks.AppendEncode(nil, r.Key)
+	if err != nil {
+		return fmt.Errorf("late record: encode key: %w", err)
+	}
+	value, err := op.vs.AppendEncode(nil, r.Value)
+	if err != nil {
+		return fmt.Errorf("late record: encode value: %w", err)
+	}
+	return op.env.Send(&kgo.Record{Topic: op.lateTopic, Key: key, Value: value, Timestamp: r.Timestamp})
+}
+
+// advance closes the windows the watermark has made final: in final mode it emits their
+// results; in both modes it deletes them (they can no longer change) and moves the
+// frontier.
+func (op *windowOp[K, V, VA]) advance(wm time.Time) error {
+	w := wm.UnixMilli()
+	if w <= op.frontier {
+		return nil
+	}
+	// Final when end − 1 + grace ≤ w, that is end < w − grace + 2.
+	hi := appendTime(nil, w-op.w.grace.Milliseconds()+2)
+	it, err := op.b.Range(windowKeysLow, hi)
+	if err != nil {
+		return fmt.Errorf("window store %s: %w", op.store, err)
+	}
+	op.closed = op.closed[:0]
+	var emitErr error
+	for it.Next() {
+		k := it.Key()
+		if len(k) < 16 {
+			continue
+		}
+		op.closed = append(op.closed, append([]byte(nil), k...))
+		if op.updates {
+			continue
+		}
+		if emitErr = op.emit(k, it.Value()); emitErr != nil {
+			break
+		}
+	}
+	err = it.Err()
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	if emitErr != nil {
+		return emitErr
+	}
+	if err != nil {
+		return fmt.Errorf("window store %s: %w", op.store, err)
+	}
+	for _, k := range op.closed {
+		op.b.Delete(k)
+	}
+	op.frontier = w
+	op.b.Put(frontierKey, appendTime(nil, w))
+	return nil
+}
+
+// emit forwards a closed window's final result.
+func (op *windowOp[K, V, VA]) emit(k, v []byte) error {
+	end, start := readTime(k[:8]), readTime(k[8:16])
+	key, err := op.ks.Decode(k[16:])
+	if err != nil {
+		return fmt.Errorf("window store %s: decode key: %w", op.store, err)
+	}
+	agg, err := op.as.Decode(v)
+	if err != nil {
+		return fmt.Errorf("window store %s: decode aggregate: %w", op.store, err)
+	}
+	return op.next(processor.Record[Windowed[K], VA]{
+		Key:   Windowed[K]{Key: key, Start: time.UnixMilli(start), End: time.UnixMilli(end)},
+		Value: agg, Timestamp: time.UnixMilli(end - 1),
+	})
+}

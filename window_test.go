@@ -1,0 +1,144 @@
+package eddy_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+type timed struct {
+	key string
+	ts  int64 // event time, ms
+}
+
+func produceTimed(t *testing.T, brokers []string, topic string, partition int32, recs ...timed) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var rs []*kgo.Record
+	for _, r := range recs {
+		rs = append(rs, &kgo.Record{Topic: topic, Partition: partition, Key: []byte(r.key), Value: []byte("v"), Timestamp: time.UnixMilli(r.ts)})
+	}
+	if err := cl.ProduceSync(t.Context(), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// windowedCounts builds: count per key in 1 s tumbling windows (or the windows given),
+// results to "counts" as "key@start=count".
+func windowedCounts(w topology.Windows, in string, opts ...topology.Option) *topology.Topology {
+	top := topology.New()
+	s := topology.From(top, in, serde.String(), serde.String(), topology.OutOfOrderness(2*time.Second))
+	counts := topology.WindowedCount(topology.WindowBy(topology.GroupByKey(s, serde.String(), serde.String()), w), "win", opts...)
+	labelled := topology.Map(counts, func(k topology.Windowed[string], n int64) (string, string) {
+		return fmt.Sprintf("%s@%d", k.Key, k.Start.UnixMilli()), fmt.Sprint(n)
+	})
+	topology.To(labelled, "counts", serde.String(), serde.String())
+	return top
+}
+
+func readCounts(t *testing.T, brokers []string, n int) []string {
+	t.Helper()
+	var out []string
+	for _, r := range consume(t, brokers, "counts", n, 20*time.Second) {
+		out = append(out, string(r.Key)+"="+string(r.Value))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Out-of-order records within the bound: 1 s tumbling counts equal the reference, each
+// window is emitted once, when the watermark passes its end; a window still open is not.
+func TestTumblingWindowsOutOfOrder(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1})
+	input := []timed{{"a", 1000}, {"a", 1500}, {"b", 2100}, {"a", 900}, {"a", 2999}, {"b", 1999}, {"a", 3000}, {"b", 2500},
+		{"a", 4100}, {"b", 3900}}
+	// The flush: far enough ahead to close every window above (watermark 9999 − 2000 − 1),
+	// itself in a window that stays open.
+	input = append(input, timed{"z", 9999})
+	produceTimed(t, brokers, "events", 0, input...)
+	ref := map[string]int{}
+	for _, r := range input[:len(input)-1] {
+		ref[fmt.Sprintf("%s@%d", r.key, r.ts/1000*1000)]++
+	}
+	var want []string
+	for k, n := range ref {
+		want = append(want, fmt.Sprintf("%s=%d", k, n))
+	}
+	slices.Sort(want)
+
+	app, err := eddy.New(windowedCounts(topology.TumblingWindows(time.Second), "events"), eddy.ApplicationID("tumbling"),
+		eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()), eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runApp(t, app)
+	got := readCounts(t, brokers, len(want))
+	time.Sleep(300 * time.Millisecond)
+	again := readCounts(t, brokers, len(want))
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) || len(again) != len(want) {
+		t.Errorf("windows:\n got %v\nwant %v (%d records after a pause)", got, want, len(again))
+	}
+}
+
+// Hopping windows: a record counts in every window that contains it.
+func TestHoppingWindows(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1})
+	produceTimed(t, brokers, "events", 0, timed{"a", 1100}, timed{"a", 1600}, timed{"a", 2200}, timed{"z", 20000})
+	// 2 s windows every 1 s: [0,2000) has 1100, 1600; [1000,3000) has all three;
+	// [2000,4000) has 2200.
+	want := []string{"a@0=2", "a@1000=3", "a@2000=1"}
+	app, err := eddy.New(windowedCounts(topology.HoppingWindows(2*time.Second, time.Second), "events"), eddy.ApplicationID("hopping"),
+		eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()), eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runApp(t, app)
+	got := readCounts(t, brokers, len(want))
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("hopping windows = %v, want %v", got, want)
+	}
+}
+
+// A record whose window is already final goes to the late-records topic with its key,
+// value and time, and is not counted; a record late but within grace still counts.
+func TestLateRecordsGoToTheLateTopic(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1, "late": 1})
+	// Bound 2 s. After 6000 the watermark is 3999: window [1000,2000) is final, and with
+	// 500 ms grace [3000,4000) is not (3999 − 1 + 500 > 3999).
+	produceTimed(t, brokers, "events", 0, timed{"a", 1000}, timed{"a", 6000}, timed{"late", 1500}, timed{"a", 3500}, timed{"z", 30000})
+	app, err := eddy.New(windowedCounts(topology.TumblingWindows(time.Second).Grace(500*time.Millisecond), "events",
+		topology.LateRecordsTo("late")), eddy.ApplicationID("late"),
+		eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()), eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runApp(t, app)
+	got := readCounts(t, brokers, 3)
+	late := consume(t, brokers, "late", 1, 20*time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a@1000=1", "a@3000=1", "a@6000=1"}; !slices.Equal(got, want) {
+		t.Errorf("windows = %v, want %v", got, want)
+	}
+	if len(late) != 1 || string(late[0].Key) != "late" || string(late[0].Value) != "v" || late[0].Timestamp.UnixMilli() != 1500 {
+		t.Errorf("late records = %v", late)
+	}
+}
