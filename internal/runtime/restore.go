@@ -54,30 +54,21 @@ func (w *worker) planRestores(ctx context.Context, tasks []*task) error {
 	for _, t := range tasks {
 		topics = append(topics, t.changelogs...)
 	}
-	adm := kadm.NewClient(w.cl)
-	starts, err := adm.ListStartOffsets(ctx, topics...)
-	if err == nil {
-		err = starts.Error()
-	}
+	starts, ends, hwms, err := w.listChangelogOffsets(ctx, topics)
 	if err != nil {
-		return fmt.Errorf("eddy: start offsets of changelog topics: %w", err)
-	}
-	// The last stable offset: with transactions, offsets beyond it may still be aborted.
-	ends, err := adm.ListCommittedOffsets(ctx, topics...)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return fmt.Errorf("eddy: end offsets of changelog topics: %w", err)
-	}
-	var hwms kadm.ListedOffsets
-	if w.cfg.ExactlyOnce {
-		if hwms, err = adm.ListEndOffsets(ctx, topics...); err == nil {
-			err = hwms.Error()
+		// A changelog topic another instance just created may not be in this broker's
+		// metadata yet: try again at the next step, for a while.
+		now := time.Now()
+		for _, t := range tasks {
+			if t.planSince.IsZero() {
+				t.planSince = now
+			}
+			if now.Sub(t.planSince) > planTimeout {
+				return err
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("eddy: high watermarks of changelog topics: %w", err)
-		}
+		w.log.Debug("changelog offsets not available yet", "err", err)
+		return nil
 	}
 	if w.restorer == nil {
 		r, err := changelog.NewRestorer(w.log, w.clientOpts()...)
@@ -194,4 +185,35 @@ func (w *worker) resumeTaskLocked(t *task) {
 	if len(resume) > 0 {
 		w.cl.ResumeFetchPartitions(resume)
 	}
+}
+
+// planTimeout bounds how long a restore plan may fail to list its changelog offsets.
+const planTimeout = 2 * time.Minute
+
+// listChangelogOffsets lists the log start, last stable offset and (under exactly-once)
+// the high watermark of the changelog topics' partitions.
+func (w *worker) listChangelogOffsets(ctx context.Context, topics []string) (starts, lsos, hwms kadm.ListedOffsets, err error) {
+	adm := kadm.NewClient(w.cl)
+	if starts, err = adm.ListStartOffsets(ctx, topics...); err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("eddy: start offsets of changelog topics: %w", err)
+	}
+	// The last stable offset: with transactions, offsets beyond it may still be aborted.
+	if lsos, err = adm.ListCommittedOffsets(ctx, topics...); err == nil {
+		err = lsos.Error()
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("eddy: end offsets of changelog topics: %w", err)
+	}
+	if w.cfg.ExactlyOnce {
+		if hwms, err = adm.ListEndOffsets(ctx, topics...); err == nil {
+			err = hwms.Error()
+		}
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("eddy: high watermarks of changelog topics: %w", err)
+		}
+	}
+	return starts, lsos, hwms, nil
 }
