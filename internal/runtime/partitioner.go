@@ -12,15 +12,17 @@ import "github.com/twmb/franz-go/pkg/kgo"
 type partitioner struct {
 	roundRobin map[string]bool
 	manual     map[string]*changelogTopic
+	internal   map[string]int
 	keyed      kgo.Partitioner
 	spread     kgo.Partitioner
 	byRecord   kgo.Partitioner
 }
 
-func newPartitioner(roundRobin map[string]bool, manual map[string]*changelogTopic) kgo.Partitioner {
+func newPartitioner(roundRobin map[string]bool, manual map[string]*changelogTopic, internal map[string]int) kgo.Partitioner {
 	return &partitioner{
 		roundRobin: roundRobin,
 		manual:     manual,
+		internal:   internal,
 		keyed:      kgo.StickyKeyPartitioner(nil), // nil hasher = Kafka's murmur2
 		spread:     kgo.RoundRobinPartitioner(),
 		byRecord:   kgo.ManualPartitioner(),
@@ -31,8 +33,37 @@ func (p *partitioner) ForTopic(topic string) kgo.TopicPartitioner {
 	if p.manual[topic] != nil {
 		return p.byRecord.ForTopic(topic)
 	}
+	inner := p.keyed.ForTopic(topic)
 	if p.roundRobin[topic] {
-		return p.spread.ForTopic(topic)
+		inner = p.spread.ForTopic(topic)
 	}
-	return p.keyed.ForTopic(topic)
+	if p.internal[topic] == 0 {
+		return inner
+	}
+	return markerPartitioner{inner: inner, manual: p.byRecord.ForTopic(topic)}
+}
+
+// markerPartitioner sends watermark markers to the partition they name; everything else
+// goes where the inner partitioner says.
+type markerPartitioner struct {
+	inner, manual kgo.TopicPartitioner
+}
+
+func (m markerPartitioner) RequiresConsistency(r *kgo.Record) bool {
+	return isMarker(r) || m.inner.RequiresConsistency(r)
+}
+
+// OnNewBatch passes franz-go's new-batch signal on, so sticky partitioning of records
+// without a key keeps switching partitions.
+func (m markerPartitioner) OnNewBatch() {
+	if nb, ok := m.inner.(kgo.TopicPartitionerOnNewBatch); ok {
+		nb.OnNewBatch()
+	}
+}
+
+func (m markerPartitioner) Partition(r *kgo.Record, n int) int {
+	if isMarker(r) {
+		return m.manual.Partition(r, n)
+	}
+	return m.inner.Partition(r, n)
 }

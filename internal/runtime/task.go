@@ -46,6 +46,12 @@ type partition struct {
 	timing   sourceTiming
 	received time.Time
 	idle     bool
+
+	// internal partitions (of repartition topics) take their watermark from their
+	// upstream tasks' headers and markers: expected is how many upstream tasks write them.
+	internal bool
+	expected int
+	upstream map[uint64]upstreamWM
 }
 
 func (p *partition) queued() int { return len(p.queue) - p.head }
@@ -92,6 +98,12 @@ type task struct {
 	observed   bool
 	listeners  []func(time.Time) error
 	eventTimer []*eventTimer
+
+	// The last markers the task wrote to its repartition topics.
+	marked     bool
+	markedAt   time.Time
+	markedWM   time.Time
+	markedIdle bool
 }
 
 type punctuator struct {
@@ -109,7 +121,10 @@ func (t *task) Watermark() time.Time     { return t.watermark }
 
 func (t *task) Metadata() (processor.Metadata, bool) { return t.cur, t.hasCur }
 
-func (t *task) Send(rec *kgo.Record) error { return t.w.send(rec) }
+func (t *task) Send(rec *kgo.Record) error {
+	t.stamp(rec)
+	return t.w.send(rec)
+}
 
 func (t *task) Store(name string) (store.Bytes, error) {
 	kv, ok := t.stores[name]
@@ -152,9 +167,19 @@ func (t *task) processOne() (bool, error) {
 		return false, nil
 	}
 	rec := p.pop()
-	// A partition with records is not idle: it rejoins the watermark (which never goes
-	// down, so its records behind it are late).
-	p.idle = false
+	if p.internal {
+		if up, st, marker, ok := readWM(rec); ok {
+			p.observeUpstream(up, st)
+			if marker {
+				p.next, p.epoch = rec.Offset+1, rec.LeaderEpoch
+				return true, t.advanceWatermark()
+			}
+		}
+	} else {
+		// A partition with records is not idle: it rejoins the watermark (which never
+		// goes down, so its records behind it are late).
+		p.idle = false
+	}
 	t.cur = processor.Metadata{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
 	t.hasCur, t.observed = true, false
 	err := p.handler(rec)
@@ -167,7 +192,7 @@ func (t *task) processOne() (bool, error) {
 	if t.observed {
 		eventTime, t.observed = t.eventTime, false
 	}
-	if !p.seen || eventTime.After(p.maxTime) {
+	if !p.internal && (!p.seen || eventTime.After(p.maxTime)) {
 		p.maxTime, p.seen = eventTime, true
 	}
 	if err := t.advanceWatermark(); err != nil {

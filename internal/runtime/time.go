@@ -49,7 +49,12 @@ func nextMultiple(wm time.Time, interval time.Duration) time.Time {
 
 // partitionWatermark is a partition's watermark: its highest event time less its source's
 // out-of-orderness bound less 1 ms.
+// An internal partition's is its upstream tasks' minimum as it is: the bound was applied
+// once, at the external sources.
 func (p *partition) watermark() time.Time {
+	if p.internal {
+		return p.maxTime
+	}
 	return p.maxTime.Add(-p.timing.outOfOrderness - time.Millisecond)
 }
 
@@ -58,8 +63,9 @@ func (p *partition) watermark() time.Time {
 func (p *partition) holdsWatermark() bool { return !p.timing.table && !p.idle }
 
 // advanceWatermark sets the task watermark to the minimum of the watermarks of the
-// partitions that hold it, once each of them has had a record; it never lowers it. When
-// it rises, the listeners (window operators) and due event-time punctuators run.
+// partitions that hold it, once each of them has had a record — or, when all are idle,
+// the maximum they reached; it never lowers it. When it rises, the listeners (window
+// operators) and due event-time punctuators run.
 func (t *task) advanceWatermark() error {
 	var low time.Time
 	any := false
@@ -75,8 +81,17 @@ func (t *task) advanceWatermark() error {
 		}
 		any = true
 	}
+	if !any {
+		// Every partition is idle (the task is idle): as in Flink, the watermark goes to
+		// the highest one they reached, so nothing waits for data that is not coming.
+		for _, p := range t.parts {
+			if !p.timing.table && p.seen && (!any || p.watermark().After(low)) {
+				low, any = p.watermark(), true
+			}
+		}
+	}
 	if !any || !low.After(t.watermark) {
-		return nil // all idle (the task is idle), or no progress
+		return nil // no progress
 	}
 	t.watermark = low
 	wasCur := t.hasCur
@@ -120,6 +135,9 @@ func (t *task) advanceWatermark() error {
 func (t *task) checkIdle(now time.Time) error {
 	changed := false
 	for _, p := range t.parts {
+		if p.internal {
+			continue // idle only when its upstream tasks say so; a restoring upstream is not idle
+		}
 		idle := p.timing.idleTimeout > 0 && !p.paused && p.queued() == 0 && now.Sub(p.received) >= p.timing.idleTimeout
 		if idle != p.idle {
 			p.idle, changed = idle, true

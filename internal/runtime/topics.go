@@ -35,6 +35,10 @@ type topicPlan struct {
 	stateful map[int]bool
 	// timing holds each source topic's watermark settings, by full name.
 	timing map[string]sourceTiming
+	// upstreams holds, for each repartition topic, how many tasks write it; writes the
+	// repartition topics each sub-topology writes.
+	upstreams map[string]int
+	writes    map[int][]string
 }
 
 // sourceTiming is how a source topic's partitions make watermarks.
@@ -75,6 +79,8 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 		changelogs: map[string]*changelogTopic{},
 		stateful:   map[int]bool{},
 		timing:     map[string]sourceTiming{},
+		upstreams:  map[string]int{},
+		writes:     map[int][]string{},
 	}
 	// External topics: sources and static sinks must exist.
 	var sources, sinks []string
@@ -121,6 +127,11 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 			return nil, err
 		}
 		p.subs = append(p.subs, as)
+	}
+	for _, r := range g.Repartitions() {
+		full, writer := r.Topic(appID), g.SubtopologyOf(r.Writer)
+		p.upstreams[full] += int(p.partitions[p.subs[writer].Topics[0]])
+		p.writes[writer] = append(p.writes[writer], full)
 	}
 	if err := p.createInternal(ctx, adm, g, appID, replication); err != nil {
 		return nil, err

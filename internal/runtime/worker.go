@@ -135,7 +135,7 @@ func (w *worker) connect() error {
 		kgo.OnPartitionsAssigned(onAssigned),
 		kgo.OnPartitionsRevoked(onRevoked),
 		kgo.OnPartitionsLost(onLost),
-		kgo.RecordPartitioner(newPartitioner(plan.roundRobin, plan.changelogs)),
+		kgo.RecordPartitioner(newPartitioner(plan.roundRobin, plan.changelogs, plan.upstreams)),
 		// No record delivery timeout: franz-go measures it from the record's timestamp,
 		// and output records carry event times, which may be hours or years old (a
 		// replay); they would time out before the first try. Commits bound the wait.
@@ -432,6 +432,9 @@ func (w *worker) commitLocked(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
+	if err := w.sendMarkersLocked(time.Now()); err != nil {
+		return err
+	}
 	if w.sess != nil {
 		return w.commitTransactionLocked(ctx)
 	}
@@ -591,7 +594,8 @@ func (w *worker) assignLocked(assigned map[string][]int32) {
 				continue
 			}
 			p := &partition{topic: topic, partition: part, handler: t.g.Handlers[topic], next: -1, committed: -1, task: t,
-				timing: w.plan.timing[topic], received: time.Now()}
+				timing: w.plan.timing[topic], received: time.Now(),
+				internal: w.plan.upstreams[topic] > 0, expected: w.plan.upstreams[topic]}
 			if p.handler == nil {
 				w.setFatalLocked(fmt.Errorf("eddy: task %s has no source for topic %s", id, topic))
 				return
