@@ -95,10 +95,45 @@ func (s *smoke) settle(timeout time.Duration) {
 		}
 		select {
 		case <-ctx.Done():
-			s.t.Fatalf("not settled after %s: input not fully consumed or an output transaction still open", timeout)
+			s.t.Fatalf("not settled after %s: %s", timeout, s.lag(adm, outputs))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// lag describes what keeps a run from settling: committed offsets behind the ends, and
+// partitions with an open transaction.
+func (s *smoke) lag(adm *kadm.Client, outputs []string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	internal := s.appID + "-digits-repartition"
+	ends, _ := adm.ListEndOffsets(ctx, s.input, internal)
+	offs, _ := adm.FetchOffsets(ctx, s.appID)
+	ends.Each(func(e kadm.ListedOffset) {
+		o, _ := offs.Lookup(e.Topic, e.Partition)
+		if o.At < e.Offset-1 {
+			fmt.Fprintf(&b, "%s/%d committed %d of %d; ", e.Topic, e.Partition, o.At, e.Offset)
+		}
+	})
+	lsos, _ := adm.ListCommittedOffsets(ctx, append(outputs, internal)...)
+	hwms, _ := adm.ListEndOffsets(ctx, append(outputs, internal)...)
+	hwms.Each(func(h kadm.ListedOffset) {
+		if l, _ := lsos.Lookup(h.Topic, h.Partition); l.Offset < h.Offset {
+			fmt.Fprintf(&b, "%s/%d open transaction (LSO %d, end %d); ", h.Topic, h.Partition, l.Offset, h.Offset)
+		}
+	})
+	if groups, err := adm.DescribeGroups(ctx, s.appID); err == nil {
+		for _, g := range groups {
+			fmt.Fprintf(&b, "group %s: %d members; ", g.State, len(g.Members))
+			for _, m := range g.Members {
+				if a, ok := m.Assigned.AsConsumer(); ok {
+					fmt.Fprintf(&b, "%s has %v; ", m.ClientID, a.Topics)
+				}
+			}
+		}
+	}
+	return b.String()
 }
 
 func (s *smoke) settled(ctx context.Context, adm *kadm.Client, outputs []string) bool {

@@ -590,7 +590,12 @@ func (w *worker) assignLocked(assigned map[string][]int32) {
 				return
 			}
 			tp := topicPartition{topic, part}
-			if _, dup := w.parts[tp]; dup {
+			if old, dup := w.parts[tp]; dup {
+				// Assigned again while still held: onAssignedEOS paused it all the same, so
+				// undo that unless eddy itself holds it paused.
+				if w.sess != nil && !old.paused {
+					w.cl.ResumeFetchPartitions(map[string][]int32{topic: {part}})
+				}
 				continue
 			}
 			p := &partition{topic: topic, partition: part, handler: t.g.Handlers[topic], next: -1, committed: -1, task: t,
