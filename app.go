@@ -125,6 +125,7 @@ func (a *App) Run(ctx context.Context) error {
 		OnRestore:             onRestore,
 		ExactlyOnce:           a.cfg.exactlyOnce,
 		TransactionTimeout:    a.cfg.txnTimeout,
+		Bounded:               a.cfg.bounded,
 	}
 	return runtime.Run(ctx, rc, a.topo.Graph())
 }

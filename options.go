@@ -38,6 +38,7 @@ type config struct {
 	exactlyOnce    bool
 	txnTimeout     time.Duration
 	intervalSet    bool
+	bounded        bool
 }
 
 func defaultConfig() config {
@@ -143,6 +144,12 @@ type RestoreInfo struct {
 	Duration time.Duration
 }
 
+// Bounded makes Run process the inputs up to their ends as of the start (their last
+// stable offsets), close every window as if time had ended, commit, and return: batch
+// processing as a special case of streaming. It runs on one instance with one worker; Run
+// fails if the group has other members. Not yet available with ExactlyOnce.
+func Bounded() Opt { return optFunc(func(c *config) { c.bounded = true }) }
+
 var validAppID = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 
 // validate checks the options together and says what to change.
@@ -184,6 +191,9 @@ func (c *config) validate() error {
 	if c.txnTimeout <= 0 || (c.exactlyOnce && c.txnTimeout <= c.commitInterval) {
 		errs = append(errs, fmt.Errorf("eddy: TransactionTimeout(%s): must be positive and longer than the commit interval (%s)",
 			c.txnTimeout, c.commitInterval))
+	}
+	if c.bounded && (c.exactlyOnce || c.workers != 1) {
+		errs = append(errs, errors.New("eddy: Bounded runs with one worker and at-least-once for now; drop ExactlyOnce and use Workers(1)"))
 	}
 	if c.cleanupDelay < 0 {
 		errs = append(errs, fmt.Errorf("eddy: StateCleanupDelay(%s): must not be negative", c.cleanupDelay))

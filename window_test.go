@@ -1,11 +1,13 @@
 package eddy_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy"
@@ -140,5 +142,57 @@ func TestLateRecordsGoToTheLateTopic(t *testing.T) {
 	}
 	if len(late) != 1 || string(late[0].Key) != "late" || string(late[0].Value) != "v" || late[0].Timestamp.UnixMilli() != 1500 {
 		t.Errorf("late records = %v", late)
+	}
+}
+
+// Bounded mode: a run over N records returns by itself; its counts total N, and the last
+// windows, which no later record would ever close, are emitted too.
+func TestBoundedRunReturnsWithAllWindows(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"events": 3, "counts": 1})
+	const n = 300
+	for p := range int32(3) {
+		var recs []timed
+		for i := range n / 3 {
+			recs = append(recs, timed{fmt.Sprintf("k%d", i%4), int64(1000 + i*50 + int(p)*7)})
+		}
+		produceTimed(t, brokers, "events", p, recs...)
+	}
+	top := topology.New()
+	s := topology.From(top, "events", serde.String(), serde.String())
+	// Re-keyed to one key per partition of input, so the counts cross a repartition.
+	byKey := topology.GroupBy(s, func(k, _ string) string { return k }, serde.String(), serde.String(), topology.Named("by-key"))
+	counts := topology.WindowedCount(topology.WindowBy(byKey, topology.TumblingWindows(time.Second)), "win")
+	topology.To(topology.Map(counts, func(k topology.Windowed[string], c int64) (string, string) {
+		return fmt.Sprintf("%s@%d", k.Key, k.Start.UnixMilli()), fmt.Sprint(c)
+	}), "counts", serde.String(), serde.String())
+	app, err := eddy.New(top, eddy.ApplicationID("bounded"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+		eddy.Bounded(), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := app.Run(ctx); err != nil {
+		t.Fatalf("bounded Run: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("bounded Run did not return by itself")
+	}
+	var total int64
+	cl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "counts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := ends.Lookup("counts", 0)
+	recs := consume(t, brokers, "counts", int(e.Offset), 10*time.Second)
+	for _, r := range recs {
+		var c int64
+		fmt.Sscan(string(r.Value), &c)
+		total += c
+	}
+	if total != n {
+		t.Errorf("windowed counts total %d, want %d (%d windows)", total, n, len(recs))
 	}
 }

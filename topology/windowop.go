@@ -185,6 +185,9 @@ func (op *windowOp[K, V, VA]) advance(wm time.Time) error {
 		op.b.Delete(k)
 	}
 	op.frontier = w
+	if !wm.Before(graph.EndOfTime) {
+		return nil // the end of a bounded run is not a frontier to keep
+	}
 	op.b.Put(frontierKey, appendTime(nil, w))
 	return nil
 }

@@ -3,6 +3,7 @@ package graph
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -10,6 +11,10 @@ import (
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/store"
 )
+
+// EndOfTime is the watermark of a task that has reached the end of its input in bounded
+// mode: every window closes. It is never persisted.
+var EndOfTime = time.UnixMilli(math.MaxInt64 / 2)
 
 // Handler processes one consumed record of a source topic through the task's graph.
 type Handler func(rec *kgo.Record) error

@@ -46,6 +46,30 @@ type upstreamWM struct {
 	idle bool
 }
 
+// readWMEnd is readWM that also reports an end-of-input marker.
+func readWMEnd(rec *kgo.Record) (up uint64, st upstreamWM, marker, end, ok bool) {
+	for _, h := range rec.Headers {
+		if h.Key == wmHeader && len(h.Value) == 17 {
+			end = h.Value[8]&flagEnd != 0
+			break
+		}
+	}
+	up, st, marker, ok = readWM(rec)
+	return up, st, marker, end && ok, ok
+}
+
+// endUpstream records an upstream task's end of input; the partition is done when every
+// upstream task has ended.
+func (p *partition) endUpstream(up uint64) {
+	if p.ended == nil {
+		p.ended = map[uint64]bool{}
+	}
+	p.ended[up] = true
+	if len(p.ended) >= p.expected {
+		p.done = true
+	}
+}
+
 // readWM finds and removes the watermark header of a record read from a repartition
 // topic; ok is false when there is none (a record from an older writer).
 func readWM(rec *kgo.Record) (up uint64, st upstreamWM, marker, ok bool) {

@@ -53,6 +53,8 @@ type Config struct {
 	ExactlyOnce bool
 	// TransactionTimeout is the transaction timeout under exactly-once.
 	TransactionTimeout time.Duration
+	// Bounded processes the inputs up to their ends at start, then returns.
+	Bounded bool
 	// OnRestore, if set, is called from a worker's goroutine when a store finishes restoring.
 	OnRestore func(RestoreInfo)
 }
@@ -135,7 +137,12 @@ func prepare(ctx context.Context, cfg *Config, g *graph.Graph) (*topicPlan, erro
 	defer cl.Close()
 	actx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	return planTopics(actx, kadm.NewClient(cl), cfg.ApplicationID, g, cfg.ReplicationFactor)
+	adm := kadm.NewClient(cl)
+	plan, err := planTopics(actx, adm, cfg.ApplicationID, g, cfg.ReplicationFactor)
+	if err != nil || !cfg.Bounded {
+		return plan, err
+	}
+	return plan, planBounds(actx, adm, cfg.ApplicationID, plan)
 }
 
 // openState opens the instance's database under the state directory.

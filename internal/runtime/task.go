@@ -52,6 +52,12 @@ type partition struct {
 	internal bool
 	expected int
 	upstream map[uint64]upstreamWM
+
+	// Bounded mode: end is the offset the partition stops at (-1: none, or internal);
+	// done says it got there; ended counts the upstream tasks that sent end-of-input.
+	end   int64
+	done  bool
+	ended map[uint64]bool
 }
 
 func (p *partition) queued() int { return len(p.queue) - p.head }
@@ -98,6 +104,9 @@ type task struct {
 	observed   bool
 	listeners  []func(time.Time) error
 	eventTimer []*eventTimer
+
+	// finished: in bounded mode, all input done and the end-of-time watermark passed on.
+	finished bool
 
 	// The last markers the task wrote to its repartition topics.
 	marked     bool
@@ -166,10 +175,20 @@ func (t *task) processOne() (bool, error) {
 	if p == nil {
 		return false, nil
 	}
+	if p.pastEnd(p.queue[p.head]) {
+		// Bounded mode: beyond the end fixed at start; left for a later run.
+		for p.queued() > 0 {
+			p.pop()
+		}
+		return true, nil
+	}
 	rec := p.pop()
 	if p.internal {
-		if up, st, marker, ok := readWM(rec); ok {
+		if up, st, marker, end, ok := readWMEnd(rec); ok {
 			p.observeUpstream(up, st)
+			if end {
+				p.endUpstream(up)
+			}
 			if marker {
 				p.next, p.epoch = rec.Offset+1, rec.LeaderEpoch
 				return true, t.advanceWatermark()
@@ -188,6 +207,9 @@ func (t *task) processOne() (bool, error) {
 		return true, fmt.Errorf("eddy: task %s: record %s: %w", t.id, t.cur, err)
 	}
 	p.next, p.epoch = rec.Offset+1, rec.LeaderEpoch
+	if p.end >= 0 && p.next >= p.end {
+		p.done = true
+	}
 	eventTime := rec.Timestamp
 	if t.observed {
 		eventTime, t.observed = t.eventTime, false

@@ -39,6 +39,11 @@ type topicPlan struct {
 	// repartition topics each sub-topology writes.
 	upstreams map[string]int
 	writes    map[int][]string
+
+	// Bounded mode: the end and the starting position of each external input partition,
+	// and how many tasks the application has.
+	ends, starts map[topicPartition]int64
+	tasks        int
 }
 
 // sourceTiming is how a source topic's partitions make watermarks.

@@ -227,6 +227,18 @@ func (w *worker) run(ctx context.Context) (err error) {
 			return stepErr
 		}
 		nextPunctuation = np
+		if w.cfg.Bounded {
+			w.mu.Lock()
+			all, err := w.finishLocked()
+			w.mu.Unlock()
+			if err != nil {
+				return err
+			}
+			if all {
+				w.log.Info("bounded run complete: every task reached the end of its input")
+				return nil // the shutdown commits
+			}
+		}
 	}
 }
 
@@ -600,7 +612,8 @@ func (w *worker) assignLocked(assigned map[string][]int32) {
 			}
 			p := &partition{topic: topic, partition: part, handler: t.g.Handlers[topic], next: -1, committed: -1, task: t,
 				timing: w.plan.timing[topic], received: time.Now(),
-				internal: w.plan.upstreams[topic] > 0, expected: w.plan.upstreams[topic]}
+				internal: w.plan.upstreams[topic] > 0, expected: w.plan.upstreams[topic], end: -1}
+			w.initBound(p)
 			if p.handler == nil {
 				w.setFatalLocked(fmt.Errorf("eddy: task %s has no source for topic %s", id, topic))
 				return

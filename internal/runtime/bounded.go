@@ -1,0 +1,149 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/internal/graph"
+)
+
+// Bounded mode: batch as a special case of streaming. At start the ends of the external
+// input partitions are fixed (their last stable offsets); a partition is done when its
+// position reaches its end, an internal partition when every upstream task has sent its
+// end-of-input marker. A task whose partitions are all done moves its watermark to the end
+// of time once, so every window closes (that watermark is never persisted), and tells its
+// downstream tasks it has ended. When every task is finished the worker commits and Run
+// returns.
+
+// endOfTime is the watermark of a finished task.
+var endOfTime = graph.EndOfTime
+
+// flagEnd marks an end-of-input marker.
+const flagEnd = 1 << 2
+
+// planBounds fixes the ends of the external input partitions and where the group will
+// start on each, and fails if another instance is in the group: bounded mode runs on one
+// instance.
+func planBounds(ctx context.Context, adm *kadm.Client, appID string, p *topicPlan) error {
+	groups, err := adm.DescribeGroups(ctx, appID)
+	if err == nil {
+		if g, ok := groups[appID]; ok && len(g.Members) > 0 {
+			return fmt.Errorf("eddy: Bounded runs on one instance, but group %s has %d members; stop them first", appID, len(g.Members))
+		}
+	}
+	var external []string
+	for _, topic := range p.topics {
+		if p.upstreams[topic] == 0 {
+			external = append(external, topic)
+		}
+	}
+	ends, err := adm.ListCommittedOffsets(ctx, external...)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("eddy: end offsets of the inputs: %w", err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, external...)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("eddy: start offsets of the inputs: %w", err)
+	}
+	committed, err := adm.FetchOffsets(ctx, appID)
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+		return fmt.Errorf("eddy: committed offsets of %s: %w", appID, err)
+	}
+	p.ends, p.starts = map[topicPartition]int64{}, map[topicPartition]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		tp := topicPartition{o.Topic, o.Partition}
+		p.ends[tp] = o.Offset
+		p.starts[tp] = o.Offset
+		if s, ok := starts.Lookup(o.Topic, o.Partition); ok {
+			p.starts[tp] = s.Offset
+		}
+		if c, ok := committed.Lookup(o.Topic, o.Partition); ok && c.At >= 0 {
+			p.starts[tp] = c.At
+		}
+	})
+	for _, s := range p.subs {
+		p.tasks += int(p.partitions[s.Topics[0]])
+	}
+	return nil
+}
+
+// initBound sets up a new partition's end in bounded mode.
+func (w *worker) initBound(p *partition) {
+	if !w.cfg.Bounded {
+		return
+	}
+	p.end = -1
+	if p.internal {
+		return
+	}
+	tp := topicPartition{p.topic, p.partition}
+	p.end = w.plan.ends[tp]
+	if w.plan.starts[tp] >= p.end {
+		p.done = true
+	}
+}
+
+// pastEnd reports whether rec lies at or beyond its partition's end: it is left for a
+// later run (neither processed nor committed).
+func (p *partition) pastEnd(rec *kgo.Record) bool { return p.end >= 0 && rec.Offset >= p.end }
+
+// finishLocked finishes the tasks whose partitions are all done, and reports whether
+// every task of the application is finished here.
+func (w *worker) finishLocked() (bool, error) {
+	finished := 0
+	for _, t := range w.tasks {
+		if !t.finished && t.restoring == 0 && t.allDone() {
+			if err := w.finishTask(t); err != nil {
+				return false, err
+			}
+		}
+		if t.finished {
+			finished++
+		}
+	}
+	return finished == w.plan.tasks, nil
+}
+
+func (t *task) allDone() bool {
+	for _, p := range t.parts {
+		if !p.done || p.queued() > 0 && !p.pastEnd(p.queue[p.head]) {
+			return false
+		}
+	}
+	return len(t.parts) > 0
+}
+
+// finishTask moves a finished task's watermark to the end of time, then tells its
+// downstream tasks it has ended.
+func (w *worker) finishTask(t *task) error {
+	t.finished = true
+	for _, p := range t.parts {
+		p.maxTime, p.seen, p.idle = endOfTime, true, false
+	}
+	if err := t.advanceWatermark(); err != nil {
+		return fmt.Errorf("eddy: task %s: end of input: %w", t.id, err)
+	}
+	value := encodeWM(t.watermark, flagMarker|flagEnd, t.id.Subtopology, t.id.Partition)
+	for _, topic := range w.plan.writes[t.id.Subtopology] {
+		for p := range w.plan.partitions[topic] {
+			rec := &kgo.Record{Topic: topic, Partition: p, Headers: []kgo.RecordHeader{{Key: wmHeader, Value: value}}, Timestamp: time.Now()}
+			if err := w.send(rec); err != nil {
+				return err
+			}
+		}
+	}
+	w.log.Info("task reached the end of its input", "task", t.id.String())
+	return nil
+}
