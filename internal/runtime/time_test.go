@@ -14,7 +14,7 @@ func ms(n int64) time.Time { return time.UnixMilli(n) }
 func newTestTask(timings ...sourceTiming) *task {
 	t := &task{}
 	for i, tm := range timings {
-		t.parts = append(t.parts, &partition{topic: "in", partition: int32(i), timing: tm, next: -1,
+		t.parts = append(t.parts, &partition{topic: "in", partition: int32(i), timing: tm, next: -1, end: -1,
 			handler: func(*kgo.Record) error { return nil }})
 	}
 	return t
