@@ -67,6 +67,18 @@ func produce(t *testing.T, brokers []string, topic string, kvs ...[2]string) {
 // consume reads topic from the start until it has n records or the timeout passes.
 func consume(t *testing.T, brokers []string, topic string, n int, timeout time.Duration) []*kgo.Record {
 	t.Helper()
+	return consumeWhere(t, brokers, topic, n, timeout, func(*kgo.Record) bool { return true })
+}
+
+// consumeData is consume that skips eddy's watermark markers (records without a key on
+// internal topics).
+func consumeData(t *testing.T, brokers []string, topic string, n int, timeout time.Duration) []*kgo.Record {
+	t.Helper()
+	return consumeWhere(t, brokers, topic, n, timeout, func(r *kgo.Record) bool { return r.Key != nil })
+}
+
+func consumeWhere(t *testing.T, brokers []string, topic string, n int, timeout time.Duration, keep func(*kgo.Record) bool) []*kgo.Record {
+	t.Helper()
 	// A short fetch wait: the embedded broker answers a waiting fetch only at its end.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond),
@@ -83,7 +95,11 @@ func consume(t *testing.T, brokers []string, topic string, n int, timeout time.D
 		if ctx.Err() != nil {
 			t.Fatalf("%s: got %d records of %d before the timeout", topic, len(out), n)
 		}
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
+		fs.EachRecord(func(r *kgo.Record) {
+			if keep(r) {
+				out = append(out, r)
+			}
+		})
 	}
 	return out
 }
@@ -220,7 +236,7 @@ func TestRebalanceSpreadsOneKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := runApp(t, app)
-	internal := consume(t, brokers, "rr-spread-repartition", 60, 20*time.Second)
+	internal := consumeData(t, brokers, "rr-spread-repartition", 60, 20*time.Second)
 	out := consume(t, brokers, "out", 60, 20*time.Second)
 	if err := stop(); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -32,6 +33,7 @@ type smoke struct {
 	guarantee string
 	dirs      map[string]string
 	procs     map[string]*proc
+	starts    int // processes started, for unique log names
 	gen       int // records generated
 }
 
@@ -58,7 +60,8 @@ func (s *smoke) start(name string, extra ...string) *proc {
 	}
 	args := append([]string{"-brokers", s.brokers, "-app-id", s.appID, "-input", s.input,
 		"-state-dir", s.dirs[name], "-guarantee", s.guarantee}, extra...)
-	p := startProc(s.t, fmt.Sprintf("%s-%d", name, len(s.procs)), s.bin, args...)
+	p := startProc(s.t, fmt.Sprintf("%s-%d", name, s.starts), s.bin, args...)
+	s.starts++
 	s.procs[name] = p
 	return p
 }
@@ -88,7 +91,7 @@ func (s *smoke) settle(timeout time.Duration) {
 	adm := kafkatest.Admin(s.t)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	outputs := []string{s.input + "-echo", s.input + "-sum", s.input + "-count"}
+	outputs := []string{s.input + "-echo", s.input + "-sum", s.input + "-count", s.input + "-windows"}
 	for {
 		if s.settled(ctx, adm, outputs) {
 			return
@@ -234,6 +237,7 @@ func (s *smoke) verify(exact bool) {
 	echo := readAll(t, s.input+"-echo", kgo.ReadCommitted())
 	sums := readAll(t, s.input+"-sum", kgo.ReadCommitted())
 	counts := readAll(t, s.input+"-count", kgo.ReadCommitted())
+	windows := readAll(t, s.input+"-windows", kgo.ReadCommitted())
 
 	total := 0
 	var wantSums = map[string][]string{}
@@ -322,6 +326,13 @@ func (s *smoke) verify(exact bool) {
 			t.Errorf("counts of %s reach %d, below %d: input lost", d, maxOf(got), n)
 		}
 	}
+	// windows: each 1 s window of each key that the partition's watermark has passed
+	// (end ≤ the partition's highest timestamp) is emitted once, with the exact count;
+	// none other is.
+	if exact {
+		s.verifyWindows(input, windows)
+	}
+
 	countDups := 0
 	for d, n := range digits {
 		countDups += len(gotCounts[d]) - n
@@ -434,10 +445,12 @@ func TestFencedZombieCommitsNothing(t *testing.T) {
 
 // After a SIGKILL under exactly-once, the restarted copy keeps its local state: it
 // restores every store from its checkpoint, replaying only the changelog records written
-// after it, never the whole changelog; and the output stays exactly-once.
+// after it, never the whole changelog. A clean restart follows; the output — final windows
+// included — stays exactly-once.
 func TestKill9RestoresOnlyFromCheckpoint(t *testing.T) {
 	s := newSmoke(t, "exactly_once", 2)
-	logs := []string{filepath.Join(t.TempDir(), "restores-1.jsonl"), filepath.Join(t.TempDir(), "restores-2.jsonl")}
+	logs := []string{filepath.Join(t.TempDir(), "restores-1.jsonl"), filepath.Join(t.TempDir(), "restores-2.jsonl"),
+		filepath.Join(t.TempDir(), "restores-3.jsonl")}
 	s.start("a", "-restore-log", logs[0])
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -445,18 +458,31 @@ func TestKill9RestoresOnlyFromCheckpoint(t *testing.T) {
 		defer wg.Done()
 		s.generate(8000, 50, 20*time.Millisecond)
 	}()
+	// A clean restart in the middle, then a SIGKILL: the windows and counts must not
+	// notice either.
+	time.Sleep(2 * time.Second)
+	s.procs["a"].terminate(t)
+	s.start("a", "-restore-log", logs[1])
 	time.Sleep(3 * time.Second)
 	s.procs["a"].kill(t)
-	s.start("a", "-restore-log", logs[1])
+	s.start("a", "-restore-log", logs[2])
 	wg.Wait()
+	// The restarted copy gets its tasks once the group drops the killed member (the 6 s
+	// session timeout); wait for its restores before stopping it.
+	deadline := time.Now().Add(time.Minute)
+	for len(readRestores(t, logs[2])) < 6 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
 	s.settle(2 * time.Minute)
 	s.stopAll()
 	s.verify(true)
 
-	infos := readRestores(t, logs[1])
-	if len(infos) != 4 { // two stores × two partitions
-		t.Fatalf("%d restores after the restart, want 4: %+v", len(infos), infos)
+	for i, path := range logs[1:] {
+		if infos := readRestores(t, path); len(infos) != 6 { // three stores × two partitions
+			t.Fatalf("%d restores after restart %d, want 6: %+v", len(infos), i+1, infos)
+		}
 	}
+	infos := readRestores(t, logs[2]) // after the SIGKILL
 	var restored, changelog int64
 	for _, i := range infos {
 		if i.Wiped || i.From == 0 {
@@ -474,6 +500,9 @@ func TestKill9RestoresOnlyFromCheckpoint(t *testing.T) {
 func readRestores(t *testing.T, path string) []eddy.RestoreInfo {
 	t.Helper()
 	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,4 +518,43 @@ func readRestores(t *testing.T, path string) []eddy.RestoreInfo {
 		out = append(out, i)
 	}
 	return out
+}
+
+func (s *smoke) verifyWindows(input, windows map[int32][]*kgo.Record) {
+	t := s.t
+	want := map[string]int{}
+	for _, recs := range input {
+		var maxTS int64
+		for _, r := range recs {
+			maxTS = max(maxTS, r.Timestamp.UnixMilli())
+		}
+		for _, r := range recs {
+			start := r.Timestamp.UnixMilli() / 1000 * 1000
+			if start+1000 <= maxTS {
+				want[fmt.Sprintf("%s@%d", r.Key, start)]++
+			}
+		}
+	}
+	got := map[string][]string{}
+	for _, recs := range windows {
+		for _, r := range recs {
+			got[string(r.Key)] = append(got[string(r.Key)], string(r.Value))
+		}
+	}
+	bad := 0
+	for w, n := range want {
+		if g := got[w]; len(g) != 1 || g[0] != strconv.Itoa(n) {
+			if bad++; bad <= 5 {
+				t.Errorf("window %s: emitted %v, want once with %d", w, g, n)
+			}
+		}
+	}
+	for w, g := range got {
+		if _, ok := want[w]; !ok {
+			if bad++; bad <= 5 {
+				t.Errorf("window %s emitted %v but its end was not passed", w, g)
+			}
+		}
+	}
+	t.Logf("%d final windows verified (%d wrong)", len(want), bad)
 }

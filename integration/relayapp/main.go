@@ -26,6 +26,9 @@ import (
 )
 
 func main() {
+	// First thing: a SIGTERM that arrives while starting must still be a clean stop.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
 	brokers := flag.String("brokers", "", "bootstrap servers")
 	appID := flag.String("app-id", "", "application id")
 	input := flag.String("input", "", "input topic")
@@ -33,9 +36,6 @@ func main() {
 	stateDir := flag.String("state-dir", "", "state directory")
 	session := flag.Duration("session-timeout", 6*time.Second, "consumer group session timeout")
 	flag.Parse()
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 
 	t := topology.New()
 	in := topology.From(t, *input, serde.String(), serde.String())

@@ -5,6 +5,7 @@ package smoke
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
@@ -24,6 +25,12 @@ func Build(input string) *topology.Topology {
 	byDigit := topology.SelectKey(nums, func(_ string, v int64) string { return strconv.FormatInt(mod10(v), 10) }, topology.Named("by-digit"))
 	counts := topology.Count(topology.GroupByKey(byDigit, serde.String(), serde.Int64(), topology.Named("digits")), "count")
 	topology.To(topology.MapValues(counts.ToStream(), format), input+"-count", serde.String(), serde.String(), topology.Named("count-out"))
+
+	windows := topology.WindowedCount(topology.WindowBy(topology.GroupByKey(in, serde.String(), serde.String()),
+		topology.TumblingWindows(time.Second)), "windows")
+	topology.To(topology.Map(windows, func(k topology.Windowed[string], n int64) (string, string) {
+		return k.Key + "@" + strconv.FormatInt(k.Start.UnixMilli(), 10), format(n)
+	}, topology.Named("window-label")), input+"-windows", serde.String(), serde.String(), topology.Named("windows-out"))
 	return t
 }
 

@@ -10,7 +10,10 @@
 //     partition under Kafka's default partitioner);
 //   - <input>-sum: per key, the running sum after each record (decimal), keyed by the key;
 //   - <input>-count: records re-keyed by value mod 10 (a repartition), then counted; one
-//     record per input record: key = the new key, value = its running count (decimal).
+//     record per input record: key = the new key, value = its running count (decimal);
+//   - <input>-windows: per key, the number of records in each 1 s tumbling window of their
+//     timestamps, once per window when the watermark passes its end: key = "<key>@<start
+//     ms>", value = the count (decimal).
 //
 // It runs until SIGTERM or SIGINT (a clean stop: commit, leave the group; exit 0) or
 // SIGKILL. -restore-log appends one JSON line per finished store restore.
@@ -37,6 +40,9 @@ import (
 )
 
 func main() {
+	// First thing: a SIGTERM that arrives while starting must still be a clean stop.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
 	brokers := flag.String("brokers", "", "bootstrap servers")
 	appID := flag.String("app-id", "", "application id")
 	input := flag.String("input", "", "input topic")
@@ -46,15 +52,13 @@ func main() {
 	restoreLog := flag.String("restore-log", "", "append a JSON line per finished restore to this file")
 	flag.Parse()
 
-	if err := run(*brokers, *appID, *input, *stateDir, *guarantee, *session, *restoreLog); err != nil {
+	if err := run(ctx, *brokers, *appID, *input, *stateDir, *guarantee, *session, *restoreLog); err != nil {
 		fmt.Fprintln(os.Stderr, "smokeapp:", err)
 		os.Exit(1)
 	}
 }
 
-func run(brokers, appID, input, stateDir, guarantee string, session time.Duration, restoreLog string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
+func run(ctx context.Context, brokers, appID, input, stateDir, guarantee string, session time.Duration, restoreLog string) error {
 	seeds := strings.Split(brokers, ",")
 	if err := createOutputs(ctx, seeds, input); err != nil {
 		return err
@@ -112,7 +116,7 @@ func createOutputs(ctx context.Context, brokers []string, input string) error {
 	if !ok || d.Err != nil {
 		return fmt.Errorf("input topic %s: missing", input)
 	}
-	resps, err := adm.CreateTopics(ctx, int32(len(d.Partitions)), -1, nil, input+"-echo", input+"-sum", input+"-count")
+	resps, err := adm.CreateTopics(ctx, int32(len(d.Partitions)), -1, nil, input+"-echo", input+"-sum", input+"-count", input+"-windows")
 	if err != nil {
 		return err
 	}

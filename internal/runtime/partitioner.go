@@ -40,7 +40,13 @@ func (p *partitioner) ForTopic(topic string) kgo.TopicPartitioner {
 	if p.internal[topic] == 0 {
 		return inner
 	}
-	return markerPartitioner{inner: inner, manual: p.byRecord.ForTopic(topic)}
+	m := markerPartitioner{inner: inner, manual: p.byRecord.ForTopic(topic)}
+	if nb, ok := inner.(kgo.TopicPartitionerOnNewBatch); ok {
+		// franz-go changes how it partitions when a partitioner takes new-batch signals:
+		// pass them on only where the inner one takes them.
+		return markerPartitionerNB{m, nb}
+	}
+	return m
 }
 
 // markerPartitioner sends watermark markers to the partition they name; everything else
@@ -53,13 +59,14 @@ func (m markerPartitioner) RequiresConsistency(r *kgo.Record) bool {
 	return isMarker(r) || m.inner.RequiresConsistency(r)
 }
 
-// OnNewBatch passes franz-go's new-batch signal on, so sticky partitioning of records
-// without a key keeps switching partitions.
-func (m markerPartitioner) OnNewBatch() {
-	if nb, ok := m.inner.(kgo.TopicPartitionerOnNewBatch); ok {
-		nb.OnNewBatch()
-	}
+// markerPartitionerNB passes franz-go's new-batch signal on, so sticky partitioning of
+// records without a key keeps switching partitions.
+type markerPartitionerNB struct {
+	markerPartitioner
+	nb kgo.TopicPartitionerOnNewBatch
 }
+
+func (m markerPartitionerNB) OnNewBatch() { m.nb.OnNewBatch() }
 
 func (m markerPartitioner) Partition(r *kgo.Record, n int) int {
 	if isMarker(r) {

@@ -163,6 +163,16 @@ func (w *worker) connect() error {
 	if err != nil {
 		return fmt.Errorf("eddy: worker %d: %w", w.index, err)
 	}
+	// Initialise the producer now, not at the first record: the new epoch fences the
+	// predecessor with this transactional id and aborts its open transaction at once, so
+	// restores, which wait for open transactions on the changelogs, need not wait out the
+	// transaction timeout after a crash.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, _, err := sess.Client().ProducerID(ctx); err != nil {
+		sess.Close()
+		return fmt.Errorf("eddy: worker %d: initialising the transactional producer: %w", w.index, err)
+	}
 	w.sess = sess
 	w.setClient(sess.Client())
 	return nil
