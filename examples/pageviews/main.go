@@ -4,11 +4,17 @@
 //	go run ./examples/pageviews                 # on an in-process broker, until Ctrl-C
 //	go run ./examples/pageviews -brokers host:9092 -duration 30s
 //
-// A built-in generator writes page views (JSON) to "page-views". The topology drops bot
-// traffic, tags each view with the site section from its URL, and splits the stream: slow
-// views (over 1 s) go to "slow-page-views" keyed by user; the others are re-keyed by
-// section and repartitioned, so each section's views land in one partition of
-// "page-views-by-section". The program prints what arrives on both output topics.
+// A built-in generator writes page views (JSON) to "page-views"; each view's event time
+// (viewed_at) is 1–5 s before it is written, so the stream is out of order. The topology:
+//
+//   - counts views per browser in 1 s event-time windows (5 s allowed out-of-orderness),
+//     each window's count emitted once, when the watermark passes it: "views-per-second";
+//   - drops bot traffic, tags each view with the site section from its URL, and splits
+//     the stream: slow views (over 1 s) go to "slow-page-views" keyed by user; the others
+//     are re-keyed by section and repartitioned, so each section's views land in one
+//     partition of "page-views-by-section".
+//
+// The program prints what arrives on the output topics.
 //
 // Without -brokers (or KAFKA_BOOTSTRAP) it starts the embedded in-process cluster.
 package main
@@ -57,12 +63,19 @@ const (
 	inputTopic   = "page-views"
 	slowTopic    = "slow-page-views"
 	sectionTopic = "page-views-by-section"
+	perSecTopic  = "views-per-second"
 )
 
 // Build returns the example's topology.
 func Build() *topology.Topology {
 	t := topology.New()
-	views := topology.From(t, inputTopic, serde.String(), serde.JSON[PageView](), topology.Named("page-views"))
+	views := topology.From(t, inputTopic, serde.String(), serde.JSON[PageView](), topology.Named("page-views"),
+		topology.Timestamps(func(_ string, v PageView, _ time.Time) (time.Time, error) { return time.UnixMilli(v.ViewedAt), nil }),
+		topology.OutOfOrderness(5*time.Second), topology.IdleTimeout(5*time.Second))
+	byBrowser := topology.GroupBy(views, func(_ string, v PageView) string { return v.Browser }, serde.String(), serde.JSON[PageView](),
+		topology.Named("by-browser"))
+	perSecond := topology.WindowedCount(topology.WindowBy(byBrowser, topology.TumblingWindows(time.Second)), "views-per-second")
+	topology.To(perSecond, perSecTopic, topology.WindowedSerde(serde.String()), serde.Int64())
 	humans := views.FilterNot(func(_ string, v PageView) bool { return v.Browser == "bot" }, topology.Named("drop-bots"))
 	enriched := topology.MapValues(humans, func(v PageView) Enriched {
 		return Enriched{PageView: v, Section: section(v.URL)}
@@ -170,7 +183,7 @@ func createTopics(ctx context.Context, brokers []string) error {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	resps, err := adm.CreateTopics(ctx, 3, -1, nil, inputTopic, slowTopic, sectionTopic)
+	resps, err := adm.CreateTopics(ctx, 3, -1, nil, inputTopic, slowTopic, sectionTopic, perSecTopic)
 	if err != nil {
 		return fmt.Errorf("creating topics: %w", err)
 	}
@@ -208,7 +221,7 @@ func generate(ctx context.Context, brokers []string, rate int) error {
 				URL:      urls[rand.IntN(len(urls))],
 				Browser:  browsers[rand.IntN(len(browsers))],
 				LoadMS:   50 + rand.IntN(1500),
-				ViewedAt: now.UnixMilli(),
+				ViewedAt: now.Add(-time.Duration(1000+rand.IntN(4000)) * time.Millisecond).UnixMilli(),
 			}
 			b, err := js.AppendEncode(nil, v)
 			if err != nil {
@@ -221,19 +234,30 @@ func generate(ctx context.Context, brokers []string, rate int) error {
 
 // printOutputs prints the records of both output topics as they arrive.
 func printOutputs(ctx context.Context, brokers []string, out io.Writer) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(slowTopic, sectionTopic),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(slowTopic, sectionTopic, perSecTopic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	js := serde.JSON[Enriched]()
+	ws := topology.WindowedSerde(serde.String())
 	for {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		fs.EachRecord(func(r *kgo.Record) {
+			if r.Topic == perSecTopic {
+				w, err1 := ws.Decode(r.Key)
+				n, err2 := serde.Int64().Decode(r.Value)
+				if err := errors.Join(err1, err2); err != nil {
+					fmt.Fprintf(out, "undecodable record in %s/%d@%d: %v\n", r.Topic, r.Partition, r.Offset, err)
+					return
+				}
+				fmt.Fprintf(out, "WINDOW %s %-8s %d views\n", w.Start.UTC().Format("15:04:05"), w.Key, n)
+				return
+			}
 			v, err := js.Decode(r.Value)
 			if err != nil {
 				fmt.Fprintf(out, "undecodable record in %s/%d@%d: %v\n", r.Topic, r.Partition, r.Offset, err)

@@ -40,8 +40,23 @@ func TestExampleRunsOnEmbeddedBroker(t *testing.T) {
 	if !strings.Contains(text, "SLOW ") || !strings.Contains(text, "view  section=") {
 		t.Fatalf("expected both slow and section lines, got:\n%s", text)
 	}
-	if strings.Contains(text, " bot") {
+	if strings.Contains(text, "SLOW ") && strings.Contains(text, "  bot\n") {
 		t.Errorf("a bot view got through:\n%s", text)
+	}
+	// Per-second windows: at least one closed within the run, each (second, browser) once.
+	windows := map[string]int{}
+	for _, line := range strings.Split(text, "\n") {
+		if f := strings.Fields(line); len(f) == 5 && f[0] == "WINDOW" {
+			windows[f[1]+" "+f[2]]++
+		}
+	}
+	if len(windows) == 0 {
+		t.Errorf("no per-second window was emitted:\n%s", text)
+	}
+	for w, n := range windows {
+		if n != 1 {
+			t.Errorf("window %s emitted %d times", w, n)
+		}
 	}
 	partitionOf := map[string]string{}
 	for _, line := range strings.Split(text, "\n") {
