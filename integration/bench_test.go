@@ -208,3 +208,43 @@ func runUntilCommitted(b *testing.B, top *topology.Topology, appID string, opts 
 	}
 	return elapsed
 }
+
+// BenchmarkWindowedCount measures 1 s tumbling windowed counts by key through the whole
+// application on the real broker: 500k records over 10k keys in 6 partitions, event times
+// 1 ms apart, from the start of the input until the group has committed its end.
+//
+//	KAFKA_BOOTSTRAP=… go test ./integration -run '^$' -bench BenchmarkWindowedCount -benchtime 1x
+func BenchmarkWindowedCount(b *testing.B) {
+	const records, keys = 500_000, 10_000
+	adm := kafkatest.Admin(b)
+	in := kafkatest.Topic(b, "in")
+	kafkatest.CreateTopic(b, adm, in, 6, nil)
+	cl := kafkatest.Client(b, kgo.ProducerBatchMaxBytes(1<<20), kgo.MaxBufferedRecords(1<<17))
+	base := time.Now().Add(-time.Hour)
+	var wg sync.WaitGroup
+	for i := range records {
+		wg.Add(1)
+		cl.Produce(context.Background(), &kgo.Record{Topic: in, Key: fmt.Appendf(nil, "key-%d", i%keys), Value: []byte("v"),
+			Timestamp: base.Add(time.Duration(i) * time.Millisecond)}, func(_ *kgo.Record, err error) {
+			defer wg.Done()
+			if err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	b.ResetTimer()
+	var total time.Duration
+	for range b.N {
+		out := kafkatest.Topic(b, "out")
+		kafkatest.CreateTopic(b, adm, out, 6, nil)
+		appID := kafkatest.Topic(b, "app")
+		top := topology.New()
+		grouped := topology.GroupByKey(topology.From(top, in, serde.String(), serde.String()), serde.String(), serde.String())
+		counts := topology.WindowedCount(topology.WindowBy(grouped, topology.TumblingWindows(time.Second)), "counts")
+		topology.To(counts, out, topology.WindowedSerde(serde.String()), serde.Int64())
+		total += runUntilCommitted(b, top, appID, []eddy.Opt{eddy.CommitInterval(100 * time.Millisecond)},
+			func() { waitCommitted(b, appID, []string{in}, 0, 10*time.Minute) })
+	}
+	b.ReportMetric(records*float64(b.N)/total.Seconds(), "records/s")
+}
