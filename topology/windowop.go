@@ -53,6 +53,11 @@ type windowOp[K, V, VA any] struct {
 	frontier int64
 	// late counts the records rejected as late by this task's operator.
 	late int64
+	// lastEnd is the latest window end the last scan closed up to; scanFrom the key the
+	// next scan starts at (nil: the start of the store).
+	scanned  bool
+	lastEnd  int64
+	scanFrom []byte
 
 	kbuf, wkey, vbuf []byte
 	closed           [][]byte // keys of the windows closed in one advance, reused
@@ -150,9 +155,23 @@ func (op *windowOp[K, V, VA]) advance(wm time.Time) error {
 	if w <= op.frontier {
 		return nil
 	}
-	// Final when end − 1 + grace ≤ w, that is end < w − grace + 2.
+	// Windows end only at size + a multiple of advance: scan only when the watermark
+	// makes a new such end final (end − 1 + grace ≤ w), not at every record.
+	size, adv := op.w.size.Milliseconds(), op.w.advance.Milliseconds()
+	lastEnd := size + floorDiv(w-op.w.grace.Milliseconds()+1-size, adv)*adv
+	if op.scanned && lastEnd <= op.lastEnd && wm.Before(graph.EndOfTime) {
+		return nil
+	}
+	op.scanned, op.lastEnd = true, lastEnd
+	// Final when end − 1 + grace ≤ w, that is end < w − grace + 2. The scan starts after
+	// the windows the previous one closed: their deleted keys stay in the database until
+	// compaction, and walking past them again at every scan would cost more each time.
 	hi := appendTime(nil, w-op.w.grace.Milliseconds()+2)
-	it, err := op.b.Range(windowKeysLow, hi)
+	lo := windowKeysLow
+	if op.scanFrom != nil {
+		lo = op.scanFrom
+	}
+	it, err := op.b.Range(lo, hi)
 	if err != nil {
 		return fmt.Errorf("window store %s: %w", op.store, err)
 	}
@@ -184,6 +203,7 @@ func (op *windowOp[K, V, VA]) advance(wm time.Time) error {
 	for _, k := range op.closed {
 		op.b.Delete(k)
 	}
+	op.scanFrom = appendTime(nil, lastEnd+1)
 	op.frontier = w
 	if !wm.Before(graph.EndOfTime) {
 		return nil // the end of a bounded run is not a frontier to keep
