@@ -196,3 +196,34 @@ func TestBoundedRunReturnsWithAllWindows(t *testing.T) {
 		t.Errorf("windowed counts total %d, want %d (%d windows)", total, n, len(recs))
 	}
 }
+
+// Session windows: records of a key less than the gap apart form one session; a record
+// between two sessions merges them; each session's count is emitted once, when final.
+func TestSessionWindows(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1})
+	// Gap 1 s. a: 1000, 1500 | 4000 → then 2400 joins the first, 3200 bridges both.
+	produceTimed(t, brokers, "events", 0, timed{"a", 1000}, timed{"a", 1500}, timed{"b", 1200}, timed{"a", 4000},
+		timed{"a", 2400}, timed{"a", 3200}, timed{"b", 9000}, timed{"z", 30000})
+	top := topology.New()
+	s := topology.From(top, "events", serde.String(), serde.String(), topology.OutOfOrderness(2*time.Second))
+	counts := topology.SessionCount(topology.SessionBy(topology.GroupByKey(s, serde.String(), serde.String()), topology.Sessions(time.Second)), "sessions")
+	topology.To(topology.Map(counts, func(k topology.Windowed[string], n int64) (string, string) {
+		return fmt.Sprintf("%s@%d-%d", k.Key, k.Start.UnixMilli(), k.End.UnixMilli()), fmt.Sprint(n)
+	}), "counts", serde.String(), serde.String())
+	app, err := eddy.New(top, eddy.ApplicationID("sessions"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runApp(t, app)
+	got := readCounts(t, brokers, 3)
+	time.Sleep(300 * time.Millisecond)
+	again := readCounts(t, brokers, 3)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a@1000-4001=5", "b@1200-1201=1", "b@9000-9001=1"}
+	if !slices.Equal(got, want) || len(again) != 3 {
+		t.Errorf("sessions = %v (then %d records), want %v", got, len(again), want)
+	}
+}
