@@ -70,9 +70,10 @@ func SessionAggregate[K, V, VA any](sg SessionGrouped[K, V], init func() VA, add
 			return nil, err
 		}
 		op := &sessionOp[K, V, VA]{sw: sw, b: b, ks: g.ks, vs: g.vs, as: as, init: init, add: add, merge: merge,
-			next: n, env: tb.Env, lateTopic: c.lateTopic, store: storeName, nextEnd: math.MinInt64}
+			next: n, env: tb.Env, lateTopic: c.lateTopic, store: storeName, nextEnd: math.MinInt64,
+			frontier: frontier{b: b, env: tb.Env, store: storeName}}
 		op.late = &windowOp[K, V, VA]{ks: g.ks, vs: g.vs, env: tb.Env, lateTopic: c.lateTopic}
-		if err := op.loadFrontier(); err != nil {
+		if err := op.load(); err != nil {
 			return nil, err
 		}
 		tb.Env.OnWatermark(op.advance)
@@ -116,7 +117,7 @@ type sessionOp[K, V, VA any] struct {
 	lateTopic string
 	late      *windowOp[K, V, VA] // reused for rejectLate
 
-	frontier int64
+	frontier
 	// nextEnd is a lower bound of the earliest end among open sessions (MinInt64: scan).
 	nextEnd int64
 
@@ -130,26 +131,6 @@ func (op *sessionOp[K, V, VA]) primaryKey(end, start int64, key []byte) []byte {
 func (op *sessionOp[K, V, VA]) indexPrefix(key []byte) []byte {
 	b := binary.BigEndian.AppendUint32([]byte{sessIndex}, uint32(len(key)))
 	return append(b, key...)
-}
-
-func (op *sessionOp[K, V, VA]) loadFrontier() error {
-	op.frontier = math.MinInt64
-	_, err := op.b.Get(frontierKey, func(v []byte) error {
-		if len(v) != 8 {
-			return fmt.Errorf("session store %s: frontier has %d bytes", op.store, len(v))
-		}
-		op.frontier = readTime(v)
-		return nil
-	})
-	return err
-}
-
-func (op *sessionOp[K, V, VA]) closedUpTo() int64 {
-	cur := op.frontier
-	if wm := op.env.Watermark(); !wm.IsZero() && wm.UnixMilli() > cur {
-		cur = wm.UnixMilli()
-	}
-	return cur
 }
 
 // sessionsOf lists the key's sessions.
@@ -230,7 +211,7 @@ func (op *sessionOp[K, V, VA]) process(r processor.Record[K, V]) error {
 // watermark), scanning only when the earliest open session may have closed.
 func (op *sessionOp[K, V, VA]) advance(wm time.Time) error {
 	w := wm.UnixMilli()
-	if w <= op.frontier {
+	if w <= op.at {
 		return nil
 	}
 	limit := w - op.sw.gap.Milliseconds() - op.sw.grace.Milliseconds() // close ends ≤ limit
@@ -292,9 +273,6 @@ func (op *sessionOp[K, V, VA]) advance(wm time.Time) error {
 		}
 		nit.Close()
 	}
-	op.frontier = w
-	if wm.Before(graph.EndOfTime) {
-		op.b.Put(frontierKey, appendTime(nil, w))
-	}
+	op.move(wm)
 	return nil
 }

@@ -49,8 +49,7 @@ type windowOp[K, V, VA any] struct {
 	updates   bool
 	lateTopic string
 
-	// frontier is the watermark (ms) up to which windows were closed; MinInt64 before any.
-	frontier int64
+	frontier
 	// late counts the records rejected as late by this task's operator.
 	late int64
 	// lastEnd is the latest window end the last scan closed up to; scanFrom the key the
@@ -63,13 +62,22 @@ type windowOp[K, V, VA any] struct {
 	closed           [][]byte // keys of the windows closed in one advance, reused
 }
 
-func (op *windowOp[K, V, VA]) loadFrontier() error {
-	op.frontier = math.MinInt64
-	_, err := op.b.Get(frontierKey, func(v []byte) error {
+// frontier is a windowed operator's close frontier: the watermark (ms) up to which its
+// windows were closed, kept in its store so a restart neither re-opens nor re-emits them.
+type frontier struct {
+	b     store.Bytes
+	env   graph.Env
+	store string
+	at    int64 // MinInt64 before any
+}
+
+func (f *frontier) load() error {
+	f.at = math.MinInt64
+	_, err := f.b.Get(frontierKey, func(v []byte) error {
 		if len(v) != 8 {
-			return fmt.Errorf("window store %s: frontier has %d bytes", op.store, len(v))
+			return fmt.Errorf("store %s: frontier has %d bytes", f.store, len(v))
 		}
-		op.frontier = readTime(v)
+		f.at = readTime(v)
 		return nil
 	})
 	return err
@@ -77,12 +85,20 @@ func (op *windowOp[K, V, VA]) loadFrontier() error {
 
 // closedUpTo is the event time up to which windows are closed: the frontier, or the task
 // watermark if it is ahead (it is, except right after a restart).
-func (op *windowOp[K, V, VA]) closedUpTo() int64 {
-	cur := op.frontier
-	if wm := op.env.Watermark(); !wm.IsZero() && wm.UnixMilli() > cur {
+func (f *frontier) closedUpTo() int64 {
+	cur := f.at
+	if wm := f.env.Watermark(); !wm.IsZero() && wm.UnixMilli() > cur {
 		cur = wm.UnixMilli()
 	}
 	return cur
+}
+
+// move sets the frontier to wm; the end of a bounded run is not kept.
+func (f *frontier) move(wm time.Time) {
+	f.at = wm.UnixMilli()
+	if wm.Before(graph.EndOfTime) {
+		f.b.Put(frontierKey, appendTime(nil, f.at))
+	}
 }
 
 func (op *windowOp[K, V, VA]) process(r processor.Record[K, V]) error {
@@ -152,7 +168,7 @@ func (op *windowOp[K, V, VA]) rejectLate(r processor.Record[K, V]) error {
 // frontier.
 func (op *windowOp[K, V, VA]) advance(wm time.Time) error {
 	w := wm.UnixMilli()
-	if w <= op.frontier {
+	if w <= op.at {
 		return nil
 	}
 	// Windows end only at size + a multiple of advance: scan only when the watermark
@@ -204,11 +220,7 @@ func (op *windowOp[K, V, VA]) advance(wm time.Time) error {
 		op.b.Delete(k)
 	}
 	op.scanFrom = appendTime(nil, lastEnd+1)
-	op.frontier = w
-	if !wm.Before(graph.EndOfTime) {
-		return nil // the end of a bounded run is not a frontier to keep
-	}
-	op.b.Put(frontierKey, appendTime(nil, w))
+	op.move(wm)
 	return nil
 }
 

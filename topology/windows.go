@@ -166,8 +166,9 @@ func windowedAggregate[K, V, VA any](wg WindowedGrouped[K, V], prefix string, as
 			return nil, err
 		}
 		op := &windowOp[K, V, VA]{w: w, b: b, ks: g.ks, vs: g.vs, as: as, fold: fold, next: n, env: tb.Env,
-			updates: c.emitUpdates, lateTopic: c.lateTopic, store: storeName}
-		if err := op.loadFrontier(); err != nil {
+			updates: c.emitUpdates, lateTopic: c.lateTopic, store: storeName,
+			frontier: frontier{b: b, env: tb.Env, store: storeName}}
+		if err := op.load(); err != nil {
 			return nil, err
 		}
 		tb.Env.OnWatermark(op.advance)
