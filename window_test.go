@@ -227,3 +227,35 @@ func TestSessionWindows(t *testing.T) {
 		t.Errorf("sessions = %v (then %d records), want %v", got, len(again), want)
 	}
 }
+
+// A record whose own session would be final already, and that joins no open session, is
+// late: sent to the late topic and not counted.
+func TestSessionLateRecord(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1, "late": 1})
+	// Bound 0: after 10000 the watermark is 9999; a@1000 (gap 1 s) is late.
+	produceTimed(t, brokers, "events", 0, timed{"a", 5000}, timed{"a", 10000}, timed{"a", 1000}, timed{"z", 60000})
+	top := topology.New()
+	s := topology.From(top, "events", serde.String(), serde.String())
+	counts := topology.SessionCount(topology.SessionBy(topology.GroupByKey(s, serde.String(), serde.String()), topology.Sessions(time.Second)),
+		"sessions", topology.LateRecordsTo("late"))
+	topology.To(topology.Map(counts, func(k topology.Windowed[string], n int64) (string, string) {
+		return fmt.Sprintf("%s@%d-%d", k.Key, k.Start.UnixMilli(), k.End.UnixMilli()), fmt.Sprint(n)
+	}), "counts", serde.String(), serde.String())
+	app, err := eddy.New(top, eddy.ApplicationID("sessions-late"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runApp(t, app)
+	got := readCounts(t, brokers, 2)
+	late := consume(t, brokers, "late", 1, 20*time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a@10000-10001=1", "a@5000-5001=1"}; !slices.Equal(got, want) {
+		t.Errorf("sessions = %v, want %v", got, want)
+	}
+	if len(late) != 1 || late[0].Timestamp.UnixMilli() != 1000 {
+		t.Errorf("late = %v", late)
+	}
+}
