@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
@@ -258,4 +259,68 @@ func TestSessionLateRecord(t *testing.T) {
 	if len(late) != 1 || late[0].Timestamp.UnixMilli() != 1000 {
 		t.Errorf("late = %v", late)
 	}
+}
+
+// Partition watermarks ride in the committed offsets' metadata: a restarted instance, even
+// with fresh local state, resumes with the watermark its predecessor had.
+func TestWatermarkSurvivesRestartInOffsetMetadata(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"events": 1, "seen": 1})
+	build := func() *topology.Topology {
+		top := topology.New()
+		s := topology.From(top, "events", serde.String(), serde.String())
+		wm := topology.Process(s, "show-watermark", func() processor.Processor[string, string, string, string] { return &watermarkShower{} })
+		topology.To(wm, "seen", serde.String(), serde.String())
+		return top
+	}
+	run := func(recs ...timed) {
+		t.Helper()
+		app, err := eddy.New(build(), eddy.ApplicationID("wm-meta"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+			eddy.CommitInterval(50*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		produceTimed(t, brokers, "events", 0, recs...)
+		stop := runApp(t, app)
+		time.Sleep(500 * time.Millisecond)
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(timed{"a", 1000}, timed{"a", 5000})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	offs, err := kadm.NewClient(cl).FetchOffsets(t.Context(), "wm-meta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := offs.Lookup("events", 0); o.At != 2 || o.Metadata != "eddy1:5000" {
+		t.Fatalf("committed offset %d with metadata %q, want 2 with eddy1:5000", o.At, o.Metadata)
+	}
+	run(timed{"a", 2000})
+	var got []string
+	for _, r := range consume(t, brokers, "seen", 3, 10*time.Second) {
+		got = append(got, string(r.Value))
+	}
+	// Before 1000 there was no watermark; before 5000 it was 999; after the restart, before
+	// 2000, it is 4999 again, not unknown.
+	if want := []string{"-", "999", "4999"}; !slices.Equal(got, want) {
+		t.Errorf("watermarks seen = %v, want %v", got, want)
+	}
+}
+
+type watermarkShower struct {
+	ctx processor.Context[string, string]
+}
+
+func (p *watermarkShower) Init(ctx processor.Context[string, string]) error { p.ctx = ctx; return nil }
+func (p *watermarkShower) Close() error                                     { return nil }
+func (p *watermarkShower) Process(r processor.Record[string, string]) error {
+	v := "-"
+	if wm := p.ctx.Watermark(); !wm.IsZero() {
+		v = fmt.Sprint(wm.UnixMilli())
+	}
+	return p.ctx.Forward(processor.WithValue(r, v))
 }

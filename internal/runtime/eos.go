@@ -84,7 +84,7 @@ func (w *worker) commitTransactionLocked(ctx context.Context) error {
 		return nil
 	}
 	dirty := w.writeChangelogsLocked(ctx)
-	committed, err := w.sess.Commit(ctx)
+	committed, err := w.sess.Commit(w.withOffsetMeta(ctx))
 	if errp := w.produceErr.Load(); errp != nil {
 		// The transaction could not commit with a failed record in it; the error is the
 		// record's, and it is not retriable by replaying.

@@ -58,6 +58,9 @@ type partition struct {
 	end   int64
 	done  bool
 	ended map[uint64]bool
+
+	// needMeta: the watermark committed with the offset is still to be read.
+	needMeta bool
 }
 
 func (p *partition) queued() int { return len(p.queue) - p.head }

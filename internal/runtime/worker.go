@@ -320,6 +320,7 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 	if ctx.Err() != nil {
 		return time.Time{}, nil // stopping: the shutdown commits
 	}
+	w.loadOffsetMetaLocked(ctx)
 	if err := w.restoreLocked(ctx); err != nil {
 		return time.Time{}, err
 	}
@@ -485,7 +486,7 @@ func (w *worker) commitLocked(ctx context.Context) error {
 		return nil
 	}
 	var commitErr error
-	w.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	w.cl.CommitOffsetsSync(w.withOffsetMeta(ctx), offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
 			commitErr = err
 			return
