@@ -158,15 +158,24 @@ func (s *smoke) settled(ctx context.Context, adm *kadm.Client, outputs []string)
 	if !done {
 		return false
 	}
-	// The internal repartition topic too: it is written in transactions, so its consumer
-	// has caught up when its committed offset reaches the end less the last commit marker.
+	// The internal repartition topic too. It is written in transactions, so its tail holds
+	// commit markers and, after a kill, aborted records: a read_committed consumer has
+	// caught up when its committed offset is past the last visible record.
 	internal := s.appID + "-digits-repartition"
 	iends, err := adm.ListEndOffsets(ctx, internal)
 	if err != nil {
 		return false
 	}
 	iends.Each(func(e kadm.ListedOffset) {
-		if o, ok := offs.Lookup(internal, e.Partition); e.Offset > 0 && (!ok || o.At < e.Offset-1) {
+		if !done || e.Offset == 0 {
+			return
+		}
+		o, ok := offs.Lookup(internal, e.Partition)
+		if ok && o.At >= e.Offset-1 {
+			return
+		}
+		last, err := lastVisible(ctx, s.t, internal, e.Partition, e.Offset)
+		if err != nil || !ok || o.At <= last {
 			done = false
 		}
 	})
@@ -557,4 +566,39 @@ func (s *smoke) verifyWindows(input, windows map[int32][]*kgo.Record) {
 		}
 	}
 	t.Logf("%d final windows verified (%d wrong)", len(want), bad)
+}
+
+// lastVisible returns the offset of the last record a read_committed consumer sees in a
+// partition below end (-1 if none in the last stretch), skipping commit markers and
+// aborted records.
+func lastVisible(ctx context.Context, t *testing.T, topic string, partition int32, end int64) (int64, error) {
+	from := max(0, end-500)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafkatest.Bootstrap(t)...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(from)}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	last := int64(-1)
+	for {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		reached := false
+		fs.EachRecord(func(r *kgo.Record) {
+			if !r.Attrs.IsControl() {
+				last = r.Offset
+			}
+			if r.Offset >= end-1 {
+				reached = true
+			}
+		})
+		if reached {
+			return last, nil
+		}
+	}
 }
