@@ -67,6 +67,11 @@ func (p *partition) holdsWatermark() bool { return !p.timing.table && !p.idle }
 // the maximum they reached; it never lowers it. When it rises, the listeners (window
 // operators) and due event-time punctuators run.
 func (t *task) advanceWatermark() error {
+	if t.restoring != 0 {
+		// Listeners read the stores: a window operator would emit from a store that is not
+		// restored yet. The watermark moves at the first record after the restore.
+		return nil
+	}
 	var low time.Time
 	any := false
 	for _, p := range t.parts {

@@ -127,3 +127,27 @@ func TestEventTimePunctuation(t *testing.T) {
 		}
 	}
 }
+
+// A task whose stores are restoring never runs its watermark listeners: a window operator
+// would emit from a store that is not restored yet (seen as a window emitted twice after a
+// zombie came back, its watermark restored from the offset metadata).
+func TestNoWatermarkListenersWhileRestoring(t *testing.T) {
+	tk := newTestTask(sourceTiming{})
+	called := 0
+	tk.OnWatermark(func(time.Time) error { called++; return nil })
+	tk.parts[0].maxTime, tk.parts[0].seen = ms(5000), true
+	tk.restoring = 1
+	if err := tk.advanceWatermark(); err != nil {
+		t.Fatal(err)
+	}
+	if called != 0 || !tk.watermark.IsZero() {
+		t.Fatalf("listeners ran %d times, watermark %v, while restoring", called, tk.watermark)
+	}
+	tk.restoring = 0
+	if err := tk.advanceWatermark(); err != nil {
+		t.Fatal(err)
+	}
+	if called != 1 || tk.watermark.UnixMilli() != 4999 {
+		t.Fatalf("after the restore: listeners ran %d times, watermark %v", called, tk.watermark)
+	}
+}
