@@ -248,15 +248,8 @@ func (op *sessionOp[K, V, VA]) advance(wm time.Time) error {
 			break
 		}
 	}
-	err = it.Err()
-	if cerr := it.Close(); err == nil {
-		err = cerr
-	}
-	if emitErr != nil {
-		return emitErr
-	}
-	if err != nil {
-		return fmt.Errorf("session store %s: %w", op.store, err)
+	if err := endScan(it, emitErr, "session", op.store); err != nil {
+		return err
 	}
 	for _, k := range closed {
 		op.b.Delete(k)

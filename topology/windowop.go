@@ -206,15 +206,8 @@ func (op *windowOp[K, V, VA]) advance(wm time.Time) error {
 			break
 		}
 	}
-	err = it.Err()
-	if cerr := it.Close(); err == nil {
-		err = cerr
-	}
-	if emitErr != nil {
-		return emitErr
-	}
-	if err != nil {
-		return fmt.Errorf("window store %s: %w", op.store, err)
+	if err := endScan(it, emitErr, "window", op.store); err != nil {
+		return err
 	}
 	for _, k := range op.closed {
 		op.b.Delete(k)
@@ -239,4 +232,20 @@ func (op *windowOp[K, V, VA]) emit(k, v []byte) error {
 		Key:   Windowed[K]{Key: key, Start: time.UnixMilli(start), End: time.UnixMilli(end)},
 		Value: agg, Timestamp: time.UnixMilli(end - 1),
 	})
+}
+
+// endScan closes a closing scan's iterator and returns the first error: the emission's,
+// else the iterator's.
+func endScan(it store.Iterator, emitErr error, kind, name string) error {
+	err := it.Err()
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	if emitErr != nil {
+		return emitErr
+	}
+	if err != nil {
+		return fmt.Errorf("%s store %s: %w", kind, name, err)
+	}
+	return nil
 }
