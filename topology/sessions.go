@@ -188,7 +188,6 @@ func (op *sessionOp[K, V, VA]) process(r processor.Record[K, V]) error {
 	}
 	if !found && cur != math.MinInt64 && ts+gap+grace <= cur {
 		// A session of its own would be final already, and it joins no open one.
-		op.late.late++
 		return op.late.rejectLate(r)
 	}
 	if !found {

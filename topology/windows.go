@@ -15,6 +15,7 @@ import (
 // accepted; a window is final once the watermark reaches end − 1 ms + grace.
 type Windows struct {
 	size, advance, grace time.Duration
+	sliding              bool // SlidingWindows: size is the time difference + 1 ms
 }
 
 // TumblingWindows are back-to-back windows of the given size.
@@ -31,6 +32,12 @@ func HoppingWindows(size, advance time.Duration) Windows {
 func (w Windows) Grace(g time.Duration) Windows { w.grace = g; return w }
 
 func (w Windows) validate() error {
+	if w.sliding {
+		if d := w.size - time.Millisecond; d < 0 || d%time.Millisecond != 0 || w.grace < 0 {
+			return fmt.Errorf("sliding windows with time difference %s, grace %s: need whole milliseconds ≥ 0 and grace ≥ 0", d, w.grace)
+		}
+		return nil
+	}
 	if w.size < time.Millisecond || w.advance < time.Millisecond || w.advance > w.size || w.grace < 0 {
 		return fmt.Errorf("windows of size %s, advance %s, grace %s: need size ≥ 1 ms, 0 < advance ≤ size, grace ≥ 0",
 			w.size, w.advance, w.grace)
@@ -164,6 +171,14 @@ func windowedAggregate[K, V, VA any](wg WindowedGrouped[K, V], prefix string, as
 		b, err := tb.Env.Store(storeName)
 		if err != nil {
 			return nil, err
+		}
+		if w.sliding {
+			op := newSlidingOp(w, b, tb.Env, g, as, storeName, c, fold, n)
+			if err := op.load(); err != nil {
+				return nil, err
+			}
+			tb.Env.OnWatermark(op.advance)
+			return op.process, nil
 		}
 		op := &windowOp[K, V, VA]{w: w, b: b, ks: g.ks, vs: g.vs, as: as, fold: fold, next: n, env: tb.Env,
 			updates: c.emitUpdates, lateTopic: c.lateTopic, store: storeName,
