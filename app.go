@@ -30,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/metrics"
 	"github.com/eddy-streams/eddy/internal/runtime"
 	"github.com/eddy-streams/eddy/topology"
 )
@@ -41,8 +42,9 @@ var ErrClosed = errors.New("eddy: app closed")
 // Run, stop it by cancelling Run's context or with Close. Its methods are safe for
 // concurrent use.
 type App struct {
-	cfg  config
-	topo *topology.Topology
+	cfg     config
+	topo    *topology.Topology
+	metrics *metrics.Registry
 
 	mu struct {
 		sync.Mutex
@@ -73,7 +75,7 @@ func New(t *topology.Topology, opts ...Opt) (*App, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &App{cfg: cfg, topo: t}, nil
+	return &App{cfg: cfg, topo: t, metrics: metrics.NewRegistry()}, nil
 }
 
 // Run runs the application until ctx ends, Close is called, or a fatal error occurs. On a
@@ -126,6 +128,10 @@ func (a *App) Run(ctx context.Context) error {
 		ExactlyOnce:           a.cfg.exactlyOnce,
 		TransactionTimeout:    a.cfg.txnTimeout,
 		Bounded:               a.cfg.bounded,
+		OnDeserialization:     a.cfg.onDeserialization.runtime(),
+		OnProcessing:          a.cfg.onProcessing.runtime(),
+		OnProduction:          a.cfg.onProduction.runtime(),
+		Metrics:               a.metrics,
 	}
 	return runtime.Run(ctx, rc, a.topo.Graph())
 }

@@ -305,7 +305,7 @@ func TestProcessingErrorNamesRecord(t *testing.T) {
 	if err == nil {
 		t.Fatal("Run returned nil after a failing record")
 	}
-	for _, want := range []string{"task 0_0", "in/0@2", "process parse", `"boom"`} {
+	for _, want := range []string{"task 0_0", "in/0@2", "processing error in parse", `"boom"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}

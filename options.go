@@ -39,6 +39,8 @@ type config struct {
 	txnTimeout     time.Duration
 	intervalSet    bool
 	bounded        bool
+
+	onDeserialization, onProcessing, onProduction ErrorPolicy
 }
 
 func defaultConfig() config {
@@ -201,6 +203,7 @@ func (c *config) validate() error {
 	if c.maxQueued < 1 {
 		errs = append(errs, fmt.Errorf("eddy: MaxQueuedRecords(%d): need at least 1", c.maxQueued))
 	}
+	errs = append(errs, c.validatePolicies()...)
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,6 +144,13 @@ func TestLateRecordsGoToTheLateTopic(t *testing.T) {
 	}
 	if len(late) != 1 || string(late[0].Key) != "late" || string(late[0].Value) != "v" || late[0].Timestamp.UnixMilli() != 1500 {
 		t.Errorf("late records = %v", late)
+	}
+	var text strings.Builder
+	if err := app.WriteMetrics(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "eddy_late_records_total{store=\"win\"} 1\n") {
+		t.Errorf("metrics do not count the late record once:\n%s", text.String())
 	}
 }
 

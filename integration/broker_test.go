@@ -109,9 +109,20 @@ func TestTransactionAbortHiddenFromReadCommitted(t *testing.T) {
 }
 
 // consumeAll reads partition 0 of topic from the start to its current end offset and
-// returns the values. Control records (transaction markers) take offsets but are not
-// returned, so the end is tracked by position, not by counting records.
+// returns the values.
 func consumeAll(t *testing.T, topic string, isolation kgo.IsolationLevel) []string {
+	t.Helper()
+	var values []string
+	for _, r := range readPartition0(t, topic, isolation) {
+		values = append(values, string(r.Value))
+	}
+	return values
+}
+
+// readPartition0 reads partition 0 of topic from the start to its current end offset.
+// Control records (transaction markers) take offsets but are not returned, so the end is
+// tracked by position, not by counting records.
+func readPartition0(t *testing.T, topic string, isolation kgo.IsolationLevel) []*kgo.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -123,17 +134,19 @@ func consumeAll(t *testing.T, topic string, isolation kgo.IsolationLevel) []stri
 	if !ok || end.Err != nil {
 		t.Fatalf("end offset of %s/0: %v", topic, end.Err)
 	}
-
+	if end.Offset == 0 {
+		return nil
+	}
 	cl := kafkatest.Client(t,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.FetchIsolationLevel(isolation),
 		kgo.KeepControlRecords(),
 	)
-	var values []string
+	var recs []*kgo.Record
 	for {
 		fetches := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			t.Fatalf("consuming %s (%v): stopped at %v before end offset %d: %v", topic, isolation, values, end.Offset, err)
+			t.Fatalf("consuming %s (%v): stopped after %d records before end offset %d: %v", topic, isolation, len(recs), end.Offset, err)
 		}
 		for _, fe := range fetches.Errors() {
 			t.Fatalf("fetch %s/%d: %v", fe.Topic, fe.Partition, fe.Err)
@@ -141,14 +154,14 @@ func consumeAll(t *testing.T, topic string, isolation kgo.IsolationLevel) []stri
 		done := false
 		fetches.EachRecord(func(r *kgo.Record) {
 			if !r.Attrs.IsControl() {
-				values = append(values, string(r.Value))
+				recs = append(recs, r)
 			}
 			if r.Offset+1 >= end.Offset {
 				done = true
 			}
 		})
 		if done {
-			return values
+			return recs
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -49,7 +50,11 @@ func Process[K, V, KO, VO any](s Stream[K, V], name string, supplier processor.S
 		})
 		return func(r processor.Record[K, V]) error {
 			if err := p.Process(r); err != nil {
-				return fmt.Errorf("process %s: %w", name, err)
+				var re *graph.RecordError
+				if errors.As(err, &re) {
+					return err // from further down the chain, through Forward
+				}
+				return &graph.RecordError{Kind: graph.Processing, Node: name, Err: err}
 			}
 			return nil
 		}, nil

@@ -72,7 +72,7 @@ func SessionAggregate[K, V, VA any](sg SessionGrouped[K, V], init func() VA, add
 		op := &sessionOp[K, V, VA]{sw: sw, b: b, ks: g.ks, vs: g.vs, as: as, init: init, add: add, merge: merge,
 			next: n, env: tb.Env, lateTopic: c.lateTopic, store: storeName, nextEnd: math.MinInt64,
 			frontier: frontier{b: b, env: tb.Env, store: storeName}}
-		op.late = &windowOp[K, V, VA]{ks: g.ks, vs: g.vs, env: tb.Env, lateTopic: c.lateTopic}
+		op.late = &windowOp[K, V, VA]{ks: g.ks, vs: g.vs, env: tb.Env, lateTopic: c.lateTopic, store: storeName}
 		if err := op.load(); err != nil {
 			return nil, err
 		}

@@ -48,11 +48,11 @@ func sink[K, V any](s Stream[K, V], n *graph.Node, ks serde.Serde[K], vs serde.S
 			// the broker acknowledges the batch, so they cannot be reused buffers.
 			key, err := ks.AppendEncode(nil, r.Key)
 			if err != nil {
-				return fmt.Errorf("sink %s: encode key for %s: %w", n.Name, topic, err)
+				return &graph.RecordError{Kind: graph.Production, Node: n.Name, Err: fmt.Errorf("encode key for %s: %w", topic, err)}
 			}
 			value, err := vs.AppendEncode(nil, r.Value)
 			if err != nil {
-				return fmt.Errorf("sink %s: encode value for %s: %w", n.Name, topic, err)
+				return &graph.RecordError{Kind: graph.Production, Node: n.Name, Err: fmt.Errorf("encode value for %s: %w", topic, err)}
 			}
 			rec := &kgo.Record{Topic: topic, Key: key, Value: value, Timestamp: r.Timestamp}
 			if len(r.Headers) > 0 {

@@ -80,7 +80,7 @@ func newSlidingOp[K, V, VA any](w Windows, b store.Bytes, env graph.Env, g Group
 	c opConfig, fold func(k K, v V, agg VA, found bool) VA, n next[Windowed[K], VA]) *slidingOp[K, V, VA] {
 	return &slidingOp[K, V, VA]{d: w.size.Milliseconds() - 1, grace: w.grace.Milliseconds(), b: b, ks: g.ks, vs: g.vs, as: as,
 		fold: fold, next: n, store: storeName, updates: c.emitUpdates,
-		late:     &windowOp[K, V, VA]{ks: g.ks, vs: g.vs, env: env, lateTopic: c.lateTopic},
+		late:     &windowOp[K, V, VA]{ks: g.ks, vs: g.vs, env: env, lateTopic: c.lateTopic, store: storeName},
 		frontier: frontier{b: b, env: env, store: storeName}, due: math.MinInt64, scanFrom: math.MinInt64}
 }
 

@@ -64,24 +64,41 @@ func sourceWithTime[K, V any](t *Topology, n *graph.Node, ks serde.Serde[K], vs 
 			return nil, err
 		}
 		env := tb.Env
-		return func(rec *kgo.Record) error {
+		bad := func(format string, args ...any) error {
+			return &graph.RecordError{Kind: graph.Deserialization, Node: n.Name, Err: fmt.Errorf(format, args...)}
+		}
+		return func(rec *kgo.Record) (err error) {
 			var r processor.Record[K, V]
-			var err error
+			decoding := true
+			defer func() {
+				// A panic in a serde or an extractor is bad input; further down the chain,
+				// the operator where it happened has already turned it into an error.
+				if v := recover(); v != nil && decoding {
+					re := graph.Recovered(n.Name, v)
+					re.Kind = graph.Deserialization
+					err = re
+				}
+			}()
 			if rec.Key != nil {
 				if r.Key, err = ks.Decode(rec.Key); err != nil {
-					return fmt.Errorf("source %s: decode key: %w", n.Name, err)
+					return bad("decode key: %w", err)
 				}
 			}
 			if rec.Value != nil {
 				if r.Value, err = vs.Decode(rec.Value); err != nil {
-					return fmt.Errorf("source %s: decode value: %w", n.Name, err)
+					return bad("decode value: %w", err)
 				}
 			}
 			r.Timestamp = rec.Timestamp
 			if extract != nil {
 				if r.Timestamp, err = extract(r.Key, r.Value, rec.Timestamp); err != nil {
-					return fmt.Errorf("source %s: extract event time: %w", n.Name, err)
+					return bad("extract event time: %w", err)
 				}
+			}
+			if ms := r.Timestamp.UnixMilli(); ms < 0 || r.Timestamp.IsZero() {
+				return bad("invalid event time %d ms (a record needs a timestamp ≥ 0)", ms)
+			}
+			if extract != nil {
 				env.ObserveEventTime(r.Timestamp)
 			}
 			if len(rec.Headers) > 0 {
@@ -90,6 +107,7 @@ func sourceWithTime[K, V any](t *Topology, n *graph.Node, ks serde.Serde[K], vs 
 					r.Headers[i] = processor.Header{Key: h.Key, Value: h.Value}
 				}
 			}
+			decoding = false
 			return next(r)
 		}, nil
 	}

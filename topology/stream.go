@@ -80,12 +80,33 @@ func attach[K, V, KO, VO any](parents []Stream[K, V], n *graph.Node,
 	t.g.Add(n, nodes...)
 	child := Stream[KO, VO]{t: t, node: n, out: &outlets[KO, VO]{}}
 	compile := func(tb *graph.TaskBuild) (next[K, V], error) {
-		return graph.Memo(tb, n, func() (next[K, V], error) { return self(tb, child.out) })
+		return graph.Memo(tb, n, func() (next[K, V], error) {
+			f, err := self(tb, child.out)
+			if err != nil {
+				return nil, err
+			}
+			return guarded(n.Name, f), nil
+		})
 	}
 	for _, p := range parents {
 		p.out.add(n, compile)
 	}
 	return child
+}
+
+// guarded runs f with a recover: a panic in the operator's code (user functions, serdes)
+// becomes a processing error naming it, for the application's policy to handle, instead
+// of taking the process down. A panic further down the chain is caught by the operator
+// where it happened.
+func guarded[K, V any](name string, f next[K, V]) next[K, V] {
+	return func(r processor.Record[K, V]) (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				err = graph.Recovered(name, v)
+			}
+		}()
+		return f(r)
+	}
 }
 
 // processorNode adds a processor node named by the options or the prefix.

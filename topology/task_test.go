@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddy-streams/eddy/internal/graph"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
@@ -45,6 +46,7 @@ func (e *fakeEnv) Store(name string) (store.Bytes, error) {
 func (e *fakeEnv) ScheduleEventTime(time.Duration, processor.Punctuator) func() { return func() {} }
 func (e *fakeEnv) ObserveEventTime(t time.Time)                                 { e.observed = append(e.observed, t) }
 func (e *fakeEnv) OnWatermark(fn func(time.Time) error)                         { e.listeners = append(e.listeners, fn) }
+func (e *fakeEnv) LateRecord(string)                                            {}
 func (e *fakeEnv) Send(r *kgo.Record) error {
 	e.n++
 	if e.keep {
@@ -104,7 +106,7 @@ func TestProcessForwardToAndClose(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Errorf("sent %v, want %s", got, want)
 	}
-	if err := h(&kgo.Record{Value: []byte("x")}); err == nil || !strings.Contains(err.Error(), "process router") {
+	if err := h(&kgo.Record{Value: []byte("x"), Timestamp: time.UnixMilli(6)}); err == nil || !strings.Contains(err.Error(), "processing error in router") {
 		t.Errorf("a failing processor gave %v, want an error naming the operator", err)
 	}
 	if err := task.Close(); err != nil || !closed {
@@ -194,3 +196,51 @@ func TestSourceTimestampExtractor(t *testing.T) {
 		t.Errorf("mismatched extractor: %v", err)
 	}
 }
+
+// Record failures carry their kind and the operator: bad bytes and bad times are
+// deserialization errors of the source, a panic in a user function is a processing error
+// of its operator (the process survives), an unencodable output a production error of the
+// sink. Other operators' panics are caught where they happen, not by an upstream one.
+func TestRecordErrorsAreClassified(t *testing.T) {
+	top := topology.New()
+	in := topology.From(top, "in", serde.String(), serde.JSON[map[string]int]())
+	picked := topology.MapValues(in, func(v map[string]int) int64 {
+		if v["boom"] != 0 {
+			panic(fmt.Sprintf("boom %d", v["boom"]))
+		}
+		return int64(100 / v["d"])
+	}, topology.Named("pick"))
+	topology.To(picked.Filter(func(string, int64) bool { return true }, topology.Named("keep")), "out", serde.String(), failingSerde{})
+	task, err := top.Graph().BuildTask(0, &fakeEnv{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := task.Handlers["in"]
+	cases := []struct {
+		rec      *kgo.Record
+		kind     graph.ErrorKind
+		node     string
+		panicked bool
+		msg      string
+	}{
+		{&kgo.Record{Value: []byte(`{"d":`), Timestamp: time.UnixMilli(1)}, graph.Deserialization, "KSTREAM-SOURCE-0000000000", false, "decode value"},
+		{&kgo.Record{Value: []byte(`{"d":1}`), Timestamp: time.UnixMilli(-1)}, graph.Deserialization, "KSTREAM-SOURCE-0000000000", false, "invalid event time -1"},
+		{&kgo.Record{Value: []byte(`{"boom":7}`), Timestamp: time.UnixMilli(1)}, graph.Processing, "pick", true, "boom 7"},
+		{&kgo.Record{Value: []byte(`{"d":0}`), Timestamp: time.UnixMilli(1)}, graph.Processing, "pick", true, "divide by zero"},
+		{&kgo.Record{Value: []byte(`{"d":1}`), Timestamp: time.UnixMilli(1)}, graph.Production, "KSTREAM-SINK-0000000001", false, "cannot encode 100"},
+	}
+	for _, c := range cases {
+		err := h(c.rec)
+		var re *graph.RecordError
+		if !errors.As(err, &re) || re.Kind != c.kind || re.Node != c.node || re.Panicked != c.panicked || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: error %v (%#v), want a %s error of %s containing %q", c.rec.Value, err, re, c.kind, c.node, c.msg)
+		}
+	}
+}
+
+type failingSerde struct{}
+
+func (failingSerde) AppendEncode(dst []byte, v int64) ([]byte, error) {
+	return dst, fmt.Errorf("cannot encode %d", v)
+}
+func (failingSerde) Decode([]byte) (int64, error) { return 0, nil }

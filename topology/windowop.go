@@ -149,6 +149,7 @@ func (op *windowOp[K, V, VA]) process(r processor.Record[K, V]) error {
 // topic if there is one.
 func (op *windowOp[K, V, VA]) rejectLate(r processor.Record[K, V]) error {
 	op.late++
+	op.env.LateRecord(op.store)
 	if op.lateTopic == "" {
 		return nil
 	}

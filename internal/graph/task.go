@@ -43,6 +43,9 @@ type Env interface {
 	// OnWatermark registers fn to run each time the task's watermark advances, after the
 	// record that advanced it (window operators close windows there).
 	OnWatermark(fn func(watermark time.Time) error)
+	// LateRecord counts a record that the windowed aggregation with the named store
+	// rejected as late.
+	LateRecord(store string)
 }
 
 // TaskBuild is the state of compiling one task: the runtime's Env, the nodes compiled so

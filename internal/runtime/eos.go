@@ -84,12 +84,26 @@ func (w *worker) commitTransactionLocked(ctx context.Context) error {
 		return nil
 	}
 	dirty := w.writeChangelogsLocked(ctx)
-	committed, err := w.sess.Commit(w.withOffsetMeta(ctx))
+	// Flush inside the transaction first: a failed output must abort it, never commit
+	// with the offsets of the record it came from.
+	if err := w.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("%w: flush: %w", errRecreate, err)
+	}
 	if errp := w.produceErr.Load(); errp != nil {
-		// The transaction could not commit with a failed record in it; the error is the
-		// record's, and it is not retriable by replaying.
+		if err := w.sess.Abort(ctx); err != nil {
+			w.log.Warn("aborting the transaction after a failed output", "err", err)
+		}
 		return *errp
 	}
+	if failed := w.prodFailed.take(); len(failed) > 0 {
+		// Outputs refused on their own account: their input records are dead-lettered on
+		// the replay, before any effect.
+		for c, f := range failed {
+			w.poisoned[c] = &poison{err: f.err}
+		}
+		return w.replayLocked(ctx)
+	}
+	committed, err := w.sess.Commit(w.withOffsetMeta(ctx))
 	if err != nil {
 		return fmt.Errorf("%w: %w", errRecreate, err)
 	}
@@ -98,10 +112,21 @@ func (w *worker) commitTransactionLocked(ctx context.Context) error {
 		w.reviveAllLocked()
 		return nil
 	}
+	w.committedLocked()
 	if err := w.applyStateLocked(dirty); err != nil {
 		return err
 	}
 	w.snapshotTimeLocked()
+	return nil
+}
+
+// replayLocked aborts the open transaction and revives every task: the consumer goes back
+// to the committed offsets, and the poisoned records are handled as they come again.
+func (w *worker) replayLocked(ctx context.Context) error {
+	if err := w.sess.Abort(ctx); err != nil {
+		return fmt.Errorf("%w: %w", errRecreate, err)
+	}
+	w.reviveAllLocked()
 	return nil
 }
 
@@ -111,15 +136,32 @@ func (w *worker) commitTransactionLocked(ctx context.Context) error {
 // commit. The session has rewound the consumer to the committed offsets. The database was
 // never touched, so stores need no restore.
 func (w *worker) reviveAllLocked() {
+	w.abortedLocked()
+	// The session rewinds the partitions that have a committed offset, but one that never
+	// had a commit would read on past the aborted records: every partition goes back to
+	// where this transaction started reading it.
+	rewind := map[string]map[int32]kgo.EpochOffset{}
+	for _, p := range w.parts {
+		if p.replayFrom >= 0 {
+			if rewind[p.topic] == nil {
+				rewind[p.topic] = map[int32]kgo.EpochOffset{}
+			}
+			rewind[p.topic][p.partition] = kgo.EpochOffset{Epoch: -1, Offset: p.replayFrom}
+			p.replayFrom = -1
+		}
+	}
+	if len(rewind) > 0 {
+		w.cl.SetOffsets(rewind)
+	}
 	for _, t := range w.tasks {
-		if err := t.g.Close(); err != nil {
+		if err := protect("closing task "+t.id.String(), t.g.Close); err != nil {
 			w.log.Warn("closing a processor for revival", "task", t.id.String(), "err", err)
 		}
 		for _, kv := range t.kvs {
 			kv.Buffer().Reset()
 		}
 		t.punctuators, t.listeners, t.eventTimer = nil, nil, nil
-		g, err := w.g.BuildTask(t.id.Subtopology, t)
+		g, err := buildTask(w.g, t.id.Subtopology, t)
 		if err != nil {
 			w.setFatalLocked(err)
 			return
@@ -148,6 +190,8 @@ func (w *worker) recreate() error {
 	w.mu.Unlock()
 	w.sess.Close()
 	w.produceErr.Store(nil)
+	w.prodFailed.take()
+	w.abortedLocked()
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		if err = w.connect(); err == nil {
@@ -163,6 +207,7 @@ func (w *worker) snapshotTimeLocked() {
 	for _, t := range w.tasks {
 		t.committedWatermark = t.watermark
 		for _, p := range t.parts {
+			p.replayFrom = -1
 			p.committedMax, p.committedSeen = p.maxTime, p.seen
 		}
 	}

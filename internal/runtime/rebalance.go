@@ -50,7 +50,7 @@ func (w *worker) assignLocked(assigned map[string][]int32) {
 				}
 				continue
 			}
-			p := &partition{topic: topic, partition: part, handler: t.g.Handlers[topic], next: -1, committed: -1, task: t,
+			p := &partition{topic: topic, partition: part, handler: t.g.Handlers[topic], next: -1, committed: -1, replayFrom: -1, task: t,
 				timing: w.plan.timing[topic], received: time.Now(),
 				internal: w.plan.upstreams[topic] > 0, expected: w.plan.upstreams[topic], end: -1,
 				needMeta: w.plan.upstreams[topic] == 0}
@@ -97,7 +97,7 @@ func (w *worker) taskLocked(id processor.TaskID) (*task, error) {
 	if len(t.kvs) > 0 {
 		t.restoring = -1
 	}
-	g, err := w.g.BuildTask(id.Subtopology, t)
+	g, err := buildTask(w.g, id.Subtopology, t)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +160,7 @@ func (w *worker) tasksOfLocked(parts map[string][]int32) []*task {
 // closeTaskLocked closes a task's processors and forgets its partitions; queued records
 // are dropped (they were not committed, so the next owner reads them again).
 func (w *worker) closeTaskLocked(t *task) {
-	if err := t.g.Close(); err != nil {
+	if err := protect("closing task "+t.id.String(), t.g.Close); err != nil {
 		w.setFatalLocked(err)
 	}
 	for i, kv := range t.kvs {

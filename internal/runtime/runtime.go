@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/internal/graph"
+	"github.com/eddy-streams/eddy/internal/metrics"
 	"github.com/eddy-streams/eddy/internal/state"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/store"
@@ -57,6 +58,11 @@ type Config struct {
 	Bounded bool
 	// OnRestore, if set, is called from a worker's goroutine when a store finishes restoring.
 	OnRestore func(RestoreInfo)
+	// OnDeserialization, OnProcessing and OnProduction handle records that failed in a
+	// source (undecodable, no valid time), in user code, or on the way out.
+	OnDeserialization, OnProcessing, OnProduction ErrorPolicy
+	// Metrics receives the instance's counters (nil: none kept).
+	Metrics *metrics.Registry
 }
 
 // RestoreInfo describes one finished restore of one task's store.
@@ -138,7 +144,7 @@ func prepare(ctx context.Context, cfg *Config, g *graph.Graph) (*topicPlan, erro
 	actx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	adm := kadm.NewClient(cl)
-	plan, err := planTopics(actx, adm, cfg.ApplicationID, g, cfg.ReplicationFactor)
+	plan, err := planTopics(actx, adm, cfg.ApplicationID, g, cfg.ReplicationFactor, cfg.DeadLetterTopics())
 	if err != nil || !cfg.Bounded {
 		return plan, err
 	}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -61,6 +62,18 @@ type partition struct {
 
 	// needMeta: the watermark committed with the offset is still to be read.
 	needMeta bool
+
+	// replayFrom is the offset of the first record fetched since the last commit (-1:
+	// none), where a replay under exactly-once starts.
+	replayFrom int64
+}
+
+// consumed moves the partition past rec: its offset is the next to commit.
+func (p *partition) consumed(rec *kgo.Record) {
+	p.next, p.epoch = rec.Offset+1, rec.LeaderEpoch
+	if p.end >= 0 && p.next >= p.end {
+		p.done = true
+	}
 }
 
 func (p *partition) queued() int { return len(p.queue) - p.head }
@@ -84,6 +97,10 @@ type task struct {
 
 	cur    processor.Metadata
 	hasCur bool
+	// curRec is the record being processed; src names it in its outputs' Context when
+	// production failures are dead-lettered (made at the first output).
+	curRec *kgo.Record
+	src    *sourceRef
 
 	watermark          time.Time
 	committedWatermark time.Time
@@ -133,7 +150,19 @@ func (t *task) Watermark() time.Time     { return t.watermark }
 
 func (t *task) Metadata() (processor.Metadata, bool) { return t.cur, t.hasCur }
 
+func (t *task) LateRecord(store string) {
+	if m := t.w.cfg.Metrics; m != nil {
+		m.Counter("eddy_late_records_total", "Records a windowed aggregation rejected as late.", "store", store).Add(1)
+	}
+}
+
 func (t *task) Send(rec *kgo.Record) error {
+	if t.curRec != nil && t.w.cfg.OnProduction.Action == DeadLetter {
+		if t.src == nil {
+			t.src = &sourceRef{Context: context.Background(), rec: t.curRec}
+		}
+		rec.Context = t.src
+	}
 	t.stamp(rec)
 	return t.w.send(rec)
 }
@@ -203,16 +232,30 @@ func (t *task) processOne() (bool, error) {
 		p.idle = false
 	}
 	t.cur = processor.Metadata{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
-	t.hasCur, t.observed = true, false
-	err := p.handler(rec)
-	t.hasCur = false
+	if len(t.w.poisoned) > 0 {
+		if ps, ok := t.w.poisoned[coordOf(rec)]; ok {
+			// It failed before the last abort: handled now, before any effect. The entry
+			// stays until a commit covers it, in case this transaction aborts too.
+			ps.handled = true
+			if err := t.w.dispose(rec, ps.err, t.w.cfg.policy(ps.err.Kind)); err != nil {
+				return true, err
+			}
+			p.consumed(rec)
+			return true, nil
+		}
+	}
+	t.hasCur, t.observed, t.curRec, t.src = true, false, rec, nil
+	err := t.call(p.handler, rec)
+	t.hasCur, t.curRec, t.src = false, nil, nil
 	if err != nil {
-		return true, fmt.Errorf("eddy: task %s: record %s: %w", t.id, t.cur, err)
+		if err := t.recordFailed(rec, err); err != nil {
+			return true, err
+		}
+		// Skipped or dead-lettered: consumed, but its time is not the stream's.
+		p.consumed(rec)
+		return true, nil
 	}
-	p.next, p.epoch = rec.Offset+1, rec.LeaderEpoch
-	if p.end >= 0 && p.next >= p.end {
-		p.done = true
-	}
+	p.consumed(rec)
 	eventTime := rec.Timestamp
 	if t.observed {
 		eventTime, t.observed = t.eventTime, false
@@ -243,7 +286,7 @@ func (t *task) punctuate(now time.Time) (time.Time, error) {
 			continue
 		}
 		if !now.Before(p.next) {
-			if err := p.fn(now); err != nil {
+			if err := protect("a punctuator", func() error { return p.fn(now) }); err != nil {
 				return next, fmt.Errorf("eddy: task %s: punctuation: %w", t.id, err)
 			}
 			// Skip missed beats instead of firing them in a burst.

@@ -101,7 +101,7 @@ func (t *task) advanceWatermark() error {
 	t.watermark = low
 	wasCur := t.hasCur
 	for _, l := range t.listeners {
-		if err := l(low); err != nil {
+		if err := protect("a window operator", func() error { return l(low) }); err != nil {
 			return err
 		}
 	}
@@ -120,7 +120,7 @@ func (t *task) advanceWatermark() error {
 			// Scheduled before the task had a watermark: start from the first one.
 			et.next = nextMultiple(low, et.interval)
 		} else if !low.Before(et.next) {
-			if err := et.fn(low); err != nil {
+			if err := protect("an event-time punctuator", func() error { return et.fn(low) }); err != nil {
 				return err
 			}
 			et.next = nextMultiple(low, et.interval)

@@ -12,7 +12,7 @@ func ms(n int64) time.Time { return time.UnixMilli(n) }
 // newTestTask makes a task with the given partitions' timing and a handler that accepts
 // every record.
 func newTestTask(timings ...sourceTiming) *task {
-	t := &task{}
+	t := &task{w: &worker{cfg: &Config{}, poisoned: map[recordCoord]*poison{}}}
 	for i, tm := range timings {
 		t.parts = append(t.parts, &partition{topic: "in", partition: int32(i), timing: tm, next: -1, end: -1,
 			handler: func(*kgo.Record) error { return nil }})

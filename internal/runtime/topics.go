@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/eddy-streams/eddy/changelog"
 	"github.com/eddy-streams/eddy/internal/assign"
@@ -44,6 +45,10 @@ type topicPlan struct {
 	// and how many tasks the application has.
 	ends, starts map[topicPartition]int64
 	tasks        int
+
+	// maxRecordBytes is the producer's batch limit: the smallest max.message.bytes of
+	// the output topics.
+	maxRecordBytes int32
 }
 
 // sourceTiming is how a source topic's partitions make watermarks.
@@ -72,7 +77,7 @@ var internalTopicConfig = map[string]*string{
 
 // planTopics checks the input topics, decides the partition counts of the internal topics,
 // checks co-partitioning and creates (or verifies) the internal topics.
-func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Graph, replication int16) (*topicPlan, error) {
+func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Graph, replication int16, deadLetters []string) (*topicPlan, error) {
 	subs, err := g.Subtopologies()
 	if err != nil {
 		return nil, err
@@ -111,6 +116,9 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 	if err := p.describe(ctx, adm, sinks, "output"); err != nil {
 		return nil, err
 	}
+	if err := p.describe(ctx, adm, deadLetters, "dead-letter"); err != nil {
+		return nil, err
+	}
 	if err := p.sizeInternal(g, appID); err != nil {
 		return nil, err
 	}
@@ -144,7 +152,46 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 	if err := p.createChangelogs(ctx, adm, g, appID, replication); err != nil {
 		return nil, err
 	}
+	outputs := append(append([]string(nil), sinks...), deadLetters...)
+	for name := range p.upstreams {
+		outputs = append(outputs, name)
+	}
+	for name := range p.changelogs {
+		outputs = append(outputs, name)
+	}
+	if err := p.recordLimit(ctx, adm, outputs); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// defaultBatchMaxBytes is franz-go's default producer batch limit.
+const defaultBatchMaxBytes = 1_000_012
+
+// recordLimit sets the producer's batch limit to the smallest max.message.bytes among the
+// output topics (and at most franz-go's default), so that no batch is refused by a topic
+// as too large: a record too large is then refused alone, before it is sent, and can be
+// dead-lettered without taking its batch with it.
+func (p *topicPlan) recordLimit(ctx context.Context, adm *kadm.Client, topics []string) error {
+	p.maxRecordBytes = defaultBatchMaxBytes
+	if len(topics) == 0 {
+		return nil
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("eddy: describing the output topics' configs: %w", err)
+	}
+	for _, rc := range rcs {
+		for _, c := range rc.Configs {
+			if c.Key != "max.message.bytes" {
+				continue
+			}
+			if n, err := strconv.ParseInt(c.MaybeValue(), 10, 32); err == nil && n > 0 && int32(n) < p.maxRecordBytes {
+				p.maxRecordBytes = int32(n)
+			}
+		}
+	}
+	return nil
 }
 
 // createChangelogs creates each store's compacted changelog topic with its sub-topology's
@@ -205,7 +252,7 @@ func (p *topicPlan) createChangelogs(ctx context.Context, adm *kadm.Client, g *g
 			}
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("eddy: creating changelog topic %s: %w", name, err))
+			errs = append(errs, fmt.Errorf("eddy: creating changelog topic %s: %w%s", name, err, createHint(err)))
 			continue
 		}
 		// The create response carries the topic id: listing the topic again right after
@@ -384,7 +431,7 @@ func (p *topicPlan) createInternal(ctx context.Context, adm *kadm.Client, g *gra
 			err = p.checkExisting(ctx, adm, name, want, "delete", func([16]byte) {})
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("eddy: creating internal topic %s (%d partitions): %w", name, want, err))
+			errs = append(errs, fmt.Errorf("eddy: creating internal topic %s (%d partitions): %w%s", name, want, err, createHint(err)))
 		}
 	}
 	return errors.Join(errs...)
@@ -436,4 +483,18 @@ func (p *topicPlan) checkExisting(ctx context.Context, adm *kadm.Client, name st
 	}
 	found(d.ID)
 	return nil
+}
+
+// createHint says what to change when the broker refuses to create an internal topic.
+func createHint(err error) string {
+	switch {
+	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed):
+		return " (the application's principal may not create topics: grant it CREATE on the cluster or on topics " +
+			"prefixed with the application id, or create the topic yourself with the partitions and cleanup.policy eddy needs)"
+	case errors.Is(err, kerr.PolicyViolation):
+		return " (a broker create-topic policy refused it: create the topic yourself with the settings eddy needs)"
+	case errors.Is(err, kerr.InvalidReplicationFactor):
+		return " (fewer brokers than the replication factor: set eddy.ReplicationFactor)"
+	}
+	return ""
 }

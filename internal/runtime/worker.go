@@ -57,6 +57,14 @@ type worker struct {
 	// was acknowledged.
 	produceErr atomic.Pointer[error]
 	promise    func(*kgo.Record, error)
+	// prodFailed are the inputs of outputs that failed on their own account, to be
+	// dead-lettered (OnProduction); poisoned, under exactly-once, the records that failed
+	// in a transaction that was then aborted, to be skipped or dead-lettered on the
+	// replay before they have any effect.
+	prodFailed productionFailures
+	poisoned   map[recordCoord]*poison
+	// pending are the failure counts of the open transaction, published when it commits.
+	pending []pendingCount
 
 	// mgr is the instance's state (nil without stores); restorer and jobs the changelog
 	// replays under way.
@@ -89,11 +97,24 @@ func newWorker(cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager,
 		mgr:   mgr,
 		jobs:  map[topicPartition]*restoreJob{},
 		acked: map[topicPartition]int64{},
+
+		poisoned: map[recordCoord]*poison{},
 	}
 	// One promise for every record: no closure per produce.
 	w.promise = func(r *kgo.Record, err error) {
 		if err != nil {
+			if errors.Is(err, kgo.ErrAborting) {
+				return // an aborted transaction's output, discarded on purpose
+			}
+			src, ok := r.Context.(*sourceRef)
+			if ok && w.recordSpecific(r, err) {
+				w.prodFailed.add(src.rec, r, err)
+				return
+			}
 			e := fmt.Errorf("eddy: producing to %s: %w", r.Topic, err)
+			if ok {
+				e = fmt.Errorf("eddy: producing to %s (output of record %s): %w", r.Topic, coordOf(src.rec), err)
+			}
 			w.produceErr.CompareAndSwap(nil, &e)
 			return
 		}
@@ -195,7 +216,11 @@ func (w *worker) adoptClientLocked(cl *kgo.Client) {
 // clientOpts are the options every client of the worker starts from: the brokers and the
 // user's pass-through options (TLS, SASL).
 func (w *worker) clientOpts() []kgo.Opt {
-	return append([]kgo.Opt{kgo.SeedBrokers(w.cfg.Brokers...)}, w.cfg.ClientOpts...)
+	opts := []kgo.Opt{kgo.SeedBrokers(w.cfg.Brokers...)}
+	if w.plan.maxRecordBytes > 0 {
+		opts = append(opts, kgo.ProducerBatchMaxBytes(w.plan.maxRecordBytes))
+	}
+	return append(opts, w.cfg.ClientOpts...)
 }
 
 // run is the worker's loop: poll, queue, process, punctuate, commit. It returns nil when ctx
@@ -222,6 +247,11 @@ func (w *worker) run(ctx context.Context) (err error) {
 			stepErr = w.commitLocked(ctx)
 			w.mu.Unlock()
 			nextCommit = time.Now().Add(w.cfg.CommitInterval)
+		}
+		if errors.Is(stepErr, errReplay) {
+			w.mu.Lock()
+			stepErr = w.replayLocked(ctx)
+			w.mu.Unlock()
 		}
 		if errors.Is(stepErr, errRecreate) && ctx.Err() == nil {
 			w.log.Warn("transaction outcome unknown; restarting the worker's client", "err", stepErr)
@@ -370,6 +400,9 @@ func (w *worker) enqueueLocked(fp kgo.FetchTopicPartition) {
 		// Revoked between fetch and poll; the new owner fetches from the committed offset.
 		return
 	}
+	if p.replayFrom < 0 {
+		p.replayFrom = fp.Records[0].Offset
+	}
 	p.queue = append(p.queue, fp.Records...)
 	p.received = time.Now()
 	if !p.paused && p.queued() >= w.cfg.MaxQueuedPerPartition {
@@ -467,6 +500,9 @@ func (w *worker) commitLocked(ctx context.Context) error {
 	}
 	if errp := w.produceErr.Load(); errp != nil {
 		return *errp
+	}
+	if err := w.deadLetterProductionFailures(ctx); err != nil {
+		return err
 	}
 	if err := w.applyStateLocked(dirty); err != nil {
 		return err

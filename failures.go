@@ -1,0 +1,124 @@
+package eddy
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/eddy-streams/eddy/internal/metrics"
+	"github.com/eddy-streams/eddy/internal/runtime"
+)
+
+// ErrorPolicy is what eddy does with a record that fails: Fail, Skip or DeadLetter. A
+// failure is counted (see App.Metrics) whatever the policy.
+type ErrorPolicy struct {
+	action runtime.ErrorAction
+	topic  string
+}
+
+// Fail stops the application: Run returns an error naming the record's topic, partition
+// and offset and the cause, and no offset past the record is committed, so a restart meets
+// the same record again. The default for every kind of failure.
+func Fail() ErrorPolicy { return ErrorPolicy{action: runtime.Fail} }
+
+// Skip logs the record's coordinates and the cause, counts it, and goes on as if the
+// record had not been there.
+func Skip() ErrorPolicy { return ErrorPolicy{action: runtime.Skip} }
+
+// DeadLetter writes the record's original key and value bytes, unchanged, with its
+// timestamp and headers, to topic, adds headers that say what happened
+// (eddy.error.kind, eddy.error.message, eddy.error.operator, eddy.source.topic,
+// eddy.source.partition, eddy.source.offset, eddy.source.timestamp), and goes on. The
+// write is part of the record's commit: in the same transaction under ExactlyOnce, and
+// acknowledged before the record's offset is committed under at-least-once. The topic must
+// exist when Run starts.
+func DeadLetter(topic string) ErrorPolicy {
+	return ErrorPolicy{action: runtime.DeadLetter, topic: topic}
+}
+
+func (p ErrorPolicy) String() string {
+	switch p.action {
+	case runtime.Skip:
+		return "Skip()"
+	case runtime.DeadLetter:
+		return fmt.Sprintf("DeadLetter(%q)", p.topic)
+	}
+	return "Fail()"
+}
+
+// OnDeserializationError sets the policy for input records whose key or value does not
+// decode with the source's serdes, or whose event time cannot be had (the timestamp
+// extractor fails, or the time is negative).
+func OnDeserializationError(p ErrorPolicy) Opt {
+	return optFunc(func(c *config) { c.onDeserialization = p })
+}
+
+// OnProcessingError sets the policy for records on which user code fails: a Process
+// returns an error, or any user function (Map, Filter, an aggregator, a processor, a
+// custom serde inside an operator) panics. A panic never takes the process down; it
+// becomes an error naming the operator. Under at-least-once, what the record did before
+// the failing operator (output, state changes) stands, as in Kafka Streams; under
+// ExactlyOnce the transaction is aborted and replayed, and the record is skipped or
+// dead-lettered before it has any effect.
+func OnProcessingError(p ErrorPolicy) Opt {
+	return optFunc(func(c *config) { c.onProcessing = p })
+}
+
+// OnProductionError sets the policy for output that cannot be written on its own account:
+// a value the sink's serde cannot encode, a record too large for the topic or the
+// producer, a record the broker finds invalid, or no permission to write the topic. Fail
+// (the default) or DeadLetter, which dead-letters the input record the output came from;
+// Skip is refused, as it would drop output silently. Failures of the connection or the
+// producer always stop the application.
+func OnProductionError(p ErrorPolicy) Opt {
+	return optFunc(func(c *config) { c.onProduction = p })
+}
+
+func (c *config) validatePolicies() []error {
+	var errs []error
+	for _, p := range []struct {
+		opt string
+		p   ErrorPolicy
+	}{{"OnDeserializationError", c.onDeserialization}, {"OnProcessingError", c.onProcessing}, {"OnProductionError", c.onProduction}} {
+		if p.p.action == runtime.DeadLetter && p.p.topic == "" {
+			errs = append(errs, fmt.Errorf("eddy: %s(DeadLetter(\"\")): name the dead-letter topic", p.opt))
+		}
+	}
+	if c.onProduction.action == runtime.Skip {
+		errs = append(errs, fmt.Errorf("eddy: OnProductionError(Skip()): skipping output that failed would lose it silently; use Fail() or DeadLetter(topic)"))
+	}
+	return errs
+}
+
+func (p ErrorPolicy) runtime() runtime.ErrorPolicy {
+	return runtime.ErrorPolicy{Action: p.action, Topic: p.topic}
+}
+
+// Metric is one counter of an application instance.
+type Metric struct {
+	// Name is the counter's name, Prometheus style: eddy_records_skipped_total,
+	// eddy_records_dead_lettered_total, eddy_records_failed_total (labels topic and
+	// reason: deserialization, processing or production) and eddy_late_records_total
+	// (label store: the windowed aggregation's store).
+	Name   string
+	Labels map[string]string
+	Value  int64
+}
+
+// Metrics returns the instance's counters since New. Counters appear at their first count.
+func (a *App) Metrics() []Metric {
+	var out []Metric
+	for _, s := range a.metrics.Snapshot() {
+		m := Metric{Name: s.Name, Labels: map[string]string{}, Value: s.Value}
+		for _, l := range s.Labels {
+			m.Labels[l.Name] = l.Value
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// WriteMetrics writes the instance's counters in the Prometheus text exposition format,
+// for a /metrics handler.
+func (a *App) WriteMetrics(w io.Writer) error {
+	return metrics.WriteText(w, a.metrics.Snapshot())
+}

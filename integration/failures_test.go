@@ -1,0 +1,345 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/internal/kafkatest"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// order is the input of the bad-input tests: JSON {"n": <number>}.
+type order struct {
+	N int `json:"n"`
+}
+
+// poisonCase is one bad-input scenario: 20 records on one partition, two of them bad at
+// offsets 5 and 13 — bytes that do not decode as an order, or an order whose n makes the
+// user's MapValues panic.
+type poisonCase struct {
+	in, out, dlq string
+	input        []*kgo.Record
+	poison       []int64 // offsets
+	good         []string
+}
+
+var poisonOffsets = []int64{5, 13}
+
+func newPoisonCase(t *testing.T, kind string) *poisonCase {
+	adm := kafkatest.Admin(t)
+	c := &poisonCase{in: kafkatest.Topic(t, "in"), out: kafkatest.Topic(t, "out"), dlq: kafkatest.Topic(t, "dlq"), poison: poisonOffsets}
+	for _, topic := range []string{c.in, c.out, c.dlq} {
+		kafkatest.CreateTopic(t, adm, topic, 1, nil)
+	}
+	for i := range 20 {
+		r := &kgo.Record{Topic: c.in, Key: fmt.Appendf(nil, "k%d", i), Timestamp: time.UnixMilli(int64(1_700_000_000_000 + i)),
+			Headers: []kgo.RecordHeader{{Key: "trace", Value: fmt.Appendf(nil, "t%d", i)}}}
+		switch {
+		case slices.Contains(poisonOffsets, int64(i)) && kind == "deserialization":
+			r.Value = fmt.Appendf(nil, `{"n": "not a number %d`, i)
+		case slices.Contains(poisonOffsets, int64(i)):
+			r.Value = []byte(`{"n": -1}`) // the map panics on negative numbers
+		default:
+			r.Value, _ = json.Marshal(order{N: i})
+			c.good = append(c.good, strconv.Itoa(i*10))
+		}
+		c.input = append(c.input, r)
+	}
+	produceAll(t, c.input)
+	return c
+}
+
+func (c *poisonCase) topology() *topology.Topology {
+	top := topology.New()
+	in := topology.From(top, c.in, serde.String(), serde.JSON[order]())
+	tens := topology.MapValues(in, func(o order) string {
+		if o.N < 0 {
+			panic(fmt.Sprintf("negative n %d", o.N))
+		}
+		return strconv.Itoa(o.N * 10)
+	}, topology.Named("times-ten"))
+	topology.To(tens, c.out, serde.String(), serde.String())
+	return top
+}
+
+// run runs the application until it has committed the whole input, stops it cleanly, and
+// returns its output and dead letters as read_committed sees them.
+func (c *poisonCase) run(t *testing.T, app *eddy.App, appID string) (out, dead []*kgo.Record) {
+	t.Helper()
+	r := start(t, app)
+	waitCommittedAt(t, appID, c.in, int64(len(c.input)), r)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	return readPartition0(t, c.out, kgo.ReadCommitted()), readPartition0(t, c.dlq, kgo.ReadCommitted())
+}
+
+// waitCommittedAt waits until the group's committed offset of partition 0 of topic is want.
+func waitCommittedAt(t *testing.T, group, topic string, want int64, r *running) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for committedOffset(t, group, topic) != want {
+		select {
+		case err := <-r.done:
+			r.done <- err
+			t.Fatalf("Run returned %v before committing offset %d of %s/0", err, want, topic)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group %s: committed offset of %s/0 is %d after 60 s, want %d", group, topic, committedOffset(t, group, topic), want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkOutput checks the output holds every good record once.
+func (c *poisonCase) checkOutput(t *testing.T, out []*kgo.Record) {
+	t.Helper()
+	var got []string
+	for _, r := range out {
+		got = append(got, string(r.Value))
+	}
+	if !slices.Equal(got, c.good) {
+		t.Errorf("output = %v, want the good records once: %v", got, c.good)
+	}
+}
+
+// checkDeadLetters checks the dead-letter topic holds exactly the poison records, byte for
+// byte, with their time, their own headers and eddy's.
+func (c *poisonCase) checkDeadLetters(t *testing.T, dl []*kgo.Record, kind, operator string) {
+	t.Helper()
+	if len(dl) != len(c.poison) {
+		t.Fatalf("dead-letter topic has %d records, want %d", len(dl), len(c.poison))
+	}
+	for i, r := range dl {
+		src := c.input[c.poison[i]]
+		if string(r.Key) != string(src.Key) || string(r.Value) != string(src.Value) || !r.Timestamp.Equal(src.Timestamp) {
+			t.Errorf("dead letter %d = %q=%q @%v, want the original %q=%q @%v", i, r.Key, r.Value, r.Timestamp, src.Key, src.Value, src.Timestamp)
+		}
+		h := map[string]string{}
+		for _, hd := range r.Headers {
+			h[hd.Key] = string(hd.Value)
+		}
+		want := map[string]string{
+			"trace":                 string(src.Headers[0].Value),
+			"eddy.error.kind":       kind,
+			"eddy.error.operator":   operator,
+			"eddy.source.topic":     c.in,
+			"eddy.source.partition": "0",
+			"eddy.source.offset":    strconv.FormatInt(c.poison[i], 10),
+			"eddy.source.timestamp": strconv.FormatInt(src.Timestamp.UnixMilli(), 10),
+		}
+		for k, v := range want {
+			if h[k] != v {
+				t.Errorf("dead letter %d: header %s = %q, want %q", i, k, h[k], v)
+			}
+		}
+		if !strings.Contains(h["eddy.error.message"], kind) {
+			t.Errorf("dead letter %d: error message %q does not say %s", i, h["eddy.error.message"], kind)
+		}
+	}
+}
+
+func committedOffset(t *testing.T, group, topic string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	offs, err := kafkatest.Admin(t).FetchOffsets(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := offs.Lookup(topic, 0)
+	if !ok {
+		return -1
+	}
+	return o.At
+}
+
+func policyOption(kind string, p eddy.ErrorPolicy) eddy.Opt {
+	if kind == "deserialization" {
+		return eddy.OnDeserializationError(p)
+	}
+	return eddy.OnProcessingError(p)
+}
+
+// Poison records under each policy, for records that do not decode and for a user
+// function that panics: fail stops with the exact coordinates and fails again on the same
+// record after a restart (nothing past it committed); skip produces every good record
+// once; dead-letter produces every good record once and the poison records, byte for byte,
+// in the dead-letter topic with the right headers. Counters count them.
+func TestPoisonRecordPolicies(t *testing.T) {
+	for _, kind := range []string{"deserialization", "processing"} {
+		operator := "KSTREAM-SOURCE-0000000000"
+		cause := "decode value"
+		if kind == "processing" {
+			operator, cause = "times-ten", "panic: negative n -1"
+		}
+		t.Run(kind+"/fail", func(t *testing.T) {
+			c := newPoisonCase(t, kind)
+			appID := kafkatest.Topic(t, "app")
+			for attempt := range 2 {
+				app := newApp(t, c.topology(), appID)
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				err := app.Run(ctx)
+				cancel()
+				want := fmt.Sprintf("record %s/0@5: %s error in %s", c.in, kind, operator)
+				if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), cause) {
+					t.Fatalf("run %d: Run = %v, want an error with %q and %q", attempt, err, want, cause)
+				}
+				if at := committedOffset(t, appID, c.in); at > 5 {
+					t.Errorf("run %d: committed offset %d is past the failed record 5", attempt, at)
+				}
+				failed := metricValue(app, "eddy_records_failed_total", c.in, kind)
+				if failed != 1 {
+					t.Errorf("run %d: failed counter = %d, want 1", attempt, failed)
+				}
+			}
+		})
+		t.Run(kind+"/skip", func(t *testing.T) {
+			c := newPoisonCase(t, kind)
+			appID := kafkatest.Topic(t, "app")
+			app := newApp(t, c.topology(), appID, policyOption(kind, eddy.Skip()))
+			out, dead := c.run(t, app, appID)
+			c.checkOutput(t, out)
+			if len(dead) != 0 {
+				t.Errorf("skip wrote %d dead letters", len(dead))
+			}
+			if n := metricValue(app, "eddy_records_skipped_total", c.in, kind); n != 2 {
+				t.Errorf("skipped counter = %d, want 2", n)
+			}
+		})
+		for _, guarantee := range []string{"at_least_once", "exactly_once"} {
+			t.Run(kind+"/dead-letter/"+guarantee, func(t *testing.T) {
+				c := newPoisonCase(t, kind)
+				opts := []eddy.Opt{policyOption(kind, eddy.DeadLetter(c.dlq))}
+				if guarantee == "exactly_once" {
+					opts = append(opts, eddy.ExactlyOnce())
+				}
+				appID := kafkatest.Topic(t, "app")
+				app := newApp(t, c.topology(), appID, opts...)
+				out, dead := c.run(t, app, appID)
+				c.checkOutput(t, out)
+				c.checkDeadLetters(t, dead, kind, operator)
+				if n := metricValue(app, "eddy_records_dead_lettered_total", c.in, kind); n != 2 {
+					t.Errorf("dead-lettered counter = %d, want 2", n)
+				}
+			})
+		}
+	}
+}
+
+func metricValue(app *eddy.App, name, topic, reason string) int64 {
+	for _, m := range app.Metrics() {
+		if m.Name == name && m.Labels["topic"] == topic && m.Labels["reason"] == reason {
+			return m.Value
+		}
+	}
+	return 0
+}
+
+// A dead-letter topic that does not exist fails Run at the start, naming it.
+func TestMissingDeadLetterTopic(t *testing.T) {
+	adm := kafkatest.Admin(t)
+	in, out := kafkatest.Topic(t, "in"), kafkatest.Topic(t, "out")
+	kafkatest.CreateTopic(t, adm, in, 1, nil)
+	kafkatest.CreateTopic(t, adm, out, 1, nil)
+	top := topology.New()
+	topology.To(topology.From(top, in, serde.String(), serde.String()), out, serde.String(), serde.String())
+	dlq := kafkatest.Topic(t, "no-such-dlq")
+	app := newApp(t, top, kafkatest.Topic(t, "app"), eddy.OnDeserializationError(eddy.DeadLetter(dlq)))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := app.Run(ctx); err == nil || !strings.Contains(err.Error(), "dead-letter topic(s) missing: "+dlq) {
+		t.Fatalf("Run = %v, want the missing dead-letter topic named", err)
+	}
+}
+
+// An output too large for its topic (max.message.bytes) is a production error: with
+// DeadLetter its input record goes to the dead-letter topic and the rest flows on, under
+// at-least-once and exactly-once; with Fail, Run stops and commits nothing past it.
+func TestProductionErrorDeadLetter(t *testing.T) {
+	for _, guarantee := range []string{"at_least_once", "exactly_once", "fail"} {
+		t.Run(guarantee, func(t *testing.T) {
+			adm := kafkatest.Admin(t)
+			in, out, dlq := kafkatest.Topic(t, "in"), kafkatest.Topic(t, "out"), kafkatest.Topic(t, "dlq")
+			kafkatest.CreateTopic(t, adm, in, 1, nil)
+			maxBytes := "2000"
+			kafkatest.CreateTopic(t, adm, out, 1, map[string]*string{"max.message.bytes": &maxBytes})
+			kafkatest.CreateTopic(t, adm, dlq, 1, nil)
+			// Record 4 asks for a 5000-byte output: too large for out (the output is random
+			// letters, so compression does not save it).
+			var input []*kgo.Record
+			for i := range 10 {
+				size := 10
+				if i == 4 {
+					size = 5000
+				}
+				input = append(input, &kgo.Record{Topic: in, Key: fmt.Appendf(nil, "k%d", i), Value: []byte(strconv.Itoa(size))})
+			}
+			produceAll(t, input)
+			top := topology.New()
+			src := topology.From(top, in, serde.String(), serde.String())
+			topology.To(topology.MapValues(src, func(v string) string {
+				n, _ := strconv.Atoi(v)
+				rng := rand.New(rand.NewPCG(uint64(n), 1))
+				b := make([]byte, n)
+				for i := range b {
+					b[i] = byte('a' + rng.IntN(26))
+				}
+				return string(b)
+			}), out, serde.String(), serde.String())
+			opts := []eddy.Opt{eddy.OnProductionError(eddy.DeadLetter(dlq))}
+			switch guarantee {
+			case "exactly_once":
+				opts = append(opts, eddy.ExactlyOnce())
+			case "fail":
+				opts = nil
+			}
+			appID := kafkatest.Topic(t, "app")
+			app := newApp(t, top, appID, opts...)
+			if guarantee == "fail" {
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				err := app.Run(ctx)
+				if err == nil || !strings.Contains(err.Error(), "MESSAGE_TOO_LARGE") || !strings.Contains(err.Error(), out) {
+					t.Fatalf("Run = %v, want a too-large error naming %s", err, out)
+				}
+				if at := committedOffset(t, appID, in); at > 4 {
+					t.Errorf("committed offset %d is past the record whose output failed (4)", at)
+				}
+				return
+			}
+			r := start(t, app)
+			waitCommittedAt(t, appID, in, 10, r)
+			if err := r.stop(); err != nil {
+				t.Fatal(err)
+			}
+			if got := readPartition0(t, out, kgo.ReadCommitted()); len(got) != 9 {
+				t.Errorf("output has %d records, want 9", len(got))
+			}
+			dl := readPartition0(t, dlq, kgo.ReadCommitted())
+			if len(dl) != 1 {
+				t.Fatalf("dead-letter topic has %d records, want 1", len(dl))
+			}
+			h := map[string]string{}
+			for _, hd := range dl[0].Headers {
+				h[hd.Key] = string(hd.Value)
+			}
+			if string(dl[0].Key) != "k4" || string(dl[0].Value) != "5000" || h["eddy.error.kind"] != "production" ||
+				h["eddy.source.offset"] != "4" || !strings.Contains(h["eddy.error.message"], "MESSAGE_TOO_LARGE") {
+				t.Errorf("dead letter = %q=%q %v, want the input record k4=5000 with a production error", dl[0].Key, dl[0].Value, h)
+			}
+		})
+	}
+}
