@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy"
@@ -342,4 +344,109 @@ func TestProductionErrorDeadLetter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Exactly-once with dead letters under SIGKILL: a process that dead-letters poison records
+// (undecodable bytes, and values its map panics on) is killed three times while the input
+// is written; afterwards every good record is in the output once and every poison record
+// in the dead-letter topic once, as read_committed consumers see them.
+func TestDeadLetterExactlyOnceUnderKill9(t *testing.T) {
+	adm := kafkatest.Admin(t)
+	in, out, dlq := kafkatest.Topic(t, "in"), kafkatest.Topic(t, "out"), kafkatest.Topic(t, "dlq")
+	kafkatest.CreateTopic(t, adm, in, 3, nil)
+	kafkatest.CreateTopic(t, adm, out, 3, nil)
+	kafkatest.CreateTopic(t, adm, dlq, 2, nil)
+	appID := kafkatest.Topic(t, "app")
+	bin := buildBinary(t, "github.com/eddy-streams/eddy/integration/relayapp")
+	dir := filepath.Join(t.TempDir(), "state")
+	args := []string{"-brokers", strings.Join(kafkatest.Bootstrap(t), ","), "-app-id", appID, "-input", in, "-output", out,
+		"-state-dir", dir, "-dead-letter", dlq, "-guarantee", "exactly_once"}
+
+	const n = 3000
+	wantGood, wantPoison := map[string]string{}, map[string]string{}
+	generated := make(chan struct{})
+	go func() {
+		defer close(generated)
+		cl := kafkatest.Client(t)
+		for i := 0; i < n; {
+			var recs []*kgo.Record
+			for ; len(recs) < 100; i++ {
+				key := fmt.Sprintf("r%04d", i)
+				r := &kgo.Record{Topic: in, Key: []byte(key)}
+				switch {
+				case i%97 == 13:
+					r.Value = fmt.Appendf(nil, `{"n": %d`, i) // cut short: does not decode
+					wantPoison[key] = string(r.Value)
+				case i%89 == 7:
+					r.Value = []byte(`{"n": -1}`)
+					wantPoison[key] = string(r.Value)
+				default:
+					r.Value = fmt.Appendf(nil, `{"n": %d}`, i)
+					wantGood[key] = strconv.Itoa(i * 10)
+				}
+				recs = append(recs, r)
+			}
+			if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+				t.Errorf("generator: %v", err)
+				return
+			}
+			time.Sleep(150 * time.Millisecond)
+		}
+	}()
+	p := startProc(t, "relay-0", bin, args...)
+	for k := 1; k <= 3; k++ {
+		time.Sleep(1500 * time.Millisecond)
+		p.kill(t)
+		p = startProc(t, fmt.Sprintf("relay-%d", k), bin, args...)
+	}
+	<-generated
+	// Settled: the group committed the end of every input partition.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ends, err1 := adm.ListEndOffsets(ctx, in)
+		committed, err2 := adm.FetchOffsets(ctx, appID)
+		cancel()
+		done := err1 == nil && err2 == nil
+		if done {
+			ends.Each(func(e kadm.ListedOffset) {
+				if c, ok := committed.Lookup(in, e.Partition); !ok || c.At < e.Offset {
+					done = false
+				}
+			})
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the input was not all committed after 90 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	p.terminate(t)
+
+	check := func(topic string, want map[string]string) {
+		t.Helper()
+		seen := map[string]int{}
+		for _, recs := range readAll(t, topic, kgo.ReadCommitted()) {
+			for _, r := range recs {
+				k := string(r.Key)
+				seen[k]++
+				if want[k] != string(r.Value) {
+					t.Errorf("%s: %s = %q, want %q", topic, k, r.Value, want[k])
+				}
+			}
+		}
+		for k := range want {
+			if seen[k] != 1 {
+				t.Errorf("%s: %s appears %d times, want once", topic, k, seen[k])
+			}
+		}
+		if len(seen) != len(want) {
+			t.Errorf("%s: %d distinct keys, want %d", topic, len(seen), len(want))
+		}
+	}
+	check(out, wantGood)
+	check(dlq, wantPoison)
+	t.Logf("%d good records and %d poison records, each exactly once after 3 kills", len(wantGood), len(wantPoison))
 }
