@@ -332,3 +332,57 @@ func (p *watermarkShower) Process(r processor.Record[string, string]) error {
 	}
 	return p.ctx.Forward(processor.WithValue(r, v))
 }
+
+// An internal partition's watermark rides in its committed offset's metadata too: after a
+// restart, a reader whose upstream tasks do not all write again (one has no new input, so
+// no new marker) starts from the committed watermark instead of waiting for all of them.
+func TestInternalWatermarkSurvivesRestart(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"events": 2, "seen": 1})
+	build := func() *topology.Topology {
+		top := topology.New()
+		s := topology.From(top, "events", serde.String(), serde.String())
+		mid := topology.Repartition(s, serde.String(), serde.String(), topology.Named("mid"), topology.Partitions(1))
+		wm := topology.Process(mid, "show-watermark", func() processor.Processor[string, string, string, string] { return &watermarkShower{} })
+		topology.To(wm, "seen", serde.String(), serde.String())
+		return top
+	}
+	run := func(part int32, recs ...timed) {
+		t.Helper()
+		app, err := eddy.New(build(), eddy.ApplicationID("wm-internal"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+			eddy.CommitInterval(50*time.Millisecond), eddy.Logger(testLogger(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		produceTimed(t, brokers, "events", part, recs...)
+		stop := runApp(t, app)
+		time.Sleep(1500 * time.Millisecond) // past the marker interval
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produceTimed(t, brokers, "events", 1, timed{"b", 3000})
+	run(0, timed{"a", 1000}, timed{"a", 5000})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	offs, err := kadm.NewClient(cl).FetchOffsets(t.Context(), "wm-internal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The upstream tasks' watermarks are 4999 and 2999: the partition's is the lower.
+	if o, _ := offs.Lookup("wm-internal-mid-repartition", 0); o.Metadata != "eddy1:2999" {
+		t.Fatalf("repartition topic committed with metadata %q, want eddy1:2999", o.Metadata)
+	}
+	// Only partition 0 has new input: upstream task 1 writes nothing, yet the reader has a
+	// watermark at once.
+	run(0, timed{"a", 6000})
+	var got []string
+	for _, r := range consume(t, brokers, "seen", 4, 10*time.Second) {
+		got = append(got, string(r.Value))
+	}
+	if last := got[len(got)-1]; last != "2999" {
+		t.Errorf("watermarks seen = %v: after the restart the reader saw %s, want the committed 2999", got, last)
+	}
+}

@@ -208,7 +208,7 @@ func (w *worker) snapshotTimeLocked() {
 		t.committedWatermark = t.watermark
 		for _, p := range t.parts {
 			p.replayFrom = -1
-			p.committedMax, p.committedSeen = p.maxTime, p.seen
+			p.snapshotTime()
 		}
 	}
 }
@@ -217,6 +217,29 @@ func (w *worker) snapshotTimeLocked() {
 func (t *task) rollbackTime() {
 	t.watermark = t.committedWatermark
 	for _, p := range t.parts {
-		p.maxTime, p.seen = p.committedMax, p.committedSeen
+		p.maxTime, p.seen, p.idle = p.committedMax, p.committedSeen, p.committedIdle
+		// An internal partition's upstream watermarks go back too: records replayed
+		// after an abort must meet the watermark they met the first time.
+		clear(p.upstream)
+		for k, v := range p.committedUpstream {
+			if p.upstream == nil {
+				p.upstream = map[uint64]upstreamWM{}
+			}
+			p.upstream[k] = v
+		}
+	}
+}
+
+// snapshotTime records the partition's time state as committed.
+func (p *partition) snapshotTime() {
+	p.committedMax, p.committedSeen, p.committedIdle = p.maxTime, p.seen, p.idle
+	if p.internal {
+		if p.committedUpstream == nil {
+			p.committedUpstream = map[uint64]upstreamWM{}
+		}
+		clear(p.committedUpstream)
+		for k, v := range p.upstream {
+			p.committedUpstream[k] = v
+		}
 	}
 }

@@ -136,6 +136,22 @@ func (p *partition) observeUpstream(up uint64, st upstreamWM) {
 	p.maxTime, p.seen = time.UnixMilli(low), true
 }
 
+// seedUpstream gives every upstream task (the writing sub-topology's tasks) the committed
+// watermark of the partition, a lower bound of each: a restarted reader need not wait for
+// every upstream task to report before its watermark moves.
+func (p *partition) seedUpstream(writer int, wm int64, idle bool) {
+	for i := range p.expected {
+		up := uint64(writer)<<32 | uint64(i)
+		if _, ok := p.upstream[up]; !ok {
+			if p.upstream == nil {
+				p.upstream = map[uint64]upstreamWM{}
+			}
+			p.upstream[up] = upstreamWM{wm: wm, idle: idle}
+		}
+	}
+	p.observeUpstream(uint64(writer)<<32, p.upstream[uint64(writer)<<32])
+}
+
 // stampLocked adds the task's watermark to a record it writes to a repartition topic.
 func (t *task) stamp(rec *kgo.Record) {
 	if t.w.plan.upstreams[rec.Topic] == 0 {

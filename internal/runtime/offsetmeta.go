@@ -13,13 +13,17 @@ import (
 )
 
 // Partition watermarks ride in the committed offsets' metadata, so a restart resumes with
-// them: "eddy1:<highest event time ms>", with ":idle" appended for an idle partition
-// (at most about 30 bytes; Kafka's limit is 4 KiB). Metadata that is not eddy's — franz-go
-// writes the member id there by default — is ignored.
+// them: "eddy1:<ms>", with ":idle" appended for an idle partition (at most about 30 bytes;
+// Kafka's limit is 4 KiB). For an external partition <ms> is its highest event time; for
+// an internal one it is its watermark, the minimum over its upstream tasks, which a
+// restart gives every upstream task until each reports again (an upstream task whose
+// watermark does not change writes no new marker, so it might not report for long).
+// Metadata that is not eddy's — franz-go writes the member id there by default — is
+// ignored.
 const offsetMetaPrefix = "eddy1:"
 
 func encodeOffsetMeta(p *partition) (string, bool) {
-	if p.internal || p.timing.table || !p.seen {
+	if p.timing.table || !p.seen {
 		return "", false
 	}
 	s := offsetMetaPrefix + strconv.FormatInt(p.maxTime.UnixMilli(), 10)
@@ -106,10 +110,16 @@ func (w *worker) loadOffsetMetaLocked(ctx context.Context) {
 		if !ok {
 			continue
 		}
-		if t, idle, ok := decodeOffsetMeta(o.Metadata); ok && (!p.seen || t.After(p.maxTime)) {
-			p.maxTime, p.seen, p.idle = t, true, idle
-			p.committedMax, p.committedSeen = t, true
+		t, idle, ok := decodeOffsetMeta(o.Metadata)
+		if !ok || (p.seen && !t.After(p.maxTime)) {
+			continue
 		}
+		if p.internal {
+			p.seedUpstream(w.plan.writerOf[p.topic], t.UnixMilli(), idle)
+		} else {
+			p.maxTime, p.seen, p.idle = t, true, idle
+		}
+		p.snapshotTime()
 	}
 	for _, t := range w.tasks {
 		if err := t.advanceWatermark(); err != nil {

@@ -36,8 +36,10 @@ type partition struct {
 	seen    bool
 	// committedMax and committedSeen are maxTime and seen as of the last commit, for an
 	// abort to go back to.
-	committedMax  time.Time
-	committedSeen bool
+	committedMax      time.Time
+	committedSeen     bool
+	committedIdle     bool
+	committedUpstream map[uint64]upstreamWM
 
 	paused bool // fetching paused: a full queue, or the task restoring
 	task   *task

@@ -40,6 +40,8 @@ type topicPlan struct {
 	// repartition topics each sub-topology writes.
 	upstreams map[string]int
 	writes    map[int][]string
+	// writerOf is the sub-topology that writes each repartition topic.
+	writerOf map[string]int
 
 	// Bounded mode: the end and the starting position of each external input partition,
 	// and how many tasks the application has.
@@ -91,6 +93,7 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 		timing:     map[string]sourceTiming{},
 		upstreams:  map[string]int{},
 		writes:     map[int][]string{},
+		writerOf:   map[string]int{},
 	}
 	// External topics: sources and static sinks must exist.
 	var sources, sinks []string
@@ -145,6 +148,7 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 		full, writer := r.Topic(appID), g.SubtopologyOf(r.Writer)
 		p.upstreams[full] += int(p.partitions[p.subs[writer].Topics[0]])
 		p.writes[writer] = append(p.writes[writer], full)
+		p.writerOf[full] = writer
 	}
 	if err := p.createInternal(ctx, adm, g, appID, replication); err != nil {
 		return nil, err
