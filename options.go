@@ -148,8 +148,10 @@ type RestoreInfo struct {
 
 // Bounded makes Run process the inputs up to their ends as of the start (their last
 // stable offsets), close every window as if time had ended, commit, and return: batch
-// processing as a special case of streaming. It runs on one instance with one worker; Run
-// fails if the group has other members. Not yet available with ExactlyOnce.
+// processing as a special case of streaming. It runs on one instance (with any number of
+// workers, at-least-once or exactly-once); Run fails if the group has other members. The
+// watermarks committed with the offsets stay the real ones, so a later run, bounded or
+// not, goes on from where this one ended.
 func Bounded() Opt { return optFunc(func(c *config) { c.bounded = true }) }
 
 var validAppID = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
@@ -193,9 +195,6 @@ func (c *config) validate() error {
 	if c.txnTimeout <= 0 || (c.exactlyOnce && c.txnTimeout <= c.commitInterval) {
 		errs = append(errs, fmt.Errorf("eddy: TransactionTimeout(%s): must be positive and longer than the commit interval (%s)",
 			c.txnTimeout, c.commitInterval))
-	}
-	if c.bounded && (c.exactlyOnce || c.workers != 1) {
-		errs = append(errs, errors.New("eddy: Bounded runs with one worker and at-least-once for now; drop ExactlyOnce and use Workers(1)"))
 	}
 	if c.cleanupDelay < 0 {
 		errs = append(errs, fmt.Errorf("eddy: StateCleanupDelay(%s): must not be negative", c.cleanupDelay))

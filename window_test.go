@@ -155,54 +155,64 @@ func TestLateRecordsGoToTheLateTopic(t *testing.T) {
 }
 
 // Bounded mode: a run over N records returns by itself; its counts total N, and the last
-// windows, which no later record would ever close, are emitted too.
+// windows, which no later record would ever close, are emitted too — with one worker or
+// several, at-least-once or exactly-once. The end of the input crosses a repartition.
 func TestBoundedRunReturnsWithAllWindows(t *testing.T) {
-	brokers := startEmbedded(t, map[string]int32{"events": 3, "counts": 1})
-	const n = 300
-	for p := range int32(3) {
-		var recs []timed
-		for i := range n / 3 {
-			recs = append(recs, timed{fmt.Sprintf("k%d", i%4), int64(1000 + i*50 + int(p)*7)})
-		}
-		produceTimed(t, brokers, "events", p, recs...)
-	}
-	top := topology.New()
-	s := topology.From(top, "events", serde.String(), serde.String())
-	// Re-keyed to one key per partition of input, so the counts cross a repartition.
-	byKey := topology.GroupBy(s, func(k, _ string) string { return k }, serde.String(), serde.String(), topology.Named("by-key"))
-	counts := topology.WindowedCount(topology.WindowBy(byKey, topology.TumblingWindows(time.Second)), "win")
-	topology.To(topology.Map(counts, func(k topology.Windowed[string], c int64) (string, string) {
-		return fmt.Sprintf("%s@%d", k.Key, k.Start.UnixMilli()), fmt.Sprint(c)
-	}), "counts", serde.String(), serde.String())
-	app, err := eddy.New(top, eddy.ApplicationID("bounded"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
-		eddy.Bounded(), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := app.Run(ctx); err != nil {
-		t.Fatalf("bounded Run: %v", err)
-	}
-	if ctx.Err() != nil {
-		t.Fatal("bounded Run did not return by itself")
-	}
-	var total int64
-	cl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "counts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, _ := ends.Lookup("counts", 0)
-	recs := consume(t, brokers, "counts", int(e.Offset), 10*time.Second)
-	for _, r := range recs {
-		var c int64
-		fmt.Sscan(string(r.Value), &c)
-		total += c
-	}
-	if total != n {
-		t.Errorf("windowed counts total %d, want %d (%d windows)", total, n, len(recs))
+	for _, c := range []struct {
+		name    string
+		workers int
+		eos     bool
+	}{{"one-worker", 1, false}, {"three-workers", 3, false}, {"exactly-once-two-workers", 2, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			brokers := startEmbedded(t, map[string]int32{"events": 3, "counts": 1})
+			const n = 300
+			ref := map[string]int{}
+			for p := range int32(3) {
+				var recs []timed
+				for i := range n / 3 {
+					r := timed{fmt.Sprintf("k%d", i%4), int64(1000 + i*50 + int(p)*7)}
+					recs = append(recs, r)
+					ref[fmt.Sprintf("%s@%d", r.key, r.ts/1000*1000)]++
+				}
+				produceTimed(t, brokers, "events", p, recs...)
+			}
+			var want []string
+			for k, v := range ref {
+				want = append(want, fmt.Sprintf("%s=%d", k, v))
+			}
+			slices.Sort(want)
+			top := topology.New()
+			s := topology.From(top, "events", serde.String(), serde.String())
+			byKey := topology.GroupBy(s, func(k, _ string) string { return k }, serde.String(), serde.String(), topology.Named("by-key"))
+			counts := topology.WindowedCount(topology.WindowBy(byKey, topology.TumblingWindows(time.Second)), "win")
+			topology.To(topology.Map(counts, func(k topology.Windowed[string], c int64) (string, string) {
+				return fmt.Sprintf("%s@%d", k.Key, k.Start.UnixMilli()), fmt.Sprint(c)
+			}), "counts", serde.String(), serde.String())
+			opts := []eddy.Opt{eddy.ApplicationID("bounded"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+				eddy.Bounded(), eddy.Workers(c.workers), eddy.LowMemoryState(), eddy.Logger(testLogger(t))}
+			if c.eos {
+				opts = append(opts, eddy.ExactlyOnce())
+			}
+			app, err := eddy.New(top, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			if err := app.Run(ctx); err != nil {
+				t.Fatalf("bounded Run: %v", err)
+			}
+			if ctx.Err() != nil {
+				t.Fatal("bounded Run did not return by itself")
+			}
+			got := readCounts(t, brokers, len(want))
+			if !slices.Equal(got, want) {
+				t.Errorf("windowed counts:\n got %v\nwant %v", got, want)
+			}
+			if again := readCounts(t, brokers, len(want)); len(again) != len(want) {
+				t.Errorf("%d windows emitted, want %d", len(again), len(want))
+			}
+		})
 	}
 }
 

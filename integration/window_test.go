@@ -105,30 +105,37 @@ func TestIdlePartitionsAndWindowsAcrossRepartition(t *testing.T) {
 }
 
 // Bounded mode on the real broker: a word count over N words returns by itself, and the
-// final counts total N.
+// final counts total N — with one worker at-least-once, and with two workers exactly-once.
 func TestBoundedWordCount(t *testing.T) {
-	adm := kafkatest.Admin(t)
-	in, out := kafkatest.Topic(t, "lines"), kafkatest.Topic(t, "counts")
-	kafkatest.CreateTopic(t, adm, in, 3, nil)
-	kafkatest.CreateTopic(t, adm, out, 3, nil)
-	lines, want := corpus(1500, 7)
-	produceLines(t, in, lines, 0)
-	var total int64
-	for _, n := range want {
-		total += n
-	}
-	app := newApp(t, wordCountTopology(in, out), kafkatest.Topic(t, "app"), eddy.Bounded(), eddy.LowMemoryState())
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := app.Run(ctx); err != nil || ctx.Err() != nil {
-		t.Fatalf("bounded Run = %v (context %v): it must return by itself", err, ctx.Err())
-	}
-	got := latestCounts(t, out, want)
-	var sum int64
-	for _, n := range got {
-		sum += n
-	}
-	if sum != total {
-		t.Errorf("final counts total %d, want %d", sum, total)
+	for _, c := range []struct {
+		name string
+		opts []eddy.Opt
+	}{{"at-least-once", nil}, {"exactly-once-two-workers", []eddy.Opt{eddy.ExactlyOnce(), eddy.Workers(2)}}} {
+		t.Run(c.name, func(t *testing.T) {
+			adm := kafkatest.Admin(t)
+			in, out := kafkatest.Topic(t, "lines"), kafkatest.Topic(t, "counts")
+			kafkatest.CreateTopic(t, adm, in, 3, nil)
+			kafkatest.CreateTopic(t, adm, out, 3, nil)
+			lines, want := corpus(1500, 7)
+			produceLines(t, in, lines, 0)
+			var total int64
+			for _, n := range want {
+				total += n
+			}
+			app := newApp(t, wordCountTopology(in, out), kafkatest.Topic(t, "app"), append(c.opts, eddy.Bounded(), eddy.LowMemoryState())...)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if err := app.Run(ctx); err != nil || ctx.Err() != nil {
+				t.Fatalf("bounded Run = %v (context %v): it must return by itself", err, ctx.Err())
+			}
+			got := latestCounts(t, out, want)
+			var sum int64
+			for _, n := range got {
+				sum += n
+			}
+			if sum != total {
+				t.Errorf("final counts total %d, want %d", sum, total)
+			}
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/internal/graph"
+	"github.com/eddy-streams/eddy/processor"
 )
 
 // Bounded mode: batch as a special case of streaming. At start the ends of the external
@@ -76,6 +77,7 @@ func planBounds(ctx context.Context, adm *kadm.Client, appID string, p *topicPla
 	for _, s := range p.subs {
 		p.tasks += int(p.partitions[s.Topics[0]])
 	}
+	p.finished = map[processor.TaskID]bool{}
 	return nil
 }
 
@@ -91,7 +93,7 @@ func (w *worker) initBound(p *partition) {
 	tp := topicPartition{p.topic, p.partition}
 	p.end = w.plan.ends[tp]
 	if w.plan.starts[tp] >= p.end {
-		p.done = true
+		p.done, p.committedDone = true, true // nothing to read: done, even after an abort
 	}
 }
 
@@ -99,21 +101,42 @@ func (w *worker) initBound(p *partition) {
 // later run (neither processed nor committed).
 func (p *partition) pastEnd(rec *kgo.Record) bool { return p.end >= 0 && rec.Offset >= p.end }
 
-// finishLocked finishes the tasks whose partitions are all done, and reports whether
-// every task of the application is finished here.
+// finishLocked finishes the tasks whose partitions are all done and reports whether it
+// finished any.
 func (w *worker) finishLocked() (bool, error) {
-	finished := 0
+	newly := false
 	for _, t := range w.tasks {
 		if !t.finished && t.restoring == 0 && t.allDone() {
 			if err := w.finishTask(t); err != nil {
 				return false, err
 			}
-		}
-		if t.finished {
-			finished++
+			w.finishedPending = append(w.finishedPending, t.id)
+			newly = true
 		}
 	}
-	return finished == w.plan.tasks, nil
+	return newly, nil
+}
+
+// publishFinishedLocked records, after a commit, the tasks whose end it committed: the
+// instance's workers return when every task of the application is there. A task that
+// moves to another worker after that has nothing left to do.
+func (w *worker) publishFinishedLocked() {
+	if len(w.finishedPending) == 0 {
+		return
+	}
+	w.plan.finishedMu.Lock()
+	for _, id := range w.finishedPending {
+		w.plan.finished[id] = true
+	}
+	w.plan.finishedMu.Unlock()
+	w.finishedPending = w.finishedPending[:0]
+}
+
+// allFinished reports whether every task of the application has committed its end.
+func (p *topicPlan) allFinished() bool {
+	p.finishedMu.Lock()
+	defer p.finishedMu.Unlock()
+	return len(p.finished) >= p.tasks
 }
 
 func (t *task) allDone() bool {
@@ -130,6 +153,8 @@ func (t *task) allDone() bool {
 func (w *worker) finishTask(t *task) error {
 	t.finished = true
 	for _, p := range t.parts {
+		// The offset metadata keeps the real watermark: a later run goes on from it.
+		p.finalMax, p.finalSeen, p.finalIdle = p.maxTime, p.seen, p.idle
 		p.maxTime, p.seen, p.idle = endOfTime, true, false
 	}
 	if err := t.advanceWatermark(); err != nil {

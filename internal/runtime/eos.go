@@ -113,6 +113,7 @@ func (w *worker) commitTransactionLocked(ctx context.Context) error {
 		return nil
 	}
 	w.committedLocked()
+	w.publishFinishedLocked()
 	if err := w.applyStateLocked(dirty); err != nil {
 		return err
 	}
@@ -137,6 +138,7 @@ func (w *worker) replayLocked(ctx context.Context) error {
 // never touched, so stores need no restore.
 func (w *worker) reviveAllLocked() {
 	w.abortedLocked()
+	w.finishedPending = w.finishedPending[:0]
 	// The session rewinds the partitions that have a committed offset, but one that never
 	// had a commit would read on past the aborted records: every partition goes back to
 	// where this transaction started reading it.
@@ -167,6 +169,7 @@ func (w *worker) reviveAllLocked() {
 			return
 		}
 		t.g = g
+		t.finished = false // its end (markers, last windows) was in the aborted transaction
 		t.rollbackTime()
 		for _, p := range t.parts {
 			for i := p.head; i < len(p.queue); i++ {
@@ -218,6 +221,15 @@ func (t *task) rollbackTime() {
 	t.watermark = t.committedWatermark
 	for _, p := range t.parts {
 		p.maxTime, p.seen, p.idle = p.committedMax, p.committedSeen, p.committedIdle
+		// Bounded mode: the end of input is only as far as the commit, too.
+		p.done = p.committedDone
+		clear(p.ended)
+		for k := range p.committedEnded {
+			if p.ended == nil {
+				p.ended = map[uint64]bool{}
+			}
+			p.ended[k] = true
+		}
 		// An internal partition's upstream watermarks go back too: records replayed
 		// after an abort must meet the watermark they met the first time.
 		clear(p.upstream)
@@ -233,6 +245,15 @@ func (t *task) rollbackTime() {
 // snapshotTime records the partition's time state as committed.
 func (p *partition) snapshotTime() {
 	p.committedMax, p.committedSeen, p.committedIdle = p.maxTime, p.seen, p.idle
+	p.committedDone = p.done
+	if len(p.ended) > 0 {
+		if p.committedEnded == nil {
+			p.committedEnded = map[uint64]bool{}
+		}
+		for k := range p.ended {
+			p.committedEnded[k] = true
+		}
+	}
 	if p.internal {
 		if p.committedUpstream == nil {
 			p.committedUpstream = map[uint64]upstreamWM{}

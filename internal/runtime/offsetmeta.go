@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -23,27 +24,81 @@ import (
 const offsetMetaPrefix = "eddy1:"
 
 func encodeOffsetMeta(p *partition) (string, bool) {
-	if p.timing.table || !p.seen {
+	maxTime, seen, idle := p.maxTime, p.seen, p.idle
+	if p.task != nil && p.task.finished {
+		maxTime, seen, idle = p.finalMax, p.finalSeen, p.finalIdle
+	}
+	if p.timing.table || (!seen && len(p.ended) == 0) {
 		return "", false
 	}
-	s := offsetMetaPrefix + strconv.FormatInt(p.maxTime.UnixMilli(), 10)
-	if p.idle {
-		s += ":idle"
+	m := offsetMeta{ms: maxTime.UnixMilli(), seen: seen, idle: idle}
+	for up := range p.ended {
+		m.ended = append(m.ended, int32(uint32(up)))
 	}
-	return s, true
+	return m.String(), true
 }
 
-func decodeOffsetMeta(s string) (maxTime time.Time, idle, ok bool) {
+// offsetMeta is what a committed offset's metadata says of its partition:
+// "eddy1:<ms or ->[:idle][:end=<bitmap>]"; the bitmap (hex, bit i for upstream partition
+// i) lists, for an internal partition in a bounded run, the upstream tasks that sent their
+// end of input, which a task that moves to another worker would not see again.
+type offsetMeta struct {
+	ms         int64
+	seen, idle bool
+	ended      []int32
+}
+
+func (m offsetMeta) String() string {
+	s := offsetMetaPrefix + "-"
+	if m.seen {
+		s = offsetMetaPrefix + strconv.FormatInt(m.ms, 10)
+	}
+	if m.idle {
+		s += ":idle"
+	}
+	if len(m.ended) > 0 {
+		var bits big.Int
+		for _, i := range m.ended {
+			bits.SetBit(&bits, int(i), 1)
+		}
+		s += ":end=" + bits.Text(16)
+	}
+	return s
+}
+
+func decodeOffsetMeta(s string) (offsetMeta, bool) {
+	var m offsetMeta
 	rest, found := strings.CutPrefix(s, offsetMetaPrefix)
 	if !found {
-		return time.Time{}, false, false
+		return m, false
 	}
-	rest, idle = strings.CutSuffix(rest, ":idle")
-	ms, err := strconv.ParseInt(rest, 10, 64)
-	if err != nil {
-		return time.Time{}, false, false
+	parts := strings.Split(rest, ":")
+	if parts[0] != "-" {
+		ms, err := strconv.ParseInt(parts[0], 10, 64)
+		if err != nil {
+			return m, false
+		}
+		m.ms, m.seen = ms, true
 	}
-	return time.UnixMilli(ms), idle, true
+	for _, part := range parts[1:] {
+		switch {
+		case part == "idle":
+			m.idle = true
+		case strings.HasPrefix(part, "end="):
+			var bits big.Int
+			if _, ok := bits.SetString(part[4:], 16); !ok {
+				return m, false
+			}
+			for i := range bits.BitLen() {
+				if bits.Bit(i) == 1 {
+					m.ended = append(m.ended, int32(i))
+				}
+			}
+		default:
+			return m, false
+		}
+	}
+	return m, true
 }
 
 // withOffsetMeta returns ctx carrying the functions that put each partition's watermark
@@ -110,14 +165,28 @@ func (w *worker) loadOffsetMetaLocked(ctx context.Context) {
 		if !ok {
 			continue
 		}
-		t, idle, ok := decodeOffsetMeta(o.Metadata)
-		if !ok || (p.seen && !t.After(p.maxTime)) {
+		if p.end >= 0 && o.At >= p.end {
+			// Bounded mode, a partition another worker finished reading.
+			p.done, p.committedDone = true, true
+		}
+		m, ok := decodeOffsetMeta(o.Metadata)
+		if !ok {
+			continue
+		}
+		writer := w.plan.writerOf[p.topic]
+		if w.cfg.Bounded && p.internal {
+			for _, up := range m.ended {
+				p.endUpstream(uint64(writer)<<32 | uint64(uint32(up)))
+			}
+		}
+		t := time.UnixMilli(m.ms)
+		if !m.seen || (p.seen && !t.After(p.maxTime)) {
 			continue
 		}
 		if p.internal {
-			p.seedUpstream(w.plan.writerOf[p.topic], t.UnixMilli(), idle)
+			p.seedUpstream(writer, m.ms, m.idle)
 		} else {
-			p.maxTime, p.seen, p.idle = t, true, idle
+			p.maxTime, p.seen, p.idle = t, true, m.idle
 		}
 		p.snapshotTime()
 	}

@@ -40,6 +40,8 @@ type partition struct {
 	committedSeen     bool
 	committedIdle     bool
 	committedUpstream map[uint64]upstreamWM
+	committedDone     bool
+	committedEnded    map[uint64]bool
 
 	paused bool // fetching paused: a full queue, or the task restoring
 	task   *task
@@ -64,6 +66,10 @@ type partition struct {
 
 	// needMeta: the watermark committed with the offset is still to be read.
 	needMeta bool
+	// finalMax, finalSeen and finalIdle are the time state before a bounded run moved the
+	// partition to the end of time: what its offset metadata keeps.
+	finalMax             time.Time
+	finalSeen, finalIdle bool
 
 	// replayFrom is the offset of the first record fetched since the last commit (-1:
 	// none), where a replay under exactly-once starts.

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -15,6 +16,7 @@ import (
 	"github.com/eddy-streams/eddy/changelog"
 	"github.com/eddy-streams/eddy/internal/assign"
 	"github.com/eddy-streams/eddy/internal/graph"
+	"github.com/eddy-streams/eddy/processor"
 )
 
 // topicPlan is what Run learns and decides about topics before any worker starts.
@@ -47,6 +49,9 @@ type topicPlan struct {
 	// and how many tasks the application has.
 	ends, starts map[topicPartition]int64
 	tasks        int
+	// finished holds the tasks whose end was committed, shared by the workers.
+	finishedMu sync.Mutex
+	finished   map[processor.TaskID]bool
 
 	// maxRecordBytes is the producer's batch limit: the smallest max.message.bytes of
 	// the output topics.

@@ -65,6 +65,8 @@ type worker struct {
 	poisoned   map[recordCoord]*poison
 	// pending are the failure counts of the open transaction, published when it commits.
 	pending []pendingCount
+	// finishedPending are the bounded-mode tasks finished since the last commit.
+	finishedPending []processor.TaskID
 
 	// mgr is the instance's state (nil without stores); restorer and jobs the changelog
 	// replays under way.
@@ -269,12 +271,16 @@ func (w *worker) run(ctx context.Context) (err error) {
 		nextPunctuation = np
 		if w.cfg.Bounded {
 			w.mu.Lock()
-			all, err := w.finishLocked()
+			newly, err := w.finishLocked()
 			w.mu.Unlock()
 			if err != nil {
 				return err
 			}
-			if all {
+			if newly {
+				// The end of a task counts once it is committed: commit at once.
+				nextCommit = time.Now()
+			}
+			if w.plan.allFinished() {
 				w.log.Info("bounded run complete: every task reached the end of its input")
 				return nil // the shutdown commits
 			}
@@ -519,6 +525,7 @@ func (w *worker) commitLocked(ctx context.Context) error {
 		offsets[p.topic][p.partition] = kgo.EpochOffset{Epoch: p.epoch, Offset: p.next}
 	}
 	if len(offsets) == 0 {
+		w.publishFinishedLocked()
 		return nil
 	}
 	var commitErr error
@@ -552,6 +559,7 @@ func (w *worker) commitLocked(ctx context.Context) error {
 			}
 		}
 	}
+	w.publishFinishedLocked()
 	return nil
 }
 
