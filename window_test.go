@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -394,5 +395,50 @@ func TestInternalWatermarkSurvivesRestart(t *testing.T) {
 	}
 	if last := got[len(got)-1]; last != "2999" {
 		t.Errorf("watermarks seen = %v: after the restart the reader saw %s, want the committed 2999", got, last)
+	}
+}
+
+// A record whose event time cannot be extracted is bad input: with DeadLetter it goes to
+// the dead-letter topic, byte for byte, and the windows count only the others.
+func TestInvalidEventTimeIsBadInput(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1, "dlq": 1})
+	produce(t, brokers, "events", [2]string{"a", "1000"}, [2]string{"a", "noon"}, [2]string{"a", "1500"}, [2]string{"a", "-5"},
+		[2]string{"z", "60000"})
+	top := topology.New()
+	s := topology.From(top, "events", serde.String(), serde.String(), topology.Timestamps(func(_, v string, _ time.Time) (time.Time, error) {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("value %q is not a time: %w", v, err)
+		}
+		return time.UnixMilli(ms), nil
+	}))
+	counts := topology.WindowedCount(topology.WindowBy(topology.GroupByKey(s, serde.String(), serde.String()), topology.TumblingWindows(time.Second)), "win")
+	topology.To(topology.Map(counts, func(k topology.Windowed[string], n int64) (string, string) {
+		return fmt.Sprintf("%s@%d", k.Key, k.Start.UnixMilli()), fmt.Sprint(n)
+	}), "counts", serde.String(), serde.String())
+	app, err := eddy.New(top, eddy.ApplicationID("bad-time"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.OnDeserializationError(eddy.DeadLetter("dlq")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runApp(t, app)
+	got := readCounts(t, brokers, 1)
+	dead := consume(t, brokers, "dlq", 2, 20*time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a@1000=2"}; !slices.Equal(got, want) {
+		t.Errorf("windows = %v, want %v", got, want)
+	}
+	for i, want := range []string{"noon", "-5"} {
+		kind := ""
+		for _, h := range dead[i].Headers {
+			if h.Key == "eddy.error.kind" {
+				kind = string(h.Value)
+			}
+		}
+		if string(dead[i].Value) != want || kind != "deserialization" {
+			t.Errorf("dead letter %d = %q (kind %q), want %q (deserialization)", i, dead[i].Value, kind, want)
+		}
 	}
 }
