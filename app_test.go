@@ -355,6 +355,8 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{[]eddy.Opt{eddy.ApplicationID("a"), eddy.Brokers("x:1"), eddy.CommitInterval(0)}, "CommitInterval(0s)"},
 		{[]eddy.Opt{eddy.ApplicationID("a"), eddy.Brokers("x:1"), eddy.ReplicationFactor(0)}, "ReplicationFactor(0)"},
 		{[]eddy.Opt{eddy.ApplicationID("a"), eddy.Brokers("x:1"), eddy.MaxQueuedRecords(0)}, "MaxQueuedRecords(0)"},
+		{[]eddy.Opt{eddy.ApplicationID("a"), eddy.Brokers("x:1"), eddy.OnProcessingError(eddy.DeadLetter(""))}, `OnProcessingError(DeadLetter("")): name the dead-letter topic`},
+		{[]eddy.Opt{eddy.ApplicationID("a"), eddy.Brokers("x:1"), eddy.OnProductionError(eddy.Skip())}, "OnProductionError(Skip()): skipping output"},
 	} {
 		_, err := eddy.New(top, tc.opts...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -254,9 +254,10 @@ func (f *productionFailures) take() map[recordCoord]failedSource {
 // dead-lettered. A record too large for the producer's batch limit (which eddy sets to
 // the smallest max.message.bytes of the output topics) is refused alone, before it is
 // sent; a batch the broker refuses as too large holds other records too, so that is not
-// the record's own failure. No permission to write the topic is every record's own.
+// the record's own failure. No permission to write the topic, or no such topic (a topic
+// chosen per record by ToTopic), is every record's own.
 func (w *worker) recordSpecific(r *kgo.Record, err error) bool {
-	if errors.Is(err, kerr.TopicAuthorizationFailed) {
+	if errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.UnknownTopicOrPartition) {
 		return true
 	}
 	if !errors.Is(err, kerr.MessageTooLarge) {
