@@ -1,5 +1,5 @@
-// Command pageviews is eddy's stateless example: it filters and enriches a stream of page
-// views and routes them by speed.
+// Command pageviews is eddy's event-time example: windowed page-view counts per browser
+// from an out-of-order stream, beside stateless filtering, enrichment and routing.
 //
 //	go run ./examples/pageviews                 # on an in-process broker, until Ctrl-C
 //	go run ./examples/pageviews -brokers host:9092 -duration 30s
