@@ -1,11 +1,15 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime/debug"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -281,7 +285,12 @@ func (w *worker) deadLetterProductionFailures(ctx context.Context) error {
 	if len(failed) == 0 {
 		return nil
 	}
-	for _, f := range failed {
+	// In input order, as they would have been handled had they failed at once.
+	coords := slices.SortedFunc(maps.Keys(failed), func(a, b recordCoord) int {
+		return cmp.Or(strings.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition), cmp.Compare(a.offset, b.offset))
+	})
+	for _, c := range coords {
+		f := failed[c]
 		if err := w.dispose(f.rec, f.err, w.cfg.OnProduction); err != nil {
 			return err
 		}
