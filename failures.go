@@ -24,9 +24,25 @@ func Fail() ErrorPolicy { return ErrorPolicy{action: runtime.Fail} }
 // record had not been there.
 func Skip() ErrorPolicy { return ErrorPolicy{action: runtime.Skip} }
 
+// The headers a dead-lettered record carries after its own. Numbers are decimal text.
+const (
+	// HeaderErrorKind is "deserialization", "processing" or "production".
+	HeaderErrorKind = runtime.HeaderErrorKind
+	// HeaderErrorMessage is the error, with the operator and, for a panic, "panic:".
+	HeaderErrorMessage = runtime.HeaderErrorMessage
+	// HeaderErrorOperator names the source, operator or sink where the record failed.
+	HeaderErrorOperator = runtime.HeaderErrorOperator
+	// HeaderSourceTopic, HeaderSourcePartition, HeaderSourceOffset and
+	// HeaderSourceTimestamp (milliseconds) are the record's coordinates.
+	HeaderSourceTopic     = runtime.HeaderSourceTopic
+	HeaderSourcePartition = runtime.HeaderSourcePart
+	HeaderSourceOffset    = runtime.HeaderSourceOffset
+	HeaderSourceTimestamp = runtime.HeaderSourceTimeMS
+)
+
 // DeadLetter writes the record's original key and value bytes, unchanged, with its
-// timestamp and headers, to topic, adds headers that say what happened
-// (eddy.error.kind, eddy.error.message, eddy.error.operator, eddy.source.topic,
+// timestamp and headers, to topic, adds headers that say what happened (the Header
+// constants: eddy.error.kind, eddy.error.message, eddy.error.operator, eddy.source.topic,
 // eddy.source.partition, eddy.source.offset, eddy.source.timestamp), and goes on. The
 // write is part of the record's commit: in the same transaction under ExactlyOnce, and
 // acknowledged before the record's offset is committed under at-least-once. The topic must
