@@ -147,9 +147,7 @@ func TestSlidingWindowLateRecord(t *testing.T) {
 	s := topology.From(top, "events", serde.String(), serde.String())
 	counts := topology.WindowedCount(topology.WindowBy(topology.GroupByKey(s, serde.String(), serde.String()), topology.SlidingWindows(time.Second)),
 		"sliding", topology.LateRecordsTo("late"))
-	topology.To(topology.Map(counts, func(k topology.Windowed[string], n int64) (string, string) {
-		return fmt.Sprintf("%s@%d-%d", k.Key, k.Start.UnixMilli(), k.End.UnixMilli()), fmt.Sprint(n)
-	}), "counts", serde.String(), serde.String())
+	countsTo(counts, "counts")
 	app, err := eddy.New(top, eddy.ApplicationID("sliding-late"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
 		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState())
 	if err != nil {

@@ -52,6 +52,13 @@ func windowedCounts(w topology.Windows, in string, opts ...topology.Option) *top
 	return top
 }
 
+// countsTo writes windowed counts to topic as "key@start-end" = "count".
+func countsTo(counts topology.Stream[topology.Windowed[string], int64], topic string) {
+	topology.To(topology.Map(counts, func(k topology.Windowed[string], n int64) (string, string) {
+		return fmt.Sprintf("%s@%d-%d", k.Key, k.Start.UnixMilli(), k.End.UnixMilli()), fmt.Sprint(n)
+	}), topic, serde.String(), serde.String())
+}
+
 func readCounts(t *testing.T, brokers []string, n int) []string {
 	t.Helper()
 	var out []string
@@ -227,9 +234,7 @@ func TestSessionWindows(t *testing.T) {
 	top := topology.New()
 	s := topology.From(top, "events", serde.String(), serde.String(), topology.OutOfOrderness(2*time.Second))
 	counts := topology.SessionCount(topology.SessionBy(topology.GroupByKey(s, serde.String(), serde.String()), topology.Sessions(time.Second)), "sessions")
-	topology.To(topology.Map(counts, func(k topology.Windowed[string], n int64) (string, string) {
-		return fmt.Sprintf("%s@%d-%d", k.Key, k.Start.UnixMilli(), k.End.UnixMilli()), fmt.Sprint(n)
-	}), "counts", serde.String(), serde.String())
+	countsTo(counts, "counts")
 	app, err := eddy.New(top, eddy.ApplicationID("sessions"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
 		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
 	if err != nil {
@@ -258,9 +263,7 @@ func TestSessionLateRecord(t *testing.T) {
 	s := topology.From(top, "events", serde.String(), serde.String())
 	counts := topology.SessionCount(topology.SessionBy(topology.GroupByKey(s, serde.String(), serde.String()), topology.Sessions(time.Second)),
 		"sessions", topology.LateRecordsTo("late"))
-	topology.To(topology.Map(counts, func(k topology.Windowed[string], n int64) (string, string) {
-		return fmt.Sprintf("%s@%d-%d", k.Key, k.Start.UnixMilli(), k.End.UnixMilli()), fmt.Sprint(n)
-	}), "counts", serde.String(), serde.String())
+	countsTo(counts, "counts")
 	app, err := eddy.New(top, eddy.ApplicationID("sessions-late"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
 		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState())
 	if err != nil {
