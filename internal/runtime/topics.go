@@ -299,31 +299,46 @@ func (p *topicPlan) changelogRetention(ctx context.Context, adm *kadm.Client, na
 }
 
 // describe records the partition counts of topics, failing with one error that names every
-// missing topic.
+// missing topic. A topic created a moment ago may not be in the broker's metadata yet, so a
+// missing one is looked for again for a few seconds first.
 func (p *topicPlan) describe(ctx context.Context, adm *kadm.Client, topics []string, role string) error {
 	if len(topics) == 0 {
 		return nil
 	}
-	details, err := adm.ListTopics(ctx, topics...)
-	if err != nil {
-		return fmt.Errorf("eddy: describing %s topics %s: %w", role, strings.Join(topics, ", "), err)
-	}
-	var missing []string
-	for _, t := range topics {
-		d, ok := details[t]
-		if !ok || d.Err != nil || len(d.Partitions) == 0 {
-			missing = append(missing, t)
-			continue
+	deadline := time.Now().Add(missingTopicWait)
+	for {
+		details, err := adm.ListTopics(ctx, topics...)
+		if err != nil {
+			return fmt.Errorf("eddy: describing %s topics %s: %w", role, strings.Join(topics, ", "), err)
 		}
-		p.partitions[t] = int32(len(d.Partitions))
+		var missing []string
+		for _, t := range topics {
+			d, ok := details[t]
+			if !ok || d.Err != nil || len(d.Partitions) == 0 {
+				missing = append(missing, t)
+				continue
+			}
+			p.partitions[t] = int32(len(d.Partitions))
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			sort.Strings(missing)
+			return fmt.Errorf("eddy: %s topic(s) missing: %s (create them first; eddy creates only its internal topics)",
+				role, strings.Join(missing, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		topics = missing
 	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		return fmt.Errorf("eddy: %s topic(s) missing: %s (create them first; eddy creates only its internal topics)",
-			role, strings.Join(missing, ", "))
-	}
-	return nil
 }
+
+// missingTopicWait is how long a missing input or output topic is looked for again.
+const missingTopicWait = 3 * time.Second
 
 // sizeInternal decides each repartition topic's partition count: the user's choice, else the
 // count of the reading sub-topology's other inputs (they must be co-partitioned with it),
