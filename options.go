@@ -49,7 +49,7 @@ func defaultConfig() config {
 		commitInterval: 30 * time.Second,
 		stateDir:       filepath.Join(os.TempDir(), "eddy"),
 		replication:    -1,
-		maxQueued:      1000,
+		maxQueued:      10000,
 		cleanupDelay:   10 * time.Minute,
 		txnTimeout:     10 * time.Second,
 	}
@@ -115,7 +115,10 @@ func ClientOpts(opts ...kgo.Opt) Opt {
 func ReplicationFactor(n int16) Opt { return optFunc(func(c *config) { c.replication = n }) }
 
 // MaxQueuedRecords is how many fetched, unprocessed records a partition may hold before
-// eddy pauses fetching it (backpressure); fetching resumes at half. Default 1000.
+// eddy pauses fetching it (backpressure); fetching resumes at half. Default 10000: about
+// ten fetches of small records, so the client keeps fetching while the task works (at
+// 1000 a single 1 MiB fetch of 100-byte records filled the queue, and every fetch waited
+// for the queue to drain: half the throughput). Lower it for large records.
 func MaxQueuedRecords(n int) Opt { return optFunc(func(c *config) { c.maxQueued = n }) }
 
 // LowMemoryState opens the local database with small memtables and caches: for tests and

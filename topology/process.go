@@ -31,7 +31,8 @@ func Process[K, V, KO, VO any](s Stream[K, V], name string, supplier processor.S
 		if err != nil {
 			return nil, err
 		}
-		ctx := &procContext[KO, VO]{env: tb.Env, node: node, forward: all, byName: map[string]next[KO, VO]{}}
+		ctx := &procContext[KO, VO]{env: tb.Env, node: node, forward: all, byName: map[string]next[KO, VO]{},
+			op: graph.OpFor(node), slot: tb.Env.OpSlot()}
 		for i, n := range out.nodes {
 			ctx.byName[n.Name] = fs[i]
 		}
@@ -71,18 +72,27 @@ type procContext[K, V any] struct {
 	node    *graph.Node
 	forward next[K, V]
 	byName  map[string]next[K, V]
+	// op and slot: after a forward returns, the processor's own code runs again.
+	op   *graph.Op
+	slot **graph.Op
 }
 
 var _ processor.Context[string, int] = (*procContext[string, int])(nil)
 
-func (c *procContext[K, V]) Forward(r processor.Record[K, V]) error { return c.forward(r) }
+func (c *procContext[K, V]) Forward(r processor.Record[K, V]) error {
+	err := c.forward(r)
+	*c.slot = c.op
+	return err
+}
 
 func (c *procContext[K, V]) ForwardTo(child string, r processor.Record[K, V]) error {
 	f, ok := c.byName[child]
 	if !ok {
 		return fmt.Errorf("forward: no child named %q", child)
 	}
-	return f(r)
+	err := f(r)
+	*c.slot = c.op
+	return err
 }
 
 func (c *procContext[K, V]) Schedule(interval time.Duration, fn processor.Punctuator) func() {

@@ -67,18 +67,10 @@ func sourceWithTime[K, V any](t *Topology, n *graph.Node, ks serde.Serde[K], vs 
 		bad := func(format string, args ...any) error {
 			return &graph.RecordError{Kind: graph.Deserialization, Node: n.Name, Err: fmt.Errorf(format, args...)}
 		}
+		op, slot := graph.OpFor(n), env.OpSlot()
 		return func(rec *kgo.Record) (err error) {
 			var r processor.Record[K, V]
-			decoding := true
-			defer func() {
-				// A panic in a serde or an extractor is bad input; further down the chain,
-				// the operator where it happened has already turned it into an error.
-				if v := recover(); v != nil && decoding {
-					re := graph.Recovered(n.Name, v)
-					re.Kind = graph.Deserialization
-					err = re
-				}
-			}()
+			*slot = op // a panic in a serde or the extractor is bad input
 			if rec.Key != nil {
 				if r.Key, err = ks.Decode(rec.Key); err != nil {
 					return bad("decode key: %w", err)
@@ -107,7 +99,6 @@ func sourceWithTime[K, V any](t *Topology, n *graph.Node, ks serde.Serde[K], vs 
 					r.Headers[i] = processor.Header{Key: h.Key, Value: h.Value}
 				}
 			}
-			decoding = false
 			return next(r)
 		}, nil
 	}

@@ -85,7 +85,7 @@ func attach[K, V, KO, VO any](parents []Stream[K, V], n *graph.Node,
 			if err != nil {
 				return nil, err
 			}
-			return guarded(n.Name, f), nil
+			return marked(graph.OpFor(n), tb.Env.OpSlot(), f), nil
 		})
 	}
 	for _, p := range parents {
@@ -94,17 +94,11 @@ func attach[K, V, KO, VO any](parents []Stream[K, V], n *graph.Node,
 	return child
 }
 
-// guarded runs f with a recover: a panic in the operator's code (user functions, serdes)
-// becomes a processing error naming it, for the application's policy to handle, instead
-// of taking the process down. A panic further down the chain is caught by the operator
-// where it happened.
-func guarded[K, V any](name string, f next[K, V]) next[K, V] {
-	return func(r processor.Record[K, V]) (err error) {
-		defer func() {
-			if v := recover(); v != nil {
-				err = graph.Recovered(name, v)
-			}
-		}()
+// marked runs f with op in the task's operator slot, so that a panic in the operator's code
+// (user functions, serdes) is told as a failure of this operator (graph.Call).
+func marked[K, V any](op *graph.Op, slot **graph.Op, f next[K, V]) next[K, V] {
+	return func(r processor.Record[K, V]) error {
+		*slot = op
 		return f(r)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 // fakeEnv is the runtime side of a task, recording what the sinks send.
 type fakeEnv struct {
+	op    *graph.Op
 	sent  []*kgo.Record
 	md    processor.Metadata
 	hasMD bool
@@ -47,6 +48,7 @@ func (e *fakeEnv) ScheduleEventTime(time.Duration, processor.Punctuator) func() 
 func (e *fakeEnv) ObserveEventTime(t time.Time)                                 { e.observed = append(e.observed, t) }
 func (e *fakeEnv) OnWatermark(fn func(time.Time) error)                         { e.listeners = append(e.listeners, fn) }
 func (e *fakeEnv) LateRecord(string)                                            {}
+func (e *fakeEnv) OpSlot() **graph.Op                                           { return &e.op }
 func (e *fakeEnv) Send(r *kgo.Record) error {
 	e.n++
 	if e.keep {
@@ -215,7 +217,12 @@ func TestRecordErrorsAreClassified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := task.Handlers["in"]
+	env := &fakeEnv{}
+	task, err = top.Graph().BuildTask(0, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := func(rec *kgo.Record) error { return graph.Call(task.Handlers["in"], rec, &env.op) }
 	cases := []struct {
 		rec      *kgo.Record
 		kind     graph.ErrorKind

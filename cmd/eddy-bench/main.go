@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -68,6 +69,26 @@ func child(ctx context.Context, args []string) error {
 	}
 	c.Engine, c.Pipeline, c.Guarantee = bench.Engine(*engine), bench.Pipeline(*pipeline), bench.Guarantee(*guarantee)
 	c.Brokers = strings.Split(*brokers, ",")
+	// EDDY_BENCH_PROFILE=<dir> writes each child's CPU profile (and its heap allocations at
+	// the end) to <dir>/<engine>-<pipeline>-<guarantee>.{cpu,alloc}.pprof.
+	if dir := os.Getenv("EDDY_BENCH_PROFILE"); dir != "" {
+		name := filepath.Join(dir, fmt.Sprintf("%s-%s-%s", *engine, *pipeline, *guarantee))
+		f, err := os.Create(name + ".cpu.pprof")
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+			if h, err := os.Create(name + ".alloc.pprof"); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(h, 0)
+				h.Close()
+			}
+		}()
+	}
 	return bench.RunChild(ctx, c, os.Stdout)
 }
 

@@ -3,6 +3,8 @@ package graph
 import (
 	"fmt"
 	"runtime/debug"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // ErrorKind says where a record failed, which decides the policy that handles it.
@@ -52,11 +54,44 @@ func (e *RecordError) Error() string {
 
 func (e *RecordError) Unwrap() error { return e.Err }
 
-// Recovered turns a recovered panic value into a processing error of node.
-func Recovered(node string, v any) *RecordError {
-	err, ok := v.(error)
-	if !ok {
-		err = fmt.Errorf("%v", v)
+// Op names the operator running on a task, for a panic to be told where it happened: a
+// compiled operator stores its Op in the task's slot (Env.OpSlot) before it runs, which
+// costs a pointer store where a recover in every operator would cost a deferred call.
+type Op struct {
+	Name string
+	// Kind is the kind of a failure in it: Deserialization in a source, Production in a
+	// sink, Processing elsewhere.
+	Kind ErrorKind
+}
+
+// OpFor returns the Op of node n.
+func OpFor(n *Node) *Op {
+	switch n.Kind {
+	case Source:
+		return &Op{Name: n.Name, Kind: Deserialization}
+	case Sink:
+		return &Op{Name: n.Name, Kind: Production}
 	}
-	return &RecordError{Kind: Processing, Node: node, Err: err, Panicked: true, Stack: debug.Stack()}
+	return &Op{Name: n.Name, Kind: Processing}
+}
+
+// Call runs h on rec; a panic becomes a RecordError of the operator in slot (the last one
+// to start), or, with none, an error that stops the application. The process never dies
+// of a panic on the record path.
+func Call(h Handler, rec *kgo.Record, slot **Op) (err error) {
+	*slot = nil
+	defer func() {
+		if v := recover(); v != nil {
+			perr, ok := v.(error)
+			if !ok {
+				perr = fmt.Errorf("%v", v)
+			}
+			if op := *slot; op != nil {
+				err = &RecordError{Kind: op.Kind, Node: op.Name, Err: perr, Panicked: true, Stack: debug.Stack()}
+				return
+			}
+			err = fmt.Errorf("panic: %w\n%s", perr, debug.Stack())
+		}
+	}()
+	return h(rec)
 }

@@ -46,6 +46,8 @@ type Env interface {
 	// LateRecord counts a record that the windowed aggregation with the named store
 	// rejected as late.
 	LateRecord(store string)
+	// OpSlot is where the running operator keeps its Op (see Call).
+	OpSlot() **Op
 }
 
 // TaskBuild is the state of compiling one task: the runtime's Env, the nodes compiled so

@@ -99,16 +99,9 @@ func protect(what string, f func() error) (err error) {
 	return f()
 }
 
-// call runs the record's handler; a panic that no operator caught (the task's own code)
-// becomes an error that stops the application rather than the process.
-func (t *task) call(h graph.Handler, rec *kgo.Record) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
-		}
-	}()
-	return h(rec)
-}
+// call runs the record's handler; a panic becomes a failure of the operator that was
+// running (graph.Call).
+func (t *task) call(h graph.Handler, rec *kgo.Record) error { return graph.Call(h, rec, &t.op) }
 
 // recordFailed applies the policy of a failed record's kind. It returns nil when the
 // record was skipped or dead-lettered (it counts as processed), errReplay when the

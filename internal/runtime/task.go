@@ -109,6 +109,8 @@ type task struct {
 	// production failures are dead-lettered (made at the first output).
 	curRec *kgo.Record
 	src    *sourceRef
+	// op is the operator running on the task (graph.Call).
+	op *graph.Op
 
 	watermark          time.Time
 	committedWatermark time.Time
@@ -157,6 +159,8 @@ func (t *task) TaskID() processor.TaskID { return t.id }
 func (t *task) Watermark() time.Time     { return t.watermark }
 
 func (t *task) Metadata() (processor.Metadata, bool) { return t.cur, t.hasCur }
+
+func (t *task) OpSlot() **graph.Op { return &t.op }
 
 func (t *task) LateRecord(store string) {
 	if m := t.w.cfg.Metrics; m != nil {
