@@ -37,6 +37,7 @@ func sink[K, V any](s Stream[K, V], n *graph.Node, ks serde.Serde[K], vs serde.S
 			static = tb.TopicName(n, n.Topics[0])
 		}
 		env := tb.Env
+		var buf outBuf
 		return func(r processor.Record[K, V]) error {
 			topic := static
 			if topic == "" {
@@ -44,17 +45,16 @@ func sink[K, V any](s Stream[K, V], n *graph.Node, ks serde.Serde[K], vs serde.S
 					return fmt.Errorf("sink %s: the topic chooser returned an empty topic name", n.Name)
 				}
 			}
-			// Each record gets its own key and value slices: the producer holds them until
-			// the broker acknowledges the batch, so they cannot be reused buffers.
-			key, err := ks.AppendEncode(nil, r.Key)
+			key, err := encodeInto(&buf, ks, r.Key)
 			if err != nil {
 				return &graph.RecordError{Kind: graph.Production, Node: n.Name, Err: fmt.Errorf("encode key for %s: %w", topic, err)}
 			}
-			value, err := vs.AppendEncode(nil, r.Value)
+			value, err := encodeInto(&buf, vs, r.Value)
 			if err != nil {
 				return &graph.RecordError{Kind: graph.Production, Node: n.Name, Err: fmt.Errorf("encode value for %s: %w", topic, err)}
 			}
-			rec := &kgo.Record{Topic: topic, Key: key, Value: value, Timestamp: r.Timestamp}
+			rec := buf.record()
+			rec.Topic, rec.Key, rec.Value, rec.Timestamp = topic, key, value, r.Timestamp
 			if len(r.Headers) > 0 {
 				rec.Headers = make([]kgo.RecordHeader, len(r.Headers))
 				for i, h := range r.Headers {
@@ -64,4 +64,46 @@ func sink[K, V any](s Stream[K, V], n *graph.Node, ks serde.Serde[K], vs serde.S
 			return env.Send(rec)
 		}, nil
 	})
+}
+
+// outBuf is where a sink carves its output records from. The producer holds a record,
+// its key and its value until the broker acknowledges them, so none can be reused; but
+// they need not be allocated one by one: keys and values are encoded into 64 KiB slabs and
+// records taken from chunks of 256, and a slab or chunk is collected once all its records
+// are acknowledged. Three allocations per record become about one per hundred.
+type outBuf struct {
+	slab []byte
+	recs []kgo.Record
+}
+
+const (
+	slabSize  = 64 << 10
+	slabSlack = 512 // a slab with less room left is replaced before encoding into it
+	recChunk  = 256
+)
+
+func (b *outBuf) record() *kgo.Record {
+	if len(b.recs) == cap(b.recs) {
+		b.recs = make([]kgo.Record, 0, recChunk)
+	}
+	b.recs = b.recs[:len(b.recs)+1]
+	return &b.recs[len(b.recs)-1]
+}
+
+// encodeInto encodes v at the end of the slab and returns its bytes, capped so nothing
+// appended later can reach into them; nil when empty (a null key or value).
+func encodeInto[T any](b *outBuf, s serde.Serde[T], v T) ([]byte, error) {
+	if cap(b.slab)-len(b.slab) < slabSlack {
+		b.slab = make([]byte, 0, slabSize)
+	}
+	start := len(b.slab)
+	out, err := s.AppendEncode(b.slab, v)
+	if err != nil {
+		return nil, err
+	}
+	b.slab = out // a value larger than the room left moved the slab; later ones follow
+	if len(out) == start {
+		return nil, nil
+	}
+	return out[start:len(out):len(out)], nil
 }
