@@ -123,6 +123,7 @@ func (a *App) Run(ctx context.Context) error {
 		ProcessBudget:         50 * time.Millisecond,
 		StateDir:              dir,
 		LowMemoryState:        a.cfg.lowMemory,
+		StateCacheBytes:       a.cfg.stateCache,
 		StateCleanupDelay:     a.cfg.cleanupDelay,
 		OnRestore:             onRestore,
 		ExactlyOnce:           a.cfg.exactlyOnce,

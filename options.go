@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddy-streams/eddy/internal/state"
 	"github.com/eddy-streams/eddy/processor"
 )
 
@@ -32,6 +33,7 @@ type config struct {
 	clientOpts     []kgo.Opt
 	replication    int16
 	maxQueued      int
+	stateCache     int
 	lowMemory      bool
 	cleanupDelay   time.Duration
 	onRestore      func(RestoreInfo)
@@ -50,6 +52,7 @@ func defaultConfig() config {
 		stateDir:       filepath.Join(os.TempDir(), "eddy"),
 		replication:    -1,
 		maxQueued:      10000,
+		stateCache:     state.DefaultCacheBytes,
 		cleanupDelay:   10 * time.Minute,
 		txnTimeout:     10 * time.Second,
 	}
@@ -120,6 +123,12 @@ func ReplicationFactor(n int16) Opt { return optFunc(func(c *config) { c.replica
 // 1000 a single 1 MiB fetch of 100-byte records filled the queue, and every fetch waited
 // for the queue to drain: half the throughput). Lower it for large records.
 func MaxQueuedRecords(n int) Opt { return optFunc(func(c *config) { c.maxQueued = n }) }
+
+// StateCacheBytes bounds the cache of committed store values that each task keeps per
+// store, so that reading a key again after a commit does not go to Badger (default 8 MiB;
+// 0 turns it off). Reads of keys written since the last commit come from the write buffer
+// either way.
+func StateCacheBytes(n int) Opt { return optFunc(func(c *config) { c.stateCache = n }) }
 
 // LowMemoryState opens the local database with small memtables and caches: for tests and
 // small machines, at the cost of throughput. Default off.
@@ -201,6 +210,9 @@ func (c *config) validate() error {
 	}
 	if c.cleanupDelay < 0 {
 		errs = append(errs, fmt.Errorf("eddy: StateCleanupDelay(%s): must not be negative", c.cleanupDelay))
+	}
+	if c.stateCache < 0 {
+		errs = append(errs, fmt.Errorf("eddy: StateCacheBytes(%d): must not be negative", c.stateCache))
 	}
 	if c.maxQueued < 1 {
 		errs = append(errs, fmt.Errorf("eddy: MaxQueuedRecords(%d): need at least 1", c.maxQueued))

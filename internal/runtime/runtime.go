@@ -47,6 +47,8 @@ type Config struct {
 	StateDir string
 	// LowMemoryState opens the database with small memtables and caches (tests).
 	LowMemoryState bool
+	// StateCacheBytes bounds each task's cache of committed values, per store.
+	StateCacheBytes int
 	// StateCleanupDelay is how long a task's local state is kept after the task left this
 	// instance, in case it comes back.
 	StateCleanupDelay time.Duration
@@ -161,6 +163,7 @@ func openState(cfg *Config) (*state.Manager, error) {
 		return nil, fmt.Errorf("eddy: opening local state: %w", err)
 	}
 	mgr := state.NewManager(db)
+	mgr.CacheBytes = cfg.StateCacheBytes
 	if err := mgr.ReleaseAll(time.Now()); err != nil {
 		return nil, errors.Join(err, mgr.Close())
 	}

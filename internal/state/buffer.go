@@ -87,10 +87,10 @@ func (b *Buffer) Keys() []string {
 	return b.sorted
 }
 
-// Each calls fn for every buffered key in byte order, value nil for a tombstone.
+// Each calls fn for every buffered key, in no particular order (a commit needs none, and
+// sorting a large buffer cost more than writing it), value nil for a tombstone.
 func (b *Buffer) Each(fn func(key string, value []byte, deleted bool) error) error {
-	for _, k := range b.Keys() {
-		e := b.m[k]
+	for k, e := range b.m {
 		if err := fn(k, e.value, e.deleted); err != nil {
 			return err
 		}

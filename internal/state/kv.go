@@ -16,7 +16,8 @@ type KV struct {
 	slot    slot
 	prefix  []byte // data prefix of the current incarnation
 	buf     *Buffer
-	scratch []byte // prefixed key for lookups, reused
+	cache   *valueCache // committed values read or written lately; nil: none
+	scratch []byte      // prefixed key for lookups, reused
 }
 
 // Name is the store's name.
@@ -39,7 +40,24 @@ func (s *KV) Get(key []byte, fn func(value []byte) error) (bool, error) {
 		}
 		return true, fn(v)
 	}
-	return s.db.Get(s.dbKey(key), fn)
+	if e, ok := s.cache.get(key); ok {
+		if e.absent {
+			return false, nil
+		}
+		return true, fn(e.value)
+	}
+	if s.cache == nil {
+		return s.db.Get(s.dbKey(key), fn)
+	}
+	var kept []byte
+	found, err := s.db.Get(s.dbKey(key), func(v []byte) error {
+		kept = append(make([]byte, 0, len(v)), v...)
+		return fn(kept)
+	})
+	if err == nil {
+		s.cache.put(string(key), cached{value: kept, absent: !found})
+	}
+	return found, err
 }
 
 // Put sets key to value in the buffer.
@@ -74,6 +92,17 @@ func (s *KV) Range(lo, hi []byte) (store.Iterator, error) {
 	}
 	m.advanceDB()
 	return m, nil
+}
+
+// committed moves the buffer's writes, now in the database, into the cache.
+func (s *KV) committed() {
+	if s.cache == nil {
+		return
+	}
+	s.buf.Each(func(k string, v []byte, deleted bool) error {
+		s.cache.put(k, cached{value: v, absent: deleted})
+		return nil
+	})
 }
 
 // appendBatch writes the buffer into b under the store's prefix.

@@ -51,6 +51,8 @@ func firstByte(b []byte) int {
 // by the workers; each task's slices are used by one worker at a time.
 type Manager struct {
 	db store.Backend
+	// CacheBytes bounds each store slice's cache of committed values (0: no cache).
+	CacheBytes int
 
 	mu struct {
 		sync.Mutex
@@ -191,7 +193,7 @@ func (m *Manager) Open(sub int, partition int32, name string) (*KV, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &KV{name: name, db: m.db, slot: s, prefix: s.dataPrefix(inc), buf: NewBuffer()}, nil
+	return &KV{name: name, db: m.db, slot: s, prefix: s.dataPrefix(inc), buf: NewBuffer(), cache: newValueCache(m.CacheBytes)}, nil
 }
 
 func (m *Manager) incarnation(s slot) (uint32, error) {
@@ -240,6 +242,7 @@ func (m *Manager) Commit(kvs []*KV, cps []Checkpoint) error {
 	b.Reset()
 	for i, kv := range kvs {
 		b.Put(kv.slot.checkpointKey(), cps[i].encode())
+		kv.committed()
 		kv.buf.Reset()
 	}
 	if err := m.db.Write(&b); err != nil {
@@ -251,6 +254,7 @@ func (m *Manager) Commit(kvs []*KV, cps []Checkpoint) error {
 // ApplyRestored writes changelog records straight to the database during a restore (value
 // nil: delete), then the checkpoint after them.
 func (m *Manager) ApplyRestored(kv *KV, keys, values [][]byte, cp Checkpoint) error {
+	kv.cache.clear()
 	var b store.Batch
 	for i, k := range keys {
 		key := append(append([]byte(nil), kv.prefix...), k...)
@@ -284,6 +288,7 @@ func (m *Manager) Wipe(kv *KV) error {
 	}
 	kv.prefix = kv.slot.dataPrefix(inc)
 	kv.buf.Reset()
+	kv.cache.clear()
 	return nil
 }
 

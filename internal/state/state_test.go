@@ -198,3 +198,83 @@ func TestCheckpointEncoding(t *testing.T) {
 		t.Error("a short checkpoint decoded")
 	}
 }
+
+// countingBackend counts the point reads that reach the database.
+type countingBackend struct {
+	store.Backend
+	gets int
+}
+
+func (c *countingBackend) Get(key []byte, fn func([]byte) error) (bool, error) {
+	c.gets++
+	return c.Backend.Get(key, fn)
+}
+
+// The committed-value cache: a key read or written before a commit is read after it
+// without the database, absent keys included; values stay right through deletes, restores
+// and wipes; and the cache keeps to its bound.
+func TestCommittedValueCache(t *testing.T) {
+	db := &countingBackend{Backend: store.NewMemory()}
+	m := NewManager(db)
+	m.CacheBytes = 4096
+	defer m.Close()
+	kv, err := m.Open(0, 0, "counts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := func() {
+		t.Helper()
+		if err := m.Commit([]*KV{kv}, []Checkpoint{{Offset: 1, Written: time.Now()}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kv.Put([]byte("a"), []byte("1"))
+	kv.Put([]byte("b"), []byte("2"))
+	commit()
+	before := db.gets
+	if v, ok := get(t, kv, "a"); !ok || v != "1" {
+		t.Fatalf("Get(a) = %q, %v", v, ok)
+	}
+	if _, ok := get(t, kv, "zz"); ok {
+		t.Fatal("Get(zz) found a value")
+	}
+	get(t, kv, "zz") // absent, now cached
+	if db.gets != before+1 {
+		t.Errorf("%d database reads for written and absent keys after a commit, want 1 (the first miss)", db.gets-before)
+	}
+	kv.Delete([]byte("a"))
+	kv.Put([]byte("zz"), []byte("3"))
+	commit()
+	if _, ok := get(t, kv, "a"); ok {
+		t.Error("a deleted key is visible after the commit")
+	}
+	if v, ok := get(t, kv, "zz"); !ok || v != "3" {
+		t.Errorf("Get(zz) = %q, %v after it was written", v, ok)
+	}
+	// A restore writes to the database directly: the cache must not hide it.
+	if err := m.ApplyRestored(kv, [][]byte{[]byte("b")}, [][]byte{[]byte("restored")}, Checkpoint{Offset: 5, Written: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := get(t, kv, "b"); v != "restored" {
+		t.Errorf("Get(b) = %q after a restore, want the restored value", v)
+	}
+	if err := m.Wipe(kv); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := get(t, kv, "b"); ok {
+		t.Error("a wiped key is still visible")
+	}
+	// The bound: many keys, the cache stays within it.
+	for i := range 500 {
+		kv.Put(fmt.Appendf(nil, "key-%03d", i), []byte("some value"))
+	}
+	commit()
+	if kv.cache.bytes > m.CacheBytes || len(kv.cache.m) == 0 {
+		t.Errorf("cache holds %d bytes in %d entries, bound %d", kv.cache.bytes, len(kv.cache.m), m.CacheBytes)
+	}
+	for i := range 500 {
+		if v, ok := get(t, kv, fmt.Sprintf("key-%03d", i)); !ok || v != "some value" {
+			t.Fatalf("key-%03d = %q, %v", i, v, ok)
+		}
+	}
+}
