@@ -15,7 +15,8 @@ package state
 
 import (
 	"bytes"
-	"sort"
+
+	"github.com/google/btree"
 )
 
 // entry is one buffered write: a value, or a tombstone.
@@ -28,13 +29,18 @@ type entry struct {
 // database; at commit its last value per key goes to the changelog and then to the
 // database. Not safe for concurrent use: a task's goroutine owns it.
 type Buffer struct {
-	m      map[string]entry
-	bytes  int
-	sorted []string // keys in order; nil when stale
+	m     map[string]entry
+	bytes int
+	// order holds the keys in byte order, for ranges: a tree, because window operators
+	// range over a buffer that changes between every two ranges, and sorting the keys
+	// again each time cost O(n log n) per range.
+	order *btree.BTreeG[string]
 }
 
 // NewBuffer returns an empty buffer.
-func NewBuffer() *Buffer { return &Buffer{m: map[string]entry{}} }
+func NewBuffer() *Buffer {
+	return &Buffer{m: map[string]entry{}, order: btree.NewG(32, func(a, b string) bool { return a < b })}
+}
 
 // Put buffers key = value; both are copied.
 func (b *Buffer) Put(key, value []byte) {
@@ -53,12 +59,14 @@ func (b *Buffer) set(key []byte, e entry) {
 	old, ok := b.m[string(key)]
 	if ok {
 		b.bytes -= len(old.value)
+		b.m[string(key)] = e
 	} else {
-		b.bytes += len(key)
-		b.sorted = nil
+		k := string(key)
+		b.bytes += len(k)
+		b.m[k] = e
+		b.order.ReplaceOrInsert(k)
 	}
 	b.bytes += len(e.value)
-	b.m[string(key)] = e
 }
 
 // Get returns the buffered value of key: found reports whether the buffer has the key at
@@ -74,17 +82,23 @@ func (b *Buffer) Len() int { return len(b.m) }
 // Bytes is roughly the memory the buffered keys and values take.
 func (b *Buffer) Bytes() int { return b.bytes }
 
-// Keys returns the buffered keys in byte order. The slice is the buffer's own; it is valid
-// until the next write.
-func (b *Buffer) Keys() []string {
-	if b.sorted == nil {
-		b.sorted = make([]string, 0, len(b.m))
-		for k := range b.m {
-			b.sorted = append(b.sorted, k)
+// keysFrom returns at most max buffered keys in [from, hi) in byte order (hi nil: to the
+// end), leaving out from itself when after is set.
+func (b *Buffer) keysFrom(from string, after bool, hi []byte, max int) []string {
+	out := make([]string, 0, min(max, 16))
+	add := func(k string) bool {
+		if after && k == from {
+			return true
 		}
-		sort.Strings(b.sorted)
+		out = append(out, k)
+		return len(out) < max
 	}
-	return b.sorted
+	if hi == nil {
+		b.order.AscendGreaterOrEqual(from, add)
+	} else {
+		b.order.AscendRange(from, string(hi), add)
+	}
+	return out
 }
 
 // Each calls fn for every buffered key, in no particular order (a commit needs none, and
@@ -102,5 +116,5 @@ func (b *Buffer) Each(fn func(key string, value []byte, deleted bool) error) err
 func (b *Buffer) Reset() {
 	clear(b.m)
 	b.bytes = 0
-	b.sorted = nil
+	b.order.Clear(true)
 }

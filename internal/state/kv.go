@@ -2,7 +2,6 @@ package state
 
 import (
 	"bytes"
-	"sort"
 
 	"github.com/eddy-streams/eddy/store"
 )
@@ -80,16 +79,9 @@ func (s *KV) Range(lo, hi []byte) (store.Iterator, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := s.buf.Keys()
-	from := sort.SearchStrings(keys, string(lo))
-	to := len(keys)
-	if hi != nil {
-		to = sort.SearchStrings(keys, string(hi))
-	}
-	m := &mergeIter{db: it, prefixLen: len(s.prefix), buf: s.buf}
-	if from < to {
-		m.keys = append([]string(nil), keys[from:to]...)
-	}
+	m := &mergeIter{db: it, prefixLen: len(s.prefix), buf: s.buf, hi: hi}
+	m.keys = s.buf.keysFrom(string(lo), false, hi, keyChunk)
+	m.more = len(m.keys) == keyChunk
 	m.advanceDB()
 	return m, nil
 }
@@ -125,7 +117,13 @@ type mergeIter struct {
 	dbOK      bool
 	prefixLen int
 	buf       *Buffer
-	keys      []string // buffered keys still to visit, in order
+	// keys are buffered keys still to visit, in order, read from the buffer a chunk at a
+	// time (a scan that stops early does not pay for the whole range); more says the
+	// buffer may hold more before hi.
+	keys    []string
+	more    bool
+	hi      []byte
+	lastBuf string // the last buffered key taken from keys
 
 	key, value         []byte
 	kScratch, vScratch []byte
@@ -139,8 +137,15 @@ func (m *mergeIter) advanceDB() {
 	}
 }
 
+// keyChunk is how many buffered keys a range reads at a time.
+const keyChunk = 64
+
 func (m *mergeIter) Next() bool {
 	for m.err == nil {
+		if len(m.keys) == 0 && m.more {
+			m.keys = m.buf.keysFrom(m.lastBuf, true, m.hi, keyChunk)
+			m.more = len(m.keys) == keyChunk
+		}
 		var dbKey []byte
 		if m.dbOK {
 			dbKey = m.db.Key()[m.prefixLen:]
@@ -151,6 +156,7 @@ func (m *mergeIter) Next() bool {
 		case len(m.keys) > 0 && (!m.dbOK || bytes.Compare([]byte(m.keys[0]), dbKey) <= 0):
 			k := m.keys[0]
 			m.keys = m.keys[1:]
+			m.lastBuf = k
 			if m.dbOK && k == string(dbKey) {
 				m.advanceDB() // shadowed by the buffer
 			}

@@ -278,3 +278,62 @@ func TestCommittedValueCache(t *testing.T) {
 		}
 	}
 }
+
+// A range over a buffer larger than one chunk of keys, with tombstones at chunk edges and
+// keys in the database between buffered ones, sees every key once, in order.
+func TestRangeOverLargeBuffer(t *testing.T) {
+	m := NewManager(store.NewMemory())
+	defer m.Close()
+	kv, err := m.Open(0, 0, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 1000; i += 3 {
+		kv.Put(fmt.Appendf(nil, "k%04d", i), []byte("db"))
+	}
+	if err := m.Commit([]*KV{kv}, []Checkpoint{{Offset: 1, Written: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for i := 0; i < 1000; i += 3 {
+		want[fmt.Sprintf("k%04d", i)] = "db"
+	}
+	for i := 0; i < 1000; i++ {
+		k := fmt.Sprintf("k%04d", i)
+		switch {
+		case i%64 == 63 || i%7 == 0:
+			kv.Delete([]byte(k))
+			delete(want, k)
+		case i%2 == 0:
+			kv.Put([]byte(k), []byte("buf"))
+			want[k] = "buf"
+		}
+	}
+	it, err := kv.Range([]byte("k0100"), []byte("k0900"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	prev := ""
+	seen := 0
+	for it.Next() {
+		k := string(it.Key())
+		if k <= prev {
+			t.Fatalf("key %s after %s", k, prev)
+		}
+		prev = k
+		if want[k] != string(it.Value()) {
+			t.Errorf("%s = %q, want %q", k, it.Value(), want[k])
+		}
+		seen++
+	}
+	n := 0
+	for k := range want {
+		if k >= "k0100" && k < "k0900" {
+			n++
+		}
+	}
+	if seen != n {
+		t.Errorf("range saw %d keys, want %d", seen, n)
+	}
+}
