@@ -73,11 +73,7 @@ func SessionAggregate[K, V, VA any](sg SessionGrouped[K, V], init func() VA, add
 			next: n, env: tb.Env, lateTopic: c.lateTopic, store: storeName, nextEnd: math.MinInt64,
 			frontier: frontier{b: b, env: tb.Env, store: storeName}}
 		op.late = &windowOp[K, V, VA]{ks: g.ks, vs: g.vs, env: tb.Env, lateTopic: c.lateTopic, store: storeName}
-		if err := op.load(); err != nil {
-			return nil, err
-		}
-		tb.Env.OnWatermark(op.advance)
-		return op.process, nil
+		return startTimed[K, V](tb, op)
 	})
 	t.g.Connect(s.node, storeName)
 	s.node.LateTopic = c.lateTopic

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/graph"
+	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 )
 
@@ -106,6 +107,24 @@ func (s windowedSerde[K]) Decode(b []byte) (Windowed[K], error) {
 	return w, nil
 }
 
+// timedOp is a windowed or session operator: it loads its frontier, processes records,
+// and closes what the watermark made final.
+type timedOp[K, V any] interface {
+	load() error
+	process(processor.Record[K, V]) error
+	advance(watermark time.Time) error
+}
+
+// startTimed loads op and registers it for watermark advances; it returns its record
+// function.
+func startTimed[K, V any](tb *graph.TaskBuild, op timedOp[K, V]) (next[K, V], error) {
+	if err := op.load(); err != nil {
+		return nil, err
+	}
+	tb.Env.OnWatermark(op.advance)
+	return op.process, nil
+}
+
 // WindowedGrouped is a grouped stream cut into windows, ready to aggregate.
 type WindowedGrouped[K, V any] struct {
 	g Grouped[K, V]
@@ -173,21 +192,11 @@ func windowedAggregate[K, V, VA any](wg WindowedGrouped[K, V], prefix string, as
 			return nil, err
 		}
 		if w.sliding {
-			op := newSlidingOp(w, b, tb.Env, g, as, storeName, c, fold, n)
-			if err := op.load(); err != nil {
-				return nil, err
-			}
-			tb.Env.OnWatermark(op.advance)
-			return op.process, nil
+			return startTimed[K, V](tb, newSlidingOp(w, b, tb.Env, g, as, storeName, c, fold, n))
 		}
-		op := &windowOp[K, V, VA]{w: w, b: b, ks: g.ks, vs: g.vs, as: as, fold: fold, next: n, env: tb.Env,
+		return startTimed[K, V](tb, &windowOp[K, V, VA]{w: w, b: b, ks: g.ks, vs: g.vs, as: as, fold: fold, next: n, env: tb.Env,
 			updates: c.emitUpdates, lateTopic: c.lateTopic, store: storeName,
-			frontier: frontier{b: b, env: tb.Env, store: storeName}}
-		if err := op.load(); err != nil {
-			return nil, err
-		}
-		tb.Env.OnWatermark(op.advance)
-		return op.process, nil
+			frontier: frontier{b: b, env: tb.Env, store: storeName}})
 	})
 	t.g.Connect(s.node, storeName)
 	s.node.LateTopic = c.lateTopic
