@@ -282,7 +282,7 @@ func (op *slidingOp[K, V, VA]) advance(wm time.Time) error {
 	if op.due != math.MinInt64 && op.due > limit && wm.Before(graph.EndOfTime) {
 		return nil
 	}
-	closed, nextWindow, err := op.scan(slideClose, limit)
+	closed, err := op.scan(slideClose, limit)
 	if err != nil {
 		return err
 	}
@@ -297,7 +297,7 @@ func (op *slidingOp[K, V, VA]) advance(wm time.Time) error {
 		op.b.Delete(wk)
 		op.b.Delete(k)
 	}
-	expired, nextRecord, err := op.scan(slideExpiry, limit)
+	expired, err := op.scan(slideExpiry, limit)
 	if err != nil {
 		return err
 	}
@@ -305,37 +305,33 @@ func (op *slidingOp[K, V, VA]) advance(wm time.Time) error {
 		op.b.Delete(keyed(slideRecords, k[9:], readTime(k[1:9])))
 		op.b.Delete(k)
 	}
-	op.due = min(nextWindow, nextRecord)
+	// Nothing at or before limit is left; what comes next is not known without looking.
+	op.due = limit + 1
 	op.scanFrom = limit + 1
 	op.move(wm)
 	return nil
 }
 
-// scan lists the keys under prefix with time ≤ limit and returns the time of the first one
-// after (MaxInt64 if none).
-func (op *slidingOp[K, V, VA]) scan(prefix byte, limit int64) ([][]byte, int64, error) {
+// scan lists the keys under prefix with time ≤ limit, from where the last scan ended. The
+// range ends at limit: a range open to the end of the prefix made Badger walk the deleted
+// keys beyond it (its iterator skips tombstones up to the end of the common prefix of the
+// bounds), which grew with the store's history.
+func (op *slidingOp[K, V, VA]) scan(prefix byte, limit int64) ([][]byte, error) {
 	lo := []byte{prefix}
 	if op.scanFrom != math.MinInt64 {
 		lo = appendTime(lo, op.scanFrom)
 	}
-	it, err := op.b.Range(lo, []byte{prefix + 1})
+	it, err := op.b.Range(lo, appendTime([]byte{prefix}, limit+1))
 	if err != nil {
-		return nil, 0, op.errorf("%w", err)
+		return nil, op.errorf("%w", err)
 	}
 	var keys [][]byte
-	next := int64(math.MaxInt64)
 	for it.Next() {
-		k := it.Key()
-		if len(k) < 9 {
-			continue
+		if k := it.Key(); len(k) >= 9 {
+			keys = append(keys, append([]byte(nil), k...))
 		}
-		if t := readTime(k[1:9]); t > limit {
-			next = t
-			break
-		}
-		keys = append(keys, append([]byte(nil), k...))
 	}
-	return keys, next, endScan(it, nil, "sliding window", op.store)
+	return keys, endScan(it, nil, "sliding window", op.store)
 }
 
 // emit forwards a closed window's final result.
