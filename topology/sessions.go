@@ -70,7 +70,7 @@ func SessionAggregate[K, V, VA any](sg SessionGrouped[K, V], init func() VA, add
 			return nil, err
 		}
 		op := &sessionOp[K, V, VA]{sw: sw, b: b, ks: g.ks, vs: g.vs, as: as, init: init, add: add, merge: merge,
-			next: n, env: tb.Env, lateTopic: c.lateTopic, store: storeName, nextEnd: math.MinInt64,
+			next: n, env: tb.Env, lateTopic: c.lateTopic, store: storeName, nextEnd: math.MinInt64, scanFrom: math.MinInt64,
 			frontier: frontier{b: b, env: tb.Env, store: storeName}}
 		op.late = &windowOp[K, V, VA]{ks: g.ks, vs: g.vs, env: tb.Env, lateTopic: c.lateTopic, store: storeName}
 		return startTimed[K, V](tb, op)
@@ -114,8 +114,9 @@ type sessionOp[K, V, VA any] struct {
 	late      *windowOp[K, V, VA] // reused for rejectLate
 
 	frontier
-	// nextEnd is a lower bound of the earliest end among open sessions (MinInt64: scan).
-	nextEnd int64
+	// nextEnd is a lower bound of the earliest end among open sessions (MinInt64: scan);
+	// scanFrom is where the next closing scan starts (MinInt64: the start of the store).
+	nextEnd, scanFrom int64
 
 	kbuf []byte
 }
@@ -196,9 +197,7 @@ func (op *sessionOp[K, V, VA]) process(r processor.Record[K, V]) error {
 	}
 	op.b.Put(op.primaryKey(merged.end, merged.start, key), v)
 	op.b.Put(append(op.indexPrefix(key), append(appendTime(nil, merged.end), appendTime(nil, merged.start)...)...), []byte{})
-	if op.nextEnd == math.MinInt64 || merged.end < op.nextEnd {
-		op.nextEnd = merged.end
-	}
+	op.nextEnd = minDue(op.nextEnd, merged.end)
 	return nil
 }
 
@@ -213,7 +212,14 @@ func (op *sessionOp[K, V, VA]) advance(wm time.Time) error {
 	if op.nextEnd != math.MinInt64 && op.nextEnd > limit && wm.Before(graph.EndOfTime) {
 		return nil
 	}
-	it, err := op.b.Range([]byte{sessPrimary}, appendTime([]byte{sessPrimary}, limit+1))
+	// From where the last scan ended: the sessions before it are closed, and their deleted
+	// keys stay in Badger until compaction, which every scan from the start would walk.
+	// A new or merged session ends after the last limit (else its record was late).
+	lo := []byte{sessPrimary}
+	if op.scanFrom != math.MinInt64 {
+		lo = appendTime(lo, op.scanFrom)
+	}
+	it, err := op.b.Range(lo, appendTime([]byte{sessPrimary}, limit+1))
 	if err != nil {
 		return fmt.Errorf("session store %s: %w", op.store, err)
 	}
@@ -251,13 +257,19 @@ func (op *sessionOp[K, V, VA]) advance(wm time.Time) error {
 		key := k[17:]
 		op.b.Delete(append(op.indexPrefix(key), k[1:17]...))
 	}
-	// The earliest end still open, for the next scan to wait for.
+	op.scanFrom = limit + 1
+	// The earliest end still open, for the next scan to wait for: looked for only a gap
+	// and grace ahead (a range open to the end of the store would walk every deleted key
+	// Badger keeps there); with none that close, that far ahead is a lower bound.
 	op.nextEnd = math.MinInt64
-	if nit, err := op.b.Range(appendTime([]byte{sessPrimary}, limit+1), []byte{sessIndex}); err == nil {
+	span := op.sw.gap.Milliseconds() + op.sw.grace.Milliseconds() + 1
+	if !wm.Before(graph.EndOfTime) || limit > math.MaxInt64-2*span {
+		op.nextEnd = math.MaxInt64
+	} else if nit, err := op.b.Range(appendTime([]byte{sessPrimary}, limit+1), appendTime([]byte{sessPrimary}, limit+1+span)); err == nil {
 		if nit.Next() && len(nit.Key()) >= 9 {
 			op.nextEnd = readTime(nit.Key()[1:9])
 		} else if nit.Err() == nil {
-			op.nextEnd = math.MaxInt64
+			op.nextEnd = limit + 1 + span
 		}
 		nit.Close()
 	}
