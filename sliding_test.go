@@ -139,26 +139,12 @@ func TestSlidingWindows(t *testing.T) {
 // A record whose every possible window is final is late: it goes to the late topic and
 // is in no window.
 func TestSlidingWindowLateRecord(t *testing.T) {
-	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1, "late": 1})
 	// d = 1 s, bound 0: after a@5000 the watermark is 4999; a@3000 could be only in
 	// windows ending by 4000: late. a@4500 is not (its left window ends at 4500).
-	produceTimed(t, brokers, "events", 0, timed{"a", 5000}, timed{"a", 3000}, timed{"a", 4500}, timed{"z", 60000})
-	top := topology.New()
-	s := topology.From(top, "events", serde.String(), serde.String())
-	counts := topology.WindowedCount(topology.WindowBy(topology.GroupByKey(s, serde.String(), serde.String()), topology.SlidingWindows(time.Second)),
-		"sliding", topology.LateRecordsTo("late"))
-	countsTo(counts, "counts")
-	app, err := eddy.New(top, eddy.ApplicationID("sliding-late"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
-		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState())
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runApp(t, app)
-	got := readCounts(t, brokers, 2)
-	late := consume(t, brokers, "late", 1, 20*time.Second)
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	got, late := runLateCase(t, "sliding-late", []timed{{"a", 5000}, {"a", 3000}, {"a", 4500}, {"z", 60000}}, 2,
+		func(g topology.Grouped[string, string]) topology.Stream[topology.Windowed[string], int64] {
+			return topology.WindowedCount(topology.WindowBy(g, topology.SlidingWindows(time.Second)), "sliding", topology.LateRecordsTo("late"))
+		})
 	// a@5000: left [4000, 5000] (has 4500 too); 4500: its left window [3500, 4500] is
 	// final already (not made), its right one [4501, 5501] holds 5000. z's stays open.
 	want := []string{"a@4000-5001=2", "a@4501-5502=1"}

@@ -256,31 +256,42 @@ func TestSessionWindows(t *testing.T) {
 // A record whose own session would be final already, and that joins no open session, is
 // late: sent to the late topic and not counted.
 func TestSessionLateRecord(t *testing.T) {
-	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1, "late": 1})
 	// Bound 0: after 10000 the watermark is 9999; a@1000 (gap 1 s) is late.
-	produceTimed(t, brokers, "events", 0, timed{"a", 5000}, timed{"a", 10000}, timed{"a", 1000}, timed{"z", 60000})
-	top := topology.New()
-	s := topology.From(top, "events", serde.String(), serde.String())
-	counts := topology.SessionCount(topology.SessionBy(topology.GroupByKey(s, serde.String(), serde.String()), topology.Sessions(time.Second)),
-		"sessions", topology.LateRecordsTo("late"))
-	countsTo(counts, "counts")
-	app, err := eddy.New(top, eddy.ApplicationID("sessions-late"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
-		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState())
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runApp(t, app)
-	got := readCounts(t, brokers, 2)
-	late := consume(t, brokers, "late", 1, 20*time.Second)
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	got, late := runLateCase(t, "sessions-late", []timed{{"a", 5000}, {"a", 10000}, {"a", 1000}, {"z", 60000}}, 2,
+		func(g topology.Grouped[string, string]) topology.Stream[topology.Windowed[string], int64] {
+			return topology.SessionCount(topology.SessionBy(g, topology.Sessions(time.Second)), "sessions", topology.LateRecordsTo("late"))
+		})
 	if want := []string{"a@10000-10001=1", "a@5000-5001=1"}; !slices.Equal(got, want) {
 		t.Errorf("sessions = %v, want %v", got, want)
 	}
 	if len(late) != 1 || late[0].Timestamp.UnixMilli() != 1000 {
 		t.Errorf("late = %v", late)
 	}
+}
+
+// runLateCase runs a windowed count (made by count from the stream grouped by key, its
+// late records to "late") over input with no out-of-orderness, and returns the first n
+// counts and the first late record.
+func runLateCase(t *testing.T, appID string, input []timed, n int,
+	count func(topology.Grouped[string, string]) topology.Stream[topology.Windowed[string], int64]) ([]string, []*kgo.Record) {
+	t.Helper()
+	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1, "late": 1})
+	produceTimed(t, brokers, "events", 0, input...)
+	top := topology.New()
+	s := topology.From(top, "events", serde.String(), serde.String())
+	countsTo(count(topology.GroupByKey(s, serde.String(), serde.String())), "counts")
+	app, err := eddy.New(top, eddy.ApplicationID(appID), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runApp(t, app)
+	got := readCounts(t, brokers, n)
+	late := consume(t, brokers, "late", 1, 20*time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	return got, late
 }
 
 // Partition watermarks ride in the committed offsets' metadata: a restarted instance, even

@@ -294,12 +294,7 @@ func (s *smoke) verify(exact bool) {
 	}
 
 	// sum: per key, exactly the running sums.
-	gotSums := map[string][]string{}
-	for _, recs := range sums {
-		for _, r := range recs {
-			gotSums[string(r.Key)] = append(gotSums[string(r.Key)], string(r.Value))
-		}
-	}
+	gotSums := valuesByKey(sums)
 	for k, want := range wantSums {
 		got := gotSums[k]
 		if exact && !slices.Equal(got, want) {
@@ -313,12 +308,7 @@ func (s *smoke) verify(exact bool) {
 	}
 
 	// count: per digit, 1, 2, … n.
-	gotCounts := map[string][]string{}
-	for _, recs := range counts {
-		for _, r := range recs {
-			gotCounts[string(r.Key)] = append(gotCounts[string(r.Key)], string(r.Value))
-		}
-	}
+	gotCounts := valuesByKey(counts)
 	for d, n := range digits {
 		got := gotCounts[d]
 		if exact {
@@ -350,6 +340,18 @@ func (s *smoke) verify(exact bool) {
 	if exact && (dups != 0 || countDups != 0) {
 		t.Errorf("duplicates under exactly-once: %d in the echo, %d in the counts", dups, countDups)
 	}
+}
+
+// valuesByKey lists the values of each key, in partition order (a key lives in one
+// partition).
+func valuesByKey(parts map[int32][]*kgo.Record) map[string][]string {
+	out := map[string][]string{}
+	for _, recs := range parts {
+		for _, r := range recs {
+			out[string(r.Key)] = append(out[string(r.Key)], string(r.Value))
+		}
+	}
+	return out
 }
 
 func firstDiff(a, b []string) int {

@@ -197,6 +197,16 @@ func (w *worker) committedLocked() {
 	}
 }
 
+// forgetPoisonedLocked drops the failed records of a partition that leaves: its next
+// owner meets them again and handles them itself.
+func (w *worker) forgetPoisonedLocked(p *partition) {
+	for c := range w.poisoned {
+		if c.topic == p.topic && c.partition == p.partition {
+			delete(w.poisoned, c)
+		}
+	}
+}
+
 // abortedLocked drops the aborted transaction's counts; its poisoned records are handled
 // again on the replay.
 func (w *worker) abortedLocked() {

@@ -28,3 +28,14 @@ func TestOffsetMeta(t *testing.T) {
 		}
 	}
 }
+
+// A partition that leaves takes its failed records with it; others' stay.
+func TestForgetPoisoned(t *testing.T) {
+	w := &worker{poisoned: map[recordCoord]*poison{
+		{"in", 0, 5}: {}, {"in", 0, 9}: {}, {"in", 1, 5}: {}, {"other", 0, 5}: {},
+	}}
+	w.forgetPoisonedLocked(&partition{topic: "in", partition: 0})
+	if len(w.poisoned) != 2 || w.poisoned[recordCoord{"in", 1, 5}] == nil || w.poisoned[recordCoord{"other", 0, 5}] == nil {
+		t.Errorf("poisoned after in/0 left: %v", w.poisoned)
+	}
+}

@@ -175,6 +175,7 @@ func (w *worker) closeTaskLocked(t *task) {
 	var paused map[string][]int32
 	for _, p := range t.parts {
 		delete(w.parts, topicPartition{p.topic, p.partition})
+		w.forgetPoisonedLocked(p)
 		if p.paused {
 			if paused == nil {
 				paused = map[string][]int32{}

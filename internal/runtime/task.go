@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -111,6 +112,8 @@ type task struct {
 	src    *sourceRef
 	// op is the operator running on the task (graph.Call).
 	op *graph.Op
+	// late holds the late-record counter of each windowed store.
+	late map[string]*atomic.Int64
 
 	watermark          time.Time
 	committedWatermark time.Time
@@ -163,9 +166,20 @@ func (t *task) Metadata() (processor.Metadata, bool) { return t.cur, t.hasCur }
 func (t *task) OpSlot() **graph.Op { return &t.op }
 
 func (t *task) LateRecord(store string) {
-	if m := t.w.cfg.Metrics; m != nil {
-		m.Counter("eddy_late_records_total", "Records a windowed aggregation rejected as late.", "store", store).Add(1)
+	m := t.w.cfg.Metrics
+	if m == nil {
+		return
 	}
+	c, ok := t.late[store]
+	if !ok {
+		// Resolved once per task and store, not per record.
+		c = m.Counter("eddy_late_records_total", "Records a windowed aggregation rejected as late.", "store", store)
+		if t.late == nil {
+			t.late = map[string]*atomic.Int64{}
+		}
+		t.late[store] = c
+	}
+	c.Add(1)
 }
 
 func (t *task) Send(rec *kgo.Record) error {
