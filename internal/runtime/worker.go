@@ -385,6 +385,12 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 			nextPunct = next
 		}
 	}
+	// Watermarks and idleness travel to the tasks behind repartition topics at the marker
+	// interval, whatever the commit interval: with 30 s commits they would otherwise reach
+	// them 30 s late, and an idle input would hold windows back that long.
+	if err := w.sendMarkersLocked(now); err != nil {
+		return time.Time{}, err
+	}
 	if w.sess == nil && !now.Before(*nextCommit) {
 		if err := w.commitLocked(ctx); err != nil {
 			return time.Time{}, err
