@@ -30,13 +30,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eddy-streams/eddy/internal/dirlock"
 	"github.com/eddy-streams/eddy/internal/metrics"
 	"github.com/eddy-streams/eddy/internal/runtime"
 	"github.com/eddy-streams/eddy/topology"
 )
 
-// ErrClosed is returned by Run on an App that was closed or has run before.
-var ErrClosed = errors.New("eddy: app closed")
 
 // App is one instance of a stream processing application. Make it with New, run it with
 // Run, stop it by cancelling Run's context or with Close. Its methods are safe for
@@ -101,6 +100,18 @@ func (a *App) Run(ctx context.Context) error {
 	}()
 
 	dir := filepath.Join(a.cfg.stateDir, a.cfg.appID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("eddy: state directory: %w", err)
+	}
+	lock, err := dirlock.Acquire(dir)
+	if errors.Is(err, dirlock.ErrLocked) {
+		return fmt.Errorf("%w: another instance of %s uses StateDir %s; give each instance its own StateDir (eddy.StateDir, or the examples' -state-dir)",
+			ErrStateDirInUse, a.cfg.appID, a.cfg.stateDir)
+	}
+	if err != nil {
+		return fmt.Errorf("eddy: locking the state directory: %w", err)
+	}
+	defer lock.Release()
 	pid, err := processID(dir)
 	if err != nil {
 		return err
@@ -157,13 +168,9 @@ func (a *App) Close() error {
 	return nil
 }
 
-// processID reads this instance's process id from dir, creating dir and the id on first
-// use. The id names the instance to the group balancer (and later its transactional ids),
+// processID reads this instance's process id from dir, creating the id on first use. The id names the instance to the group balancer (and later its transactional ids),
 // so it survives restarts.
 func processID(dir string) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("eddy: state directory: %w", err)
-	}
 	path := filepath.Join(dir, "process-id")
 	if b, err := os.ReadFile(path); err == nil {
 		if id := strings.TrimSpace(string(b)); id != "" {

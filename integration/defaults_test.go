@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,5 +52,82 @@ func TestIdleTimeoutWithDefaultCommitInterval(t *testing.T) {
 	}
 	if n := countAll(t, out); n != len(want) {
 		t.Errorf("%d window results in %s, want %d (each window once)", n, out, len(want))
+	}
+}
+
+// Two copies on one host, as a new user starts them (the same application, two
+// terminals). Sharing the default state directory, the second stops at once with an
+// error that says what to do — a shared directory would mean one process id, so one
+// transactional id, and one locked database. Each with its own state directory, they run
+// side by side: both hold tasks, and the counts are exact.
+func TestTwoInstancesOnOneHost(t *testing.T) {
+	adm := kafkatest.Admin(t)
+	in, out := kafkatest.Topic(t, "lines"), kafkatest.Topic(t, "counts")
+	kafkatest.CreateTopic(t, adm, in, 4, nil)
+	kafkatest.CreateTopic(t, adm, out, 4, nil)
+	appID := kafkatest.Topic(t, "app")
+	newInstance := func(dir string) *eddy.App {
+		app, err := eddy.New(wordCountTopology(in, out), eddy.ApplicationID(appID),
+			eddy.Brokers(kafkatest.Bootstrap(t)...), eddy.StateDir(dir),
+			eddy.CommitInterval(200*time.Millisecond), eddy.Logger(testLogger(t)), eddy.LowMemoryState())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return app
+	}
+
+	shared := t.TempDir()
+	first := start(t, newInstance(shared))
+	waitMembersWithPartitions(t, appID, 1)
+	err := newInstance(shared).Run(t.Context())
+	if !errors.Is(err, eddy.ErrStateDirInUse) || !strings.Contains(err.Error(), "give each instance its own StateDir") {
+		t.Fatalf("second instance on the same StateDir: Run = %v, want ErrStateDirInUse saying what to do", err)
+	}
+	if err := first.stop(); err != nil {
+		t.Fatalf("first instance: %v", err)
+	}
+
+	lines, want := corpus(1000, 3)
+	produceLines(t, in, lines, 0)
+	a, b := start(t, newInstance(t.TempDir())), start(t, newInstance(t.TempDir()))
+	waitMembersWithPartitions(t, appID, 2)
+	got := latestCounts(t, out, want)
+	for _, r := range []*running{a, b} {
+		if err := r.stop(); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	}
+	for w, n := range want {
+		if got[w] != n {
+			t.Errorf("count(%s) = %d, want %d", w, got[w], n)
+		}
+	}
+}
+
+// waitMembersWithPartitions waits until the group has n members, each assigned at least
+// one partition.
+func waitMembersWithPartitions(t *testing.T, group string, n int) {
+	t.Helper()
+	adm := kafkatest.Admin(t)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		gs, err := adm.DescribeGroups(t.Context(), group)
+		if err == nil {
+			if g, ok := gs[group]; ok && g.State == "Stable" && len(g.Members) == n {
+				all := true
+				for _, m := range g.Members {
+					if ca, ok := m.Assigned.AsConsumer(); !ok || len(ca.Topics) == 0 {
+						all = false
+					}
+				}
+				if all {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group %s: not %d members with partitions after 60 s (last: %v, %v)", group, n, gs, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

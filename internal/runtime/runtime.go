@@ -87,6 +87,9 @@ type RestoreInfo struct {
 func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
 	plan, err := prepare(ctx, cfg, g)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: a clean stop, not a failure
+		}
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
