@@ -16,9 +16,10 @@ type Grouped[K, V any] struct {
 	vs serde.Serde[V]
 }
 
-// GroupByKey groups s by its key. If an operation before it may have changed the key
-// (SelectKey, Map, FlatMap, Process), the records are repartitioned by key first, through
-// an internal topic named by the options (Named) or generated.
+// GroupByKey groups s by its key. If the records may not be partitioned by their key any
+// more — an operation before it may have changed the key (SelectKey, Map, FlatMap,
+// Process), or a Rebalance spread each key over every partition — they are repartitioned
+// by key first, through an internal topic named by the options (Named) or generated.
 func GroupByKey[K, V any](s Stream[K, V], ks serde.Serde[K], vs serde.Serde[V], opts ...Option) Grouped[K, V] {
 	if s.keyChanged {
 		s = Repartition(s, ks, vs, opts...)

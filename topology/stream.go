@@ -12,9 +12,10 @@ type Stream[K, V any] struct {
 	t    *Topology
 	node *graph.Node
 	out  *outlets[K, V]
-	// keyChanged is set once an operation may have changed the key (SelectKey, Map,
-	// FlatMap, Process); GroupByKey then repartitions first, so each key's records meet in
-	// one task.
+	// keyChanged is set once the records may no longer be partitioned by their key: an
+	// operation may have changed it (SelectKey, Map, FlatMap, Process), or Rebalance
+	// spread each key over every partition. GroupByKey then repartitions first, so each
+	// key's records meet in one task; a Repartition (or any source) clears it.
 	keyChanged bool
 }
 
@@ -168,8 +169,8 @@ func (s Stream[K, V]) ForEach(f func(K, V), opts ...Option) {
 	})
 }
 
-// SelectKey sets each record's key to f(key, value). A stateful operation after it needs
-// the records grouped by the new key: Repartition first.
+// SelectKey sets each record's key to f(key, value). The records are then not partitioned
+// by their key, so GroupByKey after it repartitions by the new key first.
 func SelectKey[K, V, KR any](s Stream[K, V], f func(K, V) KR, opts ...Option) Stream[KR, V] {
 	out := processorNode(s, "KSTREAM-KEY-SELECT", opts, func(tb *graph.TaskBuild, out *outlets[KR, V]) (next[K, V], error) {
 		n, err := out.compile(tb)
