@@ -12,11 +12,13 @@ import (
 	"github.com/eddy-streams/eddy/store"
 )
 
-// SessionWindows groups a key's records into sessions: records less than gap apart (in
-// event time) belong to one session, so a session is a burst of activity followed by at
-// least gap of silence. A session is final once the watermark is gap + grace past its last
-// record. Results are keyed by Windowed with Start the session's first record time and End
-// one millisecond after its last.
+// SessionWindows groups a key's records into sessions: records at most gap apart (in
+// event time) belong to one session — two records exactly gap apart are merged, as in
+// Flink and Kafka Streams — so a session is a burst of activity followed by more than gap
+// of silence. A record that falls within gap of two sessions joins them into one. A session
+// is final once the watermark is gap + grace past its last record. Results are keyed by
+// Windowed with Start the session's first record time and End one millisecond after its
+// last.
 type SessionWindows struct {
 	gap, grace time.Duration
 }
