@@ -368,6 +368,17 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}
 }
 
+// An option given to an operator it does not apply to is New's error, naming both.
+func TestNewRejectsOptionsThatDoNotApply(t *testing.T) {
+	top := topology.New()
+	in := topology.From(top, "in", serde.String(), serde.String())
+	topology.To(in.Filter(func(string, string) bool { return true }, topology.Partitions(3)), "out", serde.String(), serde.String())
+	_, err := eddy.New(top, eddy.ApplicationID("a"), eddy.Brokers("x:1"))
+	if want := "topology: Filter: option Partitions does not apply to Filter"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("New = %v, want an error containing %q", err, want)
+	}
+}
+
 func TestCloseIsIdempotentAndRunOnce(t *testing.T) {
 	brokers := startEmbedded(t, map[string]int32{"in": 1, "out": 1})
 	top := topology.New()

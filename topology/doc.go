@@ -14,6 +14,12 @@
 // the types are methods (Filter, Peek, Merge, Split, …). No operation needs a type
 // assertion or `any`.
 //
+// Options (Named, Partitions, Timestamps, …) configure one operator each. An operator takes
+// only those that mean something to it — every one takes Named but Process, whose name is
+// an argument; Partitions is for the operators that write an internal topic; EmitUpdates is
+// for windows, not sessions — and any other is an error of the topology (Err, so
+// eddy.New fails) naming the operator and the option, never ignored.
+//
 // A topology splits into sub-topologies at repartition topics (Repartition, Rebalance): the
 // part before writes the topic, the part after reads it. Each sub-topology runs as one task
 // per partition of its input topics; Describe shows the split.

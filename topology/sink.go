@@ -23,7 +23,7 @@ func To[K, V any](s Stream[K, V], topic string, ks serde.Serde[K], vs serde.Serd
 	if topic == "" {
 		s.t.g.Errorf("To: empty topic name")
 	}
-	n := &graph.Node{Name: s.t.nameFor(configure(opts), "KSTREAM-SINK"), Kind: graph.Sink, Topics: []string{topic}}
+	n := &graph.Node{Name: s.t.nodeName(opTo, "KSTREAM-SINK", opts), Kind: graph.Sink, Topics: []string{topic}}
 	sink(s, n, ks, vs, func(processor.Record[K, V]) string { return topic })
 }
 
@@ -32,7 +32,7 @@ func To[K, V any](s Stream[K, V], topic string, ks serde.Serde[K], vs serde.Serd
 // fails as a production error of this sink (see eddy.OnProductionError: Run stops with the
 // record's coordinates by default, or the input record is dead-lettered).
 func ToTopic[K, V any](s Stream[K, V], choose func(processor.Record[K, V]) string, ks serde.Serde[K], vs serde.Serde[V], opts ...Option) {
-	n := &graph.Node{Name: s.t.nameFor(configure(opts), "KSTREAM-SINK"), Kind: graph.Sink}
+	n := &graph.Node{Name: s.t.nodeName(opToTopic, "KSTREAM-SINK", opts), Kind: graph.Sink}
 	sink(s, n, ks, vs, choose)
 }
 

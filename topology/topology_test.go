@@ -155,16 +155,17 @@ func rebalancedCount() *topology.Topology {
 // SelectKey; a Repartition by key gives the grouping back, and a merge with a rebalanced
 // stream loses it.
 func TestRebalanceLosesKeyGrouping(t *testing.T) {
-	count := func(s topology.Stream[string, string]) {
-		topology.Count(topology.GroupByKey(s, serde.String(), serde.String(), topology.Named("by-key")), "counts")
+	count := func(s topology.Stream[string, string], opts ...topology.Option) {
+		topology.Count(topology.GroupByKey(s, serde.String(), serde.String(), opts...), "counts")
 	}
+	byKey := topology.Named("by-key")
 	for _, tc := range []struct {
 		name  string
 		build func(*topology.Topology)
 		want  [][]string
 	}{
 		{"rebalance", func(t *topology.Topology) {
-			count(topology.Rebalance(topology.From(t, "in", serde.String(), serde.String()), serde.String(), serde.String(), topology.Named("spread")))
+			count(topology.Rebalance(topology.From(t, "in", serde.String(), serde.String()), serde.String(), serde.String(), topology.Named("spread")), byKey)
 		}, [][]string{{"in"}, {"spread-repartition"}, {"by-key-repartition"}}},
 		{"rebalance then repartition", func(t *topology.Topology) {
 			s := topology.Rebalance(topology.From(t, "in", serde.String(), serde.String()), serde.String(), serde.String(), topology.Named("spread"))
@@ -173,11 +174,11 @@ func TestRebalanceLosesKeyGrouping(t *testing.T) {
 		{"merge with a rebalanced stream", func(t *topology.Topology) {
 			a := topology.From(t, "a", serde.String(), serde.String())
 			b := topology.Rebalance(topology.From(t, "b", serde.String(), serde.String()), serde.String(), serde.String(), topology.Named("spread"))
-			count(a.Merge(b))
+			count(a.Merge(b), byKey)
 		}, [][]string{{"a", "spread-repartition"}, {"b"}, {"by-key-repartition"}}},
 		{"filter after rebalance", func(t *topology.Topology) {
 			s := topology.Rebalance(topology.From(t, "in", serde.String(), serde.String()), serde.String(), serde.String(), topology.Named("spread"))
-			count(s.Filter(func(string, string) bool { return true }))
+			count(s.Filter(func(string, string) bool { return true }), byKey)
 		}, [][]string{{"in"}, {"spread-repartition"}, {"by-key-repartition"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
