@@ -112,6 +112,14 @@ const (
 	opMapValues
 	opFlatMap
 	opFlatMapValues
+	opTryFilter
+	opTryPeek
+	opTryForEach
+	opTrySelectKey
+	opTryMap
+	opTryMapValues
+	opTryFlatMap
+	opTryFlatMapValues
 	opProcess
 	opTo
 	opToTopic
@@ -170,6 +178,22 @@ func (o operator) spec() (string, optKind) {
 		return "FlatMap", optNamed
 	case opFlatMapValues:
 		return "FlatMapValues", optNamed
+	case opTryFilter:
+		return "TryFilter", optNamed
+	case opTryPeek:
+		return "TryPeek", optNamed
+	case opTryForEach:
+		return "TryForEach", optNamed
+	case opTrySelectKey:
+		return "TrySelectKey", optNamed
+	case opTryMap:
+		return "TryMap", optNamed
+	case opTryMapValues:
+		return "TryMapValues", optNamed
+	case opTryFlatMap:
+		return "TryFlatMap", optNamed
+	case opTryFlatMapValues:
+		return "TryFlatMapValues", optNamed
 	case opProcess:
 		// Named is not among them: Process's name is its second argument.
 		return "Process", optStores

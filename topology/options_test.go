@@ -72,6 +72,30 @@ var operators = []struct {
 	{"FlatMapValues", []string{"Named"}, func(_ *topology.Topology, s topology.Stream[string, string], _ topology.Table[string, string], o opts) {
 		topology.FlatMapValues(s, func(string) []string { return nil }, o...)
 	}},
+	{"TryFilter", []string{"Named"}, func(_ *topology.Topology, s topology.Stream[string, string], _ topology.Table[string, string], o opts) {
+		s.TryFilter(func(string, string) (bool, error) { return true, nil }, o...)
+	}},
+	{"TryPeek", []string{"Named"}, func(_ *topology.Topology, s topology.Stream[string, string], _ topology.Table[string, string], o opts) {
+		s.TryPeek(func(string, string) error { return nil }, o...)
+	}},
+	{"TryForEach", []string{"Named"}, func(_ *topology.Topology, s topology.Stream[string, string], _ topology.Table[string, string], o opts) {
+		s.TryForEach(func(string, string) error { return nil }, o...)
+	}},
+	{"TrySelectKey", []string{"Named"}, func(_ *topology.Topology, s topology.Stream[string, string], _ topology.Table[string, string], o opts) {
+		topology.TrySelectKey(s, func(k, _ string) (string, error) { return k, nil }, o...)
+	}},
+	{"TryMap", []string{"Named"}, func(_ *topology.Topology, s topology.Stream[string, string], _ topology.Table[string, string], o opts) {
+		topology.TryMap(s, func(k, v string) (string, string, error) { return k, v, nil }, o...)
+	}},
+	{"TryMapValues", []string{"Named"}, func(_ *topology.Topology, s topology.Stream[string, string], _ topology.Table[string, string], o opts) {
+		topology.TryMapValues(s, func(v string) (string, error) { return v, nil }, o...)
+	}},
+	{"TryFlatMap", []string{"Named"}, func(_ *topology.Topology, s topology.Stream[string, string], _ topology.Table[string, string], o opts) {
+		topology.TryFlatMap(s, func(string, string) ([]topology.KeyValue[string, string], error) { return nil, nil }, o...)
+	}},
+	{"TryFlatMapValues", []string{"Named"}, func(_ *topology.Topology, s topology.Stream[string, string], _ topology.Table[string, string], o opts) {
+		topology.TryFlatMapValues(s, func(string) ([]string, error) { return nil, nil }, o...)
+	}},
 	{"Process", []string{"Stores"}, func(_ *topology.Topology, s topology.Stream[string, string], _ topology.Table[string, string], o opts) {
 		topology.Process(s, "proc", func() processor.Processor[string, string, string, string] { return nil }, o...)
 	}},

@@ -60,7 +60,7 @@ func Process[K, V, KO, VO any](s Stream[K, V], name string, supplier processor.S
 				if errors.As(err, &re) {
 					return err // from further down the chain, through Forward
 				}
-				return &graph.RecordError{Kind: graph.Processing, Node: name, Err: err}
+				return failed(name, err)
 			}
 			return nil
 		}, nil
