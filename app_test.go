@@ -368,6 +368,17 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}
 }
 
+// An option given to an operator it does not apply to is New's error, naming both.
+func TestNewRejectsOptionsThatDoNotApply(t *testing.T) {
+	top := topology.New()
+	in := topology.From(top, "in", serde.String(), serde.String())
+	topology.To(in.Filter(func(string, string) bool { return true }, topology.Partitions(3)), "out", serde.String(), serde.String())
+	_, err := eddy.New(top, eddy.ApplicationID("a"), eddy.Brokers("x:1"))
+	if want := "topology: Filter: option Partitions does not apply to Filter"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("New = %v, want an error containing %q", err, want)
+	}
+}
+
 func TestCloseIsIdempotentAndRunOnce(t *testing.T) {
 	brokers := startEmbedded(t, map[string]int32{"in": 1, "out": 1})
 	top := topology.New()
@@ -390,5 +401,25 @@ func TestCloseIsIdempotentAndRunOnce(t *testing.T) {
 	}
 	if err := app.Run(context.Background()); !errors.Is(err, eddy.ErrClosed) {
 		t.Fatalf("second Run = %v, want ErrClosed", err)
+	}
+}
+
+// eddy never creates an output topic: Run fails at start naming every missing one (what
+// To's doc promises).
+func TestMissingOutputTopicFailsRun(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"in": 1, "out": 1})
+	top := topology.New()
+	in := topology.From(top, "in", serde.String(), serde.String())
+	topology.To(in, "out", serde.String(), serde.String())
+	topology.To(in, "nowhere", serde.String(), serde.String())
+	topology.To(in, "nowhere-else", serde.String(), serde.String())
+	app, err := eddy.New(top, eddy.ApplicationID("no-out"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := app.Run(ctx); err == nil || !strings.Contains(err.Error(), "eddy: output topic(s) missing: nowhere, nowhere-else (create them first") {
+		t.Fatalf("Run = %v, want the missing output topics named", err)
 	}
 }

@@ -68,9 +68,10 @@ func OnDeserializationError(p ErrorPolicy) Opt {
 	return optFunc(func(c *config) { c.onDeserialization = p })
 }
 
-// OnProcessingError sets the policy for records on which user code fails: a Process
-// returns an error, or any user function (Map, Filter, an aggregator, a processor, a
-// custom serde inside an operator) panics. A panic never takes the process down; it
+// OnProcessingError sets the policy for records on which user code fails: a Process or
+// the function of a Try operator (topology.TryMap, TryMapValues, TryFilter, …) returns an
+// error, or any user function (Map, Filter, an aggregator, a processor, a custom serde
+// inside an operator) panics. A panic never takes the process down; it
 // becomes an error naming the operator. Under at-least-once, what the record did before
 // the failing operator (output, state changes) stands, as in Kafka Streams; under
 // ExactlyOnce the transaction is aborted and replayed, and the record is skipped or

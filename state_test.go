@@ -2,6 +2,7 @@ package eddy_test
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -293,5 +294,53 @@ func TestWordCountExactlyOnceEmbedded(t *testing.T) {
 	}
 	if got["a"] != 3 || got["b"] != 2 || got["c"] != 1 || len(recs) != 6 {
 		t.Errorf("counts %v from %d records, want a=3 b=2 c=1 from 6", got, len(recs))
+	}
+}
+
+// Rebalance spreads one key's records over every partition, so a count after it must
+// repartition by key again: each key is counted by one task, and its updates are 1, 2, …,
+// n exactly once each (counted by four tasks, every small number would come four times).
+func TestRebalanceThenCountCountsEachKeyOnce(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"in": 2, "counts": 1})
+	keys := []string{"hot", "warm", "cold"}
+	const perKey = 40
+	var input [][2]string
+	for i := range perKey * len(keys) {
+		input = append(input, [2]string{keys[i%len(keys)], strconv.Itoa(i)})
+	}
+	produce(t, brokers, "in", input...)
+	top := topology.New()
+	spread := topology.Rebalance(topology.From(top, "in", serde.String(), serde.String()), serde.String(), serde.String(),
+		topology.Named("spread"), topology.Partitions(4))
+	counts := topology.Count(topology.GroupByKey(spread, serde.String(), serde.String(), topology.Named("by-key")), "counts")
+	topology.To(counts.ToStream(), "counts", serde.String(), serde.Int64())
+	app, err := eddy.New(top, eddy.ApplicationID("rr-count"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runApp(t, app)
+	recs := consume(t, brokers, "counts", len(input), 30*time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	updates := map[string][]int64{}
+	for _, r := range recs {
+		n, err := serde.Int64().Decode(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		updates[string(r.Key)] = append(updates[string(r.Key)], n)
+	}
+	for _, k := range keys {
+		got := updates[k]
+		slices.Sort(got)
+		want := make([]int64, perKey)
+		for i := range want {
+			want[i] = int64(i + 1)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("updates of %q = %v, want 1…%d once each", k, got, perKey)
+		}
 	}
 }

@@ -224,7 +224,7 @@ func TestBoundedRunReturnsWithAllWindows(t *testing.T) {
 	}
 }
 
-// Session windows: records of a key less than the gap apart form one session; a record
+// Session windows: records of a key at most the gap apart form one session; a record
 // between two sessions merges them; each session's count is emitted once, when final.
 func TestSessionWindows(t *testing.T) {
 	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1})

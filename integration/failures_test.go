@@ -32,12 +32,13 @@ type order struct {
 
 // poisonCase is one bad-input scenario: 20 records on one partition, two of them bad at
 // offsets 5 and 13 — bytes that do not decode as an order, or an order whose n makes the
-// user's MapValues panic.
+// user's MapValues panic (or, with try, TryMapValues return an error).
 type poisonCase struct {
 	in, out, dlq string
 	input        []*kgo.Record
 	poison       []int64 // offsets
 	good         []string
+	try          bool
 }
 
 var poisonOffsets = []int64{5, 13}
@@ -69,12 +70,22 @@ func newPoisonCase(t *testing.T, kind string) *poisonCase {
 func (c *poisonCase) topology() *topology.Topology {
 	top := topology.New()
 	in := topology.From(top, c.in, serde.String(), serde.JSON[order]())
-	tens := topology.MapValues(in, func(o order) string {
-		if o.N < 0 {
-			panic(fmt.Sprintf("negative n %d", o.N))
-		}
-		return strconv.Itoa(o.N * 10)
-	}, topology.Named("times-ten"))
+	var tens topology.Stream[string, string]
+	if c.try {
+		tens = topology.TryMapValues(in, func(o order) (string, error) {
+			if o.N < 0 {
+				return "", fmt.Errorf("negative n %d", o.N)
+			}
+			return strconv.Itoa(o.N * 10), nil
+		}, topology.Named("times-ten"))
+	} else {
+		tens = topology.MapValues(in, func(o order) string {
+			if o.N < 0 {
+				panic(fmt.Sprintf("negative n %d", o.N))
+			}
+			return strconv.Itoa(o.N * 10)
+		}, topology.Named("times-ten"))
+	}
 	topology.To(tens, c.out, serde.String(), serde.String())
 	return top
 }
@@ -184,20 +195,29 @@ func policyOption(kind string, p eddy.ErrorPolicy) eddy.Opt {
 	return eddy.OnProcessingError(p)
 }
 
-// Poison records under each policy, for records that do not decode and for a user
-// function that panics: fail stops with the exact coordinates and fails again on the same
-// record after a restart (nothing past it committed); skip produces every good record
-// once; dead-letter produces every good record once and the poison records, byte for byte,
-// in the dead-letter topic with the right headers. Counters count them.
+// Poison records under each policy, for records that do not decode, for a user function
+// that panics and for one that returns an error (TryMapValues): fail stops with the exact
+// coordinates and fails again on the same record after a restart (nothing past it
+// committed); skip produces every good record once; dead-letter produces every good
+// record once and the poison records, byte for byte, in the dead-letter topic with the
+// right headers. Counters count them.
 func TestPoisonRecordPolicies(t *testing.T) {
-	for _, kind := range []string{"deserialization", "processing"} {
-		operator := "KSTREAM-SOURCE-0000000000"
-		cause := "decode value"
-		if kind == "processing" {
-			operator, cause = "times-ten", "panic: negative n -1"
-		}
-		t.Run(kind+"/fail", func(t *testing.T) {
+	for _, sc := range []struct {
+		name, kind, operator, cause string
+		try                         bool
+	}{
+		{"deserialization", "deserialization", "KSTREAM-SOURCE-0000000000", "decode value", false},
+		{"processing", "processing", "times-ten", "panic: negative n -1", false},
+		{"returned-error", "processing", "times-ten", "times-ten: negative n -1", true},
+	} {
+		kind, operator, cause := sc.kind, sc.operator, sc.cause
+		newCase := func(t *testing.T) *poisonCase {
 			c := newPoisonCase(t, kind)
+			c.try = sc.try
+			return c
+		}
+		t.Run(sc.name+"/fail", func(t *testing.T) {
+			c := newCase(t)
 			appID := kafkatest.Topic(t, "app")
 			for attempt := range 2 {
 				app := newApp(t, c.topology(), appID)
@@ -208,6 +228,9 @@ func TestPoisonRecordPolicies(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), cause) {
 					t.Fatalf("run %d: Run = %v, want an error with %q and %q", attempt, err, want, cause)
 				}
+				if sc.try && strings.Contains(err.Error(), "panic") {
+					t.Errorf("run %d: a returned error is told as a panic: %v", attempt, err)
+				}
 				if at := committedOffset(t, appID, c.in); at > 5 {
 					t.Errorf("run %d: committed offset %d is past the failed record 5", attempt, at)
 				}
@@ -217,8 +240,8 @@ func TestPoisonRecordPolicies(t *testing.T) {
 				}
 			}
 		})
-		t.Run(kind+"/skip", func(t *testing.T) {
-			c := newPoisonCase(t, kind)
+		t.Run(sc.name+"/skip", func(t *testing.T) {
+			c := newCase(t)
 			appID := kafkatest.Topic(t, "app")
 			app := newApp(t, c.topology(), appID, policyOption(kind, eddy.Skip()))
 			out, dead := c.run(t, app, appID)
@@ -231,8 +254,8 @@ func TestPoisonRecordPolicies(t *testing.T) {
 			}
 		})
 		for _, guarantee := range []string{"at_least_once", "exactly_once"} {
-			t.Run(kind+"/dead-letter/"+guarantee, func(t *testing.T) {
-				c := newPoisonCase(t, kind)
+			t.Run(sc.name+"/dead-letter/"+guarantee, func(t *testing.T) {
+				c := newCase(t)
 				opts := []eddy.Opt{policyOption(kind, eddy.DeadLetter(c.dlq))}
 				if guarantee == "exactly_once" {
 					opts = append(opts, eddy.ExactlyOnce())

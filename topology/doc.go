@@ -14,6 +14,30 @@
 // the types are methods (Filter, Peek, Merge, Split, …). No operation needs a type
 // assertion or `any`.
 //
+// A user function that can fail a record returns an error through the Try form of its
+// operator — TryMap, TryMapValues, TryFlatMap, TryFlatMapValues, TrySelectKey and the
+// methods TryFilter, TryPeek, TryForEach — rather than panicking:
+//
+//	amounts := topology.TryMapValues(orders, func(v string) (int64, error) {
+//		return strconv.ParseInt(v, 10, 64) // a bad amount fails this record only
+//	}, topology.Named("parse-amount"))
+//
+// The error fails the record as a processing error of the operator, exactly as a panic or
+// a Process error does, and eddy.OnProcessingError decides what follows: Fail (the
+// default) stops Run with the operator and the record's topic/partition@offset, Skip
+// counts it and goes on, DeadLetter writes the input record to a topic. The names are the
+// plain operators' with a "Try" prefix, which reads as what the call does (try to map
+// each value) and keeps the operator's name whole; the suffixes considered read worse
+// (MapErr as mapping an error, MapE not at all). The plain forms stay for functions that
+// cannot fail, which need no error result; a panic in them is still caught and told as
+// the operator's failure.
+//
+// Options (Named, Partitions, Timestamps, …) configure one operator each. An operator takes
+// only those that mean something to it — every one takes Named but Process, whose name is
+// an argument; Partitions is for the operators that write an internal topic; EmitUpdates is
+// for windows, not sessions — and any other is an error of the topology (Err, so
+// eddy.New fails) naming the operator and the option, never ignored.
+//
 // A topology splits into sub-topologies at repartition topics (Repartition, Rebalance): the
 // part before writes the topic, the part after reads it. Each sub-topology runs as one task
 // per partition of its input topics; Describe shows the split.

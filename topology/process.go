@@ -13,16 +13,21 @@ import (
 
 // Process runs a processor of your own on every record of s. supplier is called once per
 // task, so each task has its own processor instance. The processor's forwarded records form
-// the returned stream; ForwardTo reaches a child by its operator name. The Stores option
-// names the state stores the processor may open. The key may change, so a stateful
-// operation downstream repartitions first.
+// the returned stream; ForwardTo reaches a child by its operator name. The key may change,
+// so a stateful operation downstream repartitions first.
+//
+// name is the operator's name (so Process takes no Named); the one option is Stores, which
+// names the state stores the processor may open.
 func Process[K, V, KO, VO any](s Stream[K, V], name string, supplier processor.Supplier[K, V, KO, VO], opts ...Option) Stream[KO, VO] {
 	if supplier == nil {
 		s.t.g.Errorf("process %s: nil supplier", name)
 	}
-	c := configure(opts)
+	c := s.t.configure(opProcess, opts)
+	if name == "" {
+		name = s.t.g.NextName("KSTREAM-PROCESSOR")
+	}
 	var node *graph.Node
-	out := processorNode(s, "KSTREAM-PROCESSOR", []Option{Named(name)}, func(tb *graph.TaskBuild, out *outlets[KO, VO]) (next[K, V], error) {
+	out := processorNode(s, name, func(tb *graph.TaskBuild, out *outlets[KO, VO]) (next[K, V], error) {
 		fs, err := out.compileEach(tb)
 		if err != nil {
 			return nil, err
@@ -55,7 +60,7 @@ func Process[K, V, KO, VO any](s Stream[K, V], name string, supplier processor.S
 				if errors.As(err, &re) {
 					return err // from further down the chain, through Forward
 				}
-				return &graph.RecordError{Kind: graph.Processing, Node: name, Err: err}
+				return failed(name, err)
 			}
 			return nil
 		}, nil

@@ -8,36 +8,46 @@ import (
 // Repartition writes s to an internal topic, "<application id>-<name>-repartition",
 // partitioned by key, and returns the stream read back from it. After it, all records with
 // one key are processed by one task: use it after SelectKey or Map and before anything that
-// must see a key's records together. The topic splits the topology into two sub-topologies.
+// must see a key's records together (GroupByKey does it for you when the key may have
+// changed). The stream it returns is grouped by key again, even after Rebalance. The topic
+// splits the topology into two sub-topologies.
 //
 // Options: Named (the topic and operator names) and Partitions (the topic's partition
 // count; by default the largest partition count among the writing sub-topology's sources).
 func Repartition[K, V any](s Stream[K, V], ks serde.Serde[K], vs serde.Serde[V], opts ...Option) Stream[K, V] {
-	return throughInternal(s, ks, vs, false, opts)
+	return throughInternal(s, ks, vs, byKey, s.t.configure(opRepartition, opts))
 }
 
 // Rebalance writes s round-robin over the partitions of an internal topic and returns the
 // stream read back from it: it spreads a skewed stream evenly over the tasks downstream,
-// at the price of the key grouping. A stateful operation after it needs a Repartition.
-// Options as for Repartition.
+// at the price of the key grouping. A key's records reach several tasks after it, so a
+// key-dependent operation downstream (GroupByKey, and what groups) repartitions by key
+// first, as after SelectKey. Options as for Repartition.
 func Rebalance[K, V any](s Stream[K, V], ks serde.Serde[K], vs serde.Serde[V], opts ...Option) Stream[K, V] {
-	return throughInternal(s, ks, vs, true, opts)
+	out := throughInternal(s, ks, vs, roundRobin, s.t.configure(opRebalance, opts))
+	out.keyChanged = true
+	return out
 }
 
-func throughInternal[K, V any](s Stream[K, V], ks serde.Serde[K], vs serde.Serde[V], roundRobin bool, opts []Option) Stream[K, V] {
-	c := configure(opts)
-	if c.partitions < 0 {
-		s.t.g.Errorf("repartition: partitions must be positive, got %d", c.partitions)
-	}
+// spread is how an internal topic places records on its partitions.
+type spread uint8
+
+const (
+	byKey      spread = iota // the partition of the key's bytes (murmur2), as Kafka's default partitioner
+	roundRobin               // every partition in turn, whatever the key
+)
+
+// throughInternal writes s to an internal topic configured by c and reads it back.
+func throughInternal[K, V any](s Stream[K, V], ks serde.Serde[K], vs serde.Serde[V], how spread, c opConfig) Stream[K, V] {
 	base := c.name
 	if base == "" {
 		prefix := "KSTREAM-REPARTITION"
-		if roundRobin {
+		if how == roundRobin {
 			prefix = "KSTREAM-REBALANCE"
 		}
 		base = s.t.g.NextName(prefix)
 	}
-	r := &graph.Repartition{Name: base + "-repartition", Partitions: c.partitions, RoundRobin: roundRobin}
+	r := &graph.Repartition{Name: base + "-repartition", Partitions: c.partitions, RoundRobin: how == roundRobin}
 	writer := &graph.Node{Name: base + "-repartition-sink", Kind: graph.Sink, Topics: []string{r.Name}, Internal: r}
 	sink(s, writer, ks, vs, nil)
 	reader := &graph.Node{Name: base + "-repartition-source", Kind: graph.Source, Topics: []string{r.Name}, Internal: r}

@@ -12,11 +12,13 @@ import (
 	"github.com/eddy-streams/eddy/store"
 )
 
-// SessionWindows groups a key's records into sessions: records less than gap apart (in
-// event time) belong to one session, so a session is a burst of activity followed by at
-// least gap of silence. A session is final once the watermark is gap + grace past its last
-// record. Results are keyed by Windowed with Start the session's first record time and End
-// one millisecond after its last.
+// SessionWindows groups a key's records into sessions: records at most gap apart (in
+// event time) belong to one session — two records exactly gap apart are merged, as in
+// Flink and Kafka Streams — so a session is a burst of activity followed by more than gap
+// of silence. A record that falls within gap of two sessions joins them into one. A session
+// is final once the watermark is gap + grace past its last record. Results are keyed by
+// Windowed with Start the session's first record time and End one millisecond after its
+// last.
 type SessionWindows struct {
 	gap, grace time.Duration
 }
@@ -42,25 +44,31 @@ func SessionBy[K, V any](g Grouped[K, V], s SessionWindows) SessionGrouped[K, V]
 }
 
 // SessionCount counts the records per key and session; one final result per session.
+// Options as for SessionAggregate.
 func SessionCount[K, V any](sg SessionGrouped[K, V], store string, opts ...Option) Stream[Windowed[K], int64] {
-	return SessionAggregate(sg, func() int64 { return 0 }, func(_ K, _ V, n int64) int64 { return n + 1 },
-		func(_ K, a, b int64) int64 { return a + b }, serde.Int64(), store, opts...)
+	return sessionAggregate(sg, opSessionCount, func() int64 { return 0 }, func(_ K, _ V, n int64) int64 { return n + 1 },
+		func(_ K, a, b int64) int64 { return a + b }, serde.Int64(), store, opts)
 }
 
 // SessionAggregate folds the values per key and session into an aggregate; merge combines
 // the aggregates of two sessions that a record joins into one. Late records are handled as
 // for windows (LateRecordsTo).
+//
+// Options: Named and LateRecordsTo. Sessions emit final results only, so EmitUpdates is
+// refused.
 func SessionAggregate[K, V, VA any](sg SessionGrouped[K, V], init func() VA, add func(k K, v V, agg VA) VA,
 	merge func(k K, a, b VA) VA, as serde.Serde[VA], storeName string, opts ...Option) Stream[Windowed[K], VA] {
+	return sessionAggregate(sg, opSessionAggregate, init, add, merge, as, storeName, opts)
+}
+
+func sessionAggregate[K, V, VA any](sg SessionGrouped[K, V], op operator, init func() VA, add func(k K, v V, agg VA) VA,
+	merge func(k K, a, b VA) VA, as serde.Serde[VA], storeName string, opts []Option) Stream[Windowed[K], VA] {
 	g, sw := sg.g, sg.s
 	t := g.s.t
-	c := configure(opts)
-	if c.emitUpdates {
-		t.g.Errorf("session store %s: sessions emit final results only (EmitUpdates is for windows)", storeName)
-	}
+	c := t.configure(op, opts)
 	st := t.g.AddStore(storeName)
 	st.Retention = sw.gap + sw.grace
-	s := processorNode(g.s, "KSTREAM-SESSION-AGGREGATE", opts, func(tb *graph.TaskBuild, out *outlets[Windowed[K], VA]) (next[K, V], error) {
+	s := processorNode(g.s, t.nameFor(c, "KSTREAM-SESSION-AGGREGATE"), func(tb *graph.TaskBuild, out *outlets[Windowed[K], VA]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {
 			return nil, err

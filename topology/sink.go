@@ -13,17 +13,26 @@ import (
 // To writes every record of s to topic, encoding keys with ks and values with vs. The
 // partition is the one Kafka's default partitioner gives the key bytes (murmur2), so Java
 // clients and eddy agree on where a key lives.
+//
+// The topic must exist before Run: eddy creates only its internal topics (repartition and
+// changelog topics), never an output topic, so its partition count and configuration stay
+// the operator's choice. Otherwise Run fails at start, before processing anything, with
+// "eddy: output topic(s) missing: <topics> (create them first; …)", naming every missing
+// output topic at once.
 func To[K, V any](s Stream[K, V], topic string, ks serde.Serde[K], vs serde.Serde[V], opts ...Option) {
 	if topic == "" {
 		s.t.g.Errorf("To: empty topic name")
 	}
-	n := &graph.Node{Name: s.t.nameFor(configure(opts), "KSTREAM-SINK"), Kind: graph.Sink, Topics: []string{topic}}
+	n := &graph.Node{Name: s.t.nodeName(opTo, "KSTREAM-SINK", opts), Kind: graph.Sink, Topics: []string{topic}}
 	sink(s, n, ks, vs, func(processor.Record[K, V]) string { return topic })
 }
 
-// ToTopic writes each record of s to the topic that choose returns for it.
+// ToTopic writes each record of s to the topic that choose returns for it. Those topics
+// must exist too, but eddy cannot check them at start: a record whose topic does not exist
+// fails as a production error of this sink (see eddy.OnProductionError: Run stops with the
+// record's coordinates by default, or the input record is dead-lettered).
 func ToTopic[K, V any](s Stream[K, V], choose func(processor.Record[K, V]) string, ks serde.Serde[K], vs serde.Serde[V], opts ...Option) {
-	n := &graph.Node{Name: s.t.nameFor(configure(opts), "KSTREAM-SINK"), Kind: graph.Sink}
+	n := &graph.Node{Name: s.t.nodeName(opToTopic, "KSTREAM-SINK", opts), Kind: graph.Sink}
 	sink(s, n, ks, vs, choose)
 }
 

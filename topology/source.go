@@ -13,26 +13,23 @@ import (
 
 // From reads a topic as a stream, decoding keys with ks and values with vs. A record whose
 // key or value bytes are null gets the zero key or value without calling the serde.
+//
+// Options: Named, and the event-time options Timestamps, OutOfOrderness and IdleTimeout.
 func From[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.Serde[V], opts ...Option) Stream[K, V] {
-	return FromTopics(t, []string{topic}, ks, vs, opts...)
+	return fromTopics(t, opFrom, []string{topic}, ks, vs, opts)
 }
 
 // FromTopics reads several topics as one stream. They are processed by the same tasks, so
-// they must have the same partition count; eddy checks that at start.
+// they must have the same partition count; eddy checks that at start. Options as for From.
 func FromTopics[K, V any](t *Topology, topics []string, ks serde.Serde[K], vs serde.Serde[V], opts ...Option) Stream[K, V] {
-	c := configure(opts)
-	n := &graph.Node{Name: t.nameFor(c, "KSTREAM-SOURCE"), Kind: graph.Source, Topics: topics}
-	s := sourceWithTime(t, n, ks, vs, extractorOf[K, V](t, n, c))
-	configureTime(t, n, c)
-	return s
+	return fromTopics(t, opFromTopics, topics, ks, vs, opts)
 }
 
-// configureTime applies the event-time options of a source node.
-func configureTime(t *Topology, n *graph.Node, c opConfig) {
-	if c.outOfOrderness < 0 || c.idleTimeout < 0 {
-		t.g.Errorf("source %s: OutOfOrderness and IdleTimeout must not be negative", n.Name)
-	}
-	n.OutOfOrderness, n.IdleTimeout = c.outOfOrderness, c.idleTimeout
+func fromTopics[K, V any](t *Topology, op operator, topics []string, ks serde.Serde[K], vs serde.Serde[V], opts []Option) Stream[K, V] {
+	c := t.configure(op, opts)
+	n := &graph.Node{Name: t.nameFor(c, "KSTREAM-SOURCE"), Kind: graph.Source, Topics: topics,
+		OutOfOrderness: c.outOfOrderness, IdleTimeout: c.idleTimeout}
+	return sourceWithTime(t, n, ks, vs, extractorOf[K, V](t, n, c))
 }
 
 // extractorOf returns the source's event-time extractor, checking its types.

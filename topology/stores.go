@@ -162,11 +162,6 @@ func (i *typedIter[K, V]) Close() error {
 	return i.it.Close()
 }
 
-// Stores connects declared stores to a Process operator, so its processors can Open them.
-func Stores(names ...string) Option {
-	return optionFunc(func(c *opConfig) { c.stores = append(c.stores, names...) })
-}
-
 func connectStores(t *Topology, n *graph.Node, names []string) {
 	for _, name := range names {
 		t.g.Connect(n, name)

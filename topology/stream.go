@@ -12,9 +12,10 @@ type Stream[K, V any] struct {
 	t    *Topology
 	node *graph.Node
 	out  *outlets[K, V]
-	// keyChanged is set once an operation may have changed the key (SelectKey, Map,
-	// FlatMap, Process); GroupByKey then repartitions first, so each key's records meet in
-	// one task.
+	// keyChanged is set once the records may no longer be partitioned by their key: an
+	// operation may have changed it (SelectKey, Map, FlatMap, Process), or Rebalance
+	// spread each key over every partition. GroupByKey then repartitions first, so each
+	// key's records meet in one task; a Repartition (or any source) clears it.
 	keyChanged bool
 }
 
@@ -103,10 +104,10 @@ func marked[K, V any](op *graph.Op, slot **graph.Op, f next[K, V]) next[K, V] {
 	}
 }
 
-// processorNode adds a processor node named by the options or the prefix.
-func processorNode[K, V, KO, VO any](s Stream[K, V], prefix string, opts []Option,
+// processorNode adds a processor node with the given name (see Topology.nodeName).
+func processorNode[K, V, KO, VO any](s Stream[K, V], name string,
 	self func(tb *graph.TaskBuild, out *outlets[KO, VO]) (next[K, V], error)) Stream[KO, VO] {
-	n := &graph.Node{Name: s.t.nameFor(configure(opts), prefix), Kind: graph.Processor}
+	n := &graph.Node{Name: name, Kind: graph.Processor}
 	out := attach([]Stream[K, V]{s}, n, self)
 	out.keyChanged = s.keyChanged
 	return out
@@ -114,8 +115,8 @@ func processorNode[K, V, KO, VO any](s Stream[K, V], prefix string, opts []Optio
 
 // passThrough adds a processor with the same types whose record function is made by wrap
 // from the compiled children.
-func passThrough[K, V any](s Stream[K, V], prefix string, opts []Option, wrap func(n next[K, V]) next[K, V]) Stream[K, V] {
-	return processorNode(s, prefix, opts, func(tb *graph.TaskBuild, out *outlets[K, V]) (next[K, V], error) {
+func passThrough[K, V any](s Stream[K, V], name string, wrap func(n next[K, V]) next[K, V]) Stream[K, V] {
+	return processorNode(s, name, func(tb *graph.TaskBuild, out *outlets[K, V]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {
 			return nil, err
@@ -126,7 +127,7 @@ func passThrough[K, V any](s Stream[K, V], prefix string, opts []Option, wrap fu
 
 // Filter keeps the records for which keep returns true.
 func (s Stream[K, V]) Filter(keep func(K, V) bool, opts ...Option) Stream[K, V] {
-	return passThrough(s, "KSTREAM-FILTER", opts, func(n next[K, V]) next[K, V] {
+	return passThrough(s, s.t.nodeName(opFilter, "KSTREAM-FILTER", opts), func(n next[K, V]) next[K, V] {
 		return func(r processor.Record[K, V]) error {
 			if keep(r.Key, r.Value) {
 				return n(r)
@@ -138,7 +139,7 @@ func (s Stream[K, V]) Filter(keep func(K, V) bool, opts ...Option) Stream[K, V] 
 
 // FilterNot drops the records for which drop returns true.
 func (s Stream[K, V]) FilterNot(drop func(K, V) bool, opts ...Option) Stream[K, V] {
-	return passThrough(s, "KSTREAM-FILTER", opts, func(n next[K, V]) next[K, V] {
+	return passThrough(s, s.t.nodeName(opFilterNot, "KSTREAM-FILTER", opts), func(n next[K, V]) next[K, V] {
 		return func(r processor.Record[K, V]) error {
 			if !drop(r.Key, r.Value) {
 				return n(r)
@@ -150,7 +151,7 @@ func (s Stream[K, V]) FilterNot(drop func(K, V) bool, opts ...Option) Stream[K, 
 
 // Peek calls f on each record and passes the record on unchanged.
 func (s Stream[K, V]) Peek(f func(K, V), opts ...Option) Stream[K, V] {
-	return passThrough(s, "KSTREAM-PEEK", opts, func(n next[K, V]) next[K, V] {
+	return passThrough(s, s.t.nodeName(opPeek, "KSTREAM-PEEK", opts), func(n next[K, V]) next[K, V] {
 		return func(r processor.Record[K, V]) error {
 			f(r.Key, r.Value)
 			return n(r)
@@ -160,7 +161,7 @@ func (s Stream[K, V]) Peek(f func(K, V), opts ...Option) Stream[K, V] {
 
 // ForEach calls f on each record; it ends the stream.
 func (s Stream[K, V]) ForEach(f func(K, V), opts ...Option) {
-	processorNode(s, "KSTREAM-FOREACH", opts, func(tb *graph.TaskBuild, _ *outlets[K, V]) (next[K, V], error) {
+	processorNode(s, s.t.nodeName(opForEach, "KSTREAM-FOREACH", opts), func(tb *graph.TaskBuild, _ *outlets[K, V]) (next[K, V], error) {
 		return func(r processor.Record[K, V]) error {
 			f(r.Key, r.Value)
 			return nil
@@ -168,10 +169,10 @@ func (s Stream[K, V]) ForEach(f func(K, V), opts ...Option) {
 	})
 }
 
-// SelectKey sets each record's key to f(key, value). A stateful operation after it needs
-// the records grouped by the new key: Repartition first.
+// SelectKey sets each record's key to f(key, value). The records are then not partitioned
+// by their key, so GroupByKey after it repartitions by the new key first.
 func SelectKey[K, V, KR any](s Stream[K, V], f func(K, V) KR, opts ...Option) Stream[KR, V] {
-	out := processorNode(s, "KSTREAM-KEY-SELECT", opts, func(tb *graph.TaskBuild, out *outlets[KR, V]) (next[K, V], error) {
+	out := processorNode(s, s.t.nodeName(opSelectKey, "KSTREAM-KEY-SELECT", opts), func(tb *graph.TaskBuild, out *outlets[KR, V]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {
 			return nil, err
@@ -186,7 +187,7 @@ func SelectKey[K, V, KR any](s Stream[K, V], f func(K, V) KR, opts ...Option) St
 
 // Map turns each record into one with a new key and value.
 func Map[K, V, KR, VR any](s Stream[K, V], f func(K, V) (KR, VR), opts ...Option) Stream[KR, VR] {
-	out := processorNode(s, "KSTREAM-MAP", opts, func(tb *graph.TaskBuild, out *outlets[KR, VR]) (next[K, V], error) {
+	out := processorNode(s, s.t.nodeName(opMap, "KSTREAM-MAP", opts), func(tb *graph.TaskBuild, out *outlets[KR, VR]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {
 			return nil, err
@@ -202,7 +203,7 @@ func Map[K, V, KR, VR any](s Stream[K, V], f func(K, V) (KR, VR), opts ...Option
 
 // MapValues turns each record's value into a new one; the key stays.
 func MapValues[K, V, VR any](s Stream[K, V], f func(V) VR, opts ...Option) Stream[K, VR] {
-	return processorNode(s, "KSTREAM-MAPVALUES", opts, func(tb *graph.TaskBuild, out *outlets[K, VR]) (next[K, V], error) {
+	return processorNode(s, s.t.nodeName(opMapValues, "KSTREAM-MAPVALUES", opts), func(tb *graph.TaskBuild, out *outlets[K, VR]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {
 			return nil, err
@@ -222,7 +223,7 @@ type KeyValue[K, V any] struct {
 // FlatMap turns each record into zero or more records with new keys and values; each keeps
 // the input's timestamp and headers.
 func FlatMap[K, V, KR, VR any](s Stream[K, V], f func(K, V) []KeyValue[KR, VR], opts ...Option) Stream[KR, VR] {
-	out := processorNode(s, "KSTREAM-FLATMAP", opts, func(tb *graph.TaskBuild, out *outlets[KR, VR]) (next[K, V], error) {
+	out := processorNode(s, s.t.nodeName(opFlatMap, "KSTREAM-FLATMAP", opts), func(tb *graph.TaskBuild, out *outlets[KR, VR]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {
 			return nil, err
@@ -243,7 +244,7 @@ func FlatMap[K, V, KR, VR any](s Stream[K, V], f func(K, V) []KeyValue[KR, VR], 
 // FlatMapValues turns each record's value into zero or more values, each with the input's
 // key, timestamp and headers.
 func FlatMapValues[K, V, VR any](s Stream[K, V], f func(V) []VR, opts ...Option) Stream[K, VR] {
-	return processorNode(s, "KSTREAM-FLATMAPVALUES", opts, func(tb *graph.TaskBuild, out *outlets[K, VR]) (next[K, V], error) {
+	return processorNode(s, s.t.nodeName(opFlatMapValues, "KSTREAM-FLATMAPVALUES", opts), func(tb *graph.TaskBuild, out *outlets[K, VR]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {
 			return nil, err
@@ -309,7 +310,7 @@ func (s Stream[K, V]) Split(name string, branches ...Branch[K, V]) []Stream[K, V
 		}
 		preds[i] = b.Predicate
 	}
-	split := processorNode(s, "", []Option{Named(name)}, func(tb *graph.TaskBuild, out *outlets[K, V]) (next[K, V], error) {
+	split := processorNode(s, name, func(tb *graph.TaskBuild, out *outlets[K, V]) (next[K, V], error) {
 		fs, err := out.compileEach(tb)
 		if err != nil {
 			return nil, err
@@ -326,7 +327,7 @@ func (s Stream[K, V]) Split(name string, branches ...Branch[K, V]) []Stream[K, V
 	out := make([]Stream[K, V], len(branches))
 	for i, b := range branches {
 		// Each branch is a pass-through node, so it has a name and its own children.
-		out[i] = passThrough(split, "", []Option{Named(name + "-" + b.Name)}, func(n next[K, V]) next[K, V] { return n })
+		out[i] = passThrough(split, name+"-"+b.Name, func(n next[K, V]) next[K, V] { return n })
 	}
 	return out
 }

@@ -31,8 +31,7 @@ func (t Table[K, V]) Store() *KeyValueStore[K, V] { return t.store }
 // TableFrom reads a topic as a table, materialized in a key-value store named store: each
 // record's value replaces the key's value, and a record with a null value deletes it.
 func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.Serde[V], store string, opts ...Option) Table[K, V] {
-	c := configure(opts)
-	src := &graph.Node{Name: t.nameFor(c, "KTABLE-SOURCE"), Kind: graph.Source, Topics: []string{topic}, TableSource: true}
+	src := &graph.Node{Name: t.nodeName(opTableFrom, "KTABLE-SOURCE", opts), Kind: graph.Source, Topics: []string{topic}, TableSource: true}
 	changes := Stream[K, Change[V]]{t: t, node: src, out: &outlets[K, Change[V]]{}}
 	if ks == nil || vs == nil {
 		t.g.Errorf("table %s: key and value serdes are required", topic)
@@ -61,7 +60,7 @@ func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.
 	}
 	t.g.Add(src)
 	kvs := NewKeyValueStore(t, store, ks, vs)
-	mat := processorNode(changes, "KTABLE-MATERIALIZE", []Option{Named(store + "-materialize")},
+	mat := processorNode(changes, store+"-materialize",
 		func(tb *graph.TaskBuild, out *outlets[K, Change[V]]) (next[K, Change[V]], error) {
 			n, err := out.compile(tb)
 			if err != nil {
@@ -90,7 +89,7 @@ func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.
 // ToStream returns the table's updates as a stream of new values. Deletions are left out:
 // a Go value cannot be null; use Changes to see them.
 func (t Table[K, V]) ToStream(opts ...Option) Stream[K, V] {
-	return processorNode(t.s, "KTABLE-TOSTREAM", opts, func(tb *graph.TaskBuild, out *outlets[K, V]) (next[K, Change[V]], error) {
+	return processorNode(t.s, t.s.t.nodeName(opTableToStream, "KTABLE-TOSTREAM", opts), func(tb *graph.TaskBuild, out *outlets[K, V]) (next[K, Change[V]], error) {
 		n, err := out.compile(tb)
 		if err != nil {
 			return nil, err
@@ -110,7 +109,7 @@ func (t Table[K, V]) Changes() Stream[K, Change[V]] { return t.s }
 // Filter returns the table of the keys whose value passes keep. A key whose new value
 // fails is deleted from the result, as in Kafka Streams.
 func (t Table[K, V]) Filter(keep func(K, V) bool, opts ...Option) Table[K, V] {
-	s := passThrough(t.s, "KTABLE-FILTER", opts, func(n next[K, Change[V]]) next[K, Change[V]] {
+	s := passThrough(t.s, t.s.t.nodeName(opTableFilter, "KTABLE-FILTER", opts), func(n next[K, Change[V]]) next[K, Change[V]] {
 		return func(r processor.Record[K, Change[V]]) error {
 			if !r.Value.Deleted && !keep(r.Key, r.Value.Value) {
 				r.Value = Change[V]{Deleted: true}
@@ -123,7 +122,7 @@ func (t Table[K, V]) Filter(keep func(K, V) bool, opts ...Option) Table[K, V] {
 
 // MapTableValues returns the table with every value turned into f(value).
 func MapTableValues[K, V, VR any](t Table[K, V], f func(V) VR, opts ...Option) Table[K, VR] {
-	s := processorNode(t.s, "KTABLE-MAPVALUES", opts, func(tb *graph.TaskBuild, out *outlets[K, Change[VR]]) (next[K, Change[V]], error) {
+	s := processorNode(t.s, t.s.t.nodeName(opMapTableValues, "KTABLE-MAPVALUES", opts), func(tb *graph.TaskBuild, out *outlets[K, Change[VR]]) (next[K, Change[V]], error) {
 		n, err := out.compile(tb)
 		if err != nil {
 			return nil, err

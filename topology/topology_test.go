@@ -2,6 +2,7 @@ package topology_test
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,13 +40,15 @@ func pageViews() *topology.Topology {
 func TestDescribeGolden(t *testing.T) {
 	for _, tc := range []struct {
 		file   string
+		build  func() *topology.Topology
 		render func(*topology.Topology) (string, error)
 	}{
-		{"pageviews.describe.golden", (*topology.Topology).Describe},
-		{"pageviews.mermaid.golden", (*topology.Topology).Mermaid},
+		{"pageviews.describe.golden", pageViews, (*topology.Topology).Describe},
+		{"pageviews.mermaid.golden", pageViews, (*topology.Topology).Mermaid},
+		{"rebalanced-count.describe.golden", rebalancedCount, (*topology.Topology).Describe},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			got, err := tc.render(pageViews())
+			got, err := tc.render(tc.build())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,6 +135,65 @@ func TestBuildErrors(t *testing.T) {
 			_, err := top.Describe()
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Describe error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// rebalancedCount counts by key after a Rebalance: the key grouping is gone, so GroupByKey
+// repartitions by key (topic by-key-repartition) before the count.
+func rebalancedCount() *topology.Topology {
+	t := topology.New()
+	in := topology.From(t, "in", serde.String(), serde.String())
+	spread := topology.Rebalance(in, serde.String(), serde.String(), topology.Named("spread"))
+	counts := topology.Count(topology.GroupByKey(spread, serde.String(), serde.String(), topology.Named("by-key")), "counts")
+	topology.To(counts.ToStream(), "out", serde.String(), serde.Int64())
+	return t
+}
+
+// After Rebalance every key-dependent operation repartitions by key first, as after
+// SelectKey; a Repartition by key gives the grouping back, and a merge with a rebalanced
+// stream loses it.
+func TestRebalanceLosesKeyGrouping(t *testing.T) {
+	count := func(s topology.Stream[string, string], opts ...topology.Option) {
+		topology.Count(topology.GroupByKey(s, serde.String(), serde.String(), opts...), "counts")
+	}
+	byKey := topology.Named("by-key")
+	for _, tc := range []struct {
+		name  string
+		build func(*topology.Topology)
+		want  [][]string
+	}{
+		{"rebalance", func(t *topology.Topology) {
+			count(topology.Rebalance(topology.From(t, "in", serde.String(), serde.String()), serde.String(), serde.String(), topology.Named("spread")), byKey)
+		}, [][]string{{"in"}, {"spread-repartition"}, {"by-key-repartition"}}},
+		{"rebalance then repartition", func(t *topology.Topology) {
+			s := topology.Rebalance(topology.From(t, "in", serde.String(), serde.String()), serde.String(), serde.String(), topology.Named("spread"))
+			count(topology.Repartition(s, serde.String(), serde.String(), topology.Named("regroup")))
+		}, [][]string{{"in"}, {"spread-repartition"}, {"regroup-repartition"}}},
+		{"merge with a rebalanced stream", func(t *topology.Topology) {
+			a := topology.From(t, "a", serde.String(), serde.String())
+			b := topology.Rebalance(topology.From(t, "b", serde.String(), serde.String()), serde.String(), serde.String(), topology.Named("spread"))
+			count(a.Merge(b), byKey)
+		}, [][]string{{"a", "spread-repartition"}, {"b"}, {"by-key-repartition"}}},
+		{"filter after rebalance", func(t *topology.Topology) {
+			s := topology.Rebalance(topology.From(t, "in", serde.String(), serde.String()), serde.String(), serde.String(), topology.Named("spread"))
+			count(s.Filter(func(string, string) bool { return true }), byKey)
+		}, [][]string{{"in"}, {"spread-repartition"}, {"by-key-repartition"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			top := topology.New()
+			tc.build(top)
+			subs, err := top.Graph().Subtopologies()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got [][]string
+			for _, s := range subs {
+				got = append(got, s.SourceTopics())
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("sub-topologies read %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -139,23 +139,17 @@ func WindowBy[K, V any](g Grouped[K, V], w Windows) WindowedGrouped[K, V] {
 	return WindowedGrouped[K, V]{g: g, w: w}
 }
 
-// EmitUpdates makes a windowed aggregation emit every change of a window's result, not
-// only the final one when the window closes (the default).
-func EmitUpdates() Option { return optionFunc(func(c *opConfig) { c.emitUpdates = true }) }
-
-// LateRecordsTo sends the records a windowed aggregation rejects as late (every window they
-// belong to is already final) to topic, with their key, value and timestamp, encoded with
-// the grouping's serdes. By default late records are dropped; either way they are counted.
-func LateRecordsTo(topic string) Option { return optionFunc(func(c *opConfig) { c.lateTopic = topic }) }
-
 // WindowedCount counts the records per key and window, in the window store named store.
+// Options as for WindowedAggregate.
 func WindowedCount[K, V any](wg WindowedGrouped[K, V], store string, opts ...Option) Stream[Windowed[K], int64] {
-	return WindowedAggregate(wg, func() int64 { return 0 }, func(_ K, _ V, n int64) int64 { return n + 1 }, serde.Int64(), store, opts...)
+	return windowedAggregate(wg, opWindowedCount, "KSTREAM-WINDOWED-AGGREGATE", serde.Int64(), store, opts,
+		func(_ K, _ V, n int64, _ bool) int64 { return n + 1 })
 }
 
-// WindowedReduce combines the values per key and window with f.
+// WindowedReduce combines the values per key and window with f. Options as for
+// WindowedAggregate.
 func WindowedReduce[K, V any](wg WindowedGrouped[K, V], f func(agg, v V) V, store string, opts ...Option) Stream[Windowed[K], V] {
-	return windowedAggregate(wg, "KSTREAM-WINDOWED-REDUCE", wg.g.vs, store, opts, func(_ K, v V, agg V, found bool) V {
+	return windowedAggregate(wg, opWindowedReduce, "KSTREAM-WINDOWED-REDUCE", wg.g.vs, store, opts, func(_ K, v V, agg V, found bool) V {
 		if !found {
 			return v
 		}
@@ -166,8 +160,10 @@ func WindowedReduce[K, V any](wg WindowedGrouped[K, V], f func(agg, v V) V, stor
 // WindowedAggregate folds the values per key and window into an aggregate of type VA.
 // The results are a stream of windowed keys: by default one final result per window when
 // the watermark passes its end plus grace (EmitUpdates: every change).
+//
+// Options: Named, EmitUpdates and LateRecordsTo.
 func WindowedAggregate[K, V, VA any](wg WindowedGrouped[K, V], init func() VA, add func(k K, v V, agg VA) VA, as serde.Serde[VA], store string, opts ...Option) Stream[Windowed[K], VA] {
-	return windowedAggregate(wg, "KSTREAM-WINDOWED-AGGREGATE", as, store, opts, func(k K, v V, agg VA, found bool) VA {
+	return windowedAggregate(wg, opWindowedAggregate, "KSTREAM-WINDOWED-AGGREGATE", as, store, opts, func(k K, v V, agg VA, found bool) VA {
 		if !found {
 			agg = init()
 		}
@@ -175,14 +171,14 @@ func WindowedAggregate[K, V, VA any](wg WindowedGrouped[K, V], init func() VA, a
 	})
 }
 
-func windowedAggregate[K, V, VA any](wg WindowedGrouped[K, V], prefix string, as serde.Serde[VA], storeName string, opts []Option,
+func windowedAggregate[K, V, VA any](wg WindowedGrouped[K, V], op operator, prefix string, as serde.Serde[VA], storeName string, opts []Option,
 	fold func(k K, v V, agg VA, found bool) VA) Stream[Windowed[K], VA] {
 	g, w := wg.g, wg.w
 	t := g.s.t
-	c := configure(opts)
+	c := t.configure(op, opts)
 	st := t.g.AddStore(storeName)
 	st.Retention = w.size + w.grace
-	s := processorNode(g.s, prefix, opts, func(tb *graph.TaskBuild, out *outlets[Windowed[K], VA]) (next[K, V], error) {
+	s := processorNode(g.s, t.nameFor(c, prefix), func(tb *graph.TaskBuild, out *outlets[Windowed[K], VA]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {
 			return nil, err

@@ -1,0 +1,367 @@
+package topology
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Option configures one operator. Each operator takes only the options that mean
+// something to it (listed in its doc); any other is an error of the topology (Err, and so
+// eddy.New) naming the operator and the option, never silently ignored.
+type Option interface{ apply(*opConfig) }
+
+// option is every Option: its kind, for the operator to check, and what it sets.
+type option struct {
+	kind optKind
+	set  func(*opConfig)
+	// invalid says what is wrong with the option's value ("" when nothing); the operator
+	// it is given to reports it, so the error names both.
+	invalid string
+}
+
+func (o option) apply(c *opConfig) {
+	c.given |= o.kind
+	if o.invalid != "" && c.invalid == "" {
+		c.invalid = o.invalid
+	}
+	if o.set != nil {
+		o.set(c)
+	}
+}
+
+// optKind is a set of option kinds, one bit each.
+type optKind uint16
+
+const (
+	optNamed optKind = 1 << iota
+	optPartitions
+	optTimestamps
+	optOutOfOrderness
+	optIdleTimeout
+	optEmitUpdates
+	optLateRecordsTo
+	optStores
+	optLast = optStores
+)
+
+// String lists the kinds in k by their option's name: "Named, Partitions".
+func (k optKind) String() string {
+	var names []string
+	for bit := optKind(1); bit != 0 && bit <= optLast; bit <<= 1 {
+		if k&bit == 0 {
+			continue
+		}
+		switch bit {
+		case optNamed:
+			names = append(names, "Named")
+		case optPartitions:
+			names = append(names, "Partitions")
+		case optTimestamps:
+			names = append(names, "Timestamps")
+		case optOutOfOrderness:
+			names = append(names, "OutOfOrderness")
+		case optIdleTimeout:
+			names = append(names, "IdleTimeout")
+		case optEmitUpdates:
+			names = append(names, "EmitUpdates")
+		case optLateRecordsTo:
+			names = append(names, "LateRecordsTo")
+		case optStores:
+			names = append(names, "Stores")
+		}
+	}
+	if len(names) == 0 {
+		return "no options"
+	}
+	return strings.Join(names, ", ")
+}
+
+type opConfig struct {
+	given   optKind // the kinds of the options given
+	invalid string  // the first option value found wrong
+
+	name       string
+	partitions int32
+	stores     []string
+
+	// Sources: event time.
+	extractor      any // func(K, V, time.Time) (time.Time, error) of the source's types
+	outOfOrderness time.Duration
+	idleTimeout    time.Duration
+
+	// Windowed aggregations.
+	emitUpdates bool
+	lateTopic   string
+}
+
+// operator is an operator function that takes options. spec is the one list of which
+// options each accepts; configure checks every operator's options against it.
+type operator uint8
+
+const (
+	opFrom operator = iota
+	opFromTopics
+	opTableFrom
+	opFilter
+	opFilterNot
+	opPeek
+	opForEach
+	opSelectKey
+	opMap
+	opMapValues
+	opFlatMap
+	opFlatMapValues
+	opTryFilter
+	opTryPeek
+	opTryForEach
+	opTrySelectKey
+	opTryMap
+	opTryMapValues
+	opTryFlatMap
+	opTryFlatMapValues
+	opProcess
+	opTo
+	opToTopic
+	opRepartition
+	opRebalance
+	opGroupByKey
+	opGroupBy
+	opCount
+	opReduce
+	opAggregate
+	opWindowedCount
+	opWindowedReduce
+	opWindowedAggregate
+	opSessionCount
+	opSessionAggregate
+	opTableToStream
+	opTableFilter
+	opMapTableValues
+)
+
+// spec returns the operator's name, as its users write it, and the options it accepts.
+func (o operator) spec() (string, optKind) {
+	const (
+		// A source's event time; a table's updates are state, not a timeline, so a table
+		// source takes none of it.
+		sourceOpts = optNamed | optTimestamps | optOutOfOrderness | optIdleTimeout
+		// The internal topic's name and partition count.
+		topicOpts = optNamed | optPartitions
+		// Windows: final results or every change, and where late records go. Sessions
+		// emit final results only.
+		windowOpts  = optNamed | optEmitUpdates | optLateRecordsTo
+		sessionOpts = optNamed | optLateRecordsTo
+	)
+	switch o {
+	case opFrom:
+		return "From", sourceOpts
+	case opFromTopics:
+		return "FromTopics", sourceOpts
+	case opTableFrom:
+		return "TableFrom", optNamed
+	case opFilter:
+		return "Filter", optNamed
+	case opFilterNot:
+		return "FilterNot", optNamed
+	case opPeek:
+		return "Peek", optNamed
+	case opForEach:
+		return "ForEach", optNamed
+	case opSelectKey:
+		return "SelectKey", optNamed
+	case opMap:
+		return "Map", optNamed
+	case opMapValues:
+		return "MapValues", optNamed
+	case opFlatMap:
+		return "FlatMap", optNamed
+	case opFlatMapValues:
+		return "FlatMapValues", optNamed
+	case opTryFilter:
+		return "TryFilter", optNamed
+	case opTryPeek:
+		return "TryPeek", optNamed
+	case opTryForEach:
+		return "TryForEach", optNamed
+	case opTrySelectKey:
+		return "TrySelectKey", optNamed
+	case opTryMap:
+		return "TryMap", optNamed
+	case opTryMapValues:
+		return "TryMapValues", optNamed
+	case opTryFlatMap:
+		return "TryFlatMap", optNamed
+	case opTryFlatMapValues:
+		return "TryFlatMapValues", optNamed
+	case opProcess:
+		// Named is not among them: Process's name is its second argument.
+		return "Process", optStores
+	case opTo:
+		return "To", optNamed
+	case opToTopic:
+		return "ToTopic", optNamed
+	case opRepartition:
+		return "Repartition", topicOpts
+	case opRebalance:
+		return "Rebalance", topicOpts
+	case opGroupByKey:
+		return "GroupByKey", topicOpts
+	case opGroupBy:
+		return "GroupBy", topicOpts
+	case opCount:
+		return "Count", optNamed
+	case opReduce:
+		return "Reduce", optNamed
+	case opAggregate:
+		return "Aggregate", optNamed
+	case opWindowedCount:
+		return "WindowedCount", windowOpts
+	case opWindowedReduce:
+		return "WindowedReduce", windowOpts
+	case opWindowedAggregate:
+		return "WindowedAggregate", windowOpts
+	case opSessionCount:
+		return "SessionCount", sessionOpts
+	case opSessionAggregate:
+		return "SessionAggregate", sessionOpts
+	case opTableToStream:
+		return "Table.ToStream", optNamed
+	case opTableFilter:
+		return "Table.Filter", optNamed
+	case opMapTableValues:
+		return "MapTableValues", optNamed
+	}
+	return fmt.Sprintf("operator(%d)", uint8(o)), 0
+}
+
+// configure applies the options given to operator op and records, as the topology's
+// error, the first that op does not accept or whose value is wrong. It is the one place
+// options are checked.
+func (t *Topology) configure(op operator, opts []Option) opConfig {
+	var c opConfig
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	name, accepts := op.spec()
+	if extra := c.given &^ accepts; extra != 0 {
+		first := extra & -extra
+		hint := ""
+		if op == opProcess && first == optNamed {
+			hint = "; its name is Process's second argument"
+		}
+		t.g.Errorf("%s: option %s does not apply to %s (it takes %s%s)", op.label(c), first, name, accepts, hint)
+	} else if c.invalid != "" {
+		t.g.Errorf("%s: %s", op.label(c), c.invalid)
+	}
+	return c
+}
+
+// label names the operator in errors: its function, and its name when Named gave one.
+func (o operator) label(c opConfig) string {
+	name, accepts := o.spec()
+	if c.name != "" && accepts&optNamed != 0 {
+		return name + " " + c.name
+	}
+	return name
+}
+
+// nameFor returns the user's name if given, else a fresh generated one.
+func (t *Topology) nameFor(c opConfig, prefix string) string {
+	if c.name != "" {
+		return c.name
+	}
+	return t.g.NextName(prefix)
+}
+
+// nodeName configures op's options and returns the name of its node.
+func (t *Topology) nodeName(op operator, prefix string, opts []Option) string {
+	return t.nameFor(t.configure(op, opts), prefix)
+}
+
+// Named gives an operator a stable name of your choice instead of a generated one
+// (KSTREAM-FILTER-0000000003). Names appear in Describe and in errors, and a named
+// Repartition or Rebalance names its topic "<application id>-<name>-repartition", so name
+// those whose topics must survive changes to the rest of the topology. Every operator that
+// takes options takes it, except Process, whose name is an argument.
+func Named(name string) Option {
+	o := option{kind: optNamed, set: func(c *opConfig) { c.name = name }}
+	if name == "" {
+		o.invalid = `Named(""): give a name, or leave Named out for a generated one`
+	}
+	return o
+}
+
+// Partitions sets the partition count of the topic a Repartition or Rebalance writes (or
+// the one GroupByKey or GroupBy inserts). By default it is the partition count of the
+// reading sub-topology's other inputs, else the largest among the writing sub-topology's
+// inputs. n must be at least 1.
+func Partitions(n int32) Option {
+	o := option{kind: optPartitions, set: func(c *opConfig) { c.partitions = n }}
+	if n < 1 {
+		o.invalid = fmt.Sprintf("Partitions(%d): partitions must be positive", n)
+	}
+	return o
+}
+
+// Timestamps sets a source's event-time extractor (From, FromTopics): it receives each
+// record's key, value and Kafka timestamp and returns the record's event time. By default
+// the event time is the Kafka record's timestamp. An error fails the record (its topic,
+// partition and offset are in the error). K and V must be the source's types.
+func Timestamps[K, V any](extract func(key K, value V, recordTime time.Time) (time.Time, error)) Option {
+	o := option{kind: optTimestamps, set: func(c *opConfig) { c.extractor = extract }}
+	if extract == nil {
+		o.invalid = "Timestamps(nil): give an extractor, or leave Timestamps out for the records' Kafka timestamps"
+	}
+	return o
+}
+
+// OutOfOrderness is how late, in event time, a source's records (From, FromTopics) may
+// arrive behind the highest event time seen on their partition and still count: the
+// partition's watermark is that highest time less this bound less 1 ms. Default 0
+// (records in order).
+func OutOfOrderness(d time.Duration) Option {
+	o := option{kind: optOutOfOrderness, set: func(c *opConfig) { c.outOfOrderness = d }}
+	if d < 0 {
+		o.invalid = fmt.Sprintf("OutOfOrderness(%s) must not be negative", d)
+	}
+	return o
+}
+
+// IdleTimeout lets a source partition (From, FromTopics) that has had no record for d stop
+// holding the task's watermark back, so one empty partition does not stall every window.
+// When records arrive again it rejoins, and those behind the watermark are late. Default
+// 0: never idle.
+func IdleTimeout(d time.Duration) Option {
+	o := option{kind: optIdleTimeout, set: func(c *opConfig) { c.idleTimeout = d }}
+	if d < 0 {
+		o.invalid = fmt.Sprintf("IdleTimeout(%s) must not be negative", d)
+	}
+	return o
+}
+
+// EmitUpdates makes a windowed aggregation (WindowedCount, WindowedReduce,
+// WindowedAggregate) emit every change of a window's result, not only the final one when
+// the window closes (the default). Sessions emit final results only.
+func EmitUpdates() Option {
+	return option{kind: optEmitUpdates, set: func(c *opConfig) { c.emitUpdates = true }}
+}
+
+// LateRecordsTo sends the records a windowed or session aggregation rejects as late (every
+// window they belong to is already final) to topic, with their key, value and timestamp,
+// encoded with the grouping's serdes. By default late records are dropped; either way they
+// are counted. The topic must exist before Run.
+func LateRecordsTo(topic string) Option {
+	o := option{kind: optLateRecordsTo, set: func(c *opConfig) { c.lateTopic = topic }}
+	if topic == "" {
+		o.invalid = `LateRecordsTo(""): name the topic, or leave LateRecordsTo out to drop late records`
+	}
+	return o
+}
+
+// Stores connects declared stores to a Process operator, so its processors can Open them.
+func Stores(names ...string) Option {
+	return option{kind: optStores, set: func(c *opConfig) { c.stores = append(c.stores, names...) }}
+}
