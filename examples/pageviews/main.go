@@ -107,6 +107,8 @@ func main() {
 	brokers := flag.String("brokers", os.Getenv("KAFKA_BOOTSTRAP"), "Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP, else an in-process broker)")
 	duration := flag.Duration("duration", 0, "stop after this long (default: run until Ctrl-C)")
 	rate := flag.Int("rate", 20, "page views generated per second")
+	stateDir := flag.String("state-dir", filepath.Join(os.TempDir(), "eddy-pageviews"),
+		"directory for local state; each copy running on one machine needs its own")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -116,14 +118,14 @@ func main() {
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
-	if err := run(ctx, *brokers, *rate, os.Stdout); err != nil {
+	if err := run(ctx, *brokers, *rate, *stateDir, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "pageviews:", err)
 		os.Exit(1)
 	}
 }
 
 // run sets up the topics, then runs the generator, the app and the printer until ctx ends.
-func run(ctx context.Context, brokerList string, rate int, out io.Writer) error {
+func run(ctx context.Context, brokerList string, rate int, stateDir string, out io.Writer) error {
 	var brokers []string
 	if brokerList == "" {
 		c, err := embedded.Start()
@@ -144,7 +146,7 @@ func run(ctx context.Context, brokerList string, rate int, out io.Writer) error 
 		eddy.ApplicationID("pageviews-example"),
 		eddy.Brokers(brokers...),
 		eddy.CommitInterval(time.Second),
-		eddy.StateDir(filepath.Join(os.TempDir(), "eddy-pageviews")),
+		eddy.StateDir(stateDir),
 		eddy.Logger(logger),
 	)
 	if err != nil {

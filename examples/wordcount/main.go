@@ -65,7 +65,7 @@ func main() {
 	brokers := flag.String("brokers", os.Getenv("KAFKA_BOOTSTRAP"), "Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP, else an in-process broker)")
 	stdin := flag.Bool("stdin", false, "read lines from standard input instead of the built-in text")
 	duration := flag.Duration("duration", 0, "stop after this long (default: run until Ctrl-C)")
-	stateDir := flag.String("state-dir", filepath.Join(os.TempDir(), "eddy-wordcount"), "directory for local state")
+	stateDir := flag.String("state-dir", filepath.Join(os.TempDir(), "eddy-wordcount"), "directory for local state; each copy running on one machine needs its own")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
