@@ -36,7 +36,6 @@ import (
 	"github.com/eddy-streams/eddy/topology"
 )
 
-
 // App is one instance of a stream processing application. Make it with New, run it with
 // Run, stop it by cancelling Run's context or with Close. Its methods are safe for
 // concurrent use.
@@ -139,6 +138,8 @@ func (a *App) Run(ctx context.Context) error {
 		OnRestore:             onRestore,
 		ExactlyOnce:           a.cfg.exactlyOnce,
 		TransactionTimeout:    a.cfg.txnTimeout,
+		SessionTimeout:        a.cfg.sessionTimeout,
+		HeartbeatInterval:     a.cfg.heartbeat,
 		Bounded:               a.cfg.bounded,
 		OnDeserialization:     a.cfg.onDeserialization.runtime(),
 		OnProcessing:          a.cfg.onProcessing.runtime(),

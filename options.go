@@ -40,6 +40,8 @@ type config struct {
 	exactlyOnce    bool
 	txnTimeout     time.Duration
 	intervalSet    bool
+	sessionTimeout time.Duration
+	heartbeat      time.Duration
 	bounded        bool
 
 	onDeserialization, onProcessing, onProduction ErrorPolicy
@@ -55,6 +57,8 @@ func defaultConfig() config {
 		stateCache:     state.DefaultCacheBytes,
 		cleanupDelay:   10 * time.Minute,
 		txnTimeout:     10 * time.Second,
+		sessionTimeout: 45 * time.Second,
+		heartbeat:      3 * time.Second,
 	}
 }
 
@@ -105,11 +109,32 @@ func StateDir(dir string) Opt { return optFunc(func(c *config) { c.stateDir = di
 func Logger(l *slog.Logger) Opt { return optFunc(func(c *config) { c.logger = l }) }
 
 // ClientOpts are passed to every franz-go client eddy makes, after eddy's own options: use
-// them for TLS (kgo.DialTLSConfig), SASL (kgo.SASL) and tuning. Options that change the
-// consumer group, the balancer, offsets or rebalance callbacks break eddy's guarantees; do
-// not pass them.
+// them for TLS (kgo.DialTLSConfig, kgo.Dialer), SASL (kgo.SASL), client ids, timeouts of
+// requests and connections, fetch and produce sizing, compression and linger. New rejects
+// the options eddy sets itself and depends on — the group and its balancer, callbacks and
+// protocol, the consumed topics, offsets and their commits, isolation level,
+// transactions, the partitioner, idempotence and acks, session timeout and heartbeat
+// (eddy.SessionTimeout and eddy.HeartbeatInterval instead), and a few more — with an error
+// that names each and says why.
 func ClientOpts(opts ...kgo.Opt) Opt {
 	return optFunc(func(c *config) { c.clientOpts = append(c.clientOpts, opts...) })
+}
+
+// SessionTimeout is how long the group coordinator waits for a worker's heartbeat before it
+// takes the worker's tasks away and gives them to the others. It is the time a crashed
+// instance (kill -9, a lost machine) holds its tasks: nothing of them is processed until it
+// passes. A clean stop (cancelling Run, Close) leaves the group at once and does not wait
+// for it. Shorter means faster failover; too short evicts healthy workers during a long
+// garbage-collection pause or a network hiccup, and each eviction moves tasks. The broker
+// bounds it (group.min.session.timeout.ms, 6 s by default, and
+// group.max.session.timeout.ms). Default 45 s, Kafka's.
+func SessionTimeout(d time.Duration) Opt { return optFunc(func(c *config) { c.sessionTimeout = d }) }
+
+// HeartbeatInterval is how often a worker tells the group coordinator it is alive; it must
+// be shorter than the session timeout, and a third of it or less lets two heartbeats be
+// lost before an eviction. Default 3 s, Kafka's.
+func HeartbeatInterval(d time.Duration) Opt {
+	return optFunc(func(c *config) { c.heartbeat = d })
 }
 
 // ReplicationFactor is the replication factor of the internal topics eddy creates. Default
@@ -216,6 +241,13 @@ func (c *config) validate() error {
 	}
 	if c.maxQueued < 1 {
 		errs = append(errs, fmt.Errorf("eddy: MaxQueuedRecords(%d): need at least 1", c.maxQueued))
+	}
+	if c.sessionTimeout <= 0 || c.heartbeat <= 0 || c.heartbeat >= c.sessionTimeout {
+		errs = append(errs, fmt.Errorf("eddy: SessionTimeout(%s), HeartbeatInterval(%s): both must be positive, the interval shorter than the timeout",
+			c.sessionTimeout, c.heartbeat))
+	}
+	if err := checkClientOpts(c.clientOpts); err != nil {
+		errs = append(errs, err)
 	}
 	errs = append(errs, c.validatePolicies()...)
 	if c.logger == nil {

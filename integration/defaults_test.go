@@ -2,6 +2,7 @@ package integration
 
 import (
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -78,7 +79,7 @@ func TestTwoInstancesOnOneHost(t *testing.T) {
 
 	shared := t.TempDir()
 	first := start(t, newInstance(shared))
-	waitMembersWithPartitions(t, appID, 1)
+	waitMembersWithPartitions(t, appID, 1, 60*time.Second)
 	err := newInstance(shared).Run(t.Context())
 	if !errors.Is(err, eddy.ErrStateDirInUse) || !strings.Contains(err.Error(), "give each instance its own StateDir") {
 		t.Fatalf("second instance on the same StateDir: Run = %v, want ErrStateDirInUse saying what to do", err)
@@ -90,7 +91,7 @@ func TestTwoInstancesOnOneHost(t *testing.T) {
 	lines, want := corpus(1000, 3)
 	produceLines(t, in, lines, 0)
 	a, b := start(t, newInstance(t.TempDir())), start(t, newInstance(t.TempDir()))
-	waitMembersWithPartitions(t, appID, 2)
+	waitMembersWithPartitions(t, appID, 2, 60*time.Second)
 	got := latestCounts(t, out, want)
 	for _, r := range []*running{a, b} {
 		if err := r.stop(); err != nil {
@@ -104,12 +105,13 @@ func TestTwoInstancesOnOneHost(t *testing.T) {
 	}
 }
 
-// waitMembersWithPartitions waits until the group has n members, each assigned at least
-// one partition.
-func waitMembersWithPartitions(t *testing.T, group string, n int) {
+// waitMembersWithPartitions waits until the group is stable with n members, each assigned
+// at least one partition, and returns how long that took.
+func waitMembersWithPartitions(t *testing.T, group string, n int, timeout time.Duration) time.Duration {
 	t.Helper()
 	adm := kafkatest.Admin(t)
-	deadline := time.Now().Add(60 * time.Second)
+	began := time.Now()
+	deadline := began.Add(timeout)
 	for {
 		gs, err := adm.DescribeGroups(t.Context(), group)
 		if err == nil {
@@ -121,13 +123,36 @@ func waitMembersWithPartitions(t *testing.T, group string, n int) {
 					}
 				}
 				if all {
-					return
+					return time.Since(began)
 				}
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("group %s: not %d members with partitions after 60 s (last: %v, %v)", group, n, gs, err)
+			t.Fatalf("group %s: not %d members with partitions after %s (last: %v, %v)", group, n, timeout, gs, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// After a crash the survivors take the dead instance's tasks once its session times out:
+// eddy.SessionTimeout sets it (relayapp passes 6 s), so a kill -9 costs seconds, not
+// Kafka's default 45 s.
+func TestFailoverAfterKillTakesTheSessionTimeout(t *testing.T) {
+	brokers := strings.Join(kafkatest.Bootstrap(t), ",")
+	adm := kafkatest.Admin(t)
+	in, out := kafkatest.Topic(t, "in"), kafkatest.Topic(t, "out")
+	kafkatest.CreateTopic(t, adm, in, 4, nil)
+	kafkatest.CreateTopic(t, adm, out, 4, nil)
+	appID := kafkatest.Topic(t, "app")
+	bin := buildBinary(t, "github.com/eddy-streams/eddy/integration/relayapp")
+	launch := func(name string) *proc {
+		return startProc(t, name, bin, "-brokers", brokers, "-app-id", appID, "-input", in, "-output", out,
+			"-state-dir", filepath.Join(t.TempDir(), name), "-session-timeout", "6s")
+	}
+	a, b := launch("a"), launch("b")
+	waitMembersWithPartitions(t, appID, 2, 60*time.Second)
+	a.kill(t)
+	took := waitMembersWithPartitions(t, appID, 1, 25*time.Second)
+	t.Logf("the survivor held every task %s after the kill", took.Round(100*time.Millisecond))
+	b.terminate(t)
 }

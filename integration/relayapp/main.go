@@ -23,8 +23,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
@@ -72,7 +70,7 @@ func main() {
 		eddy.StateDir(*stateDir),
 		eddy.CommitInterval(200*time.Millisecond),
 		eddy.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
-		eddy.ClientOpts(kgo.SessionTimeout(*session), kgo.HeartbeatInterval(*session/6)),
+		eddy.SessionTimeout(*session), eddy.HeartbeatInterval(*session/6),
 	)...)
 	if err == nil {
 		err = app.Run(ctx)

@@ -69,7 +69,7 @@ func run(ctx context.Context, brokers, appID, input, stateDir, guarantee string,
 		eddy.StateDir(stateDir),
 		eddy.LowMemoryState(),
 		eddy.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))),
-		eddy.ClientOpts(kgo.SessionTimeout(session), kgo.HeartbeatInterval(session/6)),
+		eddy.SessionTimeout(session), eddy.HeartbeatInterval(session / 6),
 	}
 	switch guarantee {
 	case "exactly_once":

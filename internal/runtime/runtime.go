@@ -56,6 +56,8 @@ type Config struct {
 	ExactlyOnce bool
 	// TransactionTimeout is the transaction timeout under exactly-once.
 	TransactionTimeout time.Duration
+	// SessionTimeout and HeartbeatInterval are the consumer group's.
+	SessionTimeout, HeartbeatInterval time.Duration
 	// Bounded processes the inputs up to their ends at start, then returns.
 	Bounded bool
 	// OnRestore, if set, is called from a worker's goroutine when a store finishes restoring.

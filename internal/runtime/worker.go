@@ -149,6 +149,8 @@ func (w *worker) connect() error {
 		kgo.ConsumerGroup(cfg.ApplicationID),
 		kgo.ConsumeTopics(plan.topics...),
 		kgo.Balancers(w.bal),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.HeartbeatInterval(cfg.HeartbeatInterval),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		// franz-go ≥ 1.22 rewinds one minute by default when there is no committed offset;
