@@ -139,6 +139,7 @@ func (a *App) Run(ctx context.Context) error {
 		ExactlyOnce:           a.cfg.exactlyOnce,
 		TransactionTimeout:    a.cfg.txnTimeout,
 		SessionTimeout:        a.cfg.sessionTimeout,
+		PurgeInterval:         a.cfg.purgeInterval,
 		HeartbeatInterval:     a.cfg.heartbeat,
 		Bounded:               a.cfg.bounded,
 		OnDeserialization:     a.cfg.onDeserialization.runtime(),

@@ -42,6 +42,7 @@ type config struct {
 	intervalSet    bool
 	sessionTimeout time.Duration
 	heartbeat      time.Duration
+	purgeInterval  time.Duration
 	bounded        bool
 
 	onDeserialization, onProcessing, onProduction ErrorPolicy
@@ -59,6 +60,7 @@ func defaultConfig() config {
 		txnTimeout:     10 * time.Second,
 		sessionTimeout: 45 * time.Second,
 		heartbeat:      3 * time.Second,
+		purgeInterval:  30 * time.Second,
 	}
 }
 
@@ -135,6 +137,17 @@ func SessionTimeout(d time.Duration) Opt { return optFunc(func(c *config) { c.se
 // lost before an eviction. Default 3 s, Kafka's.
 func HeartbeatInterval(d time.Duration) Opt {
 	return optFunc(func(c *config) { c.heartbeat = d })
+}
+
+// RepartitionPurgeInterval is how often a worker deletes the records of repartition topics
+// that its tasks have consumed and committed (Kafka's DeleteRecords, as Kafka Streams'
+// repartition.purge.interval.ms). Repartition topics are created without retention, so
+// that a downstream task that falls behind never loses input; the purge is what keeps them
+// from growing without bound. Under exactly-once only what a committed transaction
+// consumed is deleted. The purge runs after a commit, so it happens at most once per
+// commit interval too. Default 30 s; 0 turns it off (then the topics grow).
+func RepartitionPurgeInterval(d time.Duration) Opt {
+	return optFunc(func(c *config) { c.purgeInterval = d })
 }
 
 // ReplicationFactor is the replication factor of the internal topics eddy creates. Default
@@ -241,6 +254,9 @@ func (c *config) validate() error {
 	}
 	if c.maxQueued < 1 {
 		errs = append(errs, fmt.Errorf("eddy: MaxQueuedRecords(%d): need at least 1", c.maxQueued))
+	}
+	if c.purgeInterval < 0 {
+		errs = append(errs, fmt.Errorf("eddy: RepartitionPurgeInterval(%s): must not be negative (0 turns the purge off)", c.purgeInterval))
 	}
 	if c.sessionTimeout <= 0 || c.heartbeat <= 0 || c.heartbeat >= c.sessionTimeout {
 		errs = append(errs, fmt.Errorf("eddy: SessionTimeout(%s), HeartbeatInterval(%s): both must be positive, the interval shorter than the timeout",

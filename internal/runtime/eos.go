@@ -118,6 +118,9 @@ func (w *worker) commitTransactionLocked(ctx context.Context) error {
 		return err
 	}
 	w.snapshotTimeLocked()
+	// Every polled record was processed before the commit, so a partition's position is
+	// what the transaction committed for it.
+	w.markPurgeableLocked(func(p *partition) int64 { return p.next })
 	return nil
 }
 

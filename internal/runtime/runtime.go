@@ -56,6 +56,9 @@ type Config struct {
 	ExactlyOnce bool
 	// TransactionTimeout is the transaction timeout under exactly-once.
 	TransactionTimeout time.Duration
+	// PurgeInterval is how often consumed records of repartition topics are deleted (0:
+	// never).
+	PurgeInterval time.Duration
 	// SessionTimeout and HeartbeatInterval are the consumer group's.
 	SessionTimeout, HeartbeatInterval time.Duration
 	// Bounded processes the inputs up to their ends at start, then returns.

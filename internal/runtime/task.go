@@ -75,6 +75,10 @@ type partition struct {
 	// replayFrom is the offset of the first record fetched since the last commit (-1:
 	// none), where a replay under exactly-once starts.
 	replayFrom int64
+
+	// Internal partitions: purgeable is the committed offset below which records may be
+	// deleted, purged the offset they were last deleted below (purge.go).
+	purgeable, purged int64
 }
 
 // consumed moves the partition past rec: its offset is the next to commit.

@@ -79,6 +79,9 @@ type worker struct {
 	ackMu sync.Mutex
 	acked map[topicPartition]int64
 
+	// purgedAt is when the worker last deleted consumed records of repartition topics.
+	purgedAt time.Time
+
 	// sess is the transactional session under exactly-once (nil under at-least-once);
 	// lost collects the partitions that revoke and lost callbacks took away, for the loop
 	// to close (see eos.go for why those callbacks cannot take mu).
@@ -399,6 +402,7 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 		}
 		*nextCommit = time.Now().Add(w.cfg.CommitInterval)
 	}
+	w.purgeLocked(ctx, now)
 	return nextPunct, nil
 }
 
@@ -568,6 +572,7 @@ func (w *worker) commitLocked(ctx context.Context) error {
 		}
 	}
 	w.publishFinishedLocked()
+	w.markPurgeableLocked(func(p *partition) int64 { return p.committed })
 	return nil
 }
 
