@@ -3,6 +3,8 @@ package topology_test
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/internal/graph"
+	"github.com/eddy-streams/eddy/internal/state"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
@@ -251,3 +254,65 @@ func (failingSerde) AppendEncode(dst []byte, v int64) ([]byte, error) {
 	return dst, fmt.Errorf("cannot encode %d", v)
 }
 func (failingSerde) Decode([]byte) (int64, error) { return 0, nil }
+
+// A sink writes a value that encodes to zero bytes as an empty key or value, not as null
+// (a tombstone on a compacted topic): "" through String, an empty slice through Bytes,
+// and a late record's empty key and value alike. Only Bytes' nil, its null, is null.
+func TestEmptyEncodingIsWrittenAsEmpty(t *testing.T) {
+	top := topology.New()
+	topology.To(topology.From(top, "strings", serde.String(), serde.String()), "strings-out", serde.String(), serde.String())
+	topology.To(topology.From(top, "bytes", serde.Bytes(), serde.Bytes()), "bytes-out", serde.Bytes(), serde.Bytes())
+	grouped := topology.GroupByKey(topology.From(top, "events", serde.String(), serde.String()), serde.String(), serde.String())
+	topology.WindowedCount(topology.WindowBy(grouped, topology.TumblingWindows(time.Second)), "win", topology.LateRecordsTo("late"))
+	kv, err := state.NewManager(store.NewMemory()).Open(0, 0, "win")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &fakeEnv{keep: true, stores: map[string]store.Bytes{"win": kv}}
+	subs, err := top.Graph().Subtopologies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	handlers := map[string]graph.Handler{}
+	for i := range subs {
+		task, err := top.Graph().BuildTask(i, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		maps.Copy(handlers, task.Handlers)
+	}
+	at := time.UnixMilli(5000)
+	for _, rec := range []*kgo.Record{
+		{Topic: "strings", Key: []byte{}, Value: []byte{}},
+		{Topic: "strings", Key: []byte("k")}, // null decodes to "", which is then empty
+		{Topic: "bytes", Key: []byte{}, Value: []byte{}},
+		{Topic: "bytes"}, // null stays null
+	} {
+		rec.Timestamp = at
+		if err := handlers[rec.Topic](rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range env.listeners {
+		if err := l(at); err != nil { // every window before 5 s is final
+			t.Fatal(err)
+		}
+	}
+	if err := handlers["events"](&kgo.Record{Key: []byte{}, Value: []byte{}, Timestamp: time.UnixMilli(10)}); err != nil {
+		t.Fatal(err)
+	}
+	show := func(b []byte) string {
+		if b == nil {
+			return "null"
+		}
+		return strconv.Quote(string(b))
+	}
+	var got []string
+	for _, r := range env.sent {
+		got = append(got, r.Topic+":"+show(r.Key)+"="+show(r.Value))
+	}
+	want := []string{`strings-out:""=""`, `strings-out:"k"=""`, `bytes-out:""=""`, `bytes-out:null=null`, `late:""=""`}
+	if !slices.Equal(got, want) {
+		t.Errorf("sent %v, want %v", got, want)
+	}
+}
