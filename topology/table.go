@@ -29,7 +29,9 @@ type Table[K, V any] struct {
 func (t Table[K, V]) Store() *KeyValueStore[K, V] { return t.store }
 
 // TableFrom reads a topic as a table, materialized in a key-value store named store: each
-// record's value replaces the key's value, and a record with a null value deletes it.
+// record's value replaces the key's value, and a record with a null value deletes it (an
+// empty one is a value: "" for String). Records are decoded as From decodes them, so a
+// record that does not decode meets the application's OnDeserializationError policy.
 func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.Serde[V], store string, opts ...Option) Table[K, V] {
 	c := configure(opts)
 	src := &graph.Node{Name: t.nameFor(c, "KTABLE-SOURCE"), Kind: graph.Source, Topics: []string{topic}, TableSource: true}
@@ -42,21 +44,14 @@ func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.
 		if err != nil {
 			return nil, err
 		}
+		// The stream sources' decoder: one path, so bad input meets the same policy.
+		d := newDecoder[K, V](tb, src, ks, vs, nil)
 		return func(rec *kgo.Record) error {
-			var r processor.Record[K, Change[V]]
-			var err error
-			if rec.Key != nil {
-				if r.Key, err = ks.Decode(rec.Key); err != nil {
-					return fmt.Errorf("source %s: decode key: %w", src.Name, err)
-				}
+			r, err := d.decode(rec)
+			if err != nil {
+				return err
 			}
-			if rec.Value == nil {
-				r.Value.Deleted = true
-			} else if r.Value.Value, err = vs.Decode(rec.Value); err != nil {
-				return fmt.Errorf("source %s: decode value: %w", src.Name, err)
-			}
-			r.Timestamp = rec.Timestamp
-			return next(r)
+			return next(processor.WithValue(r, Change[V]{Value: r.Value, Deleted: rec.Value == nil}))
 		}, nil
 	}
 	t.g.Add(src)
