@@ -78,7 +78,17 @@ func planBounds(ctx context.Context, adm *kadm.Client, appID string, p *topicPla
 		p.tasks += int(p.partitions[s.Topics[0]])
 	}
 	p.finished = map[processor.TaskID]bool{}
+	p.run = time.Now().UnixMilli()
 	return nil
+}
+
+// staleEnd reports whether an end-of-input marker read now was written by an earlier run
+// (and not read then, as when that run crashed): all are, outside bounded mode; in a
+// bounded run, those stamped before it started (markers carry the wall-clock time they
+// were written at, and one instance runs a bounded job). A stale end ends nothing, and the
+// end of time it carries moves no watermark: this run's upstream tasks end again.
+func (w *worker) staleEnd(rec *kgo.Record) bool {
+	return !w.cfg.Bounded || rec.Timestamp.UnixMilli() < w.plan.run
 }
 
 // initBound sets up a new partition's end in bounded mode.

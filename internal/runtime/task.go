@@ -243,6 +243,10 @@ func (t *task) processOne() (bool, error) {
 	rec := p.pop()
 	if p.internal {
 		if up, st, marker, end, ok := readWMEnd(rec); ok {
+			if end && t.w.staleEnd(rec) {
+				p.next, p.epoch = rec.Offset+1, rec.LeaderEpoch
+				return true, nil
+			}
 			p.observeUpstream(up, st)
 			if end {
 				p.endUpstream(up)
