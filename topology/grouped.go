@@ -87,5 +87,5 @@ func aggregate[K, V, VA any](g Grouped[K, V], prefix string, as serde.Serde[VA],
 		}, nil
 	})
 	t.g.Connect(s.node, store)
-	return Table[K, VA]{s: s, store: kvs}
+	return Table[K, VA]{s: s, store: kvs, view: storeView(kvs)}
 }

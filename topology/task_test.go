@@ -32,6 +32,7 @@ type fakeEnv struct {
 	stores    map[string]store.Bytes
 	observed  []time.Time
 	listeners []func(time.Time) error
+	bounded   bool
 }
 
 func (e *fakeEnv) ApplicationID() string                { return "app" }
@@ -52,6 +53,7 @@ func (e *fakeEnv) ObserveEventTime(t time.Time)                                 
 func (e *fakeEnv) OnWatermark(fn func(time.Time) error)                         { e.listeners = append(e.listeners, fn) }
 func (e *fakeEnv) LateRecord(string)                                            {}
 func (e *fakeEnv) OpSlot() **graph.Op                                           { return &e.op }
+func (e *fakeEnv) Bounded() bool                                                { return e.bounded }
 func (e *fakeEnv) Send(r *kgo.Record) error {
 	e.n++
 	if e.keep {
@@ -314,5 +316,62 @@ func TestEmptyEncodingIsWrittenAsEmpty(t *testing.T) {
 	want := []string{`strings-out:""=""`, `strings-out:"k"=""`, `bytes-out:""=""`, `bytes-out:null=null`, `late:""=""`}
 	if !slices.Equal(got, want) {
 		t.Errorf("sent %v, want %v", got, want)
+	}
+}
+
+// In a bounded run a table's ToStream emits nothing per update; at the end of input it
+// emits each live key of the table once with its final value, through the Filter and
+// MapTableValues steps of a derived table (a deleted key, and one the filter drops, are
+// not there). With EmitUpdates it emits every update, as in a run that does not end.
+func TestBoundedToStreamEmitsFinalValuesAtTheEnd(t *testing.T) {
+	for _, updates := range []bool{false, true} {
+		top := topology.New()
+		prices := topology.TableFrom(top, "prices", serde.String(), serde.Int64(), "prices-store")
+		cheap := topology.MapTableValues(prices.Filter(func(_ string, p int64) bool { return p < 100 }),
+			func(p int64) string { return "$" + strconv.FormatInt(p, 10) })
+		var opts []topology.Option
+		if updates {
+			opts = append(opts, topology.EmitUpdates())
+		}
+		topology.To(cheap.ToStream(opts...), "cheap", serde.String(), serde.String())
+		kv, err := state.NewManager(store.NewMemory()).Open(0, 0, "prices-store")
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := &fakeEnv{keep: true, bounded: true, stores: map[string]store.Bytes{"prices-store": kv}}
+		task, err := top.Graph().BuildTask(0, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc := func(n int64) []byte { b, _ := serde.Int64().AppendEncode(nil, n); return b }
+		for _, r := range []struct {
+			key   string
+			value []byte
+		}{{"pear", enc(150)}, {"apple", enc(50)}, {"fig", enc(10)}, {"apple", enc(70)}, {"pear", enc(90)}, {"fig", nil}, {"kiwi", enc(500)}} {
+			if err := task.Handlers["prices"](&kgo.Record{Key: []byte(r.key), Value: r.value, Timestamp: time.UnixMilli(1)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sent := func() string {
+			var got []string
+			for _, r := range env.sent {
+				got = append(got, string(r.Key)+"="+string(r.Value))
+			}
+			return strings.Join(got, " ")
+		}
+		wantUpdates := "apple=$50 fig=$10 apple=$70 pear=$90"
+		if got := sent(); updates && got != wantUpdates || !updates && got != "" {
+			t.Errorf("updates %v: before the end, sent %q", updates, got)
+		}
+		if err := task.EndOfInput(); err != nil {
+			t.Fatal(err)
+		}
+		want := "apple=$70 pear=$90" // the store's key order
+		if updates {
+			want = wantUpdates
+		}
+		if got := sent(); got != want {
+			t.Errorf("updates %v: sent %q, want %q", updates, got, want)
+		}
 	}
 }

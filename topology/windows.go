@@ -140,7 +140,8 @@ func WindowBy[K, V any](g Grouped[K, V], w Windows) WindowedGrouped[K, V] {
 }
 
 // EmitUpdates makes a windowed aggregation emit every change of a window's result, not
-// only the final one when the window closes (the default).
+// only the final one when the window closes (the default). On Table.ToStream it asks for
+// every update in a bounded run too, instead of each key's final value at the end.
 func EmitUpdates() Option { return optionFunc(func(c *opConfig) { c.emitUpdates = true }) }
 
 // LateRecordsTo sends the records a windowed aggregation rejects as late (every window they

@@ -158,10 +158,16 @@ func (t *task) allDone() bool {
 	return len(t.parts) > 0
 }
 
-// finishTask moves a finished task's watermark to the end of time, then tells its
-// downstream tasks it has ended.
+// finishTask runs a finished task's end-of-input functions (operators that report their
+// results at the end, such as a table's ToStream), moves its watermark to the end of time,
+// then tells its downstream tasks it has ended: what the end functions emit is sent before
+// the end markers. An abort revives the task with new operators and clears finished: the
+// end is reached, and reported, again.
 func (w *worker) finishTask(t *task) error {
 	t.finished = true
+	if err := protect("the end of input", t.g.EndOfInput); err != nil {
+		return fmt.Errorf("eddy: task %s: end of input: %w", t.id, err)
+	}
 	for _, p := range t.parts {
 		// The offset metadata keeps the real watermark: a later run goes on from it.
 		p.finalMax, p.finalSeen, p.finalIdle = p.maxTime, p.seen, p.idle

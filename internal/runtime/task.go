@@ -165,6 +165,8 @@ func (t *task) Metadata() (processor.Metadata, bool) { return t.cur, t.hasCur }
 
 func (t *task) OpSlot() **graph.Op { return &t.op }
 
+func (t *task) Bounded() bool { return t.w.cfg.Bounded }
+
 func (t *task) LateRecord(store string) {
 	m := t.w.cfg.Metrics
 	if m == nil {
