@@ -142,6 +142,13 @@ func (w *worker) publishFinishedLocked() {
 	w.finishedPending = w.finishedPending[:0]
 }
 
+// endCommitted reports whether the end of task id was committed in this run.
+func (p *topicPlan) endCommitted(id processor.TaskID) bool {
+	p.finishedMu.Lock()
+	defer p.finishedMu.Unlock()
+	return p.finished[id]
+}
+
 // allFinished reports whether every task of the application has committed its end.
 func (p *topicPlan) allFinished() bool {
 	p.finishedMu.Lock()
@@ -162,11 +169,14 @@ func (t *task) allDone() bool {
 // results at the end, such as a table's ToStream), moves its watermark to the end of time,
 // then tells its downstream tasks it has ended: what the end functions emit is sent before
 // the end markers. An abort revives the task with new operators and clears finished: the
-// end is reached, and reported, again.
+// end is reached, and reported, again. A task whose end this run has committed already
+// (it moved from another worker since) does not report it again: its results are out.
 func (w *worker) finishTask(t *task) error {
 	t.finished = true
-	if err := protect("the end of input", t.g.EndOfInput); err != nil {
-		return fmt.Errorf("eddy: task %s: end of input: %w", t.id, err)
+	if !w.plan.endCommitted(t.id) {
+		if err := protect("the end of input", t.g.EndOfInput); err != nil {
+			return fmt.Errorf("eddy: task %s: end of input: %w", t.id, err)
+		}
 	}
 	for _, p := range t.parts {
 		// The offset metadata keeps the real watermark: a later run goes on from it.
