@@ -202,74 +202,121 @@ func policyOption(kind string, p eddy.ErrorPolicy) eddy.Opt {
 // record once and the poison records, byte for byte, in the dead-letter topic with the
 // right headers. Counters count them.
 func TestPoisonRecordPolicies(t *testing.T) {
-	for _, sc := range []struct {
-		name, kind, operator, cause string
-		try                         bool
-	}{
-		{"deserialization", "deserialization", "KSTREAM-SOURCE-0000000000", "decode value", false},
-		{"processing", "processing", "times-ten", "panic: negative n -1", false},
-		{"returned-error", "processing", "times-ten", "times-ten: negative n -1", true},
+	for _, s := range []poisonScenario{
+		{"deserialization", "deserialization", "deserialization", (*poisonCase).topology, "KSTREAM-SOURCE-0000000000", "decode value", false},
+		{"processing", "processing", "processing", (*poisonCase).topology, "times-ten", "panic: negative n -1", false},
+		{"returned-error", "processing", "processing", (*poisonCase).topology, "times-ten", "times-ten: negative n -1", true},
 	} {
-		kind, operator, cause := sc.kind, sc.operator, sc.cause
-		newCase := func(t *testing.T) *poisonCase {
-			c := newPoisonCase(t, kind)
-			c.try = sc.try
-			return c
-		}
-		t.Run(sc.name+"/fail", func(t *testing.T) {
-			c := newCase(t)
-			appID := kafkatest.Topic(t, "app")
-			for attempt := range 2 {
-				app := newApp(t, c.topology(), appID)
-				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-				err := app.Run(ctx)
-				cancel()
-				want := fmt.Sprintf("record %s/0@5: %s error in %s", c.in, kind, operator)
-				if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), cause) {
-					t.Fatalf("run %d: Run = %v, want an error with %q and %q", attempt, err, want, cause)
-				}
-				if sc.try && strings.Contains(err.Error(), "panic") {
-					t.Errorf("run %d: a returned error is told as a panic: %v", attempt, err)
-				}
-				if at := committedOffset(t, appID, c.in); at > 5 {
-					t.Errorf("run %d: committed offset %d is past the failed record 5", attempt, at)
-				}
-				failed := metricValue(app, "eddy_records_failed_total", c.in, kind)
-				if failed != 1 {
-					t.Errorf("run %d: failed counter = %d, want 1", attempt, failed)
-				}
+		t.Run(s.name, func(t *testing.T) { s.test(t) })
+	}
+}
+
+// A table read from a topic takes bad input through the same policies as a stream: a
+// record that does not decode and a value serde that panics are deserialization errors of
+// the table's source, failed, skipped or dead-lettered as for TestPoisonRecordPolicies.
+func TestPoisonTableRecordPolicies(t *testing.T) {
+	for _, s := range []poisonScenario{
+		{"undecodable", "deserialization", "deserialization", tableTopology(serde.JSON[order]()), "KTABLE-SOURCE-0000000000", "decode value", false},
+		{"panicking-serde", "processing", "deserialization", tableTopology(panickyOrders{serde.JSON[order]()}), "KTABLE-SOURCE-0000000000", "panic: negative n -1", false},
+	} {
+		t.Run(s.name, func(t *testing.T) { s.test(t) })
+	}
+}
+
+// tableTopology reads the input as a table instead of a stream, with vs for the values.
+func tableTopology(vs serde.Serde[order]) func(c *poisonCase) *topology.Topology {
+	return func(c *poisonCase) *topology.Topology {
+		top := topology.New()
+		in := topology.TableFrom(top, c.in, serde.String(), vs, "orders").ToStream()
+		tens := topology.MapValues(in, func(o order) string { return strconv.Itoa(o.N * 10) }, topology.Named("times-ten"))
+		topology.To(tens, c.out, serde.String(), serde.String())
+		return top
+	}
+}
+
+// panickyOrders is a value serde that panics on an order with a negative n.
+type panickyOrders struct{ serde.Serde[order] }
+
+func (p panickyOrders) Decode(b []byte) (order, error) {
+	o, err := p.Serde.Decode(b)
+	if err == nil && o.N < 0 {
+		panic(fmt.Sprintf("negative n %d", o.N))
+	}
+	return o, err
+}
+
+// poisonScenario is one way records go bad: the input newPoisonCase makes ("deserialization":
+// bytes that do not decode; else an order with n = -1), the topology reading it, and the
+// failure it gives (its kind, operator and cause); try makes the user function return its
+// error (TryMapValues) instead of panicking.
+type poisonScenario struct {
+	name, input, kind string
+	topology          func(c *poisonCase) *topology.Topology
+	operator, cause   string
+	try               bool
+}
+
+// newCase makes the scenario's poison case.
+func (s poisonScenario) newCase(t *testing.T) *poisonCase {
+	c := s.newCase(t)
+	c.try = s.try
+	return c
+}
+
+func (s poisonScenario) test(t *testing.T) {
+	t.Run("fail", func(t *testing.T) {
+		c := s.newCase(t)
+		appID := kafkatest.Topic(t, "app")
+		for attempt := range 2 {
+			app := newApp(t, s.topology(c), appID)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			err := app.Run(ctx)
+			cancel()
+			want := fmt.Sprintf("record %s/0@5: %s error in %s", c.in, s.kind, s.operator)
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), s.cause) {
+				t.Fatalf("run %d: Run = %v, want an error with %q and %q", attempt, err, want, s.cause)
 			}
-		})
-		t.Run(sc.name+"/skip", func(t *testing.T) {
-			c := newCase(t)
+			if s.try && strings.Contains(err.Error(), "panic") {
+				t.Errorf("run %d: a returned error is told as a panic: %v", attempt, err)
+			}
+			if at := committedOffset(t, appID, c.in); at > 5 {
+				t.Errorf("run %d: committed offset %d is past the failed record 5", attempt, at)
+			}
+			failed := metricValue(app, "eddy_records_failed_total", c.in, s.kind)
+			if failed != 1 {
+				t.Errorf("run %d: failed counter = %d, want 1", attempt, failed)
+			}
+		}
+	})
+	t.Run("skip", func(t *testing.T) {
+		c := s.newCase(t)
+		appID := kafkatest.Topic(t, "app")
+		app := newApp(t, s.topology(c), appID, policyOption(s.kind, eddy.Skip()))
+		out, dead := c.run(t, app, appID)
+		c.checkOutput(t, out)
+		if len(dead) != 0 {
+			t.Errorf("skip wrote %d dead letters", len(dead))
+		}
+		if n := metricValue(app, "eddy_records_skipped_total", c.in, s.kind); n != 2 {
+			t.Errorf("skipped counter = %d, want 2", n)
+		}
+	})
+	for _, guarantee := range []string{"at_least_once", "exactly_once"} {
+		t.Run("dead-letter/"+guarantee, func(t *testing.T) {
+			c := s.newCase(t)
+			opts := []eddy.Opt{policyOption(s.kind, eddy.DeadLetter(c.dlq))}
+			if guarantee == "exactly_once" {
+				opts = append(opts, eddy.ExactlyOnce())
+			}
 			appID := kafkatest.Topic(t, "app")
-			app := newApp(t, c.topology(), appID, policyOption(kind, eddy.Skip()))
+			app := newApp(t, s.topology(c), appID, opts...)
 			out, dead := c.run(t, app, appID)
 			c.checkOutput(t, out)
-			if len(dead) != 0 {
-				t.Errorf("skip wrote %d dead letters", len(dead))
-			}
-			if n := metricValue(app, "eddy_records_skipped_total", c.in, kind); n != 2 {
-				t.Errorf("skipped counter = %d, want 2", n)
+			c.checkDeadLetters(t, dead, s.kind, s.operator)
+			if n := metricValue(app, "eddy_records_dead_lettered_total", c.in, s.kind); n != 2 {
+				t.Errorf("dead-lettered counter = %d, want 2", n)
 			}
 		})
-		for _, guarantee := range []string{"at_least_once", "exactly_once"} {
-			t.Run(sc.name+"/dead-letter/"+guarantee, func(t *testing.T) {
-				c := newCase(t)
-				opts := []eddy.Opt{policyOption(kind, eddy.DeadLetter(c.dlq))}
-				if guarantee == "exactly_once" {
-					opts = append(opts, eddy.ExactlyOnce())
-				}
-				appID := kafkatest.Topic(t, "app")
-				app := newApp(t, c.topology(), appID, opts...)
-				out, dead := c.run(t, app, appID)
-				c.checkOutput(t, out)
-				c.checkDeadLetters(t, dead, kind, operator)
-				if n := metricValue(app, "eddy_records_dead_lettered_total", c.in, kind); n != 2 {
-					t.Errorf("dead-lettered counter = %d, want 2", n)
-				}
-			})
-		}
 	}
 }
 

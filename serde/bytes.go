@@ -3,16 +3,20 @@ package serde
 import "bytes"
 
 var (
-	_ Serde[[]byte] = bytesSerde{}
-	_ Serde[string] = stringSerde{}
+	_ Nullable[[]byte] = bytesSerde{}
+	_ Serde[string]    = stringSerde{}
 )
 
 // Bytes returns the identity Serde: it encodes a slice as its bytes and
 // decodes into a copy of the input. Nil decodes to nil and empty to empty, so
-// a tombstone stays distinguishable from an empty payload.
+// a tombstone stays distinguishable from an empty payload, and it is
+// [Nullable]: eddy writes a nil slice as null and an empty one as zero bytes.
 func Bytes() Serde[[]byte] { return bytesSerde{} }
 
 type bytesSerde struct{}
+
+// IsNull reports whether v is nil: Kafka's null, a tombstone when it is a value.
+func (bytesSerde) IsNull(v []byte) bool { return v == nil }
 
 func (bytesSerde) AppendEncode(dst []byte, v []byte) ([]byte, error) {
 	return append(dst, v...), nil

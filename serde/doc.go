@@ -39,6 +39,12 @@
 // return an error. Code that must tell a tombstone apart checks for nil before
 // decoding.
 //
+// Going out, zero bytes are an empty payload, not a tombstone: eddy writes ""
+// (or any value a Serde encodes to nothing) as a present, empty key or value,
+// as Kafka's serializers do. Only a Serde whose type has a null of its own says
+// so, by implementing [Nullable]: Bytes does, for the nil slice, so a tombstone
+// read with Bytes is written back as a tombstone.
+//
 // # Writing a Serde
 //
 // Any type with the two methods of [Serde] is one; there is nothing to

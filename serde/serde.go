@@ -18,6 +18,17 @@ type Serde[T any] interface {
 	Decode(b []byte) (T, error)
 }
 
+// Nullable is implemented by a Serde whose type has a value standing for Kafka's null,
+// apart from the values that encode to zero bytes: Bytes, whose nil slice is null. eddy's
+// sinks look for it once per operator: they write null (for a value, a tombstone) for a
+// value IsNull reports, and zero bytes for every other value that encodes to nothing.
+// Without it, nothing a Serde encodes is ever written as null.
+type Nullable[T any] interface {
+	Serde[T]
+	// IsNull reports whether v is written as null rather than encoded.
+	IsNull(v T) bool
+}
+
 // ErrSize is wrapped by the error Decode returns when a fixed-width type (Int32,
 // Int64, Float64) is given the wrong number of bytes, nil and empty input
 // included. Retrying does not help: the record was written by a different

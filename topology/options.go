@@ -226,7 +226,7 @@ func (o operator) spec() (string, optKind) {
 	case opSessionAggregate:
 		return "SessionAggregate", sessionOpts
 	case opTableToStream:
-		return "Table.ToStream", optNamed
+		return "Table.ToStream", optNamed | optEmitUpdates
 	case opTableFilter:
 		return "Table.Filter", optNamed
 	case opMapTableValues:
@@ -344,7 +344,9 @@ func IdleTimeout(d time.Duration) Option {
 
 // EmitUpdates makes a windowed aggregation (WindowedCount, WindowedReduce,
 // WindowedAggregate) emit every change of a window's result, not only the final one when
-// the window closes (the default). Sessions emit final results only.
+// the window closes (the default). Sessions emit final results only. On Table.ToStream it
+// asks for every update in a bounded run too, instead of each key's final value at the
+// end of the run.
 func EmitUpdates() Option {
 	return option{kind: optEmitUpdates, set: func(c *opConfig) { c.emitUpdates = true }}
 }

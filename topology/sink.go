@@ -47,6 +47,7 @@ func sink[K, V any](s Stream[K, V], n *graph.Node, ks serde.Serde[K], vs serde.S
 		}
 		env := tb.Env
 		var buf outBuf
+		keyNull, valueNull := nullOf(ks), nullOf(vs)
 		return func(r processor.Record[K, V]) error {
 			topic := static
 			if topic == "" {
@@ -54,11 +55,11 @@ func sink[K, V any](s Stream[K, V], n *graph.Node, ks serde.Serde[K], vs serde.S
 					return fmt.Errorf("sink %s: the topic chooser returned an empty topic name", n.Name)
 				}
 			}
-			key, err := encodeInto(&buf, ks, r.Key)
+			key, err := encodeInto(&buf, ks, keyNull, r.Key)
 			if err != nil {
 				return &graph.RecordError{Kind: graph.Production, Node: n.Name, Err: fmt.Errorf("encode key for %s: %w", topic, err)}
 			}
-			value, err := encodeInto(&buf, vs, r.Value)
+			value, err := encodeInto(&buf, vs, valueNull, r.Value)
 			if err != nil {
 				return &graph.RecordError{Kind: graph.Production, Node: n.Name, Err: fmt.Errorf("encode value for %s: %w", topic, err)}
 			}
@@ -100,8 +101,14 @@ func (b *outBuf) record() *kgo.Record {
 }
 
 // encodeInto encodes v at the end of the slab and returns its bytes, capped so nothing
-// appended later can reach into them; nil when empty (a null key or value).
-func encodeInto[T any](b *outBuf, s serde.Serde[T], v T) ([]byte, error) {
+// appended later can reach into them. Zero bytes are returned as an empty slice, never
+// nil: Kafka's serializers write "" as an empty value, and a null value is a tombstone
+// that deletes the key on a compacted topic. Only a value isNull reports (serde.Nullable)
+// is written as null.
+func encodeInto[T any](b *outBuf, s serde.Serde[T], isNull func(T) bool, v T) ([]byte, error) {
+	if isNull != nil && isNull(v) {
+		return nil, nil
+	}
 	if cap(b.slab)-len(b.slab) < slabSlack {
 		b.slab = make([]byte, 0, slabSize)
 	}
@@ -111,8 +118,25 @@ func encodeInto[T any](b *outBuf, s serde.Serde[T], v T) ([]byte, error) {
 		return nil, err
 	}
 	b.slab = out // a value larger than the room left moved the slab; later ones follow
-	if len(out) == start {
+	// Never nil: the slab is not, so neither is an empty slice of it.
+	return out[start:len(out):len(out)], nil
+}
+
+// nullOf returns s's test for the values written as null (serde.Nullable), or nil when
+// its type has none.
+func nullOf[T any](s serde.Serde[T]) func(T) bool {
+	if n, ok := s.(serde.Nullable[T]); ok {
+		return n.IsNull
+	}
+	return nil
+}
+
+// recordBytes encodes v as the key or value of a record of its own (not carved from a
+// slab), with encodeInto's rule: null only for a serde.Nullable's null, zero bytes
+// otherwise.
+func recordBytes[T any](s serde.Serde[T], v T) ([]byte, error) {
+	if isNull := nullOf(s); isNull != nil && isNull(v) {
 		return nil, nil
 	}
-	return out[start:len(out):len(out)], nil
+	return s.AppendEncode([]byte{}, v) // appending to an empty slice keeps it non-nil
 }

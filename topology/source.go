@@ -60,45 +60,73 @@ func sourceWithTime[K, V any](t *Topology, n *graph.Node, ks serde.Serde[K], vs 
 		if err != nil {
 			return nil, err
 		}
-		env := tb.Env
-		bad := func(format string, args ...any) error {
-			return &graph.RecordError{Kind: graph.Deserialization, Node: n.Name, Err: fmt.Errorf(format, args...)}
-		}
-		op, slot := graph.OpFor(n), env.OpSlot()
-		return func(rec *kgo.Record) (err error) {
-			var r processor.Record[K, V]
-			*slot = op // a panic in a serde or the extractor is bad input
-			if rec.Key != nil {
-				if r.Key, err = ks.Decode(rec.Key); err != nil {
-					return bad("decode key: %w", err)
-				}
-			}
-			if rec.Value != nil {
-				if r.Value, err = vs.Decode(rec.Value); err != nil {
-					return bad("decode value: %w", err)
-				}
-			}
-			r.Timestamp = rec.Timestamp
-			if extract != nil {
-				if r.Timestamp, err = extract(r.Key, r.Value, rec.Timestamp); err != nil {
-					return bad("extract event time: %w", err)
-				}
-			}
-			if ms := r.Timestamp.UnixMilli(); ms < 0 || r.Timestamp.IsZero() {
-				return bad("invalid event time %d ms (a record needs a timestamp ≥ 0)", ms)
-			}
-			if extract != nil {
-				env.ObserveEventTime(r.Timestamp)
-			}
-			if len(rec.Headers) > 0 {
-				r.Headers = make([]processor.Header, len(rec.Headers))
-				for i, h := range rec.Headers {
-					r.Headers[i] = processor.Header{Key: h.Key, Value: h.Value}
-				}
+		d := newDecoder(tb, n, ks, vs, extract)
+		return func(rec *kgo.Record) error {
+			r, err := d.decode(rec)
+			if err != nil {
+				return err
 			}
 			return next(r)
 		}, nil
 	}
 	t.g.Add(n)
 	return s
+}
+
+// decoder is the one decode path of every source, stream or table: it turns a consumed
+// record into a typed one. Key and value go through their serdes (null bytes give the zero
+// value without calling them; zero bytes are decoded like any others), the event time is
+// the extractor's or the record's and must not be negative, and the headers are copied.
+// Any failure, a panic of a serde or of the extractor included, is a deserialization error
+// of the source, which the bad-input policy handles (TableFrom once decoded on its own,
+// and its bad input stopped the application whatever the policy).
+type decoder[K, V any] struct {
+	node    string
+	ks      serde.Serde[K]
+	vs      serde.Serde[V]
+	extract func(K, V, time.Time) (time.Time, error)
+	env     graph.Env
+	op      *graph.Op
+	slot    **graph.Op
+}
+
+func newDecoder[K, V any](tb *graph.TaskBuild, n *graph.Node, ks serde.Serde[K], vs serde.Serde[V], extract func(K, V, time.Time) (time.Time, error)) *decoder[K, V] {
+	return &decoder[K, V]{node: n.Name, ks: ks, vs: vs, extract: extract, env: tb.Env, op: graph.OpFor(n), slot: tb.Env.OpSlot()}
+}
+
+func (d *decoder[K, V]) bad(format string, args ...any) error {
+	return &graph.RecordError{Kind: graph.Deserialization, Node: d.node, Err: fmt.Errorf(format, args...)}
+}
+
+func (d *decoder[K, V]) decode(rec *kgo.Record) (r processor.Record[K, V], err error) {
+	*d.slot = d.op // a panic in a serde or the extractor is bad input
+	if rec.Key != nil {
+		if r.Key, err = d.ks.Decode(rec.Key); err != nil {
+			return r, d.bad("decode key: %w", err)
+		}
+	}
+	if rec.Value != nil {
+		if r.Value, err = d.vs.Decode(rec.Value); err != nil {
+			return r, d.bad("decode value: %w", err)
+		}
+	}
+	r.Timestamp = rec.Timestamp
+	if d.extract != nil {
+		if r.Timestamp, err = d.extract(r.Key, r.Value, rec.Timestamp); err != nil {
+			return r, d.bad("extract event time: %w", err)
+		}
+	}
+	if ms := r.Timestamp.UnixMilli(); ms < 0 || r.Timestamp.IsZero() {
+		return r, d.bad("invalid event time %d ms (a record needs a timestamp ≥ 0)", ms)
+	}
+	if d.extract != nil {
+		d.env.ObserveEventTime(r.Timestamp)
+	}
+	if len(rec.Headers) > 0 {
+		r.Headers = make([]processor.Header, len(rec.Headers))
+		for i, h := range rec.Headers {
+			r.Headers[i] = processor.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return r, nil
 }

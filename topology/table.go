@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -21,6 +22,59 @@ type Change[V any] struct {
 type Table[K, V any] struct {
 	s     Stream[K, Change[V]]
 	store *KeyValueStore[K, V] // nil when the table is not materialized
+	view  view[K, V]
+}
+
+// scan walks a table's content in one task, calling fn for every live key with its value.
+type scan[K, V any] func(fn func(K, V) error) error
+
+// view opens a table's scan for a task: the entries of the store the table (or the table
+// it is derived from) is materialized in, through the Filter and MapTableValues steps
+// that derive it. ToStream reports a bounded run's results with it.
+type view[K, V any] func(env graph.Env) (scan[K, V], error)
+
+// storeView is the view of a table materialized in kvs.
+func storeView[K, V any](kvs *KeyValueStore[K, V]) view[K, V] {
+	return func(env graph.Env) (scan[K, V], error) {
+		kv, err := kvs.Open(env)
+		if err != nil {
+			return nil, err
+		}
+		return func(fn func(K, V) error) error {
+			it, err := kv.Range(nil, nil)
+			if err != nil {
+				return fmt.Errorf("store %s: %w", kvs.name, err)
+			}
+			for it.Next() {
+				if err := fn(it.Key(), it.Value()); err != nil {
+					it.Close()
+					return err
+				}
+			}
+			err = it.Err()
+			if cerr := it.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("store %s: %w", kvs.name, err)
+			}
+			return nil
+		}, nil
+	}
+}
+
+// derive returns the view of a table derived from t's view by step, which passes on the
+// entries it keeps, transformed.
+func derive[K, V, VR any](v view[K, V], step func(k K, val V, fn func(K, VR) error) error) view[K, VR] {
+	return func(env graph.Env) (scan[K, VR], error) {
+		inner, err := v(env)
+		if err != nil {
+			return nil, err
+		}
+		return func(fn func(K, VR) error) error {
+			return inner(func(k K, val V) error { return step(k, val, fn) })
+		}, nil
+	}
 }
 
 // Store is the key-value store the table is materialized in, for processors in the same
@@ -29,7 +83,9 @@ type Table[K, V any] struct {
 func (t Table[K, V]) Store() *KeyValueStore[K, V] { return t.store }
 
 // TableFrom reads a topic as a table, materialized in a key-value store named store: each
-// record's value replaces the key's value, and a record with a null value deletes it.
+// record's value replaces the key's value, and a record with a null value deletes it (an
+// empty one is a value: "" for String). Records are decoded as From decodes them, so a
+// record that does not decode meets the application's OnDeserializationError policy.
 func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.Serde[V], store string, opts ...Option) Table[K, V] {
 	src := &graph.Node{Name: t.nodeName(opTableFrom, "KTABLE-SOURCE", opts), Kind: graph.Source, Topics: []string{topic}, TableSource: true}
 	changes := Stream[K, Change[V]]{t: t, node: src, out: &outlets[K, Change[V]]{}}
@@ -41,21 +97,14 @@ func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.
 		if err != nil {
 			return nil, err
 		}
+		// The stream sources' decoder: one path, so bad input meets the same policy.
+		d := newDecoder[K, V](tb, src, ks, vs, nil)
 		return func(rec *kgo.Record) error {
-			var r processor.Record[K, Change[V]]
-			var err error
-			if rec.Key != nil {
-				if r.Key, err = ks.Decode(rec.Key); err != nil {
-					return fmt.Errorf("source %s: decode key: %w", src.Name, err)
-				}
+			r, err := d.decode(rec)
+			if err != nil {
+				return err
 			}
-			if rec.Value == nil {
-				r.Value.Deleted = true
-			} else if r.Value.Value, err = vs.Decode(rec.Value); err != nil {
-				return fmt.Errorf("source %s: decode value: %w", src.Name, err)
-			}
-			r.Timestamp = rec.Timestamp
-			return next(r)
+			return next(processor.WithValue(r, Change[V]{Value: r.Value, Deleted: rec.Value == nil}))
 		}, nil
 	}
 	t.g.Add(src)
@@ -83,16 +132,51 @@ func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.
 			}, nil
 		})
 	t.g.Connect(mat.node, store)
-	return Table[K, V]{s: mat, store: kvs}
+	return Table[K, V]{s: mat, store: kvs, view: storeView(kvs)}
 }
 
 // ToStream returns the table's updates as a stream of new values. Deletions are left out:
 // a Go value cannot be null; use Changes to see them.
+//
+// In a bounded run (eddy.Bounded) a table's result is reported at the end of the job, as
+// a batch job reports it: when its task reaches the end of its input, ToStream emits every
+// key the table holds then, once, with its final value, stamped with the wall-clock time
+// of the end (a table keeps no time per key). Option EmitUpdates gives every update
+// instead, as in a run that does not end. The end's output flows through the operators
+// below ToStream as ordinary records, and reaches the tasks downstream before they learn
+// that this one has ended; a failure there stops Run (there is no input record to skip or
+// dead-letter).
+//
+// The end reads the table's store: the materialized one, through the Filter and
+// MapTableValues steps of a derived table. It does not keep a set of the keys that
+// changed during the run: the store, restored from its changelog, is right after an
+// aborted transaction (the task is rebuilt and reaches its end again) and after a crash
+// and a rerun, where a set kept in memory would have lost the keys changed before; and a
+// set kept durably would be a second store with a changelog, to be cleared atomically
+// with the output it caused. The price: each run reports every key of the table, those
+// earlier runs wrote included, not only those it changed; its output depends only on the
+// input read so far, not on how that input was split into runs.
 func (t Table[K, V]) ToStream(opts ...Option) Stream[K, V] {
-	return processorNode(t.s, t.s.t.nodeName(opTableToStream, "KTABLE-TOSTREAM", opts), func(tb *graph.TaskBuild, out *outlets[K, V]) (next[K, Change[V]], error) {
+	c := t.s.t.configure(opTableToStream, opts)
+	updates := c.emitUpdates
+	return processorNode(t.s, t.s.t.nameFor(c, "KTABLE-TOSTREAM"), func(tb *graph.TaskBuild, out *outlets[K, V]) (next[K, Change[V]], error) {
 		n, err := out.compile(tb)
 		if err != nil {
 			return nil, err
+		}
+		if tb.Env.Bounded() && !updates {
+			each, err := t.view(tb.Env)
+			if err != nil {
+				return nil, err
+			}
+			// Registered after the children compiled: it runs before their own ends.
+			tb.OnEndOfInput(func() error {
+				now := time.Now()
+				return each(func(k K, v V) error {
+					return n(processor.Record[K, V]{Key: k, Value: v, Timestamp: now})
+				})
+			})
+			return func(processor.Record[K, Change[V]]) error { return nil }, nil
 		}
 		return func(r processor.Record[K, Change[V]]) error {
 			if r.Value.Deleted {
@@ -117,7 +201,13 @@ func (t Table[K, V]) Filter(keep func(K, V) bool, opts ...Option) Table[K, V] {
 			return n(r)
 		}
 	})
-	return Table[K, V]{s: s}
+	v := derive(t.view, func(k K, val V, fn func(K, V) error) error {
+		if !keep(k, val) {
+			return nil
+		}
+		return fn(k, val)
+	})
+	return Table[K, V]{s: s, view: v}
 }
 
 // MapTableValues returns the table with every value turned into f(value).
@@ -137,5 +227,6 @@ func MapTableValues[K, V, VR any](t Table[K, V], f func(V) VR, opts ...Option) T
 			return n(processor.WithValue(r, c))
 		}, nil
 	})
-	return Table[K, VR]{s: s}
+	v := derive(t.view, func(k K, val V, fn func(K, VR) error) error { return fn(k, f(val)) })
+	return Table[K, VR]{s: s, view: v}
 }

@@ -3,6 +3,8 @@ package topology_test
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/internal/graph"
+	"github.com/eddy-streams/eddy/internal/state"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
@@ -29,6 +32,7 @@ type fakeEnv struct {
 	stores    map[string]store.Bytes
 	observed  []time.Time
 	listeners []func(time.Time) error
+	bounded   bool
 }
 
 func (e *fakeEnv) ApplicationID() string                { return "app" }
@@ -49,6 +53,7 @@ func (e *fakeEnv) ObserveEventTime(t time.Time)                                 
 func (e *fakeEnv) OnWatermark(fn func(time.Time) error)                         { e.listeners = append(e.listeners, fn) }
 func (e *fakeEnv) LateRecord(string)                                            {}
 func (e *fakeEnv) OpSlot() **graph.Op                                           { return &e.op }
+func (e *fakeEnv) Bounded() bool                                                { return e.bounded }
 func (e *fakeEnv) Send(r *kgo.Record) error {
 	e.n++
 	if e.keep {
@@ -251,3 +256,122 @@ func (failingSerde) AppendEncode(dst []byte, v int64) ([]byte, error) {
 	return dst, fmt.Errorf("cannot encode %d", v)
 }
 func (failingSerde) Decode([]byte) (int64, error) { return 0, nil }
+
+// A sink writes a value that encodes to zero bytes as an empty key or value, not as null
+// (a tombstone on a compacted topic): "" through String, an empty slice through Bytes,
+// and a late record's empty key and value alike. Only Bytes' nil, its null, is null.
+func TestEmptyEncodingIsWrittenAsEmpty(t *testing.T) {
+	top := topology.New()
+	topology.To(topology.From(top, "strings", serde.String(), serde.String()), "strings-out", serde.String(), serde.String())
+	topology.To(topology.From(top, "bytes", serde.Bytes(), serde.Bytes()), "bytes-out", serde.Bytes(), serde.Bytes())
+	grouped := topology.GroupByKey(topology.From(top, "events", serde.String(), serde.String()), serde.String(), serde.String())
+	topology.WindowedCount(topology.WindowBy(grouped, topology.TumblingWindows(time.Second)), "win", topology.LateRecordsTo("late"))
+	kv, err := state.NewManager(store.NewMemory()).Open(0, 0, "win")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &fakeEnv{keep: true, stores: map[string]store.Bytes{"win": kv}}
+	subs, err := top.Graph().Subtopologies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	handlers := map[string]graph.Handler{}
+	for i := range subs {
+		task, err := top.Graph().BuildTask(i, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		maps.Copy(handlers, task.Handlers)
+	}
+	at := time.UnixMilli(5000)
+	for _, rec := range []*kgo.Record{
+		{Topic: "strings", Key: []byte{}, Value: []byte{}},
+		{Topic: "strings", Key: []byte("k")}, // null decodes to "", which is then empty
+		{Topic: "bytes", Key: []byte{}, Value: []byte{}},
+		{Topic: "bytes"}, // null stays null
+	} {
+		rec.Timestamp = at
+		if err := handlers[rec.Topic](rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range env.listeners {
+		if err := l(at); err != nil { // every window before 5 s is final
+			t.Fatal(err)
+		}
+	}
+	if err := handlers["events"](&kgo.Record{Key: []byte{}, Value: []byte{}, Timestamp: time.UnixMilli(10)}); err != nil {
+		t.Fatal(err)
+	}
+	show := func(b []byte) string {
+		if b == nil {
+			return "null"
+		}
+		return strconv.Quote(string(b))
+	}
+	var got []string
+	for _, r := range env.sent {
+		got = append(got, r.Topic+":"+show(r.Key)+"="+show(r.Value))
+	}
+	want := []string{`strings-out:""=""`, `strings-out:"k"=""`, `bytes-out:""=""`, `bytes-out:null=null`, `late:""=""`}
+	if !slices.Equal(got, want) {
+		t.Errorf("sent %v, want %v", got, want)
+	}
+}
+
+// In a bounded run a table's ToStream emits nothing per update; at the end of input it
+// emits each live key of the table once with its final value, through the Filter and
+// MapTableValues steps of a derived table (a deleted key, and one the filter drops, are
+// not there). With EmitUpdates it emits every update, as in a run that does not end.
+func TestBoundedToStreamEmitsFinalValuesAtTheEnd(t *testing.T) {
+	for _, updates := range []bool{false, true} {
+		top := topology.New()
+		prices := topology.TableFrom(top, "prices", serde.String(), serde.Int64(), "prices-store")
+		cheap := topology.MapTableValues(prices.Filter(func(_ string, p int64) bool { return p < 100 }),
+			func(p int64) string { return "$" + strconv.FormatInt(p, 10) })
+		var opts []topology.Option
+		if updates {
+			opts = append(opts, topology.EmitUpdates())
+		}
+		topology.To(cheap.ToStream(opts...), "cheap", serde.String(), serde.String())
+		kv, err := state.NewManager(store.NewMemory()).Open(0, 0, "prices-store")
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := &fakeEnv{keep: true, bounded: true, stores: map[string]store.Bytes{"prices-store": kv}}
+		task, err := top.Graph().BuildTask(0, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc := func(n int64) []byte { b, _ := serde.Int64().AppendEncode(nil, n); return b }
+		for _, r := range []struct {
+			key   string
+			value []byte
+		}{{"pear", enc(150)}, {"apple", enc(50)}, {"fig", enc(10)}, {"apple", enc(70)}, {"pear", enc(90)}, {"fig", nil}, {"kiwi", enc(500)}} {
+			if err := task.Handlers["prices"](&kgo.Record{Key: []byte(r.key), Value: r.value, Timestamp: time.UnixMilli(1)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sent := func() string {
+			var got []string
+			for _, r := range env.sent {
+				got = append(got, string(r.Key)+"="+string(r.Value))
+			}
+			return strings.Join(got, " ")
+		}
+		wantUpdates := "apple=$50 fig=$10 apple=$70 pear=$90"
+		if got := sent(); updates && got != wantUpdates || !updates && got != "" {
+			t.Errorf("updates %v: before the end, sent %q", updates, got)
+		}
+		if err := task.EndOfInput(); err != nil {
+			t.Fatal(err)
+		}
+		want := "apple=$70 pear=$90" // the store's key order
+		if updates {
+			want = wantUpdates
+		}
+		if got := sent(); got != want {
+			t.Errorf("updates %v: sent %q, want %q", updates, got, want)
+		}
+	}
+}

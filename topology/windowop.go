@@ -153,11 +153,11 @@ func (op *windowOp[K, V, VA]) rejectLate(r processor.Record[K, V]) error {
 	if op.lateTopic == "" {
 		return nil
 	}
-	key, err := op.ks.AppendEncode(nil, r.Key)
+	key, err := recordBytes(op.ks, r.Key)
 	if err != nil {
 		return fmt.Errorf("late record: encode key: %w", err)
 	}
-	value, err := op.vs.AppendEncode(nil, r.Value)
+	value, err := recordBytes(op.vs, r.Value)
 	if err != nil {
 		return fmt.Errorf("late record: encode value: %w", err)
 	}

@@ -48,6 +48,10 @@ type Env interface {
 	LateRecord(store string)
 	// OpSlot is where the running operator keeps its Op (see Call).
 	OpSlot() **Op
+	// Bounded reports whether the run is bounded (eddy.Bounded): its input ends, and the
+	// task's end-of-input functions (TaskBuild.OnEndOfInput) run when it does. Operators
+	// that report a result at the end of a batch job (a table's ToStream) ask it at build.
+	Bounded() bool
 }
 
 // TaskBuild is the state of compiling one task: the runtime's Env, the nodes compiled so
@@ -57,6 +61,7 @@ type TaskBuild struct {
 	Env     Env
 	built   map[*Node]any
 	closers []func() error
+	ends    []func() error
 }
 
 // Memo compiles n once per task: the first call runs build, later calls return its result.
@@ -81,6 +86,17 @@ func Memo[F any](tb *TaskBuild, n *Node, build func() (F, error)) (F, error) {
 // OnClose registers f to run when the task closes; closers run in reverse order.
 func (tb *TaskBuild) OnClose(f func() error) { tb.closers = append(tb.closers, f) }
 
+// OnEndOfInput registers f to run once the task has reached the end of its input in a
+// bounded run, before the task's own end moves its watermark to EndOfTime, and before it
+// tells the tasks downstream that it has ended: what f emits reaches them as ordinary
+// records. (A task that reads a repartition topic has its watermark at EndOfTime already
+// when the last upstream end arrives, since upstream ends carry it: windows below f in
+// such a task have closed.) There is no current record; an error, or a panic, stops the
+// application. The functions run in reverse order of registration: an operator registers
+// after its children compile, so every operator's end comes before its descendants',
+// which then see what it emitted.
+func (tb *TaskBuild) OnEndOfInput(f func() error) { tb.ends = append(tb.ends, f) }
+
 // TopicName is the topic a node reads or writes under the task's application: internal
 // topics get the application id prefix.
 func (tb *TaskBuild) TopicName(n *Node, topic string) string {
@@ -90,10 +106,24 @@ func (tb *TaskBuild) TopicName(n *Node, topic string) string {
 	return topic
 }
 
-// Task is one compiled task: a handler per source topic (full names) and its closers.
+// Task is one compiled task: a handler per source topic (full names), its closers and its
+// end-of-input functions.
 type Task struct {
 	Handlers map[string]Handler
 	closers  []func() error
+	ends     []func() error
+}
+
+// EndOfInput runs the functions registered with TaskBuild.OnEndOfInput, latest first, and
+// returns the first error. The runtime calls it once per build of the task: a task built
+// again (a revival after an aborted transaction, a restart) reaches its end again.
+func (t *Task) EndOfInput() error {
+	for i := len(t.ends) - 1; i >= 0; i-- {
+		if err := t.ends[i](); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close closes the task's processors, latest first, and returns every error joined.
@@ -129,6 +159,6 @@ func (g *Graph) BuildTask(sub int, env Env) (*Task, error) {
 			t.Handlers[tb.TopicName(src, topic)] = h
 		}
 	}
-	t.closers = tb.closers
+	t.closers, t.ends = tb.closers, tb.ends
 	return t, nil
 }

@@ -78,7 +78,17 @@ func planBounds(ctx context.Context, adm *kadm.Client, appID string, p *topicPla
 		p.tasks += int(p.partitions[s.Topics[0]])
 	}
 	p.finished = map[processor.TaskID]bool{}
+	p.run = time.Now().UnixMilli()
 	return nil
+}
+
+// staleEnd reports whether an end-of-input marker read now was written by an earlier run
+// (and not read then, as when that run crashed): all are, outside bounded mode; in a
+// bounded run, those stamped before it started (markers carry the wall-clock time they
+// were written at, and one instance runs a bounded job). A stale end ends nothing, and the
+// end of time it carries moves no watermark: this run's upstream tasks end again.
+func (w *worker) staleEnd(rec *kgo.Record) bool {
+	return !w.cfg.Bounded || rec.Timestamp.UnixMilli() < w.plan.run
 }
 
 // initBound sets up a new partition's end in bounded mode.
@@ -132,6 +142,13 @@ func (w *worker) publishFinishedLocked() {
 	w.finishedPending = w.finishedPending[:0]
 }
 
+// endCommitted reports whether the end of task id was committed in this run.
+func (p *topicPlan) endCommitted(id processor.TaskID) bool {
+	p.finishedMu.Lock()
+	defer p.finishedMu.Unlock()
+	return p.finished[id]
+}
+
 // allFinished reports whether every task of the application has committed its end.
 func (p *topicPlan) allFinished() bool {
 	p.finishedMu.Lock()
@@ -148,10 +165,19 @@ func (t *task) allDone() bool {
 	return len(t.parts) > 0
 }
 
-// finishTask moves a finished task's watermark to the end of time, then tells its
-// downstream tasks it has ended.
+// finishTask runs a finished task's end-of-input functions (operators that report their
+// results at the end, such as a table's ToStream), moves its watermark to the end of time,
+// then tells its downstream tasks it has ended: what the end functions emit is sent before
+// the end markers. An abort revives the task with new operators and clears finished: the
+// end is reached, and reported, again. A task whose end this run has committed already
+// (it moved from another worker since) does not report it again: its results are out.
 func (w *worker) finishTask(t *task) error {
 	t.finished = true
+	if !w.plan.endCommitted(t.id) {
+		if err := protect("the end of input", t.g.EndOfInput); err != nil {
+			return fmt.Errorf("eddy: task %s: end of input: %w", t.id, err)
+		}
+	}
 	for _, p := range t.parts {
 		// The offset metadata keeps the real watermark: a later run goes on from it.
 		p.finalMax, p.finalSeen, p.finalIdle = p.maxTime, p.seen, p.idle

@@ -23,7 +23,7 @@ import (
 // ignored.
 const offsetMetaPrefix = "eddy1:"
 
-func encodeOffsetMeta(p *partition) (string, bool) {
+func encodeOffsetMeta(p *partition, run int64) (string, bool) {
 	maxTime, seen, idle := p.maxTime, p.seen, p.idle
 	if p.task != nil && p.task.finished {
 		maxTime, seen, idle = p.finalMax, p.finalSeen, p.finalIdle
@@ -31,7 +31,7 @@ func encodeOffsetMeta(p *partition) (string, bool) {
 	if p.timing.table || (!seen && len(p.ended) == 0) {
 		return "", false
 	}
-	m := offsetMeta{ms: maxTime.UnixMilli(), seen: seen, idle: idle}
+	m := offsetMeta{ms: maxTime.UnixMilli(), seen: seen, idle: idle, run: run}
 	for up := range p.ended {
 		m.ended = append(m.ended, int32(uint32(up)))
 	}
@@ -39,13 +39,16 @@ func encodeOffsetMeta(p *partition) (string, bool) {
 }
 
 // offsetMeta is what a committed offset's metadata says of its partition:
-// "eddy1:<ms or ->[:idle][:end=<bitmap>]"; the bitmap (hex, bit i for upstream partition
-// i) lists, for an internal partition in a bounded run, the upstream tasks that sent their
-// end of input, which a task that moves to another worker would not see again.
+// "eddy1:<ms or ->[:idle][:end=<bitmap>@<run>]"; the bitmap (hex, bit i for upstream
+// partition i) lists, for an internal partition in a bounded run, the upstream tasks that
+// sent their end of input, which a task that moves to another worker would not see again.
+// They ended in the run named (topicPlan.run) and hold in that run only: in the next one
+// the upstream tasks end again, maybe after more records.
 type offsetMeta struct {
 	ms         int64
 	seen, idle bool
 	ended      []int32
+	run        int64 // the bounded run whose ends ended lists (topicPlan.run)
 }
 
 func (m offsetMeta) String() string {
@@ -61,7 +64,7 @@ func (m offsetMeta) String() string {
 		for _, i := range m.ended {
 			bits.SetBit(&bits, int(i), 1)
 		}
-		s += ":end=" + bits.Text(16)
+		s += ":end=" + bits.Text(16) + "@" + strconv.FormatInt(m.run, 10)
 	}
 	return s
 }
@@ -85,8 +88,16 @@ func decodeOffsetMeta(s string) (offsetMeta, bool) {
 		case part == "idle":
 			m.idle = true
 		case strings.HasPrefix(part, "end="):
+			hex, run, tagged := strings.Cut(part[4:], "@")
+			if tagged {
+				// Without a run (written before runs were told apart): no run's, so stale.
+				var err error
+				if m.run, err = strconv.ParseInt(run, 10, 64); err != nil {
+					return m, false
+				}
+			}
 			var bits big.Int
-			if _, ok := bits.SetString(part[4:], 16); !ok {
+			if _, ok := bits.SetString(hex, 16); !ok {
 				return m, false
 			}
 			for i := range bits.BitLen() {
@@ -106,7 +117,7 @@ func decodeOffsetMeta(s string) (offsetMeta, bool) {
 func (w *worker) withOffsetMeta(ctx context.Context) context.Context {
 	meta := map[topicPartition]string{}
 	for tp, p := range w.parts {
-		if m, ok := encodeOffsetMeta(p); ok {
+		if m, ok := encodeOffsetMeta(p, w.plan.run); ok {
 			meta[tp] = m
 		}
 	}
@@ -174,7 +185,8 @@ func (w *worker) loadOffsetMetaLocked(ctx context.Context) {
 			continue
 		}
 		writer := w.plan.writerOf[p.topic]
-		if w.cfg.Bounded && p.internal {
+		if w.cfg.Bounded && p.internal && m.run == w.plan.run {
+			// Ends committed by an earlier run are stale: the upstream tasks end again.
 			for _, up := range m.ended {
 				p.endUpstream(uint64(writer)<<32 | uint64(uint32(up)))
 			}

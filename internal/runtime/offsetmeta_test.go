@@ -3,6 +3,8 @@ package runtime
 import (
 	"slices"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Offset metadata round-trips, tells eddy's from others', and refuses what it cannot read.
@@ -37,5 +39,46 @@ func TestForgetPoisoned(t *testing.T) {
 	w.forgetPoisonedLocked(&partition{topic: "in", partition: 0})
 	if len(w.poisoned) != 2 || w.poisoned[recordCoord{"in", 1, 5}] == nil || w.poisoned[recordCoord{"other", 0, 5}] == nil {
 		t.Errorf("poisoned after in/0 left: %v", w.poisoned)
+	}
+}
+
+// Bounded mode: the ends of a downstream partition's upstream tasks hold for one run only.
+// Those committed in its offset metadata by an earlier run, and end markers an earlier run
+// wrote but did not read, end nothing now: the upstream tasks end again in this run (a
+// rerun over new input finished its downstream tasks before their input had come).
+func TestEndsOfEarlierRunsAreStale(t *testing.T) {
+	const run = 2_000_000
+	m := offsetMeta{ms: 42, seen: true, ended: []int32{0, 1}, run: run}
+	got, ok := decodeOffsetMeta(m.String())
+	if !ok || got.run != run || !slices.Equal(got.ended, m.ended) {
+		t.Errorf("%+v → %q → %+v, %v", m, m.String(), got, ok)
+	}
+	if old, ok := decodeOffsetMeta("eddy1:42:end=3"); !ok || old.run != 0 {
+		t.Errorf("metadata without a run decoded to %+v, %v; want run 0 (no run's)", old, ok)
+	}
+
+	w := &worker{cfg: &Config{Bounded: true}, plan: &topicPlan{run: run}, poisoned: map[recordCoord]*poison{}}
+	tk := &task{w: w}
+	p := &partition{topic: "rep", internal: true, expected: 1, next: -1, end: -1, task: tk,
+		handler: func(*kgo.Record) error { return nil }}
+	tk.parts = []*partition{p}
+	end := func(at int64) *kgo.Record {
+		return &kgo.Record{Topic: "rep", Offset: at, Timestamp: ms(at),
+			Headers: []kgo.RecordHeader{{Key: wmHeader, Value: encodeWM(endOfTime, flagMarker|flagEnd, 0, 0)}}}
+	}
+	p.queue = append(p.queue, end(run-1))
+	if ok, err := tk.processOne(); !ok || err != nil {
+		t.Fatalf("processOne = %v, %v", ok, err)
+	}
+	if p.done || !tk.watermark.IsZero() || p.next != run {
+		t.Errorf("after an earlier run's end marker: done %v, watermark %v, next %d; want not done, no watermark, next %d",
+			p.done, tk.watermark, p.next, run)
+	}
+	p.queue = append(p.queue, end(run+1))
+	if ok, err := tk.processOne(); !ok || err != nil {
+		t.Fatalf("processOne = %v, %v", ok, err)
+	}
+	if !p.done {
+		t.Error("this run's end marker did not end the partition")
 	}
 }

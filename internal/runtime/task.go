@@ -169,6 +169,8 @@ func (t *task) Metadata() (processor.Metadata, bool) { return t.cur, t.hasCur }
 
 func (t *task) OpSlot() **graph.Op { return &t.op }
 
+func (t *task) Bounded() bool { return t.w.cfg.Bounded }
+
 func (t *task) LateRecord(store string) {
 	m := t.w.cfg.Metrics
 	if m == nil {
@@ -247,6 +249,10 @@ func (t *task) processOne() (bool, error) {
 	rec := p.pop()
 	if p.internal {
 		if up, st, marker, end, ok := readWMEnd(rec); ok {
+			if end && t.w.staleEnd(rec) {
+				p.next, p.epoch = rec.Offset+1, rec.LeaderEpoch
+				return true, nil
+			}
 			p.observeUpstream(up, st)
 			if end {
 				p.endUpstream(up)

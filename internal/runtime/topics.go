@@ -49,6 +49,10 @@ type topicPlan struct {
 	// and how many tasks the application has.
 	ends, starts map[topicPartition]int64
 	tasks        int
+	// run identifies this bounded run: the wall-clock time (ms) it started at. The ends of
+	// upstream tasks it commits in offset metadata are tagged with it, and end markers
+	// are stamped after it: those of an earlier run end nothing in this one.
+	run int64
 	// finished holds the tasks whose end was committed, shared by the workers.
 	finishedMu sync.Mutex
 	finished   map[processor.TaskID]bool
