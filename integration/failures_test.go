@@ -258,7 +258,7 @@ type poisonScenario struct {
 
 // newCase makes the scenario's poison case.
 func (s poisonScenario) newCase(t *testing.T) *poisonCase {
-	c := s.newCase(t)
+	c := newPoisonCase(t, s.input)
 	c.try = s.try
 	return c
 }

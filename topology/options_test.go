@@ -143,7 +143,7 @@ var operators = []struct {
 		topology.SessionAggregate(topology.SessionBy(grouped(s), topology.Sessions(time.Second)),
 			func() int64 { return 0 }, func(string, string, int64) int64 { return 0 }, func(_ string, a, _ int64) int64 { return a }, serde.Int64(), "agg", o...)
 	}},
-	{"Table.ToStream", []string{"Named"}, func(_ *topology.Topology, _ topology.Stream[string, string], tbl topology.Table[string, string], o opts) {
+	{"Table.ToStream", []string{"Named", "EmitUpdates"}, func(_ *topology.Topology, _ topology.Stream[string, string], tbl topology.Table[string, string], o opts) {
 		tbl.ToStream(o...)
 	}},
 	{"Table.Filter", []string{"Named"}, func(_ *topology.Topology, _ topology.Stream[string, string], tbl topology.Table[string, string], o opts) {
