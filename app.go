@@ -49,6 +49,7 @@ type App struct {
 		state  int // 0 new, 1 running, 2 done
 		cancel context.CancelFunc
 		done   chan struct{}
+		err    error // what Run returned
 	}
 }
 
@@ -81,7 +82,7 @@ func New(t *topology.Topology, opts ...Opt) (*App, error) {
 // other instances take over at once) and returns nil. Errors name what went wrong: a
 // missing topic, a co-partitioning mismatch, or a record (topic, partition, offset) that
 // failed. Run can be called once.
-func (a *App) Run(ctx context.Context) error {
+func (a *App) Run(ctx context.Context) (err error) {
 	a.mu.Lock()
 	if a.mu.state != 0 {
 		a.mu.Unlock()
@@ -93,7 +94,7 @@ func (a *App) Run(ctx context.Context) error {
 	defer func() {
 		cancel()
 		a.mu.Lock()
-		a.mu.state = 2
+		a.mu.state, a.mu.err = 2, err
 		close(a.mu.done)
 		a.mu.Unlock()
 	}()
@@ -140,6 +141,7 @@ func (a *App) Run(ctx context.Context) error {
 		TransactionTimeout:    a.cfg.txnTimeout,
 		SessionTimeout:        a.cfg.sessionTimeout,
 		PurgeInterval:         a.cfg.purgeInterval,
+		ShutdownTimeout:       a.cfg.shutdown,
 		HeartbeatInterval:     a.cfg.heartbeat,
 		Bounded:               a.cfg.bounded,
 		OnDeserialization:     a.cfg.onDeserialization.runtime(),
@@ -150,8 +152,11 @@ func (a *App) Run(ctx context.Context) error {
 	return runtime.Run(ctx, rc, a.topo.Graph())
 }
 
-// Close stops a running App and waits until Run has returned. It is idempotent, and on an
-// App that never ran it only prevents a later Run.
+// Close stops a running App and waits until Run has returned, at most ShutdownTimeout
+// and a moment to close the local state. It returns what Run returned: nil after a clean
+// stop, else the error that stopped it (a final commit that failed or ran out of time, a
+// failed record). It is idempotent (later calls return the same), and on an App that
+// never ran it only prevents a later Run.
 func (a *App) Close() error {
 	a.mu.Lock()
 	switch a.mu.state {
@@ -164,10 +169,10 @@ func (a *App) Close() error {
 		a.mu.Unlock()
 		cancel()
 		<-done
-		return nil
+		a.mu.Lock()
 	}
-	a.mu.Unlock()
-	return nil
+	defer a.mu.Unlock()
+	return a.mu.err
 }
 
 // processID reads this instance's process id from dir, creating the id on first use. The id names the instance to the group balancer (and later its transactional ids),

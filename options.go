@@ -43,6 +43,7 @@ type config struct {
 	sessionTimeout time.Duration
 	heartbeat      time.Duration
 	purgeInterval  time.Duration
+	shutdown       time.Duration
 	bounded        bool
 
 	onDeserialization, onProcessing, onProduction ErrorPolicy
@@ -61,6 +62,7 @@ func defaultConfig() config {
 		sessionTimeout: 45 * time.Second,
 		heartbeat:      3 * time.Second,
 		purgeInterval:  30 * time.Second,
+		shutdown:       30 * time.Second,
 	}
 }
 
@@ -149,6 +151,14 @@ func HeartbeatInterval(d time.Duration) Opt {
 func RepartitionPurgeInterval(d time.Duration) Opt {
 	return optFunc(func(c *config) { c.purgeInterval = d })
 }
+
+// ShutdownTimeout bounds a stop. Once Run's context ends (or Close is called), the final
+// commit, the abort of an open transaction and the leaving of the group get this long in
+// all; Run returns within it plus a moment to close the local state, whatever the
+// brokers do. A stop that runs out of time returns an error saying so: what was not
+// committed is processed again by the next owner of the tasks (under exactly-once, the
+// open transaction is aborted). Default 30 s.
+func ShutdownTimeout(d time.Duration) Opt { return optFunc(func(c *config) { c.shutdown = d }) }
 
 // ReplicationFactor is the replication factor of the internal topics eddy creates. Default
 // -1: the broker's default.replication.factor. Production needs 3 (with
@@ -254,6 +264,9 @@ func (c *config) validate() error {
 	}
 	if c.maxQueued < 1 {
 		errs = append(errs, fmt.Errorf("eddy: MaxQueuedRecords(%d): need at least 1", c.maxQueued))
+	}
+	if c.shutdown <= 0 {
+		errs = append(errs, fmt.Errorf("eddy: ShutdownTimeout(%s): must be positive", c.shutdown))
 	}
 	if c.purgeInterval < 0 {
 		errs = append(errs, fmt.Errorf("eddy: RepartitionPurgeInterval(%s): must not be negative (0 turns the purge off)", c.purgeInterval))

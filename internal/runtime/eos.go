@@ -188,7 +188,7 @@ func (w *worker) reviveAllLocked() {
 // recreate replaces the worker's client after a transaction error of unknown outcome: the
 // tasks are closed without applying anything, and the new session's producer id fences
 // the old one; the group gives the tasks back and they restore from their checkpoints.
-func (w *worker) recreate() error {
+func (w *worker) recreate(ctx context.Context) error {
 	w.mu.Lock()
 	for _, t := range w.tasks {
 		w.closeTaskLocked(t)
@@ -203,7 +203,11 @@ func (w *worker) recreate() error {
 		if err = w.connect(); err == nil {
 			return nil
 		}
-		time.Sleep(time.Second)
+		select {
+		case <-ctx.Done():
+			return nil // stopping: the tasks are closed, nothing is left to commit
+		case <-time.After(time.Second):
+		}
 	}
 	return err
 }

@@ -56,6 +56,9 @@ type Config struct {
 	ExactlyOnce bool
 	// TransactionTimeout is the transaction timeout under exactly-once.
 	TransactionTimeout time.Duration
+	// ShutdownTimeout bounds a stop: once Run's context ends, the final commit, aborts and
+	// the clients' closing get this long in all.
+	ShutdownTimeout time.Duration
 	// PurgeInterval is how often consumed records of repartition topics are deleted (0:
 	// never).
 	PurgeInterval time.Duration
@@ -99,6 +102,11 @@ func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Commits that started finish even when Run is stopped (cancelling one half way would
+	// leave output unacknowledged and offsets uncommitted for no gain), but no longer than
+	// the shutdown timeout after the stop.
+	stop, stopCancel := stopContext(ctx, cfg.ShutdownTimeout)
+	defer stopCancel()
 	var mgr *state.Manager
 	if len(g.Stores()) > 0 {
 		if mgr, err = openState(cfg); err != nil {
@@ -110,7 +118,7 @@ func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
 	}
 	workers := make([]*worker, cfg.Workers)
 	for i := range workers {
-		w, err := newWorker(cfg, g, plan, mgr, i)
+		w, err := newWorker(stop, cfg, g, plan, mgr, i)
 		if err != nil {
 			for _, w := range workers[:i] {
 				w.cl.Close()
@@ -202,4 +210,15 @@ func startCleaner(ctx context.Context, cfg *Config, mgr *state.Manager) (stop fu
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// stopContext returns a context that outlives ctx by timeout: it ends that long after ctx
+// ends (or when cancel is called). Work that must finish after a stop runs under it.
+func stopContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	stop, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	unregister := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(timeout, cancel)
+		context.AfterFunc(stop, func() { t.Stop() })
+	})
+	return stop, func() { unregister(); cancel() }
 }

@@ -42,6 +42,9 @@ type worker struct {
 	log   *slog.Logger
 	cl    *kgo.Client
 	bal   *assign.Balancer
+	// stop ends ShutdownTimeout after Run's context: commits, aborts and the final
+	// shutdown run under it, so a stop is bounded even when the brokers do not answer.
+	stop context.Context
 
 	// mu guards tasks, parts and fatal. The loop holds it from the return of a poll until
 	// AllowRebalance; franz-go runs the rebalance callbacks, which take it too, only outside
@@ -90,8 +93,9 @@ type worker struct {
 	events []groupEvent
 }
 
-func newWorker(cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager, index int) (*worker, error) {
+func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager, index int) (*worker, error) {
 	w := &worker{
+		stop:  stop,
 		cfg:   cfg,
 		g:     g,
 		plan:  plan,
@@ -195,7 +199,7 @@ func (w *worker) connect() error {
 	// predecessor with this transactional id and aborts its open transaction at once, so
 	// restores, which wait for open transactions on the changelogs, need not wait out the
 	// transaction timeout after a crash.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(w.stop, 30*time.Second)
 	defer cancel()
 	if _, _, err := sess.Client().ProducerID(ctx); err != nil {
 		sess.Close()
@@ -262,7 +266,7 @@ func (w *worker) run(ctx context.Context) (err error) {
 		}
 		if errors.Is(stepErr, errRecreate) && ctx.Err() == nil {
 			w.log.Warn("transaction outcome unknown; restarting the worker's client", "err", stepErr)
-			if err := w.recreate(); err != nil {
+			if err := w.recreate(ctx); err != nil {
 				return err
 			}
 			continue
@@ -496,15 +500,16 @@ func (w *worker) send(rec *kgo.Record) error {
 // buffer is applied once its changelog records are acknowledged, whatever happens to the
 // offset commit after.)
 func (w *worker) commitLocked(ctx context.Context) error {
-	// A commit that started finishes even when Run is being stopped: cancelling it half
-	// way would leave output unacknowledged and offsets uncommitted for no gain.
+	// A commit that started finishes even when Run is being stopped (w.stop outlives ctx
+	// by the shutdown timeout): cancelling it half way would leave output unacknowledged
+	// and offsets uncommitted for no gain.
 	timeout := commitTimeout
 	if w.sess != nil {
 		// Past the transaction timeout the broker aborts the transaction anyway; waiting
 		// longer only delays the recovery.
 		timeout = min(timeout, 2*w.cfg.TransactionTimeout)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	ctx, cancel := context.WithTimeout(w.stop, timeout)
 	defer cancel()
 	if err := w.sendMarkersLocked(time.Now()); err != nil {
 		return err
@@ -652,11 +657,15 @@ func (w *worker) setFatalLocked(err error) {
 
 // shutdown commits what was processed (on a clean stop; after an error only the records
 // processed before it, which are complete), closes every task, and leaves the group.
-func (w *worker) shutdown(clean bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+func (w *worker) shutdown(clean bool) (err error) {
+	ctx := w.stop
+	defer func() {
+		if w.stop.Err() != nil {
+			err = errors.Join(err, fmt.Errorf("eddy: worker %d: the stop took longer than the shutdown timeout (%s); what was not committed is processed again on the next start",
+				w.index, w.cfg.ShutdownTimeout))
+		}
+	}()
 	w.mu.Lock()
-	var err error
 	switch {
 	case w.sess != nil && !clean:
 		// The transaction holds the failed record's partial output and the offsets of
@@ -690,10 +699,27 @@ func (w *worker) shutdown(clean bool) error {
 	}
 	fatal := w.fatal
 	w.mu.Unlock()
-	if w.sess != nil {
-		w.sess.Close()
-	} else {
-		w.cl.Close()
+	// Leave the group (the other members take the tasks at once) and close the client
+	// within the stop's time. franz-go's Close waits for the coordinator's answer however
+	// long it takes, and a request stuck on a broker that stopped answering holds the
+	// connection behind it: past the deadline the close goes on in the background, and
+	// ends when the connections time out.
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		if err := w.cl.LeaveGroupContext(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn("leaving the group failed", "err", err)
+		}
+		if w.sess != nil {
+			w.sess.Close()
+		} else {
+			w.cl.Close()
+		}
+	}()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		w.log.Warn("the client did not close within the shutdown timeout; leaving it to close in the background")
 	}
 	if w.restorer != nil {
 		w.restorer.Close()
