@@ -32,11 +32,21 @@ const flagEnd = 1 << 2
 // start on each, and fails if another instance is in the group: bounded mode runs on one
 // instance.
 func planBounds(ctx context.Context, adm *kadm.Client, appID string, p *topicPlan) error {
-	groups, err := adm.DescribeGroups(ctx, appID)
-	if err == nil {
-		if g, ok := groups[appID]; ok && len(g.Members) > 0 {
-			return fmt.Errorf("eddy: Bounded runs on one instance, but group %s has %d members; stop them first", appID, len(g.Members))
+	// A fresh broker answers the group requests with COORDINATOR_NOT_AVAILABLE for a few
+	// seconds: retried, within a bound, here and in every request below.
+	var groups kadm.DescribedGroups
+	err := retryStart(ctx, "eddy: describing group "+appID, func(ctx context.Context) (err error) {
+		groups, err = adm.DescribeGroups(ctx, appID)
+		if err == nil {
+			err = groups.Error()
 		}
+		return err
+	})
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+		return fmt.Errorf("eddy: Bounded: checking that group %s has no other members: %w", appID, err)
+	}
+	if g, ok := groups[appID]; ok && len(g.Members) > 0 {
+		return fmt.Errorf("eddy: Bounded runs on one instance, but group %s has %d members; stop them first", appID, len(g.Members))
 	}
 	var external []string
 	for _, topic := range p.topics {
@@ -44,21 +54,30 @@ func planBounds(ctx context.Context, adm *kadm.Client, appID string, p *topicPla
 			external = append(external, topic)
 		}
 	}
-	ends, err := adm.ListCommittedOffsets(ctx, external...)
-	if err == nil {
-		err = ends.Error()
-	}
+	var ends, starts kadm.ListedOffsets
+	err = retryStart(ctx, "eddy: end offsets of the inputs", func(ctx context.Context) (err error) {
+		if ends, err = adm.ListCommittedOffsets(ctx, external...); err == nil {
+			err = ends.Error()
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("eddy: end offsets of the inputs: %w", err)
 	}
-	starts, err := adm.ListStartOffsets(ctx, external...)
-	if err == nil {
-		err = starts.Error()
-	}
+	err = retryStart(ctx, "eddy: start offsets of the inputs", func(ctx context.Context) (err error) {
+		if starts, err = adm.ListStartOffsets(ctx, external...); err == nil {
+			err = starts.Error()
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("eddy: start offsets of the inputs: %w", err)
 	}
-	committed, err := adm.FetchOffsets(ctx, appID)
+	var committed kadm.OffsetResponses
+	err = retryStart(ctx, "eddy: committed offsets of "+appID, func(ctx context.Context) (err error) {
+		committed, err = adm.FetchOffsets(ctx, appID)
+		return err
+	})
 	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
 		return fmt.Errorf("eddy: committed offsets of %s: %w", appID, err)
 	}

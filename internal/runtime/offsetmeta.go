@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -151,7 +153,7 @@ func (w *worker) withOffsetMeta(ctx context.Context) context.Context {
 // loadOffsetMetaLocked restores the watermarks of newly assigned partitions from their
 // committed offsets' metadata, before any of their records is processed. A failure only
 // costs the restored watermark (it is relearned from records), so it is logged, not fatal.
-func (w *worker) loadOffsetMetaLocked(ctx context.Context) {
+func (w *worker) loadOffsetMetaLocked(ctx context.Context) error {
 	var need []*partition
 	for _, p := range w.parts {
 		if p.needMeta {
@@ -159,17 +161,28 @@ func (w *worker) loadOffsetMetaLocked(ctx context.Context) {
 		}
 	}
 	if len(need) == 0 {
-		return
+		return nil
 	}
 	for _, p := range need {
 		p.needMeta = false
 	}
-	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	offs, err := kadm.NewClient(w.cl).FetchOffsets(octx, w.cfg.ApplicationID)
-	if err != nil {
-		w.log.Warn("reading the committed watermarks failed; they are relearned from records", "err", err)
-		return
+	// A new partition's records are processed only after its committed time is known:
+	// records processed with a watermark relearned from scratch could be taken as on time
+	// when they are late, or the other way round. Retriable errors (a coordinator moving,
+	// a fresh broker) are retried within a bound; past it, or on any other error, Run
+	// stops, and a restart tries again.
+	var offs kadm.OffsetResponses
+	err := retryStart(ctx, "eddy: reading the committed offsets of "+w.cfg.ApplicationID, func(ctx context.Context) (err error) {
+		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		offs, err = kadm.NewClient(w.cl).FetchOffsets(octx, w.cfg.ApplicationID)
+		return err
+	})
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+		if ctx.Err() != nil {
+			return nil // stopping; nothing is processed any more
+		}
+		return fmt.Errorf("eddy: reading the watermarks committed with the offsets of %s: %w", w.cfg.ApplicationID, err)
 	}
 	for _, p := range need {
 		o, ok := offs.Lookup(p.topic, p.partition)
@@ -207,4 +220,5 @@ func (w *worker) loadOffsetMetaLocked(ctx context.Context) {
 			w.setFatalLocked(fmt.Errorf("eddy: task %s: restoring watermarks: %w", t.id, err))
 		}
 	}
+	return nil
 }

@@ -365,7 +365,9 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 	if ctx.Err() != nil {
 		return time.Time{}, nil // stopping: the shutdown commits
 	}
-	w.loadOffsetMetaLocked(ctx)
+	if err := w.loadOffsetMetaLocked(ctx); err != nil {
+		return time.Time{}, err
+	}
 	if err := w.restoreLocked(ctx); err != nil {
 		return time.Time{}, err
 	}
