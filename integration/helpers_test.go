@@ -71,15 +71,6 @@ func readCommitted(t *testing.T, topic string) []*kgo.Record {
 	return ends.Read(t, kafkatest.Bootstrap(t), topic, kgo.ReadCommitted())
 }
 
-// consumeN reads n records of topic from the start. It proves that records came, never
-// that no more did: for that, readAll.
-func consumeN(t *testing.T, topic string, n int, timeout time.Duration) []*kgo.Record {
-	t.Helper()
-	var out []*kgo.Record
-	consumeUntil(t, topic, timeout, func(r *kgo.Record) { out = append(out, r) }, func() bool { return len(out) >= n })
-	return out
-}
-
 // running is an App running in the background.
 type running struct {
 	cancel context.CancelFunc
