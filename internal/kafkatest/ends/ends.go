@@ -151,10 +151,6 @@ func CaughtUp(ctx context.Context, seeds []string, group string, topics ...strin
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	all, err := withRepartitionTopics(ctx, adm, group, topics)
-	if err != nil {
-		return false, "", err
-	}
 	// Committed first, ends after: see WaitCaughtUp.
 	committed, err := adm.FetchOffsets(ctx, group)
 	if err == nil {
@@ -163,7 +159,26 @@ func CaughtUp(ctx context.Context, seeds []string, group string, topics ...strin
 	if err != nil {
 		return false, "", fmt.Errorf("committed offsets of %s: %w", group, err)
 	}
-	ends, err := adm.ListEndOffsets(ctx, all...)
+	// The topics given first: while the group is behind on them, there is no need to list
+	// every topic of the broker (a shared test broker has a thousand) to find the
+	// repartition topics.
+	if ok, lag, err := caughtUpOn(ctx, adm, seeds, committed, topics); !ok || err != nil {
+		return false, lag, err
+	}
+	internal, err := repartitionTopics(ctx, adm, group)
+	if err != nil || len(internal) == 0 {
+		return err == nil, "", err
+	}
+	return caughtUpOn(ctx, adm, seeds, committed, internal)
+}
+
+// caughtUpOn reports whether the committed offsets cover everything a read_committed
+// reader sees in topics.
+func caughtUpOn(ctx context.Context, adm *kadm.Client, seeds []string, committed kadm.OffsetResponses, topics []string) (ok bool, lag string, err error) {
+	if len(topics) == 0 {
+		return true, "", nil // (kadm would list every topic's ends)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topics...)
 	if err == nil {
 		err = ends.Error()
 	}
@@ -192,11 +207,7 @@ func CaughtUp(ctx context.Context, seeds []string, group string, topics ...strin
 	}
 	// Behind by records or only by markers? A transaction still open below the end (last
 	// stable offset below it) means work in progress.
-	var lagging []string
-	for topic := range behind {
-		lagging = append(lagging, topic)
-	}
-	lsos, err := adm.ListCommittedOffsets(ctx, lagging...)
+	lsos, err := adm.ListCommittedOffsets(ctx, slices.Collect(maps.Keys(behind))...)
 	if err == nil {
 		err = lsos.Error()
 	}
@@ -219,19 +230,19 @@ func CaughtUp(ctx context.Context, seeds []string, group string, topics ...strin
 	return !visible, b.String(), nil
 }
 
-// withRepartitionTopics adds to topics the application's repartition topics.
-func withRepartitionTopics(ctx context.Context, adm *kadm.Client, app string, topics []string) ([]string, error) {
+// repartitionTopics lists the application's repartition topics.
+func repartitionTopics(ctx context.Context, adm *kadm.Client, app string) ([]string, error) {
 	details, err := adm.ListTopics(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing topics: %w", err)
 	}
-	all := slices.Clone(topics)
+	var out []string
 	for _, name := range details.Names() {
-		if strings.HasPrefix(name, app+"-") && strings.HasSuffix(name, "-repartition") && !slices.Contains(all, name) {
-			all = append(all, name)
+		if strings.HasPrefix(name, app+"-") && strings.HasSuffix(name, "-repartition") {
+			out = append(out, name)
 		}
 	}
-	return all, nil
+	return out, nil
 }
 
 // anyVisible reports whether a read_committed reader sees a record in any partition of
