@@ -17,6 +17,7 @@ import (
 
 	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/embedded"
+	"github.com/eddy-streams/eddy/internal/kafkatest/ends"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
@@ -64,20 +65,9 @@ func produce(t *testing.T, brokers []string, topic string, kvs ...[2]string) {
 	}
 }
 
-// consume reads topic from the start until it has n records or the timeout passes.
+// consume reads topic from the start until it has n records or the timeout passes. It
+// proves that records came, never that no more did: for that, readAll.
 func consume(t *testing.T, brokers []string, topic string, n int, timeout time.Duration) []*kgo.Record {
-	t.Helper()
-	return consumeWhere(t, brokers, topic, n, timeout, func(*kgo.Record) bool { return true })
-}
-
-// consumeData is consume that skips eddy's watermark markers (records without a key on
-// internal topics).
-func consumeData(t *testing.T, brokers []string, topic string, n int, timeout time.Duration) []*kgo.Record {
-	t.Helper()
-	return consumeWhere(t, brokers, topic, n, timeout, func(r *kgo.Record) bool { return r.Key != nil })
-}
-
-func consumeWhere(t *testing.T, brokers []string, topic string, n int, timeout time.Duration, keep func(*kgo.Record) bool) []*kgo.Record {
 	t.Helper()
 	// A short fetch wait: the embedded broker answers a waiting fetch only at its end.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
@@ -95,13 +85,41 @@ func consumeWhere(t *testing.T, brokers []string, topic string, n int, timeout t
 		if ctx.Err() != nil {
 			t.Fatalf("%s: got %d records of %d before the timeout", topic, len(out), n)
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if keep(r) {
-				out = append(out, r)
-			}
-		})
+		out = append(out, fs.Records()...)
 	}
 	return out
+}
+
+// readAll returns every record of topic up to its end offsets as they are now, as a
+// read_committed reader sees them. After stopCaughtUp, or after a Run that returned, that
+// is all the application wrote.
+func readAll(t *testing.T, brokers []string, topic string) []*kgo.Record {
+	t.Helper()
+	return ends.Read(t, brokers, topic, kgo.ReadCommitted())
+}
+
+// readData is readAll without eddy's watermark markers (records without a key on
+// repartition topics).
+func readData(t *testing.T, brokers []string, topic string) []*kgo.Record {
+	t.Helper()
+	var out []*kgo.Record
+	for _, r := range readAll(t, brokers, topic) {
+		if r.Key != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// stopCaughtUp stops the application appID once it has processed everything in inputs and
+// in its repartition topics (its committed offsets say so, see ends.WaitCaughtUp), so that
+// what it wrote is final and readAll shows all of it.
+func stopCaughtUp(t *testing.T, brokers []string, appID string, stop func() error, inputs ...string) {
+	t.Helper()
+	ends.WaitCaughtUp(t, brokers, appID, 30*time.Second, inputs...)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func runApp(t *testing.T, app *eddy.App) (stop func() error) {
@@ -143,14 +161,9 @@ func TestStatelessPipelineEmbedded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := runApp(t, app)
-	small := consume(t, brokers, "small", 25, 20*time.Second)
-	large := consume(t, brokers, "large", 25, 20*time.Second)
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopCaughtUp(t, brokers, "stateless", runApp(t, app), "in")
 	var got []string
-	for _, r := range append(small, large...) {
+	for _, r := range append(readAll(t, brokers, "small"), readAll(t, brokers, "large")...) {
 		v, err := serde.Int64().Decode(r.Value)
 		if err != nil {
 			t.Fatal(err)
@@ -235,11 +248,11 @@ func TestRebalanceSpreadsOneKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := runApp(t, app)
-	internal := consumeData(t, brokers, "rr-spread-repartition", 60, 20*time.Second)
-	out := consume(t, brokers, "out", 60, 20*time.Second)
-	if err := stop(); err != nil {
-		t.Fatal(err)
+	stopCaughtUp(t, brokers, "rr", runApp(t, app), "in")
+	internal := readData(t, brokers, "rr-spread-repartition")
+	out := readAll(t, brokers, "out")
+	if len(internal) != 60 {
+		t.Errorf("%d records in the repartition topic, want 60", len(internal))
 	}
 	perPartition := map[int32]int{}
 	for _, r := range internal {
@@ -269,11 +282,8 @@ func TestBackpressureLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := runApp(t, app)
-	out := consume(t, brokers, "out", 400, 30*time.Second)
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopCaughtUp(t, brokers, "bp", runApp(t, app), "in")
+	out := readAll(t, brokers, "out")
 	seen := map[string]bool{}
 	for _, r := range out {
 		if seen[string(r.Value)] {
@@ -281,8 +291,8 @@ func TestBackpressureLosesNothing(t *testing.T) {
 		}
 		seen[string(r.Value)] = true
 	}
-	if len(seen) != 400 {
-		t.Errorf("%d distinct records, want 400", len(seen))
+	if len(seen) != 400 || len(out) != 400 {
+		t.Errorf("%d records, %d distinct, want 400", len(out), len(seen))
 	}
 }
 
@@ -322,8 +332,14 @@ func TestProcessingErrorNamesRecord(t *testing.T) {
 	if o, ok := offsets.Lookup("in", 0); !ok || o.At != 2 {
 		t.Errorf("committed offset = %+v, want 2 (after the records before the failing one)", o)
 	}
-	if got := consume(t, brokers, "out", 2, 10*time.Second); len(got) != 2 {
-		t.Errorf("%d records out, want 2", len(got))
+	// Run has returned: the output is final.
+	var got []string
+	for _, r := range readAll(t, brokers, "out") {
+		n, _ := serde.Int64().Decode(r.Value)
+		got = append(got, fmt.Sprintf("%s=%d", r.Key, n))
+	}
+	if want := []string{"a=1", "b=2"}; !slices.Equal(got, want) {
+		t.Errorf("output %v, want %v", got, want)
 	}
 }
 
@@ -389,7 +405,9 @@ func TestCloseIsIdempotentAndRunOnce(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- app.Run(context.Background()) }()
-	time.Sleep(300 * time.Millisecond)
+	// Close a Run that is running: once a record has come through, it is.
+	produce(t, brokers, "in", [2]string{"k", "v"})
+	consume(t, brokers, "out", 1, 20*time.Second)
 	if err := app.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/internal/kafkatest/ends"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
@@ -59,10 +60,16 @@ func countsTo(counts topology.Stream[topology.Windowed[string], int64], topic st
 	}), topic, serde.String(), serde.String())
 }
 
-func readCounts(t *testing.T, brokers []string, n int) []string {
+// readCounts returns every record of "counts" as "key=value", sorted (see readAll).
+func readCounts(t *testing.T, brokers []string) []string {
 	t.Helper()
-	var out []string
-	for _, r := range consume(t, brokers, "counts", n, 20*time.Second) {
+	return keyValues(readAll(t, brokers, "counts"))
+}
+
+// keyValues lists records as "key=value", sorted.
+func keyValues(recs []*kgo.Record) []string {
+	out := make([]string, 0, len(recs))
+	for _, r := range recs {
 		out = append(out, string(r.Key)+"="+string(r.Value))
 	}
 	slices.Sort(out)
@@ -94,15 +101,9 @@ func TestTumblingWindowsOutOfOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := runApp(t, app)
-	got := readCounts(t, brokers, len(want))
-	time.Sleep(300 * time.Millisecond)
-	again := readCounts(t, brokers, len(want))
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(got, want) || len(again) != len(want) {
-		t.Errorf("windows:\n got %v\nwant %v (%d records after a pause)", got, want, len(again))
+	stopCaughtUp(t, brokers, "tumbling", runApp(t, app), "events")
+	if got := readCounts(t, brokers); !slices.Equal(got, want) {
+		t.Errorf("windows:\n got %v\nwant %v", got, want)
 	}
 }
 
@@ -118,12 +119,8 @@ func TestHoppingWindows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := runApp(t, app)
-	got := readCounts(t, brokers, len(want))
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(got, want) {
+	stopCaughtUp(t, brokers, "hopping", runApp(t, app), "events")
+	if got := readCounts(t, brokers); !slices.Equal(got, want) {
 		t.Errorf("hopping windows = %v, want %v", got, want)
 	}
 }
@@ -141,12 +138,8 @@ func TestLateRecordsGoToTheLateTopic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := runApp(t, app)
-	got := readCounts(t, brokers, 3)
-	late := consume(t, brokers, "late", 1, 20*time.Second)
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopCaughtUp(t, brokers, "late", runApp(t, app), "events")
+	got, late := readCounts(t, brokers), readAll(t, brokers, "late")
 	if want := []string{"a@1000=1", "a@3000=1", "a@6000=1"}; !slices.Equal(got, want) {
 		t.Errorf("windows = %v, want %v", got, want)
 	}
@@ -213,12 +206,9 @@ func TestBoundedRunReturnsWithAllWindows(t *testing.T) {
 			if ctx.Err() != nil {
 				t.Fatal("bounded Run did not return by itself")
 			}
-			got := readCounts(t, brokers, len(want))
-			if !slices.Equal(got, want) {
+			// Run has returned: the output is final, each window in it once.
+			if got := readCounts(t, brokers); !slices.Equal(got, want) {
 				t.Errorf("windowed counts:\n got %v\nwant %v", got, want)
-			}
-			if again := readCounts(t, brokers, len(want)); len(again) != len(want) {
-				t.Errorf("%d windows emitted, want %d", len(again), len(want))
 			}
 		})
 	}
@@ -240,16 +230,10 @@ func TestSessionWindows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := runApp(t, app)
-	got := readCounts(t, brokers, 3)
-	time.Sleep(300 * time.Millisecond)
-	again := readCounts(t, brokers, 3)
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopCaughtUp(t, brokers, "sessions", runApp(t, app), "events")
 	want := []string{"a@1000-4001=5", "b@1200-1201=1", "b@9000-9001=1"}
-	if !slices.Equal(got, want) || len(again) != 3 {
-		t.Errorf("sessions = %v (then %d records), want %v", got, len(again), want)
+	if got := readCounts(t, brokers); !slices.Equal(got, want) {
+		t.Errorf("sessions = %v, want %v", got, want)
 	}
 }
 
@@ -257,7 +241,7 @@ func TestSessionWindows(t *testing.T) {
 // late: sent to the late topic and not counted.
 func TestSessionLateRecord(t *testing.T) {
 	// Bound 0: after 10000 the watermark is 9999; a@1000 (gap 1 s) is late.
-	got, late := runLateCase(t, "sessions-late", []timed{{"a", 5000}, {"a", 10000}, {"a", 1000}, {"z", 60000}}, 2,
+	got, late := runLateCase(t, "sessions-late", []timed{{"a", 5000}, {"a", 10000}, {"a", 1000}, {"z", 60000}},
 		func(g topology.Grouped[string, string]) topology.Stream[topology.Windowed[string], int64] {
 			return topology.SessionCount(topology.SessionBy(g, topology.Sessions(time.Second)), "sessions", topology.LateRecordsTo("late"))
 		})
@@ -270,9 +254,9 @@ func TestSessionLateRecord(t *testing.T) {
 }
 
 // runLateCase runs a windowed count (made by count from the stream grouped by key, its
-// late records to "late") over input with no out-of-orderness, and returns the first n
-// counts and the first late record.
-func runLateCase(t *testing.T, appID string, input []timed, n int,
+// late records to "late") over input with no out-of-orderness until it has processed the
+// input, and returns all the counts (see readCounts) and all the late records.
+func runLateCase(t *testing.T, appID string, input []timed,
 	count func(topology.Grouped[string, string]) topology.Stream[topology.Windowed[string], int64]) ([]string, []*kgo.Record) {
 	t.Helper()
 	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1, "late": 1})
@@ -285,13 +269,8 @@ func runLateCase(t *testing.T, appID string, input []timed, n int,
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := runApp(t, app)
-	got := readCounts(t, brokers, n)
-	late := consume(t, brokers, "late", 1, 20*time.Second)
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	return got, late
+	stopCaughtUp(t, brokers, appID, runApp(t, app), "events")
+	return readCounts(t, brokers), readAll(t, brokers, "late")
 }
 
 // Partition watermarks ride in the committed offsets' metadata: a restarted instance, even
@@ -313,11 +292,7 @@ func TestWatermarkSurvivesRestartInOffsetMetadata(t *testing.T) {
 			t.Fatal(err)
 		}
 		produceTimed(t, brokers, "events", 0, recs...)
-		stop := runApp(t, app)
-		time.Sleep(500 * time.Millisecond)
-		if err := stop(); err != nil {
-			t.Fatal(err)
-		}
+		stopCaughtUp(t, brokers, "wm-meta", runApp(t, app), "events")
 	}
 	run(timed{"a", 1000}, timed{"a", 5000})
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
@@ -334,7 +309,7 @@ func TestWatermarkSurvivesRestartInOffsetMetadata(t *testing.T) {
 	}
 	run(timed{"a", 2000})
 	var got []string
-	for _, r := range consume(t, brokers, "seen", 3, 10*time.Second) {
+	for _, r := range readAll(t, brokers, "seen") {
 		got = append(got, string(r.Value))
 	}
 	// Before 1000 there was no watermark; before 5000 it was 999; after the restart, before
@@ -371,7 +346,10 @@ func TestInternalWatermarkSurvivesRestart(t *testing.T) {
 		topology.To(wm, "seen", serde.String(), serde.String())
 		return top
 	}
-	run := func(part int32, recs ...timed) {
+	// run runs the application over recs until it has processed them and, first, until the
+	// repartition topic carries the watermarks given for its upstream tasks (a task writes a
+	// marker at most once a second after its watermark moves).
+	run := func(marks map[string]int64, part int32, recs ...timed) {
 		t.Helper()
 		app, err := eddy.New(build(), eddy.ApplicationID("wm-internal"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
 			eddy.CommitInterval(50*time.Millisecond), eddy.Logger(testLogger(t)))
@@ -380,13 +358,18 @@ func TestInternalWatermarkSurvivesRestart(t *testing.T) {
 		}
 		produceTimed(t, brokers, "events", part, recs...)
 		stop := runApp(t, app)
-		time.Sleep(1500 * time.Millisecond) // past the marker interval
-		if err := stop(); err != nil {
-			t.Fatal(err)
-		}
+		ends.WaitMarks(t, brokers, "wm-internal-mid-repartition", 30*time.Second, func(m map[int32]map[string]ends.Mark) bool {
+			for task, wm := range marks {
+				if m[0][task].Watermark != wm {
+					return false
+				}
+			}
+			return true
+		})
+		stopCaughtUp(t, brokers, "wm-internal", stop, "events")
 	}
 	produceTimed(t, brokers, "events", 1, timed{"b", 3000})
-	run(0, timed{"a", 1000}, timed{"a", 5000})
+	run(map[string]int64{"0_0": 4999, "0_1": 2999}, 0, timed{"a", 1000}, timed{"a", 5000})
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
@@ -402,10 +385,13 @@ func TestInternalWatermarkSurvivesRestart(t *testing.T) {
 	}
 	// Only partition 0 has new input: upstream task 1 writes nothing, yet the reader has a
 	// watermark at once.
-	run(0, timed{"a", 6000})
+	run(nil, 0, timed{"a", 6000})
 	var got []string
-	for _, r := range consume(t, brokers, "seen", 4, 10*time.Second) {
+	for _, r := range readAll(t, brokers, "seen") {
 		got = append(got, string(r.Value))
+	}
+	if len(got) != 4 {
+		t.Fatalf("watermarks seen = %v, want one for each of the 4 records", got)
 	}
 	if last := got[len(got)-1]; last != "2999" {
 		t.Errorf("watermarks seen = %v: after the restart the reader saw %s, want the committed 2999", got, last)
@@ -435,14 +421,13 @@ func TestInvalidEventTimeIsBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := runApp(t, app)
-	got := readCounts(t, brokers, 1)
-	dead := consume(t, brokers, "dlq", 2, 20*time.Second)
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopCaughtUp(t, brokers, "bad-time", runApp(t, app), "events")
+	got, dead := readCounts(t, brokers), readAll(t, brokers, "dlq")
 	if want := []string{"a@1000=2"}; !slices.Equal(got, want) {
 		t.Errorf("windows = %v, want %v", got, want)
+	}
+	if len(dead) != 2 {
+		t.Fatalf("%d dead letters, want 2", len(dead))
 	}
 	for i, want := range []string{"noon", "-5"} {
 		kind := ""

@@ -90,7 +90,8 @@ func (c *emptyCase) run(t *testing.T, tableEnd int64, reductions int) {
 	t.Helper()
 	r := start(t, newApp(t, c.topology(), c.appID, eddy.LowMemoryState()))
 	waitCommittedAt(t, c.appID, c.table, tableEnd, r)
-	consumeN(t, c.reduceOut, reductions, 60*time.Second)
+	n := 0
+	consumeUntil(t, c.reduceOut, 60*time.Second, func(*kgo.Record) { n++ }, func() bool { return n >= reductions })
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}

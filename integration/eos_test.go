@@ -21,6 +21,7 @@ import (
 
 	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/internal/kafkatest"
+	"github.com/eddy-streams/eddy/internal/kafkatest/ends"
 )
 
 // smoke is a running verification: the input topic, the smokeapp binary and its copies.
@@ -140,100 +141,24 @@ func (s *smoke) lag(adm *kadm.Client, outputs []string) string {
 }
 
 func (s *smoke) settled(ctx context.Context, adm *kadm.Client, outputs []string) bool {
-	ends, err := adm.ListEndOffsets(ctx, s.input)
-	if err != nil {
+	// The input and the internal repartition topic, whose tail holds commit markers and,
+	// after a kill, aborted records.
+	if ok, _, err := ends.CaughtUp(ctx, kafkatest.Bootstrap(s.t), s.appID, s.input); err != nil || !ok {
 		return false
 	}
-	offs, err := adm.FetchOffsets(ctx, s.appID)
-	if err != nil {
-		return false
-	}
-	done := true
-	ends.Each(func(e kadm.ListedOffset) {
-		// The input is written without transactions: caught up means committed = end.
-		if o, ok := offs.Lookup(s.input, e.Partition); !ok || o.At < e.Offset {
-			done = false
-		}
-	})
-	if !done {
-		return false
-	}
-	// The internal repartition topic too. It is written in transactions, so its tail holds
-	// commit markers and, after a kill, aborted records: a read_committed consumer has
-	// caught up when its committed offset is past the last visible record.
 	internal := s.appID + "-digits-repartition"
-	iends, err := adm.ListEndOffsets(ctx, internal)
-	if err != nil {
-		return false
-	}
-	iends.Each(func(e kadm.ListedOffset) {
-		if !done || e.Offset == 0 {
-			return
-		}
-		o, ok := offs.Lookup(internal, e.Partition)
-		if ok && o.At >= e.Offset-1 {
-			return
-		}
-		last, err := lastVisible(ctx, s.t, internal, e.Partition, e.Offset)
-		if err != nil || !ok || o.At <= last {
-			done = false
-		}
-	})
-	if !done {
-		return false
-	}
 	lsos, err1 := adm.ListCommittedOffsets(ctx, append(outputs, internal)...)
 	hwms, err2 := adm.ListEndOffsets(ctx, append(outputs, internal)...)
 	if err1 != nil || err2 != nil {
 		return false
 	}
+	done := true
 	hwms.Each(func(h kadm.ListedOffset) {
 		if l, ok := lsos.Lookup(h.Topic, h.Partition); !ok || l.Offset < h.Offset {
 			done = false
 		}
 	})
 	return done
-}
-
-// readAll reads every data record of topic, partition by partition, up to the end.
-func readAll(t *testing.T, topic string, isolation kgo.IsolationLevel) map[int32][]*kgo.Record {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	adm := kafkatest.Admin(t)
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[int32]int64{}
-	start := map[int32]kgo.Offset{}
-	ends.Each(func(e kadm.ListedOffset) {
-		if e.Offset > 0 {
-			want[e.Partition] = e.Offset
-			start[e.Partition] = kgo.NewOffset().AtStart()
-		}
-	})
-	out := map[int32][]*kgo.Record{}
-	if len(want) == 0 {
-		return out
-	}
-	cl := kafkatest.Client(t, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: start}),
-		kgo.FetchIsolationLevel(isolation), kgo.KeepControlRecords())
-	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("reading %s: still waiting for partitions %v", topic, want)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if !r.Attrs.IsControl() {
-				out[r.Partition] = append(out[r.Partition], r)
-			}
-			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
-				delete(want, r.Partition)
-			}
-		})
-	}
-	return out
 }
 
 // verify replays the input through a reference model and compares the committed outputs.
@@ -430,12 +355,13 @@ func TestFencedZombieCommitsNothing(t *testing.T) {
 		defer wg.Done()
 		s.generate(6000, 100, 200*time.Millisecond)
 	}()
-	time.Sleep(3 * time.Second)
+	// Stopped while it owns tasks, and resumed once the group has dropped it (after the
+	// 6 s session timeout) and b owns every task.
+	s.waitGroup(func(members map[string][]string) bool { return len(members["a"]) > 0 && len(members["b"]) > 0 })
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	// The session timeout is 6 s: after it, b owns every task.
-	time.Sleep(10 * time.Second)
+	s.waitGroup(func(members map[string][]string) bool { return len(members["a"]) == 0 && len(members["b"]) > 0 })
 	resumed := time.Now()
 	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
@@ -461,6 +387,48 @@ func TestFencedZombieCommitsNothing(t *testing.T) {
 	}
 	if !fenced {
 		t.Errorf("the resumed zombie was never fenced out; its log:\n%s", log)
+	}
+}
+
+// waitGroup waits until the group is stable with an assignment that done accepts: the
+// partitions assigned to each copy, by name ("topic/partition"). A copy's members are known
+// by their client ids, which begin with the application id and the copy's process id.
+func (s *smoke) waitGroup(done func(members map[string][]string) bool) {
+	s.t.Helper()
+	adm := kafkatest.Admin(s.t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var last string
+	for {
+		members := map[string][]string{}
+		if groups, err := adm.DescribeGroups(ctx, s.appID); err == nil {
+			g := groups[s.appID]
+			last = fmt.Sprintf("%s with %d members", g.State, len(g.Members))
+			for name, dir := range s.dirs {
+				id, err := os.ReadFile(filepath.Join(dir, s.appID, "process-id"))
+				if err != nil {
+					continue
+				}
+				prefix := s.appID + "-" + strings.TrimSpace(string(id)) + "-"
+				for _, m := range g.Members {
+					if a, ok := m.Assigned.AsConsumer(); ok && strings.HasPrefix(m.ClientID, prefix) {
+						for _, tp := range a.Topics {
+							for _, p := range tp.Partitions {
+								members[name] = append(members[name], fmt.Sprintf("%s/%d", tp.Topic, p))
+							}
+						}
+					}
+				}
+			}
+			if g.State == "Stable" && done(members) {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			s.t.Fatalf("group %s: no such assignment after a minute; last %s: %v", s.appID, last, members)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
 
@@ -588,39 +556,4 @@ func (s *smoke) verifyWindows(input, windows map[int32][]*kgo.Record) {
 		}
 	}
 	t.Logf("%d final windows verified (%d wrong)", len(want), bad)
-}
-
-// lastVisible returns the offset of the last record a read_committed consumer sees in a
-// partition below end (-1 if none in the last stretch), skipping commit markers and
-// aborted records.
-func lastVisible(ctx context.Context, t *testing.T, topic string, partition int32, end int64) (int64, error) {
-	from := max(0, end-500)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(kafkatest.Bootstrap(t)...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(from)}}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
-	if err != nil {
-		return 0, err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	last := int64(-1)
-	for {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-		reached := false
-		fs.EachRecord(func(r *kgo.Record) {
-			if !r.Attrs.IsControl() {
-				last = r.Offset
-			}
-			if r.Offset >= end-1 {
-				reached = true
-			}
-		})
-		if reached {
-			return last, nil
-		}
-	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/internal/kafkatest"
+	"github.com/eddy-streams/eddy/internal/kafkatest/ends"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
@@ -479,29 +480,7 @@ func TestDeadLetterExactlyOnceUnderKill9(t *testing.T) {
 		p = startProc(t, fmt.Sprintf("relay-%d", k), bin, args...)
 	}
 	<-generated
-	// Settled: the group committed the end of every input partition.
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		ends, err1 := adm.ListEndOffsets(ctx, in)
-		committed, err2 := adm.FetchOffsets(ctx, appID)
-		cancel()
-		done := err1 == nil && err2 == nil
-		if done {
-			ends.Each(func(e kadm.ListedOffset) {
-				if c, ok := committed.Lookup(in, e.Partition); !ok || c.At < e.Offset {
-					done = false
-				}
-			})
-		}
-		if done {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the input was not all committed after 90 s")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	ends.WaitCaughtUp(t, kafkatest.Bootstrap(t), appID, 90*time.Second, in)
 	p.terminate(t)
 
 	check := func(topic string, want map[string]string) {

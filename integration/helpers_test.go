@@ -13,6 +13,7 @@ import (
 
 	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/internal/kafkatest"
+	"github.com/eddy-streams/eddy/internal/kafkatest/ends"
 )
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -52,12 +53,22 @@ func consumeUntil(t *testing.T, topic string, timeout time.Duration, keep func(*
 	}
 }
 
-// consumeN reads n records of topic from the start.
-func consumeN(t *testing.T, topic string, n int, timeout time.Duration) []*kgo.Record {
+// readAll reads every data record of topic up to its end offsets as they are now,
+// partition by partition (see ends.Read). After stopCaughtUp, or once the application is
+// stopped, that is all it wrote.
+func readAll(t *testing.T, topic string, isolation kgo.IsolationLevel) map[int32][]*kgo.Record {
 	t.Helper()
-	var out []*kgo.Record
-	consumeUntil(t, topic, timeout, func(r *kgo.Record) { out = append(out, r) }, func() bool { return len(out) >= n })
+	out := map[int32][]*kgo.Record{}
+	for _, r := range ends.Read(t, kafkatest.Bootstrap(t), topic, isolation) {
+		out[r.Partition] = append(out[r.Partition], r)
+	}
 	return out
+}
+
+// readCommitted is readAll as a read_committed reader sees it, in one list.
+func readCommitted(t *testing.T, topic string) []*kgo.Record {
+	t.Helper()
+	return ends.Read(t, kafkatest.Bootstrap(t), topic, kgo.ReadCommitted())
 }
 
 // running is an App running in the background.
@@ -73,6 +84,17 @@ func start(t *testing.T, app *eddy.App) *running {
 	go func() { r.done <- app.Run(ctx) }()
 	t.Cleanup(func() { _ = r.stop() })
 	return r
+}
+
+// stopCaughtUp stops the app once the application appID has processed everything in
+// inputs and in its repartition topics (its committed offsets say so, see
+// ends.WaitCaughtUp), and fails the test if Run did not return nil.
+func (r *running) stopCaughtUp(t *testing.T, appID string, inputs ...string) {
+	t.Helper()
+	ends.WaitCaughtUp(t, kafkatest.Bootstrap(t), appID, 90*time.Second, inputs...)
+	if err := r.stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
 }
 
 // stop cancels the app and returns what Run returned.

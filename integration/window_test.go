@@ -11,6 +11,7 @@ import (
 
 	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/internal/kafkatest"
+	"github.com/eddy-streams/eddy/internal/kafkatest/ends"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
@@ -30,8 +31,9 @@ func clickCounts(in, out string, opts ...topology.Option) *topology.Topology {
 }
 
 // produceClicks writes clicks with event times to one partition of topic and returns the
-// reference window counts of all but the last (a flush far ahead).
-func produceClicks(t *testing.T, topic string, partition int32, n int) []string {
+// reference window counts of all but the last (a flush far ahead), and the time of the
+// flush.
+func produceClicks(t *testing.T, topic string, partition int32, n int) ([]string, int64) {
 	t.Helper()
 	cl := kafkatest.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	ref := map[string]int{}
@@ -42,7 +44,8 @@ func produceClicks(t *testing.T, topic string, partition int32, n int) []string 
 		recs = append(recs, &kgo.Record{Topic: topic, Partition: partition, Key: fmt.Appendf(nil, "u%d", i%7), Value: []byte(page), Timestamp: time.UnixMilli(ts)})
 		ref[fmt.Sprintf("%s@%d", page, ts/1000*1000)]++
 	}
-	recs = append(recs, &kgo.Record{Topic: topic, Partition: partition, Key: []byte("flush"), Value: []byte("/flush"), Timestamp: time.UnixMilli(int64(10_000+n*37) + 60_000)})
+	flush := int64(10_000+n*37) + 60_000
+	recs = append(recs, &kgo.Record{Topic: topic, Partition: partition, Key: []byte("flush"), Value: []byte("/flush"), Timestamp: time.UnixMilli(flush)})
 	if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -51,13 +54,17 @@ func produceClicks(t *testing.T, topic string, partition int32, n int) []string 
 		want = append(want, fmt.Sprintf("%s=%d", k, c))
 	}
 	slices.Sort(want)
-	return want
+	return want, flush
 }
 
 // Idle partitions across a repartition: clicks come to one partition of three. Without an
 // idle timeout the two empty partitions' tasks hold the watermark of every downstream task
 // back and no window closes; with a 2 s idle timeout they stop holding it, and the windows
 // close with exact counts, each once.
+//
+// Nothing can change any more once every reader has processed the last watermark header of
+// every upstream task (0_0 with the watermark of the flush, and with the idle timeout all
+// three idle): the test waits for that state, then reads the output to its end.
 func TestIdlePartitionsAndWindowsAcrossRepartition(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -68,37 +75,39 @@ func TestIdlePartitionsAndWindowsAcrossRepartition(t *testing.T) {
 			in, out := kafkatest.Topic(t, "clicks"), kafkatest.Topic(t, "counts")
 			kafkatest.CreateTopic(t, adm, in, 3, nil)
 			kafkatest.CreateTopic(t, adm, out, 3, nil)
-			want := produceClicks(t, in, 0, 400)
+			want, flush := produceClicks(t, in, 0, 400)
 			var opts []topology.Option
 			if tc.idle > 0 {
 				opts = append(opts, topology.IdleTimeout(tc.idle))
 			}
-			run := start(t, newApp(t, clickCounts(in, out, opts...), kafkatest.Topic(t, "app"), eddy.LowMemoryState()))
-			if tc.idle == 0 {
-				time.Sleep(6 * time.Second)
-				if err := run.stop(); err != nil {
-					t.Fatalf("Run: %v", err)
+			appID := kafkatest.Topic(t, "app")
+			run := start(t, newApp(t, clickCounts(in, out, opts...), appID, eddy.LowMemoryState()))
+			// The watermark after the flush: its time less the 1 s bound, less 1 ms.
+			final := ends.Mark{Watermark: flush - 1001, Idle: tc.idle > 0}
+			ends.WaitMarks(t, kafkatest.Bootstrap(t), appID+"-by-page-repartition", 60*time.Second, func(m map[int32]map[string]ends.Mark) bool {
+				for p := range int32(3) {
+					_, ok1 := m[p]["0_1"]
+					_, ok2 := m[p]["0_2"]
+					if m[p]["0_0"] != final || !ok1 || !ok2 || m[p]["0_1"].Idle != final.Idle || m[p]["0_2"].Idle != final.Idle {
+						return false
+					}
 				}
-				if n := countAll(t, out); n != 0 {
-					t.Fatalf("%d windows emitted while two input partitions held the watermark back", n)
-				}
-				return
-			}
-			recs := consumeN(t, out, len(want), 60*time.Second)
-			time.Sleep(2 * time.Second) // room for a wrong second emission
-			if err := run.stop(); err != nil {
-				t.Fatalf("Run: %v", err)
-			}
+				return true
+			})
+			run.stopCaughtUp(t, appID, in)
 			var got []string
-			for _, r := range recs {
+			for _, r := range readCommitted(t, out) {
 				got = append(got, string(r.Key)+"="+string(r.Value))
 			}
 			slices.Sort(got)
-			if !slices.Equal(got, want) {
-				t.Errorf("windows:\n got %v\nwant %v", got, want)
+			if tc.idle == 0 {
+				if len(got) != 0 {
+					t.Fatalf("%d windows emitted while two input partitions held the watermark back: %v", len(got), got)
+				}
+				return
 			}
-			if n := countAll(t, out); n != len(want) {
-				t.Errorf("%d window results in %s, want %d (each window once)", n, out, len(want))
+			if !slices.Equal(got, want) {
+				t.Errorf("windows (each once):\n got %v\nwant %v", got, want)
 			}
 		})
 	}
@@ -128,9 +137,21 @@ func TestBoundedWordCount(t *testing.T) {
 			if err := app.Run(ctx); err != nil || ctx.Err() != nil {
 				t.Fatalf("bounded Run = %v (context %v): it must return by itself", err, ctx.Err())
 			}
-			got := latestCounts(t, out, want)
+			// Run has returned: the output is final. Each word's highest count is its count,
+			// and none is higher.
+			got := map[string]int64{}
+			for _, r := range readCommitted(t, out) {
+				n, err := serde.Int64().Decode(r.Value)
+				if err != nil {
+					t.Fatalf("decode %s/%d@%d: %v", r.Topic, r.Partition, r.Offset, err)
+				}
+				got[string(r.Key)] = max(got[string(r.Key)], n)
+			}
 			var sum int64
-			for _, n := range got {
+			for w, n := range got {
+				if n != want[w] {
+					t.Errorf("count of %s = %d, want %d", w, n, want[w])
+				}
 				sum += n
 			}
 			if sum != total {

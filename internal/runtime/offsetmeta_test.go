@@ -82,3 +82,65 @@ func TestEndsOfEarlierRunsAreStale(t *testing.T) {
 		t.Error("this run's end marker did not end the partition")
 	}
 }
+
+// FuzzOffsetMeta: offset metadata comes from the broker, written by any client of the
+// group, so decoding never panics; a value round-trips (decode(encode(x)) == x); and what
+// decodes encodes to a fixed point: it decodes to the same value, and encodes again to
+// the same string.
+func FuzzOffsetMeta(f *testing.F) {
+	for _, m := range []offsetMeta{
+		{ms: 5000, seen: true},
+		{ms: -3, seen: true, idle: true},
+		{ended: []int32{0, 2, 70}},
+		{ms: 42, seen: true, idle: true, ended: []int32{1}},
+		{},
+	} {
+		var bitmap []byte
+		for _, i := range m.ended {
+			bitmap = append(bitmap, byte(i))
+		}
+		f.Add(m.String(), m.ms, m.seen, m.idle, bitmap)
+	}
+	for _, s := range []string{"", "member-1-abc", "eddy1:", "eddy1:x", "eddy1:5:what", "eddy1:5:end=zz",
+		"eddy1:9223372036854775807:idle:end=ffffffff", "eddy1:-:end=1:idle", "eddy1:+7:end=-6:end=1:idle:idle"} {
+		f.Add(s, int64(0), false, false, []byte(nil))
+	}
+	f.Fuzz(func(t *testing.T, s string, ms int64, seen, idle bool, bitmap []byte) {
+		// Any string, as read from a committed offset.
+		if m, ok := decodeOffsetMeta(s); ok {
+			// The ended upstream partitions are a set: a bit named twice (a repeated
+			// ":end=" part) is named once, as endUpstream keeps them.
+			slices.Sort(m.ended)
+			m.ended = slices.Compact(m.ended)
+			enc := m.String()
+			again, ok := decodeOffsetMeta(enc)
+			if !ok || !sameOffsetMeta(again, m) {
+				t.Fatalf("%q decodes to %+v, which encodes to %q, which decodes to %+v (ok %v)", s, m, enc, again, ok)
+			}
+			if enc2 := again.String(); enc2 != enc {
+				t.Fatalf("%q: encodings %q then %q", s, enc, enc2)
+			}
+		}
+		// Any value eddy writes: ms only when seen; the ended upstream partitions, in
+		// order and once each (bitmap's bytes name them).
+		m := offsetMeta{seen: seen, idle: idle}
+		if seen {
+			m.ms = ms
+		}
+		for _, b := range bitmap {
+			if !slices.Contains(m.ended, int32(b)) {
+				m.ended = append(m.ended, int32(b))
+			}
+		}
+		slices.Sort(m.ended)
+		enc := m.String()
+		got, ok := decodeOffsetMeta(enc)
+		if !ok || !sameOffsetMeta(got, m) {
+			t.Fatalf("%+v encodes to %q, which decodes to %+v (ok %v)", m, enc, got, ok)
+		}
+	})
+}
+
+func sameOffsetMeta(a, b offsetMeta) bool {
+	return a.ms == b.ms && a.seen == b.seen && a.idle == b.idle && a.run == b.run && slices.Equal(a.ended, b.ended)
+}

@@ -29,9 +29,12 @@ func (c Checkpoint) encode() []byte {
 	return binary.BigEndian.AppendUint64(b, uint64(c.Written.UnixMilli()))
 }
 
+// decodeCheckpoint reads a checkpoint as encode writes it. Version 1 is exactly 33 bytes:
+// a longer value is not one eddy wrote, and trusting its first 33 bytes could resume a
+// restore from a wrong offset, so it is unreadable (and the slice restores from scratch).
 func decodeCheckpoint(b []byte) (Checkpoint, error) {
 	var c Checkpoint
-	if len(b) < 1+16+8+8 || b[0] != checkpointVersion {
+	if len(b) != 1+16+8+8 || b[0] != checkpointVersion {
 		return c, fmt.Errorf("state: unreadable checkpoint (%d bytes, version %d)", len(b), firstByte(b))
 	}
 	copy(c.TopicID[:], b[1:17])

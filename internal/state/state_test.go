@@ -197,6 +197,9 @@ func TestCheckpointEncoding(t *testing.T) {
 	if _, err := decodeCheckpoint([]byte{9, 9}); err == nil {
 		t.Error("a short checkpoint decoded")
 	}
+	if _, err := decodeCheckpoint(append(c.encode(), 0)); err == nil {
+		t.Error("a checkpoint with a byte too many decoded")
+	}
 }
 
 // countingBackend counts the point reads that reach the database.
