@@ -142,6 +142,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		SessionTimeout:        a.cfg.sessionTimeout,
 		PurgeInterval:         a.cfg.purgeInterval,
 		ShutdownTimeout:       a.cfg.shutdown,
+		MaxBufferedBytes:      a.cfg.maxBuffered,
 		HeartbeatInterval:     a.cfg.heartbeat,
 		Bounded:               a.cfg.bounded,
 		OnDeserialization:     a.cfg.onDeserialization.runtime(),

@@ -44,6 +44,7 @@ type config struct {
 	heartbeat      time.Duration
 	purgeInterval  time.Duration
 	shutdown       time.Duration
+	maxBuffered    int
 	bounded        bool
 
 	onDeserialization, onProcessing, onProduction ErrorPolicy
@@ -63,6 +64,7 @@ func defaultConfig() config {
 		heartbeat:      3 * time.Second,
 		purgeInterval:  30 * time.Second,
 		shutdown:       30 * time.Second,
+		maxBuffered:    64 << 20,
 	}
 }
 
@@ -151,6 +153,15 @@ func HeartbeatInterval(d time.Duration) Opt {
 func RepartitionPurgeInterval(d time.Duration) Opt {
 	return optFunc(func(c *config) { c.purgeInterval = d })
 }
+
+// MaxBufferedBytes bounds the memory of the instance's write buffers: the state changes of
+// the records processed since the last commit, kept until the commit writes them to the
+// changelogs and the local database. When a worker's buffers reach its share (the budget
+// divided by Workers), it commits at once instead of waiting for the commit interval, so
+// large values and a long interval cannot grow the buffers with the input. Under
+// exactly-once the transaction commits after the records already polled, so the buffers
+// may pass the budget by one poll. Default 64 MiB; 0 turns the bound off.
+func MaxBufferedBytes(n int) Opt { return optFunc(func(c *config) { c.maxBuffered = n }) }
 
 // ShutdownTimeout bounds a stop. Once Run's context ends (or Close is called), the final
 // commit, the abort of an open transaction and the leaving of the group get this long in
@@ -264,6 +275,9 @@ func (c *config) validate() error {
 	}
 	if c.maxQueued < 1 {
 		errs = append(errs, fmt.Errorf("eddy: MaxQueuedRecords(%d): need at least 1", c.maxQueued))
+	}
+	if c.maxBuffered < 0 {
+		errs = append(errs, fmt.Errorf("eddy: MaxBufferedBytes(%d): must not be negative (0 turns the bound off)", c.maxBuffered))
 	}
 	if c.shutdown <= 0 {
 		errs = append(errs, fmt.Errorf("eddy: ShutdownTimeout(%s): must be positive", c.shutdown))

@@ -56,6 +56,9 @@ type Config struct {
 	ExactlyOnce bool
 	// TransactionTimeout is the transaction timeout under exactly-once.
 	TransactionTimeout time.Duration
+	// MaxBufferedBytes bounds the instance's write buffers: a worker whose buffers hold its
+	// share commits at once (0: no bound).
+	MaxBufferedBytes int
 	// ShutdownTimeout bounds a stop: once Run's context ends, the final commit, aborts and
 	// the clients' closing get this long in all.
 	ShutdownTimeout time.Duration

@@ -251,7 +251,7 @@ func (w *worker) run(ctx context.Context) (err error) {
 		np, stepErr := w.step(ctx, fetches, &nextCommit)
 		w.mu.Unlock()
 		w.cl.AllowRebalance()
-		if stepErr == nil && w.sess != nil && !time.Now().Before(nextCommit) {
+		if stepErr == nil && w.sess != nil && (!time.Now().Before(nextCommit) || w.overBudget()) {
 			// Under exactly-once the transaction ends outside the poll gate: ending it
 			// may wait for a rebalance in progress, whose callbacks wait for the gate.
 			w.mu.Lock()
@@ -402,7 +402,7 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 	if err := w.sendMarkersLocked(now); err != nil {
 		return time.Time{}, err
 	}
-	if w.sess == nil && !now.Before(*nextCommit) {
+	if w.sess == nil && (!now.Before(*nextCommit) || w.overBudgetLocked()) {
 		if err := w.commitLocked(ctx); err != nil {
 			return time.Time{}, err
 		}
@@ -459,6 +459,9 @@ func (w *worker) processLocked() error {
 				}
 				progressed = true
 			}
+		}
+		if w.overBudgetLocked() && !exhaust {
+			break // the write buffers are full: commit before processing more
 		}
 		if !progressed || (!exhaust && time.Now().After(deadline)) {
 			break
@@ -730,4 +733,31 @@ func (w *worker) shutdown(clean bool) (err error) {
 		return errors.Join(err, fatal)
 	}
 	return err
+}
+
+// overBudgetLocked reports whether the worker's write buffers hold more than its share of
+// the instance's MaxBufferedBytes: then it commits at once instead of at the interval,
+// which bounds the memory a long commit interval and large values would take. (Under
+// exactly-once the transaction holds everything polled, so a commit comes after the poll's
+// records: the buffers stay within the budget plus one poll.)
+func (w *worker) overBudgetLocked() bool {
+	if w.cfg.MaxBufferedBytes <= 0 {
+		return false
+	}
+	share := max(w.cfg.MaxBufferedBytes/w.cfg.Workers, 1)
+	n := 0
+	for _, t := range w.tasks {
+		for _, kv := range t.kvs {
+			if n += kv.Buffer().Bytes(); n >= share {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (w *worker) overBudget() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.overBudgetLocked()
 }
