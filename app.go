@@ -150,7 +150,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		OnProduction:          a.cfg.onProduction.runtime(),
 		Metrics:               a.metrics,
 	}
-	return runtime.Run(ctx, rc, a.topo.Graph())
+	return publicError(runtime.Run(ctx, rc, a.topo.Graph()))
 }
 
 // Close stops a running App and waits until Run has returned, at most ShutdownTimeout

@@ -118,7 +118,7 @@ func (t *task) recordFailed(rec *kgo.Record, err error) error {
 		if re.Panicked {
 			w.log.Error("panic in user code", "record", t.cur.String(), "operator", re.Node, "stack", string(re.Stack))
 		}
-		return fmt.Errorf("eddy: task %s: record %s: %w", t.id, t.cur, err)
+		return newRecordFailure(t.id, rec, re)
 	}
 	if w.sess != nil && re.Kind != graph.Deserialization {
 		// It may have had effects (output, state) before it failed: they go with the

@@ -329,8 +329,8 @@ func (p *topicPlan) describe(ctx context.Context, adm *kadm.Client, topics []str
 		}
 		if time.Now().After(deadline) {
 			sort.Strings(missing)
-			return fmt.Errorf("eddy: %s topic(s) missing: %s (create them first; eddy creates only its internal topics)",
-				role, strings.Join(missing, ", "))
+			return markAs(ErrMissingTopic, fmt.Errorf("eddy: %s topic(s) missing: %s (create them first; eddy creates only its internal topics)",
+				role, strings.Join(missing, ", ")))
 		}
 		select {
 		case <-ctx.Done():
@@ -413,9 +413,9 @@ func (p *topicPlan) checkCopartitioned(s assign.Subtopology) error {
 			for _, t := range s.Topics {
 				parts = append(parts, fmt.Sprintf("%s (%d partitions)", t, p.partitions[t]))
 			}
-			return fmt.Errorf("eddy: sub-topology %d reads topics that are not co-partitioned: %s; "+
+			return markAs(ErrCoPartitioning, fmt.Errorf("eddy: sub-topology %d reads topics that are not co-partitioned: %s; "+
 				"topics processed together must have the same partition count (repartition one of them)",
-				s.ID, strings.Join(parts, ", "))
+				s.ID, strings.Join(parts, ", ")))
 		}
 	}
 	return nil
