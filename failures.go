@@ -134,6 +134,19 @@ func (a *App) Metrics() []Metric {
 	return out
 }
 
+// LateRecords returns how many records the windowed or session aggregation with the given
+// store rejected as late on this instance since New (every window they belonged to was
+// final): dropped, or sent to its LateRecordsTo topic. It is the counter
+// eddy_late_records_total{store} of Metrics.
+func (a *App) LateRecords(store string) int64 {
+	for _, m := range a.Metrics() {
+		if m.Name == "eddy_late_records_total" && m.Labels["store"] == store {
+			return m.Value
+		}
+	}
+	return 0
+}
+
 // WriteMetrics writes the instance's counters in the Prometheus text exposition format,
 // for a /metrics handler.
 func (a *App) WriteMetrics(w io.Writer) error {

@@ -70,7 +70,9 @@ func defaultConfig() config {
 
 // ApplicationID names the application. It is the consumer group id, the prefix of every
 // internal topic, and the directory of local state under StateDir. Every instance of one
-// application must use the same id. Required; letters, digits, '.', '_' and '-'.
+// application must use the same id. A new id (no committed offsets) reads its inputs from
+// the earliest offset, as Kafka Streams does; to start over, use a new id or reset the
+// group's offsets. Required; letters, digits, '.', '_' and '-'.
 func ApplicationID(id string) Opt { return optFunc(func(c *config) { c.appID = id }) }
 
 // Brokers are the seed brokers ("host:port"). Required.
@@ -107,8 +109,10 @@ func ExactlyOnce() Opt { return optFunc(func(c *config) { c.exactlyOnce = true }
 func TransactionTimeout(d time.Duration) Opt { return optFunc(func(c *config) { c.txnTimeout = d }) }
 
 // StateDir is the directory for this instance's local state, under which eddy keeps
-// <application id>/ (the process id, and later the state stores). Two instances on one
-// machine need different directories. Default: <os temp dir>/eddy.
+// <application id>/: the process id (which names the instance to the group and, under
+// exactly-once, to its transactional ids) and the state stores. Two instances on one
+// machine need different directories: Run locks the directory, and a second instance
+// fails at once with ErrStateDirInUse. Default: <os temp dir>/eddy.
 func StateDir(dir string) Opt { return optFunc(func(c *config) { c.stateDir = dir }) }
 
 // Logger receives eddy's logs. Default: none.

@@ -153,6 +153,9 @@ func TestLateRecordsGoToTheLateTopic(t *testing.T) {
 	if !strings.Contains(text.String(), "eddy_late_records_total{store=\"win\"} 1\n") {
 		t.Errorf("metrics do not count the late record once:\n%s", text.String())
 	}
+	if n, other := app.LateRecords("win"), app.LateRecords("nope"); n != 1 || other != 0 {
+		t.Errorf("LateRecords(win) = %d, LateRecords(nope) = %d; want 1 and 0", n, other)
+	}
 }
 
 // Bounded mode: a run over N records returns by itself; its counts total N, and the last
