@@ -122,7 +122,7 @@ func (w *worker) initBound(p *partition) {
 	tp := topicPartition{p.topic, p.partition}
 	p.end = w.plan.ends[tp]
 	if w.plan.starts[tp] >= p.end {
-		p.done, p.committedDone = true, true // nothing to read: done, even after an abort
+		p.clock.done, p.committedClock.done = true, true // nothing to read: done, even after an abort
 	}
 }
 
@@ -177,7 +177,7 @@ func (p *topicPlan) allFinished() bool {
 
 func (t *task) allDone() bool {
 	for _, p := range t.parts {
-		if !p.done || p.queued() > 0 && !p.pastEnd(p.queue[p.head]) {
+		if !p.clock.done || p.queued() > 0 && !p.pastEnd(p.queue[p.head]) {
 			return false
 		}
 	}
@@ -199,8 +199,8 @@ func (w *worker) finishTask(t *task) error {
 	}
 	for _, p := range t.parts {
 		// The offset metadata keeps the real watermark: a later run goes on from it.
-		p.finalMax, p.finalSeen, p.finalIdle = p.maxTime, p.seen, p.idle
-		p.maxTime, p.seen, p.idle = endOfTime, true, false
+		p.finalMax, p.finalSeen, p.finalIdle = p.clock.maxTime, p.clock.seen, p.clock.idle
+		p.clock.maxTime, p.clock.seen, p.clock.idle = endOfTime, true, false
 	}
 	if err := t.advanceWatermark(); err != nil {
 		return fmt.Errorf("eddy: task %s: end of input: %w", t.id, err)

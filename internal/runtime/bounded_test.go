@@ -24,7 +24,7 @@ func TestEndOfInputReportedOncePerRun(t *testing.T) {
 		plan: &topicPlan{finished: map[processor.TaskID]bool{}}}
 	newTask := func() *task {
 		tk := &task{w: w, id: processor.TaskID{Partition: 0}}
-		tk.parts = []*partition{{topic: "in", next: -1, end: 5, done: true, task: tk}}
+		tk.parts = []*partition{{topic: "in", next: -1, end: 5, clock: timeState{done: true}, task: tk}}
 		var err error
 		if tk.g, err = g.BuildTask(0, tk); err != nil {
 			t.Fatal(err)

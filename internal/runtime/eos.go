@@ -223,51 +223,16 @@ func (w *worker) snapshotTimeLocked() {
 	}
 }
 
-// rollbackTime puts the task's time state back to the last commit.
+// rollbackTime puts the task's time state back to the last commit: the watermark and
+// every partition's clock (for internal partitions their upstream watermarks too, so
+// records replayed after an abort meet the watermark they met the first time; in bounded
+// runs the ends, which are only as far as the commit).
 func (t *task) rollbackTime() {
 	t.watermark = t.committedWatermark
 	for _, p := range t.parts {
-		p.maxTime, p.seen, p.idle = p.committedMax, p.committedSeen, p.committedIdle
-		// Bounded mode: the end of input is only as far as the commit, too.
-		p.done = p.committedDone
-		clear(p.ended)
-		for k := range p.committedEnded {
-			if p.ended == nil {
-				p.ended = map[uint64]bool{}
-			}
-			p.ended[k] = true
-		}
-		// An internal partition's upstream watermarks go back too: records replayed
-		// after an abort must meet the watermark they met the first time.
-		clear(p.upstream)
-		for k, v := range p.committedUpstream {
-			if p.upstream == nil {
-				p.upstream = map[uint64]upstreamWM{}
-			}
-			p.upstream[k] = v
-		}
+		p.clock = p.committedClock.clone()
 	}
 }
 
 // snapshotTime records the partition's time state as committed.
-func (p *partition) snapshotTime() {
-	p.committedMax, p.committedSeen, p.committedIdle = p.maxTime, p.seen, p.idle
-	p.committedDone = p.done
-	if len(p.ended) > 0 {
-		if p.committedEnded == nil {
-			p.committedEnded = map[uint64]bool{}
-		}
-		for k := range p.ended {
-			p.committedEnded[k] = true
-		}
-	}
-	if p.internal {
-		if p.committedUpstream == nil {
-			p.committedUpstream = map[uint64]upstreamWM{}
-		}
-		clear(p.committedUpstream)
-		for k, v := range p.upstream {
-			p.committedUpstream[k] = v
-		}
-	}
-}
+func (p *partition) snapshotTime() { p.committedClock = p.clock.clone() }

@@ -61,12 +61,12 @@ func readWMEnd(rec *kgo.Record) (up uint64, st upstreamWM, marker, end, ok bool)
 // endUpstream records an upstream task's end of input; the partition is done when every
 // upstream task has ended.
 func (p *partition) endUpstream(up uint64) {
-	if p.ended == nil {
-		p.ended = map[uint64]bool{}
+	if p.clock.ended == nil {
+		p.clock.ended = map[uint64]bool{}
 	}
-	p.ended[up] = true
-	if len(p.ended) >= p.expected {
-		p.done = true
+	p.clock.ended[up] = true
+	if len(p.clock.ended) >= p.expected {
+		p.clock.done = true
 	}
 }
 
@@ -104,36 +104,36 @@ func isMarker(rec *kgo.Record) bool {
 // recomputes the partition's: the minimum over upstream tasks that are not idle, once all
 // of them have reported; idle, at the highest of theirs, when all are idle.
 func (p *partition) observeUpstream(up uint64, st upstreamWM) {
-	if p.upstream == nil {
-		p.upstream = map[uint64]upstreamWM{}
+	if p.clock.upstream == nil {
+		p.clock.upstream = map[uint64]upstreamWM{}
 	}
-	if old, ok := p.upstream[up]; ok && old.wm > st.wm {
+	if old, ok := p.clock.upstream[up]; ok && old.wm > st.wm {
 		st.wm = old.wm // a task's watermark never goes down
 	}
-	p.upstream[up] = st
-	if len(p.upstream) < p.expected {
-		p.seen, p.idle = false, false
+	p.clock.upstream[up] = st
+	if len(p.clock.upstream) < p.expected {
+		p.clock.seen, p.clock.idle = false, false
 		return
 	}
 	low, high, active := int64(math.MaxInt64), int64(math.MinInt64), false
-	for _, u := range p.upstream {
+	for _, u := range p.clock.upstream {
 		high = max(high, u.wm)
 		if !u.idle {
 			active = true
 			low = min(low, u.wm)
 		}
 	}
-	p.idle = !active
+	p.clock.idle = !active
 	if !active {
 		// Every upstream task is idle: as in Flink, the partition carries the highest
 		// watermark they reached, so the last windows still close.
 		low = high
 	}
 	if low == math.MinInt64 {
-		p.seen = false
+		p.clock.seen = false
 		return
 	}
-	p.maxTime, p.seen = time.UnixMilli(low), true
+	p.clock.maxTime, p.clock.seen = time.UnixMilli(low), true
 }
 
 // seedUpstream gives every upstream task (the writing sub-topology's tasks) the committed
@@ -142,14 +142,14 @@ func (p *partition) observeUpstream(up uint64, st upstreamWM) {
 func (p *partition) seedUpstream(writer int, wm int64, idle bool) {
 	for i := range p.expected {
 		up := uint64(writer)<<32 | uint64(i)
-		if _, ok := p.upstream[up]; !ok {
-			if p.upstream == nil {
-				p.upstream = map[uint64]upstreamWM{}
+		if _, ok := p.clock.upstream[up]; !ok {
+			if p.clock.upstream == nil {
+				p.clock.upstream = map[uint64]upstreamWM{}
 			}
-			p.upstream[up] = upstreamWM{wm: wm, idle: idle}
+			p.clock.upstream[up] = upstreamWM{wm: wm, idle: idle}
 		}
 	}
-	p.observeUpstream(uint64(writer)<<32, p.upstream[uint64(writer)<<32])
+	p.observeUpstream(uint64(writer)<<32, p.clock.upstream[uint64(writer)<<32])
 }
 
 // stampLocked adds the task's watermark to a record it writes to a repartition topic.
@@ -171,7 +171,7 @@ func (t *task) allIdle() bool {
 		if p.timing.table {
 			continue
 		}
-		if !p.idle {
+		if !p.clock.idle {
 			return false
 		}
 		n++

@@ -26,15 +26,15 @@ import (
 const offsetMetaPrefix = "eddy1:"
 
 func encodeOffsetMeta(p *partition, run int64) (string, bool) {
-	maxTime, seen, idle := p.maxTime, p.seen, p.idle
+	maxTime, seen, idle := p.clock.maxTime, p.clock.seen, p.clock.idle
 	if p.task != nil && p.task.finished {
 		maxTime, seen, idle = p.finalMax, p.finalSeen, p.finalIdle
 	}
-	if p.timing.table || (!seen && len(p.ended) == 0) {
+	if p.timing.table || (!seen && len(p.clock.ended) == 0) {
 		return "", false
 	}
 	m := offsetMeta{ms: maxTime.UnixMilli(), seen: seen, idle: idle, run: run}
-	for up := range p.ended {
+	for up := range p.clock.ended {
 		m.ended = append(m.ended, int32(uint32(up)))
 	}
 	return m.String(), true
@@ -191,7 +191,7 @@ func (w *worker) loadOffsetMetaLocked(ctx context.Context) error {
 		}
 		if p.end >= 0 && o.At >= p.end {
 			// Bounded mode, a partition another worker finished reading.
-			p.done, p.committedDone = true, true
+			p.clock.done, p.committedClock.done = true, true
 		}
 		m, ok := decodeOffsetMeta(o.Metadata)
 		if !ok {
@@ -205,13 +205,13 @@ func (w *worker) loadOffsetMetaLocked(ctx context.Context) error {
 			}
 		}
 		t := time.UnixMilli(m.ms)
-		if !m.seen || (p.seen && !t.After(p.maxTime)) {
+		if !m.seen || (p.clock.seen && !t.After(p.clock.maxTime)) {
 			continue
 		}
 		if p.internal {
 			p.seedUpstream(writer, m.ms, m.idle)
 		} else {
-			p.maxTime, p.seen, p.idle = t, true, m.idle
+			p.clock.maxTime, p.clock.seen, p.clock.idle = t, true, m.idle
 		}
 		p.snapshotTime()
 	}

@@ -70,15 +70,15 @@ func TestEndsOfEarlierRunsAreStale(t *testing.T) {
 	if ok, err := tk.processOne(); !ok || err != nil {
 		t.Fatalf("processOne = %v, %v", ok, err)
 	}
-	if p.done || !tk.watermark.IsZero() || p.next != run {
+	if p.clock.done || !tk.watermark.IsZero() || p.next != run {
 		t.Errorf("after an earlier run's end marker: done %v, watermark %v, next %d; want not done, no watermark, next %d",
-			p.done, tk.watermark, p.next, run)
+			p.clock.done, tk.watermark, p.next, run)
 	}
 	p.queue = append(p.queue, end(run+1))
 	if ok, err := tk.processOne(); !ok || err != nil {
 		t.Fatalf("processOne = %v, %v", ok, err)
 	}
-	if !p.done {
+	if !p.clock.done {
 		t.Error("this run's end marker did not end the partition")
 	}
 }

@@ -31,39 +31,25 @@ type partition struct {
 	epoch     int32
 	committed int64 // the last offset committed, to skip unchanged partitions
 
-	// maxTime is the highest timestamp processed from this partition; seen says whether
-	// there was one. The partition watermark is maxTime − 1 ms.
-	maxTime time.Time
-	seen    bool
-	// committedMax and committedSeen are maxTime and seen as of the last commit, for an
-	// abort to go back to.
-	committedMax      time.Time
-	committedSeen     bool
-	committedIdle     bool
-	committedUpstream map[uint64]upstreamWM
-	committedDone     bool
-	committedEnded    map[uint64]bool
+	// clock is the partition's event-time progress; committedClock is clock as of the last
+	// commit, for an abort to go back to (a copy, see timeState).
+	clock, committedClock timeState
 
 	paused bool // fetching paused: a full queue, or the task restoring
 	task   *task
 
 	// timing is the source's watermark settings; received is when the partition last had
-	// a record (or was assigned); idle says it stopped holding the watermark back.
+	// a record (or was assigned).
 	timing   sourceTiming
 	received time.Time
-	idle     bool
 
 	// internal partitions (of repartition topics) take their watermark from their
 	// upstream tasks' headers and markers: expected is how many upstream tasks write them.
 	internal bool
 	expected int
-	upstream map[uint64]upstreamWM
 
-	// Bounded mode: end is the offset the partition stops at (-1: none, or internal);
-	// done says it got there; ended counts the upstream tasks that sent end-of-input.
-	end   int64
-	done  bool
-	ended map[uint64]bool
+	// Bounded mode: end is the offset the partition stops at (-1: none, or internal).
+	end int64
 
 	// needMeta: the watermark committed with the offset is still to be read.
 	needMeta bool
@@ -85,7 +71,7 @@ type partition struct {
 func (p *partition) consumed(rec *kgo.Record) {
 	p.next, p.epoch = rec.Offset+1, rec.LeaderEpoch
 	if p.end >= 0 && p.next >= p.end {
-		p.done = true
+		p.clock.done = true
 	}
 }
 
@@ -265,7 +251,7 @@ func (t *task) processOne() (bool, error) {
 	} else {
 		// A partition with records is not idle: it rejoins the watermark (which never
 		// goes down, so its records behind it are late).
-		p.idle = false
+		p.clock.idle = false
 	}
 	t.cur = processor.Metadata{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
 	if len(t.w.poisoned) > 0 {
@@ -296,8 +282,8 @@ func (t *task) processOne() (bool, error) {
 	if t.observed {
 		eventTime, t.observed = t.eventTime, false
 	}
-	if !p.internal && (!p.seen || eventTime.After(p.maxTime)) {
-		p.maxTime, p.seen = eventTime, true
+	if !p.internal && (!p.clock.seen || eventTime.After(p.clock.maxTime)) {
+		p.clock.maxTime, p.clock.seen = eventTime, true
 	}
 	if err := t.advanceWatermark(); err != nil {
 		return true, fmt.Errorf("eddy: task %s: after record %s: %w", t.id, t.cur, err)

@@ -1,10 +1,36 @@
 package runtime
 
 import (
+	"maps"
 	"time"
 
 	"github.com/eddy-streams/eddy/processor"
 )
+
+// timeState is a partition's event-time progress, as a value: the snapshot at a commit
+// and the rollback of an abort are copies (clone), not field-by-field code that a new
+// field could be forgotten in.
+type timeState struct {
+	// maxTime is the highest event time processed from the partition (an internal
+	// partition's: the watermark of its upstream tasks); seen says there is one. The
+	// partition watermark is maxTime less the source's out-of-orderness less 1 ms.
+	maxTime time.Time
+	seen    bool
+	// idle says the partition stopped holding the watermark back.
+	idle bool
+	// upstream holds an internal partition's watermark per upstream task.
+	upstream map[uint64]upstreamWM
+	// Bounded mode: done says the partition reached its end; ended holds the upstream
+	// tasks that sent their end of input.
+	done  bool
+	ended map[uint64]bool
+}
+
+// clone is a copy that shares nothing with s.
+func (s timeState) clone() timeState {
+	s.upstream, s.ended = maps.Clone(s.upstream), maps.Clone(s.ended)
+	return s
+}
 
 // eventTimer is an event-time punctuator: it fires when the watermark reaches next.
 type eventTimer struct {
@@ -53,14 +79,14 @@ func nextMultiple(wm time.Time, interval time.Duration) time.Time {
 // once, at the external sources.
 func (p *partition) watermark() time.Time {
 	if p.internal {
-		return p.maxTime
+		return p.clock.maxTime
 	}
-	return p.maxTime.Add(-p.timing.outOfOrderness - time.Millisecond)
+	return p.clock.maxTime.Add(-p.timing.outOfOrderness - time.Millisecond)
 }
 
 // holdsWatermark reports whether the partition takes part in the task watermark: table
 // sources and idle partitions do not.
-func (p *partition) holdsWatermark() bool { return !p.timing.table && !p.idle }
+func (p *partition) holdsWatermark() bool { return !p.timing.table && !p.clock.idle }
 
 // advanceWatermark sets the task watermark to the minimum of the watermarks of the
 // partitions that hold it, once each of them has had a record — or, when all are idle,
@@ -78,7 +104,7 @@ func (t *task) advanceWatermark() error {
 		if !p.holdsWatermark() {
 			continue
 		}
-		if !p.seen {
+		if !p.clock.seen {
 			return nil // a partition without records holds the watermark at its start
 		}
 		if wm := p.watermark(); !any || wm.Before(low) {
@@ -90,7 +116,7 @@ func (t *task) advanceWatermark() error {
 		// Every partition is idle (the task is idle): as in Flink, the watermark goes to
 		// the highest one they reached, so nothing waits for data that is not coming.
 		for _, p := range t.parts {
-			if !p.timing.table && p.seen && (!any || p.watermark().After(low)) {
+			if !p.timing.table && p.clock.seen && (!any || p.watermark().After(low)) {
 				low, any = p.watermark(), true
 			}
 		}
@@ -144,8 +170,8 @@ func (t *task) checkIdle(now time.Time) error {
 			continue // idle only when its upstream tasks say so; a restoring upstream is not idle
 		}
 		idle := p.timing.idleTimeout > 0 && !p.paused && p.queued() == 0 && now.Sub(p.received) >= p.timing.idleTimeout
-		if idle != p.idle {
-			p.idle, changed = idle, true
+		if idle != p.clock.idle {
+			p.clock.idle, changed = idle, true
 		}
 	}
 	if !changed {

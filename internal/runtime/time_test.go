@@ -78,16 +78,16 @@ func TestIdlePartition(t *testing.T) {
 	}
 	// Partition 1 rejoins with an old record: the watermark stays.
 	feed(t, tk, 1, 100)
-	if got := tk.watermark.UnixMilli(); got != 4999 || tk.parts[1].idle {
-		t.Fatalf("watermark = %d, idle = %v after partition 1 rejoined", got, tk.parts[1].idle)
+	if got := tk.watermark.UnixMilli(); got != 4999 || tk.parts[1].clock.idle {
+		t.Fatalf("watermark = %d, idle = %v after partition 1 rejoined", got, tk.parts[1].clock.idle)
 	}
 	// A paused partition is never idle.
-	tk.parts[2].idle = false
+	tk.parts[2].clock.idle = false
 	tk.parts[2].paused = true
 	if err := tk.checkIdle(now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if tk.parts[2].idle {
+	if tk.parts[2].clock.idle {
 		t.Error("a paused partition was marked idle")
 	}
 }
@@ -135,7 +135,7 @@ func TestNoWatermarkListenersWhileRestoring(t *testing.T) {
 	tk := newTestTask(sourceTiming{})
 	called := 0
 	tk.OnWatermark(func(time.Time) error { called++; return nil })
-	tk.parts[0].maxTime, tk.parts[0].seen = ms(5000), true
+	tk.parts[0].clock.maxTime, tk.parts[0].clock.seen = ms(5000), true
 	tk.restoring = 1
 	if err := tk.advanceWatermark(); err != nil {
 		t.Fatal(err)
