@@ -1,19 +1,21 @@
-// Package eos is eddy's exactly-once commit protocol: one transactional producer per
-// worker (Kafka Streams' EOS v2 shape), whose transactions hold a commit interval's output
-// records, changelog records and consumed offsets together, fenced by the consumer group's
-// generation (KIP-447).
+// Package eos is eddy's commit protocol, under either delivery guarantee. A worker drives
+// a Guarantee, chosen once: AtLeastOnce (flush the output, apply the state, commit the
+// offsets) or ExactlyOnce (one transactional producer per worker, Kafka Streams' EOS v2
+// shape, whose transactions hold a commit interval's output records, changelog records and
+// consumed offsets together, fenced by the consumer group's generation, KIP-447). The
+// worker's side of a commit is the Work interface: the guarantee orders its steps, and the
+// worker's loop never asks which guarantee it runs under.
 //
-// A Session wraps franz-go's GroupTransactSession, which does the hard parts: it adds the
-// polled offsets to the transaction with the group generation, aborts the transaction when
-// any partition was revoked or lost since it began, and rewinds the consumer to the
-// committed offsets after an abort. What eddy adds is what happens around it: the local
-// state is written only after Commit reports the transaction committed; after an abort the
-// worker drops every buffered write and queued record and revives its tasks; after an
-// error whose outcome is unknown the worker closes the session, makes a new one (whose
-// producer id fences the old one) and restores its tasks from their checkpoints.
-//
-// At-least-once is the degenerate case without a Session: output is flushed, then state
-// applied, then offsets committed.
+// Under exactly-once a Session wraps franz-go's GroupTransactSession, which does the hard
+// parts: it adds the polled offsets to the transaction with the group generation, aborts
+// the transaction when any partition was revoked or lost since it began, and rewinds the
+// consumer to the committed offsets after an abort. What the protocol adds is what happens
+// around it: the local state is applied only after the transaction committed; after an
+// abort the work is revived (buffered writes and queued records dropped, processors
+// rebuilt, time state rolled back); after an error whose outcome is unknown
+// (ErrUnknownOutcome) the worker closes the session, makes a new one (whose producer id
+// fences the old one) and restores its tasks from their checkpoints. A buffer is never
+// applied on a guess.
 package eos
 
 import (

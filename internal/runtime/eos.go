@@ -2,17 +2,10 @@ package runtime
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// errRecreate marks transaction errors whose outcome is unknown: the worker closes its
-// client and makes a new one, and its tasks restore from their checkpoints. A buffer is
-// never applied on a guess.
-var errRecreate = errors.New("eddy: transaction outcome unknown")
 
 // Under exactly-once the rebalance callbacks never take w.mu. franz-go's
 // GroupTransactSession calls the revoke and lost callbacks holding its own lock, which End
@@ -75,64 +68,9 @@ func (w *worker) applyEventsLocked() {
 	}
 }
 
-// commitTransactionLocked is the exactly-once commit: produce the changelog records into
-// the transaction, commit it with the consumed offsets, and only then apply the buffers to
-// the database with their checkpoints. An aborted transaction revives every task; an
-// unknown outcome recreates the client.
-func (w *worker) commitTransactionLocked(ctx context.Context) error {
-	if !w.sess.InTransaction() {
-		return nil
-	}
-	dirty := w.writeChangelogsLocked(ctx)
-	// Flush inside the transaction first: a failed output must abort it, never commit
-	// with the offsets of the record it came from.
-	if err := w.cl.Flush(ctx); err != nil {
-		return fmt.Errorf("%w: flush: %w", errRecreate, err)
-	}
-	if errp := w.produceErr.Load(); errp != nil {
-		if err := w.sess.Abort(ctx); err != nil {
-			w.log.Warn("aborting the transaction after a failed output", "err", err)
-		}
-		return *errp
-	}
-	if failed := w.prodFailed.take(); len(failed) > 0 {
-		// Outputs refused on their own account: their input records are dead-lettered on
-		// the replay, before any effect.
-		for c, f := range failed {
-			w.poisoned[c] = &poison{err: f.err}
-		}
-		return w.replayLocked(ctx)
-	}
-	committed, err := w.sess.Commit(w.withOffsetMeta(ctx))
-	if err != nil {
-		return fmt.Errorf("%w: %w", errRecreate, err)
-	}
-	if !committed {
-		w.log.Info("transaction aborted (rebalance or fencing); replaying from the committed offsets")
-		w.reviveAllLocked()
-		return nil
-	}
-	w.committedLocked()
-	w.publishFinishedLocked()
-	if err := w.applyStateLocked(dirty); err != nil {
-		return err
-	}
-	w.snapshotTimeLocked()
-	// Every polled record was processed before the commit, so a partition's position is
-	// what the transaction committed for it.
-	w.markPurgeableLocked(func(p *partition) int64 { return p.next })
-	return nil
-}
-
 // replayLocked aborts the open transaction and revives every task: the consumer goes back
 // to the committed offsets, and the poisoned records are handled as they come again.
-func (w *worker) replayLocked(ctx context.Context) error {
-	if err := w.sess.Abort(ctx); err != nil {
-		return fmt.Errorf("%w: %w", errRecreate, err)
-	}
-	w.reviveAllLocked()
-	return nil
-}
+func (w *worker) replayLocked(ctx context.Context) error { return w.guarantee.Replay(ctx, &work{w: w}) }
 
 // reviveAllLocked undoes everything since the last commit after an abort: queued records
 // and buffered writes are dropped, processors are closed and built again (they may hold
@@ -194,7 +132,7 @@ func (w *worker) recreate(ctx context.Context) error {
 		w.closeTaskLocked(t)
 	}
 	w.mu.Unlock()
-	w.sess.Close()
+	w.cl.Close()
 	w.produceErr.Store(nil)
 	w.prodFailed.take()
 	w.abortedLocked()

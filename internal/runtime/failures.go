@@ -120,7 +120,7 @@ func (t *task) recordFailed(rec *kgo.Record, err error) error {
 		}
 		return newRecordFailure(t.id, rec, re)
 	}
-	if w.sess != nil && re.Kind != graph.Deserialization {
+	if w.guarantee.RollsBack() && re.Kind != graph.Deserialization {
 		// It may have had effects (output, state) before it failed: they go with the
 		// transaction, and on the replay the record is handled before any effect.
 		w.poisoned[coordOf(rec)] = &poison{err: re}
@@ -176,7 +176,7 @@ func (w *worker) count(name, help, topic string, kind graph.ErrorKind) {
 	if w.cfg.Metrics == nil {
 		return
 	}
-	if w.sess != nil && w.sess.InTransaction() && name != "eddy_records_failed_total" {
+	if w.guarantee.Pending() && name != "eddy_records_failed_total" {
 		w.pending = append(w.pending, pendingCount{name, help, topic, kind})
 		return
 	}

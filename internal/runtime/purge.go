@@ -19,15 +19,11 @@ import (
 const purgeTimeout = 10 * time.Second
 
 // markPurgeableLocked records, after a commit, the committed offset of each internal
-// partition as the point below which its records may go. committedAt gives each
-// partition's committed offset.
-func (w *worker) markPurgeableLocked(committedAt func(*partition) int64) {
+// partition as the point below which its records may go.
+func (w *worker) markPurgeableLocked() {
 	for _, p := range w.parts {
-		if !p.internal {
-			continue
-		}
-		if off := committedAt(p); off > p.purgeable {
-			p.purgeable = off
+		if p.internal && p.committed > p.purgeable {
+			p.purgeable = p.committed
 		}
 	}
 }

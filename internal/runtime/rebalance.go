@@ -45,7 +45,7 @@ func (w *worker) assignLocked(assigned map[string][]int32) {
 			if old, dup := w.parts[tp]; dup {
 				// Assigned again while still held: onAssignedEOS paused it all the same, so
 				// undo that unless eddy itself holds it paused.
-				if w.sess != nil && !old.paused {
+				if w.pauseOnAssign && !old.paused {
 					w.cl.ResumeFetchPartitions(map[string][]int32{topic: {part}})
 				}
 				continue
@@ -65,7 +65,7 @@ func (w *worker) assignLocked(assigned map[string][]int32) {
 				// Nothing is processed before the task's stores are restored.
 				p.paused = true
 				w.cl.PauseFetchPartitions(map[string][]int32{topic: {part}})
-			} else if w.sess != nil {
+			} else if w.pauseOnAssign {
 				// onAssignedEOS paused every new partition of a sub-topology with stores;
 				// this task has none.
 				w.cl.ResumeFetchPartitions(map[string][]int32{topic: {part}})

@@ -9,9 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eddy-streams/eddy/changelog"
 	"github.com/eddy-streams/eddy/eos"
@@ -85,10 +83,15 @@ type worker struct {
 	// purgedAt is when the worker last deleted consumed records of repartition topics.
 	purgedAt time.Time
 
-	// sess is the transactional session under exactly-once (nil under at-least-once);
-	// lost collects the partitions that revoke and lost callbacks took away, for the loop
-	// to close (see eos.go for why those callbacks cannot take mu).
-	sess   *eos.Session
+	// guarantee is the delivery guarantee, chosen once in connect; commitTimeout bounds
+	// one commit; pauseOnAssign says the assigned callback pauses new partitions before
+	// the loop sees them (exactly-once, eos.go).
+	guarantee     eos.Guarantee
+	commitTimeout time.Duration
+	pauseOnAssign bool
+	// events collects the assignments and revocations that callbacks saw under
+	// exactly-once, for the loop to apply (see eos.go for why those callbacks cannot take
+	// mu); under at-least-once it stays empty.
 	lostMu sync.Mutex
 	events []groupEvent
 }
@@ -183,6 +186,7 @@ func (w *worker) connect() error {
 		if err != nil {
 			return fmt.Errorf("eddy: worker %d: client: %w", w.index, err)
 		}
+		w.guarantee, w.commitTimeout = eos.AtLeastOnce{}, commitTimeout
 		w.setClient(cl)
 		return nil
 	}
@@ -205,7 +209,11 @@ func (w *worker) connect() error {
 		sess.Close()
 		return fmt.Errorf("eddy: worker %d: initialising the transactional producer: %w", w.index, err)
 	}
-	w.sess = sess
+	w.pauseOnAssign = true
+	w.guarantee = &eos.ExactlyOnce{Txn: sess}
+	// Past the transaction timeout the broker aborts the transaction anyway; waiting
+	// longer only delays the recovery.
+	w.commitTimeout = min(commitTimeout, 2*cfg.TransactionTimeout)
 	w.setClient(sess.Client())
 	return nil
 }
@@ -251,9 +259,9 @@ func (w *worker) run(ctx context.Context) (err error) {
 		np, stepErr := w.step(ctx, fetches, &nextCommit)
 		w.mu.Unlock()
 		w.cl.AllowRebalance()
-		if stepErr == nil && w.sess != nil && (!time.Now().Before(nextCommit) || w.overBudget()) {
-			// Under exactly-once the transaction ends outside the poll gate: ending it
-			// may wait for a rebalance in progress, whose callbacks wait for the gate.
+		if stepErr == nil && w.guarantee.ProcessesAllPolled() && (!time.Now().Before(nextCommit) || w.overBudget()) {
+			// A transaction ends outside the poll gate: ending it may wait for a
+			// rebalance in progress, whose callbacks wait for the gate.
 			w.mu.Lock()
 			stepErr = w.commitLocked(ctx)
 			w.mu.Unlock()
@@ -348,9 +356,7 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 	if w.fatal != nil {
 		return time.Time{}, w.fatal
 	}
-	if w.sess != nil {
-		w.applyEventsLocked()
-	}
+	w.applyEventsLocked()
 	for _, fe := range fetches.Errors() {
 		switch {
 		case errors.Is(fe.Err, context.DeadlineExceeded), errors.Is(fe.Err, context.Canceled):
@@ -371,9 +377,9 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 	if err := w.restoreLocked(ctx); err != nil {
 		return time.Time{}, err
 	}
-	if w.sess != nil && w.queuedLocked() > 0 {
-		if err := w.sess.Begin(); err != nil {
-			return time.Time{}, fmt.Errorf("%w: %w", errRecreate, err)
+	if w.queuedLocked() > 0 {
+		if err := w.guarantee.Begin(); err != nil {
+			return time.Time{}, err
 		}
 	}
 	if err := w.processLocked(); err != nil {
@@ -402,7 +408,7 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 	if err := w.sendMarkersLocked(now); err != nil {
 		return time.Time{}, err
 	}
-	if w.sess == nil && (!now.Before(*nextCommit) || w.overBudgetLocked()) {
+	if !w.guarantee.ProcessesAllPolled() && (!now.Before(*nextCommit) || w.overBudgetLocked()) {
 		if err := w.commitLocked(ctx); err != nil {
 			return time.Time{}, err
 		}
@@ -442,7 +448,7 @@ func (w *worker) processLocked() error {
 	deadline := time.Now().Add(w.cfg.ProcessBudget)
 	// Under exactly-once every polled record is processed before the transaction commits:
 	// the transaction commits the offsets of everything polled.
-	exhaust := w.sess != nil
+	exhaust := w.guarantee.ProcessesAllPolled()
 	for {
 		progressed := false
 		for _, t := range w.tasks {
@@ -488,101 +494,11 @@ func (w *worker) send(rec *kgo.Record) error {
 	if errp := w.produceErr.Load(); errp != nil {
 		return *errp
 	}
-	if w.sess != nil {
-		// A punctuation may produce before any record was polled in this transaction.
-		if err := w.sess.Begin(); err != nil {
-			return fmt.Errorf("%w: %w", errRecreate, err)
-		}
+	// A punctuation may produce before any record was polled in this transaction.
+	if err := w.guarantee.Begin(); err != nil {
+		return err
 	}
 	w.cl.Produce(context.Background(), rec, w.promise)
-	return nil
-}
-
-// commitLocked makes the processed records' effects durable, then commits their offsets:
-// write every store's buffered changes to its changelog, flush the producer, stop if any
-// output failed, apply the buffers to the local database with their checkpoints, and
-// commit the offset after each partition's last processed record. (At-least-once: a
-// buffer is applied once its changelog records are acknowledged, whatever happens to the
-// offset commit after.)
-func (w *worker) commitLocked(ctx context.Context) error {
-	// A commit that started finishes even when Run is being stopped (w.stop outlives ctx
-	// by the shutdown timeout): cancelling it half way would leave output unacknowledged
-	// and offsets uncommitted for no gain.
-	timeout := commitTimeout
-	if w.sess != nil {
-		// Past the transaction timeout the broker aborts the transaction anyway; waiting
-		// longer only delays the recovery.
-		timeout = min(timeout, 2*w.cfg.TransactionTimeout)
-	}
-	ctx, cancel := context.WithTimeout(w.stop, timeout)
-	defer cancel()
-	if err := w.sendMarkersLocked(time.Now()); err != nil {
-		return err
-	}
-	if w.sess != nil {
-		return w.commitTransactionLocked(ctx)
-	}
-	dirty := w.writeChangelogsLocked(ctx)
-	if err := w.cl.Flush(ctx); err != nil {
-		return fmt.Errorf("eddy: flushing output before commit: %w", err)
-	}
-	if errp := w.produceErr.Load(); errp != nil {
-		return *errp
-	}
-	if err := w.deadLetterProductionFailures(ctx); err != nil {
-		return err
-	}
-	if err := w.applyStateLocked(dirty); err != nil {
-		return err
-	}
-	w.snapshotTimeLocked()
-	offsets := map[string]map[int32]kgo.EpochOffset{}
-	for _, p := range w.parts {
-		if p.next < 0 || p.next == p.committed {
-			continue
-		}
-		if offsets[p.topic] == nil {
-			offsets[p.topic] = map[int32]kgo.EpochOffset{}
-		}
-		offsets[p.topic][p.partition] = kgo.EpochOffset{Epoch: p.epoch, Offset: p.next}
-	}
-	if len(offsets) == 0 {
-		w.publishFinishedLocked()
-		return nil
-	}
-	var commitErr error
-	w.cl.CommitOffsetsSync(w.withOffsetMeta(ctx), offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-		if err != nil {
-			commitErr = err
-			return
-		}
-		for _, t := range resp.Topics {
-			for _, pr := range t.Partitions {
-				if err := kerr.ErrorForCode(pr.ErrorCode); err != nil {
-					commitErr = fmt.Errorf("%s/%d: %w", t.Topic, pr.Partition, err)
-					return
-				}
-			}
-		}
-	})
-	if commitErr != nil {
-		if retriableCommit(commitErr) {
-			// The group is rebalancing; these offsets go with the revoke's commit or the
-			// next interval. Records may be processed again: at-least-once allows it.
-			w.log.Debug("commit deferred by a rebalance", "err", commitErr)
-			return nil
-		}
-		return fmt.Errorf("eddy: committing offsets: %w", commitErr)
-	}
-	for topic, ps := range offsets {
-		for part, eo := range ps {
-			if p := w.parts[topicPartition{topic, part}]; p != nil {
-				p.committed = eo.Offset
-			}
-		}
-	}
-	w.publishFinishedLocked()
-	w.markPurgeableLocked(func(p *partition) int64 { return p.committed })
 	return nil
 }
 
@@ -648,12 +564,6 @@ func (w *worker) applyStateLocked(dirty []*task) error {
 	return nil
 }
 
-func retriableCommit(err error) bool {
-	return errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.IllegalGeneration) ||
-		errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kgo.ErrClientClosed) ||
-		errors.Is(err, context.Canceled)
-}
-
 func (w *worker) setFatalLocked(err error) {
 	if w.fatal == nil {
 		w.fatal = err
@@ -671,33 +581,10 @@ func (w *worker) shutdown(clean bool) (err error) {
 		}
 	}()
 	w.mu.Lock()
-	switch {
-	case w.sess != nil && !clean:
-		// The transaction holds the failed record's partial output and the offsets of
-		// everything polled: it must not commit.
-		if aerr := w.sess.Abort(ctx); aerr != nil {
-			w.log.Warn("aborting the transaction after an error failed", "err", aerr)
-		}
-	case w.sess != nil:
-		// Everything polled is committed with the transaction, so process what is queued.
-		w.applyEventsLocked()
-		if err = w.processLocked(); err == nil {
-			err = w.commitLocked(ctx)
-			if errors.Is(err, errRecreate) {
-				// Stopping anyway: nothing was applied locally, and the next owner restores
-				// from the checkpoints whatever the outcome.
-				w.log.Warn("the last transaction's outcome is unknown", "err", err)
-				err = nil
-			}
-		} else if aerr := w.sess.Abort(ctx); aerr != nil {
-			w.log.Warn("aborting the transaction after an error failed", "err", aerr)
-		}
-	default:
-		err = w.commitLocked(ctx)
-		if err != nil && !clean {
-			w.log.Warn("final commit after an error failed", "err", err)
-			err = nil
-		}
+	if clean {
+		err = w.guarantee.StopClean(ctx, &work{w: w})
+	} else if serr := w.guarantee.StopAfterError(ctx, &work{w: w}); serr != nil {
+		w.log.Warn("ending the work after an error failed", "err", serr)
 	}
 	for _, t := range w.tasks {
 		w.closeTaskLocked(t)
@@ -715,11 +602,7 @@ func (w *worker) shutdown(clean bool) (err error) {
 		if err := w.cl.LeaveGroupContext(ctx); err != nil && ctx.Err() == nil {
 			w.log.Warn("leaving the group failed", "err", err)
 		}
-		if w.sess != nil {
-			w.sess.Close()
-		} else {
-			w.cl.Close()
-		}
+		w.cl.Close() // a transactional session's client too: closing it is the session's Close
 	}()
 	select {
 	case <-closed:
