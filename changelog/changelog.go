@@ -1,8 +1,11 @@
 // Package changelog keeps state stores recoverable: every store has a compacted changelog
 // topic, "<application id>-<store>-changelog", with one partition per task. At each commit
-// a task writes the last value of every key it changed (a null value for a delete) to its
-// partition; a task that moves to another instance, or restarts, replays its partition from
-// its local checkpoint (or from the start) to the end before it processes anything.
+// a task writes the last value of every key it changed (a null value for a delete; an
+// empty value stays a value) to its partition (Write); the highest acknowledged offset of
+// each partition (Acks) gives the checkpoint written after the data it covers. A task that
+// moves to another instance, or restarts, replays its partition from its local checkpoint
+// when the checkpoint can be trusted (Trusted), else from the start, to the end before it
+// processes anything.
 //
 // Restorer replays partitions. It reads read_committed and keeps control records, so its
 // position passes transaction markers and aborted data is never applied, and it never

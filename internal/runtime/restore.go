@@ -92,12 +92,8 @@ func (w *worker) planRestores(ctx context.Context, tasks []*task) error {
 			if err != nil {
 				return err
 			}
-			// A checkpoint is trusted only for the same topic (not a recreated one), inside
-			// the log, and younger than delete.retention.ms less a margin: compaction may
-			// have removed tombstones written since an older one.
-			margin := min(time.Hour, info.deleteRetention/10)
-			valid := found && cp.TopicID == info.id && start.Offset <= cp.Offset && cp.Offset <= end.Offset &&
-				now.Sub(cp.Written) < info.deleteRetention-margin
+			valid := found && changelog.Trusted(cp.TopicID, cp.Offset, cp.Written,
+				changelog.Log{TopicID: info.id, Start: start.Offset, End: end.Offset, DeleteRetention: info.deleteRetention}, now)
 			job := &restoreJob{task: t, kv: kv}
 			from := cp.Offset
 			if !valid {

@@ -75,10 +75,9 @@ type worker struct {
 	restorer *changelog.Restorer
 	jobs     map[topicPartition]*restoreJob
 
-	// acked is the highest acknowledged offset per changelog partition, written by the
-	// producer's promise: a checkpoint is acked + 1.
-	ackMu sync.Mutex
-	acked map[topicPartition]int64
+	// acks tracks the highest acknowledged offset per changelog partition, fed by the
+	// producer's promise: a checkpoint is one past it.
+	acks changelog.Acks
 
 	// purgedAt is when the worker last deleted consumed records of repartition topics.
 	purgedAt time.Time
@@ -108,7 +107,6 @@ func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPla
 		parts: map[topicPartition]*partition{},
 		mgr:   mgr,
 		jobs:  map[topicPartition]*restoreJob{},
-		acked: map[topicPartition]int64{},
 
 		poisoned: map[recordCoord]*poison{},
 	}
@@ -131,12 +129,7 @@ func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPla
 			return
 		}
 		if plan.changelogs[r.Topic] != nil {
-			tp := topicPartition{r.Topic, r.Partition}
-			w.ackMu.Lock()
-			if r.Offset > w.acked[tp] || w.acked[tp] == 0 {
-				w.acked[tp] = r.Offset
-			}
-			w.ackMu.Unlock()
+			w.acks.Observe(r)
 		}
 	}
 	w.bal = assign.NewBalancer(plan.subs, assign.MemberInfo{ProcessID: cfg.ProcessID, Worker: index})
@@ -520,20 +513,19 @@ func (w *worker) writeChangelogsLocked(ctx context.Context) []*task {
 			topic := t.changelogs[i]
 			// The buffer's values stay untouched until applyStateLocked resets it, after
 			// the flush: the producer may hold them without a copy.
-			buf.Each(func(k string, v []byte, deleted bool) error {
-				rec := &kgo.Record{Topic: topic, Partition: t.id.Partition, Key: []byte(k)}
-				if !deleted {
-					rec.Value = v
-				}
-				w.cl.Produce(ctx, rec, w.promise)
-				return nil
-			})
+			changelog.Write(ctx, w.produceChange, topic, t.id.Partition, buf)
 		}
 		if wrote {
 			dirty = append(dirty, t)
 		}
 	}
 	return dirty
+}
+
+// produceChange hands a changelog record to the producer, with the promise that tracks
+// its acknowledgement.
+func (w *worker) produceChange(ctx context.Context, rec *kgo.Record) {
+	w.cl.Produce(ctx, rec, w.promise)
 }
 
 // applyStateLocked writes the flushed buffers of the dirty tasks to the database, each
@@ -548,14 +540,12 @@ func (w *worker) applyStateLocked(dirty []*task) error {
 				continue
 			}
 			tp := topicPartition{t.changelogs[i], t.id.Partition}
-			w.ackMu.Lock()
-			off, ok := w.acked[tp]
-			w.ackMu.Unlock()
+			next, ok := w.acks.Next(tp.topic, tp.partition)
 			if !ok {
 				return fmt.Errorf("eddy: task %s: no acknowledged offset for changelog %s/%d after flush", t.id, tp.topic, tp.partition)
 			}
 			kvs = append(kvs, kv)
-			cps = append(cps, state.Checkpoint{TopicID: w.plan.changelogs[tp.topic].id, Offset: off + 1, Written: now})
+			cps = append(cps, state.Checkpoint{TopicID: w.plan.changelogs[tp.topic].id, Offset: next, Written: now})
 		}
 		if err := w.mgr.Commit(kvs, cps); err != nil {
 			return fmt.Errorf("eddy: task %s: %w", t.id, err)
