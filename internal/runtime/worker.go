@@ -111,32 +111,37 @@ func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPla
 		poisoned: map[recordCoord]*poison{},
 	}
 	// One promise for every record: no closure per produce.
-	w.promise = func(r *kgo.Record, err error) {
-		if err != nil {
-			if errors.Is(err, kgo.ErrAborting) {
-				return // an aborted transaction's output, discarded on purpose
-			}
-			src, ok := r.Context.(*sourceRef)
-			if ok && w.recordSpecific(r, err) {
-				w.prodFailed.add(src.rec, r, err)
-				return
-			}
-			e := fmt.Errorf("eddy: producing to %s: %w", r.Topic, err)
-			if ok {
-				e = fmt.Errorf("eddy: producing to %s (output of record %s): %w", r.Topic, coordOf(src.rec), err)
-			}
-			w.produceErr.CompareAndSwap(nil, &e)
-			return
-		}
-		if plan.changelogs[r.Topic] != nil {
-			w.acks.Observe(r)
-		}
-	}
+	w.promise = w.produced
 	w.bal = assign.NewBalancer(plan.subs, assign.MemberInfo{ProcessID: cfg.ProcessID, Worker: index})
 	if err := w.connect(); err != nil {
 		return nil, err
 	}
 	return w, nil
+}
+
+// produced is the promise of every record the worker produces: a failure is the record's
+// own (collected for its policy) or stops the application; an acknowledged changelog
+// record moves its partition's checkpoint.
+func (w *worker) produced(r *kgo.Record, err error) {
+	if err != nil {
+		if errors.Is(err, kgo.ErrAborting) {
+			return // an aborted transaction's output, discarded on purpose
+		}
+		src, ok := r.Context.(*sourceRef)
+		if ok && w.recordSpecific(r, err) {
+			w.prodFailed.add(src.rec, r, err)
+			return
+		}
+		e := fmt.Errorf("eddy: producing to %s: %w", r.Topic, err)
+		if ok {
+			e = fmt.Errorf("eddy: producing to %s (output of record %s): %w", r.Topic, coordOf(src.rec), err)
+		}
+		w.produceErr.CompareAndSwap(nil, &e)
+		return
+	}
+	if w.plan.changelogs[r.Topic] != nil {
+		w.acks.Observe(r)
+	}
 }
 
 // connect makes the worker's client: a plain group consumer and producer under
