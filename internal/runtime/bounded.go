@@ -18,7 +18,8 @@ import (
 // input partitions are fixed (their last stable offsets); a partition is done when its
 // position reaches its end, an internal partition when every upstream task has sent its
 // end-of-input marker. A task whose partitions are all done moves its watermark to the end
-// of time once, so every window closes (that watermark is never persisted), and tells its
+// of time once, so every window closes (that watermark is never persisted, nor sent
+// downstream: its markers keep the real one, with the end flag), and tells its
 // downstream tasks it has ended. When every task is finished the worker commits and Run
 // returns.
 
@@ -197,6 +198,7 @@ func (w *worker) finishTask(t *task) error {
 			return fmt.Errorf("eddy: task %s: end of input: %w", t.id, err)
 		}
 	}
+	t.endedAt = t.watermark
 	for _, p := range t.parts {
 		// The offset metadata keeps the real watermark: a later run goes on from it.
 		p.finalMax, p.finalSeen, p.finalIdle = p.clock.maxTime, p.clock.seen, p.clock.idle
@@ -205,7 +207,7 @@ func (w *worker) finishTask(t *task) error {
 	if err := t.advanceWatermark(); err != nil {
 		return fmt.Errorf("eddy: task %s: end of input: %w", t.id, err)
 	}
-	value := encodeWM(t.watermark, flagMarker|flagEnd, t.id.Subtopology, t.id.Partition)
+	value := encodeWM(t.publishedWatermark(), flagMarker|flagEnd, t.id.Subtopology, t.id.Partition)
 	for _, topic := range w.plan.writes[t.id.Subtopology] {
 		for p := range w.plan.partitions[topic] {
 			rec := &kgo.Record{Topic: topic, Partition: p, Headers: []kgo.RecordHeader{{Key: wmHeader, Value: value}}, Timestamp: time.Now()}

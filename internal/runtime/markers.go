@@ -161,7 +161,19 @@ func (t *task) stamp(rec *kgo.Record) {
 	if t.allIdle() {
 		flags |= flagIdle
 	}
-	rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: wmHeader, Value: encodeWM(t.watermark, flags, t.id.Subtopology, t.id.Partition)})
+	rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: wmHeader, Value: encodeWM(t.publishedWatermark(), flags, t.id.Subtopology, t.id.Partition)})
+}
+
+// publishedWatermark is the watermark the task tells downstream tasks: its own, except
+// after a bounded run moved it to the end of time, when it is the real one it had when its
+// input ended. Downstream tasks learn of the end from the end flag and close their own
+// windows; a watermark at the end of time would be committed in their offsets' metadata,
+// and a later run would take every record behind the repartition as late.
+func (t *task) publishedWatermark() time.Time {
+	if t.finished {
+		return t.endedAt
+	}
+	return t.watermark
 }
 
 // allIdle reports whether every input partition that holds the watermark is idle.
@@ -189,14 +201,15 @@ func (w *worker) sendMarkersLocked(now time.Time) error {
 			continue
 		}
 		idle := t.allIdle()
-		if t.marked && t.markedWM.Equal(t.watermark) && t.markedIdle == idle {
+		wm := t.publishedWatermark()
+		if t.marked && t.markedWM.Equal(wm) && t.markedIdle == idle {
 			continue
 		}
 		flags := byte(flagMarker)
 		if idle {
 			flags |= flagIdle
 		}
-		value := encodeWM(t.watermark, flags, t.id.Subtopology, t.id.Partition)
+		value := encodeWM(wm, flags, t.id.Subtopology, t.id.Partition)
 		for _, topic := range topics {
 			for p := range w.plan.partitions[topic] {
 				rec := &kgo.Record{Topic: topic, Partition: p, Headers: []kgo.RecordHeader{{Key: wmHeader, Value: value}}, Timestamp: now}
@@ -205,7 +218,7 @@ func (w *worker) sendMarkersLocked(now time.Time) error {
 				}
 			}
 		}
-		t.marked, t.markedAt, t.markedWM, t.markedIdle = true, now, t.watermark, idle
+		t.marked, t.markedAt, t.markedWM, t.markedIdle = true, now, wm, idle
 	}
 	return nil
 }

@@ -128,8 +128,10 @@ type task struct {
 	listeners  []func(time.Time) error
 	eventTimer []*eventTimer
 
-	// finished: in bounded mode, all input done and the end-of-time watermark passed on.
+	// finished: in bounded mode, all input done and the end-of-time watermark passed on;
+	// endedAt is the watermark the task had then (publishedWatermark).
 	finished bool
+	endedAt  time.Time
 
 	// The last markers the task wrote to its repartition topics.
 	marked     bool
