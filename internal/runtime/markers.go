@@ -61,6 +61,11 @@ func readWMEnd(rec *kgo.Record) (up uint64, st upstreamWM, marker, end, ok bool)
 // endUpstream records an upstream task's end of input; the partition is done when every
 // upstream task has ended.
 func (p *partition) endUpstream(up uint64) {
+	if int(uint32(up)) >= p.expected {
+		// Not one of the upstream tasks there are (metadata or a marker of another
+		// topology's, or corrupt): it must not count toward the end.
+		return
+	}
 	if p.clock.ended == nil {
 		p.clock.ended = map[uint64]bool{}
 	}

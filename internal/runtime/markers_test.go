@@ -97,3 +97,21 @@ func FuzzWatermarkHeader(f *testing.F) {
 		}
 	})
 }
+
+// Only the upstream tasks there are end an internal partition: an end naming another
+// (corrupt offset metadata, another topology's marker) counts for nothing.
+func TestEndUpstreamIgnoresUnknownTasks(t *testing.T) {
+	p := &partition{internal: true, expected: 3}
+	for _, up := range []uint64{38, 1<<32 | 7, 3} {
+		p.endUpstream(up)
+	}
+	if p.clock.done || len(p.clock.ended) != 0 {
+		t.Fatalf("ends of unknown upstream tasks ended the partition: %+v", p.clock)
+	}
+	for i := range uint64(3) {
+		p.endUpstream(1<<32 | i)
+	}
+	if !p.clock.done {
+		t.Error("the ends of all three upstream tasks did not end the partition")
+	}
+}
