@@ -143,7 +143,9 @@ func (g AtLeastOnce) StopClean(ctx context.Context, w Work) error { return g.Com
 func (g AtLeastOnce) StopAfterError(ctx context.Context, w Work) error { return g.Commit(ctx, w) }
 
 // Transactions is a transactional producer and group consumer: Session, or a fake in
-// tests.
+// tests. Begin opens a transaction unless one is open; Commit ends it, reporting false
+// with a nil error when the group aborted it instead (an error: the outcome is unknown);
+// Abort aborts the open one.
 type Transactions interface {
 	Begin() error
 	InTransaction() bool
@@ -154,10 +156,8 @@ type Transactions interface {
 // ExactlyOnce commits each commit interval's output, changelog records and consumed
 // offsets in one transaction, and applies the state only after it committed.
 type ExactlyOnce struct {
+	// Txn is the worker's transactional session.
 	Txn Transactions
-	// OnAbort is told when a transaction was aborted by the group (a rebalance, a fenced
-	// generation), for a log line.
-	OnAbort func()
 }
 
 var _ Guarantee = (*ExactlyOnce)(nil)
@@ -209,9 +209,8 @@ func (g *ExactlyOnce) Commit(ctx context.Context, w Work) error {
 		return fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
 	}
 	if !committed {
-		if g.OnAbort != nil {
-			g.OnAbort()
-		}
+		// Aborted by the group (a revocation or loss since it began, a fenced
+		// generation): the consumer was rewound; drop what was buffered.
 		w.Revive()
 		return nil
 	}
