@@ -53,6 +53,8 @@ const (
 	ProductionError
 )
 
+// String is the kind's name: "deserialization", "processing" or "production", as in
+// the eddy.error.kind header and the counters' reason label.
 func (k ErrorKind) String() string { return graph.ErrorKind(k).String() }
 
 // RecordError is the error of a Run stopped by a record whose policy is Fail (the
@@ -78,6 +80,7 @@ type RecordError struct {
 	msg string
 }
 
+// Error names the task, the record's coordinates, the kind, the operator and the cause.
 func (e *RecordError) Error() string { return e.msg }
 
 // Unwrap returns the cause.

@@ -51,6 +51,7 @@ func DeadLetter(topic string) ErrorPolicy {
 	return ErrorPolicy{action: runtime.DeadLetter, topic: topic}
 }
 
+// String writes the policy as it is made: Fail(), Skip() or DeadLetter("topic").
 func (p ErrorPolicy) String() string {
 	switch p.action {
 	case runtime.Skip:
