@@ -38,7 +38,12 @@
 // for windows, not sessions — and any other is an error of the topology (Err, so
 // eddy.New fails) naming the operator and the option, never ignored.
 //
+// State: GroupBy/GroupByKey then Count, Reduce or Aggregate make a Table kept in a store;
+// TableFrom reads a topic as a table; JoinTable and LeftJoinTable enrich a stream from a
+// table (the two co-partitioned; the stream repartitioned first if its key changed).
+//
 // A topology splits into sub-topologies at repartition topics (Repartition, Rebalance): the
-// part before writes the topic, the part after reads it. Each sub-topology runs as one task
-// per partition of its input topics; Describe shows the split.
+// part before writes the topic, the part after reads it. Operators that share a store —
+// a join and its table — are in one sub-topology. Each sub-topology runs as one task per
+// partition of its input topics; Describe shows the split.
 package topology

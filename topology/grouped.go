@@ -103,5 +103,5 @@ func aggregate[K, V, VA any](g Grouped[K, V], op operator, prefix string, as ser
 		}, nil
 	})
 	t.g.Connect(s.node, store)
-	return Table[K, VA]{s: s, store: kvs, view: storeView(kvs)}
+	return Table[K, VA]{s: s, store: kvs, view: storeView(kvs), root: store}
 }

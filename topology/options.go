@@ -138,6 +138,8 @@ const (
 	opTableToStream
 	opTableFilter
 	opMapTableValues
+	opJoinTable
+	opLeftJoinTable
 )
 
 // spec returns the operator's name, as its users write it, and the options it accepts.
@@ -231,6 +233,10 @@ func (o operator) spec() (string, optKind) {
 		return "Table.Filter", optNamed
 	case opMapTableValues:
 		return "MapTableValues", optNamed
+	case opJoinTable:
+		return "JoinTable", optNamed
+	case opLeftJoinTable:
+		return "LeftJoinTable", optNamed
 	}
 	return fmt.Sprintf("operator(%d)", uint8(o)), 0
 }

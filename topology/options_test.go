@@ -152,6 +152,12 @@ var operators = []struct {
 	{"MapTableValues", []string{"Named"}, func(_ *topology.Topology, _ topology.Stream[string, string], tbl topology.Table[string, string], o opts) {
 		topology.MapTableValues(tbl, func(v string) string { return v }, o...)
 	}},
+	{"JoinTable", []string{"Named"}, func(_ *topology.Topology, s topology.Stream[string, string], tbl topology.Table[string, string], o opts) {
+		topology.JoinTable(s, tbl, serde.String(), serde.String(), func(_, v, w string) string { return v + w }, o...)
+	}},
+	{"LeftJoinTable", []string{"Named"}, func(_ *topology.Topology, s topology.Stream[string, string], tbl topology.Table[string, string], o opts) {
+		topology.LeftJoinTable(s, tbl, serde.String(), serde.String(), func(_, v, w string, _ bool) string { return v + w }, o...)
+	}},
 }
 
 // grouped groups s by its key (s's key was changed, so through a repartition).

@@ -23,24 +23,31 @@ type Table[K, V any] struct {
 	s     Stream[K, Change[V]]
 	store *KeyValueStore[K, V] // nil when the table is not materialized
 	view  view[K, V]
+	// root is the name of the store the table, or the table it is derived from, is
+	// materialized in: a join reads it, so it runs in the store's sub-topology.
+	root string
 }
 
-// scan walks a table's content in one task, calling fn for every live key with its value.
-type scan[K, V any] func(fn func(K, V) error) error
+// reader reads a table's content in one task: each walks every live key with its value,
+// get looks one key up.
+type reader[K, V any] struct {
+	each func(fn func(K, V) error) error
+	get  func(K) (V, bool, error)
+}
 
-// view opens a table's scan for a task: the entries of the store the table (or the table
+// view opens a table's reader for a task: the entries of the store the table (or the table
 // it is derived from) is materialized in, through the Filter and MapTableValues steps
-// that derive it. ToStream reports a bounded run's results with it.
-type view[K, V any] func(env graph.Env) (scan[K, V], error)
+// that derive it. ToStream reports a bounded run's results with it; joins look keys up.
+type view[K, V any] func(env graph.Env) (reader[K, V], error)
 
 // storeView is the view of a table materialized in kvs.
 func storeView[K, V any](kvs *KeyValueStore[K, V]) view[K, V] {
-	return func(env graph.Env) (scan[K, V], error) {
+	return func(env graph.Env) (reader[K, V], error) {
 		kv, err := kvs.Open(env)
 		if err != nil {
-			return nil, err
+			return reader[K, V]{}, err
 		}
-		return func(fn func(K, V) error) error {
+		each := func(fn func(K, V) error) error {
 			it, err := kv.Range(nil, nil)
 			if err != nil {
 				return fmt.Errorf("store %s: %w", kvs.name, err)
@@ -59,21 +66,38 @@ func storeView[K, V any](kvs *KeyValueStore[K, V]) view[K, V] {
 				return fmt.Errorf("store %s: %w", kvs.name, err)
 			}
 			return nil
-		}, nil
+		}
+		get := func(k K) (V, bool, error) {
+			v, ok, err := kv.Get(k)
+			if err != nil {
+				err = fmt.Errorf("store %s: %w", kvs.name, err)
+			}
+			return v, ok, err
+		}
+		return reader[K, V]{each: each, get: get}, nil
 	}
 }
 
 // derive returns the view of a table derived from t's view by step, which passes on the
 // entries it keeps, transformed.
 func derive[K, V, VR any](v view[K, V], step func(k K, val V, fn func(K, VR) error) error) view[K, VR] {
-	return func(env graph.Env) (scan[K, VR], error) {
+	return func(env graph.Env) (reader[K, VR], error) {
 		inner, err := v(env)
 		if err != nil {
-			return nil, err
+			return reader[K, VR]{}, err
 		}
-		return func(fn func(K, VR) error) error {
-			return inner(func(k K, val V) error { return step(k, val, fn) })
-		}, nil
+		each := func(fn func(K, VR) error) error {
+			return inner.each(func(k K, val V) error { return step(k, val, fn) })
+		}
+		get := func(k K) (out VR, found bool, err error) {
+			val, ok, err := inner.get(k)
+			if err != nil || !ok {
+				return out, false, err
+			}
+			err = step(k, val, func(_ K, v VR) error { out, found = v, true; return nil })
+			return out, found, err
+		}
+		return reader[K, VR]{each: each, get: get}, nil
 	}
 }
 
@@ -132,7 +156,7 @@ func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.
 			}, nil
 		})
 	t.g.Connect(mat.node, store)
-	return Table[K, V]{s: mat, store: kvs, view: storeView(kvs)}
+	return Table[K, V]{s: mat, store: kvs, view: storeView(kvs), root: store}
 }
 
 // ToStream returns the table's updates as a stream of new values. Deletions are left out:
@@ -165,10 +189,11 @@ func (t Table[K, V]) ToStream(opts ...Option) Stream[K, V] {
 			return nil, err
 		}
 		if tb.Env.Bounded() && !updates {
-			each, err := t.view(tb.Env)
+			r, err := t.view(tb.Env)
 			if err != nil {
 				return nil, err
 			}
+			each := r.each
 			// Registered after the children compiled: it runs before their own ends.
 			tb.OnEndOfInput(func() error {
 				now := time.Now()
@@ -207,7 +232,7 @@ func (t Table[K, V]) Filter(keep func(K, V) bool, opts ...Option) Table[K, V] {
 		}
 		return fn(k, val)
 	})
-	return Table[K, V]{s: s, view: v}
+	return Table[K, V]{s: s, view: v, root: t.root}
 }
 
 // MapTableValues returns the table with every value turned into f(value).
@@ -228,5 +253,5 @@ func MapTableValues[K, V, VR any](t Table[K, V], f func(V) VR, opts ...Option) T
 		}, nil
 	})
 	v := derive(t.view, func(k K, val V, fn func(K, VR) error) error { return fn(k, f(val)) })
-	return Table[K, VR]{s: s, view: v}
+	return Table[K, VR]{s: s, view: v, root: t.root}
 }

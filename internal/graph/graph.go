@@ -204,17 +204,28 @@ func (g *Graph) Subtopologies() ([]*Subtopology, error) {
 		}
 		return i
 	}
+	union := func(x, y *Node) {
+		a, b := find(x.index), find(y.index)
+		if a != b {
+			// The smaller index becomes the root, so a component's root is its first node.
+			if a < b {
+				parent[b] = a
+			} else {
+				parent[a] = b
+			}
+		}
+	}
 	for _, n := range g.nodes {
 		for _, p := range n.Parents {
-			a, b := find(n.index), find(p.index)
-			if a != b {
-				// The smaller index becomes the root, so a component's root is its first node.
-				if a < b {
-					parent[b] = a
-				} else {
-					parent[a] = b
-				}
-			}
+			union(n, p)
+		}
+	}
+	// Nodes that share a store are in one sub-topology, as in Kafka Streams: a task owns
+	// its slice of a store, so a stream joined with a table is processed by the tasks that
+	// hold the table (and its topics must be co-partitioned with the table's).
+	for _, st := range g.storeOrder {
+		for _, u := range st.Users[min(1, len(st.Users)):] {
+			union(st.Users[0], u)
 		}
 	}
 	byRoot := map[int]*Subtopology{}

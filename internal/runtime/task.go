@@ -206,14 +206,21 @@ func (t *task) Schedule(interval time.Duration, fn processor.Punctuator) func() 
 }
 
 // pick returns the partition whose head record has the lowest timestamp, so records of
-// co-partitioned inputs are processed in time order; nil when every queue is empty.
+// co-partitioned inputs are processed in time order; nil when every queue is empty. On a
+// tie a table source goes first: a stream record at time t joins the table as of t,
+// updates at t included.
 func (t *task) pick() *partition {
 	var best *partition
 	for _, p := range t.parts {
 		if p.queued() == 0 {
 			continue
 		}
-		if best == nil || p.queue[p.head].Timestamp.Before(best.queue[best.head].Timestamp) {
+		if best == nil {
+			best = p
+			continue
+		}
+		ts, bts := p.queue[p.head].Timestamp, best.queue[best.head].Timestamp
+		if ts.Before(bts) || ts.Equal(bts) && p.timing.table && !best.timing.table {
 			best = p
 		}
 	}

@@ -1,0 +1,81 @@
+package topology
+
+import (
+	"github.com/eddy-streams/eddy/internal/graph"
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/serde"
+)
+
+// JoinTable joins each record of s with the value t holds for the record's key when the
+// record is processed, and forwards join(key, value, table value) — an inner join, as
+// Kafka Streams' KStream.join(KTable): a record whose key is not in t gives nothing.
+// Updates of t produce no output; only stream records do.
+//
+// The join runs in the tasks that hold t's store, so s and t's topics must be
+// co-partitioned (same partition count, partitioned by the same key: eddy checks the
+// counts at start). If s may no longer be partitioned by its key (after SelectKey, Map,
+// FlatMap, Process or Rebalance) it is repartitioned by key first, with ks and vs, as
+// GroupByKey does. Within a task the records queued from the stream's and the table's
+// partitions are processed in timestamp order (a table update first on a tie), so a
+// record at time t meets the table as updated up to t — by what was fetched: a task does
+// not yet wait for an input partition that has nothing queued, as Kafka Streams'
+// max.task.idle.ms makes it, so a stream record can run ahead of table updates still on
+// the broker. t may be a table from a topic, an aggregation's result, or one derived from
+// them (Filter, MapTableValues).
+//
+// Options: Named (the join's name; also the repartition topic's, when one is inserted).
+func JoinTable[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], ks serde.Serde[K], vs serde.Serde[V],
+	join func(key K, value V, tableValue VT) VR, opts ...Option) Stream[K, VR] {
+	return joinTable(s, t, ks, vs, opJoinTable, "KSTREAM-JOIN", opts, func(k K, v V, vt VT, found bool) (VR, bool) {
+		if !found {
+			var zero VR
+			return zero, false
+		}
+		return join(k, v, vt), true
+	})
+}
+
+// LeftJoinTable is JoinTable as a left join, as Kafka Streams' KStream.leftJoin(KTable):
+// every record of s gives an output; found says whether t holds a value for its key (when
+// it does not, tableValue is the zero value).
+func LeftJoinTable[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], ks serde.Serde[K], vs serde.Serde[V],
+	join func(key K, value V, tableValue VT, found bool) VR, opts ...Option) Stream[K, VR] {
+	return joinTable(s, t, ks, vs, opLeftJoinTable, "KSTREAM-LEFTJOIN", opts, func(k K, v V, vt VT, found bool) (VR, bool) {
+		return join(k, v, vt, found), true
+	})
+}
+
+func joinTable[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], ks serde.Serde[K], vs serde.Serde[V], op operator, prefix string,
+	opts []Option, join func(K, V, VT, bool) (VR, bool)) Stream[K, VR] {
+	c := s.t.configure(op, opts)
+	if s.t != t.s.t {
+		s.t.g.Errorf("%s: the stream and the table belong to different topologies", op.label(c))
+		return Stream[K, VR]{t: s.t, node: s.node, out: &outlets[K, VR]{}}
+	}
+	if s.keyChanged {
+		s = throughInternal(s, ks, vs, byKey, c)
+	}
+	out := processorNode(s, s.t.nameFor(c, prefix), func(tb *graph.TaskBuild, out *outlets[K, VR]) (next[K, V], error) {
+		n, err := out.compile(tb)
+		if err != nil {
+			return nil, err
+		}
+		table, err := t.view(tb.Env)
+		if err != nil {
+			return nil, err
+		}
+		return func(r processor.Record[K, V]) error {
+			vt, found, err := table.get(r.Key)
+			if err != nil {
+				return err
+			}
+			if v, ok := join(r.Key, r.Value, vt, found); ok {
+				return n(processor.WithValue(r, v))
+			}
+			return nil
+		}, nil
+	})
+	// The join reads the table's store: it belongs to the store's sub-topology.
+	s.t.g.Connect(out.node, t.root)
+	return out
+}
