@@ -83,3 +83,59 @@ func TestStreamTableEnrichment(t *testing.T) {
 		})
 	}
 }
+
+// A table re-grouped and counted on the real broker, under both guarantees: users move
+// between regions, and each region's last count is the number of users in it at the end.
+func TestGroupTableCountsOnTheBroker(t *testing.T) {
+	for _, guarantee := range []string{"at-least-once", "exactly-once"} {
+		t.Run(guarantee, func(t *testing.T) {
+			adm := kafkatest.Admin(t)
+			users, out := kafkatest.Topic(t, "users"), kafkatest.Topic(t, "per-region")
+			kafkatest.CreateTopic(t, adm, users, 3, nil)
+			kafkatest.CreateTopic(t, adm, out, 2, nil)
+			region := map[string]string{}
+			var recs []*kgo.Record
+			for i := range 300 {
+				u := fmt.Sprintf("u%d", (i*7)%31)
+				r := &kgo.Record{Topic: users, Key: []byte(u), Timestamp: time.UnixMilli(int64(1000 + i))}
+				if i%11 == 0 {
+					delete(region, u)
+				} else {
+					region[u] = fmt.Sprintf("r%d", (i*3)%4)
+					r.Value = []byte(region[u])
+				}
+				recs = append(recs, r)
+			}
+			produceAll(t, recs)
+			want := map[string]int64{"r0": 0, "r1": 0, "r2": 0, "r3": 0}
+			for _, r := range region {
+				want[r]++
+			}
+			top := topology.New()
+			table := topology.TableFrom(top, users, serde.String(), serde.String(), "users")
+			counts := topology.CountTable(topology.GroupTable(table, func(u, r string) (string, string) { return r, u },
+				serde.String(), serde.String(), topology.Named("by-region")), "per-region")
+			topology.To(counts.ToStream(), out, serde.String(), serde.Int64())
+			appID := kafkatest.Topic(t, "app")
+			opts := []eddy.Opt{eddy.LowMemoryState()}
+			if guarantee == "exactly-once" {
+				opts = append(opts, eddy.ExactlyOnce())
+			}
+			run := start(t, newApp(t, top, appID, opts...))
+			run.stopCaughtUp(t, appID, users)
+			last := map[string]int64{}
+			for _, r := range readCommitted(t, out) {
+				n, err := serde.Int64().Decode(r.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				last[string(r.Key)] = n
+			}
+			for r, n := range want {
+				if last[r] != n {
+					t.Errorf("region %s: last count %d, want %d (all: %v)", r, last[r], n, last)
+				}
+			}
+		})
+	}
+}

@@ -40,7 +40,9 @@
 //
 // State: GroupBy/GroupByKey then Count, Reduce or Aggregate make a Table kept in a store;
 // TableFrom reads a topic as a table; JoinTable and LeftJoinTable enrich a stream from a
-// table (the two co-partitioned; the stream repartitioned first if its key changed).
+// table (the two co-partitioned; the stream repartitioned first if its key changed);
+// GroupTable re-groups a table for CountTable, ReduceTable and AggregateTable, which take a
+// row that changes group out of its old one.
 //
 // A topology splits into sub-topologies at repartition topics (Repartition, Rebalance): the
 // part before writes the topic, the part after reads it. Operators that share a store —

@@ -95,11 +95,12 @@ func aggregate[K, V, VA any](g Grouped[K, V], op operator, prefix string, as ser
 			if err != nil {
 				return fmt.Errorf("store %s: %w", store, err)
 			}
+			old := agg
 			agg = fold(r.Key, r.Value, agg, found)
 			if err := kv.Put(r.Key, agg); err != nil {
 				return fmt.Errorf("store %s: %w", store, err)
 			}
-			return n(processor.WithValue(r, Change[VA]{Value: agg}))
+			return n(processor.WithValue(r, Change[VA]{Value: agg, Old: old, HadOld: found}))
 		}, nil
 	})
 	t.g.Connect(s.node, store)

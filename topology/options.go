@@ -140,6 +140,10 @@ const (
 	opMapTableValues
 	opJoinTable
 	opLeftJoinTable
+	opGroupTable
+	opCountTable
+	opReduceTable
+	opAggregateTable
 )
 
 // spec returns the operator's name, as its users write it, and the options it accepts.
@@ -237,6 +241,14 @@ func (o operator) spec() (string, optKind) {
 		return "JoinTable", optNamed
 	case opLeftJoinTable:
 		return "LeftJoinTable", optNamed
+	case opGroupTable:
+		return "GroupTable", topicOpts
+	case opCountTable:
+		return "CountTable", optNamed
+	case opReduceTable:
+		return "ReduceTable", optNamed
+	case opAggregateTable:
+		return "AggregateTable", optNamed
 	}
 	return fmt.Sprintf("operator(%d)", uint8(o)), 0
 }

@@ -155,6 +155,19 @@ var operators = []struct {
 	{"JoinTable", []string{"Named"}, func(_ *topology.Topology, s topology.Stream[string, string], tbl topology.Table[string, string], o opts) {
 		topology.JoinTable(s, tbl, serde.String(), serde.String(), func(_, v, w string) string { return v + w }, o...)
 	}},
+	{"GroupTable", []string{"Named", "Partitions"}, func(_ *topology.Topology, _ topology.Stream[string, string], tbl topology.Table[string, string], o opts) {
+		topology.GroupTable(tbl, func(k, v string) (string, string) { return v, k }, serde.String(), serde.String(), o...)
+	}},
+	{"CountTable", []string{"Named"}, func(_ *topology.Topology, _ topology.Stream[string, string], tbl topology.Table[string, string], o opts) {
+		topology.CountTable(groupedTable(tbl), "agg", o...)
+	}},
+	{"ReduceTable", []string{"Named"}, func(_ *topology.Topology, _ topology.Stream[string, string], tbl topology.Table[string, string], o opts) {
+		topology.ReduceTable(groupedTable(tbl), func(a, b string) string { return a + b }, func(a, _ string) string { return a }, "agg", o...)
+	}},
+	{"AggregateTable", []string{"Named"}, func(_ *topology.Topology, _ topology.Stream[string, string], tbl topology.Table[string, string], o opts) {
+		topology.AggregateTable(groupedTable(tbl), func() int64 { return 0 }, func(string, string, int64) int64 { return 1 },
+			func(string, string, int64) int64 { return 0 }, serde.Int64(), "agg", o...)
+	}},
 	{"LeftJoinTable", []string{"Named"}, func(_ *topology.Topology, s topology.Stream[string, string], tbl topology.Table[string, string], o opts) {
 		topology.LeftJoinTable(s, tbl, serde.String(), serde.String(), func(_, v, w string, _ bool) string { return v + w }, o...)
 	}},
@@ -232,4 +245,8 @@ func TestOptionValuesAndMisplacedGrouping(t *testing.T) {
 			}
 		})
 	}
+}
+
+func groupedTable(t topology.Table[string, string]) topology.GroupedTable[string, string] {
+	return topology.GroupTable(t, func(k, v string) (string, string) { return v, k }, serde.String(), serde.String())
 }

@@ -15,6 +15,10 @@ import (
 type Change[V any] struct {
 	Value   V
 	Deleted bool
+	// Old is the key's value before the change, when HadOld says it had one: a table
+	// re-grouped with GroupTable retracts it from its old group.
+	Old    V
+	HadOld bool
 }
 
 // Table is a changelog stream seen as a table: the latest value per key. Its records are
@@ -144,6 +148,11 @@ func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.
 				return nil, err
 			}
 			return func(r processor.Record[K, Change[V]]) error {
+				old, had, err := kv.Get(r.Key)
+				if err != nil {
+					return fmt.Errorf("table %s: %w", store, err)
+				}
+				r.Value.Old, r.Value.HadOld = old, had
 				if r.Value.Deleted {
 					err = kv.Delete(r.Key)
 				} else {
@@ -221,7 +230,11 @@ func (t Table[K, V]) Filter(keep func(K, V) bool, opts ...Option) Table[K, V] {
 	s := passThrough(t.s, t.s.t.nodeName(opTableFilter, "KTABLE-FILTER", opts), func(n next[K, Change[V]]) next[K, Change[V]] {
 		return func(r processor.Record[K, Change[V]]) error {
 			if !r.Value.Deleted && !keep(r.Key, r.Value.Value) {
-				r.Value = Change[V]{Deleted: true}
+				r.Value = Change[V]{Deleted: true, Old: r.Value.Old, HadOld: r.Value.HadOld}
+			}
+			if r.Value.HadOld && !keep(r.Key, r.Value.Old) {
+				var zero V
+				r.Value.Old, r.Value.HadOld = zero, false
 			}
 			return n(r)
 		}
@@ -248,6 +261,9 @@ func MapTableValues[K, V, VR any](t Table[K, V], f func(V) VR, opts ...Option) T
 				c.Deleted = true
 			} else {
 				c.Value = f(r.Value.Value)
+			}
+			if r.Value.HadOld {
+				c.Old, c.HadOld = f(r.Value.Old), true
 			}
 			return n(processor.WithValue(r, c))
 		}, nil
