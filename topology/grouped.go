@@ -78,10 +78,20 @@ func Aggregate[K, V, VA any](g Grouped[K, V], init func() VA, add func(k K, v V,
 
 func aggregate[K, V, VA any](g Grouped[K, V], op operator, prefix string, as serde.Serde[VA], store string, opts []Option,
 	fold func(k K, v V, agg VA, found bool) VA) Table[K, VA] {
-	t := g.s.t
-	c := t.configure(op, opts)
-	kvs := NewKeyValueStore(t, store, g.ks, as)
-	s := processorNode(g.s, t.nameFor(c, prefix), func(tb *graph.TaskBuild, out *outlets[K, Change[VA]]) (next[K, V], error) {
+	c := g.s.t.configure(op, opts)
+	return aggregateNode(g.s, g.s.t.nameFor(c, prefix), g.ks, as, store, func(r *processor.Record[K, V], agg VA, found bool) (VA, bool) {
+		return fold(r.Key, r.Value, agg, found), true
+	})
+}
+
+// aggregateNode adds the processor behind every aggregation: it reads the record's key's
+// aggregate from store, applies the record (apply returns the new aggregate, or false to
+// drop the record), writes it back and forwards the change with the old aggregate.
+func aggregateNode[K, V, VA any](s Stream[K, V], name string, ks serde.Serde[K], as serde.Serde[VA], store string,
+	apply func(r *processor.Record[K, V], agg VA, found bool) (VA, bool)) Table[K, VA] {
+	t := s.t
+	kvs := NewKeyValueStore(t, store, ks, as)
+	out := processorNode(s, name, func(tb *graph.TaskBuild, out *outlets[K, Change[VA]]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {
 			return nil, err
@@ -91,18 +101,20 @@ func aggregate[K, V, VA any](g Grouped[K, V], op operator, prefix string, as ser
 			return nil, err
 		}
 		return func(r processor.Record[K, V]) error {
-			agg, found, err := kv.Get(r.Key)
+			old, found, err := kv.Get(r.Key)
 			if err != nil {
 				return fmt.Errorf("store %s: %w", store, err)
 			}
-			old := agg
-			agg = fold(r.Key, r.Value, agg, found)
+			agg, ok := apply(&r, old, found)
+			if !ok {
+				return nil
+			}
 			if err := kv.Put(r.Key, agg); err != nil {
 				return fmt.Errorf("store %s: %w", store, err)
 			}
 			return n(processor.WithValue(r, Change[VA]{Value: agg, Old: old, HadOld: found}))
 		}, nil
 	})
-	t.g.Connect(s.node, store)
-	return Table[K, VA]{s: s, store: kvs, view: storeView(kvs), root: store}
+	t.g.Connect(out.node, store)
+	return Table[K, VA]{s: out, store: kvs, view: storeView(kvs), root: store}
 }

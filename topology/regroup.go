@@ -1,8 +1,6 @@
 package topology
 
 import (
-	"fmt"
-
 	"github.com/eddy-streams/eddy/internal/graph"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
@@ -113,39 +111,14 @@ func aggregateTable[K, V, VA any](g GroupedTable[K, V], op operator, prefix stri
 // the store, say) is dropped: there is nothing to take it from.
 func aggregateTableWith[K, V, VA any](g GroupedTable[K, V], op operator, prefix string, as serde.Serde[VA], store string, opts []Option,
 	add func(K, V, VA, bool) VA, subtract func(K, V, VA) VA) Table[K, VA] {
-	t := g.s.t
-	c := t.configure(op, opts)
-	kvs := NewKeyValueStore(t, store, g.ks, as)
-	s := processorNode(g.s, t.nameFor(c, prefix), func(tb *graph.TaskBuild, out *outlets[K, Change[VA]]) (next[K, V], error) {
-		n, err := out.compile(tb)
-		if err != nil {
-			return nil, err
+	c := g.s.t.configure(op, opts)
+	return aggregateNode(g.s, g.s.t.nameFor(c, prefix), g.ks, as, store, func(r *processor.Record[K, V], agg VA, found bool) (VA, bool) {
+		switch {
+		case !retracts(r):
+			return add(r.Key, r.Value, agg, found), true
+		case found:
+			return subtract(r.Key, r.Value, agg), true
 		}
-		kv, err := kvs.Open(tb.Env)
-		if err != nil {
-			return nil, err
-		}
-		return func(r processor.Record[K, V]) error {
-			retract := retracts(&r)
-			agg, found, err := kv.Get(r.Key)
-			if err != nil {
-				return fmt.Errorf("store %s: %w", store, err)
-			}
-			if retract && !found {
-				return nil
-			}
-			old := agg
-			if retract {
-				agg = subtract(r.Key, r.Value, agg)
-			} else {
-				agg = add(r.Key, r.Value, agg, found)
-			}
-			if err := kv.Put(r.Key, agg); err != nil {
-				return fmt.Errorf("store %s: %w", store, err)
-			}
-			return n(processor.WithValue(r, Change[VA]{Value: agg, Old: old, HadOld: found}))
-		}, nil
+		return agg, false
 	})
-	t.g.Connect(s.node, store)
-	return Table[K, VA]{s: s, store: kvs, view: storeView(kvs), root: store}
 }
