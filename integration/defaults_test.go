@@ -2,7 +2,6 @@ package integration
 
 import (
 	"errors"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -27,15 +26,7 @@ func TestIdleTimeoutWithDefaultCommitInterval(t *testing.T) {
 	kafkatest.CreateTopic(t, adm, in, 3, nil)
 	kafkatest.CreateTopic(t, adm, out, 3, nil)
 	want, _ := produceClicks(t, in, 0, 200)
-	app, err := eddy.New(clickCounts(in, out, topology.IdleTimeout(2*time.Second)),
-		eddy.ApplicationID(kafkatest.Topic(t, "app")),
-		eddy.Brokers(kafkatest.Bootstrap(t)...),
-		eddy.StateDir(t.TempDir()),
-		eddy.Logger(testLogger(t)),
-		eddy.LowMemoryState())
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := newDefaultApp(t, clickCounts(in, out, topology.IdleTimeout(2*time.Second)), kafkatest.Topic(t, "app"))
 	started := time.Now()
 	run := start(t, app)
 	// Joining the group takes a few seconds, then 2 s of idleness and about 1 s for the
@@ -68,14 +59,9 @@ func TestTwoInstancesOnOneHost(t *testing.T) {
 	kafkatest.CreateTopic(t, adm, in, 4, nil)
 	kafkatest.CreateTopic(t, adm, out, 4, nil)
 	appID := kafkatest.Topic(t, "app")
+	// The defaults, but for the state directory under test.
 	newInstance := func(dir string) *eddy.App {
-		app, err := eddy.New(wordCountTopology(in, out), eddy.ApplicationID(appID),
-			eddy.Brokers(kafkatest.Bootstrap(t)...), eddy.StateDir(dir),
-			eddy.CommitInterval(200*time.Millisecond), eddy.Logger(testLogger(t)), eddy.LowMemoryState())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return app
+		return newDefaultApp(t, wordCountTopology(in, out), appID, eddy.StateDir(dir))
 	}
 
 	shared := t.TempDir()
@@ -139,21 +125,11 @@ func waitMembersWithPartitions(t *testing.T, group string, n int, timeout time.D
 // eddy.SessionTimeout sets it (relayapp passes 6 s), so a kill -9 costs seconds, not
 // Kafka's default 45 s.
 func TestFailoverAfterKillTakesTheSessionTimeout(t *testing.T) {
-	brokers := strings.Join(kafkatest.Bootstrap(t), ",")
-	adm := kafkatest.Admin(t)
-	in, out := kafkatest.Topic(t, "in"), kafkatest.Topic(t, "out")
-	kafkatest.CreateTopic(t, adm, in, 4, nil)
-	kafkatest.CreateTopic(t, adm, out, 4, nil)
-	appID := kafkatest.Topic(t, "app")
-	bin := buildBinary(t, "github.com/eddy-streams/eddy/integration/relayapp")
-	launch := func(name string) *proc {
-		return startProc(t, name, bin, "-brokers", brokers, "-app-id", appID, "-input", in, "-output", out,
-			"-state-dir", filepath.Join(t.TempDir(), name), "-session-timeout", "6s")
-	}
-	a, b := launch("a"), launch("b")
-	waitMembersWithPartitions(t, appID, 2, 60*time.Second)
+	r := newRelay(t, 4)
+	a, b := r.launch("a", "-session-timeout", "6s"), r.launch("b", "-session-timeout", "6s")
+	waitMembersWithPartitions(t, r.appID, 2, 60*time.Second)
 	a.kill(t)
-	took := waitMembersWithPartitions(t, appID, 1, 25*time.Second)
+	took := waitMembersWithPartitions(t, r.appID, 1, 25*time.Second)
 	t.Logf("the survivor held every task %s after the kill", took.Round(100*time.Millisecond))
 	b.terminate(t)
 }

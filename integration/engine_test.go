@@ -20,11 +20,17 @@ import (
 
 func newApp(t *testing.T, top *topology.Topology, appID string, opts ...eddy.Opt) *eddy.App {
 	t.Helper()
+	return newDefaultApp(t, top, appID, append([]eddy.Opt{eddy.CommitInterval(200 * time.Millisecond)}, opts...)...)
+}
+
+// newDefaultApp is an App with eddy's defaults: only the application id, the brokers, a
+// state directory of the test's own and the test log, then opts.
+func newDefaultApp(t *testing.T, top *topology.Topology, appID string, opts ...eddy.Opt) *eddy.App {
+	t.Helper()
 	all := append([]eddy.Opt{
 		eddy.ApplicationID(appID),
 		eddy.Brokers(kafkatest.Bootstrap(t)...),
 		eddy.StateDir(t.TempDir()),
-		eddy.CommitInterval(200 * time.Millisecond),
 		eddy.Logger(testLogger(t)),
 	}, opts...)
 	app, err := eddy.New(top, all...)

@@ -63,12 +63,18 @@ func TestStreamTableEnrichment(t *testing.T) {
 				}, topology.Named("enrich"))
 			topology.To(enriched, out, serde.String(), serde.String())
 			appID := kafkatest.Topic(t, "app")
-			opts := []eddy.Opt{eddy.LowMemoryState()}
+			var opts []eddy.Opt
 			if guarantee == "exactly-once" {
 				opts = append(opts, eddy.ExactlyOnce())
 			}
-			run := start(t, newApp(t, top, appID, opts...))
-			run.stopCaughtUp(t, appID, orders, customers)
+			// eddy's defaults (a 30 s commit interval at-least-once): wait for every order's
+			// output, stop (which commits), then read the output to its end.
+			run := start(t, newDefaultApp(t, top, appID, opts...))
+			n := 0
+			consumeUntil(t, out, 60*time.Second, func(*kgo.Record) { n++ }, func() bool { return n >= len(want) })
+			if err := run.stop(); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
 			var got []string
 			for _, r := range readCommitted(t, out) {
 				got = append(got, string(r.Key)+"="+string(r.Value))
@@ -117,11 +123,13 @@ func TestGroupTableCountsOnTheBroker(t *testing.T) {
 				serde.String(), serde.String(), topology.Named("by-region")), "per-region")
 			topology.To(counts.ToStream(), out, serde.String(), serde.Int64())
 			appID := kafkatest.Topic(t, "app")
-			opts := []eddy.Opt{eddy.LowMemoryState()}
+			var opts []eddy.Opt
 			if guarantee == "exactly-once" {
 				opts = append(opts, eddy.ExactlyOnce())
 			}
-			run := start(t, newApp(t, top, appID, opts...))
+			// eddy's defaults: at-least-once, the offsets are caught up after the first
+			// 30 s commit.
+			run := start(t, newDefaultApp(t, top, appID, opts...))
 			run.stopCaughtUp(t, appID, users)
 			last := map[string]int64{}
 			for _, r := range readCommitted(t, out) {

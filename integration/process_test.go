@@ -88,17 +88,9 @@ func (p *proc) kill(t *testing.T) {
 // Afterwards no input record is missing from the output (at-least-once); duplicates (from
 // the killed copy's uncommitted work) are counted and reported.
 func TestScaleOutProcesses(t *testing.T) {
-	brokers := strings.Join(kafkatest.Bootstrap(t), ",")
-	adm := kafkatest.Admin(t)
-	in, out := kafkatest.Topic(t, "in"), kafkatest.Topic(t, "out")
-	kafkatest.CreateTopic(t, adm, in, 6, nil)
-	kafkatest.CreateTopic(t, adm, out, 6, nil)
-	appID := kafkatest.Topic(t, "app")
-	bin := buildBinary(t, "github.com/eddy-streams/eddy/integration/relayapp")
-	launch := func(name string) *proc {
-		return startProc(t, name, bin, "-brokers", brokers, "-app-id", appID, "-input", in, "-output", out,
-			"-state-dir", filepath.Join(t.TempDir(), name))
-	}
+	r := newRelay(t, 6)
+	in, out := r.in, r.out
+	launch := func(name string) *proc { return r.launch(name) }
 
 	const batches, per = 30, 400
 	genDone := generateBatches(t, in, batches, per, 97, 300*time.Millisecond)
@@ -127,4 +119,31 @@ func TestScaleOutProcesses(t *testing.T) {
 	}
 	t.Logf("all %d input records in the output after a join, a SIGKILL and a clean stop; %d duplicates",
 		batches*per, total-batches*per)
+}
+
+// relay is one relayapp application over its own input and output topics, whose copies
+// run as separate processes.
+type relay struct {
+	t              *testing.T
+	brokers, bin   string
+	in, out, appID string
+}
+
+// newRelay creates the topics, with partitions partitions each, and builds relayapp.
+func newRelay(t *testing.T, partitions int32) *relay {
+	t.Helper()
+	adm := kafkatest.Admin(t)
+	r := &relay{t: t, brokers: strings.Join(kafkatest.Bootstrap(t), ","),
+		in: kafkatest.Topic(t, "in"), out: kafkatest.Topic(t, "out"), appID: kafkatest.Topic(t, "app")}
+	kafkatest.CreateTopic(t, adm, r.in, partitions, nil)
+	kafkatest.CreateTopic(t, adm, r.out, partitions, nil)
+	r.bin = buildBinary(t, "github.com/eddy-streams/eddy/integration/relayapp")
+	return r
+}
+
+// launch starts a copy named name, with its own state directory and the extra flags.
+func (r *relay) launch(name string, extra ...string) *proc {
+	args := append([]string{"-brokers", r.brokers, "-app-id", r.appID, "-input", r.in, "-output", r.out,
+		"-state-dir", filepath.Join(r.t.TempDir(), name)}, extra...)
+	return startProc(r.t, name, r.bin, args...)
 }

@@ -15,8 +15,17 @@ import (
 // the group's committed offset (under exactly-once, what a committed transaction
 // consumed).
 func TestRepartitionTopicsArePurged(t *testing.T) {
-	for _, guarantee := range []string{"at-least-once", "exactly-once"} {
-		t.Run(guarantee, func(t *testing.T) {
+	for _, c := range []struct {
+		guarantee string
+		defaults  bool // eddy's defaults: a 30 s commit interval and a 30 s purge interval
+		wait      time.Duration
+	}{{"at-least-once", false, 30 * time.Second}, {"exactly-once", false, 30 * time.Second}, {"at-least-once", true, 100 * time.Second}} {
+		guarantee := c.guarantee
+		name := guarantee
+		if c.defaults {
+			name += "/defaults"
+		}
+		t.Run(name, func(t *testing.T) {
 			adm := kafkatest.Admin(t)
 			in, out := kafkatest.Topic(t, "lines"), kafkatest.Topic(t, "counts")
 			kafkatest.CreateTopic(t, adm, in, 3, nil)
@@ -24,17 +33,24 @@ func TestRepartitionTopicsArePurged(t *testing.T) {
 			lines, want := corpus(1500, 5)
 			produceLines(t, in, lines, 0)
 			appID := kafkatest.Topic(t, "app")
-			opts := []eddy.Opt{eddy.LowMemoryState(), eddy.RepartitionPurgeInterval(time.Second)}
-			if guarantee == "exactly-once" {
-				opts = append(opts, eddy.ExactlyOnce())
+			var app *eddy.App
+			switch {
+			case c.defaults:
+				app = newDefaultApp(t, wordCountTopology(in, out), appID)
+			case guarantee == "exactly-once":
+				app = newApp(t, wordCountTopology(in, out), appID, eddy.LowMemoryState(), eddy.RepartitionPurgeInterval(time.Second), eddy.ExactlyOnce())
+			default:
+				app = newApp(t, wordCountTopology(in, out), appID, eddy.LowMemoryState(), eddy.RepartitionPurgeInterval(time.Second))
 			}
-			run := start(t, newApp(t, wordCountTopology(in, out), appID, opts...))
+			run := start(t, app)
 			latestCounts(t, out, want)
 			repartition := appID + "-words-repartition"
 			ends := endOffsets(t, repartition)
-			// The purge follows a commit at most once a second: wait for it, reading the
-			// log start offsets, until every partition starts past the records written.
-			deadline := time.Now().Add(30 * time.Second)
+			// The purge runs at most once per interval, after the commits: wait for it,
+			// reading the log start offsets, until every partition starts past the records
+			// written.
+			began := time.Now()
+			deadline := began.Add(c.wait)
 			var starts kadm.ListedOffsets
 			for {
 				var err error
@@ -49,10 +65,11 @@ func TestRepartitionTopicsArePurged(t *testing.T) {
 					}
 				})
 				if purged == len(ends) {
+					t.Logf("purged %s after the counts", time.Since(began).Round(100*time.Millisecond))
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("%s not purged after 30 s: start offsets %v, end offsets %v", repartition, starts, ends)
+					t.Fatalf("%s not purged after %s: start offsets %v, end offsets %v", repartition, c.wait, starts, ends)
 				}
 				time.Sleep(200 * time.Millisecond)
 			}

@@ -43,6 +43,11 @@ var brokerSource struct {
 	err     error  // a broker was expected but could not be had
 }
 
+// Required reports whether the tests must have a real, fully working broker
+// (EDDY_REQUIRE_KAFKA=1, which `make test` and CI set): then nothing a broker should do may
+// be skipped, only failed.
+func Required() bool { return os.Getenv("EDDY_REQUIRE_KAFKA") == "1" }
+
 // Bootstrap returns the seed brokers of a real Kafka broker, or ends the test: skipped when
 // none can be had, failed when none can be had and EDDY_REQUIRE_KAFKA=1, or when a broker
 // that should have been there could not be started.
@@ -53,7 +58,7 @@ func Bootstrap(t testing.TB) []string {
 	case brokerSource.err != nil:
 		t.Fatalf("kafkatest: %v", brokerSource.err)
 	case brokerSource.skip != "":
-		if os.Getenv("EDDY_REQUIRE_KAFKA") == "1" {
+		if Required() {
 			t.Fatalf("kafkatest: EDDY_REQUIRE_KAFKA=1 but there is no broker: %s", brokerSource.skip)
 		}
 		t.Skipf("kafkatest: no Kafka broker: %s (set KAFKA_BOOTSTRAP, or run `make test`, which starts one)", brokerSource.skip)

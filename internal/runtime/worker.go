@@ -81,6 +81,8 @@ type worker struct {
 
 	// purgedAt is when the worker last deleted consumed records of repartition topics.
 	purgedAt time.Time
+	// bufferShare is the worker's share of MaxBufferedBytes (0: no bound, or no stores).
+	bufferShare int
 
 	// guarantee is the delivery guarantee, chosen once in connect; commitTimeout bounds
 	// one commit; pauseOnAssign says the assigned callback pauses new partitions before
@@ -109,6 +111,9 @@ func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPla
 		jobs:  map[topicPartition]*restoreJob{},
 
 		poisoned: map[recordCoord]*poison{},
+	}
+	if mgr != nil && cfg.MaxBufferedBytes > 0 {
+		w.bufferShare = max(cfg.MaxBufferedBytes/cfg.Workers, 1)
 	}
 	// One promise for every record: no closure per produce.
 	w.promise = w.produced
@@ -613,20 +618,20 @@ func (w *worker) shutdown(clean bool) (err error) {
 	return err
 }
 
-// overBudgetLocked reports whether the worker's write buffers hold more than its share of
-// the instance's MaxBufferedBytes: then it commits at once instead of at the interval,
-// which bounds the memory a long commit interval and large values would take. (Under
+// overBudgetLocked reports whether the worker's write buffers hold its share of the
+// instance's MaxBufferedBytes: then it commits at once instead of at the interval, which
+// bounds the memory a long commit interval and large values would take. (Under
 // exactly-once the transaction holds everything polled, so a commit comes after the poll's
-// records: the buffers stay within the budget plus one poll.)
+// records: the buffers stay within the budget plus one poll.) A worker without stores, or
+// without a budget, never is.
 func (w *worker) overBudgetLocked() bool {
-	if w.cfg.MaxBufferedBytes <= 0 {
+	if w.bufferShare <= 0 {
 		return false
 	}
-	share := max(w.cfg.MaxBufferedBytes/w.cfg.Workers, 1)
 	n := 0
 	for _, t := range w.tasks {
 		for _, kv := range t.kvs {
-			if n += kv.Buffer().Bytes(); n >= share {
+			if n += kv.Buffer().Bytes(); n >= w.bufferShare {
 				return true
 			}
 		}
@@ -635,6 +640,9 @@ func (w *worker) overBudgetLocked() bool {
 }
 
 func (w *worker) overBudget() bool {
+	if w.bufferShare <= 0 {
+		return false
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.overBudgetLocked()
