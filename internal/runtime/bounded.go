@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -36,7 +37,7 @@ func planBounds(ctx context.Context, adm *kadm.Client, appID string, p *topicPla
 	// A fresh broker answers the group requests with COORDINATOR_NOT_AVAILABLE for a few
 	// seconds: retried, within a bound, here and in every request below.
 	var groups kadm.DescribedGroups
-	err := retryStart(ctx, "eddy: describing group "+appID, func(ctx context.Context) (err error) {
+	err := retryStart(ctx, func(ctx context.Context) (err error) {
 		groups, err = adm.DescribeGroups(ctx, appID)
 		if err == nil {
 			err = groups.Error()
@@ -55,27 +56,26 @@ func planBounds(ctx context.Context, adm *kadm.Client, appID string, p *topicPla
 			external = append(external, topic)
 		}
 	}
-	var ends, starts kadm.ListedOffsets
-	err = retryStart(ctx, "eddy: end offsets of the inputs", func(ctx context.Context) (err error) {
-		if ends, err = adm.ListCommittedOffsets(ctx, external...); err == nil {
-			err = ends.Error()
-		}
-		return err
-	})
+	// listed lists offsets of the external inputs, retried at start like the rest.
+	listed := func(list func(context.Context, ...string) (kadm.ListedOffsets, error)) (l kadm.ListedOffsets, err error) {
+		err = retryStart(ctx, func(ctx context.Context) error {
+			if l, err = list(ctx, external...); err == nil {
+				err = l.Error()
+			}
+			return err
+		})
+		return l, err
+	}
+	ends, err := listed(adm.ListCommittedOffsets)
 	if err != nil {
 		return fmt.Errorf("eddy: end offsets of the inputs: %w", err)
 	}
-	err = retryStart(ctx, "eddy: start offsets of the inputs", func(ctx context.Context) (err error) {
-		if starts, err = adm.ListStartOffsets(ctx, external...); err == nil {
-			err = starts.Error()
-		}
-		return err
-	})
+	starts, err := listed(adm.ListStartOffsets)
 	if err != nil {
 		return fmt.Errorf("eddy: start offsets of the inputs: %w", err)
 	}
 	var committed kadm.OffsetResponses
-	err = retryStart(ctx, "eddy: committed offsets of "+appID, func(ctx context.Context) (err error) {
+	err = retryStart(ctx, func(ctx context.Context) (err error) {
 		committed, err = adm.FetchOffsets(ctx, appID)
 		return err
 	})
@@ -102,13 +102,25 @@ func planBounds(ctx context.Context, adm *kadm.Client, appID string, p *topicPla
 	return nil
 }
 
-// staleEnd reports whether an end-of-input marker read now was written by an earlier run
+// runHeader is the header of an end-of-input marker that names the bounded run it ends
+// (8 bytes, big-endian: plan.run).
+const runHeader = "eddy-run"
+
+// staleEnd reports whether an end-of-input marker read now was written by another run
 // (and not read then, as when that run crashed): all are, outside bounded mode; in a
-// bounded run, those stamped before it started (markers carry the wall-clock time they
-// were written at, and one instance runs a bounded job). A stale end ends nothing, and the
-// end of time it carries moves no watermark: this run's upstream tasks end again.
+// bounded run, those whose run header names another run. A stale end ends nothing, and
+// its watermark moves nothing: this run's upstream tasks end again. The run is an exact
+// tag, as in the offset metadata, not a comparison of clocks.
 func (w *worker) staleEnd(rec *kgo.Record) bool {
-	return !w.cfg.Bounded || rec.Timestamp.UnixMilli() < w.plan.run
+	if !w.cfg.Bounded {
+		return true
+	}
+	for _, h := range rec.Headers {
+		if h.Key == runHeader && len(h.Value) == 8 {
+			return int64(binary.BigEndian.Uint64(h.Value)) != w.plan.run
+		}
+	}
+	return true
 }
 
 // initBound sets up a new partition's end in bounded mode.
@@ -208,9 +220,11 @@ func (w *worker) finishTask(t *task) error {
 		return fmt.Errorf("eddy: task %s: end of input: %w", t.id, err)
 	}
 	value := encodeWM(t.publishedWatermark(), flagMarker|flagEnd, t.id.Subtopology, t.id.Partition)
+	run := binary.BigEndian.AppendUint64(nil, uint64(w.plan.run))
 	for _, topic := range w.plan.writes[t.id.Subtopology] {
 		for p := range w.plan.partitions[topic] {
-			rec := &kgo.Record{Topic: topic, Partition: p, Headers: []kgo.RecordHeader{{Key: wmHeader, Value: value}}, Timestamp: time.Now()}
+			rec := &kgo.Record{Topic: topic, Partition: p, Timestamp: time.Now(),
+				Headers: []kgo.RecordHeader{{Key: wmHeader, Value: value}, {Key: runHeader, Value: run}}}
 			if err := w.send(rec); err != nil {
 				return err
 			}

@@ -151,8 +151,9 @@ func (w *worker) withOffsetMeta(ctx context.Context) context.Context {
 }
 
 // loadOffsetMetaLocked restores the watermarks of newly assigned partitions from their
-// committed offsets' metadata, before any of their records is processed. A failure only
-// costs the restored watermark (it is relearned from records), so it is logged, not fatal.
+// committed offsets' metadata, before any of their records is processed. Retriable errors
+// are retried within a bound; past it, or on any other error, it returns the error that
+// stops Run; when Run is stopped meanwhile, errStopping (see worker.run).
 func (w *worker) loadOffsetMetaLocked(ctx context.Context) error {
 	var need []*partition
 	for _, p := range w.parts {
@@ -172,7 +173,7 @@ func (w *worker) loadOffsetMetaLocked(ctx context.Context) error {
 	// a fresh broker) are retried within a bound; past it, or on any other error, Run
 	// stops, and a restart tries again.
 	var offs kadm.OffsetResponses
-	err := retryStart(ctx, "eddy: reading the committed offsets of "+w.cfg.ApplicationID, func(ctx context.Context) (err error) {
+	err := retryStart(ctx, func(ctx context.Context) (err error) {
 		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		offs, err = kadm.NewClient(w.cl).FetchOffsets(octx, w.cfg.ApplicationID)
@@ -180,7 +181,9 @@ func (w *worker) loadOffsetMetaLocked(ctx context.Context) error {
 	})
 	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
 		if ctx.Err() != nil {
-			return nil // stopping; nothing is processed any more
+			// Stopping: the partitions' records must not be processed without their time,
+			// nor a transaction commit the offsets of records left unprocessed.
+			return errStopping
 		}
 		return fmt.Errorf("eddy: reading the watermarks committed with the offsets of %s: %w", w.cfg.ApplicationID, err)
 	}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/binary"
 	"slices"
 	"testing"
 
@@ -63,8 +64,10 @@ func TestEndsOfEarlierRunsAreStale(t *testing.T) {
 		handler: func(*kgo.Record) error { return nil }}
 	tk.parts = []*partition{p}
 	end := func(at int64) *kgo.Record {
+		// The offset doubles as the run the marker names.
 		return &kgo.Record{Topic: "rep", Offset: at, Timestamp: ms(at),
-			Headers: []kgo.RecordHeader{{Key: wmHeader, Value: encodeWM(endOfTime, flagMarker|flagEnd, 0, 0)}}}
+			Headers: []kgo.RecordHeader{{Key: wmHeader, Value: encodeWM(endOfTime, flagMarker|flagEnd, 0, 0)},
+				{Key: runHeader, Value: binary.BigEndian.AppendUint64(nil, uint64(at))}}}
 	}
 	p.queue = append(p.queue, end(run-1))
 	if ok, err := tk.processOne(); !ok || err != nil {
@@ -74,7 +77,13 @@ func TestEndsOfEarlierRunsAreStale(t *testing.T) {
 		t.Errorf("after an earlier run's end marker: done %v, watermark %v, next %d; want not done, no watermark, next %d",
 			p.clock.done, tk.watermark, p.next, run)
 	}
-	p.queue = append(p.queue, end(run+1))
+	// Another run's marker stamped after this run started (a host whose clock was ahead)
+	// is stale too: the run is a tag, not a time.
+	p.queue = append(p.queue, end(run+5))
+	if ok, err := tk.processOne(); !ok || err != nil || p.clock.done {
+		t.Fatalf("another run's later marker: processOne = %v, %v; done %v, want not done", ok, err, p.clock.done)
+	}
+	p.queue = append(p.queue, end(run))
 	if ok, err := tk.processOne(); !ok || err != nil {
 		t.Fatalf("processOne = %v, %v", ok, err)
 	}

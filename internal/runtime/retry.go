@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,17 +16,19 @@ import (
 const startRetryBound = 30 * time.Second
 
 // retryStart runs f until it succeeds, fails with an error that is not retriable, ctx
-// ends, or startRetryBound passes, backing off from 100 ms to 1 s between tries.
-func retryStart(ctx context.Context, what string, f func(context.Context) error) error {
+// ends, or startRetryBound passes, backing off from 100 ms to 1 s between tries. A try
+// that ran out of its own time (f's timeout, not ctx's) is retried too.
+func retryStart(ctx context.Context, f func(context.Context) error) error {
 	deadline := time.Now().Add(startRetryBound)
 	backoff := 100 * time.Millisecond
 	for {
 		err := f(ctx)
-		if err == nil || !kerr.IsRetriable(err) {
+		retriable := kerr.IsRetriable(err) || errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
+		if err == nil || !retriable {
 			return err
 		}
 		if time.Now().Add(backoff).After(deadline) {
-			return fmt.Errorf("%s: still failing after %s of retries: %w", what, startRetryBound, err)
+			return fmt.Errorf("still failing after %s of retries: %w", startRetryBound, err)
 		}
 		select {
 		case <-ctx.Done():

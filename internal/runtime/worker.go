@@ -19,6 +19,10 @@ import (
 	"github.com/eddy-streams/eddy/processor"
 )
 
+// errStopping ends a step that Run's stop interrupted half way: the worker stops as after
+// an error (under exactly-once the transaction aborts), and Run returns nil.
+var errStopping = errors.New("eddy: stopping")
+
 // maxPollWait bounds how long a poll waits for records.
 const maxPollWait = 100 * time.Millisecond
 
@@ -248,8 +252,9 @@ func (w *worker) clientOpts() []kgo.Opt {
 // run is the worker's loop: poll, queue, process, punctuate, commit. It returns nil when ctx
 // ends (after a final commit) and an error when processing or committing fails.
 func (w *worker) run(ctx context.Context) (err error) {
+	interrupted := false // stopped in the middle of a step: nothing incomplete may commit
 	defer func() {
-		err = errors.Join(err, w.shutdown(err == nil))
+		err = errors.Join(err, w.shutdown(err == nil && !interrupted))
 	}()
 	nextCommit := time.Now().Add(w.cfg.CommitInterval)
 	var nextPunctuation time.Time
@@ -284,6 +289,10 @@ func (w *worker) run(ctx context.Context) (err error) {
 		}
 		if stepErr != nil {
 			if errors.Is(stepErr, kgo.ErrClientClosed) && ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(stepErr, errStopping) {
+				interrupted = true
 				return nil
 			}
 			return stepErr
