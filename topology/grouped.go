@@ -91,6 +91,7 @@ func aggregateNode[K, V, VA any](s Stream[K, V], name string, ks serde.Serde[K],
 	apply func(r *processor.Record[K, V], agg VA, found bool) (VA, bool)) Table[K, VA] {
 	t := s.t
 	kvs := NewKeyValueStore(t, store, ks, as)
+	needOld := new(bool)
 	out := processorNode(s, name, func(tb *graph.TaskBuild, out *outlets[K, Change[VA]]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {
@@ -100,6 +101,7 @@ func aggregateNode[K, V, VA any](s Stream[K, V], name string, ks serde.Serde[K],
 		if err != nil {
 			return nil, err
 		}
+		sendOld := *needOld
 		return func(r processor.Record[K, V]) error {
 			old, found, err := kv.Get(r.Key)
 			if err != nil {
@@ -112,9 +114,13 @@ func aggregateNode[K, V, VA any](s Stream[K, V], name string, ks serde.Serde[K],
 			if err := kv.Put(r.Key, agg); err != nil {
 				return fmt.Errorf("store %s: %w", store, err)
 			}
-			return n(processor.WithValue(r, Change[VA]{Value: agg, Old: old, HadOld: found}))
+			c := Change[VA]{Value: agg}
+			if sendOld {
+				c.Old, c.HadOld = old, found
+			}
+			return n(processor.WithValue(r, c))
 		}, nil
 	})
 	t.g.Connect(out.node, store)
-	return Table[K, VA]{s: out, store: kvs, view: storeView(kvs), root: store}
+	return Table[K, VA]{s: out, store: kvs, view: storeView(kvs), root: store, old: needOld}
 }

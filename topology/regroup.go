@@ -26,6 +26,7 @@ const retractHeader = "eddy-retract"
 // per region when a user moves. Options: Named and Partitions, for the repartition topic.
 func GroupTable[K, V, KR, VR any](t Table[K, V], f func(K, V) (KR, VR), ks serde.Serde[KR], vs serde.Serde[VR], opts ...Option) GroupedTable[KR, VR] {
 	c := t.s.t.configure(opGroupTable, opts)
+	*t.old = true // the table's updates carry their old values from now on
 	name := t.s.t.nameFor(c, "KTABLE-SELECT")
 	rekeyed := processorNode(t.s, name, func(tb *graph.TaskBuild, out *outlets[KR, VR]) (next[K, Change[V]], error) {
 		n, err := out.compile(tb)

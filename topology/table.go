@@ -16,7 +16,8 @@ type Change[V any] struct {
 	Value   V
 	Deleted bool
 	// Old is the key's value before the change, when HadOld says it had one: a table
-	// re-grouped with GroupTable retracts it from its old group.
+	// re-grouped with GroupTable retracts it from its old group. Tables fill it only for
+	// such an operator downstream; elsewhere HadOld is false.
 	Old    V
 	HadOld bool
 }
@@ -30,6 +31,10 @@ type Table[K, V any] struct {
 	// root is the name of the store the table, or the table it is derived from, is
 	// materialized in: a join reads it, so it runs in the store's sub-topology.
 	root string
+	// old, shared along a chain of derived tables, says an operator downstream needs each
+	// update's old value (GroupTable, to retract it), as Kafka Streams'
+	// enableSendingOldValues. Without one, no update reads or carries it.
+	old *bool
 }
 
 // reader reads a table's content in one task: each walks every live key with its value,
@@ -137,6 +142,7 @@ func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.
 	}
 	t.g.Add(src)
 	kvs := NewKeyValueStore(t, store, ks, vs)
+	needOld := new(bool)
 	mat := processorNode(changes, store+"-materialize",
 		func(tb *graph.TaskBuild, out *outlets[K, Change[V]]) (next[K, Change[V]], error) {
 			n, err := out.compile(tb)
@@ -147,12 +153,15 @@ func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.
 			if err != nil {
 				return nil, err
 			}
+			sendOld := *needOld // read when the task is built: the topology is complete
 			return func(r processor.Record[K, Change[V]]) error {
-				old, had, err := kv.Get(r.Key)
-				if err != nil {
-					return fmt.Errorf("table %s: %w", store, err)
+				if sendOld {
+					old, had, err := kv.Get(r.Key)
+					if err != nil {
+						return fmt.Errorf("table %s: %w", store, err)
+					}
+					r.Value.Old, r.Value.HadOld = old, had
 				}
-				r.Value.Old, r.Value.HadOld = old, had
 				if r.Value.Deleted {
 					err = kv.Delete(r.Key)
 				} else {
@@ -165,7 +174,7 @@ func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.
 			}, nil
 		})
 	t.g.Connect(mat.node, store)
-	return Table[K, V]{s: mat, store: kvs, view: storeView(kvs), root: store}
+	return Table[K, V]{s: mat, store: kvs, view: storeView(kvs), root: store, old: needOld}
 }
 
 // ToStream returns the table's updates as a stream of new values. Deletions are left out:
@@ -245,7 +254,7 @@ func (t Table[K, V]) Filter(keep func(K, V) bool, opts ...Option) Table[K, V] {
 		}
 		return fn(k, val)
 	})
-	return Table[K, V]{s: s, view: v, root: t.root}
+	return Table[K, V]{s: s, view: v, root: t.root, old: t.old}
 }
 
 // MapTableValues returns the table with every value turned into f(value).
@@ -269,5 +278,5 @@ func MapTableValues[K, V, VR any](t Table[K, V], f func(V) VR, opts ...Option) T
 		}, nil
 	})
 	v := derive(t.view, func(k K, val V, fn func(K, VR) error) error { return fn(k, f(val)) })
-	return Table[K, VR]{s: s, view: v, root: t.root}
+	return Table[K, VR]{s: s, view: v, root: t.root, old: t.old}
 }

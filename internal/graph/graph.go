@@ -224,7 +224,7 @@ func (g *Graph) Subtopologies() ([]*Subtopology, error) {
 	// its slice of a store, so a stream joined with a table is processed by the tasks that
 	// hold the table (and its topics must be co-partitioned with the table's).
 	for _, st := range g.storeOrder {
-		for _, u := range st.Users[min(1, len(st.Users)):] {
+		for _, u := range st.Users {
 			union(st.Users[0], u)
 		}
 	}
