@@ -45,30 +45,15 @@ const (
 	optLast = optStores
 )
 
+// optNames are the options' names, by bit: optNames[i] is the option of kind 1<<i.
+var optNames = [...]string{"Named", "Partitions", "Timestamps", "OutOfOrderness", "IdleTimeout", "EmitUpdates", "LateRecordsTo", "Stores"}
+
 // String lists the kinds in k by their option's name: "Named, Partitions".
 func (k optKind) String() string {
 	var names []string
-	for bit := optKind(1); bit != 0 && bit <= optLast; bit <<= 1 {
-		if k&bit == 0 {
-			continue
-		}
-		switch bit {
-		case optNamed:
-			names = append(names, "Named")
-		case optPartitions:
-			names = append(names, "Partitions")
-		case optTimestamps:
-			names = append(names, "Timestamps")
-		case optOutOfOrderness:
-			names = append(names, "OutOfOrderness")
-		case optIdleTimeout:
-			names = append(names, "IdleTimeout")
-		case optEmitUpdates:
-			names = append(names, "EmitUpdates")
-		case optLateRecordsTo:
-			names = append(names, "LateRecordsTo")
-		case optStores:
-			names = append(names, "Stores")
+	for i, name := range optNames {
+		if k&(1<<i) != 0 {
+			names = append(names, name)
 		}
 	}
 	if len(names) == 0 {
@@ -146,109 +131,75 @@ const (
 	opAggregateTable
 )
 
-// spec returns the operator's name, as its users write it, and the options it accepts.
+// The option sets operators share.
+const (
+	// A source's event time; a table's updates are state, not a timeline, so a table
+	// source takes none of it.
+	sourceOpts = optNamed | optTimestamps | optOutOfOrderness | optIdleTimeout
+	// The internal topic's name and partition count.
+	topicOpts = optNamed | optPartitions
+	// Windows: final results or every change, and where late records go. Sessions emit
+	// final results only.
+	windowOpts  = optNamed | optEmitUpdates | optLateRecordsTo
+	sessionOpts = optNamed | optLateRecordsTo
+)
+
+// specs is the one list of each operator's name, as its users write it, and the options
+// it accepts. Process takes no Named: its name is its second argument.
+var specs = [...]struct {
+	name    string
+	accepts optKind
+}{
+	opFrom:              {"From", sourceOpts},
+	opFromTopics:        {"FromTopics", sourceOpts},
+	opTableFrom:         {"TableFrom", optNamed},
+	opFilter:            {"Filter", optNamed},
+	opFilterNot:         {"FilterNot", optNamed},
+	opPeek:              {"Peek", optNamed},
+	opForEach:           {"ForEach", optNamed},
+	opSelectKey:         {"SelectKey", optNamed},
+	opMap:               {"Map", optNamed},
+	opMapValues:         {"MapValues", optNamed},
+	opFlatMap:           {"FlatMap", optNamed},
+	opFlatMapValues:     {"FlatMapValues", optNamed},
+	opTryFilter:         {"TryFilter", optNamed},
+	opTryPeek:           {"TryPeek", optNamed},
+	opTryForEach:        {"TryForEach", optNamed},
+	opTrySelectKey:      {"TrySelectKey", optNamed},
+	opTryMap:            {"TryMap", optNamed},
+	opTryMapValues:      {"TryMapValues", optNamed},
+	opTryFlatMap:        {"TryFlatMap", optNamed},
+	opTryFlatMapValues:  {"TryFlatMapValues", optNamed},
+	opProcess:           {"Process", optStores},
+	opTo:                {"To", optNamed},
+	opToTopic:           {"ToTopic", optNamed},
+	opRepartition:       {"Repartition", topicOpts},
+	opRebalance:         {"Rebalance", topicOpts},
+	opGroupByKey:        {"GroupByKey", topicOpts},
+	opGroupBy:           {"GroupBy", topicOpts},
+	opCount:             {"Count", optNamed},
+	opReduce:            {"Reduce", optNamed},
+	opAggregate:         {"Aggregate", optNamed},
+	opWindowedCount:     {"WindowedCount", windowOpts},
+	opWindowedReduce:    {"WindowedReduce", windowOpts},
+	opWindowedAggregate: {"WindowedAggregate", windowOpts},
+	opSessionCount:      {"SessionCount", sessionOpts},
+	opSessionAggregate:  {"SessionAggregate", sessionOpts},
+	opTableToStream:     {"Table.ToStream", optNamed | optEmitUpdates},
+	opTableFilter:       {"Table.Filter", optNamed},
+	opMapTableValues:    {"MapTableValues", optNamed},
+	opJoinTable:         {"JoinTable", optNamed},
+	opLeftJoinTable:     {"LeftJoinTable", optNamed},
+	opGroupTable:        {"GroupTable", topicOpts},
+	opCountTable:        {"CountTable", optNamed},
+	opReduceTable:       {"ReduceTable", optNamed},
+	opAggregateTable:    {"AggregateTable", optNamed},
+}
+
+// spec returns the operator's name and the options it accepts.
 func (o operator) spec() (string, optKind) {
-	const (
-		// A source's event time; a table's updates are state, not a timeline, so a table
-		// source takes none of it.
-		sourceOpts = optNamed | optTimestamps | optOutOfOrderness | optIdleTimeout
-		// The internal topic's name and partition count.
-		topicOpts = optNamed | optPartitions
-		// Windows: final results or every change, and where late records go. Sessions
-		// emit final results only.
-		windowOpts  = optNamed | optEmitUpdates | optLateRecordsTo
-		sessionOpts = optNamed | optLateRecordsTo
-	)
-	switch o {
-	case opFrom:
-		return "From", sourceOpts
-	case opFromTopics:
-		return "FromTopics", sourceOpts
-	case opTableFrom:
-		return "TableFrom", optNamed
-	case opFilter:
-		return "Filter", optNamed
-	case opFilterNot:
-		return "FilterNot", optNamed
-	case opPeek:
-		return "Peek", optNamed
-	case opForEach:
-		return "ForEach", optNamed
-	case opSelectKey:
-		return "SelectKey", optNamed
-	case opMap:
-		return "Map", optNamed
-	case opMapValues:
-		return "MapValues", optNamed
-	case opFlatMap:
-		return "FlatMap", optNamed
-	case opFlatMapValues:
-		return "FlatMapValues", optNamed
-	case opTryFilter:
-		return "TryFilter", optNamed
-	case opTryPeek:
-		return "TryPeek", optNamed
-	case opTryForEach:
-		return "TryForEach", optNamed
-	case opTrySelectKey:
-		return "TrySelectKey", optNamed
-	case opTryMap:
-		return "TryMap", optNamed
-	case opTryMapValues:
-		return "TryMapValues", optNamed
-	case opTryFlatMap:
-		return "TryFlatMap", optNamed
-	case opTryFlatMapValues:
-		return "TryFlatMapValues", optNamed
-	case opProcess:
-		// Named is not among them: Process's name is its second argument.
-		return "Process", optStores
-	case opTo:
-		return "To", optNamed
-	case opToTopic:
-		return "ToTopic", optNamed
-	case opRepartition:
-		return "Repartition", topicOpts
-	case opRebalance:
-		return "Rebalance", topicOpts
-	case opGroupByKey:
-		return "GroupByKey", topicOpts
-	case opGroupBy:
-		return "GroupBy", topicOpts
-	case opCount:
-		return "Count", optNamed
-	case opReduce:
-		return "Reduce", optNamed
-	case opAggregate:
-		return "Aggregate", optNamed
-	case opWindowedCount:
-		return "WindowedCount", windowOpts
-	case opWindowedReduce:
-		return "WindowedReduce", windowOpts
-	case opWindowedAggregate:
-		return "WindowedAggregate", windowOpts
-	case opSessionCount:
-		return "SessionCount", sessionOpts
-	case opSessionAggregate:
-		return "SessionAggregate", sessionOpts
-	case opTableToStream:
-		return "Table.ToStream", optNamed | optEmitUpdates
-	case opTableFilter:
-		return "Table.Filter", optNamed
-	case opMapTableValues:
-		return "MapTableValues", optNamed
-	case opJoinTable:
-		return "JoinTable", optNamed
-	case opLeftJoinTable:
-		return "LeftJoinTable", optNamed
-	case opGroupTable:
-		return "GroupTable", topicOpts
-	case opCountTable:
-		return "CountTable", optNamed
-	case opReduceTable:
-		return "ReduceTable", optNamed
-	case opAggregateTable:
-		return "AggregateTable", optNamed
+	if int(o) < len(specs) && specs[o].name != "" {
+		return specs[o].name, specs[o].accepts
 	}
 	return fmt.Sprintf("operator(%d)", uint8(o)), 0
 }
