@@ -98,17 +98,10 @@ func readAll(t *testing.T, brokers []string, topic string) []*kgo.Record {
 	return ends.Read(t, brokers, topic, kgo.ReadCommitted())
 }
 
-// readData is readAll without eddy's watermark markers (records without a key on
-// repartition topics).
+// readData is readAll without eddy's watermark-only markers (on repartition topics).
 func readData(t *testing.T, brokers []string, topic string) []*kgo.Record {
 	t.Helper()
-	var out []*kgo.Record
-	for _, r := range readAll(t, brokers, topic) {
-		if r.Key != nil {
-			out = append(out, r)
-		}
-	}
-	return out
+	return ends.WithoutMarkers(readAll(t, brokers, topic))
 }
 
 // stopCaughtUp stops the application appID once it has processed everything in inputs and

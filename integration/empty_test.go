@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 
 	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/internal/kafkatest"
+	"github.com/eddy-streams/eddy/internal/kafkatest/ends"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
@@ -108,17 +108,6 @@ func show(r *kgo.Record) string {
 	return b(r.Key) + "=" + b(r.Value)
 }
 
-// withoutMarkers leaves out eddy's watermark markers (no key, no value, a header).
-func withoutMarkers(recs []*kgo.Record) []*kgo.Record {
-	var out []*kgo.Record
-	for _, r := range recs {
-		if !slices.ContainsFunc(r.Headers, func(h kgo.RecordHeader) bool { return h.Key == "eddy-wm" && len(h.Value) == 17 && h.Value[8]&2 != 0 }) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 func showAll(recs []*kgo.Record) []string {
 	out := make([]string, len(recs))
 	for i, r := range recs {
@@ -149,7 +138,7 @@ func TestEmptyEncodingIsNotATombstone(t *testing.T) {
 		}
 	}
 	check("table output", readPartition0(t, c.tableOut, kgo.ReadCommitted()), `"a"=""`, `"b"="x"`, `"c"="y"`)
-	check("repartition topic", withoutMarkers(readPartition0(t, c.repartitioned, kgo.ReadCommitted())), `""=""`)
+	check("repartition topic", ends.WithoutMarkers(readPartition0(t, c.repartitioned, kgo.ReadCommitted())), `""=""`)
 	check("reduce output", readPartition0(t, c.reduceOut, kgo.ReadCommitted()), `""=""`)
 	// One commit: the last value of each key. Map order is not kept, so sort by key.
 	last := map[string]string{}

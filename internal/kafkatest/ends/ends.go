@@ -305,10 +305,32 @@ type Mark struct {
 // writing task's sub-topology (4) and partition (4). It is read here from its bytes, not
 // through the runtime, so a test notices when the format changes under it.
 const (
-	wmHeader    = "eddy-wm"
-	wmHeaderLen = 17
-	wmFlagIdle  = 1 << 0
+	wmHeader     = "eddy-wm"
+	wmHeaderLen  = 17
+	wmFlagIdle   = 1 << 0
+	wmFlagMarker = 1 << 1
 )
+
+// WithoutMarkers is recs without eddy's watermark-only markers: the data records of a
+// repartition topic.
+func WithoutMarkers(recs []*kgo.Record) []*kgo.Record {
+	var out []*kgo.Record
+	for _, r := range recs {
+		if !isMarker(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func isMarker(r *kgo.Record) bool {
+	for _, h := range r.Headers {
+		if h.Key == wmHeader && len(h.Value) == wmHeaderLen {
+			return h.Value[8]&wmFlagMarker != 0
+		}
+	}
+	return false
+}
 
 // Marks returns the latest watermark header of every writing task ("<sub-topology>_<partition>")
 // on every partition, from recs in offset order (as Read returns them).
