@@ -62,8 +62,8 @@ func sourceWithTime[K, V any](t *Topology, n *graph.Node, ks serde.Serde[K], vs 
 		}
 		d := newDecoder(tb, n, ks, vs, extract)
 		return func(rec *kgo.Record) error {
-			r, err := d.decode(rec)
-			if err != nil {
+			var r processor.Record[K, V]
+			if err := d.decodeInto(rec, &r); err != nil {
 				return err
 			}
 			return next(r)
@@ -98,26 +98,28 @@ func (d *decoder[K, V]) bad(format string, args ...any) error {
 	return &graph.RecordError{Kind: graph.Deserialization, Node: d.node, Err: fmt.Errorf(format, args...)}
 }
 
-func (d *decoder[K, V]) decode(rec *kgo.Record) (r processor.Record[K, V], err error) {
+// decodeInto decodes rec into *r (no copy of the record on return: it is on every
+// record's path).
+func (d *decoder[K, V]) decodeInto(rec *kgo.Record, r *processor.Record[K, V]) (err error) {
 	*d.slot = d.op // a panic in a serde or the extractor is bad input
 	if rec.Key != nil {
 		if r.Key, err = d.ks.Decode(rec.Key); err != nil {
-			return r, d.bad("decode key: %w", err)
+			return d.bad("decode key: %w", err)
 		}
 	}
 	if rec.Value != nil {
 		if r.Value, err = d.vs.Decode(rec.Value); err != nil {
-			return r, d.bad("decode value: %w", err)
+			return d.bad("decode value: %w", err)
 		}
 	}
 	r.Timestamp = rec.Timestamp
 	if d.extract != nil {
 		if r.Timestamp, err = d.extract(r.Key, r.Value, rec.Timestamp); err != nil {
-			return r, d.bad("extract event time: %w", err)
+			return d.bad("extract event time: %w", err)
 		}
 	}
 	if ms := r.Timestamp.UnixMilli(); ms < 0 || r.Timestamp.IsZero() {
-		return r, d.bad("invalid event time %d ms (a record needs a timestamp ≥ 0)", ms)
+		return d.bad("invalid event time %d ms (a record needs a timestamp ≥ 0)", ms)
 	}
 	if d.extract != nil {
 		d.env.ObserveEventTime(r.Timestamp)
@@ -128,5 +130,5 @@ func (d *decoder[K, V]) decode(rec *kgo.Record) (r processor.Record[K, V], err e
 			r.Headers[i] = processor.Header{Key: h.Key, Value: h.Value}
 		}
 	}
-	return r, nil
+	return nil
 }

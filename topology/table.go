@@ -133,8 +133,8 @@ func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.
 		// The stream sources' decoder: one path, so bad input meets the same policy.
 		d := newDecoder[K, V](tb, src, ks, vs, nil)
 		return func(rec *kgo.Record) error {
-			r, err := d.decode(rec)
-			if err != nil {
+			var r processor.Record[K, V]
+			if err := d.decodeInto(rec, &r); err != nil {
 				return err
 			}
 			return next(processor.WithValue(r, Change[V]{Value: r.Value, Deleted: rec.Value == nil}))
