@@ -129,6 +129,9 @@ const (
 	opCountTable
 	opReduceTable
 	opAggregateTable
+	opJoinStreams
+	opLeftJoinStreams
+	opOuterJoinStreams
 )
 
 // The option sets operators share.
@@ -194,6 +197,9 @@ var specs = [...]struct {
 	opCountTable:        {"CountTable", optNamed},
 	opReduceTable:       {"ReduceTable", optNamed},
 	opAggregateTable:    {"AggregateTable", optNamed},
+	opJoinStreams:       {"JoinStreams", optNamed | optLateRecordsTo},
+	opLeftJoinStreams:   {"LeftJoinStreams", optNamed | optLateRecordsTo},
+	opOuterJoinStreams:  {"OuterJoinStreams", optNamed | optLateRecordsTo},
 }
 
 // spec returns the operator's name and the options it accepts.

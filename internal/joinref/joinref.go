@@ -1,0 +1,142 @@
+// Package joinref computes joins from their definitions, for tests to compare eddy's
+// output with: a reference model, written for clarity, not speed.
+package joinref
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Record is one input record of a stream-stream join: its side, key, value and time (ms).
+type Record struct {
+	Left       bool
+	Key, Value string
+	Time       int64
+}
+
+// Kind is a join's kind.
+type Kind int
+
+// The kinds of stream-stream joins.
+const (
+	Inner Kind = iota
+	LeftOuter
+	FullOuter
+)
+
+// Window is a join window in milliseconds: a left record at t joins the right records in
+// [t − Before, t + After]; a record is late when its time plus Grace is at or behind the
+// watermark.
+type Window struct{ Before, After, Grace int64 }
+
+// Format is how a test's joiner writes a result, and so how the model does: "l|r", with
+// "-" for a missing side.
+func Format(l string, hasL bool, r string, hasR bool) string {
+	if !hasL {
+		l = "-"
+	}
+	if !hasR {
+		r = "-"
+	}
+	return l + "|" + r
+}
+
+type entry struct {
+	Record
+	joined bool
+}
+
+// StreamStream is the stream-stream join of the records of one task, in the order the
+// task processes them, under an out-of-orderness bound of bound ms: the watermark is the
+// highest time seen less bound less 1 ms, and a record is checked against the watermark
+// as it was before it. Each result is "key=l|r@time" (see Format); the results are sorted.
+// When self is set, each record is on both sides (a self-join: as a left record first,
+// then as a right one). When end is set the input ends (a bounded run), closing every
+// window. late lists the late records.
+func StreamStream(recs []Record, w Window, kind Kind, bound int64, self, end bool) (out []string, late []Record) {
+	wm := int64(math.MinInt64)
+	var maxT int64
+	seen := false
+	var left, right []*entry
+	emit := func(key, v string, t int64) { out = append(out, fmt.Sprintf("%s=%s@%d", key, v, t)) }
+	closeUpTo := func(wm int64) {
+		keep := func(es []*entry, after int64, alone bool) []*entry {
+			var open []*entry
+			for _, e := range es {
+				if e.Time+after+w.Grace <= wm {
+					if alone && !e.joined {
+						if e.Left {
+							emit(e.Key, Format(e.Value, true, "", false), e.Time)
+						} else {
+							emit(e.Key, Format("", false, e.Value, true), e.Time)
+						}
+					}
+					continue
+				}
+				open = append(open, e)
+			}
+			return open
+		}
+		left = keep(left, w.After, kind != Inner)
+		right = keep(right, w.Before, kind == FullOuter)
+	}
+	arrive := func(r Record) {
+		mine, theirs := &left, &right
+		back, ahead := w.Before, w.After
+		if !r.Left {
+			mine, theirs = &right, &left
+			back, ahead = w.After, w.Before
+		}
+		e := &entry{Record: r}
+		for _, o := range *theirs {
+			if o.Key != r.Key || o.Time < r.Time-back || o.Time > r.Time+ahead {
+				continue
+			}
+			e.joined, o.joined = true, true
+			l, rv := r.Value, o.Value
+			if !r.Left {
+				l, rv = o.Value, r.Value
+			}
+			emit(r.Key, Format(l, true, rv, true), max(r.Time, o.Time))
+		}
+		if wm != math.MinInt64 && r.Time+ahead+w.Grace <= wm {
+			keepsAlone := kind == FullOuter || (kind == LeftOuter && r.Left)
+			if keepsAlone && !e.joined {
+				if r.Left {
+					emit(r.Key, Format(r.Value, true, "", false), r.Time)
+				} else {
+					emit(r.Key, Format("", false, r.Value, true), r.Time)
+				}
+			}
+			return
+		}
+		*mine = append(*mine, e)
+	}
+	for _, r := range recs {
+		if wm != math.MinInt64 && r.Time+w.Grace <= wm {
+			late = append(late, r)
+			continue
+		}
+		if self {
+			r.Left = true
+			arrive(r)
+			r.Left = false
+			arrive(r)
+		} else {
+			arrive(r)
+		}
+		if !seen || r.Time > maxT {
+			maxT, seen = r.Time, true
+		}
+		if next := maxT - bound - 1; next > wm {
+			wm = next
+			closeUpTo(wm)
+		}
+	}
+	if end {
+		closeUpTo(math.MaxInt64 / 2)
+	}
+	slices.Sort(out)
+	return out, late
+}

@@ -1,0 +1,294 @@
+package eddy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/internal/joinref"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// randomSides makes out-of-order input for a stream-stream join over two partitions of one
+// topic, each record's side in its value ("L:…" or "R:…"): keys k0…k5 (key i in partition
+// i%2), times that go back by up to 60 ms, ties, and a few records 2 s late.
+func randomSides(rng *rand.Rand, n int) [2][]joinref.Record {
+	var in [2][]joinref.Record
+	for i := range n {
+		key := fmt.Sprintf("k%d", rng.IntN(6))
+		ts := int64(10_000 + i*10 - rng.IntN(60))
+		if rng.IntN(25) == 0 {
+			ts -= 2000
+		}
+		p := int(key[1]-'0') % 2
+		in[p] = append(in[p], joinref.Record{Left: rng.IntN(2) == 0, Key: key, Value: fmt.Sprintf("v%d", i), Time: ts})
+	}
+	return in
+}
+
+// produceSides writes the records to topic, partition by partition, in order.
+func produceSides(t *testing.T, brokers []string, topic string, in [2][]joinref.Record) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for p, part := range in {
+		for _, r := range part {
+			side := "R:"
+			if r.Left {
+				side = "L:"
+			}
+			recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(p), Key: []byte(r.Key),
+				Value: []byte(side + r.Value), Timestamp: time.UnixMilli(r.Time)})
+		}
+	}
+	if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// splitJoin is the topology of the reference tests: the topic's records split into a left
+// and a right stream by their side, joined by kind within w, the results to "out" as
+// "l|r" and late records to "late". With self, the join is of the left records with
+// themselves.
+func splitJoin(kind joinref.Kind, w topology.JoinWindows, self bool) *topology.Topology {
+	top := topology.New()
+	ev := topology.From(top, "events", serde.String(), serde.String())
+	sides := ev.Split("side", topology.Branch[string, string]{Name: "left", Predicate: func(_, v string) bool { return strings.HasPrefix(v, "L:") }},
+		topology.Branch[string, string]{Name: "right"})
+	strip := func(v string) string { return v[2:] }
+	left, right := topology.MapValues(sides[0], strip), topology.MapValues(sides[1], strip)
+	if self {
+		left = topology.MapValues(ev, strip)
+		right = left
+	}
+	s := serde.String()
+	late := topology.LateRecordsTo("late")
+	var out topology.Stream[string, string]
+	switch kind {
+	case joinref.Inner:
+		out = topology.JoinStreams(left, right, w, s, s, s, func(_, l, r string) string { return joinref.Format(l, true, r, true) }, late)
+	case joinref.LeftOuter:
+		out = topology.LeftJoinStreams(left, right, w, s, s, s, func(_, l, r string, found bool) string {
+			return joinref.Format(l, true, r, found)
+		}, late)
+	default:
+		out = topology.OuterJoinStreams(left, right, w, s, s, s, func(_, l string, hasL bool, r string, hasR bool) string {
+			return joinref.Format(l, hasL, r, hasR)
+		}, late)
+	}
+	topology.To(out, "out", s, s)
+	return top
+}
+
+// timedValues are the records as "key=value@time", sorted.
+func timedValues(recs []*kgo.Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = fmt.Sprintf("%s=%s@%d", r.Key, r.Value, r.Timestamp.UnixMilli())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Stream-stream joins — inner, left, outer and a self-join — against the reference model
+// on random out-of-order input with ties and late records: the exact multiset of results
+// and of late records, in a run that goes on (only closed windows give results with a
+// missing side) and in a bounded one (the end closes every window).
+func TestStreamStreamJoinMatchesReference(t *testing.T) {
+	w := joinref.Window{Before: 30, After: 50, Grace: 20}
+	jw := topology.JoinWindowsOf(0).Before(30 * time.Millisecond).After(50 * time.Millisecond).Grace(20 * time.Millisecond)
+	for _, c := range []struct {
+		name    string
+		kind    joinref.Kind
+		self    bool
+		bounded bool
+	}{
+		{"inner", joinref.Inner, false, false},
+		{"left", joinref.LeftOuter, false, false},
+		{"outer", joinref.FullOuter, false, false},
+		{"outer-bounded", joinref.FullOuter, false, true},
+		{"left-bounded", joinref.LeftOuter, false, true},
+		{"self-outer", joinref.FullOuter, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			brokers := startEmbedded(t, map[string]int32{"events": 2, "out": 1, "late": 1})
+			in := randomSides(rand.New(rand.NewPCG(11, uint64(len(c.name)))), 800)
+			if c.self {
+				for p := range in {
+					for i := range in[p] {
+						in[p][i].Left = true
+					}
+				}
+			}
+			produceSides(t, brokers, "events", in)
+			opts := []eddy.Opt{eddy.ApplicationID("ssjoin"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+				eddy.CommitInterval(50 * time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t))}
+			if c.bounded {
+				opts = append(opts, eddy.Bounded())
+			}
+			app, err := eddy.New(splitJoin(c.kind, jw, c.self), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.bounded {
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				if err := app.Run(ctx); err != nil {
+					t.Fatalf("bounded Run: %v", err)
+				}
+			} else {
+				stopCaughtUp(t, brokers, "ssjoin", runApp(t, app), "events")
+			}
+			var want []string
+			var wantLate []string
+			for _, part := range in {
+				out, late := joinref.StreamStream(part, w, c.kind, 0, c.self, c.bounded)
+				want = append(want, out...)
+				for _, r := range late {
+					// Late records go to the topic as the join saw them: side prefix stripped.
+					wantLate = append(wantLate, fmt.Sprintf("%s=%s@%d", r.Key, r.Value, r.Time))
+				}
+			}
+			slices.Sort(want)
+			slices.Sort(wantLate)
+			got, gotLate := timedValues(readAll(t, brokers, "out")), timedValues(readAll(t, brokers, "late"))
+			t.Logf("%d results, %d late", len(got), len(gotLate))
+			if len(want) == 0 || len(wantLate) == 0 {
+				t.Fatalf("the input gives %d results and %d late records: a test that shows nothing", len(want), len(wantLate))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%d results, want %d:\n got %v\nwant %v", len(got), len(want), got, want)
+			}
+			if !slices.Equal(gotLate, wantLate) {
+				t.Errorf("late records:\n got %v\nwant %v", gotLate, wantLate)
+			}
+		})
+	}
+}
+
+// A left join of two topics, one side re-keyed first (so repartitioned), run in two
+// parts: the second part on a new state directory, so both sides' stores are restored
+// from their changelogs, and bounded, so its end closes every window. Records of the
+// first part join records of the second; the results equal the model's (grace covers the
+// whole input: no record is late however the topics interleave).
+func TestStreamStreamJoinAcrossTopicsAndRestart(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"orders": 2, "payments": 3, "out": 1})
+	rng := rand.New(rand.NewPCG(3, 4))
+	var all []joinref.Record
+	var orders, payments [2][]*kgo.Record
+	for i := range 600 {
+		key := fmt.Sprintf("o%d", rng.IntN(40))
+		ts := int64(50_000 + i*10 - rng.IntN(200))
+		half := i * 2 / 600
+		if rng.IntN(2) == 0 {
+			all = append(all, joinref.Record{Left: true, Key: key, Value: fmt.Sprintf("order%d", i), Time: ts})
+			orders[half] = append(orders[half], &kgo.Record{Topic: "orders", Key: []byte(key),
+				Value: fmt.Appendf(nil, "order%d", i), Timestamp: time.UnixMilli(ts)})
+			continue
+		}
+		all = append(all, joinref.Record{Key: key, Value: fmt.Sprintf("pay%d", i), Time: ts})
+		payments[half] = append(payments[half], &kgo.Record{Topic: "payments", Key: fmt.Appendf(nil, "p%d", i),
+			Value: fmt.Appendf(nil, "%s:pay%d", key, i), Timestamp: time.UnixMilli(ts)})
+	}
+	top := topology.New()
+	s := serde.String()
+	byOrder := topology.Map(topology.From(top, "payments", s, s), func(_, v string) (string, string) {
+		order, pay, _ := strings.Cut(v, ":")
+		return order, pay
+	})
+	w := topology.JoinWindowsOf(100 * time.Millisecond).Grace(time.Minute)
+	topology.To(topology.LeftJoinStreams(topology.From(top, "orders", s, s), byOrder, w, s, s, s,
+		func(_, o, p string, found bool) string { return joinref.Format(o, true, p, found) }, topology.Named("paid")), "out", s, s)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for half := range 2 {
+		if err := cl.ProduceSync(t.Context(), append(orders[half], payments[half]...)...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		opts := []eddy.Opt{eddy.ApplicationID("paid"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+			eddy.CommitInterval(50 * time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t))}
+		if half == 1 {
+			opts = append(opts, eddy.Bounded())
+		}
+		app, err := eddy.New(top, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if half == 0 {
+			stopCaughtUp(t, brokers, "paid", runApp(t, app), "orders", "payments")
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err = app.Run(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("bounded Run: %v", err)
+		}
+	}
+	want, late := joinref.StreamStream(all, joinref.Window{Before: 100, After: 100, Grace: 60_000}, joinref.LeftOuter, 0, false, true)
+	if len(late) != 0 {
+		t.Fatalf("the model finds late records: %v", late)
+	}
+	got := timedValues(readAll(t, brokers, "out"))
+	if !slices.Equal(got, want) {
+		t.Errorf("%d results, want %d:\n got %v\nwant %v", len(got), len(want), got, want)
+	}
+	d, err := top.Describe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"paid-right-repartition", "Processor: paid-this-join (stores: [paid-this-join-store, paid-other-join-store])",
+		"Processor: paid-other-join (stores: [paid-this-join-store, paid-other-join-store])", "Processor: paid-merge"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("the description lacks %q:\n%s", want, d)
+		}
+	}
+}
+
+// The two sides of a stream-stream join must be co-partitioned, and the join's options
+// and windows are checked when the topology is built.
+func TestStreamStreamJoinChecks(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"a": 3, "b": 2, "out": 1})
+	s := serde.String()
+	build := func(w topology.JoinWindows, opts ...topology.Option) *topology.Topology {
+		top := topology.New()
+		topology.To(topology.JoinStreams(topology.From(top, "a", s, s), topology.From(top, "b", s, s), w, s, s, s,
+			func(_, l, r string) string { return l + r }, opts...), "out", s, s)
+		return top
+	}
+	err := runOnce(t, build(topology.JoinWindowsOf(time.Second)), brokers)
+	if !errors.Is(err, eddy.ErrCoPartitioning) || !strings.Contains(err.Error(), "a (3 partitions)") ||
+		!strings.Contains(err.Error(), "b (2 partitions)") {
+		t.Fatalf("Run = %v, want ErrCoPartitioning naming both topics and counts", err)
+	}
+	for _, c := range []struct {
+		w    topology.JoinWindows
+		opts []topology.Option
+		want string
+	}{
+		{topology.JoinWindowsOf(time.Second).Before(-2 * time.Second), nil, "before + after ≥ 0"},
+		{topology.JoinWindowsOf(time.Second).Grace(-time.Second), nil, "grace ≥ 0"},
+		{topology.JoinWindowsOf(time.Microsecond), nil, "whole milliseconds"},
+		{topology.JoinWindowsOf(time.Second), []topology.Option{topology.EmitUpdates()}, "EmitUpdates"},
+	} {
+		if err := build(c.w, c.opts...).Err(); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "JoinStreams") {
+			t.Errorf("Err() = %v, want one naming JoinStreams and %q", err, c.want)
+		}
+	}
+}

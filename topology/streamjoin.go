@@ -1,0 +1,439 @@
+package topology
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/eddy-streams/eddy/internal/graph"
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/store"
+)
+
+// JoinWindows say which records of two streams join (Kafka Streams' JoinWindows, KIP-633):
+// a left record at time t joins every right record of its key with a time in
+// [t − before, t + after], and grace is how far behind the watermark a record may still
+// arrive.
+//
+// A record whose time plus grace is at or behind the watermark is late: it joins nothing,
+// and is counted and sent where LateRecordsTo says, as a windowed aggregation's late
+// records are. The rule is the same for both sides, so whether two records join depends on
+// their times and the watermark only, never on which was fetched first. A record's window
+// has closed once no record of the other side that is not late could still join it: for a
+// left record at t when the watermark reaches t + after + grace, for a right record at t
+// when it reaches t + before + grace. A left or outer join emits a record that joined
+// nothing then, and only then: never a result with a missing side that a later match
+// would contradict.
+type JoinWindows struct {
+	before, after, grace time.Duration
+}
+
+// JoinWindowsOf are the join windows of records at most timeDifference apart, either
+// way (before = after = timeDifference), with no grace.
+func JoinWindowsOf(timeDifference time.Duration) JoinWindows {
+	return JoinWindows{before: timeDifference, after: timeDifference}
+}
+
+// Before sets how much earlier than a left record a right record may be and still join.
+func (w JoinWindows) Before(d time.Duration) JoinWindows { w.before = d; return w }
+
+// After sets how much later than a left record a right record may be and still join.
+func (w JoinWindows) After(d time.Duration) JoinWindows { w.after = d; return w }
+
+// Grace sets how far behind the watermark a record may arrive and still join.
+func (w JoinWindows) Grace(g time.Duration) JoinWindows { w.grace = g; return w }
+
+func (w JoinWindows) validate() error {
+	if w.before+w.after < 0 || w.grace < 0 {
+		return fmt.Errorf("join windows before %s, after %s, grace %s: need before + after ≥ 0 and grace ≥ 0", w.before, w.after, w.grace)
+	}
+	for _, d := range []time.Duration{w.before, w.after, w.grace} {
+		if d%time.Millisecond != 0 {
+			return fmt.Errorf("join windows before %s, after %s, grace %s: use whole milliseconds", w.before, w.after, w.grace)
+		}
+	}
+	return nil
+}
+
+// JoinStreams joins two streams by key within join windows, as Kafka Streams'
+// KStream.join(KStream, ValueJoiner, JoinWindows): each pair of a left and a right record
+// of one key whose times are within w gives join(key, left, right), stamped with the later
+// of the two times. Each side keeps its records in a store with a changelog while they can
+// still join (until their window closes), so a pair joins however far apart the two
+// arrive; a self-join (the same stream on both sides) gives every ordered pair once,
+// each record paired with itself included.
+//
+// The two streams' topics must be co-partitioned (eddy checks the counts at start); a
+// stream that may no longer be partitioned by its key (after SelectKey, Map, FlatMap,
+// Process or Rebalance) is repartitioned by key first. ks, vl and vr encode the keys and
+// values in the stores and in those repartition topics.
+//
+// Options: Named (the join's name: its nodes are "<name>-this-join", "<name>-other-join"
+// and "<name>-merge", its stores "<name>-this-join-store" and "<name>-other-join-store",
+// its repartition topics "<app id>-<name>-left-repartition" and "…-right-repartition"),
+// and LateRecordsTo.
+func JoinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w JoinWindows, ks serde.Serde[K],
+	vl serde.Serde[VL], vr serde.Serde[VR], join func(key K, left VL, right VR) VO, opts ...Option) Stream[K, VO] {
+	return joinStreams(left, right, w, ks, vl, vr, opJoinStreams, streamJoinKind{}, opts, join, nil, nil)
+}
+
+// LeftJoinStreams is JoinStreams as a left join, as Kafka Streams' KStream.leftJoin: a left
+// record that joined no right record by the time its window closed gives
+// join(key, left, zero value, false), stamped with its own time; every pair gives
+// join(key, left, right, true).
+func LeftJoinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w JoinWindows, ks serde.Serde[K],
+	vl serde.Serde[VL], vr serde.Serde[VR], join func(key K, left VL, right VR, found bool) VO, opts ...Option) Stream[K, VO] {
+	return joinStreams(left, right, w, ks, vl, vr, opLeftJoinStreams, streamJoinKind{keepLeft: true}, opts,
+		func(k K, l VL, r VR) VO { return join(k, l, r, true) },
+		func(k K, l VL) VO { var zero VR; return join(k, l, zero, false) }, nil)
+}
+
+// OuterJoinStreams is JoinStreams as an outer join, as Kafka Streams' KStream.outerJoin: a
+// record of either side that joined nothing by the time its window closed gives a result
+// with the other side missing (hasLeft or hasRight false, its value the zero value),
+// stamped with its own time.
+func OuterJoinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w JoinWindows, ks serde.Serde[K],
+	vl serde.Serde[VL], vr serde.Serde[VR], join func(key K, left VL, hasLeft bool, right VR, hasRight bool) VO, opts ...Option) Stream[K, VO] {
+	return joinStreams(left, right, w, ks, vl, vr, opOuterJoinStreams, streamJoinKind{keepLeft: true, keepRight: true}, opts,
+		func(k K, l VL, r VR) VO { return join(k, l, true, r, true) },
+		func(k K, l VL) VO { var zero VR; return join(k, l, true, zero, false) },
+		func(k K, r VR) VO { var zero VL; return join(k, zero, false, r, true) })
+}
+
+// streamJoinKind says which sides' records are emitted alone when they joined nothing.
+type streamJoinKind struct{ keepLeft, keepRight bool }
+
+func joinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w JoinWindows, ks serde.Serde[K],
+	vl serde.Serde[VL], vr serde.Serde[VR], op operator, kind streamJoinKind, opts []Option,
+	pair func(K, VL, VR) VO, leftAlone func(K, VL) VO, rightAlone func(K, VR) VO) Stream[K, VO] {
+	t := left.t
+	c := t.configure(op, opts)
+	broken := Stream[K, VO]{t: t, node: left.node, out: &outlets[K, VO]{}}
+	if right.t != t {
+		t.g.Errorf("%s: the two streams belong to different topologies", op.label(c))
+		return broken
+	}
+	if err := w.validate(); err != nil {
+		t.g.Errorf("%s: %v", op.label(c), err)
+		return broken
+	}
+	if ks == nil || vl == nil || vr == nil {
+		t.g.Errorf("%s: key and value serdes are required", op.label(c))
+		return broken
+	}
+	thisPrefix, otherPrefix := "KSTREAM-JOINTHIS", "KSTREAM-JOINOTHER"
+	if kind.keepLeft && kind.keepRight {
+		thisPrefix = "KSTREAM-OUTERTHIS"
+	}
+	if kind.keepLeft {
+		otherPrefix = "KSTREAM-OUTEROTHER"
+	}
+	var thisName, otherName, mergeName string
+	if c.name != "" {
+		thisName, otherName, mergeName = c.name+"-this-join", c.name+"-other-join", c.name+"-merge"
+	} else {
+		thisName, otherName = t.g.NextName(thisPrefix), t.g.NextName(otherPrefix)
+		mergeName = t.g.NextName("KSTREAM-MERGE")
+	}
+	self := left.node == right.node
+	if left.keyChanged {
+		left = throughInternal(left, ks, vl, byKey, sideConfig(c, "left"))
+	}
+	if self {
+		if r, ok := any(left).(Stream[K, VR]); ok { // one stream, so VL is VR
+			right = r
+		}
+	} else if right.keyChanged {
+		right = throughInternal(right, ks, vr, byKey, sideConfig(c, "right"))
+	}
+	thisStore, otherStore := thisName+"-store", otherName+"-store"
+	t.g.AddStore(thisStore)
+	t.g.AddStore(otherStore)
+	before, after, grace := w.before.Milliseconds(), w.after.Milliseconds(), w.grace.Milliseconds()
+	// The left side looks for right records in [t − before, t + after]; the right side
+	// for left records in [t − after, t + before].
+	fromLeft := joinSideNode(left, thisName, joinSide[K, VL, VR, VO]{
+		own: thisStore, other: otherStore, ks: ks, vs: vl, vo: vr, lookBack: before, lookAhead: after, grace: grace,
+		keepOwn: kind.keepLeft, markOther: kind.keepRight, lateTopic: c.lateTopic,
+		pair: pair, alone: leftAlone})
+	rightLate := c.lateTopic
+	if self {
+		rightLate = "" // a self-join: the left side sends each late record to the topic, once
+	}
+	fromRight := joinSideNode(right, otherName, joinSide[K, VR, VL, VO]{
+		own: otherStore, other: thisStore, ks: ks, vs: vr, vo: vl, lookBack: after, lookAhead: before, grace: grace,
+		keepOwn: kind.keepRight, markOther: kind.keepLeft, lateTopic: rightLate,
+		pair: func(k K, r VR, l VL) VO { return pair(k, l, r) }, alone: rightAlone})
+	for _, n := range []*graph.Node{fromLeft.node, fromRight.node} {
+		t.g.Connect(n, thisStore)
+		t.g.Connect(n, otherStore)
+		n.LateTopic = c.lateTopic
+	}
+	return fromLeft.MergeNamed(mergeName, fromRight)
+}
+
+// sideConfig is the configuration of one side's repartition: the join's, with the side in
+// the topic's name when the join is named.
+func sideConfig(c opConfig, side string) opConfig {
+	if c.name != "" {
+		c.name += "-" + side
+	}
+	return c
+}
+
+// joinSide is the description of one side of a stream-stream join: its records (values of
+// type VT) are kept in the own store and looked up in the other side's store, with
+// values of type VX.
+type joinSide[K, VT, VX, VO any] struct {
+	own, other string
+	ks         serde.Serde[K]
+	vs         serde.Serde[VT]
+	vo         serde.Serde[VX]
+	// A record at t joins the other side's records in [t − lookBack, t + lookAhead].
+	lookBack, lookAhead, grace int64
+	// keepOwn: this side's records that joined nothing are emitted alone when their window
+	// closes; markOther: the other side's are, so a match marks them as joined.
+	keepOwn, markOther bool
+	lateTopic          string
+	pair               func(K, VT, VX) VO
+	alone              func(K, VT) VO
+}
+
+// Stream-stream join store layout (each side its own store; times big-endian with the
+// sign bit flipped, as for windows):
+//
+//	0x00                                            the close frontier
+//	0x00 0x01                                       the next sequence number (8 bytes)
+//	0x01 | len(key) u32 | key | time | seq          → joined flag (1 byte) | value
+//	0x02 | close time | len(key) u32 | key | time | seq → nothing: the records, in closing order
+//
+// The sequence number tells apart records of one key at one time. A record can join no
+// record of the other side once the watermark reaches its close time (its time +
+// lookAhead + grace), so closing — emitting those that joined nothing, when the join
+// keeps them, and deleting them — is a range scan from the start of 0x02.
+const (
+	joinRecords = 0x01
+	joinClosing = 0x02
+)
+
+var joinSeqKey = []byte{0x00, 0x01}
+
+// joinSideNode adds the processor of one side of a stream-stream join.
+func joinSideNode[K, VT, VX, VO any](s Stream[K, VT], name string, side joinSide[K, VT, VX, VO]) Stream[K, VO] {
+	return processorNode(s, name, func(tb *graph.TaskBuild, out *outlets[K, VO]) (next[K, VT], error) {
+		n, err := out.compile(tb)
+		if err != nil {
+			return nil, err
+		}
+		own, err := tb.Env.Store(side.own)
+		if err != nil {
+			return nil, err
+		}
+		other, err := tb.Env.Store(side.other)
+		if err != nil {
+			return nil, err
+		}
+		op := &joinSideOp[K, VT, VX, VO]{joinSide: side, b: own, o: other, next: n, env: tb.Env,
+			frontier: frontier{b: own, env: tb.Env, store: side.own},
+			late:     &windowOp[K, VT, struct{}]{ks: side.ks, vs: side.vs, env: tb.Env, lateTopic: side.lateTopic, store: side.own}}
+		return startTimed[K, VT](tb, op)
+	})
+}
+
+// joinSideOp is one task's side of a stream-stream join.
+type joinSideOp[K, VT, VX, VO any] struct {
+	joinSide[K, VT, VX, VO]
+	b, o store.Bytes // own and other side's stores
+	next next[K, VO]
+	env  graph.Env
+	frontier
+	late *windowOp[K, VT, struct{}] // rejects late records
+
+	seq      uint64
+	scanFrom []byte // where the next closing scan starts (nil: the start of 0x02)
+
+	kbuf, key, lo, hi, vbuf []byte
+	marks                   [][]byte // keys and values of the other side's records to mark as joined
+	closed                  [][]byte
+}
+
+func (op *joinSideOp[K, VT, VX, VO]) errorf(format string, args ...any) error {
+	return fmt.Errorf("join store %s: "+format, append([]any{op.own}, args...)...)
+}
+
+func (op *joinSideOp[K, VT, VX, VO]) load() error {
+	if err := op.frontier.load(); err != nil {
+		return err
+	}
+	_, err := op.b.Get(joinSeqKey, func(v []byte) error {
+		if len(v) != 8 {
+			return op.errorf("sequence number has %d bytes", len(v))
+		}
+		op.seq = binary.BigEndian.Uint64(v)
+		return nil
+	})
+	return err
+}
+
+// recordKey appends 0x01 | len(key) u32 | key | time to dst.
+func recordKey(dst []byte, key []byte, ms int64) []byte {
+	dst = binary.BigEndian.AppendUint32(append(dst, joinRecords), uint32(len(key)))
+	return appendTime(append(dst, key...), ms)
+}
+
+func (op *joinSideOp[K, VT, VX, VO]) process(r processor.Record[K, VT]) error {
+	ts := r.Timestamp.UnixMilli()
+	cur := op.closedUpTo()
+	if cur != math.MinInt64 && ts+op.grace <= cur {
+		return op.late.rejectLate(processor.Record[K, VT]{Key: r.Key, Value: r.Value, Timestamp: r.Timestamp})
+	}
+	var err error
+	if op.kbuf, err = op.ks.AppendEncode(op.kbuf[:0], r.Key); err != nil {
+		return op.errorf("encode key: %w", err)
+	}
+	joined, err := op.joinOther(r, ts)
+	if err != nil {
+		return err
+	}
+	closeAt := ts + op.lookAhead + op.grace
+	if cur != math.MinInt64 && closeAt <= cur {
+		// Closed already (a negative lookAhead): nothing later can join it.
+		if op.keepOwn && !joined {
+			return op.next(processor.WithValue(r, op.alone(r.Key, r.Value)))
+		}
+		return nil
+	}
+	op.key = binary.BigEndian.AppendUint64(recordKey(op.key[:0], op.kbuf, ts), op.seq)
+	op.seq++
+	op.b.Put(joinSeqKey, binary.BigEndian.AppendUint64(nil, op.seq))
+	flag := byte(0)
+	if joined {
+		flag = 1
+	}
+	if op.vbuf, err = op.vs.AppendEncode(append(op.vbuf[:0], flag), r.Value); err != nil {
+		return op.errorf("encode value: %w", err)
+	}
+	op.b.Put(op.key, op.vbuf)
+	op.vbuf = append(appendTime(append(op.vbuf[:0], joinClosing), closeAt), op.key[1:]...)
+	op.b.Put(op.vbuf, nil)
+	return nil
+}
+
+// joinOther joins r with the other side's records in its window and says whether there
+// was any.
+func (op *joinSideOp[K, VT, VX, VO]) joinOther(r processor.Record[K, VT], ts int64) (bool, error) {
+	op.lo = recordKey(op.lo[:0], op.kbuf, ts-op.lookBack)
+	op.hi = recordKey(op.hi[:0], op.kbuf, ts+op.lookAhead+1)
+	it, err := op.o.Range(op.lo, op.hi)
+	if err != nil {
+		return false, fmt.Errorf("join store %s: %w", op.other, err)
+	}
+	op.marks = op.marks[:0]
+	joined := false
+	var emitErr error
+	for it.Next() {
+		k, v := it.Key(), it.Value()
+		if len(v) < 1 || len(k) < 16 {
+			emitErr = fmt.Errorf("join store %s: a record entry of %d bytes, key of %d", op.other, len(v), len(k))
+			break
+		}
+		x, err := op.vo.Decode(v[1:])
+		if err != nil {
+			emitErr = fmt.Errorf("join store %s: decode value: %w", op.other, err)
+			break
+		}
+		joined = true
+		if op.markOther && v[0] == 0 {
+			op.marks = append(op.marks, append([]byte(nil), k...), append([]byte{1}, v[1:]...))
+		}
+		out := processor.WithValue(r, op.pair(r.Key, r.Value, x))
+		if at := readTime(k[len(k)-16:]); at > ts {
+			out.Timestamp = time.UnixMilli(at)
+		}
+		if emitErr = op.next(out); emitErr != nil {
+			break
+		}
+	}
+	if err := endScan(it, emitErr, "join", op.other); err != nil {
+		return false, err
+	}
+	for i := 0; i < len(op.marks); i += 2 {
+		op.o.Put(op.marks[i], op.marks[i+1])
+	}
+	return joined, nil
+}
+
+// advance closes the records whose window the watermark has closed: it emits those that
+// joined nothing, when the join keeps them, and deletes them all.
+func (op *joinSideOp[K, VT, VX, VO]) advance(wm time.Time) error {
+	w := wm.UnixMilli()
+	if w <= op.at {
+		return nil
+	}
+	lo := op.scanFrom
+	if lo == nil {
+		lo = []byte{joinClosing}
+	}
+	hi := appendTime([]byte{joinClosing}, w+1)
+	it, err := op.b.Range(lo, hi)
+	if err != nil {
+		return op.errorf("%w", err)
+	}
+	op.closed = op.closed[:0]
+	for it.Next() {
+		op.closed = append(op.closed, append([]byte(nil), it.Key()...))
+	}
+	if err := endScan(it, nil, "join", op.own); err != nil {
+		return err
+	}
+	for _, idx := range op.closed {
+		if len(idx) < 9+4+16 {
+			return op.errorf("a closing entry of %d bytes", len(idx))
+		}
+		op.key = append(append(op.key[:0], joinRecords), idx[9:]...)
+		if op.keepOwn {
+			if err := op.emitAlone(op.key); err != nil {
+				return err
+			}
+		}
+		op.b.Delete(op.key)
+		op.b.Delete(idx)
+	}
+	op.scanFrom = hi
+	op.move(wm)
+	return nil
+}
+
+// emitAlone emits the record under key alone if it joined nothing.
+func (op *joinSideOp[K, VT, VX, VO]) emitAlone(key []byte) error {
+	var v VT
+	var joined bool
+	var derr error
+	found, err := op.b.Get(key, func(b []byte) error {
+		if len(b) < 1 {
+			return op.errorf("a record entry of %d bytes", len(b))
+		}
+		if joined = b[0] == 1; !joined {
+			v, derr = op.vs.Decode(b[1:])
+		}
+		return derr
+	})
+	if err != nil {
+		return op.errorf("%w", err)
+	}
+	if !found || joined {
+		return nil
+	}
+	n := binary.BigEndian.Uint32(key[1:5])
+	if int(n) > len(key)-5-16 {
+		return op.errorf("a record key of %d bytes says its key has %d", len(key), n)
+	}
+	k, err := op.ks.Decode(key[5 : 5+n])
+	if err != nil {
+		return op.errorf("decode key: %w", err)
+	}
+	ts := readTime(key[5+n:])
+	return op.next(processor.Record[K, VO]{Key: k, Value: op.alone(k, v), Timestamp: time.UnixMilli(ts)})
+}
