@@ -132,6 +132,9 @@ const (
 	opJoinStreams
 	opLeftJoinStreams
 	opOuterJoinStreams
+	opJoinTables
+	opLeftJoinTables
+	opOuterJoinTables
 )
 
 // The option sets operators share.
@@ -200,6 +203,9 @@ var specs = [...]struct {
 	opJoinStreams:       {"JoinStreams", optNamed | optLateRecordsTo},
 	opLeftJoinStreams:   {"LeftJoinStreams", optNamed | optLateRecordsTo},
 	opOuterJoinStreams:  {"OuterJoinStreams", optNamed | optLateRecordsTo},
+	opJoinTables:        {"JoinTables", optNamed},
+	opLeftJoinTables:    {"LeftJoinTables", optNamed},
+	opOuterJoinTables:   {"OuterJoinTables", optNamed},
 }
 
 // spec returns the operator's name and the options it accepts.
