@@ -41,7 +41,9 @@ func tableUpdates(rng *rand.Rand, n int) (recs []*kgo.Record, final [2]map[strin
 }
 
 // joinRow is what the tests' joiners make of a row.
-func joinRow(l string, hasL bool, r string, hasR bool) string { return joinref.Format(l, hasL, r, hasR) }
+func joinRow(l string, hasL bool, r string, hasR bool) string {
+	return joinref.Format(l, hasL, r, hasR)
+}
 
 // changesTo writes a table's updates to topic: "+row", or "D" for a deletion.
 func changesTo(tb topology.Table[string, string], topic string) {
