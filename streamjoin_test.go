@@ -18,23 +18,6 @@ import (
 	"github.com/eddy-streams/eddy/topology"
 )
 
-// randomSides makes out-of-order input for a stream-stream join over two partitions of one
-// topic, each record's side in its value ("L:…" or "R:…"): keys k0…k5 (key i in partition
-// i%2), times that go back by up to 60 ms, ties, and a few records 2 s late.
-func randomSides(rng *rand.Rand, n int) [2][]joinref.Record {
-	var in [2][]joinref.Record
-	for i := range n {
-		key := fmt.Sprintf("k%d", rng.IntN(6))
-		ts := int64(10_000 + i*10 - rng.IntN(60))
-		if rng.IntN(25) == 0 {
-			ts -= 2000
-		}
-		p := int(key[1]-'0') % 2
-		in[p] = append(in[p], joinref.Record{Left: rng.IntN(2) == 0, Key: key, Value: fmt.Sprintf("v%d", i), Time: ts})
-	}
-	return in
-}
-
 // produceSides writes the records to topic, partition by partition, in order.
 func produceSides(t *testing.T, brokers []string, topic string, in [2][]joinref.Record) {
 	t.Helper()
@@ -125,7 +108,7 @@ func TestStreamStreamJoinMatchesReference(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			brokers := startEmbedded(t, map[string]int32{"events": 2, "out": 1, "late": 1})
-			in := randomSides(rand.New(rand.NewPCG(11, uint64(len(c.name)))), 800)
+			in := joinref.RandomSides(rand.New(rand.NewPCG(11, uint64(len(c.name)))), 800)
 			if c.self {
 				for p := range in {
 					for i := range in[p] {

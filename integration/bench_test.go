@@ -161,7 +161,7 @@ func BenchmarkSmokeGuarantees(b *testing.B) {
 	adm := kafkatest.Admin(b)
 	in := kafkatest.Topic(b, "in")
 	kafkatest.CreateTopic(b, adm, in, 5, nil)
-	for _, o := range []string{"-echo", "-sum", "-count", "-windows"} {
+	for _, o := range smokeapp.Outputs {
 		kafkatest.CreateTopic(b, adm, in+o, 5, nil)
 	}
 	preload(b, in, records, 1000, func(i int) []byte { return fmt.Appendf(nil, "%d", i) })

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/internal/joinref"
 	"github.com/eddy-streams/eddy/internal/kafkatest"
 	"github.com/eddy-streams/eddy/internal/kafkatest/ends"
 )
@@ -50,6 +51,15 @@ func newSmoke(t *testing.T, guarantee string, partitions int32) *smoke {
 		procs:     map[string]*proc{},
 	}
 	kafkatest.CreateTopic(t, kafkatest.Admin(t), s.input, partitions, nil)
+	// The profiles table the input is enriched from: keys k00…k29 have one, k30…k39 not.
+	kafkatest.CreateTopic(t, kafkatest.Admin(t), s.input+"-profiles", partitions, nil)
+	var profiles []*kgo.Record
+	for i := range 30 {
+		profiles = append(profiles, &kgo.Record{Topic: s.input + "-profiles", Key: fmt.Appendf(nil, "k%02d", i), Value: fmt.Appendf(nil, "p%02d", i)})
+	}
+	if err := kafkatest.Client(t).ProduceSync(t.Context(), profiles...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
@@ -92,7 +102,7 @@ func (s *smoke) settle(timeout time.Duration) {
 	adm := kafkatest.Admin(s.t)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	outputs := []string{s.input + "-echo", s.input + "-sum", s.input + "-count", s.input + "-windows"}
+	outputs := []string{s.input + "-echo", s.input + "-sum", s.input + "-count", s.input + "-windows", s.input + "-enriched", s.input + "-paired"}
 	for {
 		if s.settled(ctx, adm, outputs) {
 			return
@@ -256,6 +266,7 @@ func (s *smoke) verify(exact bool) {
 	if exact {
 		s.verifyWindows(input, windows)
 	}
+	s.verifyJoins(input, exact)
 
 	countDups := 0
 	for d, n := range digits {
@@ -278,6 +289,25 @@ func valuesByKey(parts map[int32][]*kgo.Record) map[string][]string {
 	}
 	return out
 }
+
+// without is the multiset a less the multiset b.
+func without(a, b []string) []string {
+	n := map[string]int{}
+	for _, x := range b {
+		n[x]++
+	}
+	var out []string
+	for _, x := range a {
+		if n[x] > 0 {
+			n[x]--
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func firstOf(xs []string, n int) []string { return xs[:min(n, len(xs))] }
 
 func firstDiff(a, b []string) int {
 	for i := range min(len(a), len(b)) {
@@ -556,4 +586,65 @@ func (s *smoke) verifyWindows(input, windows map[int32][]*kgo.Record) {
 		}
 	}
 	t.Logf("%d final windows verified (%d wrong)", len(want), bad)
+}
+
+// verifyJoins checks the two joins against the reference: the enrichment gives each input
+// record once with its key's profile (k00…k29 have one); the windowed join gives, per
+// partition, exactly the results the model computes from the partition's records in
+// offset order. Without exact, each expected result must be there at least once.
+func (s *smoke) verifyJoins(input map[int32][]*kgo.Record, exact bool) {
+	t := s.t
+	check := func(name string, want, got []string) {
+		slices.Sort(want)
+		slices.Sort(got)
+		if exact {
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: %d records, want %d; first difference at %d; missing %v; extra %v", name, len(got), len(want),
+					firstDiff(got, want), firstOf(without(want, got), 5), firstOf(without(got, want), 5))
+			}
+		} else {
+			have := map[string]int{}
+			for _, g := range got {
+				have[g]++
+			}
+			lost := 0
+			for _, w := range want {
+				if have[w] == 0 {
+					if lost++; lost <= 5 {
+						t.Errorf("%s: %s is missing", name, w)
+					}
+				}
+			}
+		}
+		t.Logf("%s: %d results verified (%d written)", name, len(want), len(got))
+	}
+	var wantEnriched, wantPaired []string
+	for _, recs := range input {
+		var sides []joinref.Record
+		for _, r := range recs {
+			k := string(r.Key)
+			profile := "-"
+			if n, _ := strconv.Atoi(k[1:]); n < 30 {
+				profile = "p" + k[1:]
+			}
+			wantEnriched = append(wantEnriched, fmt.Sprintf("%s=%s|%s", k, r.Value, profile))
+			v, _ := strconv.ParseInt(string(r.Value), 10, 64)
+			sides = append(sides, joinref.Record{Left: v%2 == 0, Key: k, Value: string(r.Value), Time: r.Timestamp.UnixMilli()})
+		}
+		paired, _ := joinref.StreamStream(sides, joinref.Window{Before: 100, After: 100}, joinref.LeftOuter, 0, false, false)
+		wantPaired = append(wantPaired, paired...)
+	}
+	var gotEnriched, gotPaired []string
+	for _, recs := range readAll(t, s.input+"-enriched", kgo.ReadCommitted()) {
+		for _, r := range recs {
+			gotEnriched = append(gotEnriched, fmt.Sprintf("%s=%s", r.Key, r.Value))
+		}
+	}
+	for _, recs := range readAll(t, s.input+"-paired", kgo.ReadCommitted()) {
+		for _, r := range recs {
+			gotPaired = append(gotPaired, fmt.Sprintf("%s=%s@%d", r.Key, r.Value, r.Timestamp.UnixMilli()))
+		}
+	}
+	check("enriched", wantEnriched, gotEnriched)
+	check("paired", wantPaired, gotPaired)
 }

@@ -13,7 +13,14 @@
 //     record per input record: key = the new key, value = its running count (decimal);
 //   - <input>-windows: per key, the number of records in each 1 s tumbling window of their
 //     timestamps, once per window when the watermark passes its end: key = "<key>@<start
-//     ms>", value = the count (decimal).
+//     ms>", value = the count (decimal);
+//   - <input>-enriched: every input record joined with its key's latest value in the table
+//     <input>-profiles (which the application reads, and creates empty when missing):
+//     value = "<value>|<profile>", or "<value>|-" for a key without one;
+//   - <input>-paired: every record with an even value joined with each record of its key
+//     with an odd value at most 100 ms away (a left join within windows, by the
+//     partition's watermark, no grace): value = "<even>|<odd>", stamped with the later
+//     time, or "<even>|-" once its window has closed without a match.
 //
 // It runs until SIGTERM or SIGINT (a clean stop: commit, leave the group; exit 0) or
 // SIGKILL. -restore-log appends one JSON line per finished store restore.
@@ -116,7 +123,11 @@ func createOutputs(ctx context.Context, brokers []string, input string) error {
 	if !ok || d.Err != nil {
 		return fmt.Errorf("input topic %s: missing", input)
 	}
-	resps, err := adm.CreateTopics(ctx, int32(len(d.Partitions)), -1, nil, input+"-echo", input+"-sum", input+"-count", input+"-windows")
+	var topics []string
+	for _, o := range smoke.Outputs {
+		topics = append(topics, input+o)
+	}
+	resps, err := adm.CreateTopics(ctx, int32(len(d.Partitions)), -1, nil, topics...)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ package joinref
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 )
 
@@ -139,4 +140,22 @@ func StreamStream(recs []Record, w Window, kind Kind, bound int64, self, end boo
 	}
 	slices.Sort(out)
 	return out, late
+}
+
+// RandomSides makes out-of-order input for a stream-stream join over two partitions: n
+// records, keys k0…k5 (key i in partition i%2), each on a random side, at times that go
+// back by up to 60 ms from a steady rise of 10 ms a record (with ties), and one in 25
+// 2 s late.
+func RandomSides(rng *rand.Rand, n int) [2][]Record {
+	var in [2][]Record
+	for i := range n {
+		key := fmt.Sprintf("k%d", rng.IntN(6))
+		ts := int64(10_000 + i*10 - rng.IntN(60))
+		if rng.IntN(25) == 0 {
+			ts -= 2000
+		}
+		p := int(key[1]-'0') % 2
+		in[p] = append(in[p], Record{Left: rng.IntN(2) == 0, Key: key, Value: fmt.Sprintf("v%d", i), Time: ts})
+	}
+	return in
 }

@@ -1,0 +1,197 @@
+package integration
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/internal/joinref"
+	"github.com/eddy-streams/eddy/internal/kafkatest"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// The three stream-stream joins on the real broker, with eddy's defaults, under both
+// guarantees: one topic's records split into a left and a right stream (so the
+// partition's order, and with it the watermark, is the same however the broker serves
+// it), random out-of-order input with ties and late records; each join's results and its
+// late records equal the reference model's exactly.
+func TestStreamStreamJoinsOnTheBroker(t *testing.T) {
+	for _, guarantee := range []string{"at-least-once", "exactly-once"} {
+		t.Run(guarantee, func(t *testing.T) {
+			adm := kafkatest.Admin(t)
+			in := kafkatest.Topic(t, "sides")
+			kafkatest.CreateTopic(t, adm, in, 2, nil)
+			kinds := []joinref.Kind{joinref.Inner, joinref.LeftOuter, joinref.FullOuter}
+			outs := map[joinref.Kind]string{}
+			for _, k := range kinds {
+				outs[k] = kafkatest.Topic(t, fmt.Sprintf("joined-%d", k))
+				kafkatest.CreateTopic(t, adm, outs[k], 1, nil)
+			}
+			late := kafkatest.Topic(t, "late")
+			kafkatest.CreateTopic(t, adm, late, 1, nil)
+			sides := joinref.RandomSides(rand.New(rand.NewPCG(21, 1)), 600)
+			var recs []*kgo.Record
+			for p, part := range sides {
+				for _, r := range part {
+					side := "R:"
+					if r.Left {
+						side = "L:"
+					}
+					recs = append(recs, &kgo.Record{Topic: in, Partition: int32(p), Key: []byte(r.Key), Value: []byte(side + r.Value),
+						Timestamp: time.UnixMilli(r.Time)})
+				}
+			}
+			cl := kafkatest.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+			if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+
+			w := joinref.Window{Before: 30, After: 50, Grace: 20}
+			jw := topology.JoinWindowsOf(0).Before(30 * time.Millisecond).After(50 * time.Millisecond).Grace(20 * time.Millisecond)
+			s := serde.String()
+			top := topology.New()
+			split := topology.From(top, in, s, s).Split("side",
+				topology.Branch[string, string]{Name: "left", Predicate: func(_, v string) bool { return strings.HasPrefix(v, "L:") }},
+				topology.Branch[string, string]{Name: "right"})
+			strip := func(v string) string { return v[2:] }
+			left, right := topology.MapValues(split[0], strip), topology.MapValues(split[1], strip)
+			topology.To(topology.JoinStreams(left, right, jw, s, s, s, func(_, l, r string) string { return joinref.Format(l, true, r, true) },
+				topology.Named("inner"), topology.LateRecordsTo(late)), outs[joinref.Inner], s, s)
+			topology.To(topology.LeftJoinStreams(left, right, jw, s, s, s, func(_, l, r string, found bool) string { return joinref.Format(l, true, r, found) },
+				topology.Named("left")), outs[joinref.LeftOuter], s, s)
+			topology.To(topology.OuterJoinStreams(left, right, jw, s, s, s, func(_, l string, hasL bool, r string, hasR bool) string {
+				return joinref.Format(l, hasL, r, hasR)
+			}, topology.Named("outer")), outs[joinref.FullOuter], s, s)
+
+			want := map[joinref.Kind][]string{}
+			var wantLate []string
+			for _, k := range kinds {
+				for _, part := range sides {
+					out, lateRecs := joinref.StreamStream(part, w, k, 0, false, false)
+					want[k] = append(want[k], out...)
+					if k == joinref.Inner {
+						for _, r := range lateRecs {
+							wantLate = append(wantLate, fmt.Sprintf("%s=%s@%d", r.Key, r.Value, r.Time))
+						}
+					}
+				}
+				slices.Sort(want[k])
+			}
+			slices.Sort(wantLate)
+			appID := kafkatest.Topic(t, "app")
+			var opts []eddy.Opt
+			if guarantee == "exactly-once" {
+				opts = append(opts, eddy.ExactlyOnce())
+			}
+			run := start(t, newDefaultApp(t, top, appID, opts...))
+			run.stopCaughtUp(t, appID, in)
+			for _, k := range kinds {
+				got := timedValues(readCommitted(t, outs[k]))
+				if !slices.Equal(got, want[k]) {
+					t.Errorf("%s: %d results, want %d:\n got %v\nwant %v", outs[k], len(got), len(want[k]), got, want[k])
+				}
+			}
+			if got := timedValues(readCommitted(t, late)); !slices.Equal(got, wantLate) || len(got) == 0 {
+				t.Errorf("late records:\n got %v\nwant %v", got, wantLate)
+			}
+		})
+	}
+}
+
+// timedValues are the records as "key=value@time", sorted.
+func timedValues(recs []*kgo.Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = fmt.Sprintf("%s=%s@%d", r.Key, r.Value, r.Timestamp.UnixMilli())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// The three table-table joins on the real broker, with eddy's defaults, under both
+// guarantees, on random updates and deletions of two co-partitioned tables: each join's
+// last update per key is the join of the two tables' final contents.
+func TestTableTableJoinsOnTheBroker(t *testing.T) {
+	for _, guarantee := range []string{"at-least-once", "exactly-once"} {
+		t.Run(guarantee, func(t *testing.T) {
+			adm := kafkatest.Admin(t)
+			lt, rt := kafkatest.Topic(t, "left"), kafkatest.Topic(t, "right")
+			kafkatest.CreateTopic(t, adm, lt, 3, nil)
+			kafkatest.CreateTopic(t, adm, rt, 3, nil)
+			kinds := []string{"inner", "left", "outer"}
+			outs := map[string]string{}
+			for _, k := range kinds {
+				outs[k] = kafkatest.Topic(t, k)
+				kafkatest.CreateTopic(t, adm, outs[k], 1, nil)
+			}
+			rng := rand.New(rand.NewPCG(2, 2))
+			final := [2]map[string]string{{}, {}}
+			var recs []*kgo.Record
+			for i := range 500 {
+				side := rng.IntN(2)
+				key := fmt.Sprintf("k%d", rng.IntN(25))
+				r := &kgo.Record{Topic: []string{lt, rt}[side], Key: []byte(key), Timestamp: time.UnixMilli(int64(1000 + i))}
+				if rng.IntN(6) == 0 {
+					delete(final[side], key)
+				} else {
+					r.Value = fmt.Appendf(nil, "%c%d", "lr"[side], i)
+					final[side][key] = string(r.Value)
+				}
+				recs = append(recs, r)
+			}
+			produceAll(t, recs)
+			s := serde.String()
+			top := topology.New()
+			l, r := topology.TableFrom(top, lt, s, s, "left"), topology.TableFrom(top, rt, s, s, "right")
+			changes := func(tb topology.Table[string, string], topic string) {
+				topology.To(topology.MapValues(tb.Changes(), func(c topology.Change[string]) string {
+					if c.Deleted {
+						return "D"
+					}
+					return c.Value
+				}), topic, s, s)
+			}
+			changes(topology.JoinTables(l, r, func(_, l, r string) string { return joinref.Format(l, true, r, true) }), outs["inner"])
+			changes(topology.LeftJoinTables(l, r, func(_, l, r string, found bool) string { return joinref.Format(l, true, r, found) }), outs["left"])
+			changes(topology.OuterJoinTables(l, r, func(_, l string, hasL bool, r string, hasR bool) string {
+				return joinref.Format(l, hasL, r, hasR)
+			}), outs["outer"])
+			appID := kafkatest.Topic(t, "app")
+			var opts []eddy.Opt
+			if guarantee == "exactly-once" {
+				opts = append(opts, eddy.ExactlyOnce())
+			}
+			run := start(t, newDefaultApp(t, top, appID, opts...))
+			run.stopCaughtUp(t, appID, lt, rt)
+			for i, k := range kinds {
+				want := map[string]string{}
+				for n := range 25 {
+					key := fmt.Sprintf("k%d", n)
+					lv, hasL := final[0][key]
+					rv, hasR := final[1][key]
+					if (hasL && hasR) || (hasL && i > 0) || (hasR && i == 2) {
+						want[key] = joinref.Format(lv, hasL, rv, hasR)
+					}
+				}
+				last := map[string]string{}
+				for _, rec := range readCommitted(t, outs[k]) {
+					if string(rec.Value) == "D" {
+						delete(last, string(rec.Key))
+					} else {
+						last[string(rec.Key)] = string(rec.Value)
+					}
+				}
+				if fmt.Sprint(last) != fmt.Sprint(want) {
+					t.Errorf("%s join, final rows:\n got %v\nwant %v", k, last, want)
+				}
+			}
+		})
+	}
+}
