@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
@@ -37,6 +38,25 @@ func pageViews() *topology.Topology {
 	return t
 }
 
+// joins builds one join of each family, with generated names (Kafka Streams' shapes):
+// an outer stream-stream join, its right side re-keyed first; a stream-table join; a left
+// table-table join of a table from a topic with an aggregation's table.
+func joins() *topology.Topology {
+	t := topology.New()
+	s := serde.String()
+	orders := topology.From(t, "orders", s, s)
+	payments := topology.SelectKey(topology.From(t, "payments", s, s), func(_, v string) string { return v })
+	paid := topology.OuterJoinStreams(orders, payments, topology.JoinWindowsOf(10*time.Minute), s, s, s,
+		func(_, o string, _ bool, p string, _ bool) string { return o + p })
+	customers := topology.TableFrom(t, "customers", s, s, "customers")
+	enriched := topology.JoinTable(paid, customers, s, s, func(_, o, c string) string { return o + c })
+	topology.To(enriched, "enriched", s, s)
+	visits := topology.Count(topology.GroupByKey(topology.From(t, "visits", s, s), s, s), "visits")
+	topology.To(topology.LeftJoinTables(customers, visits, func(_, c string, n int64, _ bool) string { return fmt.Sprint(c, n) }).ToStream(),
+		"customer-visits", s, s)
+	return t
+}
+
 func TestDescribeGolden(t *testing.T) {
 	for _, tc := range []struct {
 		file   string
@@ -46,6 +66,8 @@ func TestDescribeGolden(t *testing.T) {
 		{"pageviews.describe.golden", pageViews, (*topology.Topology).Describe},
 		{"pageviews.mermaid.golden", pageViews, (*topology.Topology).Mermaid},
 		{"rebalanced-count.describe.golden", rebalancedCount, (*topology.Topology).Describe},
+		{"joins.describe.golden", joins, (*topology.Topology).Describe},
+		{"joins.mermaid.golden", joins, (*topology.Topology).Mermaid},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			got, err := tc.render(tc.build())

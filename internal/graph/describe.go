@@ -44,7 +44,9 @@ func (g *Graph) Describe() (string, error) {
 }
 
 // Mermaid renders the topology as a Mermaid flowchart: one subgraph per sub-topology,
-// topics as stadium-shaped nodes, so a repartition shows as a topic between two subgraphs.
+// topics as stadium-shaped nodes, so a repartition shows as a topic between two subgraphs,
+// and state stores as cylinders in their sub-topology, linked (dotted) to the processors
+// that use them — a join's processors to both its stores.
 func (g *Graph) Mermaid() (string, error) {
 	subs, err := g.Subtopologies()
 	if err != nil {
@@ -62,10 +64,20 @@ func (g *Graph) Mermaid() (string, error) {
 		return id
 	}
 	var edges []string
+	stores := map[string]string{}
 	for _, s := range subs {
 		fmt.Fprintf(&b, "  subgraph sub%d [Sub-topology %d]\n", s.ID, s.ID)
 		for _, n := range s.Nodes {
 			fmt.Fprintf(&b, "    %s[\"%s\"]\n", mermaidID(n), n.Name)
+			for _, st := range n.Stores {
+				id, ok := stores[st]
+				if !ok {
+					id = fmt.Sprintf("s%d", len(stores))
+					stores[st] = id
+					fmt.Fprintf(&b, "    %s[(\"%s\")]\n", id, st)
+				}
+				edges = append(edges, fmt.Sprintf("  %s -.- %s", mermaidID(n), id))
+			}
 			for _, c := range sortedChildren(n) {
 				edges = append(edges, fmt.Sprintf("  %s --> %s", mermaidID(n), mermaidID(c)))
 			}
