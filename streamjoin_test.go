@@ -91,22 +91,28 @@ func timedValues(recs []*kgo.Record) []string {
 // and of late records, in a run that goes on (only closed windows give results with a
 // missing side) and in a bounded one (the end closes every window).
 func TestStreamStreamJoinMatchesReference(t *testing.T) {
-	w := joinref.Window{Before: 30, After: 50, Grace: 20}
-	jw := topology.JoinWindowsOf(0).Before(30 * time.Millisecond).After(50 * time.Millisecond).Grace(20 * time.Millisecond)
 	for _, c := range []struct {
 		name    string
 		kind    joinref.Kind
 		self    bool
 		bounded bool
+		w       joinref.Window
 	}{
-		{"inner", joinref.Inner, false, false},
-		{"left", joinref.LeftOuter, false, false},
-		{"outer", joinref.FullOuter, false, false},
-		{"outer-bounded", joinref.FullOuter, false, true},
-		{"left-bounded", joinref.LeftOuter, false, true},
-		{"self-outer", joinref.FullOuter, true, false},
+		{"inner", joinref.Inner, false, false, joinref.Window{Before: 30, After: 50, Grace: 20}},
+		{"left", joinref.LeftOuter, false, false, joinref.Window{Before: 30, After: 50, Grace: 20}},
+		{"outer", joinref.FullOuter, false, false, joinref.Window{Before: 30, After: 50, Grace: 20}},
+		{"outer-bounded", joinref.FullOuter, false, true, joinref.Window{Before: 30, After: 50, Grace: 20}},
+		{"left-bounded", joinref.LeftOuter, false, true, joinref.Window{Before: 30, After: 50, Grace: 20}},
+		{"self-outer", joinref.FullOuter, true, false, joinref.Window{Before: 30, After: 50, Grace: 20}},
+		// A window wholly before the left record (after < 0): a left record may be closed
+		// already when it arrives, and is then emitted alone at once if it joined nothing.
+		{"outer-after-negative", joinref.FullOuter, false, false, joinref.Window{Before: 80, After: -20, Grace: 10}},
+		{"inner-no-grace", joinref.Inner, false, false, joinref.Window{Before: 40, After: 40}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			w := c.w
+			ms := func(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
+			jw := topology.JoinWindowsOf(0).Before(ms(w.Before)).After(ms(w.After)).Grace(ms(w.Grace))
 			brokers := startEmbedded(t, map[string]int32{"events": 2, "out": 1, "late": 1})
 			in := joinref.RandomSides(rand.New(rand.NewPCG(11, uint64(len(c.name)))), 800)
 			if c.self {
