@@ -129,6 +129,9 @@ const (
 	opCountTable
 	opReduceTable
 	opAggregateTable
+	opGlobalTableFrom
+	opJoinGlobal
+	opLeftJoinGlobal
 )
 
 // The option sets operators share.
@@ -194,6 +197,9 @@ var specs = [...]struct {
 	opCountTable:        {"CountTable", optNamed},
 	opReduceTable:       {"ReduceTable", optNamed},
 	opAggregateTable:    {"AggregateTable", optNamed},
+	opGlobalTableFrom:   {"GlobalTableFrom", optNamed},
+	opJoinGlobal:        {"JoinGlobal", optNamed},
+	opLeftJoinGlobal:    {"LeftJoinGlobal", optNamed},
 }
 
 // spec returns the operator's name and the options it accepts.
