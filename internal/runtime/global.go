@@ -352,6 +352,11 @@ func (r *globalReader) follow(ctx context.Context) error {
 			return r.checkpoint()
 		}
 		if err := r.apply(ctx, fetches, nil); err != nil {
+			if ctx.Err() != nil {
+				// Stopped during a dead-letter write: the position has not passed the
+				// record, so the next start meets it again. (So does one that failed.)
+				err = nil
+			}
 			return errors.Join(err, r.checkpoint())
 		}
 		if time.Since(r.checkpointed) >= every {
