@@ -63,6 +63,9 @@ func (k ErrorKind) String() string { return graph.ErrorKind(k).String() }
 type RecordError struct {
 	// Task is the task that processed the record.
 	Task processor.TaskID
+	// Global is set instead for a record of a global table's topic: the table's store
+	// (topology.GlobalTableFrom). Task is then zero: a global table has no tasks.
+	Global string
 	// Topic, Partition and Offset are the record's coordinates.
 	Topic     string
 	Partition int32
@@ -102,7 +105,7 @@ func publicError(err error) error {
 		return errors.Join(out...)
 	}
 	if f, ok := err.(*runtime.RecordFailure); ok {
-		return &RecordError{Task: f.Task, Topic: f.Topic, Partition: f.Partition, Offset: f.Offset,
+		return &RecordError{Task: f.Task, Global: f.Global, Topic: f.Topic, Partition: f.Partition, Offset: f.Offset,
 			Operator: f.Err.Node, Kind: ErrorKind(f.Err.Kind), Panicked: f.Err.Panicked, Err: f.Err.Err, msg: f.Error()}
 	}
 	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {

@@ -206,11 +206,15 @@ func StateCleanupDelay(d time.Duration) Opt { return optFunc(func(c *config) { c
 // from the worker's goroutine: keep it fast. Restores are also logged.
 func OnRestore(f func(RestoreInfo)) Opt { return optFunc(func(c *config) { c.onRestore = f }) }
 
-// RestoreInfo describes a finished restore of one task's store.
+// RestoreInfo describes a finished restore of one task's store, or of one partition of a
+// global table (Global).
 type RestoreInfo struct {
-	Task      processor.TaskID
+	Task processor.TaskID
+	// Global says the store is a global table's (topology.GlobalTableFrom), restored from
+	// its own topic; Task is then zero.
+	Global    bool
 	Store     string
-	Topic     string // the changelog topic
+	Topic     string // the changelog topic, or a global table's topic
 	Partition int32
 	// From and To are the changelog offsets replayed: [From, To).
 	From, To int64

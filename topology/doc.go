@@ -42,7 +42,10 @@
 // TableFrom reads a topic as a table; JoinTable and LeftJoinTable enrich a stream from a
 // table (the two co-partitioned; the stream repartitioned first if its key changed);
 // GroupTable re-groups a table for CountTable, ReduceTable and AggregateTable, which take a
-// row that changes group out of its old one.
+// row that changes group out of its old one. GlobalTableFrom reads a topic as a table held
+// whole by every instance; JoinGlobal and LeftJoinGlobal enrich a stream from it by a key
+// taken from each record (no co-partitioning, no repartition), and processors read its
+// store (GlobalStore.Open, read-only).
 //
 // A topology splits into sub-topologies at repartition topics (Repartition, Rebalance): the
 // part before writes the topic, the part after reads it. Operators that share a store —

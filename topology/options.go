@@ -135,6 +135,9 @@ const (
 	opJoinTables
 	opLeftJoinTables
 	opOuterJoinTables
+	opGlobalTableFrom
+	opJoinGlobal
+	opLeftJoinGlobal
 )
 
 // The option sets operators share.
@@ -206,6 +209,9 @@ var specs = [...]struct {
 	opJoinTables:        {"JoinTables", optNamed},
 	opLeftJoinTables:    {"LeftJoinTables", optNamed},
 	opOuterJoinTables:   {"OuterJoinTables", optNamed},
+	opGlobalTableFrom:   {"GlobalTableFrom", optNamed},
+	opJoinGlobal:        {"JoinGlobal", optNamed},
+	opLeftJoinGlobal:    {"LeftJoinGlobal", optNamed},
 }
 
 // spec returns the operator's name and the options it accepts.

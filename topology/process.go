@@ -106,9 +106,19 @@ func (c *procContext[K, V]) Schedule(interval time.Duration, fn processor.Punctu
 
 func (c *procContext[K, V]) Store(name string) (store.Bytes, error) {
 	if !slices.Contains(c.node.Stores, name) {
+		if _, err := c.env.GlobalStore(name); err == nil {
+			return nil, fmt.Errorf("processor %s opened store %q, a global table's store, as a task store: open it with GlobalTable.Store().Open(ctx), "+
+				"which reads it (it is read-only) and needs no Stores option", c.node.Name, name)
+		}
 		return nil, fmt.Errorf("processor %s opened store %q without naming it: add topology.Stores(%q) to its Process", c.node.Name, name, name)
 	}
 	return c.env.Store(name)
+}
+
+// globalStore lets GlobalStore.Open reach the instance's global stores, which need not be
+// named in Stores (globalContext).
+func (c *procContext[K, V]) globalStore(name string) (graph.GlobalReader, error) {
+	return c.env.GlobalStore(name)
 }
 
 func (c *procContext[K, V]) ScheduleEventTime(interval time.Duration, fn processor.Punctuator) func() {

@@ -30,6 +30,7 @@ type fakeEnv struct {
 	n     int
 
 	stores    map[string]store.Bytes
+	globals   map[string]graph.GlobalReader
 	observed  []time.Time
 	listeners []func(time.Time) error
 	bounded   bool
@@ -47,6 +48,12 @@ func (e *fakeEnv) Store(name string) (store.Bytes, error) {
 		return s, nil
 	}
 	return nil, fmt.Errorf("no store %q", name)
+}
+func (e *fakeEnv) GlobalStore(name string) (graph.GlobalReader, error) {
+	if g, ok := e.globals[name]; ok {
+		return g, nil
+	}
+	return nil, fmt.Errorf("no global store %q", name)
 }
 func (e *fakeEnv) ScheduleEventTime(time.Duration, processor.Punctuator) func() { return func() {} }
 func (e *fakeEnv) ObserveEventTime(t time.Time)                                 { e.observed = append(e.observed, t) }

@@ -19,28 +19,42 @@ func (g *Graph) Describe() (string, error) {
 	for _, s := range subs {
 		fmt.Fprintf(&b, "   Sub-topology: %d\n", s.ID)
 		for _, n := range s.Nodes {
-			switch n.Kind {
-			case Source:
-				fmt.Fprintf(&b, "    Source: %s (topics: [%s])\n", n.Name, strings.Join(n.Topics, ", "))
-			case Processor:
-				fmt.Fprintf(&b, "    Processor: %s (stores: [%s])\n", n.Name, strings.Join(n.Stores, ", "))
-			case Sink:
-				topic := "<chosen per record>"
-				if len(n.Topics) == 1 {
-					topic = n.Topics[0]
-				}
-				fmt.Fprintf(&b, "    Sink: %s (topic: %s)\n", n.Name, topic)
-			}
-			if cs := sortedChildren(n); len(cs) > 0 {
-				fmt.Fprintf(&b, "      --> %s\n", joinNames(cs))
-			}
-			if len(n.Parents) > 0 {
-				fmt.Fprintf(&b, "      <-- %s\n", joinNames(n.Parents))
-			}
+			describeNode(&b, n)
 		}
 		b.WriteString("\n")
 	}
+	// Global tables after the sub-topologies, numbered on from them (the tasks' ids stay
+	// those of the sub-topologies alone), in Kafka Streams' words.
+	for i, gl := range g.globals {
+		fmt.Fprintf(&b, "   Sub-topology: %d for global store (will not generate tasks)\n", len(subs)+i)
+		describeNode(&b, gl.Source)
+		describeNode(&b, gl.Materialize)
+		b.WriteString("\n")
+	}
 	return b.String(), nil
+}
+
+// describeNode writes one node: its kind, name and topics or stores, its children (-->)
+// and its parents (<--).
+func describeNode(b *strings.Builder, n *Node) {
+	switch n.Kind {
+	case Source:
+		fmt.Fprintf(b, "    Source: %s (topics: [%s])\n", n.Name, strings.Join(n.Topics, ", "))
+	case Processor:
+		fmt.Fprintf(b, "    Processor: %s (stores: [%s])\n", n.Name, strings.Join(n.Stores, ", "))
+	case Sink:
+		topic := "<chosen per record>"
+		if len(n.Topics) == 1 {
+			topic = n.Topics[0]
+		}
+		fmt.Fprintf(b, "    Sink: %s (topic: %s)\n", n.Name, topic)
+	}
+	if cs := sortedChildren(n); len(cs) > 0 {
+		fmt.Fprintf(b, "      --> %s\n", joinNames(cs))
+	}
+	if len(n.Parents) > 0 {
+		fmt.Fprintf(b, "      <-- %s\n", joinNames(n.Parents))
+	}
 }
 
 // Mermaid renders the topology as a Mermaid flowchart: one subgraph per sub-topology,
@@ -93,6 +107,22 @@ func (g *Graph) Mermaid() (string, error) {
 			}
 		}
 		b.WriteString("  end\n")
+	}
+	// A global table is a subgraph of its own, and a dotted edge, named by its store,
+	// leads from the step that writes the store to each node that reads it: a lookup on
+	// every instance, not a topic between tasks.
+	for i, gl := range g.globals {
+		id := len(subs) + i
+		fmt.Fprintf(&b, "  subgraph sub%d [Sub-topology %d: global store %s]\n", id, id, gl.Store)
+		for _, n := range []*Node{gl.Source, gl.Materialize} {
+			fmt.Fprintf(&b, "    %s[\"%s\"]\n", mermaidID(n), n.Name)
+		}
+		b.WriteString("  end\n")
+		edges = append(edges, fmt.Sprintf("  %s --> %s", topicID(gl.Topic), mermaidID(gl.Source)),
+			fmt.Sprintf("  %s --> %s", mermaidID(gl.Source), mermaidID(gl.Materialize)))
+		for _, u := range gl.Users {
+			edges = append(edges, fmt.Sprintf("  %s -. %s .-> %s", mermaidID(gl.Materialize), gl.Store, mermaidID(u)))
+		}
 	}
 	// Topics in first-use order, so the output is stable.
 	ordered := make([]string, len(topics))

@@ -61,6 +61,9 @@ type Node struct {
 
 	index int // creation order, for deterministic ids
 	sub   int
+	// global is the global table the node shows (its source or its materializing step):
+	// such nodes are in no sub-topology.
+	global *Global
 }
 
 // Repartition is an internal topic written by one sub-topology and read by another.
@@ -113,6 +116,7 @@ type Graph struct {
 	repartitions []*Repartition
 	stores       map[string]*Store
 	storeOrder   []*Store
+	globals      []*Global
 }
 
 // New returns an empty graph.
@@ -156,7 +160,16 @@ func (g *Graph) Add(n *Node, parents ...*Node) *Node {
 				g.Errorf("source %s: empty topic name", n.Name)
 			}
 			if other, dup := g.topics[t]; dup {
-				g.Errorf("topic %q is read by two sources (%s and %s); read it once and share the stream", t, other.Name, n.Name)
+				if gl, reader := other.global, n; gl != nil || n.global != nil {
+					if gl == nil {
+						gl, reader = n.global, other
+					}
+					g.Errorf("topic %q is read by global table %s and by source %s; a global table's topic cannot be read "+
+						"by another source (as in Kafka Streams): join with the global table, or read the topic once as a stream or table",
+						t, gl.Store, reader.Name)
+				} else {
+					g.Errorf("topic %q is read by two sources (%s and %s); read it once and share the stream", t, other.Name, n.Name)
+				}
 			}
 			g.topics[t] = n
 		}
@@ -186,7 +199,10 @@ func (g *Graph) Subtopologies() ([]*Subtopology, error) {
 	if g.err != nil {
 		return nil, g.err
 	}
-	if len(g.nodes) == 0 {
+	if len(g.nodes) == len(g.globals)*2 {
+		if len(g.globals) > 0 {
+			return nil, errors.New("topology: only global tables: add a stream (topology.From) that reads them")
+		}
 		return nil, errors.New("topology: empty: add a source with topology.From")
 	}
 	if g.subs != nil {
@@ -231,6 +247,9 @@ func (g *Graph) Subtopologies() ([]*Subtopology, error) {
 	byRoot := map[int]*Subtopology{}
 	var subs []*Subtopology
 	for _, n := range g.nodes {
+		if n.global != nil {
+			continue // a global table makes no tasks
+		}
 		r := find(n.index)
 		s, ok := byRoot[r]
 		if !ok {

@@ -13,6 +13,9 @@ type Store struct {
 	// Retention is set for window stores: their changelog is compacted and deleted after
 	// it (cleanup.policy=compact,delete), as windows older than it are gone from the store.
 	Retention time.Duration
+	// Global is set for a global table's store, which has no changelog and no users in
+	// any sub-topology (see AddGlobal); Stores does not list it.
+	Global *Global
 }
 
 // ChangelogTopic is the full name of the store's changelog topic.
@@ -29,7 +32,7 @@ func (g *Graph) AddStore(name string) *Store {
 		g.Errorf("a store needs a name")
 	}
 	if _, dup := g.stores[name]; dup {
-		g.Errorf("the store name %q is used twice; store names must be unique", name)
+		g.Errorf("the store name %q is used twice; store names must be unique (global tables' included)", name)
 	}
 	s := &Store{Name: name}
 	g.stores[name] = s
@@ -42,6 +45,11 @@ func (g *Graph) Connect(n *Node, name string) {
 	s, ok := g.stores[name]
 	if !ok {
 		g.Errorf("%s uses store %q, which is not declared", n.Name, name)
+		return
+	}
+	if s.Global != nil {
+		g.Errorf("%s names global store %q in Stores; a global store is read from any processor without being named: "+
+			"open it with GlobalTable.Store().Open in the processor's Init", n.Name, name)
 		return
 	}
 	s.Users = append(s.Users, n)

@@ -35,6 +35,9 @@ type Env interface {
 	Schedule(interval time.Duration, fn processor.Punctuator) (cancel func())
 	// Store is the task's slice of the named store.
 	Store(name string) (store.Bytes, error)
+	// GlobalStore is the instance's copy of the named global table's store, shared by
+	// every task and read-only to them (AddGlobal).
+	GlobalStore(name string) (GlobalReader, error)
 	// ScheduleEventTime runs fn as the watermark passes multiples of interval.
 	ScheduleEventTime(interval time.Duration, fn processor.Punctuator) (cancel func())
 	// ObserveEventTime reports the event time a source extracted from the current record:

@@ -30,10 +30,13 @@ func (m marked) Unwrap() error        { return m.error }
 // markAs makes err match sentinel under errors.Is, keeping err's message.
 func markAs(sentinel, err error) error { return marked{err, sentinel} }
 
-// RecordFailure is a record that stopped the application (its policy is Fail): the task,
-// the record's coordinates and the failure.
+// RecordFailure is a record that stopped the application (its policy is Fail): the task
+// (or the global table) that read it, the record's coordinates and the failure.
 type RecordFailure struct {
-	Task      processor.TaskID
+	Task processor.TaskID
+	// Global is the store of the global table whose topic the record is in; Task is then
+	// zero (a global table has no tasks).
+	Global    string
 	Topic     string
 	Partition int32
 	Offset    int64
@@ -41,6 +44,9 @@ type RecordFailure struct {
 }
 
 func (f *RecordFailure) Error() string {
+	if f.Global != "" {
+		return fmt.Sprintf("eddy: global table %s: record %s/%d@%d: %v", f.Global, f.Topic, f.Partition, f.Offset, f.Err)
+	}
 	return fmt.Sprintf("eddy: task %s: record %s/%d@%d: %v", f.Task, f.Topic, f.Partition, f.Offset, f.Err)
 }
 

@@ -138,7 +138,18 @@ func (w *worker) dispose(rec *kgo.Record, re *graph.RecordError, pol ErrorPolicy
 		w.log.Warn("skipping a record that failed", "record", c.String(), "kind", re.Kind.String(), "operator", re.Node, "err", re.Err)
 		return nil
 	}
-	dl := &kgo.Record{Topic: pol.Topic, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp,
+	if err := w.send(deadLetter(rec, re, pol.Topic)); err != nil {
+		return fmt.Errorf("eddy: dead-lettering record %s to %s: %w", c, pol.Topic, err)
+	}
+	w.count("eddy_records_dead_lettered_total", "Records written to a dead-letter topic after a failure.", rec.Topic, re.Kind)
+	w.log.Warn("dead-lettered a record that failed", "record", c.String(), "topic", pol.Topic, "kind", re.Kind.String(), "operator", re.Node, "err", re.Err)
+	return nil
+}
+
+// deadLetter is the dead-letter record of rec, which failed with re: its original key,
+// value, timestamp and headers, then the error and the record's coordinates in headers.
+func deadLetter(rec *kgo.Record, re *graph.RecordError, topic string) *kgo.Record {
+	dl := &kgo.Record{Topic: topic, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp,
 		Headers: make([]kgo.RecordHeader, 0, len(rec.Headers)+7)}
 	dl.Headers = append(dl.Headers, rec.Headers...)
 	dl.Headers = append(dl.Headers,
@@ -150,12 +161,7 @@ func (w *worker) dispose(rec *kgo.Record, re *graph.RecordError, pol ErrorPolicy
 		kgo.RecordHeader{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, rec.Offset, 10)},
 		kgo.RecordHeader{Key: HeaderSourceTimeMS, Value: strconv.AppendInt(nil, rec.Timestamp.UnixMilli(), 10)},
 	)
-	if err := w.send(dl); err != nil {
-		return fmt.Errorf("eddy: dead-lettering record %s to %s: %w", c, pol.Topic, err)
-	}
-	w.count("eddy_records_dead_lettered_total", "Records written to a dead-letter topic after a failure.", rec.Topic, re.Kind)
-	w.log.Warn("dead-lettered a record that failed", "record", c.String(), "topic", pol.Topic, "kind", re.Kind.String(), "operator", re.Node, "err", re.Err)
-	return nil
+	return dl
 }
 
 // poison is a record that failed in an aborted transaction; handled says the replay has

@@ -78,9 +78,11 @@ type Config struct {
 	Metrics *metrics.Registry
 }
 
-// RestoreInfo describes one finished restore of one task's store.
+// RestoreInfo describes one finished restore of one task's store, or of one partition of
+// a global table (Global; Task is then zero and Topic is the table's topic).
 type RestoreInfo struct {
 	Task      processor.TaskID
+	Global    bool
 	Store     string
 	Topic     string
 	Partition int32
@@ -111,7 +113,7 @@ func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
 	stop, stopCancel := stopContext(ctx, cfg.ShutdownTimeout)
 	defer stopCancel()
 	var mgr *state.Manager
-	if len(g.Stores()) > 0 {
+	if len(g.Stores()) > 0 || len(g.Globals()) > 0 {
 		if mgr, err = openState(cfg); err != nil {
 			return err
 		}
@@ -119,9 +121,34 @@ func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
 		stopCleaner := startCleaner(ctx, cfg, mgr)
 		defer stopCleaner()
 	}
+	// The global tables are complete before any worker starts, so before any task of this
+	// instance processes a record (a worker's client joins the group as it is made).
+	globals, err := newGlobalReader(cfg, plan, mgr)
+	if err != nil {
+		return err
+	}
+	if globals != nil {
+		defer globals.close()
+		if err := globals.restore(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while restoring
+			}
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil // stopped while restoring
+		}
+	}
+	stopFollow := func() error { return nil }
+	if globals != nil && !cfg.Bounded {
+		// A bounded run keeps the global tables as of its start, as it reads its inputs
+		// up to their ends at start.
+		stopFollow = follow(ctx, cancel, globals)
+		defer stopFollow()
+	}
 	workers := make([]*worker, cfg.Workers)
 	for i := range workers {
-		w, err := newWorker(stop, cfg, g, plan, mgr, i)
+		w, err := newWorker(stop, cfg, g, plan, mgr, globals, i)
 		if err != nil {
 			for _, w := range workers[:i] {
 				w.cl.Close()
@@ -149,7 +176,26 @@ func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	// The global reader stops after the workers: they read its stores to the end.
+	return errors.Join(append(errs, stopFollow())...)
+}
+
+// follow runs the global reader's follow on a goroutine of its own until ctx ends; an
+// error stops the instance (cancel). stop ends it, waits, and returns its error; it may
+// be called again, returning the same.
+func follow(ctx context.Context, cancel context.CancelFunc, r *globalReader) (stop func() error) {
+	fctx, fcancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	var err error
+	go func() {
+		defer close(done)
+		if err = r.follow(fctx); err != nil {
+			cancel()
+		}
+	}()
+	// The reader follows while the workers stop (they may still look keys up), not only
+	// while Run's context lasts: stop ends it.
+	return func() error { fcancel(); <-done; return err }
 }
 
 // prepare checks the topics and creates the internal ones with a short-lived admin client.
@@ -166,6 +212,9 @@ func prepare(ctx context.Context, cfg *Config, g *graph.Graph) (*topicPlan, erro
 	defer cancel()
 	adm := kadm.NewClient(cl)
 	plan, err := planTopics(actx, adm, cfg.ApplicationID, g, cfg.ReplicationFactor, cfg.DeadLetterTopics())
+	if err == nil {
+		err = plan.planGlobals(actx, adm, g)
+	}
 	if err != nil || !cfg.Bounded {
 		return plan, err
 	}

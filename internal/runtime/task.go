@@ -195,6 +195,8 @@ func (t *task) Store(name string) (store.Bytes, error) {
 	return kv, nil
 }
 
+func (t *task) GlobalStore(name string) (graph.GlobalReader, error) { return t.w.globals.store(name) }
+
 func (t *task) Schedule(interval time.Duration, fn processor.Punctuator) func() {
 	p := &punctuator{interval: interval, next: time.Now().Add(interval), fn: fn}
 	if interval <= 0 {

@@ -60,6 +60,9 @@ type topicPlan struct {
 	// maxRecordBytes is the producer's batch limit: the smallest max.message.bytes of
 	// the output topics.
 	maxRecordBytes int32
+
+	// globals are the global tables' topics (global.go).
+	globals []*globalTopic
 }
 
 // sourceTiming is how a source topic's partitions make watermarks.

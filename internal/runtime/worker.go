@@ -74,8 +74,10 @@ type worker struct {
 	finishedPending []processor.TaskID
 
 	// mgr is the instance's state (nil without stores); restorer and jobs the changelog
-	// replays under way.
+	// replays under way; globals the instance's global tables (nil without), which tasks
+	// read.
 	mgr      *state.Manager
+	globals  *globalReader
 	restorer *changelog.Restorer
 	jobs     map[topicPartition]*restoreJob
 
@@ -101,18 +103,19 @@ type worker struct {
 	events []groupEvent
 }
 
-func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager, index int) (*worker, error) {
+func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager, globals *globalReader, index int) (*worker, error) {
 	w := &worker{
-		stop:  stop,
-		cfg:   cfg,
-		g:     g,
-		plan:  plan,
-		index: index,
-		log:   cfg.Logger.With("worker", index),
-		tasks: map[processor.TaskID]*task{},
-		parts: map[topicPartition]*partition{},
-		mgr:   mgr,
-		jobs:  map[topicPartition]*restoreJob{},
+		stop:    stop,
+		cfg:     cfg,
+		g:       g,
+		plan:    plan,
+		index:   index,
+		log:     cfg.Logger.With("worker", index),
+		tasks:   map[processor.TaskID]*task{},
+		parts:   map[topicPartition]*partition{},
+		mgr:     mgr,
+		globals: globals,
+		jobs:    map[topicPartition]*restoreJob{},
 
 		poisoned: map[recordCoord]*poison{},
 	}
