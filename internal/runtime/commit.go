@@ -45,8 +45,9 @@ func (k *work) Produce(ctx context.Context) error {
 	if err := k.w.sendMarkersLocked(time.Now()); err != nil {
 		return err
 	}
-	k.dirty = k.w.writeChangelogsLocked(ctx)
-	return nil
+	var err error
+	k.dirty, err = k.w.writeChangelogsLocked(ctx)
+	return err
 }
 
 func (k *work) Flush(ctx context.Context) error { return k.w.cl.Flush(ctx) }

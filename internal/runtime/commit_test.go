@@ -161,6 +161,20 @@ func TestExactlyOnceCommitOnTheWorkersState(t *testing.T) {
 		}
 	})
 
+	// State that changed with no record polled (windows closed by a watermark that
+	// idleness moved) opens the transaction its changelog records go in, and commits.
+	t.Run("state changed outside a transaction", func(t *testing.T) {
+		txn := &txnOutcome{}
+		f := newCommitFixture(t, txn)
+		f.kv.Put([]byte("k"), []byte("v"))
+		if err := f.w.commitLocked(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if !f.stored(t) {
+			t.Error("the write was not committed")
+		}
+	})
+
 	t.Run("outcome unknown", func(t *testing.T) {
 		txn := &txnOutcome{open: true, commitErr: errors.New("request timed out")}
 		f := newCommitFixture(t, txn)

@@ -518,8 +518,10 @@ func (w *worker) send(rec *kgo.Record) error {
 }
 
 // writeChangelogsLocked produces the last buffered value of every changed key of every
-// ready task to its changelog partition, and returns the tasks that wrote any.
-func (w *worker) writeChangelogsLocked(ctx context.Context) []*task {
+// ready task to its changelog partition, and returns the tasks that wrote any. State can
+// change with no record polled (a watermark moved by idleness closes windows), so the
+// first write opens the transaction if none is.
+func (w *worker) writeChangelogsLocked(ctx context.Context) ([]*task, error) {
 	var dirty []*task
 	for _, t := range w.tasks {
 		if t.restoring != 0 {
@@ -531,6 +533,11 @@ func (w *worker) writeChangelogsLocked(ctx context.Context) []*task {
 			if buf.Len() == 0 {
 				continue
 			}
+			if len(dirty) == 0 && !wrote {
+				if err := w.guarantee.Begin(); err != nil {
+					return nil, err
+				}
+			}
 			wrote = true
 			topic := t.changelogs[i]
 			// The buffer's values stay untouched until applyStateLocked resets it, after
@@ -541,7 +548,7 @@ func (w *worker) writeChangelogsLocked(ctx context.Context) []*task {
 			dirty = append(dirty, t)
 		}
 	}
-	return dirty
+	return dirty, nil
 }
 
 // produceChange hands a changelog record to the producer, with the promise that tracks
