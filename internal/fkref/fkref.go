@@ -207,7 +207,7 @@ const (
 
 func (s Source) String() string {
 	if s == FromEvents {
-		return "aggregation after a key change"
+		return "events"
 	}
 	return "topic"
 }
@@ -235,8 +235,8 @@ func (c Case) Options(n int) Options {
 // customers, with its result's changes (deletions as null values) written to out.
 func (c Case) Topology(orders, customers, out string) *topology.Topology {
 	top := topology.New()
-	left := table(top, orders, c.LeftFrom)
-	right := table(top, customers, c.RightFrom)
+	left := table(top, orders, "orders", c.LeftFrom)
+	right := table(top, customers, "customers", c.RightFrom)
 	var joined topology.Table[string, string]
 	if c.LeftJoin {
 		joined = topology.LeftJoinForeignKey(left, right, ForeignKey, Join, serde.String(), "orders-enriched", topology.Named("enrich"))
@@ -248,21 +248,23 @@ func (c Case) Topology(orders, customers, out string) *topology.Topology {
 	return top
 }
 
-func table(top *topology.Topology, topic string, from Source) topology.Table[string, string] {
+// table reads a side's table from topic, into the store named name (and a repartition
+// named after it).
+func table(top *topology.Topology, topic, name string, from Source) topology.Table[string, string] {
 	if from == FromTopic {
-		return topology.TableFrom(top, topic, serde.String(), serde.String(), topic)
+		return topology.TableFrom(top, topic, serde.String(), serde.String(), name)
 	}
 	byRow := topology.Map(topology.From(top, topic, serde.String(), serde.String()), func(_, v string) (string, string) {
 		row, value, _ := strings.Cut(v, ">")
 		return row, value
 	})
-	return topology.Reduce(topology.GroupByKey(byRow, serde.String(), serde.String(), topology.Named(topic+"-by-row")),
+	return topology.Reduce(topology.GroupByKey(byRow, serde.String(), serde.String(), topology.Named(name+"-by-row")),
 		func(agg, v string) string {
 			if seqOf(v) > seqOf(agg) {
 				return v
 			}
 			return agg
-		}, topic)
+		}, name)
 }
 
 // seqOf is the Seq a value carries at its end ("c1,7", "c1#7").
