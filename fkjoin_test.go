@@ -1,6 +1,7 @@
 package eddy_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/internal/fkref"
+	"github.com/eddy-streams/eddy/internal/kafkatest/ends"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
 )
 
 // Foreign-key joins against the reference model on random updates of both tables: orders
@@ -77,3 +81,78 @@ func produceWhileRunning(t *testing.T, brokers []string, recs []*kgo.Record) {
 		time.Sleep(15 * time.Millisecond)
 	}
 }
+
+// A self-join: employees joined with their manager's row of the same table, whose two
+// sides so run in one sub-topology that reads the subscription topic it writes. A report
+// follows its manager's renames and a change of manager; one whose manager leaves, or who
+// has none, drops out.
+func TestForeignKeySelfJoin(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"employees": 2, "out": 1})
+	top := topology.New()
+	employees := topology.TableFrom(top, "employees", serde.String(), serde.String(), "employees")
+	manager := func(_, v string) (string, bool) { // "<manager id>:<name>"
+		m, _, _ := strings.Cut(v, ":")
+		return m, m != ""
+	}
+	name := func(v string) string { _, n, _ := strings.Cut(v, ":"); return n }
+	reports := topology.JoinForeignKey(employees, employees, manager, func(_, e, m string) string {
+		return name(e) + " reports to " + name(m)
+	}, serde.String(), "reports", topology.Named("reports-to"))
+	topology.To(reports.Changes(), "out", serde.String(), fkChanges{})
+	if subs, err := top.Graph().Subtopologies(); err != nil || len(subs) != 1 {
+		t.Fatalf("%d sub-topologies (%v), want 1", len(subs), err)
+	}
+	app, err := eddy.New(top, eddy.ApplicationID("self"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runApp(t, app)
+	for _, batch := range [][][2]string{
+		{{"e1", ":Ann"}, {"e2", "e1:Bob"}, {"e3", "e1:Cy"}, {"e4", "e2:Di"}, {"e5", "e9:Ed"}},
+		{{"e1", ":Anna"}, {"e3", "e2:Cy"}, {"e6", "e4:Flo"}},
+		{{"e4", ""}}, // Di leaves: "" stands for a deletion, a null value
+	} {
+		var recs []*kgo.Record
+		for _, kv := range batch {
+			r := &kgo.Record{Topic: "employees", Key: []byte(kv[0]), Value: []byte(kv[1])}
+			if kv[1] == "" {
+				r.Value = nil
+			}
+			recs = append(recs, r)
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		cl.Close()
+		ends.WaitCaughtUp(t, brokers, "self", 30*time.Second, "employees")
+	}
+	stopCaughtUp(t, brokers, "self", stop, "employees")
+	last := map[string]string{}
+	for _, r := range readAll(t, brokers, "out") {
+		if r.Value == nil {
+			delete(last, string(r.Key))
+		} else {
+			last[string(r.Key)] = string(r.Value)
+		}
+	}
+	want := map[string]string{"e2": "Bob reports to Anna", "e3": "Cy reports to Bob"}
+	if fmt.Sprint(last) != fmt.Sprint(want) {
+		t.Errorf("reports at the end: %v, want %v", last, want)
+	}
+}
+
+// fkChanges writes a table's change as its value, a deletion as null.
+type fkChanges struct{}
+
+func (fkChanges) AppendEncode(dst []byte, c topology.Change[string]) ([]byte, error) {
+	return append(dst, c.Value...), nil
+}
+func (fkChanges) Decode(b []byte) (topology.Change[string], error) {
+	return topology.Change[string]{Value: string(b), Deleted: b == nil}, nil
+}
+func (fkChanges) IsNull(c topology.Change[string]) bool { return c.Deleted }

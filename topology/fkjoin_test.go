@@ -2,6 +2,8 @@ package topology_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -349,8 +351,27 @@ func TestForeignKeyJoinBuildErrors(t *testing.T) {
 }
 
 // The two sides run in different sub-topologies, linked by the subscription and response
-// topics, with the subscription store on the right side's.
+// topics, with the subscription store on the right side's; the golden files show all of it
+// (go test ./topology -update rewrites them).
 func TestForeignKeyJoinDescribe(t *testing.T) {
+	for _, g := range []struct {
+		file   string
+		render func(*topology.Topology) (string, error)
+	}{{"fkjoin.describe.golden", (*topology.Topology).Describe}, {"fkjoin.mermaid.golden", (*topology.Topology).Mermaid}} {
+		got, err := g.render(orderCustomers(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join("testdata", g.file)
+		if *update {
+			if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if want, err := os.ReadFile(path); err != nil || got != string(want) {
+			t.Errorf("%s differs from %s (%v):\n%s", g.file, path, err, got)
+		}
+	}
 	d, err := orderCustomers(false).Describe()
 	if err != nil {
 		t.Fatal(err)
