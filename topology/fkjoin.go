@@ -137,8 +137,11 @@ func joinForeignKey[K, V, KO, VO, VR any](left Table[K, V], right Table[KO, VO],
 		}
 	}
 	if len(missing) > 0 {
-		t.g.Errorf("%s: %s not given; a table derived with MapTableValues does not know its serdes: declare them with "+
-			"Table.WithSerdes", op.label(c), joinList(missing))
+		hint := ""
+		if left.ks == nil || left.vs == nil || right.ks == nil || right.vs == nil {
+			hint = "; a table derived with MapTableValues does not know its serdes: declare them with Table.WithSerdes"
+		}
+		t.g.Errorf("%s: %s not given%s", op.label(c), joinList(missing), hint)
 		return broken
 	}
 	j := &fkJoin[K, V, KO, VO, VR]{name: t.nameFor(c, "KTABLE-FK-JOIN"), left: left, right: right, fk: fk, join: join}
@@ -206,6 +209,7 @@ func (j *fkJoin[K, V, KO, VO, VR]) register(tb *graph.TaskBuild, out *outlets[KO
 	h := newValueHash(j.left.vs)
 	var kbuf, oldFK, newFK []byte
 	return func(r processor.Record[K, Change[V]]) error {
+		var err error
 		c := r.Value
 		var ko, oldKO KO
 		has, hadOld := false, false
@@ -291,6 +295,7 @@ func (j *fkJoin[K, V, KO, VO, VR]) receive(tb *graph.TaskBuild, out *outlets[[]b
 	}
 	var key []byte
 	return func(r processor.Record[KO, fkSubscription]) error {
+		var err error
 		if key, err = subscriptionKey(key[:0], j.right.ks, r.Key); err != nil {
 			return j.encodeError("foreign key", err)
 		}
@@ -321,6 +326,7 @@ func (j *fkJoin[K, V, KO, VO, VR]) foreignUpdate(tb *graph.TaskBuild, out *outle
 	}
 	var prefix []byte
 	return func(r processor.Record[KO, Change[VO]]) error {
+		var err error
 		if prefix, err = subscriptionKey(prefix[:0], j.right.ks, r.Key); err != nil {
 			return j.encodeError("foreign key", err)
 		}

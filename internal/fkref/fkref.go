@@ -205,6 +205,7 @@ const (
 	FromEvents
 )
 
+// String names the source in test names.
 func (s Source) String() string {
 	if s == FromEvents {
 		return "events"
@@ -218,6 +219,7 @@ type Case struct {
 	LeftFrom, RightFrom Source
 }
 
+// String names the case in test names.
 func (c Case) String() string {
 	kind := "inner"
 	if c.LeftJoin {
