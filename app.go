@@ -74,6 +74,11 @@ func New(t *topology.Topology, opts ...Opt) (*App, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if cycle := t.Graph().Cycle(); cfg.bounded && cycle != nil {
+		return nil, fmt.Errorf("eddy: Bounded: the topology's sub-topologies feed each other through %s (as a foreign-key "+
+			"join's subscription and response topics do); a bounded run ends a task once the tasks upstream of it have "+
+			"ended, which in a cycle none can: run it without Bounded", strings.Join(cycle, ", "))
+	}
 	return &App{cfg: cfg, topo: t, metrics: metrics.NewRegistry()}, nil
 }
 

@@ -600,7 +600,7 @@ func (s *smoke) verifyJoins(input map[int32][]*kgo.Record, exact bool) {
 		if exact {
 			if !slices.Equal(got, want) {
 				t.Errorf("%s: %d records, want %d; first difference at %d; missing %v; extra %v", name, len(got), len(want),
-					firstDiff(got, want), firstOf(without(want, got), 5), firstOf(without(got, want), 5))
+					firstDiff(got, want), firstOf(without(want, got), 5), firstOf(without(got, want), 60))
 			}
 		} else {
 			have := map[string]int{}

@@ -122,5 +122,5 @@ func aggregateNode[K, V, VA any](s Stream[K, V], name string, ks serde.Serde[K],
 		}, nil
 	})
 	t.g.Connect(out.node, store)
-	return Table[K, VA]{s: out, store: kvs, view: storeView(kvs), root: store, old: needOld}
+	return Table[K, VA]{s: out, store: kvs, view: storeView(kvs), root: store, old: needOld, ks: ks, vs: as}
 }

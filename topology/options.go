@@ -138,6 +138,8 @@ const (
 	opGlobalTableFrom
 	opJoinGlobal
 	opLeftJoinGlobal
+	opJoinForeignKey
+	opLeftJoinForeignKey
 )
 
 // The option sets operators share.
@@ -212,6 +214,10 @@ var specs = [...]struct {
 	opGlobalTableFrom:   {"GlobalTableFrom", optNamed},
 	opJoinGlobal:        {"JoinGlobal", optNamed},
 	opLeftJoinGlobal:    {"LeftJoinGlobal", optNamed},
+
+	// Foreign-key joins (fkjoin.go).
+	opJoinForeignKey:     {"JoinForeignKey", optNamed},
+	opLeftJoinForeignKey: {"LeftJoinForeignKey", optNamed},
 }
 
 // spec returns the operator's name and the options it accepts.

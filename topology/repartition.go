@@ -48,10 +48,19 @@ func throughInternal[K, V any](s Stream[K, V], ks serde.Serde[K], vs serde.Serde
 		base = s.t.g.NextName(prefix)
 	}
 	r := &graph.Repartition{Name: base + "-repartition", Partitions: c.partitions, RoundRobin: how == roundRobin}
-	writer := &graph.Node{Name: base + "-repartition-sink", Kind: graph.Sink, Topics: []string{r.Name}, Internal: r}
+	return throughTopic(s, r, base+"-repartition", ks, vs, ks, vs)
+}
+
+// throughTopic writes s to the internal topic r, with a sink named name+"-sink" that
+// encodes with ks and vs, and reads it back with a source named name+"-source" that decodes
+// with kr and vr: the two sides may see the records as different types (a foreign-key
+// join writes raw key bytes that its reader decodes as the left table's keys).
+func throughTopic[K, V, KR, VR any](s Stream[K, V], r *graph.Repartition, name string,
+	ks serde.Serde[K], vs serde.Serde[V], kr serde.Serde[KR], vr serde.Serde[VR]) Stream[KR, VR] {
+	writer := &graph.Node{Name: name + "-sink", Kind: graph.Sink, Topics: []string{r.Name}, Internal: r}
 	sink(s, writer, ks, vs, nil)
-	reader := &graph.Node{Name: base + "-repartition-source", Kind: graph.Source, Topics: []string{r.Name}, Internal: r}
-	out := source(s.t, reader, ks, vs)
+	reader := &graph.Node{Name: name + "-source", Kind: graph.Source, Topics: []string{r.Name}, Internal: r}
+	out := source(s.t, reader, kr, vr)
 	r.Writer, r.Reader = writer, reader
 	s.t.g.AddRepartition(r)
 	return out

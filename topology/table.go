@@ -35,6 +35,11 @@ type Table[K, V any] struct {
 	// update's old value (GroupTable, to retract it), as Kafka Streams'
 	// enableSendingOldValues. Without one, no update reads or carries it.
 	old *bool
+	// ks and vs are the table's serdes where they are known (TableFrom's, an aggregation's,
+	// kept by Filter; MapTableValues keeps ks), else nil: operators that write the table's
+	// keys or values to internal topics (JoinForeignKey) use them.
+	ks serde.Serde[K]
+	vs serde.Serde[V]
 }
 
 // reader reads a table's content in one task: each walks every live key with its value,
@@ -115,6 +120,15 @@ func derive[K, V, VR any](v view[K, V], step func(k K, val V, fn func(K, VR) err
 // with Filter or MapTableValues, which is not materialized.
 func (t Table[K, V]) Store() *KeyValueStore[K, V] { return t.store }
 
+// WithSerdes returns the table with the serdes of its keys and values declared, for a
+// table whose own are not known — one derived with MapTableValues, whose values have a new
+// type — before an operator that writes them to internal topics (JoinForeignKey). ks must
+// encode keys as the table's topic is partitioned (the serde it was read or grouped with).
+func (t Table[K, V]) WithSerdes(ks serde.Serde[K], vs serde.Serde[V]) Table[K, V] {
+	t.ks, t.vs = ks, vs
+	return t
+}
+
 // TableFrom reads a topic as a table, materialized in a key-value store named store: each
 // record's value replaces the key's value, and a record with a null value deletes it (an
 // empty one is a value: "" for String). Records are decoded as From decodes them, so a
@@ -174,7 +188,7 @@ func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.
 			}, nil
 		})
 	t.g.Connect(mat.node, store)
-	return Table[K, V]{s: mat, store: kvs, view: storeView(kvs), root: store, old: needOld}
+	return Table[K, V]{s: mat, store: kvs, view: storeView(kvs), root: store, old: needOld, ks: ks, vs: vs}
 }
 
 // ToStream returns the table's updates as a stream of new values. Deletions are left out:
@@ -254,7 +268,7 @@ func (t Table[K, V]) Filter(keep func(K, V) bool, opts ...Option) Table[K, V] {
 		}
 		return fn(k, val)
 	})
-	return Table[K, V]{s: s, view: v, root: t.root, old: t.old}
+	return Table[K, V]{s: s, view: v, root: t.root, old: t.old, ks: t.ks, vs: t.vs}
 }
 
 // MapTableValues returns the table with every value turned into f(value).
@@ -278,5 +292,5 @@ func MapTableValues[K, V, VR any](t Table[K, V], f func(V) VR, opts ...Option) T
 		}, nil
 	})
 	v := derive(t.view, func(k K, val V, fn func(K, VR) error) error { return fn(k, f(val)) })
-	return Table[K, VR]{s: s, view: v, root: t.root, old: t.old}
+	return Table[K, VR]{s: s, view: v, root: t.root, old: t.old, ks: t.ks}
 }

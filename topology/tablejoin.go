@@ -130,7 +130,11 @@ func joinTables[K, VL, VR, VO any](left Table[K, VL], right Table[K, VR], op ope
 		}
 		return reader[K, VO]{each: each, get: get}, nil
 	}
-	return Table[K, VO]{s: out, view: v, root: left.root, old: needOld}
+	ks := left.ks
+	if ks == nil {
+		ks = right.ks
+	}
+	return Table[K, VO]{s: out, view: v, root: left.root, old: needOld, ks: ks}
 }
 
 // tableJoinSide adds the processor of one side of a table-table join: each update of its

@@ -84,6 +84,9 @@ func (g *Graph) Mermaid() (string, error) {
 		for _, n := range s.Nodes {
 			fmt.Fprintf(&b, "    %s[\"%s\"]\n", mermaidID(n), n.Name)
 			for _, st := range n.Stores {
+				if g.Global(st) != nil {
+					continue // drawn with its global table's subgraph
+				}
 				id, ok := stores[st]
 				if !ok {
 					id = fmt.Sprintf("s%d", len(stores))

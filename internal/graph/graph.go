@@ -68,7 +68,9 @@ type Node struct {
 
 // Repartition is an internal topic written by one sub-topology and read by another.
 type Repartition struct {
-	// Name is the topic name without the application id: "<operator name>-repartition".
+	// Name is the topic name without the application id: "<operator name>-repartition", or
+	// a foreign-key join's "<name>-subscription-registration-topic" and
+	// "<name>-subscription-response-topic".
 	Name string
 	// Partitions is the partition count the user asked for; 0 lets the runtime choose.
 	Partitions int32

@@ -107,6 +107,7 @@ func read(ctx context.Context, seeds []string, topic string, isolation kgo.Isola
 
 // WaitCaughtUp waits until group has processed everything there is to read in topics and
 // in the application's repartition topics (eddy names them <application id>-…-repartition,
+// a foreign-key join's …-subscription-registration-topic and …-subscription-response-topic,
 // and the group is named by the application id), and fails the test after timeout.
 //
 // Caught up means: on every partition the committed offset is at the end, or no record a
@@ -230,6 +231,20 @@ func caughtUpOn(ctx context.Context, adm *kadm.Client, seeds []string, committed
 	return !visible, b.String(), nil
 }
 
+// repartitionTopicSuffixes end the names of the internal topics that eddy's tasks read:
+// those of Repartition, Rebalance and the operators that insert one, and a foreign-key
+// join's subscription and response topics.
+var repartitionTopicSuffixes = []string{"-repartition", "-subscription-registration-topic", "-subscription-response-topic"}
+
+func isRepartition(name string) bool {
+	for _, s := range repartitionTopicSuffixes {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // repartitionTopics lists the application's repartition topics.
 func repartitionTopics(ctx context.Context, adm *kadm.Client, app string) ([]string, error) {
 	details, err := adm.ListTopics(ctx)
@@ -238,7 +253,7 @@ func repartitionTopics(ctx context.Context, adm *kadm.Client, app string) ([]str
 	}
 	var out []string
 	for _, name := range details.Names() {
-		if strings.HasPrefix(name, app+"-") && strings.HasSuffix(name, "-repartition") {
+		if strings.HasPrefix(name, app+"-") && isRepartition(name) {
 			out = append(out, name)
 		}
 	}
