@@ -8,6 +8,7 @@
 //	KAFKA_BOOTSTRAP=host:port go run ./cmd/eddy-bench -records 100000
 //	go run ./cmd/eddy-bench -brokers host:port -pipelines count -engines eddy,kstreams -guarantees eos
 //	go run ./cmd/eddy-bench -brokers host:port -sweep-only
+//	go run ./cmd/eddy-bench -brokers host:port -pipelines join,windowed-join -records 100000 -live 0
 //
 // Run it from the repository root (it builds bench/kstreams with Maven when its jar is
 // stale). What each number means is printed under the table; see package bench.
