@@ -116,7 +116,6 @@ func TestRenderGolden(t *testing.T) {
 			res(Stateless, Eddy, ALOS, 4*time.Second, 90),
 			res(Stateless, KStreams, ALOS, 8*time.Second, 360),
 			{Pipeline: Count, Engine: Eddy, Guarantee: EOS, Err: errors.New("child exited early | badly")},
-			{Pipeline: Windowed, Engine: Eddy, Guarantee: ALOS, Skip: "not configured"},
 			res(Join, Eddy, ALOS, 5*time.Second, 120),
 			res(Join, KStreams, ALOS, 20*time.Second, 480),
 			withCheck(res(WindowedJoin, Eddy, EOS, 5*time.Second, 150), 500_000, "ok"),

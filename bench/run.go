@@ -154,18 +154,23 @@ func (h *Harness) dropTopics(topics ...string) {
 }
 
 // inputFor preloads what pipeline p reads besides the main input in: the join's table,
-// the windowed join's two topics. drop deletes what it preloaded.
+// the windowed join's two topics. drop deletes what it preloaded (a failed preload has
+// deleted its own).
 func (h *Harness) inputFor(ctx context.Context, in Input, p Pipeline) (_ Input, drop func(), err error) {
+	var j Input
 	switch p {
 	case Join:
-		j, err := h.PreloadTable(ctx, in)
-		return j, func() { h.dropTopics(j.Side) }, err
+		if j, err = h.PreloadTable(ctx, in); err == nil {
+			return j, func() { h.dropTopics(j.Side) }, nil
+		}
 	case WindowedJoin:
-		j, err := h.PreloadJoinStreams(ctx, in.Records, in.Keys, in.ValueSize)
-		return j, func() { h.DropInput(j) }, err
+		if j, err = h.PreloadJoinStreams(ctx, in.Records, in.Keys, in.ValueSize); err == nil {
+			return j, func() { h.DropInput(j) }, nil
+		}
 	default:
 		return in, func() {}, nil
 	}
+	return in, func() {}, err
 }
 
 // Compare runs every configured pipeline, engine and guarantee over in, each followed by
