@@ -84,8 +84,8 @@ func TestRecords(t *testing.T) {
 }
 
 func TestParseList(t *testing.T) {
-	ps, err := ParsePipelines("count, raw")
-	if err != nil || len(ps) != 2 || ps[0] != Count || ps[1] != Raw {
+	ps, err := ParsePipelines("count, raw,windowed-join")
+	if err != nil || len(ps) != 3 || ps[0] != Count || ps[1] != Raw || ps[2] != WindowedJoin {
 		t.Errorf("ParsePipelines = %v, %v", ps, err)
 	}
 	if all, _ := ParseEngines("all"); len(all) != len(AllEngines) {
@@ -94,6 +94,11 @@ func TestParseList(t *testing.T) {
 	if _, err := ParseGuarantees("alos,maybe"); err == nil {
 		t.Error("an unknown guarantee parsed")
 	}
+}
+
+func withCheck(r Result, out int64, check string) Result {
+	r.OutRecords, r.Check = out, check
+	return r
 }
 
 func TestRenderGolden(t *testing.T) {
@@ -111,7 +116,10 @@ func TestRenderGolden(t *testing.T) {
 			res(Stateless, Eddy, ALOS, 4*time.Second, 90),
 			res(Stateless, KStreams, ALOS, 8*time.Second, 360),
 			{Pipeline: Count, Engine: Eddy, Guarantee: EOS, Err: errors.New("child exited early | badly")},
-			{Pipeline: Join, Engine: Eddy, Guarantee: ALOS, Skip: "eddy has no joins yet"},
+			res(Join, Eddy, ALOS, 5*time.Second, 120),
+			res(Join, KStreams, ALOS, 20*time.Second, 480),
+			withCheck(res(WindowedJoin, Eddy, EOS, 5*time.Second, 150), 500_000, "ok"),
+			withCheck(res(WindowedJoin, KStreams, EOS, 25*time.Second, 600), 499_000, "want 500000 results"),
 		},
 		Sweep: []Result{
 			res(Count, Eddy, ALOS, 4*time.Second, 100),
@@ -140,6 +148,9 @@ func TestRenderGolden(t *testing.T) {
 	// The ratios are eddy's against the row of the same pipeline and guarantee.
 	if !strings.Contains(b.String(), "| 2.00× | 0.25× | 0.50× |") {
 		t.Errorf("eddy/KS and eddy/raw ratios missing:\n%s", b.String())
+	}
+	if !strings.Contains(b.String(), "| join | alos | eddy | 200.0k |") || !strings.Contains(b.String(), "| 4.00× | 0.25× | 0.40× |") {
+		t.Errorf("the join row or its ratios are missing:\n%s", b.String())
 	}
 }
 

@@ -21,12 +21,17 @@ import (
 // ChildConfig is what a child process runs: one pipeline on one engine (franz-go or
 // eddy; Kafka Streams runs in its own jar).
 type ChildConfig struct {
-	Engine      Engine
-	Pipeline    Pipeline
-	Guarantee   Guarantee
-	Brokers     []string
-	Input       string
-	Output      string
+	Engine    Engine
+	Pipeline  Pipeline
+	Guarantee Guarantee
+	Brokers   []string
+	Input     string
+	// Side is the join pipelines' second topic: the join's table, the windowed join's
+	// right stream.
+	Side   string
+	Output string
+	// JoinWindow is the windowed join's time difference, either way.
+	JoinWindow  time.Duration
 	AppID       string // application id, consumer group and transactional id prefix
 	Workers     int
 	Commit      time.Duration
@@ -61,18 +66,25 @@ func RunChild(ctx context.Context, c ChildConfig, stdout io.Writer) error {
 		}
 		return runRaw(ctx, c, st)
 	case Eddy:
+		if (c.Pipeline == Join || c.Pipeline == WindowedJoin) && c.Side == "" {
+			return fmt.Errorf("bench: pipeline %q needs its second topic (-side)", c.Pipeline)
+		}
 		return runEddy(ctx, c, st)
 	default:
 		return fmt.Errorf("bench: a child runs franz-go or eddy, not %q", c.Engine)
 	}
 }
 
-// EddyTopology is the eddy topology of pipeline p from input to output, calling mark on
-// every record as it enters.
-func EddyTopology(p Pipeline, input, output string, mark func()) (*topology.Topology, error) {
+// EddyTopology is the eddy topology of c's pipeline from its input (and side) to its
+// output, calling mark on every record as it enters from a stream.
+func EddyTopology(c ChildConfig, mark func()) (*topology.Topology, error) {
+	p, output := c.Pipeline, c.Output
 	t := topology.New()
-	in := topology.From(t, input, serde.String(), serde.Bytes(), topology.OutOfOrderness(0)).
-		Peek(func(string, []byte) { mark() })
+	source := func(topic string) topology.Stream[string, []byte] {
+		return topology.From(t, topic, serde.String(), serde.Bytes(), topology.OutOfOrderness(0)).
+			Peek(func(string, []byte) { mark() })
+	}
+	in := source(c.Input)
 	switch p {
 	case Stateless:
 		kept := in.Filter(func(_ string, v []byte) bool { return Keep(v) })
@@ -84,6 +96,15 @@ func EddyTopology(p Pipeline, input, output string, mark func()) (*topology.Topo
 		grouped := topology.GroupByKey(in, serde.String(), serde.Bytes())
 		counts := topology.WindowedCount(topology.WindowBy(grouped, topology.TumblingWindows(time.Second)), "wcounts")
 		topology.To(counts, output, topology.WindowedSerde(serde.String()), serde.Int64())
+	case Join:
+		table := topology.TableFrom(t, c.Side, serde.String(), serde.Bytes(), "profiles")
+		enriched := topology.LeftJoinTable(in, table, serde.String(), serde.Bytes(),
+			func(_ string, v, tv []byte, found bool) []byte { return Enrich(v, tv, found) })
+		topology.To(enriched, output, serde.String(), serde.Bytes())
+	case WindowedJoin:
+		paired := topology.JoinStreams(in, source(c.Side), topology.JoinWindowsOf(c.JoinWindow),
+			serde.String(), serde.Bytes(), serde.Bytes(), func(_ string, l, r []byte) []byte { return Pair(l, r) })
+		topology.To(paired, output, serde.String(), serde.Bytes())
 	default:
 		return nil, fmt.Errorf("bench: eddy has no %q pipeline", p)
 	}
@@ -91,7 +112,7 @@ func EddyTopology(p Pipeline, input, output string, mark func()) (*topology.Topo
 }
 
 func runEddy(ctx context.Context, c ChildConfig, st *starter) error {
-	t, err := EddyTopology(c.Pipeline, c.Input, c.Output, st.mark)
+	t, err := EddyTopology(c, st.mark)
 	if err != nil {
 		return err
 	}

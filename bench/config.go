@@ -23,12 +23,20 @@ const (
 	// Windowed counts records by key in 1 s tumbling event-time windows (grace 0) and
 	// writes each window's final count when it closes.
 	Windowed Pipeline = "windowed"
-	// Join is a stream-table join; eddy has no joins yet, so it is reported as skipped.
+	// Join enriches the input from a table: a stream-table left join with a table topic,
+	// co-partitioned with the input, that holds one value per key (TableValue), stamped
+	// before the input's first record; each output value is the input value, "|" and the
+	// key's table value (Enrich).
 	Join Pipeline = "join"
+	// WindowedJoin is a windowed stream-stream inner join of two topics that split the
+	// input's records in pairs (left: the even records, right: the odd ones; see
+	// JoinStreamRecord) within JoinWindow either way, grace 0; each output value is the
+	// left value, "|" and the right value (Pair).
+	WindowedJoin Pipeline = "windowed-join"
 )
 
 // AllPipelines lists every pipeline in table order.
-var AllPipelines = []Pipeline{Raw, Stateless, Count, Windowed, Join}
+var AllPipelines = []Pipeline{Raw, Stateless, Count, Windowed, Join, WindowedJoin}
 
 // Engine names what runs a pipeline.
 type Engine string
@@ -92,6 +100,9 @@ type Config struct {
 	// EventRate is the preloaded input's event-time rate: record i happens i/EventRate
 	// seconds after the first. It sets how many records a 1 s window holds.
 	EventRate int
+	// JoinWindow is the windowed join's time difference, either way (Kafka Streams'
+	// JoinWindows.ofTimeDifferenceWithNoGrace, eddy's JoinWindowsOf): whole milliseconds.
+	JoinWindow time.Duration
 	// LiveRate and LiveDuration shape the latency phase: records at LiveRate per second
 	// for LiveWarmup, then LiveDuration measured. LiveDuration 0 skips latency.
 	LiveRate                 int
@@ -137,6 +148,7 @@ func DefaultConfig() Config {
 		KSHeap:        "1g",
 		Compression:   "none",
 		EventRate:     100_000,
+		JoinWindow:    100 * time.Millisecond,
 		LiveRate:      5_000,
 		LiveWarmup:    3 * time.Second,
 		LiveDuration:  10 * time.Second,
@@ -175,6 +187,9 @@ func (c *Config) Validate() error {
 	}
 	if c.EventRate < 1 || (c.LiveDuration > 0 && c.LiveRate < 1) {
 		bad = append(bad, "event and live rates must be positive")
+	}
+	if c.JoinWindow < 0 || c.JoinWindow%time.Millisecond != 0 {
+		bad = append(bad, fmt.Sprintf("join window %s: want whole milliseconds, at least 0", c.JoinWindow))
 	}
 	switch c.Compression {
 	case "none", "snappy", "lz4", "zstd", "gzip":

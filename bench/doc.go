@@ -9,5 +9,9 @@
 // that process alone. A second, short child per pipeline measures end-to-end latency on a
 // rate-limited live input. Results are rendered as a markdown table.
 //
+// The join pipeline also reads a table topic with one value per key, stamped before the
+// input; the windowed join reads two topics that hold records in pairs, so that its
+// result count is known exactly (JoinPairs).
+//
 // What each number means is printed with the table (see Notes) and documented on Result.
 package bench

@@ -5,25 +5,36 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Input is a preloaded input topic.
+// Input is what a run reads: a preloaded input topic and, for the joins, a second one.
 type Input struct {
-	Topic     string
+	// Topic is the input topic: the stream of every pipeline, the windowed join's left
+	// side.
+	Topic string
+	// Side is the join pipelines' second topic: the join's table or the windowed join's
+	// right stream; empty for the others.
+	Side string
+	// Records is how many records a run processes: Topic's, and the windowed join's
+	// right side's too (the join's table is looked up, not counted).
 	Records   int
 	Keys      int
 	ValueSize int
 	// Kept is how many records the stateless filter passes.
 	Kept int
-	// Bytes is the sum of the records' key and value lengths.
+	// Bytes is the sum of the counted records' key and value lengths.
 	Bytes int64
-	// Ends are the topic's end offsets after the preload.
+	// Ends are the end offsets after the preload of the topics whose records are counted:
+	// a run is complete when its group has committed them.
 	Ends kadm.ListedOffsets
+	// Base is record 0's event time.
+	Base time.Time
+	// Pairs is how many results the windowed join gives (JoinPairs).
+	Pairs int64
 }
 
 // compression returns the franz-go codec named by name (validated by Config.Validate).
@@ -106,53 +117,103 @@ func deleteTopicsWithPrefix(ctx context.Context, adm *kadm.Client, prefixes ...s
 
 // preload creates topic and writes records 0..n−1 to it as fast as the producer goes.
 func preload(ctx context.Context, cfg *Config, adm *kadm.Client, topic string, n, keys, size int) (Input, error) {
-	in := Input{Topic: topic, Records: n, Keys: keys, ValueSize: size, Kept: ExpectedKept(n)}
-	if err := createTopics(ctx, adm, cfg.Partitions, topic); err != nil {
-		return in, err
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ProducerBatchMaxBytes(1<<20),
-		kgo.MaxBufferedRecords(1<<16), kgo.ProducerBatchCompression(kgo.NoCompression()))
-	if err != nil {
-		return in, fmt.Errorf("bench: preload client: %w", err)
-	}
-	defer cl.Close()
-	var (
-		mu    sync.Mutex
-		first error
-	)
-	promise := func(_ *kgo.Record, err error) {
-		if err != nil {
-			mu.Lock()
-			if first == nil {
-				first = err
-			}
-			mu.Unlock()
-		}
-	}
 	// Event times end now, so no record is older than the topic's retention and windows
 	// close in the order they were written.
 	base := time.Now().Add(-time.Duration(int64(n) * int64(time.Second) / int64(cfg.EventRate)))
-	for i := range n {
-		r := &kgo.Record{Topic: topic, Key: AppendKey(nil, i, keys), Value: AppendValue(make([]byte, 0, size), i, size),
-			Timestamp: EventTime(base, i, cfg.EventRate)}
-		in.Bytes += int64(len(r.Key) + len(r.Value))
-		cl.Produce(ctx, r, promise)
+	in := Input{Topic: topic, Records: n, Keys: keys, ValueSize: size, Kept: ExpectedKept(n), Base: base}
+	if err := createTopics(ctx, adm, cfg.Partitions, topic); err != nil {
+		return in, err
 	}
-	if err := cl.Flush(ctx); err != nil {
+	var err error
+	in.Bytes, err = produceAll(ctx, cfg.Brokers, n, func(i int) *kgo.Record {
+		return &kgo.Record{Topic: topic, Key: AppendKey(nil, i, keys), Value: AppendValue(make([]byte, 0, size), i, size),
+			Timestamp: EventTime(base, i, cfg.EventRate)}
+	})
+	if err != nil {
 		return in, fmt.Errorf("bench: preload %s: %w", topic, err)
 	}
-	if first != nil {
-		return in, fmt.Errorf("bench: preload %s: %w", topic, first)
+	in.Ends, err = endOffsets(ctx, adm, topic)
+	return in, err
+}
+
+// preloadTable creates topic and writes the join's table to it: one record per key,
+// stamped at ts.
+func preloadTable(ctx context.Context, cfg *Config, adm *kadm.Client, topic string, keys int, ts time.Time) error {
+	if err := createTopics(ctx, adm, cfg.Partitions, topic); err != nil {
+		return err
 	}
-	ends, err := adm.ListEndOffsets(ctx, topic)
+	_, err := produceAll(ctx, cfg.Brokers, keys, func(k int) *kgo.Record {
+		return &kgo.Record{Topic: topic, Key: AppendKey(nil, k, keys), Value: AppendTableValue(nil, k), Timestamp: ts}
+	})
 	if err != nil {
-		return in, fmt.Errorf("bench: end offsets of %s: %w", topic, err)
+		return fmt.Errorf("bench: preload %s: %w", topic, err)
 	}
-	if err := ends.Error(); err != nil {
-		return in, fmt.Errorf("bench: end offsets of %s: %w", topic, err)
+	return nil
+}
+
+// preloadJoinStreams creates the windowed join's topics, left and right, and writes
+// records 0..n−1 to them in pairs (JoinStreamRecord), stamped in whole milliseconds as
+// JoinPairs counts them.
+func preloadJoinStreams(ctx context.Context, cfg *Config, adm *kadm.Client, left, right string, n, keys, size int) (Input, error) {
+	base := time.Now().Add(-time.Duration(int64(n) * int64(time.Second) / int64(cfg.EventRate)))
+	in := Input{Topic: left, Side: right, Records: n, Keys: keys, ValueSize: size, Base: base}
+	if err := createTopics(ctx, adm, cfg.Partitions, left, right); err != nil {
+		return in, err
 	}
-	in.Ends = ends
+	var err error
+	in.Bytes, err = produceAll(ctx, cfg.Brokers, n, func(i int) *kgo.Record {
+		isLeft, k := JoinStreamRecord(i, keys)
+		topic := right
+		if isLeft {
+			topic = left
+		}
+		return &kgo.Record{Topic: topic, Key: AppendKey(nil, k, keys), Value: AppendValue(make([]byte, 0, size), i, size),
+			Timestamp: time.UnixMilli(eventMillis(base, i, cfg.EventRate))}
+	})
+	if err != nil {
+		return in, fmt.Errorf("bench: preload %s and %s: %w", left, right, err)
+	}
+	if in.Ends, err = endOffsets(ctx, adm, left, right); err != nil {
+		return in, err
+	}
+	in.Pairs = JoinPairs(n, keys, base, cfg.EventRate, cfg.JoinWindow)
 	return in, nil
+}
+
+// produceAll writes the records rec makes for 0..n−1 as fast as the producer goes and
+// returns the sum of their key and value lengths.
+func produceAll(ctx context.Context, brokers []string, n int, rec func(i int) *kgo.Record) (int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerBatchMaxBytes(1<<20),
+		kgo.MaxBufferedRecords(1<<16), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		return 0, fmt.Errorf("producer: %w", err)
+	}
+	defer cl.Close()
+	var (
+		perr  produceErr
+		bytes int64
+	)
+	for i := range n {
+		r := rec(i)
+		bytes += int64(len(r.Key) + len(r.Value))
+		cl.Produce(ctx, r, perr.promise)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return bytes, err
+	}
+	return bytes, perr.get()
+}
+
+// endOffsets lists topics' end offsets.
+func endOffsets(ctx context.Context, adm *kadm.Client, topics ...string) (kadm.ListedOffsets, error) {
+	ends, err := adm.ListEndOffsets(ctx, topics...)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bench: end offsets of %v: %w", topics, err)
+	}
+	return ends, nil
 }
 
 // sumEnds is the sum of topic's end offsets: its record count when no transaction wrote

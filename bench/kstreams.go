@@ -48,13 +48,18 @@ func EnsureJar(ctx context.Context, pom, jar string, log func(string, ...any)) e
 
 // ksArgs is the java command line for the Kafka Streams child of c.
 func ksArgs(cfg *Config, c ChildConfig, cacheBytes int64) []string {
-	return []string{cfg.Java, "-Xmx" + cfg.KSHeap, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+	argv := []string{cfg.Java, "-Xmx" + cfg.KSHeap, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
 		"-jar", cfg.Jar,
 		"--brokers=" + strings.Join(c.Brokers, ","), "--app-id=" + c.AppID,
 		"--input=" + c.Input, "--output=" + c.Output, "--pipeline=" + string(c.Pipeline),
 		"--guarantee=" + string(c.Guarantee), fmt.Sprintf("--threads=%d", c.Workers),
 		fmt.Sprintf("--commit-ms=%d", c.Commit.Milliseconds()), fmt.Sprintf("--cache-bytes=%d", cacheBytes),
-		"--state-dir=" + c.StateDir, "--compression=" + c.Compression}
+		"--state-dir=" + c.StateDir, "--compression=" + c.Compression,
+		fmt.Sprintf("--join-window-ms=%d", c.JoinWindow.Milliseconds())}
+	if c.Side != "" {
+		argv = append(argv, "--side="+c.Side)
+	}
+	return argv
 }
 
 // childArgs is the command line that re-executes the harness as the child of c.
@@ -62,7 +67,8 @@ func childArgs(self string, c ChildConfig) []string {
 	return []string{self, "child", "-engine", string(c.Engine), "-pipeline", string(c.Pipeline),
 		"-guarantee", string(c.Guarantee), "-brokers", strings.Join(c.Brokers, ","), "-input", c.Input,
 		"-output", c.Output, "-app", c.AppID, "-workers", fmt.Sprint(c.Workers), "-commit", c.Commit.String(),
-		"-state-dir", c.StateDir, "-compression", c.Compression, "-log-level", c.LogLevel.String()}
+		"-state-dir", c.StateDir, "-compression", c.Compression, "-log-level", c.LogLevel.String(),
+		"-side", c.Side, "-join-window", c.JoinWindow.String()}
 }
 
 var pomKafkaVersion = regexp.MustCompile(`<kafka\.version>([^<]+)</kafka\.version>`)

@@ -21,16 +21,31 @@ type sample struct{ event, fetched time.Time }
 // (event time = produce time) and reads the output read_committed as it comes. After the
 // first output and LiveWarmup, it measures for LiveDuration: the latency of an output
 // record is the time the harness fetched it less its event time, where a windowed
-// count's event time is its window's end (no final count can exist earlier). It sets
-// r.P50, r.P99 and r.Samples.
+// count's event time is its window's end (no final count can exist earlier). The join's
+// table is written before the child starts, stamped a minute before; the windowed join's
+// records go to its two topics in pairs (JoinStreamRecord), so each result's event time is
+// its right record's, the later of the two. It sets r.P50, r.P99 and r.Samples.
 func (h *Harness) Live(ctx context.Context, r *Result) error {
 	p, e, g := r.Pipeline, r.Engine, r.Guarantee
 	name := h.name(p, e, g, "-live")
-	in, out := name+"-in", name+"-out"
-	c := h.childConfig(p, e, g, in, out, name)
+	in, out, side := name+"-in", name+"-out", ""
+	topics := []string{in, out}
+	switch p {
+	case Join:
+		side = name + "-table"
+	case WindowedJoin:
+		side = name + "-right"
+		topics = append(topics, side)
+	}
+	c := h.childConfig(p, e, g, in, side, out, name)
 	defer h.cleanup(name, c)
-	if err := createTopics(ctx, h.adm, h.cfg.Partitions, in, out); err != nil {
+	if err := createTopics(ctx, h.adm, h.cfg.Partitions, topics...); err != nil {
 		return err
+	}
+	if p == Join {
+		if err := preloadTable(ctx, &h.cfg, h.adm, side, h.cfg.Keys, time.Now().Add(-time.Minute)); err != nil {
+			return err
+		}
 	}
 	pr, err := h.start(c, name)
 	if err != nil {
@@ -82,7 +97,14 @@ func (h *Harness) Live(ctx context.Context, r *Result) error {
 			}
 			due := int(time.Since(begin).Seconds() * float64(h.cfg.LiveRate))
 			for ; sent < due; sent++ {
-				prod.Produce(ctx, &kgo.Record{Topic: in, Key: AppendKey(nil, sent, h.cfg.Keys),
+				topic, key := in, sent
+				if p == WindowedJoin {
+					var left bool
+					if left, key = JoinStreamRecord(sent, h.cfg.Keys); !left {
+						topic = side
+					}
+				}
+				prod.Produce(ctx, &kgo.Record{Topic: topic, Key: AppendKey(nil, key, h.cfg.Keys),
 					Value: AppendValue(nil, sent, h.cfg.ValueSize), Timestamp: time.Now()}, perr.promise)
 			}
 			if err := perr.get(); err != nil {

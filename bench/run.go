@@ -2,12 +2,10 @@ package bench
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -103,13 +101,76 @@ func (h *Harness) Preload(ctx context.Context, n, keys, size int) (Input, error)
 	return in, nil
 }
 
-// DropInput deletes a preloaded input topic.
+// PreloadTable creates a fresh table topic for the join over in, co-partitioned with it,
+// and writes one record per key to it (AppendTableValue), stamped a second before in's
+// first record. It returns in with the table as its side.
+func (h *Harness) PreloadTable(ctx context.Context, in Input) (Input, error) {
+	h.seq++
+	topic := fmt.Sprintf("eddy-bench-%s-%02d-table-%d", h.runID, h.seq, in.Keys)
+	start := time.Now()
+	if err := preloadTable(ctx, &h.cfg, h.adm, topic, in.Keys, in.Base.Add(-tableLead)); err != nil {
+		h.dropTopics(topic)
+		return in, err
+	}
+	h.logf("preloaded %s: %d records in %.1f s", topic, in.Keys, time.Since(start).Seconds())
+	in.Side = topic
+	return in, nil
+}
+
+// PreloadJoinStreams creates the windowed join's two fresh topics and writes n records
+// with the given key cardinality and value size to them in pairs (JoinStreamRecord).
+func (h *Harness) PreloadJoinStreams(ctx context.Context, n, keys, size int) (Input, error) {
+	h.seq++
+	left := fmt.Sprintf("eddy-bench-%s-%02d-left-%d-%d-%d", h.runID, h.seq, n, keys, size)
+	right := fmt.Sprintf("eddy-bench-%s-%02d-right-%d-%d-%d", h.runID, h.seq, n, keys, size)
+	start := time.Now()
+	in, err := preloadJoinStreams(ctx, &h.cfg, h.adm, left, right, n, keys, size)
+	if err != nil {
+		h.DropInput(in)
+		return in, err
+	}
+	h.logf("preloaded %s and %s: %d records, %.1f MB in %.1f s; the join within %s gives %d results",
+		left, right, n, float64(in.Bytes)/1e6, time.Since(start).Seconds(), h.cfg.JoinWindow, in.Pairs)
+	return in, nil
+}
+
+// DropInput deletes a preloaded input's topics.
 func (h *Harness) DropInput(in Input) {
+	h.dropTopics(in.Topic, in.Side)
+}
+
+func (h *Harness) dropTopics(topics ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := deleteTopicsWithPrefix(ctx, h.adm, in.Topic); err != nil {
+	var prefixes []string
+	for _, t := range topics {
+		if t != "" {
+			prefixes = append(prefixes, t)
+		}
+	}
+	if err := deleteTopicsWithPrefix(ctx, h.adm, prefixes...); err != nil {
 		h.logf("warning: %v", err)
 	}
+}
+
+// inputFor preloads what pipeline p reads besides the main input in: the join's table,
+// the windowed join's two topics. drop deletes what it preloaded (a failed preload has
+// deleted its own).
+func (h *Harness) inputFor(ctx context.Context, in Input, p Pipeline) (_ Input, drop func(), err error) {
+	var j Input
+	switch p {
+	case Join:
+		if j, err = h.PreloadTable(ctx, in); err == nil {
+			return j, func() { h.dropTopics(j.Side) }, nil
+		}
+	case WindowedJoin:
+		if j, err = h.PreloadJoinStreams(ctx, in.Records, in.Keys, in.ValueSize); err == nil {
+			return j, func() { h.DropInput(j) }, nil
+		}
+	default:
+		return in, func() {}, nil
+	}
+	return in, func() {}, err
 }
 
 // Compare runs every configured pipeline, engine and guarantee over in, each followed by
@@ -122,17 +183,20 @@ func (h *Harness) Compare(ctx context.Context, in Input) []Result {
 	}
 	var rs []Result
 	for _, p := range h.cfg.Pipelines {
+		if ctx.Err() != nil {
+			break
+		}
+		pin, drop, err := h.inputFor(ctx, in, p)
 		for _, g := range h.cfg.Guarantees {
-			if p == Join {
-				rs = append(rs, Result{Pipeline: p, Engine: Eddy, Guarantee: g, Keys: in.Keys, ValueSize: in.ValueSize,
-					Skip: "eddy has no joins yet; Kafka Streams not run without a counterpart"})
-				continue
-			}
 			for _, e := range h.cfg.Engines {
 				if !Runs(e, p) || ctx.Err() != nil {
 					continue
 				}
-				r := h.Run(ctx, in, p, e, g)
+				if err != nil {
+					rs = append(rs, Result{Pipeline: p, Engine: e, Guarantee: g, Keys: in.Keys, ValueSize: in.ValueSize, Err: err})
+					continue
+				}
+				r := h.Run(ctx, pin, p, e, g)
 				if r.Err == nil && h.cfg.LiveDuration > 0 {
 					if err := h.Live(ctx, &r); err != nil {
 						h.logf("%s %s %s: latency phase: %v", p, e, g, err)
@@ -141,6 +205,7 @@ func (h *Harness) Compare(ctx context.Context, in Input) []Result {
 				rs = append(rs, r)
 			}
 		}
+		drop()
 	}
 	return rs
 }
@@ -189,9 +254,9 @@ func (h *Harness) name(p Pipeline, e Engine, g Guarantee, suffix string) string 
 	return fmt.Sprintf("eddy-bench-%s-%02d-%s-%s-%s%s", h.runID, h.seq, p, e, g, suffix)
 }
 
-func (h *Harness) childConfig(p Pipeline, e Engine, g Guarantee, input, output, name string) ChildConfig {
-	return ChildConfig{Engine: e, Pipeline: p, Guarantee: g, Brokers: h.cfg.Brokers, Input: input, Output: output,
-		AppID: name + "-app", Workers: h.cfg.Workers, Commit: h.cfg.CommitInterval(g),
+func (h *Harness) childConfig(p Pipeline, e Engine, g Guarantee, input, side, output, name string) ChildConfig {
+	return ChildConfig{Engine: e, Pipeline: p, Guarantee: g, Brokers: h.cfg.Brokers, Input: input, Side: side, Output: output,
+		JoinWindow: h.cfg.JoinWindow, AppID: name + "-app", Workers: h.cfg.Workers, Commit: h.cfg.CommitInterval(g),
 		StateDir: filepath.Join(h.cfg.WorkDir, name), Compression: h.cfg.Compression,
 		LogLevel: h.cfg.ChildLogLevel}
 }
@@ -225,7 +290,7 @@ func (h *Harness) Run(ctx context.Context, in Input, p Pipeline, e Engine, g Gua
 		Records: in.Records, InBytes: in.Bytes, OutRecords: -1}
 	name := h.name(p, e, g, "")
 	out := name + "-out"
-	c := h.childConfig(p, e, g, in.Topic, out, name)
+	c := h.childConfig(p, e, g, in.Topic, in.Side, out, name)
 	defer h.cleanup(name, c)
 	if err := createTopics(ctx, h.adm, h.cfg.Partitions, out); err != nil {
 		r.Err = err
@@ -250,7 +315,7 @@ func (h *Harness) Run(ctx context.Context, in Input, p Pipeline, e Engine, g Gua
 	if h.cfg.Verify {
 		r.OutRecords, r.Check = h.verify(ctx, p, e, g, in, out)
 	}
-	h.logf("%-9s %-8s %-4s %9.0f rec/s %6.1f MB/s  RSS %4d MiB  CPU %5.1f s  startup %.1f s  output %d (%s)",
+	h.logf("%-13s %-8s %-4s %9.0f rec/s %6.1f MB/s  RSS %4d MiB  CPU %5.1f s  startup %.1f s  output %d (%s)",
 		p, e, g, r.RecPerSec(), r.MBPerSec(), r.RSSKiB/1024, r.CPU.Seconds(), r.Startup.Seconds(), r.OutRecords, r.Check)
 	return r
 }
@@ -291,15 +356,16 @@ func (h *Harness) waitDone(ctx context.Context, pr *proc, complete func(context.
 
 // complete reports whether a run has processed all of its input:
 //
-//   - raw pipe and stateless under at-least-once: the output holds every expected
-//     record (its end offsets sum to the count; nothing is transactional);
-//   - raw pipe and stateless under exactly-once, windowed: the group has committed the
-//     input's end (under exactly-once the output is committed in the same transaction);
+//   - raw pipe, stateless and the join under at-least-once: the output holds every
+//     expected record (its end offsets sum to the count; nothing is transactional);
+//   - those under exactly-once, windowed and the windowed join: the group has committed
+//     the input's end (both topics' for the windowed join; under exactly-once the output
+//     is committed in the same transaction);
 //   - count: that, and the output holds at least one record per distinct key.
 func (h *Harness) complete(ctx context.Context, p Pipeline, g Guarantee, in Input, out, group string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if (p == Raw || p == Stateless) && g == ALOS {
+	if (p == Raw || p == Stateless || p == Join) && g == ALOS {
 		want := int64(in.Records)
 		if p == Stateless {
 			want = int64(in.Kept)
@@ -319,77 +385,9 @@ func (h *Harness) complete(ctx context.Context, p Pipeline, g Guarantee, in Inpu
 func (h *Harness) verify(ctx context.Context, p Pipeline, e Engine, g Guarantee, in Input, out string) (int64, string) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	var n int64
-	last := map[string]int64{}   // count: the last count per key
-	windows := map[string]bool{} // windowed: key and window start seen
-	var sum, dups, undecodable int64
-	err := readAll(ctx, h.cfg.Brokers, h.adm, out, g == EOS, 3*time.Second+h.cfg.CommitInterval(g), func(r *kgo.Record) {
-		n++
-		switch p {
-		case Count:
-			if len(r.Value) != 8 {
-				undecodable++
-				return
-			}
-			last[string(r.Key)] = int64(binary.BigEndian.Uint64(r.Value))
-		case Windowed:
-			// eddy's windowed key ends in start and end (8 bytes each), Kafka Streams'
-			// in the start only.
-			suffix := 16
-			if e == KStreams {
-				suffix = 8
-			}
-			if len(r.Key) < suffix || len(r.Value) != 8 {
-				undecodable++
-				return
-			}
-			w := string(r.Key[:len(r.Key)-suffix+8])
-			if windows[w] {
-				dups++
-			}
-			windows[w] = true
-			sum += int64(binary.BigEndian.Uint64(r.Value))
-		}
-	})
-	if err != nil {
-		return n, "read failed: " + err.Error()
+	c := newOutputCheck(p, e, in, h.cfg.EventRate, h.cfg.JoinWindow)
+	if err := readAll(ctx, h.cfg.Brokers, h.adm, out, g == EOS, 3*time.Second+h.cfg.CommitInterval(g), c.add); err != nil {
+		return c.n, "read failed: " + err.Error()
 	}
-	var problems []string
-	switch p {
-	case Raw:
-		if n != int64(in.Records) {
-			problems = append(problems, fmt.Sprintf("want %d records", in.Records))
-		}
-	case Stateless:
-		if n != int64(in.Kept) {
-			problems = append(problems, fmt.Sprintf("want %d records", in.Kept))
-		}
-	case Count:
-		for _, c := range last {
-			sum += c
-		}
-		if len(last) != DistinctKeys(in.Records, in.Keys) {
-			problems = append(problems, fmt.Sprintf("%d keys, want %d", len(last), DistinctKeys(in.Records, in.Keys)))
-		}
-		if sum != int64(in.Records) {
-			problems = append(problems, fmt.Sprintf("final counts sum to %d, want %d", sum, in.Records))
-		}
-	case Windowed:
-		if dups > 0 {
-			problems = append(problems, fmt.Sprintf("%d windows emitted twice", dups))
-		}
-		if sum > int64(in.Records) {
-			problems = append(problems, fmt.Sprintf("counts sum to %d, more than the input", sum))
-		}
-	}
-	if undecodable > 0 {
-		problems = append(problems, fmt.Sprintf("%d records undecodable", undecodable))
-	}
-	if len(problems) > 0 {
-		return n, strings.Join(problems, "; ")
-	}
-	if p == Windowed {
-		return n, fmt.Sprintf("ok, counts sum to %d", sum)
-	}
-	return n, "ok"
+	return c.n, c.verdict()
 }

@@ -28,7 +28,7 @@ type Result struct {
 	CPU time.Duration
 	// OutRecords is how many records the output held, or −1 when not read back.
 	OutRecords int64
-	// Check is the output check's verdict ("ok", or what was wrong; empty when skipped).
+	// Check is the output check's verdict ("ok", or what was wrong; empty when not checked).
 	Check string
 
 	// P50 and P99 are end-to-end latencies from the live phase; Samples how many there
@@ -36,14 +36,13 @@ type Result struct {
 	P50, P99 time.Duration
 	Samples  int
 
-	// Skip says why the run did not happen; Err why it failed.
-	Skip string
-	Err  error
+	// Err says why the run failed.
+	Err error
 }
 
 // RecPerSec is the throughput in input records per second (0 if not measured).
 func (r Result) RecPerSec() float64 {
-	if r.Elapsed <= 0 || r.Err != nil || r.Skip != "" {
+	if r.Elapsed <= 0 || r.Err != nil {
 		return 0
 	}
 	return float64(r.Records) / r.Elapsed.Seconds()
@@ -52,7 +51,7 @@ func (r Result) RecPerSec() float64 {
 // MBPerSec is the throughput in input megabytes (10^6 bytes of keys and values) per
 // second.
 func (r Result) MBPerSec() float64 {
-	if r.Elapsed <= 0 || r.Err != nil || r.Skip != "" {
+	if r.Elapsed <= 0 || r.Err != nil {
 		return 0
 	}
 	return float64(r.InBytes) / 1e6 / r.Elapsed.Seconds()
@@ -104,7 +103,7 @@ func renderMain(b *strings.Builder, rs []Result) {
 	b.WriteString("| pipeline | guarantee | engine | rec/s | MB/s | p50 | p99 | peak RSS | CPU/rec | startup | output | eddy/KS rec/s | eddy/KS RSS | eddy/raw rec/s |\n")
 	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|\n")
 	for _, r := range rs {
-		if r.Skip != "" || r.Err != nil {
+		if r.Err != nil {
 			fmt.Fprintf(b, "| %s | %s | %s | %s |  |  |  |  |  |  |  |  |  |  |\n", r.Pipeline, r.Guarantee, r.Engine, whyNot(r))
 			continue
 		}
@@ -128,7 +127,7 @@ func renderSweep(b *strings.Builder, rs []Result) {
 	b.WriteString("| keys | value | pipeline | guarantee | engine | rec/s | MB/s | peak RSS | CPU/rec | rec/s vs smallest input | eddy/KS rec/s |\n")
 	b.WriteString("|--:|--:|---|---|---|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range rs {
-		if r.Skip != "" || r.Err != nil {
+		if r.Err != nil {
 			fmt.Fprintf(b, "| %s | %d B | %s | %s | %s | %s |  |  |  |  |  |\n", count(r.Keys), r.ValueSize, r.Pipeline, r.Guarantee, r.Engine, whyNot(r))
 			continue
 		}
@@ -173,9 +172,6 @@ func find(rs []Result, p Pipeline, e Engine, g Guarantee, keys, size int) (Resul
 }
 
 func whyNot(r Result) string {
-	if r.Skip != "" {
-		return "skipped: " + r.Skip
-	}
 	msg := strings.ReplaceAll(r.Err.Error(), "|", "/")
 	msg = strings.ReplaceAll(msg, "\n", " ")
 	return "FAILED: " + msg

@@ -8,6 +8,7 @@
 //	KAFKA_BOOTSTRAP=host:port go run ./cmd/eddy-bench -records 100000
 //	go run ./cmd/eddy-bench -brokers host:port -pipelines count -engines eddy,kstreams -guarantees eos
 //	go run ./cmd/eddy-bench -brokers host:port -sweep-only
+//	go run ./cmd/eddy-bench -brokers host:port -pipelines join,windowed-join -records 100000 -live 0
 //
 // Run it from the repository root (it builds bench/kstreams with Maven when its jar is
 // stale). What each number means is printed under the table; see package bench.
@@ -53,11 +54,13 @@ func child(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("eddy-bench child", flag.ContinueOnError)
 	var c bench.ChildConfig
 	engine := fs.String("engine", "", "franz-go or eddy")
-	pipeline := fs.String("pipeline", "", "raw, stateless, count or windowed")
+	pipeline := fs.String("pipeline", "", "raw, stateless, count, windowed, join or windowed-join")
 	guarantee := fs.String("guarantee", "alos", "alos or eos")
 	brokers := fs.String("brokers", "", "seed brokers, comma-separated")
 	fs.StringVar(&c.Input, "input", "", "input topic")
+	fs.StringVar(&c.Side, "side", "", "the joins' second topic: join's table, windowed-join's right stream")
 	fs.StringVar(&c.Output, "output", "", "output topic")
+	fs.DurationVar(&c.JoinWindow, "join-window", 100*time.Millisecond, "windowed-join's time difference, either way")
 	fs.StringVar(&c.AppID, "app", "", "application id / group")
 	fs.IntVar(&c.Workers, "workers", 1, "workers")
 	fs.DurationVar(&c.Commit, "commit", time.Second, "commit interval")
@@ -101,7 +104,7 @@ func harness(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.ValueSize, "value-size", cfg.ValueSize, "value bytes (at least 10)")
 	partitions := fs.Int("partitions", int(cfg.Partitions), "partitions of the input and output topics")
 	fs.IntVar(&cfg.Workers, "workers", runtime.NumCPU(), "eddy workers = Kafka Streams threads = raw pipe consumers")
-	pipelines := fs.String("pipelines", "all", "pipelines: raw,stateless,count,windowed,join or all")
+	pipelines := fs.String("pipelines", "all", "pipelines: raw,stateless,count,windowed,join,windowed-join or all")
 	engines := fs.String("engines", "all", "engines: franz-go,eddy,kstreams or all")
 	guarantees := fs.String("guarantees", "all", "guarantees: alos,eos or all")
 	fs.DurationVar(&cfg.CommitALOS, "commit-alos", cfg.CommitALOS, "commit interval under at-least-once (every engine)")
@@ -112,6 +115,7 @@ func harness(ctx context.Context, args []string) error {
 	ksDir := fs.String("kstreams-dir", "bench/kstreams", "the Kafka Streams Maven project")
 	fs.StringVar(&cfg.Compression, "compression", cfg.Compression, "producer compression of every engine: none, snappy, lz4, zstd, gzip")
 	fs.IntVar(&cfg.EventRate, "event-rate", cfg.EventRate, "preloaded records per second of event time")
+	fs.DurationVar(&cfg.JoinWindow, "join-window", cfg.JoinWindow, "windowed-join: the join window's time difference, either way (grace 0)")
 	fs.IntVar(&cfg.LiveRate, "live-rate", cfg.LiveRate, "latency phase: records per second")
 	fs.DurationVar(&cfg.LiveWarmup, "live-warmup", cfg.LiveWarmup, "latency phase: warm-up after the first output")
 	fs.DurationVar(&cfg.LiveDuration, "live", cfg.LiveDuration, "latency phase: measured time (0 skips latency)")

@@ -18,9 +18,13 @@ import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.JoinWindows;
+import org.apache.kafka.streams.kstream.Joined;
 import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.kstream.Suppressed;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.WindowedSerdes;
@@ -30,13 +34,17 @@ import org.apache.kafka.streams.state.WindowStore;
 /**
  * The Kafka Streams side of eddy's load harness: one pipeline, run until the harness stops
  * the process. The pipelines match eddy's in cmd/eddy-bench record for record: the same
- * filter predicate and value map, a count by key in a changelogged store, and a 1 s
- * tumbling windowed count (grace 0) emitting final results only.
+ * filter predicate and value map, a count by key in a changelogged store, a 1 s
+ * tumbling windowed count (grace 0) emitting final results only, a stream-table left join
+ * (the input enriched from a table topic) and a windowed stream-stream inner join of two
+ * topics (grace 0), with the same value joiners.
  *
  * <p>Arguments are {@code --name=value}: brokers, app-id, input, output, pipeline
- * (stateless, count, windowed), guarantee (alos, eos), threads, commit-ms, cache-bytes,
- * state-dir, compression. On the first record it processes it prints {@code started <unix nanos>} to
- * standard output, which the harness takes as the start of processing.
+ * (stateless, count, windowed, join, windowed-join), guarantee (alos, eos), threads,
+ * commit-ms, cache-bytes, state-dir, compression, side (the joins' second topic: the
+ * table, the right stream), join-window-ms. On the first record it processes from a
+ * stream it prints {@code started <unix nanos>} to standard output, which the harness
+ * takes as the start of processing.
  */
 public final class KStreamsBench {
     private static final AtomicBoolean STARTED = new AtomicBoolean();
@@ -75,6 +83,20 @@ public final class KStreamsBench {
                     .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
                     .toStream()
                     .to(output, Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 1000L), Serdes.Long()));
+            case "join" -> {
+                KTable<String, byte[]> table = b.table(need(a, "side"), Consumed.with(Serdes.String(), Serdes.ByteArray()),
+                        Materialized.<String, byte[], KeyValueStore<Bytes, byte[]>>as("profiles")
+                                .withKeySerde(Serdes.String()).withValueSerde(Serdes.ByteArray()));
+                in.leftJoin(table, KStreamsBench::enrich, Joined.with(Serdes.String(), Serdes.ByteArray(), Serdes.ByteArray()))
+                        .to(output, Produced.with(Serdes.String(), Serdes.ByteArray()));
+            }
+            case "windowed-join" -> {
+                KStream<String, byte[]> right = b.stream(need(a, "side"), Consumed.with(Serdes.String(), Serdes.ByteArray()))
+                        .peek((k, v) -> markStarted());
+                JoinWindows w = JoinWindows.ofTimeDifferenceWithNoGrace(Duration.ofMillis(Long.parseLong(need(a, "join-window-ms"))));
+                in.join(right, KStreamsBench::pair, w, StreamJoined.with(Serdes.String(), Serdes.ByteArray(), Serdes.ByteArray()))
+                        .to(output, Produced.with(Serdes.String(), Serdes.ByteArray()));
+            }
             default -> throw new IllegalArgumentException("unknown pipeline " + a.get("pipeline"));
         }
 
@@ -114,6 +136,24 @@ public final class KStreamsBench {
             byte c = v[i];
             out[i] = (c >= 'a' && c <= 'z') ? (byte) (c - 32) : c;
         }
+        return out;
+    }
+
+    /** The join's value: the input value, '|' and the table value (nothing when there is none). */
+    static byte[] enrich(byte[] v, byte[] tableValue) {
+        return tableValue == null ? concat(v, new byte[0]) : concat(v, tableValue);
+    }
+
+    /** The windowed join's value: the left value, '|' and the right value. */
+    static byte[] pair(byte[] left, byte[] right) {
+        return concat(left, right);
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] out = new byte[a.length + 1 + b.length];
+        System.arraycopy(a, 0, out, 0, a.length);
+        out[a.length] = '|';
+        System.arraycopy(b, 0, out, a.length + 1, b.length);
         return out;
     }
 
