@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"time"
 
 	"github.com/eddy-streams/eddy/internal/graph"
@@ -205,11 +206,13 @@ type joinSide[K, VT, VX, VO any] struct {
 // sign bit flipped, as for windows):
 //
 //	0x00                                            the close frontier
-//	0x00 0x01                                       the next sequence number (8 bytes)
-//	0x01 | len(key) u32 | key | time | seq          → joined flag (1 byte) | value
-//	0x02 | close time | len(key) u32 | key | time | seq → nothing: the records, in closing order
+//	0x01 | len(key) u32 | key | time | tag          → joined flag (1 byte) | value
+//	0x02 | close time | len(key) u32 | key | time | tag → nothing: the records, in closing order
 //
-// The sequence number tells apart records of one key at one time. A record can join no
+// The tag, a random 64-bit number, tells apart records of one key at one time: unique
+// with odds of 2⁻⁶⁴ per pair, with nothing to keep (a counter would be one more write per
+// record, and under at-least-once its last value could come back from the changelog older
+// than keys written with it, which would then be reused). A record can join no
 // record of the other side once the watermark reaches its close time (its time +
 // lookAhead + grace), so closing — emitting those that joined nothing, when the join
 // keeps them, and deleting them — is a range scan from the start of 0x02.
@@ -217,8 +220,6 @@ const (
 	joinRecords = 0x01
 	joinClosing = 0x02
 )
-
-var joinSeqKey = []byte{0x00, 0x01}
 
 // joinSideNode adds the processor of one side of a stream-stream join.
 func joinSideNode[K, VT, VX, VO any](s Stream[K, VT], name string, side joinSide[K, VT, VX, VO]) Stream[K, VO] {
@@ -236,6 +237,7 @@ func joinSideNode[K, VT, VX, VO any](s Stream[K, VT], name string, side joinSide
 			return nil, err
 		}
 		op := &joinSideOp[K, VT, VX, VO]{joinSide: side, b: own, o: other, next: n, env: tb.Env,
+			nextClose: math.MinInt64, scanned: math.MinInt64, step: max(1, (side.lookBack+side.lookAhead+side.grace)/10),
 			frontier: frontier{b: own, env: tb.Env, store: side.own},
 			late:     &windowOp[K, VT, struct{}]{ks: side.ks, vs: side.vs, env: tb.Env, lateTopic: side.lateTopic, store: side.own}}
 		return startTimed[K, VT](tb, op)
@@ -251,8 +253,12 @@ type joinSideOp[K, VT, VX, VO any] struct {
 	frontier
 	late *windowOp[K, VT, struct{}] // rejects late records
 
-	seq      uint64
 	scanFrom []byte // where the next closing scan starts (nil: the start of 0x02)
+	// nextClose is the earliest close time of a stored record (MinInt64: not known, as
+	// after a restart; MaxInt64: none), so a watermark advance scans only when a record
+	// has closed; scanned is the watermark of the last scan, and a scan waits until the
+	// watermark has moved on by step, so closing is batched.
+	nextClose, scanned, step int64
 
 	kbuf, key, lo, hi, vbuf []byte
 	marks                   [][]byte // keys and values of the other side's records to mark as joined
@@ -263,19 +269,7 @@ func (op *joinSideOp[K, VT, VX, VO]) errorf(format string, args ...any) error {
 	return fmt.Errorf("join store %s: "+format, append([]any{op.own}, args...)...)
 }
 
-func (op *joinSideOp[K, VT, VX, VO]) load() error {
-	if err := op.frontier.load(); err != nil {
-		return err
-	}
-	_, err := op.b.Get(joinSeqKey, func(v []byte) error {
-		if len(v) != 8 {
-			return op.errorf("sequence number has %d bytes", len(v))
-		}
-		op.seq = binary.BigEndian.Uint64(v)
-		return nil
-	})
-	return err
-}
+func (op *joinSideOp[K, VT, VX, VO]) load() error { return op.frontier.load() }
 
 // recordKey appends 0x01 | len(key) u32 | key | time to dst.
 func recordKey(dst []byte, key []byte, ms int64) []byte {
@@ -305,9 +299,7 @@ func (op *joinSideOp[K, VT, VX, VO]) process(r processor.Record[K, VT]) error {
 		}
 		return nil
 	}
-	op.key = binary.BigEndian.AppendUint64(recordKey(op.key[:0], op.kbuf, ts), op.seq)
-	op.seq++
-	op.b.Put(joinSeqKey, binary.BigEndian.AppendUint64(nil, op.seq))
+	op.key = binary.BigEndian.AppendUint64(recordKey(op.key[:0], op.kbuf, ts), rand.Uint64())
 	flag := byte(0)
 	if joined {
 		flag = 1
@@ -315,9 +307,16 @@ func (op *joinSideOp[K, VT, VX, VO]) process(r processor.Record[K, VT]) error {
 	if op.vbuf, err = op.vs.AppendEncode(append(op.vbuf[:0], flag), r.Value); err != nil {
 		return op.errorf("encode value: %w", err)
 	}
-	op.b.Put(op.key, op.vbuf)
+	// Keys made unique by the tag are new to the store: a record that closes
+	// before the commit is then never written (store.Bytes that can tell say so).
+	put := op.b.Put
+	if n, ok := op.b.(interface{ PutNew(k, v []byte) }); ok {
+		put = n.PutNew
+	}
+	put(op.key, op.vbuf)
 	op.vbuf = append(appendTime(append(op.vbuf[:0], joinClosing), closeAt), op.key[1:]...)
-	op.b.Put(op.vbuf, nil)
+	put(op.vbuf, nil)
+	op.nextClose = min(op.nextClose, closeAt)
 	return nil
 }
 
@@ -366,10 +365,13 @@ func (op *joinSideOp[K, VT, VX, VO]) joinOther(r processor.Record[K, VT], ts int
 }
 
 // advance closes the records whose window the watermark has closed: it emits those that
-// joined nothing, when the join keeps them, and deletes them all.
+// joined nothing, when the join keeps them, and deletes them all. It scans only once a
+// stored record has closed and the watermark has moved on by step since the last scan
+// (the end of a bounded run closes everything): a record that joined nothing is emitted
+// after its window closed, never before, and at most step later.
 func (op *joinSideOp[K, VT, VX, VO]) advance(wm time.Time) error {
 	w := wm.UnixMilli()
-	if w <= op.at {
+	if w <= op.at || (wm.Before(graph.EndOfTime) && (w < op.nextClose || (op.scanned != math.MinInt64 && w < op.scanned+op.step))) {
 		return nil
 	}
 	lo := op.scanFrom
@@ -377,13 +379,22 @@ func (op *joinSideOp[K, VT, VX, VO]) advance(wm time.Time) error {
 		lo = []byte{joinClosing}
 	}
 	hi := appendTime([]byte{joinClosing}, w+1)
-	it, err := op.b.Range(lo, hi)
+	// Past hi, the first entry left tells the next close time.
+	it, err := op.b.Range(lo, []byte{joinClosing + 1})
 	if err != nil {
 		return op.errorf("%w", err)
 	}
 	op.closed = op.closed[:0]
+	op.nextClose = math.MaxInt64
 	for it.Next() {
-		op.closed = append(op.closed, append([]byte(nil), it.Key()...))
+		k := it.Key()
+		if string(k) >= string(hi) {
+			if len(k) >= 9 {
+				op.nextClose = readTime(k[1:9])
+			}
+			break
+		}
+		op.closed = append(op.closed, append([]byte(nil), k...))
 	}
 	if err := endScan(it, nil, "join", op.own); err != nil {
 		return err
@@ -401,7 +412,7 @@ func (op *joinSideOp[K, VT, VX, VO]) advance(wm time.Time) error {
 		op.b.Delete(op.key)
 		op.b.Delete(idx)
 	}
-	op.scanFrom = hi
+	op.scanFrom, op.scanned = hi, w
 	op.move(wm)
 	return nil
 }

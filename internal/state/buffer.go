@@ -19,10 +19,13 @@ import (
 	"github.com/google/btree"
 )
 
-// entry is one buffered write: a value, or a tombstone.
+// entry is one buffered write: a value, or a tombstone. fresh marks a key the database
+// does not have (written with PutNew, never committed): deleting it drops it from the
+// buffer, so neither the database nor the changelog ever sees it.
 type entry struct {
 	value   []byte
 	deleted bool
+	fresh   bool
 }
 
 // Buffer holds the writes of one task's store since the last commit. Reads see it over the
@@ -52,12 +55,33 @@ func (b *Buffer) Put(key, value []byte) {
 	b.set(key, entry{value: v})
 }
 
-// Delete buffers a tombstone for key.
-func (b *Buffer) Delete(key []byte) { b.set(key, entry{deleted: true}) }
+// PutNew is Put for a key the caller knows the database does not have (a key made
+// unique by a sequence number): if it is deleted before the commit, it is forgotten
+// instead of written as a tombstone.
+func (b *Buffer) PutNew(key, value []byte) {
+	v := bytes.Clone(value)
+	if v == nil {
+		v = []byte{}
+	}
+	b.set(key, entry{value: v, fresh: true})
+}
+
+// Delete buffers a tombstone for key, or forgets a fresh key.
+func (b *Buffer) Delete(key []byte) {
+	if old, ok := b.m[string(key)]; ok && old.fresh {
+		b.bytes -= len(key) + len(old.value)
+		delete(b.m, string(key))
+		b.order.Delete(string(key))
+		return
+	}
+	b.set(key, entry{deleted: true})
+}
 
 func (b *Buffer) set(key []byte, e entry) {
 	old, ok := b.m[string(key)]
 	if ok {
+		// A fresh key stays fresh when written again: the database still lacks it.
+		e.fresh = e.fresh || (old.fresh && !e.deleted)
 		b.bytes -= len(old.value)
 		b.m[string(key)] = e
 	} else {

@@ -62,6 +62,9 @@ func (s *KV) Get(key []byte, fn func(value []byte) error) (bool, error) {
 // Put sets key to value in the buffer.
 func (s *KV) Put(key, value []byte) { s.buf.Put(key, value) }
 
+// PutNew sets key, which the database does not have, to value: see Buffer.PutNew.
+func (s *KV) PutNew(key, value []byte) { s.buf.PutNew(key, value) }
+
 // Delete removes key (a tombstone in the buffer).
 func (s *KV) Delete(key []byte) { s.buf.Delete(key) }
 
