@@ -340,3 +340,26 @@ func TestRangeOverLargeBuffer(t *testing.T) {
 		t.Errorf("range saw %d keys, want %d", seen, n)
 	}
 }
+
+// A key written with PutNew and deleted before the commit is forgotten: no tombstone for
+// the changelog or the database. A key written with Put, or written again after PutNew
+// was committed, leaves a tombstone.
+func TestPutNewDeletedIsForgotten(t *testing.T) {
+	b := NewBuffer()
+	b.PutNew([]byte("a"), []byte("1"))
+	b.Put([]byte("a"), []byte("2")) // still new to the database
+	b.Delete([]byte("a"))
+	b.Put([]byte("b"), []byte("1"))
+	b.Delete([]byte("b"))
+	var seen []string
+	b.Each(func(k string, _ []byte, deleted bool) error {
+		seen = append(seen, fmt.Sprintf("%s:%v", k, deleted))
+		return nil
+	})
+	if fmt.Sprint(seen) != "[b:true]" || b.Len() != 1 || b.Bytes() != 1 {
+		t.Errorf("buffer holds %v (%d keys, %d bytes), want only b's tombstone", seen, b.Len(), b.Bytes())
+	}
+	if got := b.keysFrom("", false, nil, 10); fmt.Sprint(got) != "[b]" {
+		t.Errorf("ordered keys %v, want [b]", got)
+	}
+}
