@@ -1,6 +1,8 @@
 package eddy_test
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -179,5 +181,55 @@ func TestMaxTaskIdleBoundUnderExactlyOnce(t *testing.T) {
 	if _, err := eddy.New(enrichTopology(), eddy.ApplicationID("a"), eddy.Brokers("127.0.0.1:1"), eddy.ExactlyOnce(),
 		eddy.MaxTaskIdle(6*time.Second), eddy.TransactionTimeout(20*time.Second)); err != nil {
 		t.Fatalf("New with a 20 s transaction timeout: %v", err)
+	}
+}
+
+// A bounded run of a versioned join with Grace and a long MaxTaskIdle ends, and at once:
+// a partition at its end holds nothing back, and the end of input releases every order
+// the grace buffer holds. The orders were written in a transaction, so the partition
+// ends with its commit marker, which the run consumes to reach its end (the last stable
+// offset, past the marker).
+func TestBoundedJoinWithWaitsEnds(t *testing.T) {
+	for _, eos := range []bool{false, true} {
+		t.Run(fmt.Sprintf("exactly-once=%v", eos), func(t *testing.T) {
+			brokers := startEmbedded(t, map[string]int32{"orders": 1, "customers": 1, "out": 1})
+			produceRecords(t, brokers, rec("customers", "c", "v1", 1000), rec("customers", "c", "v2", 3000))
+			txn, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID("orders-writer"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer txn.Close()
+			if err := txn.BeginTransaction(); err != nil {
+				t.Fatal(err)
+			}
+			if err := txn.ProduceSync(t.Context(), rec("orders", "c", "o1", 2000), rec("orders", "c", "o2", 500),
+				rec("orders", "c", "o3", 4000)).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			if err := txn.EndTransaction(t.Context(), kgo.TryCommit); err != nil {
+				t.Fatal(err)
+			}
+			opts := []eddy.Opt{eddy.ApplicationID("bounded-join"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+				eddy.Bounded(), eddy.MaxTaskIdle(4 * time.Second), eddy.LowMemoryState(), eddy.Logger(testLogger(t))}
+			if eos {
+				opts = append(opts, eddy.ExactlyOnce())
+			}
+			app, err := eddy.New(versionedJoin(true, 2*time.Hour, false, topology.Grace(time.Hour)), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			began := time.Now()
+			if err := app.Run(ctx); err != nil {
+				t.Fatalf("bounded run: %v", err)
+			}
+			if took := time.Since(began); took > 4*time.Second {
+				t.Errorf("the bounded run took %s: it waited MaxTaskIdle for a partition at its end", took)
+			}
+			if got, want := keyValues(readAll(t, brokers, "out")), []string{"c=o1|v1", "c=o2|-", "c=o3|v2"}; !slices.Equal(got, want) {
+				t.Errorf("outputs %v, want %v", got, want)
+			}
+		})
 	}
 }
