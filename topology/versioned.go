@@ -56,9 +56,11 @@ type versionedStore[K, V any] struct {
 type versionedKV[K, V any] struct {
 	st *versionedStore[K, V]
 	b  store.Bytes
-	// observed is the table's time (math.MinInt64: no update yet); expiredTo the limit
-	// up to which the expiry index was last scanned.
+	// observed is the table's time (noTableTime: no update yet), read from the store at
+	// the first update: a task is built before its stores are restored, and processes
+	// only after. expiredTo is the limit up to which the expiry index was last scanned.
 	observed, expiredTo int64
+	loaded              bool
 
 	kbuf, vbuf, key, hval, lval []byte
 }
@@ -71,11 +73,7 @@ func (s *versionedStore[K, V]) open(env StoreContext) (*versionedKV[K, V], error
 	if err != nil {
 		return nil, err
 	}
-	kv := &versionedKV[K, V]{st: s, b: b, expiredTo: noTableTime}
-	if kv.observed, err = kv.clock(); err != nil {
-		return nil, err
-	}
-	return kv, nil
+	return &versionedKV[K, V]{st: s, b: b, observed: noTableTime, expiredTo: noTableTime}, nil
 }
 
 // clock reads the table's time from the store.
@@ -189,6 +187,12 @@ type putResult[V any] struct {
 // put applies an update (a value, or a deletion) at time at; wantOld asks for the value
 // an in-order update replaces.
 func (s *versionedKV[K, V]) put(k K, v V, deleted bool, at time.Time, wantOld bool) (res putResult[V], err error) {
+	if !s.loaded {
+		if s.observed, err = s.clock(); err != nil {
+			return res, err
+		}
+		s.loaded = true
+	}
 	ts := at.UnixMilli()
 	if s.observed != noTableTime && ts < s.horizon(s.observed) {
 		res.dropped = true
@@ -459,7 +463,10 @@ type graceBuffer[K, V any] struct {
 	ks    serde.Serde[K]
 	vs    serde.Serde[V]
 	grace int64 // ms
-	seq   uint64
+	// seq is the sequence of the last record buffered, read from the store at the first
+	// (a task is built before its stores are restored, and processes only after).
+	seq       uint64
+	seqLoaded bool
 	// from is the key the next release scans from (nil: the start).
 	from []byte
 	key  []byte
@@ -474,15 +481,6 @@ func withGrace[K, V any](tb *graph.TaskBuild, name string, ks serde.Serde[K], vs
 		return nil, err
 	}
 	g := &graceBuffer[K, V]{name: name, b: b, ks: ks, vs: vs, grace: grace.Milliseconds()}
-	if _, err := b.Get([]byte{0x00}, func(v []byte) error {
-		if len(v) != 8 {
-			return fmt.Errorf("join buffer %s: its sequence has %d bytes", name, len(v))
-		}
-		g.seq = binary.BigEndian.Uint64(v)
-		return nil
-	}); err != nil {
-		return nil, err
-	}
 	env := tb.Env
 	tb.Env.OnWatermark(func(wm time.Time) error { return g.release(wm, join) })
 	return func(r processor.Record[K, V]) error {
@@ -494,6 +492,18 @@ func withGrace[K, V any](tb *graph.TaskBuild, name string, ks serde.Serde[K], vs
 }
 
 func (g *graceBuffer[K, V]) put(r processor.Record[K, V]) error {
+	if !g.seqLoaded {
+		if _, err := g.b.Get([]byte{0x00}, func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("join buffer %s: its sequence has %d bytes", g.name, len(v))
+			}
+			g.seq = binary.BigEndian.Uint64(v)
+			return nil
+		}); err != nil {
+			return err
+		}
+		g.seqLoaded = true
+	}
 	key, err := g.ks.AppendEncode(nil, r.Key)
 	if err != nil {
 		return fmt.Errorf("join buffer %s: encode key: %w", g.name, err)
