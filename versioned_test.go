@@ -392,6 +392,11 @@ func TestVersionedOptionsAreChecked(t *testing.T) {
 	if err := join(versioned); err != nil {
 		t.Errorf("a versioned join without grace: %v", err)
 	}
+	// The grace buffer is the join's second store, with its own changelog.
+	d, err := versionedJoin(true, time.Hour, false, topology.Grace(time.Second), topology.Named("enrich")).Describe()
+	if err != nil || !strings.Contains(d, "Processor: enrich (stores: [customers, enrich-buffer])") {
+		t.Errorf("Describe = %v:\n%s", err, d)
+	}
 }
 
 // A versioned table restored from its changelog on a new instance keeps its time: an
