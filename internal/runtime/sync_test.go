@@ -303,3 +303,23 @@ func TestSyncHoldsCommitBounded(t *testing.T) {
 		t.Error("records left queued for a commit of everything polled")
 	}
 }
+
+// A task that waits holds only itself back: the worker's other tasks are processed.
+func TestSyncWaitingTaskDoesNotStallTheWorker(t *testing.T) {
+	r := newSyncRig(t, time.Hour, sourceTiming{}, sourceTiming{table: true})
+	r.add(0, 100)
+	other := &task{id: processor.TaskID{Subtopology: 1}, w: r.w}
+	var done []int64
+	op := &partition{topic: "x", task: other, next: -1, end: -1, sync: syncState{},
+		handler: func(rec *kgo.Record) error { done = append(done, rec.Offset); return nil }}
+	other.parts = []*partition{op}
+	r.w.tasks[other.id], r.w.parts[topicPartition{"x", 0}] = other, op
+	r.w.enqueueLocked(kgo.FetchTopicPartition{Topic: "x", FetchPartition: kgo.FetchPartition{HighWatermark: 3,
+		Records: []*kgo.Record{{Topic: "x", Offset: 0}, {Topic: "x", Offset: 1}, {Topic: "x", Offset: 2}}}})
+	if err := r.w.processLocked(waitForPartitions); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(done, []int64{0, 1, 2}) || len(r.seen) != 0 || r.tk.parts[0].queued() != 1 {
+		t.Errorf("other task processed %v, the waiting one %v (queued %d); want [0 1 2], none, 1", done, r.seen, r.tk.parts[0].queued())
+	}
+}
