@@ -246,7 +246,9 @@ const TaskIdleDisabled time.Duration = -1
 // position is behind the end its last fetch reported: the last stable offset under
 // ExactlyOnce, the high watermark otherwise) until they are fetched. A partition that is
 // caught up is waited for up to d, from the moment it holds a record back, until records
-// arrive on it; with the default 0 it is not waited for at all. A partition of a
+// arrive on it (when it runs empty again, the wait starts anew); after a wait ran out,
+// later records do not wait for it until it has had records. With the default 0 a
+// caught-up partition is not waited for at all. A partition of a
 // repartition topic whose upstream tasks' watermark has reached the record is not waited
 // for either (what comes at or before it is late), nor one that reached its end in a
 // Bounded run. A negative d (TaskIdleDisabled) never waits, for anything.
