@@ -150,6 +150,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		MaxBufferedBytes:      a.cfg.maxBuffered,
 		HeartbeatInterval:     a.cfg.heartbeat,
 		Bounded:               a.cfg.bounded,
+		MaxTaskIdle:           a.cfg.maxTaskIdle,
 		OnDeserialization:     a.cfg.onDeserialization.runtime(),
 		OnProcessing:          a.cfg.onProcessing.runtime(),
 		OnProduction:          a.cfg.onProduction.runtime(),

@@ -35,7 +35,7 @@ var reservedClientOpts = []struct {
 	{"InstanceID", kgo.InstanceID, "static membership is not supported yet"},
 	{"SessionTimeout", kgo.SessionTimeout, "use eddy.SessionTimeout"},
 	{"HeartbeatInterval", kgo.HeartbeatInterval, "use eddy.HeartbeatInterval"},
-	{"KeepControlRecords", kgo.KeepControlRecords, "transaction markers must not reach processors"},
+	{"KeepControlRecords", kgo.KeepControlRecords, "eddy keeps transaction markers itself, to count positions exactly, and never hands them to processors"},
 	{"RecordDeliveryTimeout", kgo.RecordDeliveryTimeout, "franz-go measures it from the record's timestamp, and outputs carry event times, which may be old"},
 	{"ProducerBatchMaxBytes", kgo.ProducerBatchMaxBytes, "eddy sets it from the output topics' max.message.bytes, so an oversized record fails alone"},
 	{"DisableIdempotentWrite", kgo.DisableIdempotentWrite, "outputs, changelogs and watermark markers rely on ordered, deduplicated writes"},

@@ -115,8 +115,10 @@ func (p ErrorPolicy) runtime() runtime.ErrorPolicy {
 type Metric struct {
 	// Name is the counter's name, Prometheus style: eddy_records_skipped_total,
 	// eddy_records_dead_lettered_total, eddy_records_failed_total (labels topic and
-	// reason: deserialization, processing or production) and eddy_late_records_total
-	// (label store: the windowed aggregation's store).
+	// reason: deserialization, processing or production), eddy_late_records_total
+	// (label store: the windowed aggregation's store) and eddy_enforced_processing_total
+	// (label task: records processed after a wait for an empty partition ran out, see
+	// MaxTaskIdle).
 	Name   string
 	Labels map[string]string
 	Value  int64

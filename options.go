@@ -46,6 +46,7 @@ type config struct {
 	shutdown       time.Duration
 	maxBuffered    int
 	bounded        bool
+	maxTaskIdle    time.Duration
 
 	onDeserialization, onProcessing, onProduction ErrorPolicy
 }
@@ -233,6 +234,39 @@ type RestoreInfo struct {
 // not, goes on from where this one ended.
 func Bounded() Opt { return optFunc(func(c *config) { c.bounded = true }) }
 
+// TaskIdleDisabled, given to MaxTaskIdle, turns time synchronization off: a task
+// processes whatever it has queued, without waiting for an empty input partition, even
+// one whose records are on the broker (Kafka Streams' max.task.idle.ms = -1).
+const TaskIdleDisabled time.Duration = -1
+
+// MaxTaskIdle is how long a task whose input partitions are several (a stream joined
+// with a table, merged topics) waits for one of them that has nothing queued before it
+// processes the records of the others, as Kafka Streams' max.task.idle.ms (KIP-695). A
+// task takes its records in timestamp order across its partitions, so that a stream
+// record at time t meets the table as updated up to t; a record from the empty partition
+// that comes later could be older than the ones processed meanwhile.
+//
+// Whatever d, a task waits for records it knows to be on the broker (the partition's
+// position is behind the end its last fetch reported: the last stable offset under
+// ExactlyOnce, the high watermark otherwise) until they are fetched. A partition that is
+// caught up is waited for up to d, from the moment it holds a record back, until records
+// arrive on it (when it runs empty again, the wait starts anew); after a wait ran out,
+// later records do not wait for it until it has had records. With the default 0 a
+// caught-up partition is not waited for at all. A partition of a
+// repartition topic whose upstream tasks' watermark has reached the record is not waited
+// for either (what comes at or before it is late), nor one that reached its end in a
+// Bounded run. A negative d (TaskIdleDisabled) never waits, for anything.
+//
+// Waiting holds one task back, not the worker: the other tasks go on, and the worker
+// polls with a deadline at the wait's end, not in a loop. Under ExactlyOnce a waiting
+// task also holds its worker's transaction open (a transaction commits the offset of
+// every record polled, so it cannot end while one is unprocessed): d may be at most half
+// of what the commit interval leaves of TransactionTimeout, and a commit waits no longer
+// than that; then the task processes what it holds. Records processed although a
+// partition was empty after its wait ran out are counted in eddy_enforced_processing_total
+// (label task), as Kafka Streams' enforced-processing-total.
+func MaxTaskIdle(d time.Duration) Opt { return optFunc(func(c *config) { c.maxTaskIdle = d }) }
+
 var validAppID = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 
 // validate checks the options together and says what to change.
@@ -274,6 +308,11 @@ func (c *config) validate() error {
 	if c.txnTimeout <= 0 || (c.exactlyOnce && c.txnTimeout <= c.commitInterval) {
 		errs = append(errs, fmt.Errorf("eddy: TransactionTimeout(%s): must be positive and longer than the commit interval (%s)",
 			c.txnTimeout, c.commitInterval))
+	}
+	if limit := (c.txnTimeout - c.commitInterval) / 2; c.exactlyOnce && c.maxTaskIdle > limit {
+		errs = append(errs, fmt.Errorf("eddy: MaxTaskIdle(%s) with ExactlyOnce: a waiting task holds the worker's transaction open, "+
+			"so it may wait at most (TransactionTimeout − CommitInterval)/2 = %s; lower MaxTaskIdle or raise TransactionTimeout (%s)",
+			c.maxTaskIdle, limit, c.txnTimeout))
 	}
 	if c.cleanupDelay < 0 {
 		errs = append(errs, fmt.Errorf("eddy: StateCleanupDelay(%s): must not be negative", c.cleanupDelay))

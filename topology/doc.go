@@ -39,8 +39,10 @@
 // eddy.New fails) naming the operator and the option, never ignored.
 //
 // State: GroupBy/GroupByKey then Count, Reduce or Aggregate make a Table kept in a store;
-// TableFrom reads a topic as a table; JoinTable and LeftJoinTable enrich a stream from a
-// table (the two co-partitioned; the stream repartitioned first if its key changed);
+// TableFrom reads a topic as a table (Versioned: with each key's history); JoinTable and
+// LeftJoinTable enrich a stream from a table (the two co-partitioned; the stream
+// repartitioned first if its key changed; a versioned table read as of each record's time,
+// Grace to wait for late updates);
 // GroupTable re-groups a table for CountTable, ReduceTable and AggregateTable, which take a
 // row that changes group out of its old one. GlobalTableFrom reads a topic as a table held
 // whole by every instance; JoinGlobal and LeftJoinGlobal enrich a stream from it by a key

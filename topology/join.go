@@ -17,13 +17,18 @@ import (
 // FlatMap, Process or Rebalance) it is repartitioned by key first, with ks and vs, as
 // GroupByKey does. Within a task the records queued from the stream's and the table's
 // partitions are processed in timestamp order (a table update first on a tie), so a
-// record at time t meets the table as updated up to t — by what was fetched: a task does
-// not yet wait for an input partition that has nothing queued, as Kafka Streams'
-// max.task.idle.ms makes it, so a stream record can run ahead of table updates still on
-// the broker. t may be a table from a topic, an aggregation's result, or one derived from
-// them (Filter, MapTableValues).
+// record at time t meets the table as updated up to t; a task waits for a partition with
+// nothing queued whose records are on the broker, and, with eddy.MaxTaskIdle, for one
+// that is caught up, as Kafka Streams' max.task.idle.ms. t may be a table from a topic,
+// an aggregation's result, or one derived from them (Filter, MapTableValues).
 //
-// Options: Named (the join's name; also the repartition topic's, when one is inserted).
+// With a versioned table (TableFrom with Versioned) a record at time t meets the table's
+// version valid at t, whatever order the records came in: out-of-order stream records
+// join the right version. Option Grace then buffers stream records so that table updates
+// a little late still count.
+//
+// Options: Named (the join's name; also the repartition topic's, when one is inserted),
+// and Grace (versioned tables only).
 func JoinTable[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], ks serde.Serde[K], vs serde.Serde[V],
 	join func(key K, value V, tableValue VT) VR, opts ...Option) Stream[K, VR] {
 	return joinTable(s, t, ks, vs, opJoinTable, "KSTREAM-JOIN", opts, func(k K, v V, vt VT, found bool) (VR, bool) {
@@ -55,7 +60,9 @@ func joinTable[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], ks serde.Serde[
 	if s.keyChanged {
 		s = throughInternal(s, ks, vs, byKey, c)
 	}
-	out := processorNode(s, s.t.nameFor(c, prefix), func(tb *graph.TaskBuild, out *outlets[K, VR]) (next[K, V], error) {
+	name := s.t.nameFor(c, prefix)
+	buffer := graceStore(s.t, op, c, name, t.history)
+	out := processorNode(s, name, func(tb *graph.TaskBuild, out *outlets[K, VR]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {
 			return nil, err
@@ -64,8 +71,9 @@ func joinTable[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], ks serde.Serde[
 		if err != nil {
 			return nil, err
 		}
-		return func(r processor.Record[K, V]) error {
-			vt, found, err := table.get(r.Key)
+		// A versioned table is read as of the record's time.
+		joined := func(r processor.Record[K, V]) error {
+			vt, found, err := table.lookup(r.Key, r.Timestamp)
 			if err != nil {
 				return err
 			}
@@ -73,9 +81,16 @@ func joinTable[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], ks serde.Serde[
 				return n(processor.WithValue(r, v))
 			}
 			return nil
-		}, nil
+		}
+		if buffer == "" {
+			return joined, nil
+		}
+		return withGrace(tb, buffer, ks, vs, c.grace, joined)
 	})
 	// The join reads the table's store: it belongs to the store's sub-topology.
 	s.t.g.Connect(out.node, t.root)
+	if buffer != "" {
+		s.t.g.Connect(out.node, buffer)
+	}
 	return out
 }

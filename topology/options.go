@@ -42,11 +42,14 @@ const (
 	optEmitUpdates
 	optLateRecordsTo
 	optStores
-	optLast = optStores
+	optVersioned
+	optGrace
+	optLast = optGrace
 )
 
 // optNames are the options' names, by bit: optNames[i] is the option of kind 1<<i.
-var optNames = [...]string{"Named", "Partitions", "Timestamps", "OutOfOrderness", "IdleTimeout", "EmitUpdates", "LateRecordsTo", "Stores"}
+var optNames = [...]string{"Named", "Partitions", "Timestamps", "OutOfOrderness", "IdleTimeout", "EmitUpdates", "LateRecordsTo", "Stores",
+	"Versioned", "Grace"}
 
 // String lists the kinds in k by their option's name: "Named, Partitions".
 func (k optKind) String() string {
@@ -78,6 +81,10 @@ type opConfig struct {
 	// Windowed aggregations.
 	emitUpdates bool
 	lateTopic   string
+
+	// Versioned tables and the joins that wait for them (versioned.go).
+	history time.Duration
+	grace   time.Duration
 }
 
 // operator is an operator function that takes options. spec is the one list of which
@@ -163,7 +170,7 @@ var specs = [...]struct {
 }{
 	opFrom:              {"From", sourceOpts},
 	opFromTopics:        {"FromTopics", sourceOpts},
-	opTableFrom:         {"TableFrom", optNamed},
+	opTableFrom:         {"TableFrom", optNamed | optVersioned},
 	opFilter:            {"Filter", optNamed},
 	opFilterNot:         {"FilterNot", optNamed},
 	opPeek:              {"Peek", optNamed},
@@ -199,8 +206,8 @@ var specs = [...]struct {
 	opTableToStream:     {"Table.ToStream", optNamed | optEmitUpdates},
 	opTableFilter:       {"Table.Filter", optNamed},
 	opMapTableValues:    {"MapTableValues", optNamed},
-	opJoinTable:         {"JoinTable", optNamed},
-	opLeftJoinTable:     {"LeftJoinTable", optNamed},
+	opJoinTable:         {"JoinTable", optNamed | optGrace},
+	opLeftJoinTable:     {"LeftJoinTable", optNamed | optGrace},
 	opGroupTable:        {"GroupTable", topicOpts},
 	opCountTable:        {"CountTable", optNamed},
 	opReduceTable:       {"ReduceTable", optNamed},
@@ -359,4 +366,38 @@ func LateRecordsTo(topic string) Option {
 // Stores connects declared stores to a Process operator, so its processors can Open them.
 func Stores(names ...string) Option {
 	return option{kind: optStores, set: func(c *opConfig) { c.stores = append(c.stores, names...) }}
+}
+
+// Versioned makes TableFrom keep each key's history, not only its latest value: every
+// version (a value or a deletion, with its timestamp) for historyRetention of the table's
+// time, as Kafka Streams' versioned key-value stores (KIP-889). A stream joined with the
+// table (JoinTable, LeftJoinTable) then meets, for a record at time t, the version valid
+// at t, whatever order the records arrive in, and may wait for late table updates
+// (Grace). The table's time is the highest timestamp of its updates; lookups and updates
+// older than that less historyRetention find or keep nothing (an update that old is
+// dropped and counted as late, see App.LateRecords(store)). An update older than the
+// key's latest version goes into its history but is not passed downstream as a new value
+// (KIP-914). historyRetention must be at least 1 ms.
+func Versioned(historyRetention time.Duration) Option {
+	o := option{kind: optVersioned, set: func(c *opConfig) { c.history = historyRetention }}
+	if historyRetention < time.Millisecond {
+		o.invalid = fmt.Sprintf("Versioned(%s): the history retention must be at least 1 ms", historyRetention)
+	}
+	return o
+}
+
+// Grace makes a stream-table join (JoinTable, LeftJoinTable) with a versioned table
+// (Versioned) wait before it joins each stream record: a record at time t is kept in a
+// buffer (a store with a changelog, so it survives a crash) until the task's watermark
+// reaches t + d, then joined with the table's version valid at t, so table updates that
+// arrive up to d late in event time still count (KIP-923). Records leave the buffer in
+// timestamp order; one that is already that late when it arrives is joined at once. d must
+// not be negative, nor longer than the table's history retention; Grace on a join with a
+// table that is not versioned is an error.
+func Grace(d time.Duration) Option {
+	o := option{kind: optGrace, set: func(c *opConfig) { c.grace = d }}
+	if d < 0 {
+		o.invalid = fmt.Sprintf("Grace(%s) must not be negative", d)
+	}
+	return o
 }

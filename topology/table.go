@@ -40,13 +40,17 @@ type Table[K, V any] struct {
 	// keys or values to internal topics (JoinForeignKey) use them.
 	ks serde.Serde[K]
 	vs serde.Serde[V]
+	// history is the history retention of the versioned store the table is materialized
+	// in, or derived from (0: not versioned; versioned.go).
+	history time.Duration
 }
 
 // reader reads a table's content in one task: each walks every live key with its value,
-// get looks one key up.
+// get looks one key up, at looks it up as of a time (a versioned table's; nil otherwise).
 type reader[K, V any] struct {
 	each func(fn func(K, V) error) error
 	get  func(K) (V, bool, error)
+	at   func(K, time.Time) (V, bool, error)
 }
 
 // view opens a table's reader for a task: the entries of the store the table (or the table
@@ -103,21 +107,32 @@ func derive[K, V, VR any](v view[K, V], step func(k K, val V, fn func(K, VR) err
 		each := func(fn func(K, VR) error) error {
 			return inner.each(func(k K, val V) error { return step(k, val, fn) })
 		}
-		get := func(k K) (out VR, found bool, err error) {
-			val, ok, err := inner.get(k)
+		through := func(k K, val V, ok bool, err error) (out VR, found bool, _ error) {
 			if err != nil || !ok {
 				return out, false, err
 			}
 			err = step(k, val, func(_ K, v VR) error { out, found = v, true; return nil })
 			return out, found, err
 		}
-		return reader[K, VR]{each: each, get: get}, nil
+		get := func(k K) (VR, bool, error) {
+			val, ok, err := inner.get(k)
+			return through(k, val, ok, err)
+		}
+		r := reader[K, VR]{each: each, get: get}
+		if inner.at != nil {
+			r.at = func(k K, t time.Time) (VR, bool, error) {
+				val, ok, err := inner.at(k, t)
+				return through(k, val, ok, err)
+			}
+		}
+		return r, nil
 	}
 }
 
 // Store is the key-value store the table is materialized in, for processors in the same
 // sub-topology to open (name it in their Process with Stores); nil for a table derived
-// with Filter or MapTableValues, which is not materialized.
+// with Filter or MapTableValues, which is not materialized, and for a versioned table
+// (Versioned), whose store keeps versions, not one value per key.
 func (t Table[K, V]) Store() *KeyValueStore[K, V] { return t.store }
 
 // WithSerdes returns the table with the serdes of its keys and values declared, for a
@@ -133,8 +148,11 @@ func (t Table[K, V]) WithSerdes(ks serde.Serde[K], vs serde.Serde[V]) Table[K, V
 // record's value replaces the key's value, and a record with a null value deletes it (an
 // empty one is a value: "" for String). Records are decoded as From decodes them, so a
 // record that does not decode meets the application's OnDeserializationError policy.
+//
+// Options: Named, and Versioned, to keep each key's history for joins by time.
 func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.Serde[V], store string, opts ...Option) Table[K, V] {
-	src := &graph.Node{Name: t.nodeName(opTableFrom, "KTABLE-SOURCE", opts), Kind: graph.Source, Topics: []string{topic}, TableSource: true}
+	c := t.configure(opTableFrom, opts)
+	src := &graph.Node{Name: t.nameFor(c, "KTABLE-SOURCE"), Kind: graph.Source, Topics: []string{topic}, TableSource: true}
 	changes := Stream[K, Change[V]]{t: t, node: src, out: &outlets[K, Change[V]]{}}
 	if ks == nil || vs == nil {
 		t.g.Errorf("table %s: key and value serdes are required", topic)
@@ -155,6 +173,9 @@ func TableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs serde.
 		}, nil
 	}
 	t.g.Add(src)
+	if c.history > 0 {
+		return versionedTable(t, changes, store, ks, vs, c.history)
+	}
 	kvs := NewKeyValueStore(t, store, ks, vs)
 	needOld := new(bool)
 	mat := processorNode(changes, store+"-materialize",
@@ -268,7 +289,7 @@ func (t Table[K, V]) Filter(keep func(K, V) bool, opts ...Option) Table[K, V] {
 		}
 		return fn(k, val)
 	})
-	return Table[K, V]{s: s, view: v, root: t.root, old: t.old, ks: t.ks, vs: t.vs}
+	return Table[K, V]{s: s, view: v, root: t.root, old: t.old, ks: t.ks, vs: t.vs, history: t.history}
 }
 
 // MapTableValues returns the table with every value turned into f(value).
@@ -292,5 +313,5 @@ func MapTableValues[K, V, VR any](t Table[K, V], f func(V) VR, opts ...Option) T
 		}, nil
 	})
 	v := derive(t.view, func(k K, val V, fn func(K, VR) error) error { return fn(k, f(val)) })
-	return Table[K, VR]{s: s, view: v, root: t.root, old: t.old, ks: t.ks}
+	return Table[K, VR]{s: s, view: v, root: t.root, old: t.old, ks: t.ks, history: t.history}
 }

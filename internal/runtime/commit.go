@@ -104,7 +104,9 @@ func (k *work) Committed() {
 
 func (k *work) ProcessPolled() error {
 	k.w.applyEventsLocked()
-	return k.w.processLocked()
+	// Every polled record, those a task holds back for time synchronization too: the
+	// transaction commits their offsets.
+	return k.w.processLocked(waitForNothing)
 }
 
 // commitOffsetsLocked commits the offset after each partition's last processed record,

@@ -86,6 +86,9 @@ func (w *worker) reviveAllLocked() {
 	rewind := map[string]map[int32]kgo.EpochOffset{}
 	for _, p := range w.parts {
 		if p.replayFrom >= 0 {
+			// The records from there on come again; the end stays as the broker said.
+			p.sync.pos = p.replayFrom
+			p.sync.waitSince, p.sync.lagSince = time.Time{}, time.Time{}
 			if rewind[p.topic] == nil {
 				rewind[p.topic] = map[int32]kgo.EpochOffset{}
 			}

@@ -187,6 +187,9 @@ func (w *worker) loadOffsetMetaLocked(ctx context.Context) error {
 		}
 		return fmt.Errorf("eddy: reading the watermarks committed with the offsets of %s: %w", w.cfg.ApplicationID, err)
 	}
+	if err := w.loadPositionsLocked(ctx, need, offs); err != nil {
+		return err
+	}
 	for _, p := range need {
 		o, ok := offs.Lookup(p.topic, p.partition)
 		if !ok {

@@ -53,7 +53,7 @@ func (w *worker) assignLocked(assigned map[string][]int32) {
 			p := &partition{topic: topic, partition: part, handler: t.g.Handlers[topic], next: -1, committed: -1, replayFrom: -1, task: t,
 				timing: w.plan.timing[topic], received: time.Now(),
 				internal: w.plan.upstreams[topic] > 0, expected: w.plan.upstreams[topic], end: -1,
-				needMeta: true}
+				needMeta: true, sync: newSyncState()}
 			w.initBound(p)
 			if p.handler == nil {
 				w.setFatalLocked(fmt.Errorf("eddy: task %s has no source for topic %s", id, topic))

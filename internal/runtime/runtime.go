@@ -69,6 +69,10 @@ type Config struct {
 	SessionTimeout, HeartbeatInterval time.Duration
 	// Bounded processes the inputs up to their ends at start, then returns.
 	Bounded bool
+	// MaxTaskIdle is how long a task with several input partitions waits for an empty one
+	// that is caught up before it processes the others (sync.go); negative: it never
+	// waits, not even for records known to be on the broker.
+	MaxTaskIdle time.Duration
 	// OnRestore, if set, is called from a worker's goroutine when a store finishes restoring.
 	OnRestore func(RestoreInfo)
 	// OnDeserialization, OnProcessing and OnProduction handle records that failed in a

@@ -65,6 +65,9 @@ type partition struct {
 	// Internal partitions: purgeable is the committed offset below which records may be
 	// deleted, purged the offset they were last deleted below (purge.go).
 	purgeable, purged int64
+
+	// sync is what time synchronization knows of the partition (sync.go).
+	sync syncState
 }
 
 // consumed moves the partition past rec: its offset is the next to commit.
@@ -102,8 +105,10 @@ type task struct {
 	src    *sourceRef
 	// op is the operator running on the task (graph.Call).
 	op *graph.Op
-	// late holds the late-record counter of each windowed store.
-	late map[string]*atomic.Int64
+	// late holds the late-record counter of each windowed store; enforced counts records
+	// processed after a wait for an empty partition ran out (sync.go).
+	late     map[string]*atomic.Int64
+	enforced *atomic.Int64
 
 	watermark          time.Time
 	committedWatermark time.Time
@@ -207,34 +212,19 @@ func (t *task) Schedule(interval time.Duration, fn processor.Punctuator) func() 
 	return func() { p.cancelled = true }
 }
 
-// pick returns the partition whose head record has the lowest timestamp, so records of
-// co-partitioned inputs are processed in time order; nil when every queue is empty. On a
-// tie a table source goes first: a stream record at time t joins the table as of t,
-// updates at t included.
-func (t *task) pick() *partition {
-	var best *partition
-	for _, p := range t.parts {
-		if p.queued() == 0 {
-			continue
-		}
-		if best == nil {
-			best = p
-			continue
-		}
-		ts, bts := p.queue[p.head].Timestamp, best.queue[best.head].Timestamp
-		if ts.Before(bts) || ts.Equal(bts) && p.timing.table && !best.timing.table {
-			best = p
-		}
-	}
-	return best
-}
+// processOne processes the next record of the task, if any and if the task does not wait
+// for an empty partition (sync.go); it reports whether there was one. An error carries
+// the task and the record's coordinates.
+func (t *task) processOne() (bool, error) { return t.processNext(waitForPartitions) }
 
-// processOne processes the next record of the task, if any; it reports whether there was
-// one. An error carries the task and the record's coordinates.
-func (t *task) processOne() (bool, error) {
-	p := t.pick()
+// processNext is processOne under rule.
+func (t *task) processNext(rule waitRule) (bool, error) {
+	p, enforced, _ := t.next(rule)
 	if p == nil {
 		return false, nil
+	}
+	if enforced {
+		t.countEnforced()
 	}
 	if p.pastEnd(p.queue[p.head]) {
 		// Bounded mode: beyond the end fixed at start; left for a later run.

@@ -101,6 +101,9 @@ type worker struct {
 	// mu); under at-least-once it stays empty.
 	lostMu sync.Mutex
 	events []groupEvent
+
+	// now is the wall clock of time synchronization (sync.go); nil: time.Now. Tests set it.
+	now func() time.Time
 }
 
 func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager, globals *globalReader, index int) (*worker, error) {
@@ -189,6 +192,10 @@ func (w *worker) connect() error {
 		// not answer a waiting fetch when data arrives (the embedded one), but there it
 		// delays every hop through a repartition topic.
 		kgo.FetchMaxWait(500 * time.Millisecond),
+		// Transaction markers count in offsets: with them the position after a fetch is the
+		// end the broker reports (time synchronization, sync.go), and a commit passes them.
+		// They are consumed at the head of their queue, never processed (partition.settle).
+		kgo.KeepControlRecords(),
 	}
 	opts = append(opts, w.clientOpts()...)
 	if !cfg.ExactlyOnce {
@@ -261,22 +268,30 @@ func (w *worker) run(ctx context.Context) (err error) {
 	}()
 	nextCommit := time.Now().Add(w.cfg.CommitInterval)
 	var nextPunctuation time.Time
+	held := false // a due commit waits for tasks that hold polled records back (sync.go)
 	for {
 		if ctx.Err() != nil {
 			return nil
 		}
-		fetches := w.poll(ctx, nextCommit, nextPunctuation)
+		commitAt := nextCommit
+		if held {
+			commitAt = nextCommit.Add(w.holdLimit())
+		}
+		fetches := w.poll(ctx, commitAt, nextPunctuation)
 		w.mu.Lock()
 		np, stepErr := w.step(ctx, fetches, &nextCommit)
 		w.mu.Unlock()
 		w.cl.AllowRebalance()
+		held = false
 		if stepErr == nil && w.guarantee.ProcessesAllPolled() && (!time.Now().Before(nextCommit) || w.overBudget()) {
 			// A transaction ends outside the poll gate: ending it may wait for a
 			// rebalance in progress, whose callbacks wait for the gate.
 			w.mu.Lock()
-			stepErr = w.commitLocked(ctx)
+			if held, stepErr = w.holdsCommitLocked(nextCommit); stepErr == nil && !held {
+				stepErr = w.commitLocked(ctx)
+				nextCommit = time.Now().Add(w.cfg.CommitInterval)
+			}
 			w.mu.Unlock()
-			nextCommit = time.Now().Add(w.cfg.CommitInterval)
 		}
 		if errors.Is(stepErr, errReplay) {
 			w.mu.Lock()
@@ -320,13 +335,15 @@ func (w *worker) run(ctx context.Context) (err error) {
 	}
 }
 
-// poll returns at once with whatever is buffered when records are already queued or a
-// restore is under way;
-// otherwise it waits for records until the next commit or punctuation is due, because
-// PollRecords blocks while there is no data.
+// poll returns at once with whatever is buffered when a task has a record it may process
+// or a restore is under way;
+// otherwise it waits for records until the next commit or punctuation is due, or a
+// task's wait for an empty partition ends (sync.go), because PollRecords blocks while
+// there is no data. Records a task holds back do not make it return at once: that would
+// spin while the task waits.
 func (w *worker) poll(ctx context.Context, nextCommit, nextPunctuation time.Time) kgo.Fetches {
 	w.mu.Lock()
-	busy := w.queuedLocked() > 0 || w.restoringLocked()
+	busy, wake := w.readyLocked()
 	w.mu.Unlock()
 	if busy {
 		return w.cl.PollRecords(nil, w.cfg.MaxPollRecords) //nolint:staticcheck // nil: drain without waiting
@@ -334,6 +351,9 @@ func (w *worker) poll(ctx context.Context, nextCommit, nextPunctuation time.Time
 	deadline := nextCommit
 	if !nextPunctuation.IsZero() && nextPunctuation.Before(deadline) {
 		deadline = nextPunctuation
+	}
+	if !wake.IsZero() && wake.Before(deadline) {
+		deadline = wake
 	}
 	// A rebalance callback may give this worker tasks to restore while it waits here, and
 	// their input stays paused until it does, so no record would end the wait: come back
@@ -344,17 +364,6 @@ func (w *worker) poll(ctx context.Context, nextCommit, nextPunctuation time.Time
 	pctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	return w.cl.PollRecords(pctx, w.cfg.MaxPollRecords)
-}
-
-// restoringLocked reports whether a task waits for its stores: then the loop must come
-// back at once to drive the restore, not wait for input that is paused anyway.
-func (w *worker) restoringLocked() bool {
-	for _, t := range w.tasks {
-		if t.restoring != 0 {
-			return true
-		}
-	}
-	return false
 }
 
 func (w *worker) queuedLocked() int {
@@ -397,7 +406,7 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 			return time.Time{}, err
 		}
 	}
-	if err := w.processLocked(); err != nil {
+	if err := w.processLocked(waitForPartitions); err != nil {
 		return time.Time{}, err
 	}
 	now := time.Now()
@@ -437,18 +446,25 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 // partition whose queue is full: backpressure, so a slow task does not buffer its input
 // without bound.
 func (w *worker) enqueueLocked(fp kgo.FetchTopicPartition) {
-	if len(fp.Records) == 0 {
-		return
-	}
 	p, ok := w.parts[topicPartition{fp.Topic, fp.Partition}]
 	if !ok {
 		// Revoked between fetch and poll; the new owner fetches from the committed offset.
+		return
+	}
+	if len(fp.Records) == 0 {
+		// The end it reports still tells time synchronization whether records wait on the
+		// broker (the position is only known from records).
+		if end := w.fetchedEnd(fp); end > p.sync.end {
+			p.sync.end = end
+		}
 		return
 	}
 	if p.replayFrom < 0 {
 		p.replayFrom = fp.Records[0].Offset
 	}
 	p.queue = append(p.queue, fp.Records...)
+	p.sync.received(fp.Records[len(fp.Records)-1].Offset+1, w.fetchedEnd(fp))
+	p.settle()
 	p.received = time.Now()
 	if !p.paused && p.queued() >= w.cfg.MaxQueuedPerPartition {
 		p.paused = true
@@ -458,8 +474,9 @@ func (w *worker) enqueueLocked(fp kgo.FetchTopicPartition) {
 
 // processLocked processes queued records task by task for at most a time budget, so
 // commits and punctuations stay on time when input piles up; what remains waits for the
-// next step.
-func (w *worker) processLocked() error {
+// next step. Under rule waitForPartitions a task waits for its empty partitions (sync.go);
+// waitForNothing processes everything queued.
+func (w *worker) processLocked(rule waitRule) error {
 	deadline := time.Now().Add(w.cfg.ProcessBudget)
 	// Under exactly-once every polled record is processed before the transaction commits:
 	// the transaction commits the offsets of everything polled.
@@ -471,7 +488,7 @@ func (w *worker) processLocked() error {
 				continue
 			}
 			for i := 0; i < 256; i++ {
-				ok, err := t.processOne()
+				ok, err := t.processNext(rule)
 				if err != nil {
 					return err
 				}
