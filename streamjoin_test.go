@@ -76,16 +76,6 @@ func splitJoin(kind joinref.Kind, w topology.JoinWindows, self bool) *topology.T
 	return top
 }
 
-// timedValues are the records as "key=value@time", sorted.
-func timedValues(recs []*kgo.Record) []string {
-	out := make([]string, len(recs))
-	for i, r := range recs {
-		out[i] = fmt.Sprintf("%s=%s@%d", r.Key, r.Value, r.Timestamp.UnixMilli())
-	}
-	slices.Sort(out)
-	return out
-}
-
 // Stream-stream joins — inner, left, outer and a self-join — against the reference model
 // on random out-of-order input with ties and late records: the exact multiset of results
 // and of late records, in a run that goes on (only closed windows give results with a
@@ -153,7 +143,7 @@ func TestStreamStreamJoinMatchesReference(t *testing.T) {
 			}
 			slices.Sort(want)
 			slices.Sort(wantLate)
-			got, gotLate := timedValues(readAll(t, brokers, "out")), timedValues(readAll(t, brokers, "late"))
+			got, gotLate := joinref.Timed(readAll(t, brokers, "out")), joinref.Timed(readAll(t, brokers, "late"))
 			t.Logf("%d results, %d late", len(got), len(gotLate))
 			if len(want) == 0 || len(wantLate) == 0 {
 				t.Fatalf("the input gives %d results and %d late records: a test that shows nothing", len(want), len(wantLate))
@@ -234,7 +224,7 @@ func TestStreamStreamJoinAcrossTopicsAndRestart(t *testing.T) {
 	if len(late) != 0 {
 		t.Fatalf("the model finds late records: %v", late)
 	}
-	got := timedValues(readAll(t, brokers, "out"))
+	got := joinref.Timed(readAll(t, brokers, "out"))
 	if !slices.Equal(got, want) {
 		t.Errorf("%d results, want %d:\n got %v\nwant %v", len(got), len(want), got, want)
 	}

@@ -93,26 +93,16 @@ func TestStreamStreamJoinsOnTheBroker(t *testing.T) {
 			run := start(t, newDefaultApp(t, top, appID, opts...))
 			run.stopCaughtUp(t, appID, in)
 			for _, k := range kinds {
-				got := timedValues(readCommitted(t, outs[k]))
+				got := joinref.Timed(readCommitted(t, outs[k]))
 				if !slices.Equal(got, want[k]) {
 					t.Errorf("%s: %d results, want %d:\n got %v\nwant %v", outs[k], len(got), len(want[k]), got, want[k])
 				}
 			}
-			if got := timedValues(readCommitted(t, late)); !slices.Equal(got, wantLate) || len(got) == 0 {
+			if got := joinref.Timed(readCommitted(t, late)); !slices.Equal(got, wantLate) || len(got) == 0 {
 				t.Errorf("late records:\n got %v\nwant %v", got, wantLate)
 			}
 		})
 	}
-}
-
-// timedValues are the records as "key=value@time", sorted.
-func timedValues(recs []*kgo.Record) []string {
-	out := make([]string, len(recs))
-	for i, r := range recs {
-		out[i] = fmt.Sprintf("%s=%s@%d", r.Key, r.Value, r.Timestamp.UnixMilli())
-	}
-	slices.Sort(out)
-	return out
 }
 
 // The three table-table joins on the real broker, with eddy's defaults, under both

@@ -7,6 +7,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Record is one input record of a stream-stream join: its side, key, value and time (ms).
@@ -158,4 +160,15 @@ func RandomSides(rng *rand.Rand, n int) [2][]Record {
 		in[p] = append(in[p], Record{Left: rng.IntN(2) == 0, Key: key, Value: fmt.Sprintf("v%d", i), Time: ts})
 	}
 	return in
+}
+
+// Timed lists records as "key=value@time (ms)", sorted: how the tests compare a join's
+// output with StreamStream's.
+func Timed(recs []*kgo.Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = fmt.Sprintf("%s=%s@%d", r.Key, r.Value, r.Timestamp.UnixMilli())
+	}
+	slices.Sort(out)
+	return out
 }
