@@ -241,7 +241,8 @@ func TestStreamStreamJoinAcrossTopicsAndRestart(t *testing.T) {
 }
 
 // The two sides of a stream-stream join must be co-partitioned, and the join's options
-// and windows are checked when the topology is built.
+// and windows are checked when the topology is built. A side after Rebalance (its keys
+// spread over every partition) is repartitioned by key first.
 func TestStreamStreamJoinChecks(t *testing.T) {
 	brokers := startEmbedded(t, map[string]int32{"a": 3, "b": 2, "out": 1})
 	s := serde.String()
@@ -255,6 +256,13 @@ func TestStreamStreamJoinChecks(t *testing.T) {
 	if !errors.Is(err, eddy.ErrCoPartitioning) || !strings.Contains(err.Error(), "a (3 partitions)") ||
 		!strings.Contains(err.Error(), "b (2 partitions)") {
 		t.Fatalf("Run = %v, want ErrCoPartitioning naming both topics and counts", err)
+	}
+	top := topology.New()
+	spread := topology.Rebalance(topology.From(top, "a", s, s), s, s, topology.Named("spread"))
+	topology.To(topology.JoinStreams(spread, topology.From(top, "b", s, s), topology.JoinWindowsOf(time.Second), s, s, s,
+		func(_, l, r string) string { return l + r }, topology.Named("j")), "out", s, s)
+	if d, err := top.Describe(); err != nil || !strings.Contains(d, "Source: j-left-repartition-source") {
+		t.Errorf("a join after Rebalance: %v\n%s", err, d)
 	}
 	for _, c := range []struct {
 		w    topology.JoinWindows

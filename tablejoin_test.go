@@ -2,9 +2,11 @@ package eddy_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -217,5 +219,20 @@ func TestTableJoinWithAggregateThenRegroup(t *testing.T) {
 	slices.Sort(wantRows)
 	if got := keyValues(readAll(t, brokers, "rows")); !slices.Equal(got, wantRows) {
 		t.Errorf("the join's rows at the end:\n got %v\nwant %v", got, wantRows)
+	}
+}
+
+// Two tables joined must be co-partitioned: Run says which topics differ.
+func TestTableTableJoinNeedsCoPartitioning(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"left": 3, "right": 2, "out": 1})
+	s := serde.String()
+	top := topology.New()
+	joined := topology.JoinTables(topology.TableFrom(top, "left", s, s, "left"), topology.TableFrom(top, "right", s, s, "right"),
+		func(_, l, r string) string { return l + r })
+	topology.To(joined.ToStream(), "out", s, s)
+	err := runOnce(t, top, brokers)
+	if !errors.Is(err, eddy.ErrCoPartitioning) || !strings.Contains(err.Error(), "left (3 partitions)") ||
+		!strings.Contains(err.Error(), "right (2 partitions)") {
+		t.Fatalf("Run = %v, want ErrCoPartitioning naming both topics and counts", err)
 	}
 }
