@@ -499,7 +499,8 @@ func TestKill9RestoresOnlyFromCheckpoint(t *testing.T) {
 	// The restarted copy gets its tasks once the group drops the killed member (the 6 s
 	// session timeout); wait for its restores before stopping it.
 	deadline := time.Now().Add(time.Minute)
-	for len(readRestores(t, logs[2])) < 6 && time.Now().Before(deadline) {
+	const restores = 12 // six stores (sum, count, windows, profiles, the join's two) × two partitions
+	for len(readRestores(t, logs[2])) < restores && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	s.settle(2 * time.Minute)
@@ -507,8 +508,8 @@ func TestKill9RestoresOnlyFromCheckpoint(t *testing.T) {
 	s.verify(true)
 
 	for i, path := range logs[1:] {
-		if infos := readRestores(t, path); len(infos) != 6 { // three stores × two partitions
-			t.Fatalf("%d restores after restart %d, want 6: %+v", len(infos), i+1, infos)
+		if infos := readRestores(t, path); len(infos) != restores {
+			t.Fatalf("%d restores after restart %d, want %d: %+v", len(infos), i+1, restores, infos)
 		}
 	}
 	infos := readRestores(t, logs[2]) // after the SIGKILL
