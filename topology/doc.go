@@ -49,6 +49,14 @@
 // taken from each record (no co-partitioning, no repartition), and processors read its
 // store (GlobalStore.Open, read-only).
 //
+// Joins of two streams and of two tables: JoinStreams, LeftJoinStreams and
+// OuterJoinStreams pair the records of one key whose times are within JoinWindows (each
+// side kept in a store until no record that is not late could still join it; a record
+// that joined nothing is emitted by a left or outer join only then); JoinTables,
+// LeftJoinTables and OuterJoinTables make a table that follows updates of either side;
+// JoinForeignKey and LeftJoinForeignKey join two tables keyed differently, by a key taken
+// from the left table's value (no co-partitioning).
+//
 // A topology splits into sub-topologies at repartition topics (Repartition, Rebalance): the
 // part before writes the topic, the part after reads it. Operators that share a store —
 // a join and its table — are in one sub-topology. Each sub-topology runs as one task per
