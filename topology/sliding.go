@@ -84,11 +84,15 @@ func newSlidingOp[K, V, VA any](w Windows, b store.Bytes, env graph.Env, g Group
 		frontier: frontier{b: b, env: env, store: storeName}, due: math.MinInt64, scanFrom: math.MinInt64}
 }
 
-// keyed is prefix | len(key) | key | ms.
+// keyed is prefix | len(key) u32 | key | ms.
 func keyed(prefix byte, key []byte, ms int64) []byte {
-	b := binary.BigEndian.AppendUint32(make([]byte, 0, 13+len(key)), uint32(len(key)))
-	b = append(append([]byte{prefix}, b...), key...)
-	return appendTime(b, ms)
+	return appendKeyed(make([]byte, 0, 13+len(key)), prefix, key, ms)
+}
+
+// appendKeyed appends keyed(prefix, key, ms) to dst.
+func appendKeyed(dst []byte, prefix byte, key []byte, ms int64) []byte {
+	dst = binary.BigEndian.AppendUint32(append(dst, prefix), uint32(len(key)))
+	return appendTime(append(dst, key...), ms)
 }
 
 // timeKeyed is prefix | ms | key.

@@ -77,7 +77,7 @@ func (w JoinWindows) validate() error {
 // and LateRecordsTo.
 func JoinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w JoinWindows, ks serde.Serde[K],
 	vl serde.Serde[VL], vr serde.Serde[VR], join func(key K, left VL, right VR) VO, opts ...Option) Stream[K, VO] {
-	return joinStreams(left, right, w, ks, vl, vr, opJoinStreams, streamJoinKind{}, opts, join, nil, nil)
+	return joinStreams(left, right, w, ks, vl, vr, opJoinStreams, joinKind{}, opts, join, nil, nil)
 }
 
 // LeftJoinStreams is JoinStreams as a left join, as Kafka Streams' KStream.leftJoin: a left
@@ -86,7 +86,7 @@ func JoinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w J
 // join(key, left, right, true).
 func LeftJoinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w JoinWindows, ks serde.Serde[K],
 	vl serde.Serde[VL], vr serde.Serde[VR], join func(key K, left VL, right VR, found bool) VO, opts ...Option) Stream[K, VO] {
-	return joinStreams(left, right, w, ks, vl, vr, opLeftJoinStreams, streamJoinKind{keepLeft: true}, opts,
+	return joinStreams(left, right, w, ks, vl, vr, opLeftJoinStreams, joinKind{keepLeft: true}, opts,
 		func(k K, l VL, r VR) VO { return join(k, l, r, true) },
 		func(k K, l VL) VO { var zero VR; return join(k, l, zero, false) }, nil)
 }
@@ -97,17 +97,33 @@ func LeftJoinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR],
 // stamped with its own time.
 func OuterJoinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w JoinWindows, ks serde.Serde[K],
 	vl serde.Serde[VL], vr serde.Serde[VR], join func(key K, left VL, hasLeft bool, right VR, hasRight bool) VO, opts ...Option) Stream[K, VO] {
-	return joinStreams(left, right, w, ks, vl, vr, opOuterJoinStreams, streamJoinKind{keepLeft: true, keepRight: true}, opts,
+	return joinStreams(left, right, w, ks, vl, vr, opOuterJoinStreams, joinKind{keepLeft: true, keepRight: true}, opts,
 		func(k K, l VL, r VR) VO { return join(k, l, true, r, true) },
 		func(k K, l VL) VO { var zero VR; return join(k, l, true, zero, false) },
 		func(k K, r VR) VO { var zero VL; return join(k, zero, false, r, true) })
 }
 
-// streamJoinKind says which sides' records are emitted alone when they joined nothing.
-type streamJoinKind struct{ keepLeft, keepRight bool }
+// joinKind says which side alone makes a result: a left join keeps the left side's
+// records (or rows) that joined nothing, an outer join both sides'.
+type joinKind struct{ keepLeft, keepRight bool }
+
+// holds says whether a key (or pair) is in the join, given whether each side has it.
+func (k joinKind) holds(hasL, hasR bool) bool {
+	return (hasL && hasR) || (hasL && k.keepLeft) || (hasR && k.keepRight)
+}
+
+// joinNodeNames are the names of a join's two side processors and their merge: Kafka
+// Streams' prefixes numbered, or under Named "<name>-this-join", "<name>-other-join" and
+// "<name>-merge".
+func joinNodeNames(t *Topology, c opConfig, thisPrefix, otherPrefix, mergePrefix string) (this, other, merge string) {
+	if c.name != "" {
+		return c.name + "-this-join", c.name + "-other-join", c.name + "-merge"
+	}
+	return t.g.NextName(thisPrefix), t.g.NextName(otherPrefix), t.g.NextName(mergePrefix)
+}
 
 func joinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w JoinWindows, ks serde.Serde[K],
-	vl serde.Serde[VL], vr serde.Serde[VR], op operator, kind streamJoinKind, opts []Option,
+	vl serde.Serde[VL], vr serde.Serde[VR], op operator, kind joinKind, opts []Option,
 	pair func(K, VL, VR) VO, leftAlone func(K, VL) VO, rightAlone func(K, VR) VO) Stream[K, VO] {
 	t := left.t
 	c := t.configure(op, opts)
@@ -131,13 +147,7 @@ func joinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w J
 	if kind.keepLeft {
 		otherPrefix = "KSTREAM-OUTEROTHER"
 	}
-	var thisName, otherName, mergeName string
-	if c.name != "" {
-		thisName, otherName, mergeName = c.name+"-this-join", c.name+"-other-join", c.name+"-merge"
-	} else {
-		thisName, otherName = t.g.NextName(thisPrefix), t.g.NextName(otherPrefix)
-		mergeName = t.g.NextName("KSTREAM-MERGE")
-	}
+	thisName, otherName, mergeName := joinNodeNames(t, c, thisPrefix, otherPrefix, "KSTREAM-MERGE")
 	self := left.node == right.node
 	if left.keyChanged {
 		left = throughInternal(left, ks, vl, byKey, sideConfig(c, "left"))
@@ -240,6 +250,10 @@ func joinSideNode[K, VT, VX, VO any](s Stream[K, VT], name string, side joinSide
 			nextClose: math.MinInt64, scanned: math.MinInt64, step: max(1, (side.lookBack+side.lookAhead+side.grace)/10),
 			frontier: frontier{b: own, env: tb.Env, store: side.own},
 			late:     &windowOp[K, VT, struct{}]{ks: side.ks, vs: side.vs, env: tb.Env, lateTopic: side.lateTopic, store: side.own}}
+		op.putNew = own.Put
+		if n, ok := own.(interface{ PutNew(k, v []byte) }); ok {
+			op.putNew = n.PutNew
+		}
 		return startTimed[K, VT](tb, op)
 	})
 }
@@ -248,8 +262,12 @@ func joinSideNode[K, VT, VX, VO any](s Stream[K, VT], name string, side joinSide
 type joinSideOp[K, VT, VX, VO any] struct {
 	joinSide[K, VT, VX, VO]
 	b, o store.Bytes // own and other side's stores
-	next next[K, VO]
-	env  graph.Env
+	// putNew writes a key the own store does not have: keys made unique by the tag are
+	// new, so a record that closes before the commit is never written (a store that can
+	// tell, state.KV.PutNew; else Put).
+	putNew func(k, v []byte)
+	next   next[K, VO]
+	env    graph.Env
 	frontier
 	late *windowOp[K, VT, struct{}] // rejects late records
 
@@ -271,17 +289,11 @@ func (op *joinSideOp[K, VT, VX, VO]) errorf(format string, args ...any) error {
 
 func (op *joinSideOp[K, VT, VX, VO]) load() error { return op.frontier.load() }
 
-// recordKey appends 0x01 | len(key) u32 | key | time to dst.
-func recordKey(dst []byte, key []byte, ms int64) []byte {
-	dst = binary.BigEndian.AppendUint32(append(dst, joinRecords), uint32(len(key)))
-	return appendTime(append(dst, key...), ms)
-}
-
 func (op *joinSideOp[K, VT, VX, VO]) process(r processor.Record[K, VT]) error {
 	ts := r.Timestamp.UnixMilli()
 	cur := op.closedUpTo()
 	if cur != math.MinInt64 && ts+op.grace <= cur {
-		return op.late.rejectLate(processor.Record[K, VT]{Key: r.Key, Value: r.Value, Timestamp: r.Timestamp})
+		return op.late.rejectLate(r)
 	}
 	var err error
 	if op.kbuf, err = op.ks.AppendEncode(op.kbuf[:0], r.Key); err != nil {
@@ -299,7 +311,7 @@ func (op *joinSideOp[K, VT, VX, VO]) process(r processor.Record[K, VT]) error {
 		}
 		return nil
 	}
-	op.key = binary.BigEndian.AppendUint64(recordKey(op.key[:0], op.kbuf, ts), rand.Uint64())
+	op.key = binary.BigEndian.AppendUint64(appendKeyed(op.key[:0], joinRecords, op.kbuf, ts), rand.Uint64())
 	flag := byte(0)
 	if joined {
 		flag = 1
@@ -307,15 +319,9 @@ func (op *joinSideOp[K, VT, VX, VO]) process(r processor.Record[K, VT]) error {
 	if op.vbuf, err = op.vs.AppendEncode(append(op.vbuf[:0], flag), r.Value); err != nil {
 		return op.errorf("encode value: %w", err)
 	}
-	// Keys made unique by the tag are new to the store: a record that closes
-	// before the commit is then never written (store.Bytes that can tell say so).
-	put := op.b.Put
-	if n, ok := op.b.(interface{ PutNew(k, v []byte) }); ok {
-		put = n.PutNew
-	}
-	put(op.key, op.vbuf)
+	op.putNew(op.key, op.vbuf)
 	op.vbuf = append(appendTime(append(op.vbuf[:0], joinClosing), closeAt), op.key[1:]...)
-	put(op.vbuf, nil)
+	op.putNew(op.vbuf, nil)
 	op.nextClose = min(op.nextClose, closeAt)
 	return nil
 }
@@ -323,8 +329,8 @@ func (op *joinSideOp[K, VT, VX, VO]) process(r processor.Record[K, VT]) error {
 // joinOther joins r with the other side's records in its window and says whether there
 // was any.
 func (op *joinSideOp[K, VT, VX, VO]) joinOther(r processor.Record[K, VT], ts int64) (bool, error) {
-	op.lo = recordKey(op.lo[:0], op.kbuf, ts-op.lookBack)
-	op.hi = recordKey(op.hi[:0], op.kbuf, ts+op.lookAhead+1)
+	op.lo = appendKeyed(op.lo[:0], joinRecords, op.kbuf, ts-op.lookBack)
+	op.hi = appendKeyed(op.hi[:0], joinRecords, op.kbuf, ts+op.lookAhead+1)
 	it, err := op.o.Range(op.lo, op.hi)
 	if err != nil {
 		return false, fmt.Errorf("join store %s: %w", op.other, err)

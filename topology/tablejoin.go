@@ -20,7 +20,7 @@ import (
 // Options: Named (the join's name: its nodes are "<name>-this-join", "<name>-other-join"
 // and "<name>-merge").
 func JoinTables[K, VL, VR, VO any](left Table[K, VL], right Table[K, VR], join func(key K, left VL, right VR) VO, opts ...Option) Table[K, VO] {
-	return joinTables(left, right, opJoinTables, "KTABLE-JOINTHIS", "KTABLE-JOINOTHER", tableJoinKind{}, opts,
+	return joinTables(left, right, opJoinTables, "KTABLE-JOINTHIS", "KTABLE-JOINOTHER", joinKind{}, opts,
 		func(k K, l VL, _ bool, r VR, _ bool) VO { return join(k, l, r) })
 }
 
@@ -28,7 +28,7 @@ func JoinTables[K, VL, VR, VO any](left Table[K, VL], right Table[K, VR], join f
 // result holds every key of left, with found saying whether right holds it too (when it
 // does not, right is the zero value).
 func LeftJoinTables[K, VL, VR, VO any](left Table[K, VL], right Table[K, VR], join func(key K, left VL, right VR, found bool) VO, opts ...Option) Table[K, VO] {
-	return joinTables(left, right, opLeftJoinTables, "KTABLE-LEFTTHIS", "KTABLE-LEFTOTHER", tableJoinKind{keepLeft: true}, opts,
+	return joinTables(left, right, opLeftJoinTables, "KTABLE-LEFTTHIS", "KTABLE-LEFTOTHER", joinKind{keepLeft: true}, opts,
 		func(k K, l VL, _ bool, r VR, hasR bool) VO { return join(k, l, r, hasR) })
 }
 
@@ -36,52 +36,28 @@ func LeftJoinTables[K, VL, VR, VO any](left Table[K, VL], right Table[K, VR], jo
 // result holds every key of either table, with hasLeft and hasRight saying which hold it.
 func OuterJoinTables[K, VL, VR, VO any](left Table[K, VL], right Table[K, VR],
 	join func(key K, left VL, hasLeft bool, right VR, hasRight bool) VO, opts ...Option) Table[K, VO] {
-	return joinTables(left, right, opOuterJoinTables, "KTABLE-OUTERTHIS", "KTABLE-OUTEROTHER", tableJoinKind{keepLeft: true, keepRight: true}, opts, join)
-}
-
-// tableJoinKind says which side alone makes a row of a table-table join.
-type tableJoinKind struct{ keepLeft, keepRight bool }
-
-// holds says whether a key is in the join, given whether each side holds it.
-func (k tableJoinKind) holds(hasL, hasR bool) bool {
-	return (hasL && hasR) || (hasL && k.keepLeft) || (hasR && k.keepRight)
+	return joinTables(left, right, opOuterJoinTables, "KTABLE-OUTERTHIS", "KTABLE-OUTEROTHER", joinKind{keepLeft: true, keepRight: true}, opts, join)
 }
 
 func joinTables[K, VL, VR, VO any](left Table[K, VL], right Table[K, VR], op operator, thisPrefix, otherPrefix string,
-	kind tableJoinKind, opts []Option, join func(K, VL, bool, VR, bool) VO) Table[K, VO] {
+	kind joinKind, opts []Option, join func(K, VL, bool, VR, bool) VO) Table[K, VO] {
 	t := left.s.t
 	c := t.configure(op, opts)
 	if right.s.t != t {
 		t.g.Errorf("%s: the two tables belong to different topologies", op.label(c))
 		return Table[K, VO]{s: Stream[K, Change[VO]]{t: t, node: left.s.node, out: &outlets[K, Change[VO]]{}}, old: new(bool)}
 	}
-	var thisName, otherName, mergeName string
-	if c.name != "" {
-		thisName, otherName, mergeName = c.name+"-this-join", c.name+"-other-join", c.name+"-merge"
-	} else {
-		thisName, otherName = t.g.NextName(thisPrefix), t.g.NextName(otherPrefix)
-		mergeName = t.g.NextName("KTABLE-MERGE")
-	}
+	thisName, otherName, mergeName := joinNodeNames(t, c, thisPrefix, otherPrefix, "KTABLE-MERGE")
 	// An update ends a join only if the key was in it: both sides' updates carry their old
 	// values.
 	*left.old, *right.old = true, true
 	needOld := new(bool)
-	fromLeft := tableJoinSide(left.s, thisName, right.view, needOld, func(k K, l VL, hasL bool, r VR, hasR bool) (VO, bool) {
-		if !kind.holds(hasL, hasR) {
-			var zero VO
-			return zero, false
-		}
-		return join(k, l, hasL, r, hasR), true
-	})
+	fromLeft := tableJoinSide(left.s, thisName, right.view, needOld, kind.holds, join)
 	out := fromLeft
 	if right.s.node != left.s.node { // a table joined with itself: one side sees every update
-		fromRight := tableJoinSide(right.s, otherName, left.view, needOld, func(k K, r VR, hasR bool, l VL, hasL bool) (VO, bool) {
-			if !kind.holds(hasL, hasR) {
-				var zero VO
-				return zero, false
-			}
-			return join(k, l, hasL, r, hasR), true
-		})
+		fromRight := tableJoinSide(right.s, otherName, left.view, needOld,
+			func(hasR, hasL bool) bool { return kind.holds(hasL, hasR) },
+			func(k K, r VR, hasR bool, l VL, hasL bool) VO { return join(k, l, hasL, r, hasR) })
 		out = fromLeft.MergeNamed(mergeName, fromRight)
 		t.g.Connect(fromRight.node, left.root)
 		t.g.Connect(fromRight.node, right.root)
@@ -139,10 +115,10 @@ func joinTables[K, VL, VR, VO any](left Table[K, VL], right Table[K, VR], op ope
 
 // tableJoinSide adds the processor of one side of a table-table join: each update of its
 // side (values VT) looks the key up in the other side (values VX) and emits the change of
-// the key's joined row. result gives a row from both sides' values, or false when the key
-// is not in the join.
+// the key's joined row. holds says whether a key is in the join from whether each side
+// has it; row makes the joined row (called only for a row that is emitted).
 func tableJoinSide[K, VT, VX, VO any](s Stream[K, Change[VT]], name string, other view[K, VX], needOld *bool,
-	result func(k K, own VT, hasOwn bool, x VX, hasX bool) (VO, bool)) Stream[K, Change[VO]] {
+	holds func(hasOwn, hasX bool) bool, row func(k K, own VT, hasOwn bool, x VX, hasX bool) VO) Stream[K, Change[VO]] {
 	return processorNode(s, name, func(tb *graph.TaskBuild, out *outlets[K, Change[VO]]) (next[K, Change[VT]], error) {
 		n, err := out.compile(tb)
 		if err != nil {
@@ -158,23 +134,19 @@ func tableJoinSide[K, VT, VX, VO any](s Stream[K, Change[VT]], name string, othe
 			if err != nil {
 				return err
 			}
-			var c Change[VO]
-			newRow, isNew := result(r.Key, r.Value.Value, !r.Value.Deleted, x, hasX)
-			var oldRow VO
-			var wasOld bool
-			if sendOld || !isNew {
-				oldRow, wasOld = result(r.Key, r.Value.Old, r.Value.HadOld, x, hasX)
-			}
-			switch {
-			case isNew:
-				c.Value = newRow
-			case wasOld:
-				c.Deleted = true
-			default:
+			has := !r.Value.Deleted
+			isNew, wasOld := holds(has, hasX), holds(r.Value.HadOld, hasX)
+			if !isNew && !wasOld {
 				return nil // neither in the join before nor now
 			}
-			if sendOld {
-				c.Old, c.HadOld = oldRow, wasOld
+			var c Change[VO]
+			if isNew {
+				c.Value = row(r.Key, r.Value.Value, has, x, hasX)
+			} else {
+				c.Deleted = true
+			}
+			if sendOld && wasOld {
+				c.Old, c.HadOld = row(r.Key, r.Value.Old, true, x, hasX), true
 			}
 			return n(processor.WithValue(r, c))
 		}, nil
