@@ -165,3 +165,57 @@ func TestTimeSyncTableProducedLate(t *testing.T) {
 		})
 	}
 }
+
+// A stream-table join with Grace on the real broker, with eddy's defaults (MaxTaskIdle 0,
+// a 30 s commit at-least-once), under both guarantees: an order at 10 s is processed while
+// its customer's table holds only a version from 1 s; then an update stamped 9 s arrives.
+// The join without grace has already emitted the order with the old version; the join
+// with 5 s of grace held it, and once a later order moves the watermark past 15 s it joins
+// the version valid at 10 s — the late update.
+func TestVersionedGraceWithDefaults(t *testing.T) {
+	for _, guarantee := range []string{"at-least-once", "exactly-once"} {
+		t.Run(guarantee, func(t *testing.T) {
+			adm := kafkatest.Admin(t)
+			orders, customers := kafkatest.Topic(t, "orders"), kafkatest.Topic(t, "customers")
+			plain, graced := kafkatest.Topic(t, "plain"), kafkatest.Topic(t, "graced")
+			for _, topic := range []string{orders, customers, plain, graced} {
+				kafkatest.CreateTopic(t, adm, topic, 2, nil)
+			}
+			rec := func(topic, k, v string, ms int64) *kgo.Record {
+				return &kgo.Record{Topic: topic, Key: []byte(k), Value: []byte(v), Timestamp: time.UnixMilli(ms)}
+			}
+			produceAll(t, []*kgo.Record{rec(customers, "c1", "old", 1000)})
+			top := topology.New()
+			table := topology.TableFrom(top, customers, serde.String(), serde.String(), "customers", topology.Versioned(time.Hour))
+			in := topology.From(top, orders, serde.String(), serde.String())
+			topology.To(enrichWith(in, table, topology.Named("plain")), plain, serde.String(), serde.String())
+			topology.To(enrichWith(in, table, topology.Named("graced"), topology.Grace(5*time.Second)), graced, serde.String(), serde.String())
+			appID := kafkatest.Topic(t, "app")
+			var opts []eddy.Opt
+			if guarantee == "exactly-once" {
+				opts = append(opts, eddy.ExactlyOnce())
+			}
+			run := start(t, newDefaultApp(t, top, appID, opts...))
+			produceAll(t, []*kgo.Record{rec(orders, "c1", "o1", 10_000)})
+			seen := map[string]bool{}
+			keep := func(r *kgo.Record) { seen[string(r.Value)] = true }
+			consumeUntil(t, plain, 90*time.Second, keep, func() bool { return seen["o1|old"] })
+			produceAll(t, []*kgo.Record{rec(customers, "c1", "new", 9000)})
+			// The update must be in the table before the watermark moves: the join reads
+			// the table's version at 10 s when o1 leaves the buffer.
+			ends.WaitCaughtUp(t, kafkatest.Bootstrap(t), appID, 90*time.Second, customers)
+			produceAll(t, []*kgo.Record{rec(orders, "c1", "o2", 20_000)})
+			consumeUntil(t, graced, 90*time.Second, keep, func() bool { return seen["o1|new"] || seen["o1|old"] })
+			run.stopCaughtUp(t, appID, orders, customers)
+			got := map[string][]string{}
+			for _, topic := range []string{plain, graced} {
+				for _, r := range readCommitted(t, topic) {
+					got[topic] = append(got[topic], string(r.Value))
+				}
+			}
+			if fmt.Sprint(got[plain]) != "[o1|old o2|new]" || fmt.Sprint(got[graced]) != "[o1|new]" {
+				t.Errorf("without grace %v (want [o1|old o2|new]); with grace %v (want [o1|new]: o2 waits for 25 s)", got[plain], got[graced])
+			}
+		})
+	}
+}
