@@ -186,6 +186,9 @@ func (globalBytes) Delete(key []byte)     {}
 // Options: Named.
 func JoinGlobal[K, V, KG, VG, VR any](s Stream[K, V], g GlobalTable[KG, VG], key func(K, V) KG,
 	join func(key K, value V, globalValue VG) VR, opts ...Option) Stream[K, VR] {
+	if join == nil {
+		return noJoiner[K, VR](s.t, s.node, opJoinGlobal, opts)
+	}
 	return joinGlobal(s, g, key, opJoinGlobal, "KSTREAM-JOIN", opts, func(k K, v V, vg VG, found bool) (VR, bool) {
 		if !found {
 			var zero VR
@@ -200,6 +203,9 @@ func JoinGlobal[K, V, KG, VG, VR any](s Stream[K, V], g GlobalTable[KG, VG], key
 // value for the record's global key (when it does not, globalValue is the zero value).
 func LeftJoinGlobal[K, V, KG, VG, VR any](s Stream[K, V], g GlobalTable[KG, VG], key func(K, V) KG,
 	join func(key K, value V, globalValue VG, found bool) VR, opts ...Option) Stream[K, VR] {
+	if join == nil {
+		return noJoiner[K, VR](s.t, s.node, opLeftJoinGlobal, opts)
+	}
 	return joinGlobal(s, g, key, opLeftJoinGlobal, "KSTREAM-LEFTJOIN", opts, func(k K, v V, vg VG, found bool) (VR, bool) {
 		return join(k, v, vg, found), true
 	})
@@ -213,8 +219,8 @@ func joinGlobal[K, V, KG, VG, VR any](s Stream[K, V], g GlobalTable[KG, VG], key
 		s.t.g.Errorf("%s: the global table was not made with GlobalTableFrom", op.label(c))
 	case g.t != s.t:
 		s.t.g.Errorf("%s: the stream and global table %s belong to different topologies", op.label(c), g.store.name)
-	case key == nil || join == nil:
-		s.t.g.Errorf("%s: the key selector and the joiner are required", op.label(c))
+	case key == nil:
+		s.t.g.Errorf("%s: the key selector is required", op.label(c))
 	}
 	if s.t.g.Err() != nil {
 		return Stream[K, VR]{t: s.t, node: s.node, out: &outlets[K, VR]{}}

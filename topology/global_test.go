@@ -129,7 +129,7 @@ func TestGlobalTableMisuse(t *testing.T) {
 			g := topology.GlobalTableFrom(t, "products", serde.String(), serde.String(), "products")
 			topology.LeftJoinGlobal(topology.From(t, "orders", serde.String(), serde.String()), g, nil,
 				func(_, v, p string, _ bool) string { return v })
-		}, "LeftJoinGlobal: the key selector and the joiner are required"},
+		}, "LeftJoinGlobal: the key selector is required"},
 		{"store name of a task store", func(t *topology.Topology) {
 			topology.NewKeyValueStore(t, "products", serde.String(), serde.String())
 			join(topology.From(t, "orders", serde.String(), serde.String()),

@@ -14,11 +14,14 @@ import (
 // The grace buffer of a stream-table join (Grace, KIP-923): stream records wait in a store,
 // in timestamp order, until the watermark reaches their time plus the grace period:
 //
-//	0x00                      → the sequence number of the last record buffered
 //	0x01 | ts (8) | seq (8)   → len(key) (4) | key | len(value) (4) | value | headers
 //
 // headers: count (4), then len (4) | key | len (4) | value each. The sequence keeps
-// records with one timestamp in arrival order, and survives restarts with the store.
+// records with one timestamp in arrival order. It is not stored: after a restart it goes
+// on from the highest one in the buffer (which holds a grace period's records at most),
+// so no key is reused — a stored counter could come back from the changelog older than
+// the keys written with it under at-least-once, and a reused key would overwrite a
+// buffered record.
 
 // graceBuffer is one task's slice of a join's grace buffer.
 type graceBuffer[K, V any] struct {
@@ -27,13 +30,14 @@ type graceBuffer[K, V any] struct {
 	ks    serde.Serde[K]
 	vs    serde.Serde[V]
 	grace int64 // ms
-	// seq is the sequence of the last record buffered, read from the store at the first
+	// seq is the sequence of the last record buffered, found in the store at the first
 	// (a task is built before its stores are restored, and processes only after).
 	seq       uint64
 	seqLoaded bool
 	// from is the key the next release scans from (nil: the start).
 	from []byte
 	key  []byte
+	val  []byte
 }
 
 // withGrace returns the join's record function with a grace buffer before join, which
@@ -57,38 +61,55 @@ func withGrace[K, V any](tb *graph.TaskBuild, name string, ks serde.Serde[K], vs
 
 func (g *graceBuffer[K, V]) put(r processor.Record[K, V]) error {
 	if !g.seqLoaded {
-		if _, err := g.b.Get([]byte{0x00}, func(v []byte) error {
-			if len(v) != 8 {
-				return fmt.Errorf("join buffer %s: its sequence has %d bytes", g.name, len(v))
-			}
-			g.seq = binary.BigEndian.Uint64(v)
-			return nil
-		}); err != nil {
+		if err := g.loadSeq(); err != nil {
 			return err
 		}
-		g.seqLoaded = true
 	}
-	key, err := g.ks.AppendEncode(nil, r.Key)
-	if err != nil {
+	var err error
+	if g.val, err = appendField(g.val[:0], func(dst []byte) ([]byte, error) { return g.ks.AppendEncode(dst, r.Key) }); err != nil {
 		return fmt.Errorf("join buffer %s: encode key: %w", g.name, err)
 	}
-	value, err := g.vs.AppendEncode(nil, r.Value)
-	if err != nil {
+	if g.val, err = appendField(g.val, func(dst []byte) ([]byte, error) { return g.vs.AppendEncode(dst, r.Value) }); err != nil {
 		return fmt.Errorf("join buffer %s: encode value: %w", g.name, err)
 	}
-	v := binary.BigEndian.AppendUint32(nil, uint32(len(key)))
-	v = binary.BigEndian.AppendUint32(append(v, key...), uint32(len(value)))
-	v = binary.BigEndian.AppendUint32(append(v, value...), uint32(len(r.Headers)))
+	g.val = binary.BigEndian.AppendUint32(g.val, uint32(len(r.Headers)))
 	for _, h := range r.Headers {
-		v = binary.BigEndian.AppendUint32(v, uint32(len(h.Key)))
-		v = binary.BigEndian.AppendUint32(append(v, h.Key...), uint32(len(h.Value)))
-		v = append(v, h.Value...)
+		g.val = binary.BigEndian.AppendUint32(g.val, uint32(len(h.Key)))
+		g.val = binary.BigEndian.AppendUint32(append(g.val, h.Key...), uint32(len(h.Value)))
+		g.val = append(g.val, h.Value...)
 	}
 	g.seq++
-	seq := binary.BigEndian.AppendUint64(nil, g.seq)
-	g.b.Put([]byte{0x00}, seq)
-	g.key = append(appendTime(append(g.key[:0], 0x01), r.Timestamp.UnixMilli()), seq...)
-	g.b.Put(g.key, v)
+	g.key = binary.BigEndian.AppendUint64(appendTime(append(g.key[:0], 0x01), r.Timestamp.UnixMilli()), g.seq)
+	g.b.Put(g.key, g.val)
+	return nil
+}
+
+// appendField appends len (4) | what enc appends to dst.
+func appendField(dst []byte, enc func([]byte) ([]byte, error)) ([]byte, error) {
+	at := len(dst)
+	out, err := enc(binary.BigEndian.AppendUint32(dst, 0))
+	if err != nil {
+		return dst, err
+	}
+	binary.BigEndian.PutUint32(out[at:], uint32(len(out)-at-4))
+	return out, nil
+}
+
+// loadSeq sets the sequence to the highest one in the buffer.
+func (g *graceBuffer[K, V]) loadSeq() error {
+	it, err := g.b.Range([]byte{0x01}, []byte{0x02})
+	if err != nil {
+		return fmt.Errorf("join buffer %s: %w", g.name, err)
+	}
+	for it.Next() {
+		if k := it.Key(); len(k) == 17 {
+			g.seq = max(g.seq, binary.BigEndian.Uint64(k[9:]))
+		}
+	}
+	if err := endScan(it, nil, "join buffer", g.name); err != nil {
+		return err
+	}
+	g.seqLoaded = true
 	return nil
 }
 
@@ -130,9 +151,9 @@ func (g *graceBuffer[K, V]) release(wm time.Time, join func(processor.Record[K, 
 }
 
 func (g *graceBuffer[K, V]) decode(k, v []byte) (r processor.Record[K, V], err error) {
-	bad := fmt.Errorf("join buffer %s: a record of %d bytes is malformed", g.name, len(v))
+	bad := func() error { return fmt.Errorf("join buffer %s: a record of %d bytes is malformed", g.name, len(v)) }
 	if len(k) != 17 {
-		return r, bad
+		return r, bad()
 	}
 	r.Timestamp = time.UnixMilli(readTime(k[1:9]))
 	field := func() ([]byte, bool) {
@@ -147,7 +168,7 @@ func (g *graceBuffer[K, V]) decode(k, v []byte) (r processor.Record[K, V], err e
 	key, ok1 := field()
 	value, ok2 := field()
 	if !ok1 || !ok2 || len(v) < 4 {
-		return r, bad
+		return r, bad()
 	}
 	if r.Key, err = g.ks.Decode(key); err != nil {
 		return r, fmt.Errorf("join buffer %s: decode key: %w", g.name, err)
@@ -161,7 +182,7 @@ func (g *graceBuffer[K, V]) decode(k, v []byte) (r processor.Record[K, V], err e
 		hk, ok1 := field()
 		hv, ok2 := field()
 		if !ok1 || !ok2 {
-			return r, bad
+			return r, bad()
 		}
 		r.Headers = append(r.Headers, processor.Header{Key: string(hk), Value: append([]byte(nil), hv...)})
 	}

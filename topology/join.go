@@ -31,6 +31,9 @@ import (
 // and Grace (versioned tables only).
 func JoinTable[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], ks serde.Serde[K], vs serde.Serde[V],
 	join func(key K, value V, tableValue VT) VR, opts ...Option) Stream[K, VR] {
+	if join == nil {
+		return noJoiner[K, VR](s.t, s.node, opJoinTable, opts)
+	}
 	return joinTable(s, t, ks, vs, opJoinTable, "KSTREAM-JOIN", opts, func(k K, v V, vt VT, found bool) (VR, bool) {
 		if !found {
 			var zero VR
@@ -45,6 +48,9 @@ func JoinTable[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], ks serde.Serde[
 // it does not, tableValue is the zero value).
 func LeftJoinTable[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], ks serde.Serde[K], vs serde.Serde[V],
 	join func(key K, value V, tableValue VT, found bool) VR, opts ...Option) Stream[K, VR] {
+	if join == nil {
+		return noJoiner[K, VR](s.t, s.node, opLeftJoinTable, opts)
+	}
 	return joinTable(s, t, ks, vs, opLeftJoinTable, "KSTREAM-LEFTJOIN", opts, func(k K, v V, vt VT, found bool) (VR, bool) {
 		return join(k, v, vt, found), true
 	})
@@ -57,11 +63,15 @@ func joinTable[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], ks serde.Serde[
 		s.t.g.Errorf("%s: the stream and the table belong to different topologies", op.label(c))
 		return Stream[K, VR]{t: s.t, node: s.node, out: &outlets[K, VR]{}}
 	}
+	name := s.t.nameFor(c, prefix)
+	buffer := graceStore(s.t, op, c, name, t.history)
+	if (s.keyChanged || buffer != "") && (ks == nil || vs == nil) {
+		s.t.g.Errorf("%s: the stream's key and value serdes are required (for its repartition topic or grace buffer)", op.label(c))
+		return Stream[K, VR]{t: s.t, node: s.node, out: &outlets[K, VR]{}}
+	}
 	if s.keyChanged {
 		s = throughInternal(s, ks, vs, byKey, c)
 	}
-	name := s.t.nameFor(c, prefix)
-	buffer := graceStore(s.t, op, c, name, t.history)
 	out := processorNode(s, name, func(tb *graph.TaskBuild, out *outlets[K, VR]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {
@@ -93,4 +103,11 @@ func joinTable[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], ks serde.Serde[
 		s.t.g.Connect(out.node, buffer)
 	}
 	return out
+}
+
+// noJoiner reports a nil joiner as an error of the topology and returns a stream that
+// compiles to nothing, so building goes on and New reports the error.
+func noJoiner[K, V any](t *Topology, node *graph.Node, op operator, opts []Option) Stream[K, V] {
+	t.g.Errorf("%s: the joiner is required", op.label(t.configure(op, opts)))
+	return Stream[K, V]{t: t, node: node, out: &outlets[K, V]{}}
 }

@@ -77,6 +77,9 @@ func (w JoinWindows) validate() error {
 // and LateRecordsTo.
 func JoinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w JoinWindows, ks serde.Serde[K],
 	vl serde.Serde[VL], vr serde.Serde[VR], join func(key K, left VL, right VR) VO, opts ...Option) Stream[K, VO] {
+	if join == nil {
+		return noJoiner[K, VO](left.t, left.node, opJoinStreams, opts)
+	}
 	return joinStreams(left, right, w, ks, vl, vr, opJoinStreams, joinKind{}, opts, join, nil, nil)
 }
 
@@ -86,6 +89,9 @@ func JoinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w J
 // join(key, left, right, true).
 func LeftJoinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w JoinWindows, ks serde.Serde[K],
 	vl serde.Serde[VL], vr serde.Serde[VR], join func(key K, left VL, right VR, found bool) VO, opts ...Option) Stream[K, VO] {
+	if join == nil {
+		return noJoiner[K, VO](left.t, left.node, opLeftJoinStreams, opts)
+	}
 	return joinStreams(left, right, w, ks, vl, vr, opLeftJoinStreams, joinKind{keepLeft: true}, opts,
 		func(k K, l VL, r VR) VO { return join(k, l, r, true) },
 		func(k K, l VL) VO { var zero VR; return join(k, l, zero, false) }, nil)
@@ -97,6 +103,9 @@ func LeftJoinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR],
 // stamped with its own time.
 func OuterJoinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w JoinWindows, ks serde.Serde[K],
 	vl serde.Serde[VL], vr serde.Serde[VR], join func(key K, left VL, hasLeft bool, right VR, hasRight bool) VO, opts ...Option) Stream[K, VO] {
+	if join == nil {
+		return noJoiner[K, VO](left.t, left.node, opOuterJoinStreams, opts)
+	}
 	return joinStreams(left, right, w, ks, vl, vr, opOuterJoinStreams, joinKind{keepLeft: true, keepRight: true}, opts,
 		func(k K, l VL, r VR) VO { return join(k, l, true, r, true) },
 		func(k K, l VL) VO { var zero VR; return join(k, l, true, zero, false) },
@@ -286,8 +295,6 @@ type joinSideOp[K, VT, VX, VO any] struct {
 func (op *joinSideOp[K, VT, VX, VO]) errorf(format string, args ...any) error {
 	return fmt.Errorf("join store %s: "+format, append([]any{op.own}, args...)...)
 }
-
-func (op *joinSideOp[K, VT, VX, VO]) load() error { return op.frontier.load() }
 
 func (op *joinSideOp[K, VT, VX, VO]) process(r processor.Record[K, VT]) error {
 	ts := r.Timestamp.UnixMilli()

@@ -14,12 +14,16 @@ import (
 //
 // The join runs in the tasks that hold both tables' stores, so their topics must be
 // co-partitioned (eddy checks the counts at start); either table may be from a topic, an
-// aggregation's result, or derived from them. The result is not materialized: reading it
+// aggregation's result, or derived from them (not the same table on both sides). The
+// result is not materialized: reading it
 // (a join with it, ToStream at the end of a bounded run) looks both tables up.
 //
 // Options: Named (the join's name: its nodes are "<name>-this-join", "<name>-other-join"
 // and "<name>-merge").
 func JoinTables[K, VL, VR, VO any](left Table[K, VL], right Table[K, VR], join func(key K, left VL, right VR) VO, opts ...Option) Table[K, VO] {
+	if join == nil {
+		return Table[K, VO]{s: noJoiner[K, Change[VO]](left.s.t, left.s.node, opJoinTables, opts), old: new(bool)}
+	}
 	return joinTables(left, right, opJoinTables, "KTABLE-JOINTHIS", "KTABLE-JOINOTHER", joinKind{}, opts,
 		func(k K, l VL, _ bool, r VR, _ bool) VO { return join(k, l, r) })
 }
@@ -28,6 +32,9 @@ func JoinTables[K, VL, VR, VO any](left Table[K, VL], right Table[K, VR], join f
 // result holds every key of left, with found saying whether right holds it too (when it
 // does not, right is the zero value).
 func LeftJoinTables[K, VL, VR, VO any](left Table[K, VL], right Table[K, VR], join func(key K, left VL, right VR, found bool) VO, opts ...Option) Table[K, VO] {
+	if join == nil {
+		return Table[K, VO]{s: noJoiner[K, Change[VO]](left.s.t, left.s.node, opLeftJoinTables, opts), old: new(bool)}
+	}
 	return joinTables(left, right, opLeftJoinTables, "KTABLE-LEFTTHIS", "KTABLE-LEFTOTHER", joinKind{keepLeft: true}, opts,
 		func(k K, l VL, _ bool, r VR, hasR bool) VO { return join(k, l, r, hasR) })
 }
@@ -36,6 +43,9 @@ func LeftJoinTables[K, VL, VR, VO any](left Table[K, VL], right Table[K, VR], jo
 // result holds every key of either table, with hasLeft and hasRight saying which hold it.
 func OuterJoinTables[K, VL, VR, VO any](left Table[K, VL], right Table[K, VR],
 	join func(key K, left VL, hasLeft bool, right VR, hasRight bool) VO, opts ...Option) Table[K, VO] {
+	if join == nil {
+		return Table[K, VO]{s: noJoiner[K, Change[VO]](left.s.t, left.s.node, opOuterJoinTables, opts), old: new(bool)}
+	}
 	return joinTables(left, right, opOuterJoinTables, "KTABLE-OUTERTHIS", "KTABLE-OUTEROTHER", joinKind{keepLeft: true, keepRight: true}, opts, join)
 }
 
@@ -47,23 +57,26 @@ func joinTables[K, VL, VR, VO any](left Table[K, VL], right Table[K, VR], op ope
 		t.g.Errorf("%s: the two tables belong to different topologies", op.label(c))
 		return Table[K, VO]{s: Stream[K, Change[VO]]{t: t, node: left.s.node, out: &outlets[K, Change[VO]]{}}, old: new(bool)}
 	}
+	if right.s.node == left.s.node {
+		// Each side's update reads the other side's store, which the update has already
+		// changed when it is the same one: the old row would be lost.
+		t.g.Errorf("%s: a table joined with itself is not supported; derive the row with MapTableValues", op.label(c))
+		return Table[K, VO]{s: Stream[K, Change[VO]]{t: t, node: left.s.node, out: &outlets[K, Change[VO]]{}}, old: new(bool)}
+	}
 	thisName, otherName, mergeName := joinNodeNames(t, c, thisPrefix, otherPrefix, "KTABLE-MERGE")
 	// An update ends a join only if the key was in it: both sides' updates carry their old
 	// values.
 	*left.old, *right.old = true, true
 	needOld := new(bool)
 	fromLeft := tableJoinSide(left.s, thisName, right.view, needOld, kind.holds, join)
-	out := fromLeft
-	if right.s.node != left.s.node { // a table joined with itself: one side sees every update
-		fromRight := tableJoinSide(right.s, otherName, left.view, needOld,
-			func(hasR, hasL bool) bool { return kind.holds(hasL, hasR) },
-			func(k K, r VR, hasR bool, l VL, hasL bool) VO { return join(k, l, hasL, r, hasR) })
-		out = fromLeft.MergeNamed(mergeName, fromRight)
-		t.g.Connect(fromRight.node, left.root)
-		t.g.Connect(fromRight.node, right.root)
+	fromRight := tableJoinSide(right.s, otherName, left.view, needOld,
+		func(hasR, hasL bool) bool { return kind.holds(hasL, hasR) },
+		func(k K, r VR, hasR bool, l VL, hasL bool) VO { return join(k, l, hasL, r, hasR) })
+	out := fromLeft.MergeNamed(mergeName, fromRight)
+	for _, n := range []*graph.Node{fromLeft.node, fromRight.node} {
+		t.g.Connect(n, left.root)
+		t.g.Connect(n, right.root)
 	}
-	t.g.Connect(fromLeft.node, left.root)
-	t.g.Connect(fromLeft.node, right.root)
 	v := func(env graph.Env) (reader[K, VO], error) {
 		lr, err := left.view(env)
 		if err != nil {

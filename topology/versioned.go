@@ -435,7 +435,7 @@ func versionedTable[K, V any](t *Topology, changes Stream[K, Change[V]], name st
 			}, nil
 		})
 	t.g.Connect(mat.node, name)
-	return Table[K, V]{s: mat, view: st.view(), root: name, old: needOld, history: retention}
+	return Table[K, V]{s: mat, view: st.view(), root: name, old: needOld, history: retention, ks: ks, vs: vs}
 }
 
 // lookup reads k from a table for a stream record at time at: the version valid then for

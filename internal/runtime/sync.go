@@ -85,9 +85,9 @@ func (s *syncState) received(pos, end int64) {
 	if pos >= 0 {
 		s.pos = pos
 	}
-	if end >= 0 {
-		s.end = end
-	}
+	// The end only grows: a buffered fetch can report an end older than the listing at
+	// assignment, and lowering it would make a lagging partition look caught up.
+	s.end = max(s.end, end)
 	s.waitSince, s.lagSince = time.Time{}, time.Time{}
 }
 

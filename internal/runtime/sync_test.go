@@ -323,3 +323,14 @@ func TestSyncWaitingTaskDoesNotStallTheWorker(t *testing.T) {
 		t.Errorf("other task processed %v, the waiting one %v (queued %d); want [0 1 2], none, 1", done, r.seen, r.tk.parts[0].queued())
 	}
 }
+
+// A fetch that reports an end older than the one known (a buffered fetch, after the
+// listing at assignment) does not lower it: the partition still lags.
+func TestSyncEndNeverGoesDown(t *testing.T) {
+	s := newSyncState()
+	s.received(-1, 10)
+	s.received(4, 3)
+	if s.end != 10 || !s.lagging() {
+		t.Errorf("end %d, lagging %v; want 10 and true (position 4)", s.end, s.lagging())
+	}
+}

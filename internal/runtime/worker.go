@@ -550,10 +550,8 @@ func (w *worker) writeChangelogsLocked(ctx context.Context) ([]*task, error) {
 			if buf.Len() == 0 {
 				continue
 			}
-			if len(dirty) == 0 && !wrote {
-				if err := w.guarantee.Begin(); err != nil {
-					return nil, err
-				}
+			if err := w.guarantee.Begin(); err != nil { // idempotent: opens one if none is
+				return nil, err
 			}
 			wrote = true
 			topic := t.changelogs[i]
