@@ -177,6 +177,9 @@ func TestGlobalTableJoinsSeeUpdates(t *testing.T) {
 			name = "-"
 		}
 		for n := 0; ; n++ {
+			if n == 200 {
+				t.Fatalf("after 200 probes, %s still does not join %s's new value %q", probe, p, name)
+			}
 			key := fmt.Sprintf("%s-%d", probe, n)
 			produce(t, brokers, "orders", [2]string{key, p + ":0"})
 			done := fmt.Sprintf("%s=left %s:0|", key, p)

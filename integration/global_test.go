@@ -312,6 +312,9 @@ func TestGlobalTableRestartAfterDeleteRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := run("second-", 100)
+	if len(second) != len(first) {
+		t.Fatalf("restart: global restores %+v, want one per partition, as in the first run", second)
+	}
 	for _, ri := range second {
 		end, _ := ends.Lookup(c.products, ri.Partition)
 		if ri.Restored != 0 || ri.Wiped || ri.From != end.Offset {
