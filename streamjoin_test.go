@@ -159,11 +159,21 @@ func TestStreamStreamJoinMatchesReference(t *testing.T) {
 }
 
 // A left join of two topics, one side re-keyed first (so repartitioned), run in two
-// parts: the second part on a new state directory, so both sides' stores are restored
-// from their changelogs, and bounded, so its end closes every window. Records of the
-// first part join records of the second; the results equal the model's (grace covers the
-// whole input: no record is late however the topics interleave).
+// parts, the second bounded, so its end closes every window. Records of the first part
+// join records of the second; the results equal the model's (grace covers the whole
+// input: no record is late however the topics interleave). By default the join keeps its
+// records in memory, so the second part restores both sides in full from their
+// changelogs; with OnDisk the second part runs on the first part's state directory and
+// restores from its checkpoints. Either way a left record that joined nothing is emitted
+// when the end closes it, which takes its closing entry: the changelogs do not carry
+// those (only the records and the frontier), so the restore derives them.
 func TestStreamStreamJoinAcrossTopicsAndRestart(t *testing.T) {
+	for _, onDisk := range []bool{false, true} {
+		t.Run(fmt.Sprintf("onDisk=%v", onDisk), func(t *testing.T) { testJoinAcrossRestart(t, onDisk) })
+	}
+}
+
+func testJoinAcrossRestart(t *testing.T, onDisk bool) {
 	brokers := startEmbedded(t, map[string]int32{"orders": 2, "payments": 3, "out": 1})
 	rng := rand.New(rand.NewPCG(3, 4))
 	var all []joinref.Record
@@ -189,18 +199,26 @@ func TestStreamStreamJoinAcrossTopicsAndRestart(t *testing.T) {
 		return order, pay
 	})
 	w := topology.JoinWindowsOf(100 * time.Millisecond).Grace(time.Minute)
+	joinOpts := []topology.Option{topology.Named("paid")}
+	if onDisk {
+		joinOpts = append(joinOpts, topology.OnDisk())
+	}
 	topology.To(topology.LeftJoinStreams(topology.From(top, "orders", s, s), byOrder, w, s, s, s,
-		func(_, o, p string, found bool) string { return joinref.Format(o, true, p, found) }, topology.Named("paid")), "out", s, s)
+		func(_, o, p string, found bool) string { return joinref.Format(o, true, p, found) }, joinOpts...), "out", s, s)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	dir := t.TempDir()
 	for half := range 2 {
 		if err := cl.ProduceSync(t.Context(), append(orders[half], payments[half]...)...).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
-		opts := []eddy.Opt{eddy.ApplicationID("paid"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+		if !onDisk {
+			dir = t.TempDir() // nothing on disk to reuse anyway: make sure of it
+		}
+		opts := []eddy.Opt{eddy.ApplicationID("paid"), eddy.Brokers(brokers...), eddy.StateDir(dir),
 			eddy.CommitInterval(50 * time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t))}
 		if half == 1 {
 			opts = append(opts, eddy.Bounded())
@@ -227,6 +245,18 @@ func TestStreamStreamJoinAcrossTopicsAndRestart(t *testing.T) {
 	got := joinref.Timed(readAll(t, brokers, "out"))
 	if !slices.Equal(got, want) {
 		t.Errorf("%d results, want %d:\n got %v\nwant %v", len(got), len(want), got, want)
+	}
+	for _, side := range []string{"this", "other"} {
+		topic := "paid-paid-" + side + "-join-store-changelog"
+		recs := readAll(t, brokers, topic)
+		if len(recs) == 0 {
+			t.Errorf("%s is empty", topic)
+		}
+		for _, r := range recs {
+			if len(r.Key) == 0 || r.Key[0] > 0x01 {
+				t.Fatalf("%s/%d at %d has the key %x: the changelog carries only records and the frontier", topic, r.Partition, r.Offset, r.Key)
+			}
+		}
 	}
 	d, err := top.Describe()
 	if err != nil {

@@ -116,12 +116,20 @@ func (m *Memory) Write(b *Batch) error {
 		return err
 	}
 	structural := false
+	// A batch in key order (a write buffer applied in order) is a merge: each search
+	// starts where the one before it ended (the finger) instead of at the head.
+	var finger [maxHeight]*memNode
+	var last []byte
 	for i := range b.Len() {
 		key, value, del := b.op(i)
+		if i > 0 && bytes.Compare(key, last) <= 0 {
+			finger = [maxHeight]*memNode{}
+		}
+		last = key
 		if del {
-			structural = m.deleteLocked(key) || structural
+			structural = m.deleteLocked(key, &finger) || structural
 		} else {
-			structural = m.putLocked(key, value) || structural
+			structural = m.putLocked(key, value, &finger) || structural
 		}
 	}
 	if structural {
@@ -130,11 +138,34 @@ func (m *Memory) Write(b *Batch) error {
 	return nil
 }
 
+// seekFromLocked is seekLocked starting, on each level, from prev's node there when it
+// is further along (prev: for each level a node before key, or nil), and leaving in prev
+// the last node before key on every level. m.mu must be held.
+func (m *Memory) seekFromLocked(key []byte, prev *[maxHeight]*memNode) *memNode {
+	head := &m.mu.head
+	x := head
+	var stop *memNode
+	for level := maxHeight - 1; level >= 0; level-- {
+		if p := prev[level]; p != nil && p != x && (x == head || bytes.Compare(p.key, x.key) > 0) {
+			x = p // before key, like x, and further along: stop is still after it
+		}
+		for {
+			n := x.next[level]
+			if n == nil || n == stop || bytes.Compare(n.key, key) >= 0 {
+				stop = n
+				break
+			}
+			x = n
+		}
+		prev[level] = x
+	}
+	return stop
+}
+
 // putLocked sets key to a copy of value and reports whether it inserted a
-// node. m.mu must be held for writing.
-func (m *Memory) putLocked(key, value []byte) bool {
-	var prev [maxHeight]*memNode
-	n := m.seekLocked(key, &prev)
+// node; prev is a finger (see seekFromLocked). m.mu must be held for writing.
+func (m *Memory) putLocked(key, value []byte, prev *[maxHeight]*memNode) bool {
+	n := m.seekFromLocked(key, prev)
 	if n != nil && bytes.Equal(n.key, key) {
 		// A new copy, not an in-place update: readers may hold the old one.
 		n.value = append(make([]byte, 0, len(value)), value...)
@@ -154,11 +185,11 @@ func (m *Memory) putLocked(key, value []byte) bool {
 	return true
 }
 
-// deleteLocked removes key and reports whether it was present. m.mu must be
-// held for writing.
-func (m *Memory) deleteLocked(key []byte) bool {
-	var prev [maxHeight]*memNode
-	n := m.seekLocked(key, &prev)
+// deleteLocked removes key and reports whether it was present; prev is a finger (see
+// seekFromLocked), left valid: it holds nodes before key only. m.mu must be held for
+// writing.
+func (m *Memory) deleteLocked(key []byte, prev *[maxHeight]*memNode) bool {
+	n := m.seekFromLocked(key, prev)
 	if n == nil || !bytes.Equal(n.key, key) {
 		return false
 	}

@@ -44,12 +44,13 @@ const (
 	optStores
 	optVersioned
 	optGrace
-	optLast = optGrace
+	optOnDisk
+	optLast = optOnDisk
 )
 
 // optNames are the options' names, by bit: optNames[i] is the option of kind 1<<i.
 var optNames = [...]string{"Named", "Partitions", "Timestamps", "OutOfOrderness", "IdleTimeout", "EmitUpdates", "LateRecordsTo", "Stores",
-	"Versioned", "Grace"}
+	"Versioned", "Grace", "OnDisk"}
 
 // String lists the kinds in k by their option's name: "Named, Partitions".
 func (k optKind) String() string {
@@ -85,6 +86,9 @@ type opConfig struct {
 	// Versioned tables and the joins that wait for them (versioned.go).
 	history time.Duration
 	grace   time.Duration
+
+	// Stream-stream joins: the side stores in the database, not in memory.
+	onDisk bool
 }
 
 // operator is an operator function that takes options. spec is the one list of which
@@ -212,9 +216,9 @@ var specs = [...]struct {
 	opCountTable:        {"CountTable", optNamed},
 	opReduceTable:       {"ReduceTable", optNamed},
 	opAggregateTable:    {"AggregateTable", optNamed},
-	opJoinStreams:       {"JoinStreams", optNamed | optLateRecordsTo},
-	opLeftJoinStreams:   {"LeftJoinStreams", optNamed | optLateRecordsTo},
-	opOuterJoinStreams:  {"OuterJoinStreams", optNamed | optLateRecordsTo},
+	opJoinStreams:       {"JoinStreams", optNamed | optLateRecordsTo | optOnDisk},
+	opLeftJoinStreams:   {"LeftJoinStreams", optNamed | optLateRecordsTo | optOnDisk},
+	opOuterJoinStreams:  {"OuterJoinStreams", optNamed | optLateRecordsTo | optOnDisk},
 	opJoinTables:        {"JoinTables", optNamed},
 	opLeftJoinTables:    {"LeftJoinTables", optNamed},
 	opOuterJoinTables:   {"OuterJoinTables", optNamed},
@@ -384,6 +388,19 @@ func Versioned(historyRetention time.Duration) Option {
 		o.invalid = fmt.Sprintf("Versioned(%s): the history retention must be at least 1 ms", historyRetention)
 	}
 	return o
+}
+
+// OnDisk keeps a stream-stream join's records (JoinStreams, LeftJoinStreams,
+// OuterJoinStreams) in the instance's Badger database instead of in memory. By default
+// each task keeps its two sides' records in memory: they live only while they can still
+// join (a join window and its grace), every commit is applied there, and the changelog
+// topics stay the durable copy, from which a task restores both sides in full when it
+// starts on an instance (after a restart or a rebalance), as Kafka Streams does for its
+// in-memory window stores. Choose OnDisk when the records a join window holds do not fit
+// in memory (long windows at a high rate); it costs a database write and read for every
+// record that outlives a commit, and a restart restores from the local checkpoint.
+func OnDisk() Option {
+	return option{kind: optOnDisk, set: func(c *opConfig) { c.onDisk = true }}
 }
 
 // Grace makes a stream-table join (JoinTable, LeftJoinTable) with a versioned table

@@ -74,7 +74,7 @@ func (w JoinWindows) validate() error {
 // Options: Named (the join's name: its nodes are "<name>-this-join", "<name>-other-join"
 // and "<name>-merge", its stores "<name>-this-join-store" and "<name>-other-join-store",
 // its repartition topics "<app id>-<name>-left-repartition" and "…-right-repartition"),
-// and LateRecordsTo.
+// LateRecordsTo, and OnDisk (the stores are in memory by default; see OnDisk).
 func JoinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w JoinWindows, ks serde.Serde[K],
 	vl serde.Serde[VL], vr serde.Serde[VR], join func(key K, left VL, right VR) VO, opts ...Option) Stream[K, VO] {
 	if join == nil {
@@ -169,9 +169,16 @@ func joinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w J
 		right = throughInternal(right, ks, vr, byKey, sideConfig(c, "right"))
 	}
 	thisStore, otherStore := thisName+"-store", otherName+"-store"
-	t.g.AddStore(thisStore)
-	t.g.AddStore(otherStore)
 	before, after, grace := w.before.Milliseconds(), w.after.Milliseconds(), w.grace.Milliseconds()
+	for _, s := range []struct {
+		name      string
+		lookAhead int64
+	}{{thisStore, after}, {otherStore, before}} {
+		st := t.g.AddStore(s.name)
+		st.InMemory = !c.onDisk
+		lookAhead := s.lookAhead
+		st.Index = func(key []byte) []byte { return closingKey(nil, key, lookAhead+grace) }
+	}
 	// The left side looks for right records in [t − before, t + after]; the right side
 	// for left records in [t − after, t + before].
 	fromLeft := joinSideNode(left, thisName, joinSide[K, VL, VR, VO]{
@@ -228,6 +235,9 @@ type joinSide[K, VT, VX, VO any] struct {
 //	0x01 | len(key) u32 | key | time | tag          → joined flag (1 byte) | value
 //	0x02 | close time | len(key) u32 | key | time | tag → nothing: the records, in closing order
 //
+// The closing entries are local (state.KV.SetIndex): the changelog has only the records,
+// and a restore derives each record's closing entry from its key (closingKey).
+//
 // The tag, a random 64-bit number, tells apart records of one key at one time: unique
 // with odds of 2⁻⁶⁴ per pair, with nothing to keep (a counter would be one more write per
 // record, and under at-least-once its last value could come back from the changelog older
@@ -239,6 +249,16 @@ const (
 	joinRecords = 0x01
 	joinClosing = 0x02
 )
+
+// closingKey appends to dst the closing entry of the record entry key, which closes
+// closeAfter after its time, and returns nil for a key that is not a record entry.
+func closingKey(dst, key []byte, closeAfter int64) []byte {
+	if len(key) < 1+4+16 || key[0] != joinRecords {
+		return nil
+	}
+	closeAt := readTime(key[len(key)-16:]) + closeAfter
+	return append(appendTime(append(dst, joinClosing), closeAt), key[1:]...)
+}
 
 // joinSideNode adds the processor of one side of a stream-stream join.
 func joinSideNode[K, VT, VX, VO any](s Stream[K, VT], name string, side joinSide[K, VT, VX, VO]) Stream[K, VO] {
@@ -259,9 +279,15 @@ func joinSideNode[K, VT, VX, VO any](s Stream[K, VT], name string, side joinSide
 			nextClose: math.MinInt64, scanned: math.MinInt64, step: max(1, (side.lookBack+side.lookAhead+side.grace)/10),
 			frontier: frontier{b: own, env: tb.Env, store: side.own},
 			late:     &windowOp[K, VT, struct{}]{ks: side.ks, vs: side.vs, env: tb.Env, lateTopic: side.lateTopic, store: side.own}}
-		op.putNew = own.Put
+		op.putNew, op.putIndex, op.deleteIndex = own.Put, own.Put, own.Delete
 		if n, ok := own.(interface{ PutNew(k, v []byte) }); ok {
-			op.putNew = n.PutNew
+			op.putNew, op.putIndex = n.PutNew, n.PutNew
+		}
+		if l, ok := own.(interface {
+			PutNewLocal(k, v []byte)
+			DeleteLocal(k []byte)
+		}); ok {
+			op.putIndex, op.deleteIndex = l.PutNewLocal, l.DeleteLocal
 		}
 		return startTimed[K, VT](tb, op)
 	})
@@ -275,8 +301,12 @@ type joinSideOp[K, VT, VX, VO any] struct {
 	// new, so a record that closes before the commit is never written (a store that can
 	// tell, state.KV.PutNew; else Put).
 	putNew func(k, v []byte)
-	next   next[K, VO]
-	env    graph.Env
+	// putIndex and deleteIndex write the closing entries, which the changelog does not
+	// carry (a store that can tell, state.KV.PutNewLocal; else like the records).
+	putIndex    func(k, v []byte)
+	deleteIndex func(k []byte)
+	next        next[K, VO]
+	env         graph.Env
 	frontier
 	late *windowOp[K, VT, struct{}] // rejects late records
 
@@ -327,8 +357,8 @@ func (op *joinSideOp[K, VT, VX, VO]) process(r processor.Record[K, VT]) error {
 		return op.errorf("encode value: %w", err)
 	}
 	op.putNew(op.key, op.vbuf)
-	op.vbuf = append(appendTime(append(op.vbuf[:0], joinClosing), closeAt), op.key[1:]...)
-	op.putNew(op.vbuf, nil)
+	op.vbuf = closingKey(op.vbuf[:0], op.key, op.lookAhead+op.grace)
+	op.putIndex(op.vbuf, nil)
 	op.nextClose = min(op.nextClose, closeAt)
 	return nil
 }
@@ -423,7 +453,7 @@ func (op *joinSideOp[K, VT, VX, VO]) advance(wm time.Time) error {
 			}
 		}
 		op.b.Delete(op.key)
-		op.b.Delete(idx)
+		op.deleteIndex(idx)
 	}
 	op.scanFrom, op.scanned = hi, w
 	op.move(wm)

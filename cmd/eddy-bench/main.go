@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -72,8 +73,9 @@ func child(ctx context.Context, args []string) error {
 	}
 	c.Engine, c.Pipeline, c.Guarantee = bench.Engine(*engine), bench.Pipeline(*pipeline), bench.Guarantee(*guarantee)
 	c.Brokers = strings.Split(*brokers, ",")
-	// EDDY_BENCH_PROFILE=<dir> writes each child's CPU profile (and its heap allocations at
-	// the end) to <dir>/<engine>-<pipeline>-<guarantee>.{cpu,alloc}.pprof.
+	// EDDY_BENCH_PROFILE=<dir> writes each child's CPU profile, its heap allocations at the
+	// end and its heap when the live heap was largest to
+	// <dir>/<engine>-<pipeline>-<guarantee>.{cpu,alloc,peak}.pprof.
 	if dir := os.Getenv("EDDY_BENCH_PROFILE"); dir != "" {
 		name := filepath.Join(dir, fmt.Sprintf("%s-%s-%s", *engine, *pipeline, *guarantee))
 		f, err := os.Create(name + ".cpu.pprof")
@@ -83,7 +85,9 @@ func child(ctx context.Context, args []string) error {
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return err
 		}
+		stopPeak := watchPeakHeap(name + ".peak.pprof")
 		defer func() {
+			stopPeak()
 			pprof.StopCPUProfile()
 			f.Close()
 			if h, err := os.Create(name + ".alloc.pprof"); err == nil {
@@ -267,4 +271,34 @@ func ints(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// watchPeakHeap writes a heap profile to file whenever the heap's live objects, sampled
+// every 100 ms, exceed the largest seen by a tenth, until stop is called.
+func watchPeakHeap(file string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		var peak uint64
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > peak+peak/10 {
+				peak = v
+				if h, err := os.Create(file); err == nil {
+					_ = pprof.Lookup("heap").WriteTo(h, 0)
+					h.Close()
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }

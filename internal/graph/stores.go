@@ -13,6 +13,12 @@ type Store struct {
 	// Retention is set for window stores: their changelog is compacted and deleted after
 	// it (cleanup.policy=compact,delete), as windows older than it are gone from the store.
 	Retention time.Duration
+	// InMemory keeps each task's slice in memory instead of the instance's database; a
+	// task that starts on an instance restores it in full from the changelog.
+	InMemory bool
+	// Index, when set, derives from a logged key the local key its users keep beside it
+	// (nil: none), which the changelog does not carry: a restore writes it (state.KV.SetIndex).
+	Index func(key []byte) []byte
 	// Global is set for a global table's store, which has no changelog and no users in
 	// any sub-topology (see AddGlobal); Stores does not list it.
 	Global *Global

@@ -86,10 +86,15 @@ func (w *worker) taskLocked(id processor.TaskID) (*task, error) {
 		return nil, err
 	}
 	for _, st := range stores {
-		kv, err := w.mgr.Open(id.Subtopology, id.Partition, st.Name)
+		open := w.mgr.Open
+		if st.InMemory {
+			open = w.mgr.OpenInMemory
+		}
+		kv, err := open(id.Subtopology, id.Partition, st.Name)
 		if err != nil {
 			return nil, fmt.Errorf("eddy: task %s: opening store %s: %w", id, st.Name, err)
 		}
+		kv.SetIndex(st.Index)
 		t.kvs = append(t.kvs, kv)
 		t.stores[st.Name] = kv
 		t.changelogs = append(t.changelogs, changelog.Topic(w.cfg.ApplicationID, st.Name))

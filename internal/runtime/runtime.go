@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -118,7 +119,7 @@ func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
 	defer stopCancel()
 	var mgr *state.Manager
 	if len(g.Stores()) > 0 || len(g.Globals()) > 0 {
-		if mgr, err = openState(cfg); err != nil {
+		if mgr, err = openState(cfg, g); err != nil {
 			return err
 		}
 		defer func() { err = errors.Join(err, mgr.Close()) }()
@@ -225,8 +226,13 @@ func prepare(ctx context.Context, cfg *Config, g *graph.Graph) (*topicPlan, erro
 	return plan, planBounds(actx, adm, cfg.ApplicationID, plan)
 }
 
-// openState opens the instance's database under the state directory.
-func openState(cfg *Config) (*state.Manager, error) {
+// openState opens the instance's database under the state directory. When every store
+// keeps its slices in memory and there is no global table, nothing needs the disk: the
+// store ids live in memory too, and no Badger database is opened (it costs tens of MiB).
+func openState(cfg *Config, g *graph.Graph) (*state.Manager, error) {
+	if len(g.Globals()) == 0 && !slices.ContainsFunc(g.Stores(), func(s *graph.Store) bool { return !s.InMemory }) {
+		return state.NewManager(store.NewMemory()), nil
+	}
 	db, err := store.OpenBadger(filepath.Join(cfg.StateDir, "state"), store.BadgerOptions{
 		LowMemory: cfg.LowMemoryState,
 		Logger:    cfg.Logger.With("component", "badger"),

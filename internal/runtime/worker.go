@@ -557,7 +557,7 @@ func (w *worker) writeChangelogsLocked(ctx context.Context) ([]*task, error) {
 			topic := t.changelogs[i]
 			// The buffer's values stay untouched until applyStateLocked resets it, after
 			// the flush: the producer may hold them without a copy.
-			changelog.Write(ctx, w.produceChange, topic, t.id.Partition, buf)
+			changelog.Write(ctx, w.produceChange, topic, t.id.Partition, buf.Logged())
 		}
 		if wrote {
 			dirty = append(dirty, t)
@@ -584,12 +584,20 @@ func (w *worker) applyStateLocked(dirty []*task) error {
 				continue
 			}
 			tp := topicPartition{t.changelogs[i], t.id.Partition}
+			cp := state.Checkpoint{TopicID: w.plan.changelogs[tp.topic].id, Written: now}
 			next, ok := w.acks.Next(tp.topic, tp.partition)
 			if !ok {
-				return fmt.Errorf("eddy: task %s: no acknowledged offset for changelog %s/%d after flush", t.id, tp.topic, tp.partition)
+				// A buffer of local keys only wrote nothing to the changelog: the
+				// changelog is where it was at the slice's last commit or restore.
+				last, had := kv.LastCheckpoint()
+				if kv.Buffer().LoggedLen() > 0 || !had {
+					return fmt.Errorf("eddy: task %s: no acknowledged offset for changelog %s/%d after flush", t.id, tp.topic, tp.partition)
+				}
+				next = last.Offset
 			}
+			cp.Offset = next
 			kvs = append(kvs, kv)
-			cps = append(cps, state.Checkpoint{TopicID: w.plan.changelogs[tp.topic].id, Offset: next, Written: now})
+			cps = append(cps, cp)
 		}
 		if err := w.mgr.Commit(kvs, cps); err != nil {
 			return fmt.Errorf("eddy: task %s: %w", t.id, err)

@@ -21,19 +21,23 @@ import (
 
 // entry is one buffered write: a value, or a tombstone. fresh marks a key the database
 // does not have (written with PutNew, never committed): deleting it drops it from the
-// buffer, so neither the database nor the changelog ever sees it.
+// buffer, so neither the database nor the changelog ever sees it. local marks a key kept
+// in the database only, never in the changelog: an index entry that a restore derives
+// from the logged keys (KV.SetIndex).
 type entry struct {
 	value   []byte
 	deleted bool
 	fresh   bool
+	local   bool
 }
 
 // Buffer holds the writes of one task's store since the last commit. Reads see it over the
 // database; at commit its last value per key goes to the changelog and then to the
 // database. Not safe for concurrent use: a task's goroutine owns it.
 type Buffer struct {
-	m     map[string]entry
-	bytes int
+	m      map[string]entry
+	bytes  int
+	logged int // the keys that go to the changelog (not local)
 	// order holds the keys in byte order, for ranges: a tree, because window operators
 	// range over a buffer that changes between every two ranges, and sorting the keys
 	// again each time cost O(n log n) per range.
@@ -66,22 +70,45 @@ func (b *Buffer) PutNew(key, value []byte) {
 	b.set(key, entry{value: v, fresh: true})
 }
 
+// PutNewLocal is PutNew for a local key: one the database keeps and the changelog does
+// not (an index entry a restore derives from the logged keys, KV.SetIndex).
+func (b *Buffer) PutNewLocal(key, value []byte) {
+	v := bytes.Clone(value)
+	if v == nil {
+		v = []byte{}
+	}
+	b.set(key, entry{value: v, fresh: true, local: true})
+}
+
 // Delete buffers a tombstone for key, or forgets a fresh key.
-func (b *Buffer) Delete(key []byte) {
+func (b *Buffer) Delete(key []byte) { b.remove(key, false) }
+
+// DeleteLocal is Delete for a local key: the tombstone goes to the database only.
+func (b *Buffer) DeleteLocal(key []byte) { b.remove(key, true) }
+
+func (b *Buffer) remove(key []byte, local bool) {
 	if old, ok := b.m[string(key)]; ok && old.fresh {
 		b.bytes -= len(key) + len(old.value)
+		if !old.local {
+			b.logged--
+		}
 		delete(b.m, string(key))
 		b.order.Delete(string(key))
 		return
 	}
-	b.set(key, entry{deleted: true})
+	b.set(key, entry{deleted: true, local: local})
 }
 
 func (b *Buffer) set(key []byte, e entry) {
 	old, ok := b.m[string(key)]
 	if ok {
-		// A fresh key stays fresh when written again: the database still lacks it.
+		// A fresh key stays fresh when written again: the database still lacks it. A
+		// local key stays local: the changelog never had it.
 		e.fresh = e.fresh || (old.fresh && !e.deleted)
+		e.local = e.local || old.local
+		if !old.local && e.local {
+			b.logged--
+		}
 		b.bytes -= len(old.value)
 		b.m[string(key)] = e
 	} else {
@@ -89,6 +116,9 @@ func (b *Buffer) set(key []byte, e entry) {
 		b.bytes += len(k)
 		b.m[k] = e
 		b.order.ReplaceOrInsert(k)
+		if !e.local {
+			b.logged++
+		}
 	}
 	b.bytes += len(e.value)
 }
@@ -102,6 +132,10 @@ func (b *Buffer) Get(key []byte) (value []byte, deleted, found bool) {
 
 // Len is the number of buffered keys.
 func (b *Buffer) Len() int { return len(b.m) }
+
+// LoggedLen is the number of buffered keys that go to the changelog (the local ones left
+// out).
+func (b *Buffer) LoggedLen() int { return b.logged }
 
 // Bytes is roughly the memory the buffered keys and values take.
 func (b *Buffer) Bytes() int { return b.bytes }
@@ -136,9 +170,40 @@ func (b *Buffer) Each(fn func(key string, value []byte, deleted bool) error) err
 	return nil
 }
 
+// EachInOrder is Each in key order.
+func (b *Buffer) EachInOrder(fn func(key string, value []byte, deleted bool) error) error {
+	var err error
+	b.order.Ascend(func(k string) bool {
+		e := b.m[k]
+		err = fn(k, e.value, e.deleted)
+		return err == nil
+	})
+	return err
+}
+
+// Logged is the buffer's changes for the changelog: every key but the local ones.
+func (b *Buffer) Logged() Logged { return Logged{b} }
+
+// Logged is a buffer's changes without its local keys (changelog.Changes).
+type Logged struct{ b *Buffer }
+
+// Each calls fn for every buffered key that is not local, in no particular order.
+func (l Logged) Each(fn func(key string, value []byte, deleted bool) error) error {
+	for k, e := range l.b.m {
+		if e.local {
+			continue
+		}
+		if err := fn(k, e.value, e.deleted); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Reset empties the buffer, keeping its map for reuse.
 func (b *Buffer) Reset() {
 	clear(b.m)
 	b.bytes = 0
+	b.logged = 0
 	b.order.Clear(true)
 }

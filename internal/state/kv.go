@@ -10,17 +10,31 @@ import (
 // the buffer first; writes go only to the buffer until the commit applies it. Owned by the
 // task's goroutine; not safe for concurrent use.
 type KV struct {
-	name    string
-	db      store.Backend
-	slot    slot
-	prefix  []byte // data prefix of the current incarnation
-	buf     *Buffer
-	cache   *valueCache // committed values read or written lately; nil: none
-	scratch []byte      // prefixed key for lookups, reused
+	name string
+	// db holds the committed state: the instance's database, or for a slice kept in
+	// memory (Manager.OpenInMemory) a Memory of its own, checkpoint included, which a
+	// restart or a move of the task loses, so the slice restores in full.
+	db       store.Backend
+	inMemory bool
+	slot     slot
+	prefix   []byte // data prefix of the current incarnation
+	buf      *Buffer
+	cache    *valueCache // committed values read or written lately; nil: none
+	scratch  []byte      // prefixed key for lookups, reused
+	// index derives the local key kept beside a logged key (nil: none): see SetIndex.
+	index func(key []byte) []byte
+	// last is the checkpoint of the last commit or restore, for a commit whose buffer
+	// holds local keys only (it produced no changelog record to take an offset from).
+	last    Checkpoint
+	hasLast bool
+	batch   store.Batch // a memory slice's commit, reused
 }
 
 // Name is the store's name.
 func (s *KV) Name() string { return s.name }
+
+// InMemory reports whether the slice's committed state is kept in memory.
+func (s *KV) InMemory() bool { return s.inMemory }
 
 // Buffer is the store's write buffer.
 func (s *KV) Buffer() *Buffer { return s.buf }
@@ -59,6 +73,24 @@ func (s *KV) Get(key []byte, fn func(value []byte) error) (bool, error) {
 	return found, err
 }
 
+// SetIndex says that for every logged key k with index(k) != nil the slice keeps a local
+// key index(k), with an empty value, that the changelog does not have: written with
+// PutNewLocal and deleted with DeleteLocal by the store's user, and derived by a restore
+// from each restored key (a put of k puts index(k), a deletion deletes it). It halves the
+// changelog of a store that keeps its keys in a second order too (a join side's records
+// by closing time).
+func (s *KV) SetIndex(index func(key []byte) []byte) { s.index = index }
+
+// LastCheckpoint is the checkpoint of the slice's last commit or restore, if it had one in
+// this process.
+func (s *KV) LastCheckpoint() (Checkpoint, bool) { return s.last, s.hasLast }
+
+// PutNewLocal writes a local key the database does not have: see Buffer.PutNewLocal.
+func (s *KV) PutNewLocal(key, value []byte) { s.buf.PutNewLocal(key, value) }
+
+// DeleteLocal deletes a local key: see Buffer.DeleteLocal.
+func (s *KV) DeleteLocal(key []byte) { s.buf.DeleteLocal(key) }
+
 // Put sets key to value in the buffer.
 func (s *KV) Put(key, value []byte) { s.buf.Put(key, value) }
 
@@ -71,10 +103,13 @@ func (s *KV) Delete(key []byte) { s.buf.Delete(key) }
 // Range iterates the keys in [lo, hi) (hi nil: to the end) in byte order, merging the
 // buffer over the database. The iterator sees the buffer as it is now.
 func (s *KV) Range(lo, hi []byte) (store.Iterator, error) {
-	dbLo := append(append([]byte(nil), s.prefix...), lo...)
+	// One allocation for both bounds (the database may keep them while it iterates).
+	bounds := make([]byte, 0, 2*len(s.prefix)+len(lo)+max(len(hi), 1))
+	bounds = append(append(bounds, s.prefix...), lo...)
+	dbLo := bounds[:len(bounds):len(bounds)]
 	var dbHi []byte
 	if hi != nil {
-		dbHi = append(append([]byte(nil), s.prefix...), hi...)
+		dbHi = append(append(bounds[len(bounds):], s.prefix...), hi...)
 	} else {
 		dbHi = prefixEnd(s.prefix)
 	}
@@ -103,11 +138,11 @@ func (s *KV) committed() {
 // appendBatch writes the buffer into b under the store's prefix.
 func (s *KV) appendBatch(b *store.Batch) {
 	s.buf.Each(func(k string, v []byte, deleted bool) error {
-		key := append(append(s.scratch[:0], s.prefix...), k...)
+		s.scratch = append(append(s.scratch[:0], s.prefix...), k...)
 		if deleted {
-			b.Delete(key)
+			b.Delete(s.scratch)
 		} else {
-			b.Put(key, v)
+			b.Put(s.scratch, v)
 		}
 		return nil
 	})

@@ -101,8 +101,13 @@ func (m *Manager) ReleaseAll(t time.Time) error {
 	return it.Err()
 }
 
-// Release records that the task holding kv left this instance.
+// Release records that the task holding kv left this instance. A slice kept in memory is
+// dropped at once: it has no checkpoint, so the task restores it in full wherever it goes.
 func (m *Manager) Release(kv *KV) {
+	if kv.inMemory {
+		_ = kv.db.Close() // a Memory's Close cannot fail
+		return
+	}
 	m.mu.Lock()
 	m.mu.released[kv.slot] = time.Now()
 	m.mu.Unlock()
@@ -199,6 +204,20 @@ func (m *Manager) Open(sub int, partition int32, name string) (*KV, error) {
 	return &KV{name: name, db: m.db, slot: s, prefix: s.dataPrefix(inc), buf: NewBuffer(), cache: newValueCache(m.CacheBytes)}, nil
 }
 
+// OpenInMemory returns a task's slice of the named store with its committed state in
+// memory: reads never reach the database, and a commit writes to memory. Its checkpoint
+// lives there too, so a task that starts (or starts again) on this instance restores the
+// slice in full from its changelog. For stores whose records live briefly, as a
+// stream-stream join's, which hold a join window's worth of records.
+func (m *Manager) OpenInMemory(sub int, partition int32, name string) (*KV, error) {
+	id, err := m.storeID(name)
+	if err != nil {
+		return nil, err
+	}
+	s := slot{sub: uint32(sub), partition: uint32(partition), store: id}
+	return &KV{name: name, db: store.NewMemory(), inMemory: true, slot: s, prefix: s.dataPrefix(0), buf: NewBuffer()}, nil
+}
+
 func (m *Manager) incarnation(s slot) (uint32, error) {
 	var inc uint32
 	_, err := m.db.Get(s.incarnationKey(), func(v []byte) error {
@@ -215,7 +234,7 @@ func (m *Manager) incarnation(s slot) (uint32, error) {
 func (m *Manager) Checkpoint(kv *KV) (Checkpoint, bool, error) {
 	var c Checkpoint
 	var derr error
-	found, err := m.db.Get(kv.slot.checkpointKey(), func(v []byte) error {
+	found, err := kv.db.Get(kv.slot.checkpointKey(), func(v []byte) error {
 		c, derr = decodeCheckpoint(v)
 		return nil
 	})
@@ -231,11 +250,14 @@ func (m *Manager) Checkpoint(kv *KV) (Checkpoint, bool, error) {
 
 // Commit applies the buffers of a task's stores to the database, then writes their
 // checkpoints in a separate write: Badger may split a large batch, and a checkpoint must
-// never be durable before the data it covers. The buffers are emptied.
+// never be durable before the data it covers. Slices kept in memory are written to their
+// own memory the same way. The buffers are emptied.
 func (m *Manager) Commit(kvs []*KV, cps []Checkpoint) error {
 	var b store.Batch
 	for _, kv := range kvs {
-		kv.appendBatch(&b)
+		if !kv.inMemory {
+			kv.appendBatch(&b)
+		}
 	}
 	if b.Len() > 0 {
 		if err := m.db.Write(&b); err != nil {
@@ -244,42 +266,101 @@ func (m *Manager) Commit(kvs []*KV, cps []Checkpoint) error {
 	}
 	b.Reset()
 	for i, kv := range kvs {
+		if kv.inMemory {
+			if err := kv.commitInMemory(cps[i]); err != nil {
+				return err
+			}
+			continue
+		}
 		b.Put(kv.slot.checkpointKey(), cps[i].encode())
+		kv.last, kv.hasLast = cps[i], true
 		kv.committed()
 		kv.buf.Reset()
 	}
-	if err := m.db.Write(&b); err != nil {
-		return fmt.Errorf("state: writing checkpoints: %w", err)
+	if b.Len() > 0 {
+		if err := m.db.Write(&b); err != nil {
+			return fmt.Errorf("state: writing checkpoints: %w", err)
+		}
 	}
 	return nil
 }
 
+// commitInMemory applies a memory slice's buffer and checkpoint to its memory, in one
+// write (a Memory's writes are atomic), and empties the buffer.
+func (kv *KV) commitInMemory(cp Checkpoint) error {
+	// In key order, which a Memory applies as a merge.
+	b := &kv.batch
+	b.Reset()
+	kv.buf.EachInOrder(func(k string, v []byte, deleted bool) error {
+		kv.scratch = append(append(kv.scratch[:0], kv.prefix...), k...)
+		if deleted {
+			b.Delete(kv.scratch)
+		} else {
+			b.Put(kv.scratch, v)
+		}
+		return nil
+	})
+	b.Put(kv.slot.checkpointKey(), cp.encode())
+	err := kv.db.Write(b)
+	b.Reset()
+	if err != nil {
+		return fmt.Errorf("state: applying buffered writes of store %s: %w", kv.name, err)
+	}
+	kv.last, kv.hasLast = cp, true
+	kv.buf.Reset()
+	return nil
+}
+
 // ApplyRestored writes changelog records straight to the database during a restore (value
-// nil: delete), then the checkpoint after them.
+// nil: delete), with the local keys derived from them (KV.SetIndex), then the checkpoint
+// after them.
 func (m *Manager) ApplyRestored(kv *KV, keys, values [][]byte, cp Checkpoint) error {
 	kv.cache.clear()
 	var b store.Batch
+	var key []byte
 	for i, k := range keys {
-		key := append(append([]byte(nil), kv.prefix...), k...)
+		key = append(append(key[:0], kv.prefix...), k...)
 		if values[i] == nil {
 			b.Delete(key)
 		} else {
 			b.Put(key, values[i])
 		}
+		if kv.index == nil {
+			continue
+		}
+		if idx := kv.index(k); idx != nil {
+			key = append(append(key[:0], kv.prefix...), idx...)
+			if values[i] == nil {
+				b.Delete(key)
+			} else {
+				b.Put(key, nil)
+			}
+		}
 	}
 	if b.Len() > 0 {
-		if err := m.db.Write(&b); err != nil {
+		if err := kv.db.Write(&b); err != nil {
 			return fmt.Errorf("state: applying restored records: %w", err)
 		}
 	}
 	b.Reset()
 	b.Put(kv.slot.checkpointKey(), cp.encode())
-	return m.db.Write(&b)
+	if err := kv.db.Write(&b); err != nil {
+		return err
+	}
+	kv.last, kv.hasLast = cp, true
+	return nil
 }
 
 // Wipe drops a task's slice: the incarnation is bumped and the checkpoint removed in one
 // write, so the slice is empty at once; the old data is deleted in the background.
 func (m *Manager) Wipe(kv *KV) error {
+	kv.hasLast = false
+	if kv.inMemory {
+		_ = kv.db.Close() // a Memory's Close cannot fail
+		kv.db = store.NewMemory()
+		kv.buf.Reset()
+		return nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.wipeLocked(kv.slot); err != nil {

@@ -65,6 +65,7 @@ var tests = []struct {
 	fn   func(t *testing.T, newBackend func(t *testing.T) store.Backend)
 }{
 	{"GetMissing", testGetMissing},
+	{"BatchesMatchModel", testBatchesMatchModel},
 	{"GetPresent", testGetPresent},
 	{"GetNilFn", testGetNilFn},
 	{"GetFnError", testGetFnError},
