@@ -155,10 +155,11 @@ func (w *worker) finishRestore(job *restoreJob) {
 	delete(w.jobs, topicPartition{tg.Topic, tg.Partition})
 	info := RestoreInfo{
 		Task: job.task.id, Store: job.kv.Name(), Topic: tg.Topic, Partition: tg.Partition,
-		From: tg.From, To: tg.To, Restored: tg.Restored, Wiped: job.wiped, Duration: time.Since(tg.Started),
+		From: tg.From, To: tg.To, Restored: tg.Restored, Wiped: job.wiped, InMemory: job.kv.InMemory(),
+		Duration: time.Since(tg.Started),
 	}
 	w.log.Info("store restored", "task", info.Task.String(), "store", info.Store, "records", info.Restored,
-		"from", info.From, "to", info.To, "wiped", info.Wiped, "duration", info.Duration,
+		"from", info.From, "to", info.To, "wiped", info.Wiped, "in_memory", info.InMemory, "duration", info.Duration,
 		"rate", changelog.Rate(tg))
 	if w.cfg.OnRestore != nil {
 		w.cfg.OnRestore(info)
