@@ -96,7 +96,7 @@ type RestoreInfo struct {
 	// Restored is the number of records applied.
 	Restored int64
 	// Wiped reports whether local state was discarded first (no valid checkpoint).
-	Wiped    bool
+	Wiped bool
 	// InMemory says the store keeps its state in memory (a stream-stream join's by
 	// default, topology.OnDisk): it has no local checkpoint, so it always restores in full.
 	InMemory bool
