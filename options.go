@@ -189,7 +189,7 @@ func ReplicationFactor(n int16) Opt { return optFunc(func(c *config) { c.replica
 func MaxQueuedRecords(n int) Opt { return optFunc(func(c *config) { c.maxQueued = n }) }
 
 // StateCacheBytes bounds the cache of committed store values that each task keeps per
-// store, so that reading a key again after a commit does not go to Badger (default 8 MiB;
+// store, so that reading a key again after a commit does not go to Badger (default 16 MiB;
 // 0 turns it off). Reads of keys written since the last commit come from the write buffer
 // either way.
 func StateCacheBytes(n int) Opt { return optFunc(func(c *config) { c.stateCache = n }) }

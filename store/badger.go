@@ -11,11 +11,11 @@ import (
 )
 
 // BadgerOptions configures OpenBadger. The zero value is the production
-// profile: throughput first, about 84 MiB of heap at open.
+// profile, about 22 MiB of heap at open.
 type BadgerOptions struct {
 	// LowMemory selects a profile for tests and small tools: 8 MiB memtables
 	// (at most 2), a 1 MiB block cache and 2 compactors, about 11 MiB of heap
-	// at open instead of about 84 MiB. Default false: 64 MiB memtables (at
+	// at open instead of about 22 MiB. Default false: 16 MiB memtables (at
 	// most 3), a 64 MiB block cache and Badger's 4 compactors.
 	LowMemory bool
 
@@ -38,14 +38,18 @@ type BadgerOptions struct {
 // The profiles. Badger's other defaults (4 KiB blocks, 2 MiB base tables,
 // Snappy compression, bloom filters, all table indexes in memory) suit both.
 const (
-	// memTableSize: Badger's default and the size the design asks for; a
-	// bigger memtable means fewer, larger L0 flushes. Each memtable's arena
-	// costs about 1.3× its size in heap (Badger reserves room for one
-	// maximal batch on top), which is most of the heap at open.
-	memTableSize = 64 << 20
+	// memTableSize: a quarter of Badger's default, the size of Kafka Streams'
+	// RocksDB write buffers. Badger allocates each memtable's arena, about 1.3× its
+	// size, on the Go heap when the memtable opens, and the garbage collector
+	// lets the heap grow by as much again as is live, arena included: with
+	// 64 MiB memtables an instance whose state was a few MiB peaked at ~170 MiB
+	// (a stream-table join of 10k rows), at 16 MiB at ~105 MiB. The cost is
+	// more, smaller L0 flushes; with the committed-value cache at 16 MiB a
+	// count by key was as fast at 100k and 1M keys as with 64 MiB memtables
+	// and an 8 MiB cache, at 60-70% of the memory (BENCHMARKS.md).
+	memTableSize = 16 << 20
 	// numMemtables: one mutable plus two waiting to flush, not Badger's 5:
-	// the heap worst case is ~250 MiB instead of ~415 MiB, and a flush
-	// (sequential write) keeps up with commits in the common case.
+	// a flush (sequential write) keeps up with commits in the common case.
 	numMemtables = 3
 	// blockCacheSize holds decompressed blocks for reads that miss the
 	// memtables; recently committed values are also cached by the layer

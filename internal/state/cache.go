@@ -20,7 +20,7 @@ type cached struct {
 const entryOverhead = 64
 
 // DefaultCacheBytes is the committed-value cache of one task's slice of one store.
-const DefaultCacheBytes = 8 << 20
+const DefaultCacheBytes = 16 << 20
 
 func newValueCache(max int) *valueCache {
 	if max <= 0 {
