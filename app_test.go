@@ -289,6 +289,41 @@ func TestBackpressureLosesNothing(t *testing.T) {
 	}
 }
 
+// The queue bound is the task's, shared by its partitions: a task of two topics (a merge)
+// with a bound of one record pauses and resumes both all the time, and a partition whose
+// queue is empty always resumes, so time synchronization, which waits for it, never waits
+// on its pause. Every record comes through exactly once.
+func TestBackpressureSharedByATasksPartitions(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"a": 2, "b": 2, "out": 1})
+	var as, bs [][2]string
+	for i := range 300 {
+		as = append(as, [2]string{strconv.Itoa(i % 7), "a" + strconv.Itoa(i)})
+		bs = append(bs, [2]string{strconv.Itoa(i % 7), "b" + strconv.Itoa(i)})
+	}
+	produce(t, brokers, "a", as...)
+	produce(t, brokers, "b", bs...)
+	top := topology.New()
+	s := serde.String()
+	topology.To(topology.From(top, "a", s, s).Merge(topology.From(top, "b", s, s)), "out", s, s)
+	app, err := eddy.New(top, eddy.ApplicationID("bp2"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+		eddy.MaxQueuedRecords(1), eddy.CommitInterval(50*time.Millisecond), eddy.MaxTaskIdle(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopCaughtUp(t, brokers, "bp2", runApp(t, app), "a", "b")
+	out := readAll(t, brokers, "out")
+	seen := map[string]bool{}
+	for _, r := range out {
+		if seen[string(r.Value)] {
+			t.Errorf("duplicate %s", r.Value)
+		}
+		seen[string(r.Value)] = true
+	}
+	if len(seen) != 600 || len(out) != 600 {
+		t.Errorf("%d records, %d distinct, want 600", len(out), len(seen))
+	}
+}
+
 // A record that fails stops Run with the task, the record's coordinates and the cause; the
 // records before it were committed, the failing one was not.
 func TestProcessingErrorNamesRecord(t *testing.T) {

@@ -181,11 +181,14 @@ func ShutdownTimeout(d time.Duration) Opt { return optFunc(func(c *config) { c.s
 // min.insync.replicas=2 on the broker).
 func ReplicationFactor(n int16) Opt { return optFunc(func(c *config) { c.replication = n }) }
 
-// MaxQueuedRecords is how many fetched, unprocessed records a partition may hold before
-// eddy pauses fetching it (backpressure); fetching resumes at half. Default 10000: about
-// ten fetches of small records, so the client keeps fetching while the task works (at
-// 1000 a single 1 MiB fetch of 100-byte records filled the queue, and every fetch waited
-// for the queue to drain: half the throughput). Lower it for large records.
+// MaxQueuedRecords is how many fetched, unprocessed records a task may hold before eddy
+// pauses fetching its partitions as they receive more (backpressure); a partition resumes
+// once the task holds half as many, or once its own queue is empty. The bound is the
+// task's, shared by its input partitions, so a join of two topics holds no more than a
+// task of one topic. Default 10000: about ten fetches of small records, so the client
+// keeps fetching while the task works (at 1000 a single 1 MiB fetch of 100-byte records
+// filled the queue, and every fetch waited for the queue to drain: half the throughput).
+// Lower it for large records.
 func MaxQueuedRecords(n int) Opt { return optFunc(func(c *config) { c.maxQueued = n }) }
 
 // StateCacheBytes bounds the cache of committed store values that each task keeps per

@@ -174,7 +174,7 @@ func (w *worker) finishRestore(job *restoreJob) {
 func (w *worker) resumeTaskLocked(t *task) {
 	resume := map[string][]int32{}
 	for _, p := range t.parts {
-		if p.paused && p.queued() < w.cfg.MaxQueuedPerPartition {
+		if p.paused && (p.queued() == 0 || t.queued() < w.cfg.MaxQueuedPerTask) {
 			p.paused = false
 			resume[p.topic] = append(resume[p.topic], p.partition)
 		}

@@ -37,8 +37,9 @@ type Config struct {
 	ClientOpts     []kgo.Opt
 	// ReplicationFactor of the internal topics; -1 takes the broker's default.
 	ReplicationFactor int16
-	// MaxQueuedPerPartition is the queue length at which a partition's fetching pauses.
-	MaxQueuedPerPartition int
+	// MaxQueuedPerTask is how many records a task's partitions may hold together before
+	// fetching a partition that receives more pauses.
+	MaxQueuedPerTask int
 	// MaxPollRecords bounds one poll.
 	MaxPollRecords int
 	// ProcessBudget bounds the processing between two polls.

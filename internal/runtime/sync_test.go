@@ -28,7 +28,7 @@ type syncRig struct {
 func newSyncRig(t *testing.T, idle time.Duration, timings ...sourceTiming) *syncRig {
 	r := &syncRig{t: t, now: time.UnixMilli(1_000_000)}
 	r.w = &worker{cfg: &Config{MaxTaskIdle: idle, Metrics: metrics.NewRegistry(), TransactionTimeout: 10 * time.Second,
-		CommitInterval: 100 * time.Millisecond, MaxQueuedPerPartition: 1000},
+		CommitInterval: 100 * time.Millisecond, MaxQueuedPerTask: 1000},
 		poisoned: map[recordCoord]*poison{}, tasks: map[processor.TaskID]*task{}, parts: map[topicPartition]*partition{}}
 	r.w.now = func() time.Time { return r.now }
 	r.w.guarantee = &eos.ExactlyOnce{} // processes everything polled; the transaction is never touched here

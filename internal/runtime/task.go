@@ -80,6 +80,23 @@ func (p *partition) consumed(rec *kgo.Record) {
 
 func (p *partition) queued() int { return len(p.queue) - p.head }
 
+// queued is the number of records the task's partitions hold, together.
+func (t *task) queued() int {
+	n := 0
+	for _, p := range t.parts {
+		n += p.queued()
+	}
+	return n
+}
+
+// mayResume says whether fetching p, paused, may resume: once its task holds at most half
+// of limit (the limit is the task's, shared by its partitions: a join of two topics holds
+// no more than a single topic's task), or once p's own queue is empty, so a task that
+// waits for p's records (time synchronization) never waits on its own pause.
+func (p *partition) mayResume(limit int) bool {
+	return p.queued() == 0 || p.task.queued() <= limit/2
+}
+
 func (p *partition) pop() *kgo.Record {
 	r := p.queue[p.head]
 	p.queue[p.head] = nil // let the record be collected once processed

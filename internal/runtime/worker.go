@@ -466,7 +466,7 @@ func (w *worker) enqueueLocked(fp kgo.FetchTopicPartition) {
 	p.sync.received(fp.Records[len(fp.Records)-1].Offset+1, w.fetchedEnd(fp))
 	p.settle()
 	p.received = time.Now()
-	if !p.paused && p.queued() >= w.cfg.MaxQueuedPerPartition {
+	if !p.paused && p.task.queued() >= w.cfg.MaxQueuedPerTask {
 		p.paused = true
 		w.cl.PauseFetchPartitions(map[string][]int32{p.topic: {p.partition}})
 	}
@@ -507,7 +507,7 @@ func (w *worker) processLocked(rule waitRule) error {
 	}
 	var resume map[string][]int32
 	for _, p := range w.parts {
-		if p.paused && p.task.restoring == 0 && p.queued() <= w.cfg.MaxQueuedPerPartition/2 {
+		if p.paused && p.task.restoring == 0 && p.mayResume(w.cfg.MaxQueuedPerTask) {
 			p.paused = false
 			if resume == nil {
 				resume = map[string][]int32{}

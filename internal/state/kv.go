@@ -27,7 +27,6 @@ type KV struct {
 	// holds local keys only (it produced no changelog record to take an offset from).
 	last    Checkpoint
 	hasLast bool
-	batch   store.Batch // a memory slice's commit, reused
 }
 
 // Name is the store's name.

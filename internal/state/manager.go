@@ -285,11 +285,15 @@ func (m *Manager) Commit(kvs []*KV, cps []Checkpoint) error {
 	return nil
 }
 
+var batchPool = sync.Pool{New: func() any { return new(store.Batch) }}
+
 // commitInMemory applies a memory slice's buffer and checkpoint to its memory, in one
 // write (a Memory's writes are atomic), and empties the buffer.
 func (kv *KV) commitInMemory(cp Checkpoint) error {
-	// In key order, which a Memory applies as a merge.
-	b := &kv.batch
+	// In key order, which a Memory applies as a merge. The batch comes from a pool, not
+	// the slice: kept per slice, every slice's largest commit stayed live.
+	b := batchPool.Get().(*store.Batch)
+	defer batchPool.Put(b)
 	b.Reset()
 	kv.buf.EachInOrder(func(k string, v []byte, deleted bool) error {
 		kv.scratch = append(append(kv.scratch[:0], kv.prefix...), k...)
