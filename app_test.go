@@ -276,7 +276,12 @@ func TestBackpressureLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopCaughtUp(t, brokers, "bp", runApp(t, app), "in")
-	out := readAll(t, brokers, "out")
+	checkEachOnce(t, readAll(t, brokers, "out"), 400)
+}
+
+// checkEachOnce checks that out has n records, no value twice.
+func checkEachOnce(t *testing.T, out []*kgo.Record, n int) {
+	t.Helper()
 	seen := map[string]bool{}
 	for _, r := range out {
 		if seen[string(r.Value)] {
@@ -284,8 +289,8 @@ func TestBackpressureLosesNothing(t *testing.T) {
 		}
 		seen[string(r.Value)] = true
 	}
-	if len(seen) != 400 || len(out) != 400 {
-		t.Errorf("%d records, %d distinct, want 400", len(out), len(seen))
+	if len(seen) != n || len(out) != n {
+		t.Errorf("%d records, %d distinct, want %d", len(out), len(seen), n)
 	}
 }
 
@@ -311,17 +316,7 @@ func TestBackpressureSharedByATasksPartitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopCaughtUp(t, brokers, "bp2", runApp(t, app), "a", "b")
-	out := readAll(t, brokers, "out")
-	seen := map[string]bool{}
-	for _, r := range out {
-		if seen[string(r.Value)] {
-			t.Errorf("duplicate %s", r.Value)
-		}
-		seen[string(r.Value)] = true
-	}
-	if len(seen) != 600 || len(out) != 600 {
-		t.Errorf("%d records, %d distinct, want 600", len(out), len(seen))
-	}
+	checkEachOnce(t, readAll(t, brokers, "out"), 600)
 }
 
 // A record that fails stops Run with the task, the record's coordinates and the cause; the

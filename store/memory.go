@@ -60,25 +60,13 @@ func NewMemory() *Memory {
 // not nil it receives, for every level, the last node before that position.
 // m.mu must be held.
 func (m *Memory) seekLocked(key []byte, prev *[maxHeight]*memNode) *memNode {
-	x := &m.mu.head
-	// stop is the node that ended the walk on the level above, known to be
-	// >= key: meeting it again on a lower level needs no comparison. That
-	// saves comparisons, each of which costs cache misses.
-	var stop *memNode
-	for level := maxHeight - 1; level >= 0; level-- {
-		for {
-			n := x.next[level]
-			if n == nil || n == stop || bytes.Compare(n.key, key) >= 0 {
-				stop = n
-				break
-			}
-			x = n
-		}
-		if prev != nil {
-			prev[level] = x
-		}
+	var own [maxHeight]*memNode
+	if prev == nil {
+		prev = &own
+	} else {
+		*prev = [maxHeight]*memNode{}
 	}
-	return stop
+	return m.seekFromLocked(key, prev)
 }
 
 // Get implements Backend.
@@ -138,12 +126,16 @@ func (m *Memory) Write(b *Batch) error {
 	return nil
 }
 
-// seekFromLocked is seekLocked starting, on each level, from prev's node there when it
-// is further along (prev: for each level a node before key, or nil), and leaving in prev
-// the last node before key on every level. m.mu must be held.
+// seekFromLocked returns the first node whose key is >= key, or nil, and leaves in prev
+// the last node before that position on every level. It starts each level from prev's
+// node there when that is further along (prev: for each level a node before key, or nil
+// for none: a finger). m.mu must be held.
 func (m *Memory) seekFromLocked(key []byte, prev *[maxHeight]*memNode) *memNode {
 	head := &m.mu.head
 	x := head
+	// stop is the node that ended the walk on the level above, known to be >= key:
+	// meeting it again on a lower level needs no comparison. That saves comparisons,
+	// each of which costs cache misses.
 	var stop *memNode
 	for level := maxHeight - 1; level >= 0; level-- {
 		if p := prev[level]; p != nil && p != x && (x == head || bytes.Compare(p.key, x.key) > 0) {

@@ -134,9 +134,13 @@ func (s *KV) committed() {
 	})
 }
 
-// appendBatch writes the buffer into b under the store's prefix.
-func (s *KV) appendBatch(b *store.Batch) {
-	s.buf.Each(func(k string, v []byte, deleted bool) error {
+// appendBatch writes the buffer into b under the store's prefix, in no particular order
+// (sorting a large buffer cost more than writing it to Badger).
+func (s *KV) appendBatch(b *store.Batch) { s.appendBuffer(b, s.buf.Each) }
+
+// appendBuffer writes the buffer into b under the store's prefix, in each's order.
+func (s *KV) appendBuffer(b *store.Batch, each func(func(string, []byte, bool) error) error) {
+	_ = each(func(k string, v []byte, deleted bool) error {
 		s.scratch = append(append(s.scratch[:0], s.prefix...), k...)
 		if deleted {
 			b.Delete(s.scratch)

@@ -295,15 +295,7 @@ func (kv *KV) commitInMemory(cp Checkpoint) error {
 	b := batchPool.Get().(*store.Batch)
 	defer batchPool.Put(b)
 	b.Reset()
-	kv.buf.EachInOrder(func(k string, v []byte, deleted bool) error {
-		kv.scratch = append(append(kv.scratch[:0], kv.prefix...), k...)
-		if deleted {
-			b.Delete(kv.scratch)
-		} else {
-			b.Put(kv.scratch, v)
-		}
-		return nil
-	})
+	kv.appendBuffer(b, kv.buf.EachInOrder)
 	b.Put(kv.slot.checkpointKey(), cp.encode())
 	err := kv.db.Write(b)
 	b.Reset()
