@@ -21,7 +21,8 @@ import (
 // guarantees: one topic's records split into a left and a right stream (so the
 // partition's order, and with it the watermark, is the same however the broker serves
 // it), random out-of-order input with ties and late records; each join's results and its
-// late records equal the reference model's exactly.
+// late records equal the reference model's exactly. The inner and left joins keep their
+// records in memory (the default), the outer join in Badger (OnDisk): one task has both.
 func TestStreamStreamJoinsOnTheBroker(t *testing.T) {
 	for _, guarantee := range []string{"at-least-once", "exactly-once"} {
 		t.Run(guarantee, func(t *testing.T) {
@@ -68,7 +69,7 @@ func TestStreamStreamJoinsOnTheBroker(t *testing.T) {
 				topology.Named("left")), outs[joinref.LeftOuter], s, s)
 			topology.To(topology.OuterJoinStreams(left, right, jw, s, s, s, func(_, l string, hasL bool, r string, hasR bool) string {
 				return joinref.Format(l, hasL, r, hasR)
-			}, topology.Named("outer")), outs[joinref.FullOuter], s, s)
+			}, topology.Named("outer"), topology.OnDisk()), outs[joinref.FullOuter], s, s)
 
 			want := map[joinref.Kind][]string{}
 			var wantLate []string

@@ -250,7 +250,30 @@ func (m *Memory) Iterate(lo, hi []byte) (Iterator, error) {
 	if closed {
 		return nil, ErrClosed
 	}
-	return &memoryIterator{m: m, lo: clone(lo), hi: clone(hi)}, nil
+	it := &memoryIterator{m: m}
+	// The bounds are copied into the iterator itself when they fit: one allocation for
+	// a short range, as a join's lookup of one key is.
+	room := it.bounds[:]
+	it.lo = cloneInto(room, lo)
+	if len(lo) <= len(room) {
+		room = room[len(lo):]
+	}
+	it.hi = cloneInto(room, hi)
+	return it, nil
+}
+
+// cloneInto copies b into room when it fits, else into new memory, keeping nil as nil
+// (nil bounds mean "unbounded"). The copy is capped: appending to it never writes into
+// what follows it in room.
+func cloneInto(room, b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	if len(b) > len(room) {
+		return clone(b)
+	}
+	n := copy(room, b)
+	return room[:n:n]
 }
 
 // clone copies b, keeping nil as nil (nil bounds mean "unbounded").
@@ -264,6 +287,7 @@ func clone(b []byte) []byte {
 type memoryIterator struct {
 	m      *Memory
 	lo, hi []byte
+	bounds [96]byte // room for short bounds
 	// node is the current node; it is followed only while version matches
 	// the store's, since otherwise it may have been unlinked.
 	node       *memNode

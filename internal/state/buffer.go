@@ -140,10 +140,10 @@ func (b *Buffer) LoggedLen() int { return b.logged }
 // Bytes is roughly the memory the buffered keys and values take.
 func (b *Buffer) Bytes() int { return b.bytes }
 
-// keysFrom returns at most max buffered keys in [from, hi) in byte order (hi nil: to the
-// end), leaving out from itself when after is set.
-func (b *Buffer) keysFrom(from string, after bool, hi []byte, max int) []string {
-	out := make([]string, 0, min(max, 16))
+// keysFrom appends to dst[:0] at most max buffered keys in [from, hi) in byte order (hi
+// nil: to the end), leaving out from itself when after is set.
+func (b *Buffer) keysFrom(dst []string, from string, after bool, hi []byte, max int) []string {
+	out := dst[:0]
 	add := func(k string) bool {
 		if after && k == from {
 			return true

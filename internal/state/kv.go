@@ -102,9 +102,11 @@ func (s *KV) Delete(key []byte) { s.buf.Delete(key) }
 // Range iterates the keys in [lo, hi) (hi nil: to the end) in byte order, merging the
 // buffer over the database. The iterator sees the buffer as it is now.
 func (s *KV) Range(lo, hi []byte) (store.Iterator, error) {
-	// One allocation for both bounds (the database may keep them while it iterates).
-	bounds := make([]byte, 0, 2*len(s.prefix)+len(lo)+max(len(hi), 1))
-	bounds = append(append(bounds, s.prefix...), lo...)
+	// The iterator, its bounds and its first chunk of buffered keys are one allocation
+	// when they are short, as a join's lookup of one key is (the database copies the
+	// bounds it keeps).
+	m := &mergeIter{prefixLen: len(s.prefix), buf: s.buf, hi: hi}
+	bounds := append(append(m.bounds[:0], s.prefix...), lo...)
 	dbLo := bounds[:len(bounds):len(bounds)]
 	var dbHi []byte
 	if hi != nil {
@@ -116,8 +118,9 @@ func (s *KV) Range(lo, hi []byte) (store.Iterator, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &mergeIter{db: it, prefixLen: len(s.prefix), buf: s.buf, hi: hi}
-	m.keys = s.buf.keysFrom(string(lo), false, hi, keyChunk)
+	m.db = it
+	m.kScratch, m.vScratch = m.kBuf[:0], m.vBuf[:0]
+	m.keys = s.buf.keysFrom(m.chunk[:0], string(lo), false, hi, keyChunk)
 	m.more = len(m.keys) == keyChunk
 	m.advanceDB()
 	return m, nil
@@ -169,6 +172,13 @@ type mergeIter struct {
 	key, value         []byte
 	kScratch, vScratch []byte
 	err                error
+
+	// Room for short bounds, a first chunk of keys and short keys and values, so that a
+	// short range costs one allocation.
+	bounds [96]byte
+	chunk  [8]string
+	kBuf   [64]byte
+	vBuf   [192]byte
 }
 
 func (m *mergeIter) advanceDB() {
@@ -184,7 +194,7 @@ const keyChunk = 64
 func (m *mergeIter) Next() bool {
 	for m.err == nil {
 		if len(m.keys) == 0 && m.more {
-			m.keys = m.buf.keysFrom(m.lastBuf, true, m.hi, keyChunk)
+			m.keys = m.buf.keysFrom(nil, m.lastBuf, true, m.hi, keyChunk)
 			m.more = len(m.keys) == keyChunk
 		}
 		var dbKey []byte
@@ -205,7 +215,8 @@ func (m *mergeIter) Next() bool {
 			if deleted {
 				continue
 			}
-			m.key, m.value = []byte(k), v
+			m.kScratch = append(m.kScratch[:0], k...)
+			m.key, m.value = m.kScratch, v
 			return true
 		default:
 			// Copied into the iterator's own scratch (never into a slice that may be the

@@ -359,7 +359,7 @@ func TestPutNewDeletedIsForgotten(t *testing.T) {
 	if fmt.Sprint(seen) != "[b:true]" || b.Len() != 1 || b.Bytes() != 1 {
 		t.Errorf("buffer holds %v (%d keys, %d bytes), want only b's tombstone", seen, b.Len(), b.Bytes())
 	}
-	if got := b.keysFrom("", false, nil, 10); fmt.Sprint(got) != "[b]" {
+	if got := b.keysFrom(nil, "", false, nil, 10); fmt.Sprint(got) != "[b]" {
 		t.Errorf("ordered keys %v, want [b]", got)
 	}
 }
