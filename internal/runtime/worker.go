@@ -584,20 +584,17 @@ func (w *worker) applyStateLocked(dirty []*task) error {
 				continue
 			}
 			tp := topicPartition{t.changelogs[i], t.id.Partition}
-			cp := state.Checkpoint{TopicID: w.plan.changelogs[tp.topic].id, Written: now}
 			next, ok := w.acks.Next(tp.topic, tp.partition)
 			if !ok {
-				// A buffer of local keys only wrote nothing to the changelog: the
-				// changelog is where it was at the slice's last commit or restore.
-				last, had := kv.LastCheckpoint()
-				if kv.Buffer().LoggedLen() > 0 || !had {
+				if kv.Buffer().Logs() {
 					return fmt.Errorf("eddy: task %s: no acknowledged offset for changelog %s/%d after flush", t.id, tp.topic, tp.partition)
 				}
-				next = last.Offset
+				// Local keys only: the changelog did not move, and the slice keeps the
+				// checkpoint it has.
+				next = -1
 			}
-			cp.Offset = next
 			kvs = append(kvs, kv)
-			cps = append(cps, cp)
+			cps = append(cps, state.Checkpoint{TopicID: w.plan.changelogs[tp.topic].id, Offset: next, Written: now})
 		}
 		if err := w.mgr.Commit(kvs, cps); err != nil {
 			return fmt.Errorf("eddy: task %s: %w", t.id, err)

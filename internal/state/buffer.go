@@ -35,9 +35,8 @@ type entry struct {
 // database; at commit its last value per key goes to the changelog and then to the
 // database. Not safe for concurrent use: a task's goroutine owns it.
 type Buffer struct {
-	m      map[string]entry
-	bytes  int
-	logged int // the keys that go to the changelog (not local)
+	m     map[string]entry
+	bytes int
 	// order holds the keys in byte order, for ranges: a tree, because window operators
 	// range over a buffer that changes between every two ranges, and sorting the keys
 	// again each time cost O(n log n) per range.
@@ -50,34 +49,26 @@ func NewBuffer() *Buffer {
 }
 
 // Put buffers key = value; both are copied.
-func (b *Buffer) Put(key, value []byte) {
-	v := bytes.Clone(value)
-	if v == nil {
-		// A present empty value must stay distinguishable from a tombstone.
-		v = []byte{}
+func (b *Buffer) Put(key, value []byte) { b.set(key, entry{value: copyValue(value)}) }
+
+// copyValue copies a value to buffer; a present empty value stays distinguishable from
+// a tombstone (never nil).
+func copyValue(value []byte) []byte {
+	if len(value) == 0 {
+		return []byte{}
 	}
-	b.set(key, entry{value: v})
+	return bytes.Clone(value)
 }
 
 // PutNew is Put for a key the caller knows the database does not have (a key made
 // unique by a sequence number): if it is deleted before the commit, it is forgotten
 // instead of written as a tombstone.
-func (b *Buffer) PutNew(key, value []byte) {
-	v := bytes.Clone(value)
-	if v == nil {
-		v = []byte{}
-	}
-	b.set(key, entry{value: v, fresh: true})
-}
+func (b *Buffer) PutNew(key, value []byte) { b.set(key, entry{value: copyValue(value), fresh: true}) }
 
 // PutNewLocal is PutNew for a local key: one the database keeps and the changelog does
 // not (an index entry a restore derives from the logged keys, KV.SetIndex).
 func (b *Buffer) PutNewLocal(key, value []byte) {
-	v := bytes.Clone(value)
-	if v == nil {
-		v = []byte{}
-	}
-	b.set(key, entry{value: v, fresh: true, local: true})
+	b.set(key, entry{value: copyValue(value), fresh: true, local: true})
 }
 
 // Delete buffers a tombstone for key, or forgets a fresh key.
@@ -89,9 +80,6 @@ func (b *Buffer) DeleteLocal(key []byte) { b.remove(key, true) }
 func (b *Buffer) remove(key []byte, local bool) {
 	if old, ok := b.m[string(key)]; ok && old.fresh {
 		b.bytes -= len(key) + len(old.value)
-		if !old.local {
-			b.logged--
-		}
 		delete(b.m, string(key))
 		b.order.Delete(string(key))
 		return
@@ -106,9 +94,6 @@ func (b *Buffer) set(key []byte, e entry) {
 		// local key stays local: the changelog never had it.
 		e.fresh = e.fresh || (old.fresh && !e.deleted)
 		e.local = e.local || old.local
-		if !old.local && e.local {
-			b.logged--
-		}
 		b.bytes -= len(old.value)
 		b.m[string(key)] = e
 	} else {
@@ -116,9 +101,6 @@ func (b *Buffer) set(key []byte, e entry) {
 		b.bytes += len(k)
 		b.m[k] = e
 		b.order.ReplaceOrInsert(k)
-		if !e.local {
-			b.logged++
-		}
 	}
 	b.bytes += len(e.value)
 }
@@ -133,9 +115,17 @@ func (b *Buffer) Get(key []byte) (value []byte, deleted, found bool) {
 // Len is the number of buffered keys.
 func (b *Buffer) Len() int { return len(b.m) }
 
-// LoggedLen is the number of buffered keys that go to the changelog (the local ones left
-// out).
-func (b *Buffer) LoggedLen() int { return b.logged }
+// Logs reports whether any buffered key goes to the changelog (one that is not local).
+// It looks until it finds one: the question is asked only when a commit wrote no
+// changelog record for the store.
+func (b *Buffer) Logs() bool {
+	for _, e := range b.m {
+		if !e.local {
+			return true
+		}
+	}
+	return false
+}
 
 // Bytes is roughly the memory the buffered keys and values take.
 func (b *Buffer) Bytes() int { return b.bytes }
@@ -204,6 +194,5 @@ func (l Logged) Each(fn func(key string, value []byte, deleted bool) error) erro
 func (b *Buffer) Reset() {
 	clear(b.m)
 	b.bytes = 0
-	b.logged = 0
 	b.order.Clear(true)
 }

@@ -23,10 +23,6 @@ type KV struct {
 	scratch  []byte      // prefixed key for lookups, reused
 	// index derives the local key kept beside a logged key (nil: none): see SetIndex.
 	index func(key []byte) []byte
-	// last is the checkpoint of the last commit or restore, for a commit whose buffer
-	// holds local keys only (it produced no changelog record to take an offset from).
-	last    Checkpoint
-	hasLast bool
 }
 
 // Name is the store's name.
@@ -79,10 +75,6 @@ func (s *KV) Get(key []byte, fn func(value []byte) error) (bool, error) {
 // changelog of a store that keeps its keys in a second order too (a join side's records
 // by closing time).
 func (s *KV) SetIndex(index func(key []byte) []byte) { s.index = index }
-
-// LastCheckpoint is the checkpoint of the slice's last commit or restore, if it had one in
-// this process.
-func (s *KV) LastCheckpoint() (Checkpoint, bool) { return s.last, s.hasLast }
 
 // PutNewLocal writes a local key the database does not have: see Buffer.PutNewLocal.
 func (s *KV) PutNewLocal(key, value []byte) { s.buf.PutNewLocal(key, value) }

@@ -251,7 +251,9 @@ func (m *Manager) Checkpoint(kv *KV) (Checkpoint, bool, error) {
 // Commit applies the buffers of a task's stores to the database, then writes their
 // checkpoints in a separate write: Badger may split a large batch, and a checkpoint must
 // never be durable before the data it covers. Slices kept in memory are written to their
-// own memory the same way. The buffers are emptied.
+// own memory the same way. A checkpoint with a negative offset is not written: the slice
+// keeps the one it has, which may lag its data (a buffer of local keys only moved no
+// changelog). The buffers are emptied.
 func (m *Manager) Commit(kvs []*KV, cps []Checkpoint) error {
 	var b store.Batch
 	for _, kv := range kvs {
@@ -272,8 +274,9 @@ func (m *Manager) Commit(kvs []*KV, cps []Checkpoint) error {
 			}
 			continue
 		}
-		b.Put(kv.slot.checkpointKey(), cps[i].encode())
-		kv.last, kv.hasLast = cps[i], true
+		if cps[i].Offset >= 0 {
+			b.Put(kv.slot.checkpointKey(), cps[i].encode())
+		}
 		kv.committed()
 		kv.buf.Reset()
 	}
@@ -296,13 +299,14 @@ func (kv *KV) commitInMemory(cp Checkpoint) error {
 	defer batchPool.Put(b)
 	b.Reset()
 	kv.appendBuffer(b, kv.buf.EachInOrder)
-	b.Put(kv.slot.checkpointKey(), cp.encode())
+	if cp.Offset >= 0 {
+		b.Put(kv.slot.checkpointKey(), cp.encode())
+	}
 	err := kv.db.Write(b)
 	b.Reset()
 	if err != nil {
 		return fmt.Errorf("state: applying buffered writes of store %s: %w", kv.name, err)
 	}
-	kv.last, kv.hasLast = cp, true
 	kv.buf.Reset()
 	return nil
 }
@@ -340,17 +344,12 @@ func (m *Manager) ApplyRestored(kv *KV, keys, values [][]byte, cp Checkpoint) er
 	}
 	b.Reset()
 	b.Put(kv.slot.checkpointKey(), cp.encode())
-	if err := kv.db.Write(&b); err != nil {
-		return err
-	}
-	kv.last, kv.hasLast = cp, true
-	return nil
+	return kv.db.Write(&b)
 }
 
 // Wipe drops a task's slice: the incarnation is bumped and the checkpoint removed in one
 // write, so the slice is empty at once; the old data is deleted in the background.
 func (m *Manager) Wipe(kv *KV) error {
-	kv.hasLast = false
 	if kv.inMemory {
 		_ = kv.db.Close() // a Memory's Close cannot fail
 		kv.db = store.NewMemory()

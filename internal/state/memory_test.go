@@ -37,8 +37,8 @@ func TestBufferLocalKeys(t *testing.T) {
 	if got := logged(kv.Buffer()); len(got) != 1 || got["r1"] != "a" {
 		t.Fatalf("logged changes %v, want only r1=a", got)
 	}
-	if n, l := kv.Buffer().Len(), kv.Buffer().LoggedLen(); n != 2 || l != 1 {
-		t.Fatalf("Len %d, LoggedLen %d; want 2 and 1", n, l)
+	if n, l := kv.Buffer().Len(), kv.Buffer().Logs(); n != 2 || !l {
+		t.Fatalf("Len %d, Logs %v; want 2 and true", n, l)
 	}
 	if err := m.Commit([]*KV{kv}, []Checkpoint{{Offset: 1, Written: time.Now()}}); err != nil {
 		t.Fatal(err)
@@ -51,19 +51,26 @@ func TestBufferLocalKeys(t *testing.T) {
 	if got := logged(kv.Buffer()); len(got) != 1 || got["r1-"] != "" {
 		t.Fatalf("logged changes %v, want only the tombstone of r1", got)
 	}
-	if l := kv.Buffer().LoggedLen(); l != 1 {
-		t.Fatalf("LoggedLen %d, want 1", l)
+	if !kv.Buffer().Logs() {
+		t.Fatal("Logs is false with a tombstone of r1 buffered")
 	}
-	// A buffer of local keys only: nothing to log.
+	// A buffer of local keys only logs nothing, and its commit without a checkpoint
+	// (offset -1) keeps the slice's checkpoint.
 	if err := m.Commit([]*KV{kv}, []Checkpoint{{Offset: 2, Written: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
 	kv.PutNewLocal([]byte("x3"), nil)
-	if l := kv.Buffer().LoggedLen(); l != 0 {
-		t.Fatalf("LoggedLen %d, want 0", l)
+	if kv.Buffer().Logs() {
+		t.Fatal("Logs is true with local keys only")
 	}
-	if cp, ok := kv.LastCheckpoint(); !ok || cp.Offset != 2 {
-		t.Fatalf("last checkpoint %v, %v; want offset 2", cp, ok)
+	if err := m.Commit([]*KV{kv}, []Checkpoint{{Offset: -1, Written: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := get(t, kv, "x3"); !ok {
+		t.Fatal("the local key of a commit without a checkpoint is not in the database")
+	}
+	if cp, ok, err := m.Checkpoint(kv); err != nil || !ok || cp.Offset != 2 {
+		t.Fatalf("checkpoint %v, %v, %v; want offset 2 kept", cp, ok, err)
 	}
 }
 
@@ -146,8 +153,8 @@ func TestInMemorySlice(t *testing.T) {
 	if _, ok := get(t, kv, "k"); ok {
 		t.Fatal("Wipe kept the data")
 	}
-	if _, ok := kv.LastCheckpoint(); ok {
-		t.Fatal("Wipe kept the last checkpoint")
+	if _, ok, _ := m.Checkpoint(kv); ok {
+		t.Fatal("Wipe kept the checkpoint")
 	}
 	m.Release(again)
 	if n, err := m.Cleanup(time.Now().Add(time.Hour)); err != nil || n != 0 {
