@@ -121,7 +121,9 @@ func Logger(l *slog.Logger) Opt { return optFunc(func(c *config) { c.logger = l 
 
 // ClientOpts are passed to every franz-go client eddy makes, after eddy's own options: use
 // them for TLS (kgo.DialTLSConfig, kgo.Dialer), SASL (kgo.SASL), client ids, timeouts of
-// requests and connections, fetch and produce sizing, compression and linger. New rejects
+// requests and connections, fetch and produce sizing, compression and linger (the workers'
+// defaults: kgo.FetchMaxPartitionBytes 512 KiB, half franz-go's, which halves the fetched
+// bytes they hold; kgo.ProducerLinger 5 ms). New rejects
 // the options eddy sets itself and depends on — the group and its balancer, callbacks and
 // protocol, the consumed topics, offsets and their commits, isolation level,
 // transactions, the partitioner, idempotence and acks, session timeout and heartbeat
