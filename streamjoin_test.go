@@ -14,6 +14,7 @@ import (
 
 	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/internal/joinref"
+	"github.com/eddy-streams/eddy/internal/kafkatest/ends"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
@@ -166,20 +167,36 @@ func TestStreamStreamJoinMatchesReference(t *testing.T) {
 // changelogs; with OnDisk the second part runs on the first part's state directory and
 // restores from its checkpoints. Either way a left record that joined nothing is emitted
 // when the end closes it, which takes its closing entry: the changelogs do not carry
-// those (only the records and the frontier), so the restore derives them.
+// those (only the records and the frontier), so the restore derives them. Each runs in
+// three configurations (restartMode), eddy's defaults under either guarantee among them.
 func TestStreamStreamJoinAcrossTopicsAndRestart(t *testing.T) {
 	for _, onDisk := range []bool{false, true} {
-		for _, defaults := range []bool{false, true} {
-			t.Run(fmt.Sprintf("onDisk=%v/defaults=%v", onDisk, defaults), func(t *testing.T) { testJoinAcrossRestart(t, onDisk, defaults) })
+		for _, mode := range []restartMode{quickCommits, exactlyOnceDefaults, atLeastOnceDefaults} {
+			t.Run(fmt.Sprintf("onDisk=%v/%s", onDisk, mode), func(t *testing.T) { testJoinAcrossRestart(t, onDisk, mode) })
 		}
 	}
 }
 
-// testJoinAcrossRestart runs the join in two parts. With defaults it runs exactly-once
-// with eddy's defaults otherwise (its 100 ms commit interval and the production Badger
-// profile): at-least-once's default 30 s interval would outlast the wait for the first
-// part's commit. Without, at-least-once with 50 ms commits and the low-memory profile.
-func testJoinAcrossRestart(t *testing.T, onDisk, defaults bool) {
+// restartMode is how testJoinAcrossRestart configures its two runs.
+type restartMode int
+
+const (
+	// quickCommits: at-least-once with 50 ms commits and the low-memory Badger profile.
+	quickCommits restartMode = iota
+	// exactlyOnceDefaults: exactly-once with eddy's defaults otherwise (its 100 ms commit
+	// interval and the production Badger profile).
+	exactlyOnceDefaults
+	// atLeastOnceDefaults: eddy's defaults, so at-least-once with 30 s commits: the first
+	// run's only commit before its stop is the interval's.
+	atLeastOnceDefaults
+)
+
+func (m restartMode) String() string {
+	return [...]string{"alos-50ms-lowmem", "eos-defaults", "alos-defaults"}[m]
+}
+
+// testJoinAcrossRestart runs the join in two parts, configured by mode.
+func testJoinAcrossRestart(t *testing.T, onDisk bool, mode restartMode) {
 	brokers := startEmbedded(t, map[string]int32{"orders": 2, "payments": 3, "out": 1})
 	rng := rand.New(rand.NewPCG(3, 4))
 	var all []joinref.Record
@@ -225,10 +242,11 @@ func testJoinAcrossRestart(t *testing.T, onDisk, defaults bool) {
 			dir = t.TempDir() // nothing on disk to reuse anyway: make sure of it
 		}
 		opts := []eddy.Opt{eddy.ApplicationID("paid"), eddy.Brokers(brokers...), eddy.StateDir(dir), eddy.Logger(testLogger(t))}
-		if defaults {
-			opts = append(opts, eddy.ExactlyOnce())
-		} else {
+		switch mode {
+		case quickCommits:
 			opts = append(opts, eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState())
+		case exactlyOnceDefaults:
+			opts = append(opts, eddy.ExactlyOnce())
 		}
 		if half == 1 {
 			opts = append(opts, eddy.Bounded())
@@ -238,7 +256,12 @@ func testJoinAcrossRestart(t *testing.T, onDisk, defaults bool) {
 			t.Fatal(err)
 		}
 		if half == 0 {
-			stopCaughtUp(t, brokers, "paid", runApp(t, app), "orders", "payments")
+			stop := runApp(t, app)
+			// The first commit at-least-once comes 30 s after the start.
+			ends.WaitCaughtUp(t, brokers, "paid", 45*time.Second, "orders", "payments")
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

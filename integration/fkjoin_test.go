@@ -15,7 +15,9 @@ import (
 // while both are updated, orders change customer and rows are deleted. The result's end
 // state is the join of the final tables and no update is stale (fkref.Check): an inner
 // join of tables from topics at-least-once, and a left join of aggregations after a key
-// change exactly-once.
+// change exactly-once; a left join of tables from topics exactly-once, and an inner join
+// of an aggregation with a table from a topic at-least-once: the four cases of the
+// embedded test.
 func TestForeignKeyJoinOnTheBroker(t *testing.T) {
 	for i, c := range []struct {
 		join      fkref.Case
@@ -23,6 +25,8 @@ func TestForeignKeyJoinOnTheBroker(t *testing.T) {
 	}{
 		{fkref.Case{LeftFrom: fkref.FromTopic, RightFrom: fkref.FromTopic}, "at-least-once"},
 		{fkref.Case{LeftJoin: true, LeftFrom: fkref.FromEvents, RightFrom: fkref.FromEvents}, "exactly-once"},
+		{fkref.Case{LeftJoin: true, LeftFrom: fkref.FromTopic, RightFrom: fkref.FromTopic}, "exactly-once"},
+		{fkref.Case{LeftFrom: fkref.FromEvents, RightFrom: fkref.FromTopic}, "at-least-once"},
 	} {
 		t.Run(c.join.String()+", "+c.guarantee, func(t *testing.T) {
 			adm := kafkatest.Admin(t)

@@ -23,6 +23,8 @@ import (
 // it), random out-of-order input with ties and late records; each join's results and its
 // late records equal the reference model's exactly. The inner and left joins keep their
 // records in memory (the default), the outer join in Badger (OnDisk): one task has both.
+// Two more outer joins: a self-join of the whole stream, and one whose window lies wholly
+// before the left record (a negative after).
 func TestStreamStreamJoinsOnTheBroker(t *testing.T) {
 	for _, guarantee := range []string{"at-least-once", "exactly-once"} {
 		t.Run(guarantee, func(t *testing.T) {
@@ -35,6 +37,9 @@ func TestStreamStreamJoinsOnTheBroker(t *testing.T) {
 				outs[k] = kafkatest.Topic(t, fmt.Sprintf("joined-%d", k))
 				kafkatest.CreateTopic(t, adm, outs[k], 1, nil)
 			}
+			selfOut, beforeOut := kafkatest.Topic(t, "self-joined"), kafkatest.Topic(t, "before-joined")
+			kafkatest.CreateTopic(t, adm, selfOut, 1, nil)
+			kafkatest.CreateTopic(t, adm, beforeOut, 1, nil)
 			late := kafkatest.Topic(t, "late")
 			kafkatest.CreateTopic(t, adm, late, 1, nil)
 			sides := joinref.RandomSides(rand.New(rand.NewPCG(21, 1)), 600)
@@ -58,7 +63,8 @@ func TestStreamStreamJoinsOnTheBroker(t *testing.T) {
 			jw := topology.JoinWindowsOf(0).Before(30 * time.Millisecond).After(50 * time.Millisecond).Grace(20 * time.Millisecond)
 			s := serde.String()
 			top := topology.New()
-			split := topology.From(top, in, s, s).Split("side",
+			src := topology.From(top, in, s, s)
+			split := src.Split("side",
 				topology.Branch[string, string]{Name: "left", Predicate: func(_, v string) bool { return strings.HasPrefix(v, "L:") }},
 				topology.Branch[string, string]{Name: "right"})
 			strip := func(v string) string { return v[2:] }
@@ -70,6 +76,12 @@ func TestStreamStreamJoinsOnTheBroker(t *testing.T) {
 			topology.To(topology.OuterJoinStreams(left, right, jw, s, s, s, func(_, l string, hasL bool, r string, hasR bool) string {
 				return joinref.Format(l, hasL, r, hasR)
 			}, topology.Named("outer"), topology.OnDisk()), outs[joinref.FullOuter], s, s)
+			outer := func(_, l string, hasL bool, r string, hasR bool) string { return joinref.Format(l, hasL, r, hasR) }
+			whole := topology.MapValues(src, strip)
+			topology.To(topology.OuterJoinStreams(whole, whole, jw, s, s, s, outer, topology.Named("self")), selfOut, s, s)
+			wb := joinref.Window{Before: 80, After: -20, Grace: 10}
+			jwb := topology.JoinWindowsOf(0).Before(80 * time.Millisecond).After(-20 * time.Millisecond).Grace(10 * time.Millisecond)
+			topology.To(topology.OuterJoinStreams(left, right, jwb, s, s, s, outer, topology.Named("before")), beforeOut, s, s)
 
 			want := map[joinref.Kind][]string{}
 			var wantLate []string
@@ -86,6 +98,19 @@ func TestStreamStreamJoinsOnTheBroker(t *testing.T) {
 				slices.Sort(want[k])
 			}
 			slices.Sort(wantLate)
+			var wantSelf, wantBefore []string
+			for _, part := range sides {
+				all := slices.Clone(part)
+				for i := range all {
+					all[i].Left = true
+				}
+				out, _ := joinref.StreamStream(all, w, joinref.FullOuter, 0, true, false)
+				wantSelf = append(wantSelf, out...)
+				out, _ = joinref.StreamStream(part, wb, joinref.FullOuter, 0, false, false)
+				wantBefore = append(wantBefore, out...)
+			}
+			slices.Sort(wantSelf)
+			slices.Sort(wantBefore)
 			appID := kafkatest.Topic(t, "app")
 			var opts []eddy.Opt
 			if guarantee == "exactly-once" {
@@ -97,6 +122,11 @@ func TestStreamStreamJoinsOnTheBroker(t *testing.T) {
 				got := joinref.Timed(readCommitted(t, outs[k]))
 				if !slices.Equal(got, want[k]) {
 					t.Errorf("%s: %d results, want %d:\n got %v\nwant %v", outs[k], len(got), len(want[k]), got, want[k])
+				}
+			}
+			for topic, want := range map[string][]string{selfOut: wantSelf, beforeOut: wantBefore} {
+				if got := joinref.Timed(readCommitted(t, topic)); !slices.Equal(got, want) || len(got) == 0 {
+					t.Errorf("%s: %d results, want %d:\n got %v\nwant %v", topic, len(got), len(want), got, want)
 				}
 			}
 			if got := joinref.Timed(readCommitted(t, late)); !slices.Equal(got, wantLate) || len(got) == 0 {
