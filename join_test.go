@@ -2,7 +2,6 @@ package eddy_test
 
 import (
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -12,69 +11,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/internal/joinref"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
 
-// joinInput is one partition's input of a stream-table join: table updates (a nil value
-// deletes) and stream records, each in offset order.
-type joinInput struct {
-	table, stream []*kgo.Record
-}
+// joinInput is one partition's input of a stream-table join (joinref.TableInput).
+type joinInput = joinref.TableInput
 
-// joinReference computes a stream-table join from its definition: per partition, records
-// are taken in timestamp order across the table and the stream (offset order within
-// each; a table update first on a tie), and a stream record joins the table's value for
-// its key at that point.
-func joinReference(in []joinInput, left bool) []string {
-	var out []string
-	for _, p := range in {
-		table := map[string]string{}
-		i := 0
-		for _, s := range p.stream {
-			for i < len(p.table) && !p.table[i].Timestamp.After(s.Timestamp) {
-				if r := p.table[i]; r.Value == nil {
-					delete(table, string(r.Key))
-				} else {
-					table[string(r.Key)] = string(r.Value)
-				}
-				i++
-			}
-			v, ok := table[string(s.Key)]
-			switch {
-			case ok:
-				out = append(out, fmt.Sprintf("%s=%s|%s", s.Key, s.Value, v))
-			case left:
-				out = append(out, fmt.Sprintf("%s=%s|-", s.Key, s.Value))
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
-}
+// joinReference is the stream-table join from its definition (joinref.StreamTable).
+func joinReference(in []joinInput, left bool) []string { return joinref.StreamTable(in, left) }
 
-// randomJoinInput makes out-of-order, duplicate-timestamped input over two partitions:
-// keys k0…k7, key i in partition i%2 of both topics (co-partitioned), table updates with
-// deletions, stream records with keys the table never had.
+// randomJoinInput is out-of-order input for orders joined with customers
+// (joinref.RandomStreamTable).
 func randomJoinInput(rng *rand.Rand, n int) []joinInput {
-	in := make([]joinInput, 2)
-	for i := range n {
-		key := fmt.Sprintf("k%d", rng.IntN(8))
-		p := int32(key[1]-'0') % 2
-		ts := time.UnixMilli(int64(1000 + i*10 - rng.IntN(40))) // out of order, with ties
-		if rng.IntN(3) == 0 {
-			var v []byte
-			if rng.IntN(5) > 0 {
-				v = fmt.Appendf(nil, "c%d", i)
-			}
-			in[p].table = append(in[p].table, &kgo.Record{Topic: "customers", Partition: p, Key: []byte(key), Value: v, Timestamp: ts})
-			continue
-		}
-		in[p].stream = append(in[p].stream, &kgo.Record{Topic: "orders", Partition: p, Key: []byte(key), Value: fmt.Appendf(nil, "o%d", i), Timestamp: ts})
-	}
-	// Within a partition records are in offset order, which is not time order: sort
-	// neither. The reference takes them as the task does.
-	return in
+	return joinref.RandomStreamTable(rng, n, "orders", "customers")
 }
 
 // Stream-table joins, inner and left, against the reference on random out-of-order input:
@@ -94,7 +45,7 @@ func TestStreamTableJoinMatchesReference(t *testing.T) {
 			}
 			var all []*kgo.Record
 			for _, p := range in {
-				all = append(append(all, p.table...), p.stream...)
+				all = append(append(all, p.Table...), p.Stream...)
 			}
 			if err := cl.ProduceSync(t.Context(), all...).FirstErr(); err != nil {
 				t.Fatal(err)

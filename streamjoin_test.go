@@ -155,6 +155,108 @@ func TestStreamStreamJoinMatchesReference(t *testing.T) {
 			if !slices.Equal(gotLate, wantLate) {
 				t.Errorf("late records:\n got %v\nwant %v", gotLate, wantLate)
 			}
+			// Each late record is counted once, under the store of the side it came to (a
+			// self-join's left side).
+			counted := map[string]int64{}
+			for _, m := range app.Metrics() {
+				if m.Name == "eddy_late_records_total" {
+					counted[m.Labels["store"]] += m.Value
+				}
+			}
+			var sum int64
+			for store, n := range counted {
+				sum += n
+				if n != app.LateRecords(store) {
+					t.Errorf("LateRecords(%s) = %d, the metric says %d", store, app.LateRecords(store), n)
+				}
+				if c.self && !strings.Contains(store, "THIS") {
+					t.Errorf("a self-join counted %d late records under %s, its right side's store", n, store)
+				}
+			}
+			if sum != int64(len(wantLate)) {
+				t.Errorf("late records counted: %v, %d in all, want %d", counted, sum, len(wantLate))
+			}
+		})
+	}
+}
+
+// Stream-stream joins of two topics against the reference model, with late records: each
+// task reads a partition of each, in timestamp order across the two (time
+// synchronization), and its watermark is the lower of theirs, so which records are late
+// and when windows close follows the merge (joinref.StreamStreamTask). The exact multiset
+// of results and of late records, for each kind.
+func TestStreamStreamJoinOfTwoTopicsMatchesReference(t *testing.T) {
+	for name, kind := range map[string]joinref.Kind{"inner": joinref.Inner, "left": joinref.LeftOuter, "outer": joinref.FullOuter} {
+		t.Run(name, func(t *testing.T) {
+			w := joinref.Window{Before: 30, After: 50, Grace: 20}
+			jw := topology.JoinWindowsOf(0).Before(30 * time.Millisecond).After(50 * time.Millisecond).Grace(20 * time.Millisecond)
+			brokers := startEmbedded(t, map[string]int32{"lefts": 2, "rights": 2, "out": 1, "late": 1})
+			in := joinref.RandomSides(rand.New(rand.NewPCG(17, uint64(kind))), 800)
+			var recs []*kgo.Record
+			var want, wantLate []string
+			for p, part := range in {
+				var lefts, rights []joinref.Record
+				for _, r := range part {
+					topic := "rights"
+					if r.Left {
+						topic, lefts = "lefts", append(lefts, r)
+					} else {
+						rights = append(rights, r)
+					}
+					recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(p), Key: []byte(r.Key), Value: []byte(r.Value),
+						Timestamp: time.UnixMilli(r.Time)})
+				}
+				out, late := joinref.StreamStreamTask([][]joinref.Record{lefts, rights}, w, kind, 0, false)
+				want = append(want, out...)
+				for _, r := range late {
+					wantLate = append(wantLate, fmt.Sprintf("%s=%s@%d", r.Key, r.Value, r.Time))
+				}
+			}
+			slices.Sort(want)
+			slices.Sort(wantLate)
+			if len(want) == 0 || len(wantLate) == 0 {
+				t.Fatalf("the input gives %d results and %d late records: a test that shows nothing", len(want), len(wantLate))
+			}
+			cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			s := serde.String()
+			top := topology.New()
+			lefts, rights := topology.From(top, "lefts", s, s), topology.From(top, "rights", s, s)
+			late := topology.LateRecordsTo("late")
+			var out topology.Stream[string, string]
+			switch kind {
+			case joinref.Inner:
+				out = topology.JoinStreams(lefts, rights, jw, s, s, s, func(_, l, r string) string { return joinref.Format(l, true, r, true) }, late)
+			case joinref.LeftOuter:
+				out = topology.LeftJoinStreams(lefts, rights, jw, s, s, s, func(_, l, r string, found bool) string {
+					return joinref.Format(l, true, r, found)
+				}, late)
+			default:
+				out = topology.OuterJoinStreams(lefts, rights, jw, s, s, s, func(_, l string, hasL bool, r string, hasR bool) string {
+					return joinref.Format(l, hasL, r, hasR)
+				}, late)
+			}
+			topology.To(out, "out", s, s)
+			app, err := eddy.New(top, eddy.ApplicationID("two"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+				eddy.CommitInterval(50*time.Millisecond), eddy.Logger(testLogger(t)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stopCaughtUp(t, brokers, "two", runApp(t, app), "lefts", "rights")
+			got, gotLate := joinref.Timed(readAll(t, brokers, "out")), joinref.Timed(readAll(t, brokers, "late"))
+			t.Logf("%d results, %d late", len(got), len(gotLate))
+			if !slices.Equal(got, want) {
+				t.Errorf("%d results, want %d:\n got %v\nwant %v", len(got), len(want), got, want)
+			}
+			if !slices.Equal(gotLate, wantLate) {
+				t.Errorf("late records:\n got %v\nwant %v", gotLate, wantLate)
+			}
 		})
 	}
 }

@@ -77,9 +77,9 @@ func versionedJoinReference(in []joinInput, left bool, retention, grace time.Dur
 		var waiting []*kgo.Record // in time order, arrival order on a tie
 		wm, hasWM := int64(0), false
 		i := 0
-		for _, s := range p.stream {
-			for i < len(p.table) && !p.table[i].Timestamp.After(s.Timestamp) {
-				table.put(p.table[i])
+		for _, s := range p.Stream {
+			for i < len(p.Table) && !p.Table[i].Timestamp.After(s.Timestamp) {
+				table.put(p.Table[i])
 				i++
 			}
 			ts := s.Timestamp.UnixMilli()
@@ -117,7 +117,7 @@ func runJoin(t *testing.T, top *topology.Topology, in []joinInput, opts ...eddy.
 	brokers := startEmbedded(t, map[string]int32{"orders": 2, "customers": 2, "out": 1})
 	var all []*kgo.Record
 	for _, p := range in {
-		all = append(append(all, p.table...), p.stream...)
+		all = append(append(all, p.Table...), p.Stream...)
 	}
 	producePartitioned(t, brokers, all...)
 	app, err := eddy.New(top, append([]eddy.Opt{eddy.ApplicationID("vjoin"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),

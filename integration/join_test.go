@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/internal/joinref"
 	"github.com/eddy-streams/eddy/internal/kafkatest"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
@@ -85,6 +87,65 @@ func TestStreamTableEnrichment(t *testing.T) {
 			}
 			if s := strings.Join(got, " "); strings.Count(s, "|") != len(want) {
 				t.Errorf("%d outputs, want %d", strings.Count(s, "|"), len(want))
+			}
+		})
+	}
+}
+
+// Stream-table joins, inner and left, on the real broker against the reference model, with
+// eddy's defaults, under both guarantees: random out-of-order input with duplicate
+// timestamps, table updates and deletions among the stream's records, keys the table
+// never had. The exact multiset of each join's outputs equals joinref.StreamTable's.
+func TestStreamTableJoinsMatchReferenceOnTheBroker(t *testing.T) {
+	for i, guarantee := range []string{"at-least-once", "exactly-once"} {
+		t.Run(guarantee, func(t *testing.T) {
+			adm := kafkatest.Admin(t)
+			orders, customers := kafkatest.Topic(t, "orders"), kafkatest.Topic(t, "customers")
+			inner, left := kafkatest.Topic(t, "inner"), kafkatest.Topic(t, "left")
+			for _, topic := range []string{orders, customers} {
+				kafkatest.CreateTopic(t, adm, topic, 2, nil)
+			}
+			for _, topic := range []string{inner, left} {
+				kafkatest.CreateTopic(t, adm, topic, 1, nil)
+			}
+			in := joinref.RandomStreamTable(rand.New(rand.NewPCG(31, uint64(i))), 800, orders, customers)
+			var recs []*kgo.Record
+			for _, p := range in {
+				recs = append(append(recs, p.Table...), p.Stream...)
+			}
+			cl := kafkatest.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+			if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			s := serde.String()
+			top := topology.New()
+			stream := topology.From(top, orders, s, s)
+			table := topology.TableFrom(top, customers, s, s, "customers")
+			topology.To(topology.JoinTable(stream, table, s, s, func(_, o, c string) string { return o + "|" + c },
+				topology.Named("inner")), inner, s, s)
+			topology.To(topology.LeftJoinTable(stream, table, s, s, func(_, o, c string, found bool) string {
+				if !found {
+					c = "-"
+				}
+				return o + "|" + c
+			}, topology.Named("left")), left, s, s)
+			appID := kafkatest.Topic(t, "app")
+			var opts []eddy.Opt
+			if guarantee == "exactly-once" {
+				opts = append(opts, eddy.ExactlyOnce())
+			}
+			run := start(t, newDefaultApp(t, top, appID, opts...))
+			run.stopCaughtUp(t, appID, orders, customers)
+			for topic, isLeft := range map[string]bool{inner: false, left: true} {
+				want := joinref.StreamTable(in, isLeft)
+				var got []string
+				for _, r := range readCommitted(t, topic) {
+					got = append(got, string(r.Key)+"="+string(r.Value))
+				}
+				slices.Sort(got)
+				if !slices.Equal(got, want) || len(got) == 0 {
+					t.Errorf("%s: %d outputs, want %d:\n got %v\nwant %v", topic, len(got), len(want), got, want)
+				}
 			}
 		})
 	}

@@ -185,14 +185,12 @@ func joinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w J
 		own: thisStore, other: otherStore, ks: ks, vs: vl, vo: vr, lookBack: before, lookAhead: after, grace: grace,
 		keepOwn: kind.keepLeft, markOther: kind.keepRight, lateTopic: c.lateTopic,
 		pair: pair, alone: leftAlone})
-	rightLate := c.lateTopic
-	if self {
-		rightLate = "" // a self-join: the left side sends each late record to the topic, once
-	}
 	fromRight := joinSideNode(right, otherName, joinSide[K, VR, VL, VO]{
 		own: otherStore, other: thisStore, ks: ks, vs: vr, vo: vl, lookBack: after, lookAhead: before, grace: grace,
-		keepOwn: kind.keepRight, markOther: kind.keepLeft, lateTopic: rightLate,
-		pair: func(k K, r VR, l VL) VO { return pair(k, l, r) }, alone: rightAlone})
+		keepOwn: kind.keepRight, markOther: kind.keepLeft, lateTopic: c.lateTopic,
+		// A self-join: the left side counts each late record and sends it to the topic, once.
+		ignoreLate: self,
+		pair:       func(k K, r VR, l VL) VO { return pair(k, l, r) }, alone: rightAlone})
 	for _, n := range []*graph.Node{fromLeft.node, fromRight.node} {
 		t.g.Connect(n, thisStore)
 		t.g.Connect(n, otherStore)
@@ -224,8 +222,11 @@ type joinSide[K, VT, VX, VO any] struct {
 	// closes; markOther: the other side's are, so a match marks them as joined.
 	keepOwn, markOther bool
 	lateTopic          string
-	pair               func(K, VT, VX) VO
-	alone              func(K, VT) VO
+	// ignoreLate drops late records without counting or sending them (the other side
+	// does, in a self-join).
+	ignoreLate bool
+	pair       func(K, VT, VX) VO
+	alone      func(K, VT) VO
 }
 
 // Stream-stream join store layout (each side its own store; times big-endian with the
@@ -330,6 +331,9 @@ func (op *joinSideOp[K, VT, VX, VO]) process(r processor.Record[K, VT]) error {
 	ts := r.Timestamp.UnixMilli()
 	cur := op.closedUpTo()
 	if cur != math.MinInt64 && ts+op.grace <= cur {
+		if op.ignoreLate {
+			return nil
+		}
 		return op.late.rejectLate(r)
 	}
 	var err error

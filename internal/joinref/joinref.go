@@ -58,9 +58,64 @@ type entry struct {
 // then as a right one). When end is set the input ends (a bounded run), closing every
 // window. late lists the late records.
 func StreamStream(recs []Record, w Window, kind Kind, bound int64, self, end bool) (out []string, late []Record) {
-	wm := int64(math.MinInt64)
 	var maxT int64
 	seen := false
+	return streamStream(recs, func(r Record) int64 {
+		if !seen || r.Time > maxT {
+			maxT, seen = r.Time, true
+		}
+		return maxT - bound - 1
+	}, w, kind, self, end)
+}
+
+// StreamStreamTask is StreamStream over a task that reads several partitions (a join of
+// two topics), each given in offset order, all of it on the broker before the task
+// starts: by time synchronization the task takes, of the partitions' next records, the
+// one with the lowest time (the first partition's on a tie), and its watermark is the
+// lowest of the partitions' watermarks (each the partition's highest time less bound less
+// 1 ms) once every partition has had a record.
+func StreamStreamTask(parts [][]Record, w Window, kind Kind, bound int64, end bool) (out []string, late []Record) {
+	var order []Record
+	from := map[int]int{} // index in order → partition
+	next := make([]int, len(parts))
+	for {
+		pick := -1
+		for p := range parts {
+			if next[p] < len(parts[p]) && (pick < 0 || parts[p][next[p]].Time < parts[pick][next[pick]].Time) {
+				pick = p
+			}
+		}
+		if pick < 0 {
+			break
+		}
+		from[len(order)] = pick
+		order = append(order, parts[pick][next[pick]])
+		next[pick]++
+	}
+	highest := make([]int64, len(parts))
+	seen := make([]bool, len(parts))
+	i := 0
+	return streamStream(order, func(r Record) int64 {
+		p := from[i]
+		i++
+		if !seen[p] || r.Time > highest[p] {
+			highest[p], seen[p] = r.Time, true
+		}
+		low := int64(math.MaxInt64)
+		for q := range parts {
+			if !seen[q] {
+				return math.MinInt64
+			}
+			low = min(low, highest[q]-bound-1)
+		}
+		return low
+	}, w, kind, false, end)
+}
+
+// streamStream joins recs in order; watermark is told of each record, in order, and
+// returns the watermark after it (a late record, behind it, cannot raise it).
+func streamStream(recs []Record, watermark func(Record) int64, w Window, kind Kind, self, end bool) (out []string, late []Record) {
+	wm := int64(math.MinInt64)
 	var left, right []*entry
 	emit := func(key, v string, t int64) { out = append(out, fmt.Sprintf("%s=%s@%d", key, v, t)) }
 	closeUpTo := func(wm int64) {
@@ -117,22 +172,18 @@ func StreamStream(recs []Record, w Window, kind Kind, bound int64, self, end boo
 		*mine = append(*mine, e)
 	}
 	for _, r := range recs {
-		if wm != math.MinInt64 && r.Time+w.Grace <= wm {
+		switch {
+		case wm != math.MinInt64 && r.Time+w.Grace <= wm:
 			late = append(late, r)
-			continue
-		}
-		if self {
+		case self:
 			r.Left = true
 			arrive(r)
 			r.Left = false
 			arrive(r)
-		} else {
+		default:
 			arrive(r)
 		}
-		if !seen || r.Time > maxT {
-			maxT, seen = r.Time, true
-		}
-		if next := maxT - bound - 1; next > wm {
+		if next := watermark(r); next > wm {
 			wm = next
 			closeUpTo(wm)
 		}
