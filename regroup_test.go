@@ -19,7 +19,7 @@ import (
 // regions and some are deleted, and each region's last count is the number of users in it
 // at the end (0 for a region emptied); the age sums (ReduceTable with a subtractor) too.
 func TestGroupTableRetractsRowsThatMove(t *testing.T) {
-	brokers := startEmbedded(t, map[string]int32{"users": 3, "counts": 1, "ages": 1})
+	brokers := startEmbedded(t, map[string]int32{"users": 3, "counts": 1, "ages": 1, "stats": 1})
 	rng := rand.New(rand.NewPCG(3, 9))
 	type user struct {
 		region string
@@ -73,6 +73,12 @@ func TestGroupTableRetractsRowsThatMove(t *testing.T) {
 	topology.To(topology.CountTable(byRegion, "users-per-region").ToStream(), "counts", serde.String(), serde.Int64())
 	sums := topology.ReduceTable(byRegion, func(a, b int64) int64 { return a + b }, func(a, b int64) int64 { return a - b }, "ages-per-region")
 	topology.To(sums.ToStream(), "ages", serde.String(), serde.Int64())
+	// The same two figures in one aggregate, with a type of its own: "users,age sum".
+	stats := topology.AggregateTable(byRegion, func() string { return "0,0" },
+		func(_ string, age int64, agg string) string { return addStats(agg, 1, age) },
+		func(_ string, age int64, agg string) string { return addStats(agg, -1, -age) },
+		serde.String(), "stats-per-region")
+	topology.To(stats.ToStream(), "stats", serde.String(), serde.String())
 	app, err := eddy.New(top, eddy.ApplicationID("regroup"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
 		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
 	if err != nil {
@@ -103,4 +109,23 @@ func TestGroupTableRetractsRowsThatMove(t *testing.T) {
 			t.Errorf("%s, last per region:\n got %v\nwant %v", topic, got, exp)
 		}
 	}
+	last := map[string]string{}
+	for _, r := range readAll(t, brokers, "stats") {
+		last[string(r.Key)] = string(r.Value)
+	}
+	for region, n := range want {
+		if got, seen := last[region]; (seen || n != 0) && got != fmt.Sprintf("%d,%d", n, wantAges[region]) {
+			t.Errorf("stats of %s: %q, want %d users aged %d in all", region, got, n, wantAges[region])
+		}
+	}
+	if len(last) == 0 {
+		t.Error("no stats")
+	}
+}
+
+// addStats adds n users of total age to an aggregate "users,age sum".
+func addStats(agg string, n, age int64) string {
+	var users, ages int64
+	fmt.Sscanf(agg, "%d,%d", &users, &ages)
+	return fmt.Sprintf("%d,%d", users+n, ages+age)
 }
