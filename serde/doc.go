@@ -31,6 +31,15 @@
 //	Float64  8 bytes, big-endian IEEE 754     DoubleSerializer
 //	JSON     encoding/json                    (no Kafka equivalent)
 //
+// Bytes and String are what Flink calls the raw format. For structs, [JSON] and [CSV]
+// (one RFC 4180 line per record, the fields in order, no header: Flink's csv format);
+// CSV is made with serde.CSV[T](), which returns an error for a T it cannot write:
+//
+//	lines, err := serde.CSV[Order]() // "o-1,1299"
+//	if err != nil {
+//		return err // e.g. a field of a type CSV does not write
+//	}
+//
 // # Nil and tombstones
 //
 // Kafka's Java deserializers turn a nil payload (a tombstone) into null. Go's

@@ -1,0 +1,75 @@
+package eddy_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// csvLine is the record of the CSV format test.
+type csvLine struct {
+	Customer string
+	Cents    int64
+}
+
+// CSV values end to end: good lines are processed, and lines CSV cannot read meet the
+// deserialization policy like any other bad input (dead-lettered, or named by Run's error
+// under Fail).
+func TestCSVValuesAndBadInput(t *testing.T) {
+	lines, err := serde.CSV[csvLine]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func() *topology.Topology {
+		top := topology.New()
+		orders := topology.From(top, "orders", serde.String(), lines)
+		topology.To(topology.MapValues(orders, func(l csvLine) string { return fmt.Sprintf("%s:%d", l.Customer, l.Cents) }),
+			"out", serde.String(), serde.String())
+		return top
+	}
+	input := [][2]string{{"o1", "c1,100"}, {"o2", `"c,2",250`}, {"o3", "c3,lots"}, {"o4", "c4"}, {"o5", `"c5,1`}, {"o6", "c6,7\n"}}
+	t.Run("dead letter", func(t *testing.T) {
+		brokers := startEmbedded(t, map[string]int32{"orders": 1, "out": 1, "dlq": 1})
+		produce(t, brokers, "orders", input...)
+		app, err := eddy.New(build(), eddy.ApplicationID("csv"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+			eddy.CommitInterval(50*time.Millisecond), eddy.OnDeserializationError(eddy.DeadLetter("dlq")), eddy.Logger(testLogger(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stopCaughtUp(t, brokers, "csv", runApp(t, app), "orders")
+		if got, want := keyValues(readAll(t, brokers, "out")), []string{"o1=c1:100", "o2=c,2:250", "o6=c6:7"}; !slices.Equal(got, want) {
+			t.Errorf("out: %v, want %v", got, want)
+		}
+		var dead []string
+		for _, r := range readAll(t, brokers, "dlq") {
+			dead = append(dead, string(r.Key))
+		}
+		slices.Sort(dead)
+		if want := []string{"o3", "o4", "o5"}; !slices.Equal(dead, want) {
+			t.Errorf("dead letters: %v, want %v", dead, want)
+		}
+	})
+	t.Run("fail", func(t *testing.T) {
+		brokers := startEmbedded(t, map[string]int32{"orders": 1, "out": 1})
+		produce(t, brokers, "orders", input...)
+		app, err := eddy.New(build(), eddy.ApplicationID("csv"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+			eddy.Logger(testLogger(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err = app.Run(ctx)
+		if err == nil || !strings.Contains(err.Error(), "record orders/0@2") ||
+			!strings.Contains(err.Error(), "field 2 (Cents)") {
+			t.Fatalf("Run = %v, want the failure of orders/0 at offset 2, naming the field", err)
+		}
+	})
+}
