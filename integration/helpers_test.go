@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -188,4 +189,18 @@ func generateBatches(t *testing.T, topic string, batches, per, keys int, pause t
 		}
 	}()
 	return done
+}
+
+// checkKeyValues compares topic's records, read_committed, as sorted "key=value" lines
+// with want, which must not be empty.
+func checkKeyValues(t *testing.T, topic string, want []string) {
+	t.Helper()
+	var got []string
+	for _, r := range readCommitted(t, topic) {
+		got = append(got, string(r.Key)+"="+string(r.Value))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) || len(got) == 0 {
+		t.Errorf("%s: %d outputs, want %d:\n got %v\nwant %v", topic, len(got), len(want), got, want)
+	}
 }

@@ -40,12 +40,7 @@ func StreamGlobal(in GlobalInput, left bool) []string {
 	var out []string
 	for _, s := range in.Stream {
 		v, ok := table[ProductOf(string(s.Key), string(s.Value))]
-		switch {
-		case ok:
-			out = append(out, fmt.Sprintf("%s=%s|%s", s.Key, s.Value, v))
-		case left:
-			out = append(out, fmt.Sprintf("%s=%s|-", s.Key, s.Value))
-		}
+		out = appendJoined(out, s, v, ok, left)
 	}
 	slices.Sort(out)
 	return out

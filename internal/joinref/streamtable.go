@@ -35,12 +35,7 @@ func StreamTable(in []TableInput, left bool) []string {
 				i++
 			}
 			v, ok := table[string(s.Key)]
-			switch {
-			case ok:
-				out = append(out, fmt.Sprintf("%s=%s|%s", s.Key, s.Value, v))
-			case left:
-				out = append(out, fmt.Sprintf("%s=%s|-", s.Key, s.Value))
-			}
+			out = appendJoined(out, s, v, ok, left)
 		}
 	}
 	slices.Sort(out)
@@ -68,4 +63,17 @@ func RandomStreamTable(rng *rand.Rand, n int, streamTopic, tableTopic string) []
 		in[p].Stream = append(in[p].Stream, &kgo.Record{Topic: streamTopic, Partition: p, Key: []byte(key), Value: fmt.Appendf(nil, "o%d", i), Timestamp: ts})
 	}
 	return in
+}
+
+// appendJoined appends a stream record's result to out: "key=value|table value" when the
+// table has one (ok), "key=value|-" when it has none and the join is a left join, nothing
+// else.
+func appendJoined(out []string, s *kgo.Record, v string, ok, left bool) []string {
+	switch {
+	case ok:
+		return append(out, fmt.Sprintf("%s=%s|%s", s.Key, s.Value, v))
+	case left:
+		return append(out, fmt.Sprintf("%s=%s|-", s.Key, s.Value))
+	}
+	return out
 }
