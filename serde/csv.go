@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -30,7 +31,7 @@ func (c *csvConfig) check(r rune) {
 //
 // Field types: string, bool, the integer and float kinds, time.Time (RFC 3339 with
 // nanoseconds), and pointers to them, for which an empty field is nil. A field is quoted
-// when it holds the delimiter, a quote, a line break or a leading space, with quotes
+// when it holds the delimiter, a quote, a line break or a leading white space, with quotes
 // doubled, as encoding/csv writes it. Decode wants exactly T's number of fields; it accepts
 // one trailing line end, and names the field and the problem in its errors
 // ("serde: csv: decoding main.Order: field 2 (Cents): strconv.ParseInt: …"). Nil or empty
@@ -149,7 +150,7 @@ func (s *csvSerde[T]) AppendEncode(dst []byte, v T) ([]byte, error) {
 		case csvFloat:
 			text = strconv.AppendFloat(scratch[:0], fv.Float(), 'g', -1, f.typ.Bits())
 		case csvTime:
-			text = fv.Interface().(time.Time).AppendFormat(scratch[:0], time.RFC3339Nano)
+			text = fv.Addr().Interface().(*time.Time).AppendFormat(scratch[:0], time.RFC3339Nano)
 		}
 		dst = append(dst, text...) // numbers, booleans and times never need quotes
 	}
@@ -175,7 +176,7 @@ func (s *csvSerde[T]) needsQuotes(v string) bool {
 	if v == "" {
 		return false
 	}
-	if v == `\.` || v[0] == ' ' || v[0] == '\t' {
+	if v == `\.` {
 		return true
 	}
 	for i := 0; i < len(v); i++ {
@@ -183,7 +184,8 @@ func (s *csvSerde[T]) needsQuotes(v string) bool {
 			return true
 		}
 	}
-	return false
+	first, _ := utf8.DecodeRuneInString(v)
+	return unicode.IsSpace(first)
 }
 
 func (s *csvSerde[T]) Decode(b []byte) (T, error) {
@@ -319,7 +321,7 @@ func setCSVField(fv reflect.Value, f csvField, text []byte) error {
 		if err != nil {
 			return err
 		}
-		fv.Set(reflect.ValueOf(t))
+		*fv.Addr().Interface().(*time.Time) = t
 	}
 	return nil
 }

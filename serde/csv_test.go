@@ -46,6 +46,8 @@ func TestCSVMatchesEncodingCSV(t *testing.T) {
 		{ID: " leading space", Cents: math.MinInt64, Qty: math.MaxUint16, Price: -1e300, At: at},
 		{ID: "line\nbreak\r\nand,comma", Price: math.Inf(1)},
 		{ID: `\.`},
+		{ID: "\u00a0no-break space first", Note: &note},
+		{ID: "\vvertical tab first"},
 		{},
 	} {
 		s := mustCSV[csvOrder](t)

@@ -76,7 +76,7 @@ func StreamStream(recs []Record, w Window, kind Kind, bound int64, self, end boo
 // 1 ms) once every partition has had a record.
 func StreamStreamTask(parts [][]Record, w Window, kind Kind, bound int64, end bool) (out []string, late []Record) {
 	var order []Record
-	from := map[int]int{} // index in order → partition
+	var from []int // from[i]: the partition of order[i]
 	next := make([]int, len(parts))
 	for {
 		pick := -1
@@ -88,7 +88,7 @@ func StreamStreamTask(parts [][]Record, w Window, kind Kind, bound int64, end bo
 		if pick < 0 {
 			break
 		}
-		from[len(order)] = pick
+		from = append(from, pick)
 		order = append(order, parts[pick][next[pick]])
 		next[pick]++
 	}

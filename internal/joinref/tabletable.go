@@ -46,24 +46,19 @@ func TableTable(left, right []TableUpdate, kind Kind) []string {
 		} else {
 			u, j = right[j], j+1
 		}
-		own := 0
-		if !u.Left {
-			own = 1
+		_, hadL := tables[0][u.Key]
+		_, hadR := tables[1][u.Key]
+		own := tables[1]
+		if u.Left {
+			own = tables[0]
 		}
-		_, had := tables[own][u.Key]
 		if u.Deleted {
-			delete(tables[own], u.Key)
+			delete(own, u.Key)
 		} else {
-			tables[own][u.Key] = u.Value
+			own[u.Key] = u.Value
 		}
 		lv, hasL := tables[0][u.Key]
 		rv, hasR := tables[1][u.Key]
-		hadL, hadR := hasL, hasR // the other side did not change
-		if u.Left {
-			hadL = had
-		} else {
-			hadR = had
-		}
 		switch {
 		case holds(hasL, hasR):
 			out = append(out, fmt.Sprintf("%s=+%s@%d", u.Key, Format(lv, hasL, rv, hasR), u.Time))
