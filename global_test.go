@@ -97,14 +97,7 @@ func enrichedWant(orders [][2]string, products map[string]string) []string {
 func TestGlobalTableJoinsMatchReference(t *testing.T) {
 	brokers := startEmbedded(t, map[string]int32{"orders": 2, "products": 3, "inner": 1, "left": 1})
 	in := joinref.RandomGlobal(rand.New(rand.NewPCG(5, 9)), 900, "orders", 2, "products", 3)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := cl.ProduceSync(t.Context(), append(slices.Clone(in.Table), in.Stream...)...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	producePartitioned(t, brokers, append(slices.Clone(in.Table), in.Stream...)...)
 	app, err := eddy.New(joinref.GlobalTopology("orders", "products", "inner", "left"), eddy.ApplicationID("global-ref"),
 		eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()), eddy.CommitInterval(50*time.Millisecond), eddy.Logger(testLogger(t)))
 	if err != nil {

@@ -59,20 +59,7 @@ func splitJoin(kind joinref.Kind, w topology.JoinWindows, self bool) *topology.T
 		right = left
 	}
 	s := serde.String()
-	late := topology.LateRecordsTo("late")
-	var out topology.Stream[string, string]
-	switch kind {
-	case joinref.Inner:
-		out = topology.JoinStreams(left, right, w, s, s, s, func(_, l, r string) string { return joinref.Format(l, true, r, true) }, late)
-	case joinref.LeftOuter:
-		out = topology.LeftJoinStreams(left, right, w, s, s, s, func(_, l, r string, found bool) string {
-			return joinref.Format(l, true, r, found)
-		}, late)
-	default:
-		out = topology.OuterJoinStreams(left, right, w, s, s, s, func(_, l string, hasL bool, r string, hasR bool) string {
-			return joinref.Format(l, hasL, r, hasR)
-		}, late)
-	}
+	out := joinref.JoinStreams(kind, left, right, w, topology.LateRecordsTo("late"))
 	topology.To(out, "out", s, s)
 	return top
 }
@@ -217,32 +204,11 @@ func TestStreamStreamJoinOfTwoTopicsMatchesReference(t *testing.T) {
 			if len(want) == 0 || len(wantLate) == 0 {
 				t.Fatalf("the input gives %d results and %d late records: a test that shows nothing", len(want), len(wantLate))
 			}
-			cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Close()
-			if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
-				t.Fatal(err)
-			}
+			producePartitioned(t, brokers, recs...)
 			s := serde.String()
 			top := topology.New()
 			lefts, rights := topology.From(top, "lefts", s, s), topology.From(top, "rights", s, s)
-			late := topology.LateRecordsTo("late")
-			var out topology.Stream[string, string]
-			switch kind {
-			case joinref.Inner:
-				out = topology.JoinStreams(lefts, rights, jw, s, s, s, func(_, l, r string) string { return joinref.Format(l, true, r, true) }, late)
-			case joinref.LeftOuter:
-				out = topology.LeftJoinStreams(lefts, rights, jw, s, s, s, func(_, l, r string, found bool) string {
-					return joinref.Format(l, true, r, found)
-				}, late)
-			default:
-				out = topology.OuterJoinStreams(lefts, rights, jw, s, s, s, func(_, l string, hasL bool, r string, hasR bool) string {
-					return joinref.Format(l, hasL, r, hasR)
-				}, late)
-			}
-			topology.To(out, "out", s, s)
+			topology.To(joinref.JoinStreams(kind, lefts, rights, jw, topology.LateRecordsTo("late")), "out", s, s)
 			app, err := eddy.New(top, eddy.ApplicationID("two"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
 				eddy.CommitInterval(50*time.Millisecond), eddy.Logger(testLogger(t)))
 			if err != nil {

@@ -42,14 +42,7 @@ func TestTableTableJoinsMatchReference(t *testing.T) {
 		t.Run([]string{"inner", "left", "outer"}[kind], func(t *testing.T) {
 			brokers := startEmbedded(t, map[string]int32{"left": 2, "right": 2, "out": 1})
 			recs, parts := joinref.RandomTables(rand.New(rand.NewPCG(5, uint64(kind))), 800, "left", "right")
-			cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
-				t.Fatal(err)
-			}
-			cl.Close()
+			producePartitioned(t, brokers, recs...)
 			top := topology.New()
 			s := serde.String()
 			l := topology.TableFrom(top, "left", s, s, "left")

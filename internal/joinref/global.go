@@ -8,9 +8,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/eddy-streams/eddy/serde"
-	"github.com/eddy-streams/eddy/topology"
 )
 
 // GlobalInput is the input of a stream-global-table join: the table's records, all
@@ -68,22 +65,4 @@ func RandomGlobal(rng *rand.Rand, n int, streamTopic string, streamPartitions in
 			Key: fmt.Appendf(nil, "o%d", i), Value: fmt.Appendf(nil, "p%d:%d", rng.IntN(12), i), Timestamp: ts})
 	}
 	return in
-}
-
-// GlobalTopology is the topology StreamGlobal models: the orders of topic orders enriched
-// from the global table of topic products by an inner join (to topic inner) and a left
-// join (to topic left), each output "order|product name", "-" for none.
-func GlobalTopology(orders, products, inner, left string) *topology.Topology {
-	s := serde.String()
-	top := topology.New()
-	stream := topology.From(top, orders, s, s)
-	table := topology.GlobalTableFrom(top, products, s, s, "products")
-	topology.To(topology.JoinGlobal(stream, table, ProductOf, func(_, o, p string) string { return o + "|" + p }), inner, s, s)
-	topology.To(topology.LeftJoinGlobal(stream, table, ProductOf, func(_, o, p string, found bool) string {
-		if !found {
-			p = "-"
-		}
-		return o + "|" + p
-	}), left, s, s)
-	return top
 }

@@ -1,8 +1,11 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -26,9 +29,14 @@ func (w *worker) onAssigned(_ context.Context, cl *kgo.Client, assigned map[stri
 }
 
 // assignLocked creates the tasks of newly assigned partitions and pauses the input of
-// those that must restore first.
+// those that must restore first. A task's partitions are in the order the topology
+// declares its sources, which breaks ties in time synchronization (task.next): the same
+// input is processed in the same order on every run.
 func (w *worker) assignLocked(assigned map[string][]int32) {
-	for topic, parts := range assigned {
+	topics := slices.Collect(maps.Keys(assigned))
+	slices.SortFunc(topics, func(a, b string) int { return cmp.Compare(w.plan.rank[a], w.plan.rank[b]) })
+	for _, topic := range topics {
+		parts := assigned[topic]
 		sub, ok := w.plan.subOf[topic]
 		if !ok {
 			w.setFatalLocked(fmt.Errorf("eddy: assigned partitions of %s, which the topology does not read", topic))

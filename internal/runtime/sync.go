@@ -125,7 +125,8 @@ func (p *partition) holds(ts, now time.Time, idle time.Duration) (hold bool, unt
 
 // next returns the partition whose head record the task processes next: the lowest
 // timestamp, a table's first on a tie, so a stream record at time t joins the table as of
-// t, updates at t included. It is nil when every queue is empty, or when the task waits
+// t, updates at t included; else the one whose source the topology declares first (the
+// order of t.parts), so a run's order does not depend on the order of an assignment. It is nil when every queue is empty, or when the task waits
 // for an empty partition (see above); then wake is when the wait ends at the latest.
 // enforced says a partition's wait ran out.
 func (t *task) next(rule waitRule) (best *partition, enforced bool, wake time.Time) {

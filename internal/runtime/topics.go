@@ -26,8 +26,9 @@ type topicPlan struct {
 	partitions map[string]int32
 	// subs are the sub-topologies with full topic names, for the balancer.
 	subs []assign.Subtopology
-	// subOf maps a source topic (full name) to its sub-topology.
-	subOf map[string]int
+	// subOf maps a source topic (full name) to its sub-topology; rank is its place among
+	// the sub-topology's topics, in the order the topology declares its sources.
+	subOf, rank map[string]int
 	// roundRobin holds the internal topics written round-robin (Rebalance).
 	roundRobin map[string]bool
 	// topics are all source topics, the consumer's subscription.
@@ -99,6 +100,7 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 	p := &topicPlan{
 		partitions: map[string]int32{},
 		subOf:      map[string]int{},
+		rank:       map[string]int{},
 		roundRobin: map[string]bool{},
 		changelogs: map[string]*changelogTopic{},
 		stateful:   map[int]bool{},
@@ -145,6 +147,7 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 				if src.Internal != nil {
 					full = src.Internal.Topic(appID)
 				}
+				p.rank[full] = len(as.Topics)
 				as.Topics = append(as.Topics, full)
 				p.subOf[full] = s.ID
 				p.timing[full] = sourceTiming{outOfOrderness: src.OutOfOrderness, idleTimeout: src.IdleTimeout, table: src.TableSource}
