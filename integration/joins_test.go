@@ -23,8 +23,10 @@ import (
 // it), random out-of-order input with ties and late records; each join's results and its
 // late records equal the reference model's exactly. The inner and left joins keep their
 // records in memory (the default), the outer join in Badger (OnDisk): one task has both.
-// Two more outer joins: a self-join of the whole stream, and one whose window lies wholly
-// before the left record (a negative after).
+// Three more outer joins: a self-join of the whole stream, one whose window lies wholly
+// before the left record (a negative after), and one of the same records written to two
+// topics, a side each, which the task merges by time (joinref.StreamStreamTask), late
+// records included.
 func TestStreamStreamJoinsOnTheBroker(t *testing.T) {
 	for _, guarantee := range []string{"at-least-once", "exactly-once"} {
 		t.Run(guarantee, func(t *testing.T) {
@@ -69,19 +71,46 @@ func TestStreamStreamJoinsOnTheBroker(t *testing.T) {
 				topology.Branch[string, string]{Name: "right"})
 			strip := func(v string) string { return v[2:] }
 			left, right := topology.MapValues(split[0], strip), topology.MapValues(split[1], strip)
-			topology.To(topology.JoinStreams(left, right, jw, s, s, s, func(_, l, r string) string { return joinref.Format(l, true, r, true) },
-				topology.Named("inner"), topology.LateRecordsTo(late)), outs[joinref.Inner], s, s)
-			topology.To(topology.LeftJoinStreams(left, right, jw, s, s, s, func(_, l, r string, found bool) string { return joinref.Format(l, true, r, found) },
-				topology.Named("left")), outs[joinref.LeftOuter], s, s)
-			topology.To(topology.OuterJoinStreams(left, right, jw, s, s, s, func(_, l string, hasL bool, r string, hasR bool) string {
-				return joinref.Format(l, hasL, r, hasR)
-			}, topology.Named("outer"), topology.OnDisk()), outs[joinref.FullOuter], s, s)
-			outer := func(_, l string, hasL bool, r string, hasR bool) string { return joinref.Format(l, hasL, r, hasR) }
+			topology.To(joinref.JoinStreams(joinref.Inner, left, right, jw, topology.Named("inner"), topology.LateRecordsTo(late)), outs[joinref.Inner], s, s)
+			topology.To(joinref.JoinStreams(joinref.LeftOuter, left, right, jw, topology.Named("left")), outs[joinref.LeftOuter], s, s)
+			topology.To(joinref.JoinStreams(joinref.FullOuter, left, right, jw, topology.Named("outer"), topology.OnDisk()), outs[joinref.FullOuter], s, s)
 			whole := topology.MapValues(src, strip)
-			topology.To(topology.OuterJoinStreams(whole, whole, jw, s, s, s, outer, topology.Named("self")), selfOut, s, s)
+			topology.To(joinref.JoinStreams(joinref.FullOuter, whole, whole, jw, topology.Named("self")), selfOut, s, s)
 			wb := joinref.Window{Before: 80, After: -20, Grace: 10}
 			jwb := topology.JoinWindowsOf(0).Before(80 * time.Millisecond).After(-20 * time.Millisecond).Grace(10 * time.Millisecond)
-			topology.To(topology.OuterJoinStreams(left, right, jwb, s, s, s, outer, topology.Named("before")), beforeOut, s, s)
+			topology.To(joinref.JoinStreams(joinref.FullOuter, left, right, jwb, topology.Named("before")), beforeOut, s, s)
+			// The same records in two topics, a side each: the task merges them by time.
+			lefts, rights, twoOut, twoLate := kafkatest.Topic(t, "lefts"), kafkatest.Topic(t, "rights"), kafkatest.Topic(t, "two-joined"), kafkatest.Topic(t, "two-late")
+			for topic, n := range map[string]int32{lefts: 2, rights: 2, twoOut: 1, twoLate: 1} {
+				kafkatest.CreateTopic(t, adm, topic, n, nil)
+			}
+			var twoRecs []*kgo.Record
+			var wantTwo, wantTwoLate []string
+			for p, part := range sides {
+				var ls, rs []joinref.Record
+				for _, r := range part {
+					topic := rights
+					if r.Left {
+						topic, ls = lefts, append(ls, r)
+					} else {
+						rs = append(rs, r)
+					}
+					twoRecs = append(twoRecs, &kgo.Record{Topic: topic, Partition: int32(p), Key: []byte(r.Key), Value: []byte(r.Value),
+						Timestamp: time.UnixMilli(r.Time)})
+				}
+				out, lateRecs := joinref.StreamStreamTask([][]joinref.Record{ls, rs}, w, joinref.FullOuter, 0, false)
+				wantTwo = append(wantTwo, out...)
+				for _, r := range lateRecs {
+					wantTwoLate = append(wantTwoLate, fmt.Sprintf("%s=%s@%d", r.Key, r.Value, r.Time))
+				}
+			}
+			slices.Sort(wantTwo)
+			slices.Sort(wantTwoLate)
+			if err := cl.ProduceSync(t.Context(), twoRecs...).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			topology.To(joinref.JoinStreams(joinref.FullOuter, topology.From(top, lefts, s, s), topology.From(top, rights, s, s), jw,
+				topology.Named("two"), topology.LateRecordsTo(twoLate)), twoOut, s, s)
 
 			want := map[joinref.Kind][]string{}
 			var wantLate []string
@@ -117,14 +146,14 @@ func TestStreamStreamJoinsOnTheBroker(t *testing.T) {
 				opts = append(opts, eddy.ExactlyOnce())
 			}
 			run := start(t, newDefaultApp(t, top, appID, opts...))
-			run.stopCaughtUp(t, appID, in)
+			run.stopCaughtUp(t, appID, in, lefts, rights)
 			for _, k := range kinds {
 				got := joinref.Timed(readCommitted(t, outs[k]))
 				if !slices.Equal(got, want[k]) {
 					t.Errorf("%s: %d results, want %d:\n got %v\nwant %v", outs[k], len(got), len(want[k]), got, want[k])
 				}
 			}
-			for topic, want := range map[string][]string{selfOut: wantSelf, beforeOut: wantBefore} {
+			for topic, want := range map[string][]string{selfOut: wantSelf, beforeOut: wantBefore, twoOut: wantTwo, twoLate: wantTwoLate} {
 				if got := joinref.Timed(readCommitted(t, topic)); !slices.Equal(got, want) || len(got) == 0 {
 					t.Errorf("%s: %d results, want %d:\n got %v\nwant %v", topic, len(got), len(want), got, want)
 				}
