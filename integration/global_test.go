@@ -146,10 +146,7 @@ func TestGlobalTableJoinsMatchReferenceOnTheBroker(t *testing.T) {
 				t.Fatal(err)
 			}
 			appID := kafkatest.Topic(t, "app")
-			var opts []eddy.Opt
-			if guarantee == "exactly-once" {
-				opts = append(opts, eddy.ExactlyOnce())
-			}
+			opts := guaranteeOpts(guarantee)
 			run := start(t, newDefaultApp(t, joinref.GlobalTopology(orders, products, inner, left), appID, opts...))
 			run.stopCaughtUp(t, appID, orders)
 			for topic, isLeft := range map[string]bool{inner: false, left: true} {
@@ -171,10 +168,7 @@ func TestGlobalTableTwoInstances(t *testing.T) {
 			const nProducts = 6000
 			c := newGlobalCase(t, 3, "compact")
 			c.productsAt(t, "v1", 0, nProducts)
-			var opts []eddy.Opt
-			if guarantee == "exactly-once" {
-				opts = append(opts, eddy.ExactlyOnce())
-			}
+			opts := guaranteeOpts(guarantee)
 			products := func(from, n, step int) []string {
 				var ps []string
 				for i := from; len(ps) < n; i += step {

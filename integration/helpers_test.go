@@ -204,3 +204,12 @@ func checkKeyValues(t *testing.T, topic string, want []string) {
 		t.Errorf("%s: %d outputs, want %d:\n got %v\nwant %v", topic, len(got), len(want), got, want)
 	}
 }
+
+// guaranteeOpts are the options of a test run under guarantee ("at-least-once", eddy's
+// default, or "exactly-once").
+func guaranteeOpts(guarantee string) []eddy.Opt {
+	if guarantee == "exactly-once" {
+		return []eddy.Opt{eddy.ExactlyOnce()}
+	}
+	return nil
+}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/internal/joinref"
 	"github.com/eddy-streams/eddy/internal/kafkatest"
 	"github.com/eddy-streams/eddy/serde"
@@ -65,10 +64,7 @@ func TestStreamTableEnrichment(t *testing.T) {
 				}, topology.Named("enrich"))
 			topology.To(enriched, out, serde.String(), serde.String())
 			appID := kafkatest.Topic(t, "app")
-			var opts []eddy.Opt
-			if guarantee == "exactly-once" {
-				opts = append(opts, eddy.ExactlyOnce())
-			}
+			opts := guaranteeOpts(guarantee)
 			// eddy's defaults (a 30 s commit interval at-least-once): wait for every order's
 			// output, stop (which commits), then read the output to its end.
 			run := start(t, newDefaultApp(t, top, appID, opts...))
@@ -130,10 +126,7 @@ func TestStreamTableJoinsMatchReferenceOnTheBroker(t *testing.T) {
 				return o + "|" + c
 			}, topology.Named("left")), left, s, s)
 			appID := kafkatest.Topic(t, "app")
-			var opts []eddy.Opt
-			if guarantee == "exactly-once" {
-				opts = append(opts, eddy.ExactlyOnce())
-			}
+			opts := guaranteeOpts(guarantee)
 			run := start(t, newDefaultApp(t, top, appID, opts...))
 			run.stopCaughtUp(t, appID, orders, customers)
 			for topic, isLeft := range map[string]bool{inner: false, left: true} {
@@ -176,10 +169,7 @@ func TestGroupTableCountsOnTheBroker(t *testing.T) {
 				serde.String(), serde.String(), topology.Named("by-region")), "per-region")
 			topology.To(counts.ToStream(), out, serde.String(), serde.Int64())
 			appID := kafkatest.Topic(t, "app")
-			var opts []eddy.Opt
-			if guarantee == "exactly-once" {
-				opts = append(opts, eddy.ExactlyOnce())
-			}
+			opts := guaranteeOpts(guarantee)
 			// eddy's defaults: at-least-once, the offsets are caught up after the first
 			// 30 s commit.
 			run := start(t, newDefaultApp(t, top, appID, opts...))

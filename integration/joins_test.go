@@ -10,7 +10,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/internal/joinref"
 	"github.com/eddy-streams/eddy/internal/kafkatest"
 	"github.com/eddy-streams/eddy/serde"
@@ -141,10 +140,7 @@ func TestStreamStreamJoinsOnTheBroker(t *testing.T) {
 			slices.Sort(wantSelf)
 			slices.Sort(wantBefore)
 			appID := kafkatest.Topic(t, "app")
-			var opts []eddy.Opt
-			if guarantee == "exactly-once" {
-				opts = append(opts, eddy.ExactlyOnce())
-			}
+			opts := guaranteeOpts(guarantee)
 			run := start(t, newDefaultApp(t, top, appID, opts...))
 			run.stopCaughtUp(t, appID, in, lefts, rights)
 			for _, k := range kinds {
@@ -204,10 +200,7 @@ func TestTableTableJoinsOnTheBroker(t *testing.T) {
 				return joinref.Format(l, hasL, r, hasR)
 			}), outs["outer"])
 			appID := kafkatest.Topic(t, "app")
-			var opts []eddy.Opt
-			if guarantee == "exactly-once" {
-				opts = append(opts, eddy.ExactlyOnce())
-			}
+			opts := guaranteeOpts(guarantee)
 			run := start(t, newDefaultApp(t, top, appID, opts...))
 			run.stopCaughtUp(t, appID, lt, rt)
 			for i, k := range kinds {

@@ -85,10 +85,7 @@ func TestVersionedEnrichment(t *testing.T) {
 			rekeyed := topology.SelectKey(topology.From(top, byID, serde.String(), serde.String()), func(_, c string) string { return c })
 			topology.To(enrichWith(rekeyed, table2, topology.Named("enrich-by-id")), outByID, serde.String(), serde.String())
 			appID := kafkatest.Topic(t, "app")
-			var opts []eddy.Opt
-			if guarantee == "exactly-once" {
-				opts = append(opts, eddy.ExactlyOnce())
-			}
+			opts := guaranteeOpts(guarantee)
 			run := start(t, newDefaultApp(t, top, appID, opts...))
 			ends.WaitCaughtUp(t, kafkatest.Bootstrap(t), appID, 90*time.Second, customers, orders)
 			produceAll(t, later)
@@ -191,10 +188,7 @@ func TestVersionedGraceWithDefaults(t *testing.T) {
 			topology.To(enrichWith(in, table, topology.Named("plain")), plain, serde.String(), serde.String())
 			topology.To(enrichWith(in, table, topology.Named("graced"), topology.Grace(5*time.Second)), graced, serde.String(), serde.String())
 			appID := kafkatest.Topic(t, "app")
-			var opts []eddy.Opt
-			if guarantee == "exactly-once" {
-				opts = append(opts, eddy.ExactlyOnce())
-			}
+			opts := guaranteeOpts(guarantee)
 			run := start(t, newDefaultApp(t, top, appID, opts...))
 			produceAll(t, []*kgo.Record{rec(orders, "c1", "o1", 10_000)})
 			seen := map[string]bool{}
