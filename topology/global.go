@@ -66,7 +66,8 @@ func GlobalTableFrom[K, V any](t *Topology, topic string, ks serde.Serde[K], vs 
 	}
 	src := &graph.Node{Name: t.nameFor(c, "KTABLE-SOURCE"), Kind: graph.Source, Topics: []string{topic}}
 	mat := &graph.Node{Name: store + "-materialize", Kind: graph.Processor, Stores: []string{store}}
-	gs := &GlobalStore[K, V]{name: store, topic: topic, ks: ks, vs: vs}
+	// The store's keys and values are the topic's, so topic-bound serdes are bound to it.
+	gs := &GlobalStore[K, V]{name: store, topic: topic, ks: serde.ForTopic(ks, topic, true), vs: serde.ForTopic(vs, topic, false)}
 	gs.gl = &graph.Global{Store: store, Topic: topic, Source: src, Materialize: mat, Decode: gs.decoder(src.Name)}
 	t.g.AddGlobal(gs.gl)
 	return GlobalTable[K, V]{t: t, store: gs}

@@ -42,17 +42,36 @@ func sink[K, V any](s Stream[K, V], n *graph.Node, ks serde.Serde[K], vs serde.S
 	}
 	attach([]Stream[K, V]{s}, n, func(tb *graph.TaskBuild, _ *outlets[K, V]) (next[K, V], error) {
 		static := ""
+		bound := boundSerdes[K, V]{ks, vs}
 		if len(n.Topics) == 1 {
 			static = tb.TopicName(n, n.Topics[0])
+			bound = boundSerdes[K, V]{serde.ForTopic(ks, static, true), serde.ForTopic(vs, static, false)}
+		}
+		// A chosen topic's serdes, when they depend on it (serde.TopicSerde), are bound
+		// once per topic and kept.
+		var byTopic map[string]boundSerdes[K, V]
+		_, kt := ks.(serde.TopicSerde[K])
+		_, vt := vs.(serde.TopicSerde[V])
+		if static == "" && (kt || vt) {
+			byTopic = map[string]boundSerdes[K, V]{}
 		}
 		env := tb.Env
 		var buf outBuf
 		keyNull, valueNull := nullOf(ks), nullOf(vs)
 		return func(r processor.Record[K, V]) error {
 			topic := static
+			ks, vs := bound.ks, bound.vs
 			if topic == "" {
 				if topic = choose(r); topic == "" {
 					return fmt.Errorf("sink %s: the topic chooser returned an empty topic name", n.Name)
+				}
+				if byTopic != nil {
+					b, ok := byTopic[topic]
+					if !ok {
+						b = boundSerdes[K, V]{serde.ForTopic(ks, topic, true), serde.ForTopic(vs, topic, false)}
+						byTopic[topic] = b
+					}
+					ks, vs = b.ks, b.vs
 				}
 			}
 			key, err := encodeInto(&buf, ks, keyNull, r.Key)

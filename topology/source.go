@@ -80,18 +80,47 @@ func sourceWithTime[K, V any](t *Topology, n *graph.Node, ks serde.Serde[K], vs 
 // Any failure, a panic of a serde or of the extractor included, is a deserialization error
 // of the source, which the bad-input policy handles (TableFrom once decoded on its own,
 // and its bad input stopped the application whatever the policy).
+//
+// Serdes that depend on their topic (serde.TopicSerde) are bound to it when the task is
+// built: to the source's one topic, or, for a source of several topics, to each, chosen by
+// the record's topic.
 type decoder[K, V any] struct {
 	node    string
 	ks      serde.Serde[K]
 	vs      serde.Serde[V]
+	byTopic map[string]boundSerdes[K, V] // nil unless several topics have serdes of their own
 	extract func(K, V, time.Time) (time.Time, error)
 	env     graph.Env
 	op      *graph.Op
 	slot    **graph.Op
 }
 
+// boundSerdes are a topic's key and value serdes.
+type boundSerdes[K, V any] struct {
+	ks serde.Serde[K]
+	vs serde.Serde[V]
+}
+
 func newDecoder[K, V any](tb *graph.TaskBuild, n *graph.Node, ks serde.Serde[K], vs serde.Serde[V], extract func(K, V, time.Time) (time.Time, error)) *decoder[K, V] {
-	return &decoder[K, V]{node: n.Name, ks: ks, vs: vs, extract: extract, env: tb.Env, op: graph.OpFor(n), slot: tb.Env.OpSlot()}
+	d := &decoder[K, V]{node: n.Name, ks: ks, vs: vs, extract: extract, env: tb.Env, op: graph.OpFor(n), slot: tb.Env.OpSlot()}
+	_, kt := ks.(serde.TopicSerde[K])
+	_, vt := vs.(serde.TopicSerde[V])
+	if !kt && !vt || len(n.Topics) == 0 {
+		return d
+	}
+	for _, topic := range n.Topics {
+		full := tb.TopicName(n, topic)
+		b := boundSerdes[K, V]{serde.ForTopic(ks, full, true), serde.ForTopic(vs, full, false)}
+		if d.byTopic == nil {
+			d.ks, d.vs = b.ks, b.vs
+			if len(n.Topics) == 1 {
+				break
+			}
+			d.byTopic = map[string]boundSerdes[K, V]{}
+		}
+		d.byTopic[full] = b
+	}
+	return d
 }
 
 func (d *decoder[K, V]) bad(format string, args ...any) error {
@@ -102,13 +131,18 @@ func (d *decoder[K, V]) bad(format string, args ...any) error {
 // record's path).
 func (d *decoder[K, V]) decodeInto(rec *kgo.Record, r *processor.Record[K, V]) (err error) {
 	*d.slot = d.op // a panic in a serde or the extractor is bad input
+	ks, vs := d.ks, d.vs
+	if d.byTopic != nil {
+		b := d.byTopic[rec.Topic]
+		ks, vs = b.ks, b.vs
+	}
 	if rec.Key != nil {
-		if r.Key, err = d.ks.Decode(rec.Key); err != nil {
+		if r.Key, err = ks.Decode(rec.Key); err != nil {
 			return d.bad("decode key: %w", err)
 		}
 	}
 	if rec.Value != nil {
-		if r.Value, err = d.vs.Decode(rec.Value); err != nil {
+		if r.Value, err = vs.Decode(rec.Value); err != nil {
 			return d.bad("decode value: %w", err)
 		}
 	}

@@ -45,7 +45,13 @@ func (s *KeyValueStore[K, V]) Open(ctx StoreContext) (store.KeyValue[K, V], erro
 	if err != nil {
 		return nil, err
 	}
-	return &typedKV[K, V]{b: b, ks: s.ks, vs: s.vs}, nil
+	ks, vs := s.ks, s.vs
+	if a, ok := ctx.(interface{ ApplicationID() string }); ok {
+		// Serdes that depend on their topic (serde.TopicSerde) serve the store's changelog.
+		topic := a.ApplicationID() + "-" + s.name + "-changelog"
+		ks, vs = serde.ForTopic(ks, topic, true), serde.ForTopic(vs, topic, false)
+	}
+	return &typedKV[K, V]{b: b, ks: ks, vs: vs}, nil
 }
 
 // typedKV encodes keys and values with the store's serdes over a task's byte store.

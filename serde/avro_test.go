@@ -1,0 +1,73 @@
+package serde_test
+
+import (
+	"math/big"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/linkedin/goavro/v2"
+
+	"github.com/eddy-streams/eddy/serde"
+)
+
+type avroStatus string
+
+func (avroStatus) AvroSymbols() []string { return []string{"NEW", "PAID", "SHIPPED"} }
+
+type avroAddress struct {
+	Street string `avro:"street"`
+	City   string `avro:"city"`
+}
+
+type avroOrder struct {
+	ID      string           `avro:"id"`
+	Cents   int64            `avro:"cents"`
+	Qty     int32            `avro:"qty"`
+	Price   float64          `avro:"price"`
+	Ratio   float32          `avro:"ratio"`
+	Paid    bool             `avro:"paid"`
+	Blob    []byte           `avro:"blob"`
+	Status  avroStatus       `avro:"status"`
+	Tags    []string         `avro:"tags"`
+	Extras  map[string]int64 `avro:"extras"`
+	Note    *string          `avro:"note"`
+	Address avroAddress      `avro:"address"`
+	Created time.Time        `avro:"created"`
+	Updated time.Time        `avro:"updated,micros"`
+	Amount  serde.Decimal    `avro:"amount,precision=10,scale=2"`
+	Billing *avroAddress     `avro:"billing"`
+	secret  int
+}
+
+func sampleOrder() avroOrder {
+	note := "leave at the door ✓"
+	return avroOrder{
+		ID: "o-1", Cents: -1299, Qty: 3, Price: 12.99, Ratio: 0.5, Paid: true, Blob: []byte{0, 1, 0xff},
+		Status: "PAID", Tags: []string{"a", "b"}, Extras: map[string]int64{"x": 1, "y": -2}, Note: &note,
+		Address: avroAddress{"Main St 1", "Zürich"}, Created: time.UnixMilli(1700000000123).UTC(),
+		Updated: time.UnixMicro(1700000000123456).UTC(), Amount: serde.Decimal{Unscaled: big.NewInt(-12345), Scale: 2},
+		Billing: &avroAddress{"Side St", "Bern"},
+	}
+}
+
+func TestAvroRoundTripAndGoavro(t *testing.T) {
+	s, err := serde.Avro[avroOrder](serde.AvroNamespace("com.example.eddy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := sampleOrder()
+	b, err := s.AppendEncode(nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", out, in)
+	}
+	t.Logf("%x", b)
+	_ = goavro.NewCodec
+}

@@ -1,0 +1,751 @@
+package serde
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"reflect"
+	"time"
+)
+
+// avroReader reads Avro's binary encoding from b.
+type avroReader struct {
+	b   []byte
+	pos int
+}
+
+var (
+	errAvroShort  = errors.New("the input ends inside a value")
+	errAvroVarint = errors.New("a varint longer than 10 bytes")
+)
+
+func (r *avroReader) long() (int64, error) {
+	u, n := binary.Uvarint(r.b[r.pos:])
+	switch {
+	case n == 0:
+		return 0, errAvroShort
+	case n < 0:
+		return 0, errAvroVarint
+	}
+	r.pos += n
+	return int64(u>>1) ^ -int64(u&1), nil
+}
+
+func (r *avroReader) int() (int64, error) {
+	n, err := r.long()
+	if err == nil && (n < math.MinInt32 || n > math.MaxInt32) {
+		return 0, fmt.Errorf("an int of %d does not fit 32 bits", n)
+	}
+	return n, err
+}
+
+func (r *avroReader) boolean() (bool, error) {
+	if r.pos >= len(r.b) {
+		return false, errAvroShort
+	}
+	c := r.b[r.pos]
+	r.pos++
+	if c > 1 {
+		return false, fmt.Errorf("a boolean byte of %d", c)
+	}
+	return c == 1, nil
+}
+
+func (r *avroReader) fixed(n int) ([]byte, error) {
+	if n < 0 || len(r.b)-r.pos < n {
+		return nil, errAvroShort
+	}
+	b := r.b[r.pos : r.pos+n]
+	r.pos += n
+	return b, nil
+}
+
+func (r *avroReader) float() (float64, error) {
+	b, err := r.fixed(4)
+	if err != nil {
+		return 0, err
+	}
+	return float64(math.Float32frombits(binary.LittleEndian.Uint32(b))), nil
+}
+
+func (r *avroReader) double() (float64, error) {
+	b, err := r.fixed(8)
+	if err != nil {
+		return 0, err
+	}
+	return math.Float64frombits(binary.LittleEndian.Uint64(b)), nil
+}
+
+// bytes returns a length-prefixed byte string, aliasing the input: callers copy it.
+func (r *avroReader) bytes() ([]byte, error) {
+	n, err := r.long()
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("a negative length %d", n)
+	}
+	if n > int64(len(r.b)-r.pos) {
+		return nil, fmt.Errorf("a length of %d with %d bytes left", n, len(r.b)-r.pos)
+	}
+	return r.fixed(int(n))
+}
+
+// blockCount reads the count of the next block of an array or map; a negative count is
+// followed by the block's size in bytes, which a reader may use to skip it.
+func (r *avroReader) blockCount() (int64, error) {
+	n, err := r.long()
+	if err != nil || n >= 0 {
+		return n, err
+	}
+	if n == math.MinInt64 {
+		return 0, fmt.Errorf("a block count of %d", n)
+	}
+	if _, err := r.long(); err != nil {
+		return 0, err
+	}
+	return -n, nil
+}
+
+// maxZeroWidthItems bounds the items of an array whose items may take no bytes at all
+// (nulls, empty records) beyond the input's length, so that a corrupt count cannot make
+// Decode loop or allocate without end.
+const maxZeroWidthItems = 1 << 16
+
+// avroDec decodes one value into v, which is settable and of the Go type it was compiled for.
+type avroDec func(r *avroReader, v reflect.Value) error
+
+// avroDecCompiler compiles decoders that read what writer wrote into a Go value of the
+// reader's schema, resolving the two schemas as Avro's specification says.
+type avroDecCompiler struct {
+	records map[decKey]*avroDec
+}
+
+type decKey struct {
+	w, r *avroType
+	rt   reflect.Type
+}
+
+func compileAvroDec(writer, reader *avroType, rt reflect.Type) (avroDec, error) {
+	c := avroDecCompiler{records: map[decKey]*avroDec{}}
+	return c.compile(writer, reader, rt)
+}
+
+func (c *avroDecCompiler) compile(w, rd *avroType, rt reflect.Type) (avroDec, error) {
+	if w.kind == avroUnion {
+		return c.writerUnion(w, rd, rt)
+	}
+	if rd.kind == avroUnion {
+		return c.readerUnion(w, rd, rt)
+	}
+	mismatch := func() (avroDec, error) {
+		return nil, fmt.Errorf("the writer's %s cannot be read as the reader's %s", w, rd)
+	}
+	switch rd.kind {
+	case avroNull:
+		if w.kind != avroNull {
+			return mismatch()
+		}
+		return func(*avroReader, reflect.Value) error { return nil }, nil
+	case avroBoolean:
+		if w.kind != avroBoolean {
+			return mismatch()
+		}
+		if rt.Kind() != reflect.Bool {
+			break
+		}
+		return func(r *avroReader, v reflect.Value) error {
+			b, err := r.boolean()
+			v.SetBool(b)
+			return err
+		}, nil
+	case avroInt, avroLong:
+		if w.kind != avroInt && (rd.kind == avroInt || w.kind != avroLong) {
+			return mismatch()
+		}
+		return intDec(w, rd, rt)
+	case avroFloat, avroDouble:
+		read := numberReader(w.kind)
+		if read == nil || rd.kind == avroFloat && w.kind == avroDouble {
+			return mismatch()
+		}
+		if !isFloat(rt) {
+			break
+		}
+		return func(r *avroReader, v reflect.Value) error {
+			f, err := read(r)
+			v.SetFloat(f)
+			return err
+		}, nil
+	case avroBytes, avroString:
+		if w.kind != avroBytes && w.kind != avroString {
+			return mismatch()
+		}
+		return bytesDec(rd, rt, (*avroReader).bytes)
+	case avroFixed:
+		if w.kind != avroFixed || w.size != rd.size || !namesMatch(w, rd) {
+			return mismatch()
+		}
+		size := w.size
+		return bytesDec(rd, rt, func(r *avroReader) ([]byte, error) { return r.fixed(size) })
+	case avroEnum:
+		if w.kind != avroEnum || !namesMatch(w, rd) {
+			return mismatch()
+		}
+		return enumDec(w, rd, rt)
+	case avroArray:
+		if w.kind != avroArray {
+			return mismatch()
+		}
+		return c.array(w, rd, rt)
+	case avroMap:
+		if w.kind != avroMap {
+			return mismatch()
+		}
+		return c.mapping(w, rd, rt)
+	case avroRecord:
+		if w.kind != avroRecord || !namesMatch(w, rd) {
+			return mismatch()
+		}
+		return c.record(w, rd, rt)
+	}
+	return nil, fmt.Errorf("a %s cannot hold the reader's %s", rt, rd)
+}
+
+// namesMatch says whether a named type of the writer resolves to the reader's: the same
+// unqualified name, or the writer's full name among the reader's aliases (as Java checks).
+func namesMatch(w, rd *avroType) bool {
+	if shortName(w.name) == shortName(rd.name) {
+		return true
+	}
+	for _, a := range rd.aliases {
+		if a == w.name {
+			return true
+		}
+	}
+	return false
+}
+
+// numberReader reads a writer's number as a float64, for the promotions to float and double.
+func numberReader(k avroKind) func(*avroReader) (float64, error) {
+	switch k {
+	case avroInt, avroLong:
+		return func(r *avroReader) (float64, error) {
+			n, err := r.long()
+			if k == avroInt && (n < math.MinInt32 || n > math.MaxInt32) {
+				return 0, fmt.Errorf("an int of %d does not fit 32 bits", n)
+			}
+			return float64(n), err
+		}
+	case avroFloat:
+		return (*avroReader).float
+	case avroDouble:
+		return (*avroReader).double
+	}
+	return nil
+}
+
+// intDec reads an int or long into a Go integer (checking it fits) or a time.Time.
+func intDec(w, rd *avroType, rt reflect.Type) (avroDec, error) {
+	read := (*avroReader).long
+	if w.kind == avroInt {
+		read = (*avroReader).int
+	}
+	if rt == timeType {
+		var conv func(int64) time.Time
+		switch rd.logical {
+		case "timestamp-millis", "local-timestamp-millis":
+			conv = func(n int64) time.Time { return time.UnixMilli(n).UTC() }
+		case "timestamp-micros", "local-timestamp-micros":
+			conv = func(n int64) time.Time { return time.UnixMicro(n).UTC() }
+		case "timestamp-nanos":
+			conv = func(n int64) time.Time { return time.Unix(0, n).UTC() }
+		case "date":
+			conv = func(n int64) time.Time { return time.Unix(n*86400, 0).UTC() }
+		default:
+			return nil, fmt.Errorf("a time.Time needs a timestamp or date logical type, not %s", rd)
+		}
+		return func(r *avroReader, v reflect.Value) error {
+			n, err := read(r)
+			if err != nil {
+				return err
+			}
+			v.Set(reflect.ValueOf(conv(n)))
+			return nil
+		}, nil
+	}
+	switch rt.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return func(r *avroReader, v reflect.Value) error {
+			n, err := read(r)
+			if err != nil {
+				return err
+			}
+			if v.OverflowInt(n) {
+				return fmt.Errorf("%d does not fit a %s", n, v.Type())
+			}
+			v.SetInt(n)
+			return nil
+		}, nil
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint, reflect.Uint64, reflect.Uintptr:
+		return func(r *avroReader, v reflect.Value) error {
+			n, err := read(r)
+			if err != nil {
+				return err
+			}
+			if n < 0 || v.OverflowUint(uint64(n)) {
+				return fmt.Errorf("%d does not fit a %s", n, v.Type())
+			}
+			v.SetUint(uint64(n))
+			return nil
+		}, nil
+	}
+	return nil, fmt.Errorf("a %s cannot hold the reader's %s", rt, rd)
+}
+
+// bytesDec reads bytes, a string or a fixed into a Go string, []byte, [N]byte or Decimal,
+// copying them out of the input.
+func bytesDec(rd *avroType, rt reflect.Type, read func(*avroReader) ([]byte, error)) (avroDec, error) {
+	switch {
+	case rd.logical == "decimal" && rt == decimalType:
+		scale := rd.scale
+		return func(r *avroReader, v reflect.Value) error {
+			b, err := read(r)
+			if err != nil {
+				return err
+			}
+			v.Set(reflect.ValueOf(Decimal{Unscaled: fromTwosComplement(b), Scale: scale}))
+			return nil
+		}, nil
+	case rt.Kind() == reflect.String:
+		return func(r *avroReader, v reflect.Value) error {
+			b, err := read(r)
+			v.SetString(string(b))
+			return err
+		}, nil
+	case isByteSlice(rt):
+		return func(r *avroReader, v reflect.Value) error {
+			b, err := read(r)
+			v.SetBytes(append([]byte{}, b...))
+			return err
+		}, nil
+	case rd.kind == avroFixed && rt.Kind() == reflect.Array && rt.Elem().Kind() == reflect.Uint8 && rt.Len() == rd.size:
+		return func(r *avroReader, v reflect.Value) error {
+			b, err := read(r)
+			for i, c := range b {
+				v.Index(i).SetUint(uint64(c))
+			}
+			return err
+		}, nil
+	}
+	return nil, fmt.Errorf("a %s cannot hold the reader's %s", rt, rd)
+}
+
+func fromTwosComplement(b []byte) *big.Int {
+	u := new(big.Int).SetBytes(b)
+	if len(b) > 0 && b[0]&0x80 != 0 {
+		u.Sub(u, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+	}
+	return u
+}
+
+// enumDec maps the writer's symbol index to the reader's symbol: by name, or to the
+// reader's default when it lacks the symbol, or to an error when it has no default.
+func enumDec(w, rd *avroType, rt reflect.Type) (avroDec, error) {
+	if rt.Kind() != reflect.String {
+		return nil, fmt.Errorf("a %s cannot hold the reader's %s", rt, rd)
+	}
+	syms := make([]string, len(w.symbols))
+	missing := make([]bool, len(w.symbols))
+	for i, s := range w.symbols {
+		switch {
+		case containsString(rd.symbols, s):
+			syms[i] = s
+		case rd.hasEDef:
+			syms[i] = rd.enumDef
+		default:
+			missing[i] = true
+		}
+	}
+	return func(r *avroReader, v reflect.Value) error {
+		i, err := r.int()
+		if err != nil {
+			return err
+		}
+		if i < 0 || i >= int64(len(syms)) {
+			return fmt.Errorf("symbol index %d of %s, which has %d symbols", i, w, len(syms))
+		}
+		if missing[i] {
+			return fmt.Errorf("the writer's symbol %s is not in the reader's %s, which has no default", w.symbols[i], rd)
+		}
+		v.SetString(syms[i])
+		return nil
+	}, nil
+}
+
+func containsString(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *avroDecCompiler) array(w, rd *avroType, rt reflect.Type) (avroDec, error) {
+	if rt.Kind() != reflect.Slice {
+		return nil, fmt.Errorf("a %s cannot hold the reader's %s (a slice can)", rt, rd)
+	}
+	item, err := c.compile(w.items, rd.items, rt.Elem())
+	if err != nil {
+		return nil, fmt.Errorf("array items: %w", err)
+	}
+	return func(r *avroReader, v reflect.Value) error {
+		total := 0
+		for {
+			n, err := r.blockCount()
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return nil
+			}
+			if n > int64(len(r.b)-r.pos+maxZeroWidthItems-total) {
+				return fmt.Errorf("an array block of %d items with %d bytes left", n, len(r.b)-r.pos)
+			}
+			if v.IsNil() {
+				v.Set(reflect.MakeSlice(rt, 0, int(n)))
+			} else {
+				v.Grow(int(n))
+			}
+			for range n {
+				i := v.Len()
+				v.SetLen(i + 1)
+				if err := item(r, v.Index(i)); err != nil {
+					return fmt.Errorf("item %d: %w", i, err)
+				}
+			}
+			total += int(n)
+		}
+	}, nil
+}
+
+func (c *avroDecCompiler) mapping(w, rd *avroType, rt reflect.Type) (avroDec, error) {
+	if rt.Kind() != reflect.Map || rt.Key().Kind() != reflect.String {
+		return nil, fmt.Errorf("a %s cannot hold the reader's %s (a map with string keys can)", rt, rd)
+	}
+	val, err := c.compile(w.values, rd.values, rt.Elem())
+	if err != nil {
+		return nil, fmt.Errorf("map values: %w", err)
+	}
+	return func(r *avroReader, v reflect.Value) error {
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(rt))
+		}
+		for {
+			n, err := r.blockCount()
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return nil
+			}
+			if n > int64(len(r.b)-r.pos) { // every entry has at least its key's length byte
+				return fmt.Errorf("a map block of %d entries with %d bytes left", n, len(r.b)-r.pos)
+			}
+			for range n {
+				kb, err := r.bytes()
+				if err != nil {
+					return err
+				}
+				key := reflect.New(rt.Key()).Elem()
+				key.SetString(string(kb))
+				elem := reflect.New(rt.Elem()).Elem()
+				if err := val(r, elem); err != nil {
+					return fmt.Errorf("map value %q: %w", kb, err)
+				}
+				v.SetMapIndex(key, elem)
+			}
+		}
+	}, nil
+}
+
+// writerUnion reads the writer's branch index and resolves that branch. A branch the
+// reader cannot hold fails only for the records that use it, as in Java; a union none of
+// whose branches the reader can hold fails here.
+func (c *avroDecCompiler) writerUnion(w, rd *avroType, rt reflect.Type) (avroDec, error) {
+	decs := make([]avroDec, len(w.branches))
+	errs := make([]error, len(w.branches))
+	ok := false
+	for i, b := range w.branches {
+		decs[i], errs[i] = c.compile(b, rd, rt)
+		ok = ok || errs[i] == nil
+	}
+	if !ok {
+		return nil, fmt.Errorf("no branch of the writer's %s can be read as the reader's %s: %w", w, rd, errors.Join(errs...))
+	}
+	return func(r *avroReader, v reflect.Value) error {
+		i, err := r.int()
+		if err != nil {
+			return err
+		}
+		if i < 0 || i >= int64(len(decs)) {
+			return fmt.Errorf("union branch %d of %s, which has %d", i, w, len(decs))
+		}
+		if errs[i] != nil {
+			return errs[i]
+		}
+		return decs[i](r, v)
+	}, nil
+}
+
+// readerUnion reads a value the writer wrote without a union into the reader's union of
+// null and one type: the writer's null is a nil pointer (or the zero value), anything
+// else is resolved against the non-null branch.
+func (c *avroDecCompiler) readerUnion(w, rd *avroType, rt reflect.Type) (avroDec, error) {
+	var other *avroType
+	hasNull := false
+	for _, b := range rd.branches {
+		if b.kind == avroNull {
+			hasNull = true
+		} else if other != nil {
+			return nil, fmt.Errorf("the reader's %s has several non-null branches, which no Go struct field maps to (AvroGeneric reads it)", rd)
+		} else {
+			other = b
+		}
+	}
+	if w.kind == avroNull {
+		if !hasNull {
+			return nil, fmt.Errorf("the writer's null cannot be read as the reader's %s", rd)
+		}
+		return func(_ *avroReader, v reflect.Value) error {
+			v.SetZero()
+			return nil
+		}, nil
+	}
+	if other == nil {
+		return nil, fmt.Errorf("the writer's %s cannot be read as the reader's %s", w, rd)
+	}
+	if rt.Kind() != reflect.Pointer || !hasNull {
+		return c.compile(w, other, rt)
+	}
+	inner, err := c.compile(w, other, rt.Elem())
+	if err != nil {
+		return nil, err
+	}
+	elem := rt.Elem()
+	return func(r *avroReader, v reflect.Value) error {
+		p := reflect.New(elem)
+		if err := inner(r, p.Elem()); err != nil {
+			return err
+		}
+		v.Set(p)
+		return nil
+	}, nil
+}
+
+// record reads the writer's fields in the writer's order: into the reader's field of the
+// same name (or with that name among its aliases), or skipped when the reader has none.
+// The reader's fields the writer lacks get their defaults; one without a default makes
+// the schemas incompatible.
+func (c *avroDecCompiler) record(w, rd *avroType, rt reflect.Type) (avroDec, error) {
+	if rt.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("a %s cannot hold the reader's %s", rt, rd)
+	}
+	key := decKey{w, rd, rt}
+	if p, ok := c.records[key]; ok {
+		return func(r *avroReader, v reflect.Value) error { return (*p)(r, v) }, nil
+	}
+	slot := new(avroDec)
+	c.records[key] = slot
+	goFields, err := structFields(rt)
+	if err != nil {
+		return nil, err
+	}
+	type step struct {
+		index []int   // the Go field, nil to skip or for a field Go lacks
+		dec   avroDec // reads the writer's field; nil for a default
+		def   []byte  // a default's encoding in the reader's type
+		name  string
+	}
+	var steps []step
+	used := map[*avroField]bool{}
+	for _, wf := range w.fields {
+		rf := readerField(rd, wf.name)
+		if rf == nil {
+			skip, err := compileAvroSkip(wf.typ)
+			if err != nil {
+				return nil, err
+			}
+			steps = append(steps, step{dec: func(r *avroReader, _ reflect.Value) error { return skip(r) }, name: wf.name})
+			continue
+		}
+		used[rf] = true
+		gf, ok := goFields[rf.name]
+		if !ok {
+			skip, err := compileAvroSkip(wf.typ)
+			if err != nil {
+				return nil, err
+			}
+			steps = append(steps, step{dec: func(r *avroReader, _ reflect.Value) error { return skip(r) }, name: wf.name})
+			continue
+		}
+		dec, err := c.compile(wf.typ, rf.typ, gf.Type)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", rf.name, err)
+		}
+		steps = append(steps, step{index: gf.Index, dec: dec, name: rf.name})
+	}
+	for _, rf := range rd.fields {
+		if used[rf] {
+			continue
+		}
+		if rf.def == nil {
+			return nil, fmt.Errorf("the reader's %s has a field %s that the writer's %s lacks, and it has no default", rd, rf.name, w)
+		}
+		gf, ok := goFields[rf.name]
+		if !ok {
+			continue
+		}
+		def, err := encodeAvroDefault(rf.typ, rf.def)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: default: %w", rf.name, err)
+		}
+		dec, err := c.compile(rf.typ, rf.typ, gf.Type)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", rf.name, err)
+		}
+		steps = append(steps, step{index: gf.Index, dec: dec, def: def, name: rf.name})
+	}
+	*slot = func(r *avroReader, v reflect.Value) error {
+		for i := range steps {
+			s := &steps[i]
+			var fv reflect.Value
+			if s.index != nil {
+				fv = v.FieldByIndex(s.index)
+			}
+			if s.def != nil {
+				dr := avroReader{b: s.def}
+				if err := s.dec(&dr, fv); err != nil {
+					return fmt.Errorf("field %s: default: %w", s.name, err)
+				}
+				continue
+			}
+			if err := s.dec(r, fv); err != nil {
+				return fmt.Errorf("field %s: %w", s.name, err)
+			}
+		}
+		return nil
+	}
+	return *slot, nil
+}
+
+// readerField finds the reader's field for a writer's field: by name, then by alias.
+func readerField(rd *avroType, name string) *avroField {
+	for _, f := range rd.fields {
+		if f.name == name {
+			return f
+		}
+	}
+	for _, f := range rd.fields {
+		for _, a := range f.aliases {
+			if a == name {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+// compileAvroSkip compiles a reader that passes over a value of t, for the writer's fields
+// the reader does not have.
+func compileAvroSkip(t *avroType) (func(*avroReader) error, error) {
+	seen := map[*avroType]*func(*avroReader) error{}
+	return skipper(t, seen), nil
+}
+
+func skipper(t *avroType, seen map[*avroType]*func(*avroReader) error) func(*avroReader) error {
+	switch t.kind {
+	case avroNull:
+		return func(*avroReader) error { return nil }
+	case avroBoolean:
+		return func(r *avroReader) error { _, err := r.boolean(); return err }
+	case avroInt, avroLong, avroEnum:
+		return func(r *avroReader) error { _, err := r.long(); return err }
+	case avroFloat:
+		return func(r *avroReader) error { _, err := r.fixed(4); return err }
+	case avroDouble:
+		return func(r *avroReader) error { _, err := r.fixed(8); return err }
+	case avroBytes, avroString:
+		return func(r *avroReader) error { _, err := r.bytes(); return err }
+	case avroFixed:
+		size := t.size
+		return func(r *avroReader) error { _, err := r.fixed(size); return err }
+	case avroArray, avroMap:
+		item := skipper(t.items, seen)
+		isMap := t.kind == avroMap
+		if isMap {
+			item = skipper(t.values, seen)
+		}
+		return func(r *avroReader) error {
+			total := 0
+			for {
+				n, err := r.blockCount()
+				if err != nil || n == 0 {
+					return err
+				}
+				if n > int64(len(r.b)-r.pos+maxZeroWidthItems-total) {
+					return fmt.Errorf("a block of %d items with %d bytes left", n, len(r.b)-r.pos)
+				}
+				for range n {
+					if isMap {
+						if _, err := r.bytes(); err != nil {
+							return err
+						}
+					}
+					if err := item(r); err != nil {
+						return err
+					}
+				}
+				total += int(n)
+			}
+		}
+	case avroUnion:
+		branches := make([]func(*avroReader) error, len(t.branches))
+		for i, b := range t.branches {
+			branches[i] = skipper(b, seen)
+		}
+		return func(r *avroReader) error {
+			i, err := r.int()
+			if err != nil {
+				return err
+			}
+			if i < 0 || i >= int64(len(branches)) {
+				return fmt.Errorf("union branch %d of %s, which has %d", i, t, len(branches))
+			}
+			return branches[i](r)
+		}
+	case avroRecord:
+		if p, ok := seen[t]; ok {
+			return func(r *avroReader) error { return (*p)(r) }
+		}
+		slot := new(func(*avroReader) error)
+		seen[t] = slot
+		fields := make([]func(*avroReader) error, len(t.fields))
+		for i, f := range t.fields {
+			fields[i] = skipper(f.typ, seen)
+		}
+		*slot = func(r *avroReader) error {
+			for _, f := range fields {
+				if err := f(r); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return *slot
+	}
+	return func(*avroReader) error { return fmt.Errorf("cannot skip a %s", t) }
+}

@@ -1,0 +1,240 @@
+package serde_test
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/eddy-streams/eddy/serde"
+)
+
+// countingTransport counts the requests a Registry makes.
+type countingTransport struct{ n atomic.Int64 }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func newFakeRegistry(t *testing.T) (*srfake.Registry, *serde.Registry, *countingTransport) {
+	t.Helper()
+	fake := srfake.New()
+	t.Cleanup(fake.Close)
+	ct := &countingTransport{}
+	reg, err := serde.NewRegistry(serde.RegistryURLs(fake.URL()), serde.RegistryHTTPClient(&http.Client{Transport: ct}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fake, reg, ct
+}
+
+type userV1 struct {
+	Name string `avro:"name"`
+	Age  int32  `avro:"age"`
+	Nick string `avro:"nick"`
+}
+
+type userV2 struct {
+	Name  string  `avro:"name"`
+	Age   int64   `avro:"age"`   // int promoted to long
+	Email *string `avro:"email"` // added, default null
+	Tier  string  `avro:"tier"`  // added with a default in the given schema
+}
+
+const userV1Schema = `{"type":"record","name":"User","namespace":"com.example","fields":[
+ {"name":"name","type":"string"},{"name":"age","type":"int"},{"name":"nick","type":"string"}]}`
+
+const userV2Schema = `{"type":"record","name":"User","namespace":"com.example","fields":[
+ {"name":"name","type":"string"},
+ {"name":"age","type":"long"},
+ {"name":"email","type":["null","string"],"default":null},
+ {"name":"tier","type":"string","default":"basic"}]}`
+
+func TestAvroConfluentFramingCacheAndEvolution(t *testing.T) {
+	_, reg, ct := newFakeRegistry(t)
+	w, err := serde.AvroConfluent[userV1](reg, serde.AvroSchema(userV1Schema), serde.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders := serde.ForTopic(w, "users", false)
+	var last []byte
+	for i := range 100 {
+		b, err := orders.AppendEncode(nil, userV1{Name: "ada", Age: int32(30 + i), Nick: "a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = b
+	}
+	if last[0] != 0 {
+		t.Fatalf("magic byte %#x", last[0])
+	}
+	if n := ct.n.Load(); n != 1 {
+		t.Fatalf("100 encodes made %d registry requests, want 1 (the registration)", n)
+	}
+	r, err := serde.AvroConfluent[userV2](reg, serde.AvroSchema(userV2Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		got, err := r.Decode(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != "ada" || got.Age != 129 || got.Email != nil || got.Tier != "basic" {
+			t.Fatalf("v2 reader got %+v", got)
+		}
+	}
+	if n := ct.n.Load(); n != 2 {
+		t.Fatalf("100 decodes made %d more registry requests, want 1 (the writer's schema)", n-1)
+	}
+}
+
+func TestAvroConfluentSubjectsAndWriteModes(t *testing.T) {
+	fake, reg, _ := newFakeRegistry(t)
+	v2 := sr.Schema{Schema: userV2Schema, Type: sr.TypeAvro}
+	for _, tc := range []struct {
+		name    string
+		opts    []serde.AvroOption
+		key     bool
+		subject string
+	}{
+		{"topic value", nil, false, "users-value"},
+		{"topic key", nil, true, "users-key"},
+		{"record", []serde.AvroOption{serde.Subject(serde.RecordName)}, false, "com.example.User"},
+		{"topic record", []serde.AvroOption{serde.Subject(serde.TopicRecordName)}, false, "users-com.example.User"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := append([]serde.AvroOption{serde.AvroSchema(userV2Schema)}, tc.opts...)
+			s, err := serde.AvroConfluent[userV2](reg, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bound := serde.ForTopic(s, "users", tc.key)
+			// Not registered: the default looks the schema up and fails, naming the subject.
+			_, err = bound.AppendEncode(nil, userV2{Name: "x"})
+			if !errors.Is(err, serde.ErrSchemaNotFound) || !strings.Contains(err.Error(), tc.subject) {
+				t.Fatalf("unregistered schema: got %v, want ErrSchemaNotFound naming %s", err, tc.subject)
+			}
+			id, _, err := fake.RegisterSchema(tc.subject, v2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := bound.AppendEncode(nil, userV2{Name: "x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := int(b[1])<<24 | int(b[2])<<16 | int(b[3])<<8 | int(b[4]); got != id {
+				t.Fatalf("wrote id %d, registered %d", got, id)
+			}
+		})
+	}
+	t.Run("use latest", func(t *testing.T) {
+		v3 := `{"type":"record","name":"User","namespace":"com.example","fields":[
+ {"name":"name","type":"string"},{"name":"age","type":"long"},
+ {"name":"email","type":["null","string"],"default":null},{"name":"tier","type":"string","default":"basic"},
+ {"name":"score","type":"double","default":1.5}]}`
+		id, _, err := fake.RegisterSchema("latest-value", sr.Schema{Schema: v3, Type: sr.TypeAvro})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := serde.AvroConfluent[userV2](reg, serde.AvroSchema(userV2Schema), serde.UseLatest())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := serde.ForTopic(s, "latest", false).AppendEncode(nil, userV2{Name: "x", Age: 1, Tier: "gold"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := int(b[4]); got != id {
+			t.Fatalf("wrote id %d, latest is %d", got, id)
+		}
+		// The v3 payload carries score's default 1.5 after tier: 8 bytes of double.
+		if tail := b[len(b)-8:]; tail[7] != 0x3f || tail[6] != 0xf8 {
+			t.Fatalf("payload does not end with the default 1.5: % x", b)
+		}
+	})
+	t.Run("pinned id", func(t *testing.T) {
+		id, _, err := fake.RegisterSchema("elsewhere", v2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := serde.AvroConfluent[userV2](reg, serde.AvroSchema(userV2Schema), serde.SchemaID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := s.AppendEncode(nil, userV2{Name: "x"}) // unbound: a pinned id needs no subject
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int(b[4]) != id {
+			t.Fatalf("wrote id %d, pinned %d", b[4], id)
+		}
+	})
+	t.Run("unbound topic strategy", func(t *testing.T) {
+		s, err := serde.AvroConfluent[userV2](reg, serde.AvroSchema(userV2Schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AppendEncode(nil, userV2{}); err == nil || !strings.Contains(err.Error(), "ForTopic") {
+			t.Fatalf("unbound TopicName serde: got %v, want an error saying to bind it", err)
+		}
+	})
+	t.Run("two write modes", func(t *testing.T) {
+		if _, err := serde.AvroConfluent[userV2](reg, serde.AutoRegister(), serde.UseLatest()); err == nil {
+			t.Fatal("AutoRegister with UseLatest: no error")
+		}
+	})
+}
+
+func TestAvroConfluentDecodeErrors(t *testing.T) {
+	_, reg, ct := newFakeRegistry(t)
+	s, err := serde.AvroConfluent[userV2](reg, serde.AvroSchema(userV2Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"empty", nil, "fewer than the framing's 5"},
+		{"short", []byte{0, 0, 0}, "fewer than the framing's 5"},
+		{"magic", []byte(`{"name":"x"}`), "magic byte 0x7b"},
+		{"unknown id", []byte{0, 0, 0, 0x30, 0x39, 2, 'x'}, "schema id 12345"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.Decode(tc.in)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	before := ct.n.Load()
+	for range 10 {
+		_, err := s.Decode([]byte{0, 0, 0, 0x30, 0x39, 2, 'x'})
+		if !errors.Is(err, serde.ErrSchemaNotFound) {
+			t.Fatalf("unknown id: %v", err)
+		}
+	}
+	if n := ct.n.Load() - before; n != 0 {
+		t.Fatalf("an unknown id was asked for again %d times", n)
+	}
+
+	down, err := serde.NewRegistry(serde.RegistryURLs("http://127.0.0.1:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = serde.AvroConfluent[userV2](down, serde.AvroSchema(userV2Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Decode([]byte{0, 0, 0, 0, 7, 2, 'x'})
+	if err == nil || !strings.Contains(err.Error(), "schema id 7") || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("unreachable registry: got %v, want an error naming the id and the URL", err)
+	}
+}
