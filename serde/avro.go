@@ -107,7 +107,10 @@ func (d Decimal) String() string {
 //
 // Avro validates the schema with goavro and compiles T against it once, so a topology
 // fails when it is built, not at its first record. Decode rejects input with bytes left
-// over, and never keeps the slice it is given. The Serde is safe for concurrent use.
+// over, a varint of more than 64 bits (which Java and goavro wrap around) and a decimal of
+// more digits than its precision, and never keeps the slice it is given. Encode writes a
+// map's entries sorted by key, so that equal values have equal bytes. The Serde is safe
+// for concurrent use.
 func Avro[T any](opts ...AvroOption) (Serde[T], error) {
 	c, err := newAvroCodec[T](opts)
 	if err != nil {
@@ -367,4 +370,14 @@ func (d *avroDeriver) record(t reflect.Type) (any, error) {
 		fields = append(fields, field)
 	}
 	return map[string]any{"type": "record", "name": d.fullName(t), "fields": fields}, nil
+}
+
+// AvroSchemaOf returns the schema Avro would use for T with opts: the given one, or the one
+// derived from T, as JSON text; for registering it ahead of the programs that write it.
+func AvroSchemaOf[T any](opts ...AvroOption) (string, error) {
+	c, err := newAvroCodec[T](opts)
+	if err != nil {
+		return "", err
+	}
+	return c.text, nil
 }

@@ -310,13 +310,18 @@ func intDec(w, rd *avroType, rt reflect.Type) (avroDec, error) {
 func bytesDec(rd *avroType, rt reflect.Type, read func(*avroReader) ([]byte, error)) (avroDec, error) {
 	switch {
 	case rd.logical == "decimal" && rt == decimalType:
-		scale := rd.scale
+		scale, precision := rd.scale, rd.precision
+		limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(precision)), nil)
 		return func(r *avroReader, v reflect.Value) error {
 			b, err := read(r)
 			if err != nil {
 				return err
 			}
-			v.Set(reflect.ValueOf(Decimal{Unscaled: fromTwosComplement(b), Scale: scale}))
+			u := fromTwosComplement(b)
+			if new(big.Int).Abs(u).Cmp(limit) >= 0 {
+				return fmt.Errorf("a decimal of more digits than the reader's precision %d", precision)
+			}
+			v.Set(reflect.ValueOf(Decimal{Unscaled: u, Scale: scale}))
 			return nil
 		}, nil
 	case rt.Kind() == reflect.String:
@@ -410,6 +415,9 @@ func (c *avroDecCompiler) array(w, rd *avroType, rt reflect.Type) (avroDec, erro
 				return err
 			}
 			if n == 0 {
+				if v.IsNil() {
+					v.Set(reflect.MakeSlice(rt, 0, 0)) // an empty array is empty, not nil, as in encoding/json
+				}
 				return nil
 			}
 			if n > int64(len(r.b)-r.pos+maxZeroWidthItems-total) {

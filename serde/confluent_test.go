@@ -21,7 +21,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-func newFakeRegistry(t *testing.T) (*srfake.Registry, *serde.Registry, *countingTransport) {
+func newFakeRegistry(t testing.TB) (*srfake.Registry, *serde.Registry, *countingTransport) {
 	t.Helper()
 	fake := srfake.New()
 	t.Cleanup(fake.Close)
