@@ -1,0 +1,195 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/internal/kafkatest"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// testRegistry is the Schema Registry of the format tests: the one EDDY_REGISTRY_URL names
+// (.ci/run starts Apicurio Registry and sets it), else franz-go's in-process fake.
+func testRegistry(t *testing.T) *serde.Registry {
+	t.Helper()
+	url := os.Getenv("EDDY_REGISTRY_URL")
+	if url == "" {
+		fake := srfake.New()
+		t.Cleanup(fake.Close)
+		url = fake.URL()
+	}
+	reg, err := serde.NewRegistry(serde.RegistryURLs(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// The orders of the Avro test, in two versions of one schema: v2 widens qty from int to
+// long, drops the note and adds a currency with a default.
+type avroOrderV1 struct {
+	Customer string `avro:"customer"`
+	Qty      int32  `avro:"qty"`
+	Cents    int64  `avro:"cents"`
+	Note     string `avro:"note"`
+}
+
+type avroOrderV2 struct {
+	Customer string `avro:"customer"`
+	Qty      int64  `avro:"qty"`
+	Cents    int64  `avro:"cents"`
+	Currency string `avro:"currency"`
+}
+
+const (
+	avroOrderV1Schema = `{"type":"record","name":"Order","namespace":"com.example.shop","fields":[
+ {"name":"customer","type":"string"},{"name":"qty","type":"int"},{"name":"cents","type":"long"},
+ {"name":"note","type":"string","default":""}]}`
+	avroOrderV2Schema = `{"type":"record","name":"Order","namespace":"com.example.shop","fields":[
+ {"name":"customer","type":"string"},{"name":"qty","type":"long"},{"name":"cents","type":"long"},
+ {"name":"currency","type":"string","default":"EUR"}]}`
+)
+
+// avroTotal is the aggregate, kept in a store and written out in Avro too.
+type avroTotal struct {
+	Orders   int64  `avro:"orders"`
+	Qty      int64  `avro:"qty"`
+	Cents    int64  `avro:"cents"`
+	Currency string `avro:"currency"`
+}
+
+// Avro with the Confluent wire format end to end on the broker, with a registry: orders
+// written with v1 and v2 of their schema are read by a v2 reader, aggregated in a store
+// whose changelog holds Avro (registered under the changelog's subject), and written out
+// in Avro; records with a wrong magic byte, an unknown schema id or a truncated payload
+// meet the deserialization policy: dead-lettered, skipped, or named by Run's error.
+func TestAvroConfluentOnTheBroker(t *testing.T) {
+	reg := testRegistry(t)
+	v1, err := serde.AvroConfluent[avroOrderV1](reg, serde.AvroSchema(avroOrderV1Schema), serde.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := serde.AvroConfluent[avroOrderV2](reg, serde.AvroSchema(avroOrderV2Schema), serde.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	totals, err := serde.AvroConfluent[avroTotal](reg, serde.AvroNamespace("com.example.shop"), serde.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, policy := range []string{"dead letter", "skip", "fail"} {
+		t.Run(policy, func(t *testing.T) {
+			orders := kafkatest.Topic(t, "orders")
+			out := kafkatest.Topic(t, "totals")
+			dlq := kafkatest.Topic(t, "dlq")
+			adm := kafkatest.Admin(t)
+			kafkatest.CreateTopic(t, adm, orders, 2, nil)
+			kafkatest.CreateTopic(t, adm, out, 2, nil)
+			kafkatest.CreateTopic(t, adm, dlq, 1, nil)
+
+			w1, w2 := serde.ForTopic(v1, orders, false), serde.ForTopic(v2, orders, false)
+			var recs []*kgo.Record
+			want := map[string]avroTotal{}
+			for i := range 40 {
+				customer := fmt.Sprintf("c%d", i%4)
+				var value []byte
+				var err error
+				if i < 20 {
+					value, err = w1.AppendEncode(nil, avroOrderV1{Customer: customer, Qty: int32(i), Cents: int64(100 * i), Note: "v1"})
+				} else {
+					value, err = w2.AppendEncode(nil, avroOrderV2{Customer: customer, Qty: int64(i) << 33, Cents: int64(100 * i), Currency: "CHF"})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				recs = append(recs, &kgo.Record{Topic: orders, Key: []byte(customer), Value: value})
+				tot := want[customer]
+				tot.Orders++
+				tot.Cents += int64(100 * i)
+				if i < 20 {
+					tot.Qty += int64(i)
+					tot.Currency = "EUR" // v1 has no currency: the reader's default
+				} else {
+					tot.Qty += int64(i) << 33
+					tot.Currency = "CHF"
+				}
+				want[customer] = tot
+			}
+			good := recs[0].Value
+			bad := []*kgo.Record{
+				{Topic: orders, Key: []byte("c0"), Value: []byte(`{"customer":"c0"}`)},                      // no framing
+				{Topic: orders, Key: []byte("c1"), Value: append([]byte{0, 0x7f, 0xff, 0xff, 0xf0}, good[5:]...)}, // unknown id
+				{Topic: orders, Key: []byte("c2"), Value: good[:len(good)-3]},                                  // truncated
+			}
+			// The bad records go in the middle, so the policy meets them between good ones.
+			recs = slices.Concat(recs[:10], bad, recs[10:])
+			produceAll(t, recs)
+
+			top := topology.New()
+			in := topology.From(top, orders, serde.String(), v2)
+			sum := topology.Aggregate(topology.GroupByKey(in, serde.String(), v2),
+				func() avroTotal { return avroTotal{} },
+				func(_ string, o avroOrderV2, t avroTotal) avroTotal {
+					return avroTotal{Orders: t.Orders + 1, Qty: t.Qty + o.Qty, Cents: t.Cents + o.Cents, Currency: o.Currency}
+				}, totals, "totals-store")
+			topology.To(sum.ToStream(), out, serde.String(), totals)
+			appID := kafkatest.Topic(t, "avro-app")
+
+			switch policy {
+			case "fail":
+				app := newDefaultApp(t, top, appID)
+				ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+				defer cancel()
+				err := app.Run(ctx)
+				if err == nil || !strings.Contains(err.Error(), orders+"/") || !strings.Contains(err.Error(), "not in the Confluent wire format") {
+					t.Fatalf("Run = %v, want the first bad record's failure, naming its topic and the framing", err)
+				}
+				return
+			case "dead letter":
+				app := newApp(t, top, appID, eddy.OnDeserializationError(eddy.DeadLetter(dlq)))
+				start(t, app).stopCaughtUp(t, appID, orders)
+				var dead []string
+				for _, r := range readCommitted(t, dlq) {
+					dead = append(dead, string(r.Key))
+				}
+				slices.Sort(dead)
+				if !slices.Equal(dead, []string{"c0", "c1", "c2"}) {
+					t.Errorf("dead letters %v, want the three bad records (c0, c1, c2)", dead)
+				}
+			case "skip":
+				app := newApp(t, top, appID, eddy.OnDeserializationError(eddy.Skip()), eddy.ExactlyOnce())
+				start(t, app).stopCaughtUp(t, appID, orders)
+			}
+			reader := serde.ForTopic(totals, out, false)
+			last := map[string]avroTotal{}
+			for _, r := range readCommitted(t, out) {
+				if r.Value[0] != 0 {
+					t.Fatalf("output %x is not in the Confluent framing", r.Value)
+				}
+				v, err := reader.Decode(r.Value)
+				if err != nil {
+					t.Fatalf("output %s/%d@%d: %v", r.Topic, r.Partition, r.Offset, err)
+				}
+				last[string(r.Key)] = v
+			}
+			if len(last) != len(want) {
+				t.Fatalf("totals for %d customers, want %d: %v", len(last), len(want), last)
+			}
+			for k, w := range want {
+				if last[k] != w {
+					t.Errorf("total of %s = %+v, want %+v", k, last[k], w)
+				}
+			}
+		})
+	}
+}
