@@ -127,9 +127,9 @@ func TestAvroConfluentOnTheBroker(t *testing.T) {
 			}
 			good := recs[0].Value
 			bad := []*kgo.Record{
-				{Topic: orders, Key: []byte("c0"), Value: []byte(`{"customer":"c0"}`)},                      // no framing
+				{Topic: orders, Key: []byte("c0"), Value: []byte(`{"customer":"c0"}`)},                            // no framing
 				{Topic: orders, Key: []byte("c1"), Value: append([]byte{0, 0x7f, 0xff, 0xff, 0xf0}, good[5:]...)}, // unknown id
-				{Topic: orders, Key: []byte("c2"), Value: good[:len(good)-3]},                                  // truncated
+				{Topic: orders, Key: []byte("c2"), Value: good[:len(good)-3]},                                     // truncated
 			}
 			// The bad records go in the middle, so the policy meets them between good ones.
 			recs = slices.Concat(recs[:10], bad, recs[10:])
