@@ -79,7 +79,7 @@ type tenFields struct {
 	Price    float64 `json:"price"`
 	Paid     bool    `json:"paid"`
 	Region   string  `json:"region"`
-	Seq      uint64  `json:"seq"`
+	Seq      int64   `json:"seq"`
 	Note     string  `json:"note"`
 }
 
@@ -93,10 +93,22 @@ func BenchmarkFormats(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	avro, err := serde.Avro[tenFields]()
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The Confluent framing over a registry: the schema is registered and fetched once,
+	// before the timed loops, which then make no request.
+	_, reg, requests := newFakeRegistry(b)
+	confluent, err := serde.AvroConfluent[tenFields](reg, serde.AutoRegister())
+	if err != nil {
+		b.Fatal(err)
+	}
+	confluent = serde.ForTopic(confluent, "orders", false)
 	for _, c := range []struct {
 		name string
 		s    serde.Serde[tenFields]
-	}{{"CSV", csvSerde}, {"JSON", serde.JSON[tenFields]()}} {
+	}{{"CSV", csvSerde}, {"JSON", serde.JSON[tenFields]()}, {"Avro", avro}, {"AvroConfluent", confluent}} {
 		enc, err := c.s.AppendEncode(nil, v)
 		if err != nil {
 			b.Fatal(err)
@@ -118,5 +130,8 @@ func BenchmarkFormats(b *testing.B) {
 				}
 			}
 		})
+	}
+	if n := requests.n.Load(); n != 2 {
+		b.Fatalf("the registry had %d requests, want 2 (one registration, one fetch by id)", n)
 	}
 }
