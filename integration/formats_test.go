@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/eddy-streams/eddy"
@@ -20,7 +21,7 @@ import (
 
 // testRegistry is the Schema Registry of the format tests: the one EDDY_REGISTRY_URL names
 // (.ci/run starts Apicurio Registry and sets it), else franz-go's in-process fake.
-func testRegistry(t *testing.T) *serde.Registry {
+func testRegistry(t *testing.T) (*serde.Registry, string) {
 	t.Helper()
 	url := os.Getenv("EDDY_REGISTRY_URL")
 	if url == "" {
@@ -32,7 +33,7 @@ func testRegistry(t *testing.T) *serde.Registry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return reg
+	return reg, url
 }
 
 // The orders of the Avro test, in two versions of one schema: v2 widens qty from int to
@@ -74,7 +75,7 @@ type avroTotal struct {
 // in Avro; records with a wrong magic byte, an unknown schema id or a truncated payload
 // meet the deserialization policy: dead-lettered, skipped, or named by Run's error.
 func TestAvroConfluentOnTheBroker(t *testing.T) {
-	reg := testRegistry(t)
+	reg, url := testRegistry(t)
 	v1, err := serde.AvroConfluent[avroOrderV1](reg, serde.AvroSchema(avroOrderV1Schema), serde.AutoRegister())
 	if err != nil {
 		t.Fatal(err)
@@ -92,10 +93,12 @@ func TestAvroConfluentOnTheBroker(t *testing.T) {
 			orders := kafkatest.Topic(t, "orders")
 			out := kafkatest.Topic(t, "totals")
 			dlq := kafkatest.Topic(t, "dlq")
+			dailyOut := kafkatest.Topic(t, "daily")
 			adm := kafkatest.Admin(t)
 			kafkatest.CreateTopic(t, adm, orders, 2, nil)
 			kafkatest.CreateTopic(t, adm, out, 2, nil)
 			kafkatest.CreateTopic(t, adm, dlq, 1, nil)
+			kafkatest.CreateTopic(t, adm, dailyOut, 1, nil)
 
 			w1, w2 := serde.ForTopic(v1, orders, false), serde.ForTopic(v2, orders, false)
 			var recs []*kgo.Record
@@ -143,6 +146,13 @@ func TestAvroConfluentOnTheBroker(t *testing.T) {
 					return avroTotal{Orders: t.Orders + 1, Qty: t.Qty + o.Qty, Cents: t.Cents + o.Cents, Currency: o.Currency}
 				}, totals, "totals-store")
 			topology.To(sum.ToStream(), out, serde.String(), totals)
+			// The same sums per day, in a window store whose aggregates are Avro too.
+			daily := topology.WindowedAggregate(topology.WindowBy(topology.GroupByKey(in, serde.String(), v2), topology.TumblingWindows(24*time.Hour)),
+				func() avroTotal { return avroTotal{} },
+				func(_ string, o avroOrderV2, t avroTotal) avroTotal {
+					return avroTotal{Orders: t.Orders + 1, Qty: t.Qty + o.Qty, Cents: t.Cents + o.Cents, Currency: o.Currency}
+				}, totals, "daily-store")
+			topology.To(daily, dailyOut, topology.WindowedSerde(serde.String()), totals)
 			appID := kafkatest.Topic(t, "avro-app")
 
 			switch policy {
@@ -188,6 +198,21 @@ func TestAvroConfluentOnTheBroker(t *testing.T) {
 			for k, w := range want {
 				if last[k] != w {
 					t.Errorf("total of %s = %+v, want %+v", k, last[k], w)
+				}
+			}
+			// The stores' serdes served their changelogs: each registered its schema under
+			// the changelog's subject (the window store's aggregates included).
+			cl, err := sr.NewClient(sr.URLs(url))
+			if err != nil {
+				t.Fatal(err)
+			}
+			subjects, err := cl.Subjects(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, store := range []string{"totals-store", "daily-store"} {
+				if subject := appID + "-" + store + "-changelog-value"; !slices.Contains(subjects, subject) {
+					t.Errorf("no subject %s among %v", subject, subjects)
 				}
 			}
 		})

@@ -77,6 +77,9 @@ func sessionAggregate[K, V, VA any](sg SessionGrouped[K, V], op operator, init f
 		if err != nil {
 			return nil, err
 		}
+		// The store's serdes serve its changelog: bound copies for this task.
+		g, as := g, storeSerde(tb.Env, storeName, as, false)
+		g.ks = storeSerde(tb.Env, storeName, g.ks, true)
 		op := &sessionOp[K, V, VA]{sw: sw, b: b, ks: g.ks, vs: g.vs, as: as, init: init, add: add, merge: merge,
 			next: n, env: tb.Env, lateTopic: c.lateTopic, store: storeName, nextEnd: math.MinInt64, scanFrom: math.MinInt64,
 			frontier: frontier{b: b, env: tb.Env, store: storeName}}

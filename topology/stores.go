@@ -47,9 +47,7 @@ func (s *KeyValueStore[K, V]) Open(ctx StoreContext) (store.KeyValue[K, V], erro
 	}
 	ks, vs := s.ks, s.vs
 	if a, ok := ctx.(interface{ ApplicationID() string }); ok {
-		// Serdes that depend on their topic (serde.TopicSerde) serve the store's changelog.
-		topic := a.ApplicationID() + "-" + s.name + "-changelog"
-		ks, vs = serde.ForTopic(ks, topic, true), serde.ForTopic(vs, topic, false)
+		ks, vs = storeSerde(a, s.name, ks, true), storeSerde(a, s.name, vs, false)
 	}
 	return &typedKV[K, V]{b: b, ks: ks, vs: vs}, nil
 }
@@ -172,4 +170,11 @@ func connectStores(t *Topology, n *graph.Node, names []string) {
 	for _, name := range names {
 		t.g.Connect(n, name)
 	}
+}
+
+// storeSerde binds a serde that depends on its topic (serde.TopicSerde) to the changelog of
+// the store it encodes for: "<application id>-<store>-changelog", as Kafka Streams names
+// the subjects of its stores' serdes.
+func storeSerde[T any](app interface{ ApplicationID() string }, store string, s serde.Serde[T], key bool) serde.Serde[T] {
+	return serde.ForTopic(s, app.ApplicationID()+"-"+store+"-changelog", key)
 }

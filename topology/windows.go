@@ -82,6 +82,11 @@ func WindowedSerde[K any](ks serde.Serde[K]) serde.Serde[Windowed[K]] { return w
 
 type windowedSerde[K any] struct{ ks serde.Serde[K] }
 
+// ForTopic binds the key's serde, when it depends on its topic, to topic.
+func (s windowedSerde[K]) ForTopic(topic string, key bool) serde.Serde[Windowed[K]] {
+	return windowedSerde[K]{serde.ForTopic(s.ks, topic, key)}
+}
+
 func (s windowedSerde[K]) AppendEncode(dst []byte, w Windowed[K]) ([]byte, error) {
 	dst, err := s.ks.AppendEncode(dst, w.Key)
 	if err != nil {
@@ -187,7 +192,12 @@ func windowedAggregate[K, V, VA any](wg WindowedGrouped[K, V], op operator, pref
 		if err != nil {
 			return nil, err
 		}
+		// The store's serdes serve its changelog (sliding windows keep the values too): bound
+		// copies for this task, as tasks are built concurrently.
+		g, as := g, storeSerde(tb.Env, storeName, as, false)
+		g.ks = storeSerde(tb.Env, storeName, g.ks, true)
 		if w.sliding {
+			g.vs = storeSerde(tb.Env, storeName, g.vs, false)
 			return startTimed[K, V](tb, newSlidingOp(w, b, tb.Env, g, as, storeName, c, fold, n))
 		}
 		return startTimed[K, V](tb, &windowOp[K, V, VA]{w: w, b: b, ks: g.ks, vs: g.vs, as: as, fold: fold, next: n, env: tb.Env,
