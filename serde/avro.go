@@ -7,8 +7,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-
-	"github.com/linkedin/goavro/v2"
 )
 
 // AvroOption configures Avro and AvroConfluent. The options of AvroConfluent
@@ -102,10 +100,11 @@ func (d Decimal) String() string {
 // A given schema may also use what the derivation never writes: date (for a time.Time),
 // timestamp-nanos, fixed (for []byte or a [N]byte), a union of null and a type for a field
 // that is not a pointer (null reads as the zero value), and fields T lacks when they have
-// defaults (written as the default). A union of several non-null types has no struct
-// mapping: read such records with AvroGeneric.
+// defaults (written as the default), and a union of several non-null types for a field of
+// type any, which holds nil or the branch's value: bool, int32, int64, float32, float64,
+// []byte, string (for enums too), []any, or map[string]any (for maps and records).
 //
-// Avro validates the schema with goavro and compiles T against it once, so a topology
+// Avro validates the schema and compiles T against it once, so a topology
 // fails when it is built, not at its first record. Decode rejects input with bytes left
 // over, a varint of more than 64 bits (which Java and goavro wrap around) and a decimal of
 // more digits than its precision, and never keeps the slice it is given. Encode writes a
@@ -164,12 +163,15 @@ func newAvroCodec[T any](opts []AvroOption) (*avroCodec[T], error) {
 	return &avroCodec[T]{schema: schema, text: text, enc: enc, dec: dec, typ: rt.String()}, nil
 }
 
-// checkAvroSchema validates a schema's text with goavro, then parses it for the compilers.
+// checkAvroSchema parses and validates a schema's text for the compilers. It does not ask
+// goavro: goavro reads the defaults of bytes and fixed fields as UTF-8 rather than as the
+// code points 0–255 that Avro's JSON encoding (and Java) uses, so it refuses schemas that
+// Java and the registries accept, such as a fixed of 4 bytes with the default "\u00ff…".
 func checkAvroSchema(text string) (*avroType, error) {
-	if _, err := goavro.NewCodec(text); err != nil {
-		return nil, fmt.Errorf("invalid schema: %w", err)
-	}
 	t, err := parseAvroSchema(text)
+	if err == nil {
+		err = validateAvro(t, map[*avroType]bool{})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("invalid schema: %w", err)
 	}

@@ -3,6 +3,7 @@ package serde_test
 import (
 	"math/big"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,4 +71,23 @@ func TestAvroRoundTripAndGoavro(t *testing.T) {
 	}
 	t.Logf("%x", b)
 	_ = goavro.NewCodec
+}
+
+// Schemas Java refuses are refused when the serde is made, naming the problem.
+func TestAvroRefusesInvalidSchemas(t *testing.T) {
+	for _, tc := range []struct{ schema, want string }{
+		{`{"type":"record","name":"R","fields":[{"name":"a","type":"nope"}]}`, `unknown type "nope"`},
+		{`{"type":"record","name":"R","fields":[{"name":"a","type":"int","default":"x"}]}`, "default"},
+		{`{"type":"record","name":"R","fields":[{"name":"a","type":"int"},{"name":"a","type":"int"}]}`, "repeated"},
+		{`{"type":"enum","name":"E","symbols":["A","B"],"default":"C"}`, `the default "C"`},
+		{`{"type":"record","name":"1R","fields":[]}`, "not a valid name"},
+		{`["int","int"]`, "two branches"},
+		{`{"type":"fixed","name":"F","size":2}`, ""}, // valid: the mismatch is with T
+		{`not json`, "not JSON"},
+	} {
+		_, err := serde.Avro[struct{ A int32 }](serde.AvroSchema(tc.schema))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error containing %q", tc.schema, err, tc.want)
+		}
+	}
 }

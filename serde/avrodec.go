@@ -137,6 +137,9 @@ func (c *avroDecCompiler) compile(w, rd *avroType, rt reflect.Type) (avroDec, er
 	if w.kind == avroUnion {
 		return c.writerUnion(w, rd, rt)
 	}
+	if rt == anyType {
+		return c.anyDec(w, rd)
+	}
 	if rd.kind == avroUnion {
 		return c.readerUnion(w, rd, rt)
 	}
@@ -185,7 +188,10 @@ func (c *avroDecCompiler) compile(w, rd *avroType, rt reflect.Type) (avroDec, er
 		}
 		return bytesDec(rd, rt, (*avroReader).bytes)
 	case avroFixed:
-		if w.kind != avroFixed || w.size != rd.size || !namesMatch(w, rd) {
+		if w.kind == avroFixed && w.size != rd.size {
+			return nil, fmt.Errorf("the writer's %s of %d bytes cannot be read as the reader's of %d", w, w.size, rd.size)
+		}
+		if w.kind != avroFixed || !namesMatch(w, rd) {
 			return mismatch()
 		}
 		size := w.size
@@ -519,7 +525,7 @@ func (c *avroDecCompiler) readerUnion(w, rd *avroType, rt reflect.Type) (avroDec
 		if b.kind == avroNull {
 			hasNull = true
 		} else if other != nil {
-			return nil, fmt.Errorf("the reader's %s has several non-null branches, which no Go struct field maps to (AvroGeneric reads it)", rd)
+			return nil, fmt.Errorf("the reader's %s has several non-null branches, which only a Go field of type any holds", rd)
 		} else {
 			other = b
 		}
@@ -692,10 +698,12 @@ func skipper(t *avroType, seen map[*avroType]*func(*avroReader) error) func(*avr
 		size := t.size
 		return func(r *avroReader) error { _, err := r.fixed(size); return err }
 	case avroArray, avroMap:
-		item := skipper(t.items, seen)
 		isMap := t.kind == avroMap
+		var item func(*avroReader) error
 		if isMap {
 			item = skipper(t.values, seen)
+		} else {
+			item = skipper(t.items, seen)
 		}
 		return func(r *avroReader) error {
 			total := 0

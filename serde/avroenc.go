@@ -34,6 +34,9 @@ func appendLong(dst []byte, n int64) []byte {
 }
 
 func (c *avroEncCompiler) compile(t *avroType, rt reflect.Type) (avroEnc, error) {
+	if rt == anyType {
+		return anyEnc(t), nil
+	}
 	switch t.kind {
 	case avroNull:
 		return func(dst []byte, _ reflect.Value) ([]byte, error) { return dst, nil }, nil
@@ -313,7 +316,7 @@ func (c *avroEncCompiler) union(t *avroType, rt reflect.Type) (avroEnc, error) {
 		if b.kind == avroNull {
 			nullAt = i
 		} else if other >= 0 {
-			return nil, fmt.Errorf("the schema's %s has several non-null branches, which no Go struct field maps to (AvroGeneric reads it)", t)
+			return nil, fmt.Errorf("the schema's %s has several non-null branches, which only a Go field of type any holds", t)
 		} else {
 			other = i
 		}

@@ -367,3 +367,83 @@ func avroDefault(def json.RawMessage) (any, error) {
 	err := dec.Decode(&v)
 	return v, err
 }
+
+// validateAvro checks what the parser leaves: names, unique fields and symbols, an enum's
+// default among its symbols, and that every field's default is a value of its type (the
+// union's first branch, for a union), as Java checks when it parses a schema.
+func validateAvro(t *avroType, seen map[*avroType]bool) error {
+	if seen[t] {
+		return nil
+	}
+	seen[t] = true
+	if t.name != "" {
+		for _, part := range strings.Split(t.name, ".") {
+			if !avroName(part) {
+				return fmt.Errorf("%q is not a valid name", t.name)
+			}
+		}
+	}
+	switch t.kind {
+	case avroEnum:
+		if len(t.symbols) == 0 {
+			return fmt.Errorf("%s has no symbols", t)
+		}
+		for i, s := range t.symbols {
+			if !avroName(s) || containsString(t.symbols[:i], s) {
+				return fmt.Errorf("%s: symbol %q is invalid or repeated", t, s)
+			}
+		}
+		if t.hasEDef && !containsString(t.symbols, t.enumDef) {
+			return fmt.Errorf("%s: the default %q is not a symbol", t, t.enumDef)
+		}
+	case avroArray:
+		return validateAvro(t.items, seen)
+	case avroMap:
+		return validateAvro(t.values, seen)
+	case avroUnion:
+		kinds := map[string]bool{}
+		for _, b := range t.branches {
+			key := b.kind.String() + " " + b.name
+			if kinds[key] {
+				return fmt.Errorf("%s has two branches of the same type", t)
+			}
+			kinds[key] = true
+			if err := validateAvro(b, seen); err != nil {
+				return err
+			}
+		}
+	case avroRecord:
+		names := map[string]bool{}
+		for _, f := range t.fields {
+			if !avroName(f.name) || names[f.name] {
+				return fmt.Errorf("%s: field name %q is invalid or repeated", t, f.name)
+			}
+			names[f.name] = true
+			if err := validateAvro(f.typ, seen); err != nil {
+				return fmt.Errorf("%s, field %s: %w", t, f.name, err)
+			}
+			if f.def != nil {
+				if _, err := encodeAvroDefault(f.typ, f.def); err != nil {
+					return fmt.Errorf("%s, field %s: the default is not a value of its type: %w", t, f.name, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// avroName says whether s is a valid Avro name: [A-Za-z_][A-Za-z0-9_]*.
+func avroName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+		case i > 0 && r >= '0' && r <= '9':
+		default:
+			return false
+		}
+	}
+	return true
+}
