@@ -212,3 +212,14 @@ func (r *Registry) latest(ctx context.Context, subject string) (sr.SubjectSchema
 	}
 	return ss, nil
 }
+
+// versionOf returns the version under which subject has sch (a reference names one).
+func (r *Registry) versionOf(ctx context.Context, subject string, sch sr.Schema) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	ss, err := r.cl.LookupSchema(ctx, subject, sch)
+	if err != nil {
+		return 0, r.explain("looking up the version of the schema under subject "+subject, err)
+	}
+	return ss.Version, nil
+}
