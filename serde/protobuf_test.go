@@ -95,7 +95,9 @@ func TestProtobufConfluentFraming(t *testing.T) {
 		index  []byte
 	}{
 		{"Order", func() ([]byte, error) { return serde.ForTopic(orders, "orders", false).AppendEncode(nil, o) }, []byte{0x02, 0x02}},
-		{"Customer", func() ([]byte, error) { return serde.ForTopic(customers, "customers", false).AppendEncode(nil, o.Customer) }, []byte{0x00}},
+		{"Customer", func() ([]byte, error) {
+			return serde.ForTopic(customers, "customers", false).AppendEncode(nil, o.Customer)
+		}, []byte{0x00}},
 		{"Order.Line", func() ([]byte, error) { return lines.AppendEncode(nil, o.Lines[0]) }, []byte{0x04, 0x02, 0x00}},
 	} {
 		b, err := tc.encode()
