@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/internal/kafkatest"
+	"github.com/eddy-streams/eddy/internal/testpb"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
@@ -216,5 +218,90 @@ func TestAvroConfluentOnTheBroker(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Protobuf with the Confluent wire format on the broker, with a registry: orders written
+// by a producer's ProtobufConfluent serde (its schema and its import registered) are
+// summed per customer into a table of Protobuf values and written out in Protobuf; a
+// record of another message type (a Customer on the orders topic) and one with no framing
+// are dead-lettered, under exactly-once.
+func TestProtobufConfluentOnTheBroker(t *testing.T) {
+	reg, _ := testRegistry(t)
+	orders, err := serde.ProtobufConfluent[*testpb.Order](reg, serde.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	customers, err := serde.ProtobufConfluent[*testpb.Customer](reg, serde.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out, dlq := kafkatest.Topic(t, "pb-orders"), kafkatest.Topic(t, "pb-totals"), kafkatest.Topic(t, "pb-dlq")
+	adm := kafkatest.Admin(t)
+	kafkatest.CreateTopic(t, adm, in, 2, nil)
+	kafkatest.CreateTopic(t, adm, out, 2, nil)
+	kafkatest.CreateTopic(t, adm, dlq, 1, nil)
+	w := serde.ForTopic(orders, in, false)
+	var recs []*kgo.Record
+	want := map[string]int64{}
+	for i := range 30 {
+		c := fmt.Sprintf("c%d", i%3)
+		o := &testpb.Order{Id: fmt.Sprintf("o%d", i), Customer: &testpb.Customer{Id: c},
+			Lines: []*testpb.Order_Line{{Product: "p", Qty: int32(i), Cents: int64(10 * i)}, {Product: "q", Qty: 1, Cents: 5}}}
+		value, err := w.AppendEncode(nil, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, &kgo.Record{Topic: in, Key: []byte(c), Value: value})
+		want[c] += int64(10*i) + 5
+	}
+	wrong, err := serde.ForTopic(customers, in, false).AppendEncode(nil, &testpb.Customer{Id: "c0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs = slices.Concat(recs[:15], []*kgo.Record{
+		{Topic: in, Key: []byte("c0"), Value: wrong},                         // another message
+		{Topic: in, Key: []byte("c1"), Value: []byte("not protobuf at all")}, // no framing
+	}, recs[15:])
+	produceAll(t, recs)
+
+	top := topology.New()
+	src := topology.From(top, in, serde.String(), orders)
+	sums := topology.Aggregate(topology.GroupByKey(src, serde.String(), orders),
+		func() *testpb.Order { return &testpb.Order{} },
+		func(k string, o *testpb.Order, agg *testpb.Order) *testpb.Order {
+			total := &testpb.Order{Id: k, Lines: []*testpb.Order_Line{{Product: "total"}}}
+			if len(agg.Lines) > 0 {
+				total.Lines[0].Cents = agg.Lines[0].Cents
+			}
+			for _, l := range o.Lines {
+				total.Lines[0].Cents += l.Cents
+			}
+			return total
+		}, orders, "pb-totals-store")
+	topology.To(sums.ToStream(), out, serde.String(), orders)
+	appID := kafkatest.Topic(t, "pb-app")
+	app := newApp(t, top, appID, eddy.ExactlyOnce(), eddy.OnDeserializationError(eddy.DeadLetter(dlq)))
+	start(t, app).stopCaughtUp(t, appID, in)
+
+	var dead []string
+	for _, r := range readCommitted(t, dlq) {
+		dead = append(dead, string(r.Key))
+	}
+	slices.Sort(dead)
+	if !slices.Equal(dead, []string{"c0", "c1"}) {
+		t.Errorf("dead letters %v, want the Customer (c0) and the unframed record (c1)", dead)
+	}
+	reader := serde.ForTopic(orders, out, false)
+	last := map[string]int64{}
+	for _, r := range readCommitted(t, out) {
+		o, err := reader.Decode(r.Value)
+		if err != nil {
+			t.Fatalf("output %s/%d@%d: %v", r.Topic, r.Partition, r.Offset, err)
+		}
+		last[string(r.Key)] = o.Lines[0].Cents
+	}
+	if !maps.Equal(last, want) {
+		t.Errorf("totals %v, want %v", last, want)
 	}
 }
