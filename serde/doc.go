@@ -30,6 +30,8 @@
 //	Int64    8 bytes, big-endian              LongSerializer
 //	Float64  8 bytes, big-endian IEEE 754     DoubleSerializer
 //	JSON     encoding/json                    (no Kafka equivalent)
+//	Avro...  Avro binary, Confluent framing   KafkaAvroSerializer (AvroConfluent)
+//	Proto... Protobuf, Confluent framing      KafkaProtobufSerializer (ProtobufConfluent)
 //
 // Bytes and String are what Flink calls the raw format. For structs, [JSON] and [CSV]
 // (one RFC 4180 line per record, the fields in order, no header: Flink's csv format);
@@ -39,6 +41,24 @@
 //	if err != nil {
 //		return err // e.g. a field of a type CSV does not write
 //	}
+//
+// # Avro, Protobuf and the Schema Registry
+//
+// Avro writes structs (a schema derived from T or given), AvroGeneric writes goavro's
+// generic records, and Protobuf writes protoc-gen-go messages; each alone writes only the
+// payload. The Confluent serdes frame the payload with the schema's registry id (and, for
+// Protobuf, the message indexes), as Confluent's serializers do, so eddy shares topics with
+// every client of a Schema Registry:
+//
+//	reg, err := serde.NewRegistry(serde.RegistryURLs("http://registry:8081"))
+//	orders, err := serde.AvroConfluent[Order](reg)               // any writer's version, resolved
+//	totals, err := serde.AvroConfluent[Total](reg, serde.AutoRegister())
+//	events, err := serde.ProtobufConfluent[*eventpb.Event](reg)
+//
+// A registry serde names its subject after the topic it serves (TopicName, Confluent's
+// default): eddy binds it to each source, sink and store topic through [TopicSerde]; code
+// of your own binds it with [ForTopic]. Each schema is fetched once per id and each id
+// once per subject; a record never waits for the registry after the first of its schema.
 //
 // # Nil and tombstones
 //
