@@ -187,3 +187,19 @@ func TestWindowEnd(t *testing.T) {
 		t.Error("a short key decoded")
 	}
 }
+
+// The count-avro pipeline's values are Avro records that decode to their sequence number
+// and the plain value, and it runs on eddy alone.
+func TestAvroValues(t *testing.T) {
+	s, err := AvroValues()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.Decode(AppendAvroValue(nil, 42, 16))
+	if err != nil || v.Seq != 42 || v.Text != string(AppendValue(nil, 42, 16)) {
+		t.Fatalf("decoded %+v, %v", v, err)
+	}
+	if Runs(KStreams, CountAvro) || Runs(FranzGo, CountAvro) || !Runs(Eddy, CountAvro) {
+		t.Fatal("count-avro runs on eddy only")
+	}
+}

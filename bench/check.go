@@ -45,7 +45,7 @@ type outputCheck struct {
 func newOutputCheck(p Pipeline, e Engine, in Input, rate int, window time.Duration) *outputCheck {
 	c := &outputCheck{p: p, e: e, in: in, rate: rate, window: window.Milliseconds()}
 	switch p {
-	case Count:
+	case Count, CountAvro:
 		c.last = map[string]int64{}
 	case Windowed:
 		c.windows = map[string]bool{}
@@ -60,7 +60,7 @@ func newOutputCheck(p Pipeline, e Engine, in Input, rate int, window time.Durati
 func (c *outputCheck) add(r *kgo.Record) {
 	c.n++
 	switch c.p {
-	case Count:
+	case Count, CountAvro:
 		if len(r.Value) != 8 {
 			c.undecodable++
 			return
@@ -174,7 +174,7 @@ func (c *outputCheck) verdict() string {
 		want(int64(c.in.Records), "records")
 	case Stateless:
 		want(int64(c.in.Kept), "records")
-	case Count:
+	case Count, CountAvro:
 		for _, n := range c.last {
 			c.sum += n
 		}

@@ -84,13 +84,25 @@ func EddyTopology(c ChildConfig, mark func()) (*topology.Topology, error) {
 		return topology.From(t, topic, serde.String(), serde.Bytes(), topology.OutOfOrderness(0)).
 			Peek(func(string, []byte) { mark() })
 	}
-	in := source(c.Input)
+	var in topology.Stream[string, []byte]
+	if p != CountAvro { // it reads its input as Avro
+		in = source(c.Input)
+	}
 	switch p {
 	case Stateless:
 		kept := in.Filter(func(_ string, v []byte) bool { return Keep(v) })
 		topology.To(topology.MapValues(kept, Upper), output, serde.String(), serde.Bytes())
 	case Count:
 		counts := topology.Count(topology.GroupByKey(in, serde.String(), serde.Bytes()), "counts")
+		topology.To(counts.ToStream(), output, serde.String(), serde.Int64())
+	case CountAvro:
+		values, err := AvroValues()
+		if err != nil {
+			return nil, err
+		}
+		avro := topology.From(t, c.Input, serde.String(), values, topology.OutOfOrderness(0)).
+			Peek(func(string, AvroValue) { mark() })
+		counts := topology.Count(topology.GroupByKey(avro, serde.String(), values), "counts")
 		topology.To(counts.ToStream(), output, serde.String(), serde.Int64())
 	case Windowed:
 		grouped := topology.GroupByKey(in, serde.String(), serde.Bytes())

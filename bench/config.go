@@ -20,6 +20,10 @@ const (
 	// Count counts records by key in a store backed by a changelog and writes every
 	// update of a count.
 	Count Pipeline = "count"
+	// CountAvro is Count over Avro values: the input's values as the Avro record AvroValue
+	// (seq and text), which eddy decodes into a struct with serde.Avro before counting.
+	// eddy only: Confluent's Avro serde for Kafka Streams is not on Maven Central.
+	CountAvro Pipeline = "count-avro"
 	// Windowed counts records by key in 1 s tumbling event-time windows (grace 0) and
 	// writes each window's final count when it closes.
 	Windowed Pipeline = "windowed"
@@ -36,7 +40,7 @@ const (
 )
 
 // AllPipelines lists every pipeline in table order.
-var AllPipelines = []Pipeline{Raw, Stateless, Count, Windowed, Join, WindowedJoin}
+var AllPipelines = []Pipeline{Raw, Stateless, Count, CountAvro, Windowed, Join, WindowedJoin}
 
 // Engine names what runs a pipeline.
 type Engine string
@@ -69,8 +73,11 @@ var AllGuarantees = []Guarantee{ALOS, EOS}
 // Runs reports whether engine e runs pipeline p: the raw pipe is franz-go's alone, the
 // others are eddy's and Kafka Streams'.
 func Runs(e Engine, p Pipeline) bool {
-	if p == Raw {
+	switch p {
+	case Raw:
 		return e == FranzGo
+	case CountAvro:
+		return e == Eddy
 	}
 	return e != FranzGo
 }

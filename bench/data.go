@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/eddy-streams/eddy/serde"
 )
 
 // The input records are deterministic, so both engines see the same bytes and the filter
@@ -147,4 +149,33 @@ func JoinPairs(n, keys int, base time.Time, rate int, window time.Duration) int6
 		}
 	}
 	return pairs
+}
+
+// AvroValue is the value of the count-avro pipeline's records: record i's sequence number
+// and its plain value (AppendValue) as text.
+type AvroValue struct {
+	Seq  int64  `avro:"seq"`
+	Text string `avro:"text"`
+}
+
+// AvroValues is the serde of AvroValue, its schema derived from the struct.
+func AvroValues() (serde.Serde[AvroValue], error) {
+	return serde.Avro[AvroValue](serde.AvroNamespace("eddy.bench"))
+}
+
+// avroValueSerde encodes the live phase's Avro values.
+var avroValueSerde, avroValueErr = AvroValues()
+
+// AppendAvroValue appends the Avro encoding of record i's AvroValue (its text size bytes)
+// to dst, or nothing if the serde could not be made (AvroValues reports that first, when
+// the pipeline's input is preloaded).
+func AppendAvroValue(dst []byte, i, size int) []byte {
+	if avroValueErr != nil {
+		return dst
+	}
+	out, err := avroValueSerde.AppendEncode(dst, AvroValue{Seq: int64(i), Text: string(AppendValue(nil, i, size))})
+	if err != nil {
+		return dst
+	}
+	return out
 }

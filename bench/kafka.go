@@ -136,6 +136,29 @@ func preload(ctx context.Context, cfg *Config, adm *kadm.Client, topic string, n
 	return in, err
 }
 
+// preloadAvro creates topic and writes in's records to it again with Avro values
+// (AvroValue, its text in's value size), keys and timestamps unchanged, for count-avro.
+func preloadAvro(ctx context.Context, cfg *Config, adm *kadm.Client, topic string, in Input) (Input, error) {
+	if avroValueErr != nil {
+		return in, avroValueErr
+	}
+	out := in
+	out.Topic, out.Side = topic, ""
+	if err := createTopics(ctx, adm, cfg.Partitions, topic); err != nil {
+		return out, err
+	}
+	var err error
+	out.Bytes, err = produceAll(ctx, cfg.Brokers, in.Records, func(i int) *kgo.Record {
+		return &kgo.Record{Topic: topic, Key: AppendKey(nil, i, in.Keys), Value: AppendAvroValue(make([]byte, 0, in.ValueSize+8), i, in.ValueSize),
+			Timestamp: EventTime(in.Base, i, cfg.EventRate)}
+	})
+	if err != nil {
+		return out, fmt.Errorf("bench: preload %s: %w", topic, err)
+	}
+	out.Ends, err = endOffsets(ctx, adm, topic)
+	return out, err
+}
+
 // preloadTable creates topic and writes the join's table to it: one record per key,
 // stamped at ts.
 func preloadTable(ctx context.Context, cfg *Config, adm *kadm.Client, topic string, keys int, ts time.Time) error {

@@ -104,8 +104,12 @@ func (h *Harness) Live(ctx context.Context, r *Result) error {
 						topic = side
 					}
 				}
+				value := AppendValue(nil, sent, h.cfg.ValueSize)
+				if p == CountAvro {
+					value = AppendAvroValue(nil, sent, h.cfg.ValueSize)
+				}
 				prod.Produce(ctx, &kgo.Record{Topic: topic, Key: AppendKey(nil, key, h.cfg.Keys),
-					Value: AppendValue(nil, sent, h.cfg.ValueSize), Timestamp: time.Now()}, perr.promise)
+					Value: value, Timestamp: time.Now()}, perr.promise)
 			}
 			if err := perr.get(); err != nil {
 				return fmt.Errorf("bench: live produce: %w", err)

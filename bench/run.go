@@ -154,7 +154,7 @@ func (h *Harness) dropTopics(topics ...string) {
 }
 
 // inputFor preloads what pipeline p reads besides the main input in: the join's table,
-// the windowed join's two topics. drop deletes what it preloaded (a failed preload has
+// the windowed join's two topics, count-avro's input with Avro values. drop deletes what it preloaded (a failed preload has
 // deleted its own).
 func (h *Harness) inputFor(ctx context.Context, in Input, p Pipeline) (_ Input, drop func(), err error) {
 	var j Input
@@ -167,6 +167,15 @@ func (h *Harness) inputFor(ctx context.Context, in Input, p Pipeline) (_ Input, 
 		if j, err = h.PreloadJoinStreams(ctx, in.Records, in.Keys, in.ValueSize); err == nil {
 			return j, func() { h.DropInput(j) }, nil
 		}
+	case CountAvro:
+		h.seq++
+		topic := fmt.Sprintf("eddy-bench-%s-%02d-avro-%d-%d-%d", h.runID, h.seq, in.Records, in.Keys, in.ValueSize)
+		start := time.Now()
+		if j, err = preloadAvro(ctx, &h.cfg, h.adm, topic, in); err == nil {
+			h.logf("preloaded %s: %d Avro records, %.1f MB in %.1f s", topic, j.Records, float64(j.Bytes)/1e6, time.Since(start).Seconds())
+			return j, func() { h.dropTopics(topic) }, nil
+		}
+		h.dropTopics(topic)
 	default:
 		return in, func() {}, nil
 	}

@@ -55,7 +55,7 @@ func child(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("eddy-bench child", flag.ContinueOnError)
 	var c bench.ChildConfig
 	engine := fs.String("engine", "", "franz-go or eddy")
-	pipeline := fs.String("pipeline", "", "raw, stateless, count, windowed, join or windowed-join")
+	pipeline := fs.String("pipeline", "", "raw, stateless, count, count-avro, windowed, join or windowed-join")
 	guarantee := fs.String("guarantee", "alos", "alos or eos")
 	brokers := fs.String("brokers", "", "seed brokers, comma-separated")
 	fs.StringVar(&c.Input, "input", "", "input topic")
@@ -108,7 +108,7 @@ func harness(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.ValueSize, "value-size", cfg.ValueSize, "value bytes (at least 10)")
 	partitions := fs.Int("partitions", int(cfg.Partitions), "partitions of the input and output topics")
 	fs.IntVar(&cfg.Workers, "workers", runtime.NumCPU(), "eddy workers = Kafka Streams threads = raw pipe consumers")
-	pipelines := fs.String("pipelines", "all", "pipelines: raw,stateless,count,windowed,join,windowed-join or all")
+	pipelines := fs.String("pipelines", "all", "pipelines: raw,stateless,count,count-avro,windowed,join,windowed-join or all")
 	engines := fs.String("engines", "all", "engines: franz-go,eddy,kstreams or all")
 	guarantees := fs.String("guarantees", "all", "guarantees: alos,eos or all")
 	fs.DurationVar(&cfg.CommitALOS, "commit-alos", cfg.CommitALOS, "commit interval under at-least-once (every engine)")
