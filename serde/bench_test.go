@@ -3,6 +3,7 @@ package serde_test
 import (
 	"testing"
 
+	"github.com/eddy-streams/eddy/internal/testpb"
 	"github.com/eddy-streams/eddy/serde"
 )
 
@@ -134,4 +135,43 @@ func BenchmarkFormats(b *testing.B) {
 	if n := requests.n.Load(); n != 2 {
 		b.Fatalf("the registry had %d requests, want 2 (one registration, one fetch by id)", n)
 	}
+	benchProtobuf(b, v, reg)
 }
+
+// benchProtobuf runs the format benchmark for Protobuf: the same ten fields as testpb.Ten.
+func benchProtobuf(b *testing.B, v tenFields, reg *serde.Registry) {
+	m := &testpb.Ten{Id: v.ID, Customer: v.Customer, Product: v.Product, Cents: v.Cents, Qty: v.Qty, Price: v.Price,
+		Paid: v.Paid, Region: v.Region, Seq: v.Seq, Note: v.Note}
+	confluent, err := serde.ProtobufConfluent[*testpb.Ten](reg, serde.AutoRegister())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		s    serde.Serde[*testpb.Ten]
+	}{{"Protobuf", serde.Protobuf[*testpb.Ten]()}, {"ProtobufConfluent", serde.ForTopic(confluent, "tens", false)}} {
+		enc, err := c.s.AppendEncode(nil, m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name+"/AppendEncode", func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 256)
+			for range b.N {
+				if buf, err = c.s.AppendEncode(buf[:0], m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(c.name+"/Decode", func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				if sinkTen2, err = c.s.Decode(enc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+var sinkTen2 *testpb.Ten

@@ -2,6 +2,7 @@ package serde
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -126,10 +127,12 @@ type protoShared[M proto.Message] struct {
 	cache registryCache[protoWrite, protoRead]
 }
 
-// protoWrite is how a subject is written: the id and M's message indexes in its schema.
+// protoWrite is how a subject is written: the id and M's message indexes in its schema,
+// and the framing they make, encoded once.
 type protoWrite struct {
-	id    int
-	index []int
+	id     int
+	index  []int
+	header []byte
 }
 
 // protoRead is what a writer's schema id says of M: the message indexes that name M in
@@ -163,8 +166,7 @@ func (s *protoConfluent[M]) AppendEncode(dst []byte, m M) ([]byte, error) {
 		}
 		s.write.Store(w)
 	}
-	framed, _ := confluentHeader.AppendEncode(dst, w.id, w.index) // never fails
-	out, err := protoMarshal.MarshalAppend(framed, m)
+	out, err := protoMarshal.MarshalAppend(append(dst, w.header...), m)
 	if err != nil {
 		return dst, fmt.Errorf("serde: protobuf-confluent: encoding %s: %w", s.shared.name, err)
 	}
@@ -177,7 +179,8 @@ func (s *protoConfluent[M]) Decode(b []byte) (M, error) {
 	if err != nil {
 		return zero, fmt.Errorf("serde: protobuf-confluent: %w", err)
 	}
-	index, payload, err := confluentHeader.DecodeIndex(rest, 64)
+	var buf [maxMessageDepth]int
+	index, payload, err := splitIndexes(rest, buf[:0])
 	if err != nil {
 		return zero, fmt.Errorf("serde: protobuf-confluent: schema id %d: %w: bad message indexes: %v", id, errFraming, err)
 	}
@@ -191,7 +194,9 @@ func (s *protoConfluent[M]) Decode(b []byte) (M, error) {
 		return zero, rd.err
 	}
 	if !slices.Equal(index, rd.index) {
-		return zero, fmt.Errorf("serde: protobuf-confluent: schema id %d: the record is the message at indexes %v, not %s (at %v)", id, index, s.shared.name, rd.index)
+		// A copy for the message: index itself stays on the stack.
+		return zero, fmt.Errorf("serde: protobuf-confluent: schema id %d: the record is the message at indexes %v, not %s (at %v)",
+			id, slices.Clone(index), s.shared.name, rd.index)
 	}
 	return decodeProto[M](payload, "serde: protobuf-confluent", id)
 }
@@ -242,6 +247,7 @@ func (sh *protoShared[M]) writeFor(topic string, key bool) (*protoWrite, error) 
 		}
 		w.index = index
 	}
+	w.header, _ = confluentHeader.AppendEncode(nil, w.id, w.index) // never fails
 	sh.cache.writes[subject] = w
 	return w, nil
 }
@@ -318,4 +324,33 @@ func (sh *protoShared[M]) readFor(id int) (*protoRead, error) {
 	}
 	sh.cache.addDecoderLocked(id, rd)
 	return rd, nil
+}
+
+// maxMessageDepth bounds the message indexes a record may carry: a message nested deeper
+// than that in its file is refused rather than allocated for.
+const maxMessageDepth = 16
+
+// splitIndexes reads the message indexes after the schema id into dst (without
+// allocating, for the record path): a zigzag varint count, then the indexes, with a count
+// of 0 standing for [0].
+func splitIndexes(b []byte, dst []int) ([]int, []byte, error) {
+	n, w := binary.Varint(b)
+	switch {
+	case w <= 0:
+		return nil, nil, errors.New("the count is cut off or too long")
+	case n == 0:
+		return append(dst, 0), b[w:], nil
+	case n < 0 || n > maxMessageDepth:
+		return nil, nil, fmt.Errorf("a count of %d (at most %d)", n, maxMessageDepth)
+	}
+	b = b[w:]
+	for range n {
+		i, w := binary.Varint(b)
+		if w <= 0 || i < 0 {
+			return nil, nil, errors.New("an index is cut off, too long or negative")
+		}
+		dst = append(dst, int(i))
+		b = b[w:]
+	}
+	return dst, b, nil
 }

@@ -298,6 +298,123 @@ func (*Order_Card) isOrder_Payment() {}
 
 func (*Order_Cash) isOrder_Payment() {}
 
+// Ten is the ten-field record of the format benchmarks (serde/bench_test.go).
+type Ten struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Customer      string                 `protobuf:"bytes,2,opt,name=customer,proto3" json:"customer,omitempty"`
+	Product       string                 `protobuf:"bytes,3,opt,name=product,proto3" json:"product,omitempty"`
+	Cents         int64                  `protobuf:"varint,4,opt,name=cents,proto3" json:"cents,omitempty"`
+	Qty           int32                  `protobuf:"varint,5,opt,name=qty,proto3" json:"qty,omitempty"`
+	Price         float64                `protobuf:"fixed64,6,opt,name=price,proto3" json:"price,omitempty"`
+	Paid          bool                   `protobuf:"varint,7,opt,name=paid,proto3" json:"paid,omitempty"`
+	Region        string                 `protobuf:"bytes,8,opt,name=region,proto3" json:"region,omitempty"`
+	Seq           int64                  `protobuf:"varint,9,opt,name=seq,proto3" json:"seq,omitempty"`
+	Note          string                 `protobuf:"bytes,10,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ten) Reset() {
+	*x = Ten{}
+	mi := &file_shop_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ten) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ten) ProtoMessage() {}
+
+func (x *Ten) ProtoReflect() protoreflect.Message {
+	mi := &file_shop_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ten.ProtoReflect.Descriptor instead.
+func (*Ten) Descriptor() ([]byte, []int) {
+	return file_shop_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Ten) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Ten) GetCustomer() string {
+	if x != nil {
+		return x.Customer
+	}
+	return ""
+}
+
+func (x *Ten) GetProduct() string {
+	if x != nil {
+		return x.Product
+	}
+	return ""
+}
+
+func (x *Ten) GetCents() int64 {
+	if x != nil {
+		return x.Cents
+	}
+	return 0
+}
+
+func (x *Ten) GetQty() int32 {
+	if x != nil {
+		return x.Qty
+	}
+	return 0
+}
+
+func (x *Ten) GetPrice() float64 {
+	if x != nil {
+		return x.Price
+	}
+	return 0
+}
+
+func (x *Ten) GetPaid() bool {
+	if x != nil {
+		return x.Paid
+	}
+	return false
+}
+
+func (x *Ten) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *Ten) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Ten) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
 type Order_Line struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Product       string                 `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
@@ -309,7 +426,7 @@ type Order_Line struct {
 
 func (x *Order_Line) Reset() {
 	*x = Order_Line{}
-	mi := &file_shop_proto_msgTypes[2]
+	mi := &file_shop_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -321,7 +438,7 @@ func (x *Order_Line) String() string {
 func (*Order_Line) ProtoMessage() {}
 
 func (x *Order_Line) ProtoReflect() protoreflect.Message {
-	mi := &file_shop_proto_msgTypes[2]
+	mi := &file_shop_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -390,7 +507,19 @@ const file_shop_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B\t\n" +
 	"\apaymentB\a\n" +
-	"\x05_note*A\n" +
+	"\x05_note\"\xdb\x01\n" +
+	"\x03Ten\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\bcustomer\x18\x02 \x01(\tR\bcustomer\x12\x18\n" +
+	"\aproduct\x18\x03 \x01(\tR\aproduct\x12\x14\n" +
+	"\x05cents\x18\x04 \x01(\x03R\x05cents\x12\x10\n" +
+	"\x03qty\x18\x05 \x01(\x05R\x03qty\x12\x14\n" +
+	"\x05price\x18\x06 \x01(\x01R\x05price\x12\x12\n" +
+	"\x04paid\x18\a \x01(\bR\x04paid\x12\x16\n" +
+	"\x06region\x18\b \x01(\tR\x06region\x12\x10\n" +
+	"\x03seq\x18\t \x01(\x03R\x03seq\x12\x12\n" +
+	"\x04note\x18\n" +
+	" \x01(\tR\x04note*A\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -410,21 +539,22 @@ func file_shop_proto_rawDescGZIP() []byte {
 }
 
 var file_shop_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_shop_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_shop_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_shop_proto_goTypes = []any{
 	(Status)(0),                   // 0: eddy.test.shop.Status
 	(*Customer)(nil),              // 1: eddy.test.shop.Customer
 	(*Order)(nil),                 // 2: eddy.test.shop.Order
-	(*Order_Line)(nil),            // 3: eddy.test.shop.Order.Line
-	nil,                           // 4: eddy.test.shop.Order.ExtrasEntry
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*Ten)(nil),                   // 3: eddy.test.shop.Ten
+	(*Order_Line)(nil),            // 4: eddy.test.shop.Order.Line
+	nil,                           // 5: eddy.test.shop.Order.ExtrasEntry
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_shop_proto_depIdxs = []int32{
 	1, // 0: eddy.test.shop.Order.customer:type_name -> eddy.test.shop.Customer
-	3, // 1: eddy.test.shop.Order.lines:type_name -> eddy.test.shop.Order.Line
-	4, // 2: eddy.test.shop.Order.extras:type_name -> eddy.test.shop.Order.ExtrasEntry
+	4, // 1: eddy.test.shop.Order.lines:type_name -> eddy.test.shop.Order.Line
+	5, // 2: eddy.test.shop.Order.extras:type_name -> eddy.test.shop.Order.ExtrasEntry
 	0, // 3: eddy.test.shop.Order.status:type_name -> eddy.test.shop.Status
-	5, // 4: eddy.test.shop.Order.created:type_name -> google.protobuf.Timestamp
+	6, // 4: eddy.test.shop.Order.created:type_name -> google.protobuf.Timestamp
 	5, // [5:5] is the sub-list for method output_type
 	5, // [5:5] is the sub-list for method input_type
 	5, // [5:5] is the sub-list for extension type_name
@@ -447,7 +577,7 @@ func file_shop_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shop_proto_rawDesc), len(file_shop_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
