@@ -230,3 +230,27 @@ func FuzzProtobufConfluent(f *testing.F) {
 		}
 	})
 }
+
+// FuzzProtobuf feeds arbitrary bytes to the plain Protobuf decoder.
+func FuzzProtobuf(f *testing.F) {
+	s := serde.Protobuf[*testpb.Order]()
+	seed, err := s.AppendEncode(nil, goldenOrder(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte{0x0a, 0x80})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		m, err := s.Decode(in)
+		if err != nil {
+			return
+		}
+		b, err := s.AppendEncode(nil, m)
+		if err != nil {
+			t.Fatalf("decoded %v, cannot encode it: %v", m, err)
+		}
+		if again, err := s.Decode(b); err != nil || !proto.Equal(m, again) {
+			t.Fatalf("encode → decode changed %v to %v (%v)", m, again, err)
+		}
+	})
+}
