@@ -96,11 +96,13 @@ func TestAvroConfluentOnTheBroker(t *testing.T) {
 			out := kafkatest.Topic(t, "totals")
 			dlq := kafkatest.Topic(t, "dlq")
 			dailyOut := kafkatest.Topic(t, "daily")
+			pairsOut := kafkatest.Topic(t, "pairs")
 			adm := kafkatest.Admin(t)
 			kafkatest.CreateTopic(t, adm, orders, 2, nil)
 			kafkatest.CreateTopic(t, adm, out, 2, nil)
 			kafkatest.CreateTopic(t, adm, dlq, 1, nil)
 			kafkatest.CreateTopic(t, adm, dailyOut, 1, nil)
+			kafkatest.CreateTopic(t, adm, pairsOut, 2, nil)
 
 			w1, w2 := serde.ForTopic(v1, orders, false), serde.ForTopic(v2, orders, false)
 			var recs []*kgo.Record
@@ -155,6 +157,10 @@ func TestAvroConfluentOnTheBroker(t *testing.T) {
 					return avroTotal{Orders: t.Orders + 1, Qty: t.Qty + o.Qty, Cents: t.Cents + o.Cents, Currency: o.Currency}
 				}, totals, "daily-store")
 			topology.To(daily, dailyOut, topology.WindowedSerde(serde.String()), totals)
+			// A self-join within an hour: its two window stores keep Avro values too.
+			pairs := topology.JoinStreams(in, in, topology.JoinWindowsOf(time.Hour), serde.String(), v2, v2,
+				func(_ string, l, r avroOrderV2) int64 { return l.Cents + r.Cents }, topology.Named("pairs"))
+			topology.To(pairs, pairsOut, serde.String(), serde.Int64())
 			appID := kafkatest.Topic(t, "avro-app")
 
 			switch policy {
@@ -203,7 +209,8 @@ func TestAvroConfluentOnTheBroker(t *testing.T) {
 				}
 			}
 			// The stores' serdes served their changelogs: each registered its schema under
-			// the changelog's subject (the window store's aggregates included).
+			// the changelog's subject (the window store's aggregates and the join's values
+			// included).
 			cl, err := sr.NewClient(sr.URLs(url))
 			if err != nil {
 				t.Fatal(err)
@@ -212,7 +219,7 @@ func TestAvroConfluentOnTheBroker(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, store := range []string{"totals-store", "daily-store"} {
+			for _, store := range []string{"totals-store", "daily-store", "pairs-this-join-store", "pairs-other-join-store"} {
 				if subject := appID + "-" + store + "-changelog-value"; !slices.Contains(subjects, subject) {
 					t.Errorf("no subject %s among %v", subject, subjects)
 				}

@@ -48,6 +48,8 @@ func withGrace[K, V any](tb *graph.TaskBuild, name string, ks serde.Serde[K], vs
 	if err != nil {
 		return nil, err
 	}
+	// The buffer's serdes serve its changelog (serde.TopicSerde).
+	ks, vs = storeSerde(tb.Env, name, ks, true), storeSerde(tb.Env, name, vs, false)
 	g := &graceBuffer[K, V]{name: name, b: b, ks: ks, vs: vs, grace: grace.Milliseconds()}
 	env := tb.Env
 	tb.Env.OnWatermark(func(wm time.Time) error { return g.release(wm, join) })

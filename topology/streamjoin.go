@@ -276,6 +276,11 @@ func joinSideNode[K, VT, VX, VO any](s Stream[K, VT], name string, side joinSide
 		if err != nil {
 			return nil, err
 		}
+		// This task's copy, its serdes serving the stores' changelogs (serde.TopicSerde):
+		// its own side's keys and values, and the other side's values it reads back.
+		side := side
+		side.ks, side.vs = storeSerde(tb.Env, side.own, side.ks, true), storeSerde(tb.Env, side.own, side.vs, false)
+		side.vo = storeSerde(tb.Env, side.other, side.vo, false)
 		op := &joinSideOp[K, VT, VX, VO]{joinSide: side, b: own, o: other, next: n, env: tb.Env,
 			nextClose: math.MinInt64, scanned: math.MinInt64, step: max(1, (side.lookBack+side.lookAhead+side.grace)/10),
 			frontier: frontier{b: own, env: tb.Env, store: side.own},

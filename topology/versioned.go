@@ -73,7 +73,14 @@ func (s *versionedStore[K, V]) open(env StoreContext) (*versionedKV[K, V], error
 	if err != nil {
 		return nil, err
 	}
-	return &versionedKV[K, V]{st: s, b: b, observed: noTableTime, expiredTo: noTableTime}, nil
+	st := s
+	if app, ok := env.(interface{ ApplicationID() string }); ok {
+		// A copy whose serdes serve the store's changelog (serde.TopicSerde), for this task.
+		bound := *s
+		bound.ks, bound.vs = storeSerde(app, s.name, s.ks, true), storeSerde(app, s.name, s.vs, false)
+		st = &bound
+	}
+	return &versionedKV[K, V]{st: st, b: b, observed: noTableTime, expiredTo: noTableTime}, nil
 }
 
 // clock reads the table's time from the store.
