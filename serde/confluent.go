@@ -280,13 +280,9 @@ func (s *avroConfluent[T]) ForTopic(topic string, key bool) Serde[T] {
 }
 
 func (s *avroConfluent[T]) AppendEncode(dst []byte, v T) ([]byte, error) {
-	w := s.write.Load()
-	if w == nil {
-		var err error
-		if w, err = s.shared.writeFor(s.topic, s.key); err != nil {
-			return dst, err
-		}
-		s.write.Store(w)
+	w, err := boundWrite(&s.write, func() (*avroWrite, error) { return s.shared.writeFor(s.topic, s.key) })
+	if err != nil {
+		return dst, err
 	}
 	out, err := w.enc(appendFraming(dst, w.id), reflect.ValueOf(&v).Elem())
 	if err != nil {
@@ -296,108 +292,171 @@ func (s *avroConfluent[T]) AppendEncode(dst []byte, v T) ([]byte, error) {
 }
 
 func (s *avroConfluent[T]) Decode(b []byte) (T, error) {
-	id, payload, err := splitFraming(b)
+	id, payload, rd, err := s.shared.cache.reader("avro-confluent", b, s.shared.readFor)
+	if err == nil {
+		err = rd.err
+	}
 	if err != nil {
 		var zero T
-		return zero, fmt.Errorf("serde: avro-confluent: %w", err)
-	}
-	rd := s.shared.cache.decoder(id)
-	if rd == nil {
-		if rd, err = s.shared.readFor(id); err != nil {
-			var zero T
-			return zero, err
-		}
-	}
-	if rd.err != nil {
-		var zero T
-		return zero, rd.err
+		return zero, err
 	}
 	return decodeAvro[T](rd.dec, payload, s.shared.local.typ, id)
 }
 
 // writeFor finds how to write under the binding's subject, once per subject.
 func (sh *avroShared[T]) writeFor(topic string, key bool) (*avroWrite, error) {
-	subject := ""
-	if sh.cfg.mode != writePinned {
-		var err error
-		if subject, err = subjectFor(sh.cfg.strategy, topic, key, sh.record); err != nil {
-			return nil, fmt.Errorf("serde: avro-confluent: %s: %w", sh.local.typ, err)
-		}
+	subject, err := sh.cfg.subjectOf("avro-confluent", sh.local.typ, topic, key, sh.record)
+	if err != nil {
+		return nil, err
 	}
-	sh.cache.mu.Lock()
-	defer sh.cache.mu.Unlock()
-	if w, ok := sh.cache.writes[subject]; ok {
+	return cachedWrite(&sh.cache, subject, func() (*avroWrite, error) {
+		own := func() (sr.Schema, error) { return sr.Schema{Schema: sh.local.text, Type: sr.TypeAvro}, nil }
+		id, sch, err := sh.reg.writerSchema(context.Background(), "avro-confluent", sh.cfg, subject, sr.TypeAvro, own)
+		if err != nil {
+			return nil, err
+		}
+		w := &avroWrite{id: id, enc: sh.local.enc}
+		if sch != nil { // T written with the registered schema: compiled against it
+			schema, err := checkAvroSchema(sch.Schema)
+			if err == nil {
+				w.enc, err = compileAvroEnc(schema, reflect.TypeFor[T]())
+			}
+			if err != nil {
+				return nil, fmt.Errorf("serde: avro-confluent: %s does not fit schema id %d: %w", sh.local.typ, id, err)
+			}
+		}
 		return w, nil
-	}
-	ctx := context.Background()
-	w := &avroWrite{enc: sh.local.enc}
-	var text string
-	switch sh.cfg.mode {
-	case writeLookup, writeRegister:
-		id, err := sh.reg.idFor(ctx, subject, sr.Schema{Schema: sh.local.text, Type: sr.TypeAvro}, sh.cfg.mode == writeRegister)
-		if err != nil {
-			return nil, err
-		}
-		w.id = id
-	case writeLatest:
-		ss, err := sh.reg.latest(ctx, subject)
-		if err != nil {
-			return nil, err
-		}
-		w.id, text = ss.ID, ss.Schema.Schema
-		if ss.Type != sr.TypeAvro {
-			return nil, fmt.Errorf("serde: avro-confluent: the latest schema of subject %s (id %d) is %s, not Avro", subject, ss.ID, ss.Type)
-		}
-	case writePinned:
-		sch, err := sh.reg.schemaByID(ctx, sh.cfg.id)
-		if err != nil {
-			return nil, err
-		}
-		if sch.Type != sr.TypeAvro {
-			return nil, fmt.Errorf("serde: avro-confluent: schema id %d is %s, not Avro", sh.cfg.id, sch.Type)
-		}
-		w.id, text = sh.cfg.id, sch.Schema
-	}
-	if text != "" {
-		schema, err := checkAvroSchema(text)
-		if err == nil {
-			w.enc, err = compileAvroEnc(schema, reflect.TypeFor[T]())
-		}
-		if err != nil {
-			return nil, fmt.Errorf("serde: avro-confluent: %s does not fit schema id %d: %w", sh.local.typ, w.id, err)
-		}
-	}
-	sh.cache.writes[subject] = w
-	return w, nil
+	})
 }
 
 // readFor compiles the decoder for what the schema with id wrote into T. A schema that
 // cannot be resolved is remembered as such, so that its records fail without asking again.
 func (sh *avroShared[T]) readFor(id int) (*avroRead, error) {
-	sch, err := sh.reg.schemaByID(context.Background(), id)
-	if err != nil {
-		if !errors.Is(err, ErrSchemaNotFound) {
-			return nil, err
-		}
-		sh.cache.mu.Lock()
-		defer sh.cache.mu.Unlock()
+	return cachedRead(sh.reg, &sh.cache, id, func(sch sr.Schema, err error) *avroRead {
 		rd := &avroRead{err: err}
-		sh.cache.addDecoderLocked(id, rd)
-		return rd, nil
+		switch {
+		case err != nil:
+		case sch.Type != sr.TypeAvro:
+			rd.err = fmt.Errorf("serde: avro-confluent: schema id %d is %s, not Avro", id, sch.Type)
+		default:
+			writer, err := checkAvroSchema(sch.Schema)
+			if err != nil {
+				rd.err = fmt.Errorf("serde: avro-confluent: schema id %d: %w", id, err)
+			} else if rd.dec, err = compileAvroDec(writer, sh.local.schema, reflect.TypeFor[T]()); err != nil {
+				rd.err = fmt.Errorf("serde: avro-confluent: the writer's schema id %d cannot be read as %s: %w", id, sh.local.typ, err)
+			}
+		}
+		return rd
+	})
+}
+
+// subjectOf names the subject a binding writes under: "" for a pinned id, which needs
+// none; format names the serde in errors.
+func (c confluentConfig) subjectOf(format, typ, topic string, key bool, record string) (string, error) {
+	if c.mode == writePinned {
+		return "", nil
 	}
-	sh.cache.mu.Lock()
-	defer sh.cache.mu.Unlock()
-	if rd := sh.cache.decoder(id); rd != nil {
-		return rd, nil
+	subject, err := subjectFor(c.strategy, topic, key, record)
+	if err != nil {
+		return "", fmt.Errorf("serde: %s: %s: %w", format, typ, err)
 	}
-	rd := &avroRead{}
-	if sch.Type != sr.TypeAvro {
-		rd.err = fmt.Errorf("serde: avro-confluent: schema id %d is %s, not Avro", id, sch.Type)
-	} else if writer, err := checkAvroSchema(sch.Schema); err != nil {
-		rd.err = fmt.Errorf("serde: avro-confluent: schema id %d: %w", id, err)
-	} else if rd.dec, err = compileAvroDec(writer, sh.local.schema, reflect.TypeFor[T]()); err != nil {
-		rd.err = fmt.Errorf("serde: avro-confluent: the writer's schema id %d cannot be read as %s: %w", id, sh.local.typ, err)
+	return subject, nil
+}
+
+// cachedWrite returns how c writes under subject, made once by make: a failure is not
+// kept, so the next record tries again.
+func cachedWrite[W, D any](c *registryCache[W, D], subject string, make func() (*W, error)) (*W, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if w, ok := c.writes[subject]; ok {
+		return w, nil
 	}
-	sh.cache.addDecoderLocked(id, rd)
-	return rd, nil
+	w, err := make()
+	if err != nil {
+		return nil, err
+	}
+	c.writes[subject] = w
+	return w, nil
+}
+
+// cachedRead returns c's decoder for the writer's schema id, made once by make from the
+// schema (or from the ErrSchemaNotFound that the registry answered, which is kept too); a
+// registry that cannot be reached is an error that is not kept.
+func cachedRead[W, D any](reg *Registry, c *registryCache[W, D], id int, make func(sr.Schema, error) *D) (*D, error) {
+	sch, err := reg.schemaByID(context.Background(), id)
+	if err != nil && !errors.Is(err, ErrSchemaNotFound) {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d := c.decoder(id); d != nil {
+		return d, nil
+	}
+	d := make(sch, err)
+	c.addDecoderLocked(id, d)
+	return d, nil
+}
+
+// writerSchema finds the id to write under subject by the write mode: own's id (looked up,
+// or registered with AutoRegister), the subject's latest (UseLatest) or the pinned id
+// (SchemaID). For the last two it also returns the schema registered under the id,
+// checked to be of typ; for the first two, nil.
+func (r *Registry) writerSchema(ctx context.Context, format string, cfg confluentConfig, subject string, typ sr.SchemaType,
+	own func() (sr.Schema, error)) (int, *sr.Schema, error) {
+	switch cfg.mode {
+	case writeLatest:
+		ss, err := r.latest(ctx, subject)
+		if err != nil {
+			return 0, nil, err
+		}
+		if ss.Type != typ {
+			return 0, nil, fmt.Errorf("serde: %s: the latest schema of subject %s (id %d) is %s, not %s", format, subject, ss.ID, ss.Type, typ)
+		}
+		return ss.ID, &ss.Schema, nil
+	case writePinned:
+		sch, err := r.schemaByID(ctx, cfg.id)
+		if err != nil {
+			return 0, nil, err
+		}
+		if sch.Type != typ {
+			return 0, nil, fmt.Errorf("serde: %s: schema id %d is %s, not %s", format, cfg.id, sch.Type, typ)
+		}
+		return cfg.id, &sch, nil
+	}
+	sch, err := own()
+	if err != nil {
+		return 0, nil, err
+	}
+	id, err := r.idFor(ctx, subject, sch, cfg.mode == writeRegister)
+	return id, nil, err
+}
+
+// boundWrite returns the way a binding writes, from p once it is known, else made by
+// make (and kept in p).
+func boundWrite[W any](p *atomic.Pointer[W], make func() (*W, error)) (*W, error) {
+	if w := p.Load(); w != nil {
+		return w, nil
+	}
+	w, err := make()
+	if err != nil {
+		return nil, err
+	}
+	p.Store(w)
+	return w, nil
+}
+
+// reader splits the framing off b and returns the writer's schema id, the payload and the
+// decoder for the id (read makes it the first time), or the error that stops the record.
+func (c *registryCache[W, D]) reader(format string, b []byte, read func(int) (*D, error)) (int, []byte, *D, error) {
+	id, payload, err := splitFraming(b)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("serde: %s: %w", format, err)
+	}
+	d := c.decoder(id)
+	if d == nil {
+		if d, err = read(id); err != nil {
+			return 0, nil, nil, err
+		}
+	}
+	return id, payload, d, nil
 }

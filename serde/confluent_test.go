@@ -3,10 +3,12 @@ package serde_test
 import (
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
@@ -302,4 +304,91 @@ func FuzzAvroConfluent(f *testing.F) {
 			t.Fatalf("encode → decode changed %+v to %+v (%v)", v, again, err)
 		}
 	})
+}
+
+// Generic records over the registry: read with the writer's schema, whatever the version.
+func TestAvroGenericConfluent(t *testing.T) {
+	_, reg, _ := newFakeRegistry(t)
+	w, err := serde.AvroConfluent[userV1](reg, serde.AvroSchema(userV1Schema), serde.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := serde.ForTopic(w, "users", false).AppendEncode(nil, userV1{Name: "ada", Age: 36, Nick: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := serde.AvroGenericConfluent(reg, serde.AvroSchema(userV2Schema), serde.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := g.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"name": "ada", "age": int32(36), "nick": "a"} // the writer's v1 fields
+	if !reflect.DeepEqual(v, want) {
+		t.Fatalf("generic record %#v, want %#v", v, want)
+	}
+	// Writing uses the given schema (v2) under the topic's subject.
+	out, err := serde.ForTopic(g, "users", false).AppendEncode(nil, map[string]any{"name": "bo", "age": int64(7),
+		"email": goavro.Union("string", "b@o"), "tier": "gold"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := serde.AvroConfluent[userV2](reg, serde.AvroSchema(userV2Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Decode(out)
+	if err != nil || got.Name != "bo" || got.Age != 7 || got.Email == nil || *got.Email != "b@o" || got.Tier != "gold" {
+		t.Fatalf("struct reader got %+v, %v", got, err)
+	}
+	noSchema, err := serde.AvroGenericConfluent(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := noSchema.AppendEncode(nil, want); err == nil || !strings.Contains(err.Error(), "AvroSchema") {
+		t.Fatalf("writing without a schema: %v", err)
+	}
+}
+
+// JSON Schema's framing: the id of the registered schema, then the JSON; a writer's id
+// that is not a JSON Schema is refused.
+func TestJSONSchemaConfluent(t *testing.T) {
+	fake, reg, _ := newFakeRegistry(t)
+	const schema = `{"$schema":"http://json-schema.org/draft-07/schema#","title":"User","type":"object",
+ "properties":{"name":{"type":"string"},"age":{"type":"integer"}}}`
+	type user struct {
+		Name string `json:"name"`
+		Age  int    `json:"age"`
+	}
+	s, err := serde.JSONSchemaConfluent[user](reg, schema, serde.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := serde.ForTopic(s, "users", false).AppendEncode(nil, user{"ada", 36})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[0] != 0 || string(b[5:]) != `{"name":"ada","age":36}` {
+		t.Fatalf("framing: %q", b)
+	}
+	ss, ok := fake.GetSchema("users-value", 1)
+	if !ok || ss.Type != sr.TypeJSON || int(b[4]) != ss.ID {
+		t.Fatalf("registered %+v; wrote id %d", ss, b[4])
+	}
+	got, err := s.Decode(b)
+	if err != nil || got != (user{"ada", 36}) {
+		t.Fatalf("decoded %+v, %v", got, err)
+	}
+	avroID, _, err := fake.RegisterSchema("other", sr.Schema{Schema: userV1Schema, Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Decode(append([]byte{0, 0, 0, 0, byte(avroID)}, b[5:]...)); err == nil || !strings.Contains(err.Error(), "not a JSON Schema") {
+		t.Fatalf("an Avro schema's record read as JSON: %v", err)
+	}
+	if _, err := serde.JSONSchemaConfluent[user](reg, "not json"); err == nil {
+		t.Fatal("a schema that is not JSON was accepted")
+	}
 }

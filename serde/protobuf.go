@@ -158,13 +158,9 @@ func (s *protoConfluent[M]) ForTopic(topic string, key bool) Serde[M] {
 var confluentHeader sr.ConfluentHeader
 
 func (s *protoConfluent[M]) AppendEncode(dst []byte, m M) ([]byte, error) {
-	w := s.write.Load()
-	if w == nil {
-		var err error
-		if w, err = s.shared.writeFor(s.topic, s.key); err != nil {
-			return dst, err
-		}
-		s.write.Store(w)
+	w, err := boundWrite(&s.write, func() (*protoWrite, error) { return s.shared.writeFor(s.topic, s.key) })
+	if err != nil {
+		return dst, err
 	}
 	out, err := protoMarshal.MarshalAppend(append(dst, w.header...), m)
 	if err != nil {
@@ -175,23 +171,17 @@ func (s *protoConfluent[M]) AppendEncode(dst []byte, m M) ([]byte, error) {
 
 func (s *protoConfluent[M]) Decode(b []byte) (M, error) {
 	var zero M
-	id, rest, err := splitFraming(b)
+	id, rest, rd, err := s.shared.cache.reader("protobuf-confluent", b, s.shared.readFor)
+	if err == nil {
+		err = rd.err
+	}
 	if err != nil {
-		return zero, fmt.Errorf("serde: protobuf-confluent: %w", err)
+		return zero, err
 	}
 	var buf [maxMessageDepth]int
 	index, payload, err := splitIndexes(rest, buf[:0])
 	if err != nil {
 		return zero, fmt.Errorf("serde: protobuf-confluent: schema id %d: %w: bad message indexes: %v", id, errFraming, err)
-	}
-	rd := s.shared.cache.decoder(id)
-	if rd == nil {
-		if rd, err = s.shared.readFor(id); err != nil {
-			return zero, err
-		}
-	}
-	if rd.err != nil {
-		return zero, rd.err
 	}
 	if !slices.Equal(index, rd.index) {
 		// A copy for the message: index itself stays on the stack.
@@ -203,53 +193,28 @@ func (s *protoConfluent[M]) Decode(b []byte) (M, error) {
 
 // writeFor finds how to write under the binding's subject, once per subject.
 func (sh *protoShared[M]) writeFor(topic string, key bool) (*protoWrite, error) {
-	subject := ""
-	if sh.cfg.mode != writePinned {
-		var err error
-		if subject, err = subjectFor(sh.cfg.strategy, topic, key, string(sh.name)); err != nil {
-			return nil, fmt.Errorf("serde: protobuf-confluent: %s: %w", sh.name, err)
-		}
+	subject, err := sh.cfg.subjectOf("protobuf-confluent", string(sh.name), topic, key, string(sh.name))
+	if err != nil {
+		return nil, err
 	}
-	sh.cache.mu.Lock()
-	defer sh.cache.mu.Unlock()
-	if w, ok := sh.cache.writes[subject]; ok {
+	return cachedWrite(&sh.cache, subject, func() (*protoWrite, error) {
+		ctx := context.Background()
+		own := func() (sr.Schema, error) {
+			return sh.schemaWithRefs(ctx, sh.file, sh.text, sh.cfg.mode == writeRegister)
+		}
+		id, sch, err := sh.reg.writerSchema(ctx, "protobuf-confluent", sh.cfg, subject, sr.TypeProtobuf, own)
+		if err != nil {
+			return nil, err
+		}
+		w := &protoWrite{id: id, index: sh.index}
+		if sch != nil { // M's place in the registered schema, which may differ from its own file's
+			if w.index, err = sh.indexIn(id, *sch); err != nil {
+				return nil, err
+			}
+		}
+		w.header, _ = confluentHeader.AppendEncode(nil, w.id, w.index) // never fails
 		return w, nil
-	}
-	ctx := context.Background()
-	w := &protoWrite{index: sh.index}
-	switch sh.cfg.mode {
-	case writeLookup, writeRegister:
-		sch, err := sh.schemaWithRefs(ctx, sh.file, sh.text, sh.cfg.mode == writeRegister)
-		if err != nil {
-			return nil, err
-		}
-		if w.id, err = sh.reg.idFor(ctx, subject, sch, sh.cfg.mode == writeRegister); err != nil {
-			return nil, err
-		}
-	case writeLatest, writePinned:
-		var sch sr.Schema
-		if sh.cfg.mode == writeLatest {
-			ss, err := sh.reg.latest(ctx, subject)
-			if err != nil {
-				return nil, err
-			}
-			w.id, sch = ss.ID, ss.Schema
-		} else {
-			var err error
-			if sch, err = sh.reg.schemaByID(ctx, sh.cfg.id); err != nil {
-				return nil, err
-			}
-			w.id = sh.cfg.id
-		}
-		index, err := sh.indexIn(w.id, sch)
-		if err != nil {
-			return nil, err
-		}
-		w.index = index
-	}
-	w.header, _ = confluentHeader.AppendEncode(nil, w.id, w.index) // never fails
-	sh.cache.writes[subject] = w
-	return w, nil
+	})
 }
 
 // indexIn finds M's message indexes in a registered schema (a later version of its file
@@ -309,21 +274,13 @@ func (sh *protoShared[M]) schemaWithRefs(ctx context.Context, file protoreflect.
 // its message indexes name M in its writer's schema (a later version of the file may have
 // moved it), and fails otherwise.
 func (sh *protoShared[M]) readFor(id int) (*protoRead, error) {
-	sch, err := sh.reg.schemaByID(context.Background(), id)
-	if err != nil && !errors.Is(err, ErrSchemaNotFound) {
-		return nil, err
-	}
-	sh.cache.mu.Lock()
-	defer sh.cache.mu.Unlock()
-	if rd := sh.cache.decoder(id); rd != nil {
-		return rd, nil
-	}
-	rd := &protoRead{err: err}
-	if err == nil {
-		rd.index, rd.err = sh.indexIn(id, sch)
-	}
-	sh.cache.addDecoderLocked(id, rd)
-	return rd, nil
+	return cachedRead(sh.reg, &sh.cache, id, func(sch sr.Schema, err error) *protoRead {
+		rd := &protoRead{err: err}
+		if err == nil {
+			rd.index, rd.err = sh.indexIn(id, sch)
+		}
+		return rd
+	})
 }
 
 // maxMessageDepth bounds the message indexes a record may carry: a message nested deeper
