@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -257,34 +256,10 @@ func appendAvroText(dst []byte, t *avroType, v any) ([]byte, error) {
 		}
 	case avroArray:
 		items, _ := v.([]any)
-		if len(items) > 0 {
-			dst = appendLong(dst, int64(len(items)))
-			for _, it := range items {
-				var err error
-				if dst, err = appendAvroText(dst, t.items, it); err != nil {
-					return nil, err
-				}
-			}
-		}
-		return append(dst, 0), nil
+		return appendAvroArray(dst, items, func(dst []byte, it any) ([]byte, error) { return appendAvroText(dst, t.items, it) })
 	case avroMap:
 		m, _ := v.(map[string]any)
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		if len(keys) > 0 {
-			dst = appendLong(dst, int64(len(keys)))
-			for _, k := range keys {
-				dst = append(appendLong(dst, int64(len(k))), k...)
-				var err error
-				if dst, err = appendAvroText(dst, t.values, m[k]); err != nil {
-					return nil, err
-				}
-			}
-		}
-		return append(dst, 0), nil
+		return appendAvroMap(dst, m, func(dst []byte, x any) ([]byte, error) { return appendAvroText(dst, t.values, x) })
 	case avroRecord:
 		m, ok := v.(map[string]any)
 		if !ok {

@@ -124,37 +124,13 @@ func appendAvroAny(dst []byte, t *avroType, x any) ([]byte, error) {
 		if !ok {
 			return bad()
 		}
-		if len(items) > 0 {
-			dst = appendLong(dst, int64(len(items)))
-			for i, it := range items {
-				var err error
-				if dst, err = appendAvroAny(dst, t.items, it); err != nil {
-					return dst, fmt.Errorf("item %d: %w", i, err)
-				}
-			}
-		}
-		return append(dst, 0), nil
+		return appendAvroArray(dst, items, func(dst []byte, it any) ([]byte, error) { return appendAvroAny(dst, t.items, it) })
 	case avroMap:
 		m, ok := x.(map[string]any)
 		if !ok {
 			return bad()
 		}
-		if len(m) > 0 {
-			keys := make([]string, 0, len(m))
-			for k := range m {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			dst = appendLong(dst, int64(len(m)))
-			for _, k := range keys {
-				dst = append(appendLong(dst, int64(len(k))), k...)
-				var err error
-				if dst, err = appendAvroAny(dst, t.values, m[k]); err != nil {
-					return dst, fmt.Errorf("map value %q: %w", k, err)
-				}
-			}
-		}
-		return append(dst, 0), nil
+		return appendAvroMap(dst, m, func(dst []byte, v any) ([]byte, error) { return appendAvroAny(dst, t.values, v) })
 	case avroRecord:
 		m, ok := x.(map[string]any)
 		if !ok {

@@ -103,37 +103,13 @@ func appendAvroJSON(dst []byte, t *avroType, v any) ([]byte, error) {
 		if !ok {
 			return bad()
 		}
-		if len(items) > 0 {
-			dst = appendLong(dst, int64(len(items)))
-			for _, it := range items {
-				var err error
-				if dst, err = appendAvroJSON(dst, t.items, it); err != nil {
-					return nil, err
-				}
-			}
-		}
-		return append(dst, 0), nil
+		return appendAvroArray(dst, items, func(dst []byte, it any) ([]byte, error) { return appendAvroJSON(dst, t.items, it) })
 	case avroMap:
 		m, ok := v.(map[string]any)
 		if !ok {
 			return bad()
 		}
-		if len(m) > 0 {
-			keys := make([]string, 0, len(m))
-			for k := range m {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			dst = appendLong(dst, int64(len(m)))
-			for _, k := range keys {
-				dst = append(appendLong(dst, int64(len(k))), k...)
-				var err error
-				if dst, err = appendAvroJSON(dst, t.values, m[k]); err != nil {
-					return nil, err
-				}
-			}
-		}
-		return append(dst, 0), nil
+		return appendAvroMap(dst, m, func(dst []byte, x any) ([]byte, error) { return appendAvroJSON(dst, t.values, x) })
 	case avroUnion:
 		return appendAvroJSON(appendLong(dst, 0), t.branches[0], v)
 	case avroRecord:
@@ -160,4 +136,39 @@ func appendAvroJSON(dst []byte, t *avroType, v any) ([]byte, error) {
 		return dst, nil
 	}
 	return bad()
+}
+
+// appendAvroArray writes items as one block and the empty block, each item by item.
+func appendAvroArray(dst []byte, items []any, item func([]byte, any) ([]byte, error)) ([]byte, error) {
+	if len(items) > 0 {
+		dst = appendLong(dst, int64(len(items)))
+		for i, it := range items {
+			var err error
+			if dst, err = item(dst, it); err != nil {
+				return dst, fmt.Errorf("item %d: %w", i, err)
+			}
+		}
+	}
+	return append(dst, 0), nil
+}
+
+// appendAvroMap writes m's entries sorted by key as one block and the empty block, each
+// value by value.
+func appendAvroMap(dst []byte, m map[string]any, value func([]byte, any) ([]byte, error)) ([]byte, error) {
+	if len(m) > 0 {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		dst = appendLong(dst, int64(len(m)))
+		for _, k := range keys {
+			dst = append(appendLong(dst, int64(len(k))), k...)
+			var err error
+			if dst, err = value(dst, m[k]); err != nil {
+				return dst, fmt.Errorf("map value %q: %w", k, err)
+			}
+		}
+	}
+	return append(dst, 0), nil
 }
