@@ -348,7 +348,7 @@ func (d *avroDeriver) record(t reflect.Type) (any, error) {
 		return d.fullName(t), nil
 	}
 	d.seen[t] = true
-	var fields []any
+	fields := []any{} // a record without fields has an empty list, not none
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {

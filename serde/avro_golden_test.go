@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The golden tests hold eddy's Avro codec to Apache Avro for Java (serde/testdata/avro,
@@ -274,4 +275,54 @@ func appendAvroText(dst []byte, t *avroType, v any) ([]byte, error) {
 		return dst, nil
 	}
 	return appendAvroJSON(dst, t, v) // the primitives, enums and fixed: as in defaults
+}
+
+// Where eddy deliberately differs from Java 1.12.2, or follows a rule the Java cases do
+// not reach: decimals of different scales are refused (Java reads the bytes at the
+// reader's scale, another number); a timestamp read in another unit is the same instant
+// (Java reads the raw long); a union's default may be of a later branch (Avro 1.12); an
+// unqualified name is looked up in the enclosing namespace first.
+func TestAvroResolutionBeyondJava(t *testing.T) {
+	parse := func(text string) *avroType {
+		t.Helper()
+		s, err := checkAvroSchema(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	dec := func(scale int) *avroType {
+		return parse(fmt.Sprintf(`{"type":"bytes","logicalType":"decimal","precision":10,"scale":%d}`, scale))
+	}
+	if _, err := compileAvroDec(dec(2), dec(4), decimalType); err == nil || !strings.Contains(err.Error(), "scale 2") {
+		t.Errorf("decimals of scales 2 and 4: %v, want a refusal", err)
+	}
+	if _, err := compileAvroDec(dec(2), dec(2), decimalType); err != nil {
+		t.Error(err)
+	}
+
+	micros, millis := parse(`{"type":"long","logicalType":"timestamp-micros"}`), parse(`{"type":"long","logicalType":"timestamp-millis"}`)
+	d, err := compileAvroDec(micros, millis, timeType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.UnixMicro(1700000000123456).UTC()
+	v := reflect.New(timeType).Elem()
+	if err := d(&avroReader{b: appendLong(nil, at.UnixMicro())}, v); err != nil || !v.Interface().(time.Time).Equal(at) {
+		t.Errorf("micros read as millis: %v (%v), want %v", v, err, at)
+	}
+
+	later := parse(`{"type":"record","name":"R","fields":[{"name":"s","type":["null","string"],"default":"x"}]}`)
+	def, err := encodeAvroDefault(later.fields[0].typ, later.fields[0].def)
+	if err != nil || !bytes.Equal(def, []byte{2, 2, 'x'}) {
+		t.Errorf("default of the second branch: %x, %v", def, err)
+	}
+
+	scoped := parse(`{"type":"record","name":"R","namespace":"com.x","fields":[
+ {"name":"a","type":{"type":"fixed","name":"F","namespace":"","size":1}},
+ {"name":"b","type":{"type":"fixed","name":"F","size":2}},
+ {"name":"c","type":"F"}]}`)
+	if got := scoped.fields[2].typ; got.name != "com.x.F" || got.size != 2 {
+		t.Errorf("F in namespace com.x resolves to %s of size %d, want com.x.F of size 2", got.name, got.size)
+	}
 }

@@ -91,3 +91,71 @@ func TestAvroRefusesInvalidSchemas(t *testing.T) {
 		}
 	}
 }
+
+// Schemas that once broke the compilers: a record under a writer union that fails to
+// resolve, met again outside it (the failure must not leave an empty decoder behind), and
+// a recursive record inside a union of several types (an any field).
+func TestAvroCompilerEdgeCases(t *testing.T) {
+	_, reg, _ := newFakeRegistry(t)
+	type addr struct {
+		City string `avro:"city"`
+		Zip  string `avro:"zip"`
+	}
+	type rec struct {
+		A *addr `avro:"a"`
+		B addr  `avro:"b"`
+	}
+	reader := `{"type":"record","name":"R","fields":[
+ {"name":"a","type":["null",{"type":"record","name":"Addr","fields":[{"name":"city","type":"string"},{"name":"zip","type":"string"}]}]},
+ {"name":"b","type":"Addr"}]}`
+	writer := `{"type":"record","name":"R","fields":[
+ {"name":"a","type":["null",{"type":"record","name":"Addr","fields":[{"name":"city","type":"string"}]}]},
+ {"name":"b","type":"Addr"}]}`
+	id, _, err := reg2(t, reg, writer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := serde.AvroConfluent[rec](reg, serde.AvroSchema(reader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The reader's Addr has a zip without a default, which the writer's lacks: no record of
+	// this writer can be read, and each says so (it must not panic).
+	_, err = s.Decode([]byte{0, 0, 0, 0, byte(id), 0, 2, 'x'})
+	if err == nil || !strings.Contains(err.Error(), "zip") {
+		t.Fatalf("got %v, want the missing zip named", err)
+	}
+
+	type node struct {
+		V any `avro:"v"`
+	}
+	recursive := `{"type":"record","name":"Top","fields":[{"name":"v","type":["null","string",
+ {"type":"record","name":"Node","fields":[{"name":"n","type":"int"},{"name":"next","type":["null","Node"]}]}]}]}`
+	ns, err := serde.Avro[node](serde.AvroSchema(recursive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := node{V: map[string]any{"n": int32(1), "next": map[string]any{"n": int32(2), "next": nil}}}
+	b, err := ns.AppendEncode(nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ns.Decode(b)
+	if err != nil || !reflect.DeepEqual(out, in) {
+		t.Fatalf("recursive record under any: %#v, %v", out, err)
+	}
+}
+
+// reg2 registers an Avro schema under a subject of its own.
+func reg2(t *testing.T, reg *serde.Registry, schema string) (int, int, error) {
+	t.Helper()
+	w, err := serde.AvroGenericConfluent(reg, serde.AvroSchema(schema), serde.AutoRegister(), serde.Subject(serde.RecordName))
+	if err != nil {
+		return 0, 0, err
+	}
+	b, err := w.AppendEncode(nil, map[string]any{"a": nil, "b": map[string]any{"city": "x"}})
+	if err != nil {
+		return 0, 0, err
+	}
+	return int(b[4]), 0, nil
+}

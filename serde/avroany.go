@@ -237,10 +237,22 @@ func (c *avroDecCompiler) anyUnion(w, rd *avroType) (avroDec, error) {
 // recordMap reads a record into a map[string]any by the reader's field names, with the
 // rules of record: writer's fields the reader lacks are skipped, reader's fields the
 // writer lacks get their defaults.
-func (c *avroDecCompiler) recordMap(w, rd *avroType) (avroDec, error) {
+func (c *avroDecCompiler) recordMap(w, rd *avroType) (_ avroDec, err error) {
 	if w.kind != avroRecord || !namesMatch(w, rd) {
 		return nil, fmt.Errorf("the writer's %s cannot be read as the reader's %s", w, rd)
 	}
+	// A recursive record refers to the decoder being compiled, as record does.
+	key := decKey{w, rd, anyType}
+	if p, ok := c.records[key]; ok {
+		return func(r *avroReader, v reflect.Value) error { return (*p)(r, v) }, nil
+	}
+	slot := new(avroDec)
+	c.records[key] = slot
+	defer func() {
+		if err != nil {
+			delete(c.records, key)
+		}
+	}()
 	type step struct {
 		name string
 		dec  avroDec
@@ -283,7 +295,7 @@ func (c *avroDecCompiler) recordMap(w, rd *avroType) (avroDec, error) {
 		}
 		steps = append(steps, step{name: rf.name, dec: dec, def: def})
 	}
-	return func(r *avroReader, v reflect.Value) error {
+	*slot = func(r *avroReader, v reflect.Value) error {
 		m := make(map[string]any, len(steps))
 		for _, s := range steps {
 			if s.skip != nil {
@@ -304,5 +316,6 @@ func (c *avroDecCompiler) recordMap(w, rd *avroType) (avroDec, error) {
 		}
 		v.Set(reflect.ValueOf(m))
 		return nil
-	}, nil
+	}
+	return *slot, nil
 }

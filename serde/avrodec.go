@@ -14,6 +14,20 @@ import (
 type avroReader struct {
 	b   []byte
 	pos int
+	// items counts the array and map items read so far, against the budget of itemBudget:
+	// items that take no bytes (null, an empty record) could otherwise be claimed without
+	// end, even nested, by a few bytes of input.
+	items int
+}
+
+// spend counts n more items against the value's budget: one per input byte, and
+// maxZeroWidthItems more for items that take no bytes.
+func (r *avroReader) spend(n int64) error {
+	if n > int64(len(r.b)+maxZeroWidthItems-r.items) {
+		return fmt.Errorf("a block of %d items with %d bytes left (%d items read)", n, len(r.b)-r.pos, r.items)
+	}
+	r.items += int(n)
+	return nil
 }
 
 var (
@@ -109,9 +123,9 @@ func (r *avroReader) blockCount() (int64, error) {
 	return -n, nil
 }
 
-// maxZeroWidthItems bounds the items of an array whose items may take no bytes at all
-// (nulls, empty records) beyond the input's length, so that a corrupt count cannot make
-// Decode loop or allocate without end.
+// maxZeroWidthItems bounds the items of one value's arrays and maps whose items may take
+// no bytes at all (nulls, empty records) beyond the input's length, so that a corrupt
+// count cannot make Decode loop or allocate without end.
 const maxZeroWidthItems = 1 << 16
 
 // avroDec decodes one value into v, which is settable and of the Go type it was compiled for.
@@ -186,6 +200,9 @@ func (c *avroDecCompiler) compile(w, rd *avroType, rt reflect.Type) (avroDec, er
 		if w.kind != avroBytes && w.kind != avroString {
 			return mismatch()
 		}
+		if err := decimalsMatch(w, rd); err != nil {
+			return nil, err
+		}
 		return bytesDec(rd, rt, (*avroReader).bytes)
 	case avroFixed:
 		if w.kind == avroFixed && w.size != rd.size {
@@ -193,6 +210,9 @@ func (c *avroDecCompiler) compile(w, rd *avroType, rt reflect.Type) (avroDec, er
 		}
 		if w.kind != avroFixed || !namesMatch(w, rd) {
 			return mismatch()
+		}
+		if err := decimalsMatch(w, rd); err != nil {
+			return nil, err
 		}
 		size := w.size
 		return bytesDec(rd, rt, func(r *avroReader) ([]byte, error) { return r.fixed(size) })
@@ -234,6 +254,16 @@ func namesMatch(w, rd *avroType) bool {
 	return false
 }
 
+// decimalsMatch refuses two decimals of different scales, which the specification does
+// not resolve: their bytes would be read as another number (12.50 at scale 2 as 0.1250 at
+// scale 4). Java ignores the mismatch; eddy names it when the topology is built.
+func decimalsMatch(w, rd *avroType) error {
+	if w.logical == "decimal" && rd.logical == "decimal" && w.scale != rd.scale {
+		return fmt.Errorf("the writer's decimal of scale %d cannot be read as the reader's of scale %d", w.scale, rd.scale)
+	}
+	return nil
+}
+
 // numberReader reads a writer's number as a float64, for the promotions to float and double.
 func numberReader(k avroKind) func(*avroReader) (float64, error) {
 	switch k {
@@ -260,8 +290,14 @@ func intDec(w, rd *avroType, rt reflect.Type) (avroDec, error) {
 		read = (*avroReader).int
 	}
 	if rt == timeType {
+		// The writer's unit, when it names one: a timestamp-micros read as a reader's
+		// timestamp-millis is the same instant, not a thousand times later.
+		unit := rd.logical
+		if w.logical != "" {
+			unit = w.logical
+		}
 		var conv func(int64) time.Time
-		switch rd.logical {
+		switch unit {
 		case "timestamp-millis", "local-timestamp-millis":
 			conv = func(n int64) time.Time { return time.UnixMilli(n).UTC() }
 		case "timestamp-micros", "local-timestamp-micros":
@@ -414,7 +450,6 @@ func (c *avroDecCompiler) array(w, rd *avroType, rt reflect.Type) (avroDec, erro
 		return nil, fmt.Errorf("array items: %w", err)
 	}
 	return func(r *avroReader, v reflect.Value) error {
-		total := 0
 		for {
 			n, err := r.blockCount()
 			if err != nil {
@@ -426,8 +461,8 @@ func (c *avroDecCompiler) array(w, rd *avroType, rt reflect.Type) (avroDec, erro
 				}
 				return nil
 			}
-			if n > int64(len(r.b)-r.pos+maxZeroWidthItems-total) {
-				return fmt.Errorf("an array block of %d items with %d bytes left", n, len(r.b)-r.pos)
+			if err := r.spend(n); err != nil {
+				return err
 			}
 			if v.IsNil() {
 				v.Set(reflect.MakeSlice(rt, 0, int(n)))
@@ -441,7 +476,6 @@ func (c *avroDecCompiler) array(w, rd *avroType, rt reflect.Type) (avroDec, erro
 					return fmt.Errorf("item %d: %w", i, err)
 				}
 			}
-			total += int(n)
 		}
 	}, nil
 }
@@ -468,6 +502,9 @@ func (c *avroDecCompiler) mapping(w, rd *avroType, rt reflect.Type) (avroDec, er
 			}
 			if n > int64(len(r.b)-r.pos) { // every entry has at least its key's length byte
 				return fmt.Errorf("a map block of %d entries with %d bytes left", n, len(r.b)-r.pos)
+			}
+			if err := r.spend(n); err != nil {
+				return err
 			}
 			for range n {
 				kb, err := r.bytes()
@@ -564,7 +601,7 @@ func (c *avroDecCompiler) readerUnion(w, rd *avroType, rt reflect.Type) (avroDec
 // same name (or with that name among its aliases), or skipped when the reader has none.
 // The reader's fields the writer lacks get their defaults; one without a default makes
 // the schemas incompatible.
-func (c *avroDecCompiler) record(w, rd *avroType, rt reflect.Type) (avroDec, error) {
+func (c *avroDecCompiler) record(w, rd *avroType, rt reflect.Type) (_ avroDec, err error) {
 	if rt.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("a %s cannot hold the reader's %s", rt, rd)
 	}
@@ -574,6 +611,13 @@ func (c *avroDecCompiler) record(w, rd *avroType, rt reflect.Type) (avroDec, err
 	}
 	slot := new(avroDec)
 	c.records[key] = slot
+	defer func() {
+		if err != nil {
+			// Not kept: a union branch's failure is tolerated (writerUnion), and a later
+			// use of the pair must fail as this one did, not find an empty slot.
+			delete(c.records, key)
+		}
+	}()
 	goFields, err := structFields(rt)
 	if err != nil {
 		return nil, err
@@ -706,14 +750,13 @@ func skipper(t *avroType, seen map[*avroType]*func(*avroReader) error) func(*avr
 			item = skipper(t.items, seen)
 		}
 		return func(r *avroReader) error {
-			total := 0
 			for {
 				n, err := r.blockCount()
 				if err != nil || n == 0 {
 					return err
 				}
-				if n > int64(len(r.b)-r.pos+maxZeroWidthItems-total) {
-					return fmt.Errorf("a block of %d items with %d bytes left", n, len(r.b)-r.pos)
+				if err := r.spend(n); err != nil {
+					return err
 				}
 				for range n {
 					if isMap {
@@ -725,7 +768,6 @@ func skipper(t *avroType, seen map[*avroType]*func(*avroReader) error) func(*avr
 						return err
 					}
 				}
-				total += int(n)
 			}
 		}
 	case avroUnion:

@@ -22,7 +22,7 @@ func encodeAvroDefault(t *avroType, def json.RawMessage) ([]byte, error) {
 
 // appendAvroJSON encodes a JSON value (as decoded with UseNumber) of schema t, following
 // the specification's table of default values: bytes and fixed are strings of code points
-// 0–255, and a union's value is of its first branch.
+// 0–255, and a union's value is of the first branch it fits.
 func appendAvroJSON(dst []byte, t *avroType, v any) ([]byte, error) {
 	bad := func() ([]byte, error) { return nil, fmt.Errorf("%v is not a value of %s", v, t) }
 	switch t.kind {
@@ -111,7 +111,14 @@ func appendAvroJSON(dst []byte, t *avroType, v any) ([]byte, error) {
 		}
 		return appendAvroMap(dst, m, func(dst []byte, x any) ([]byte, error) { return appendAvroJSON(dst, t.values, x) })
 	case avroUnion:
-		return appendAvroJSON(appendLong(dst, 0), t.branches[0], v)
+		// The first branch the value fits, as Avro 1.12 allows (AVRO-3649; before, only
+		// the first branch), so that schemas Java accepts are accepted.
+		for i, b := range t.branches {
+			if out, err := appendAvroJSON(appendLong(dst, int64(i)), b, v); err == nil {
+				return out, nil
+			}
+		}
+		return bad()
 	case avroRecord:
 		m, ok := v.(map[string]any)
 		if !ok {

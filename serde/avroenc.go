@@ -249,8 +249,8 @@ func fixedEnc(t *avroType, rt reflect.Type) (avroEnc, error) {
 
 // array writes one block holding every item, then the empty block, as Java does.
 func (c *avroEncCompiler) array(t *avroType, rt reflect.Type) (avroEnc, error) {
-	if rt.Kind() != reflect.Slice && rt.Kind() != reflect.Array {
-		return nil, fmt.Errorf("a %s cannot hold the schema's %s", rt, t)
+	if rt.Kind() != reflect.Slice {
+		return nil, fmt.Errorf("a %s cannot hold the schema's %s (a slice can)", rt, t)
 	}
 	item, err := c.compile(t.items, rt.Elem())
 	if err != nil {
@@ -348,7 +348,7 @@ func (c *avroEncCompiler) union(t *avroType, rt reflect.Type) (avroEnc, error) {
 // record encodes a struct's fields in the schema's order. A schema field the struct lacks
 // is written as its default, encoded once here; a struct field the schema lacks is an
 // error, so that nothing the program sets is dropped without a word.
-func (c *avroEncCompiler) record(t *avroType, rt reflect.Type) (avroEnc, error) {
+func (c *avroEncCompiler) record(t *avroType, rt reflect.Type) (_ avroEnc, err error) {
 	if rt.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("a %s cannot hold the schema's %s", rt, t)
 	}
@@ -358,6 +358,11 @@ func (c *avroEncCompiler) record(t *avroType, rt reflect.Type) (avroEnc, error) 
 	}
 	slot := new(avroEnc)
 	c.records[key] = slot
+	defer func() {
+		if err != nil {
+			delete(c.records, key) // a later use of the pair fails as this one did
+		}
+	}()
 	byName, err := structFields(rt)
 	if err != nil {
 		return nil, err

@@ -154,18 +154,19 @@ func (p *avroSchemaParser) parse(raw any, ns string) (*avroType, error) {
 }
 
 // ref resolves a type name: a primitive, or a named type defined earlier (Avro allows no
-// forward references), tried as written and then in the enclosing namespace.
+// forward references).
 func (p *avroSchemaParser) ref(name, ns string) (*avroType, error) {
 	if k, ok := avroPrimitives[name]; ok {
 		return &avroType{kind: k}, nil
 	}
-	if t, ok := p.named[name]; ok {
-		return t, nil
-	}
+	// An unqualified name is in the enclosing namespace first, as Java resolves it.
 	if ns != "" && !strings.Contains(name, ".") {
 		if t, ok := p.named[ns+"."+name]; ok {
 			return t, nil
 		}
+	}
+	if t, ok := p.named[name]; ok {
+		return t, nil
 	}
 	return nil, fmt.Errorf("unknown type %q", name)
 }
@@ -286,7 +287,10 @@ func (p *avroSchemaParser) parseNamed(typ string, o map[string]any, ns string) (
 		withLogical(t, o)
 	default:
 		t.kind = avroRecord
-		fields, _ := o["fields"].([]any)
+		fields, ok := o["fields"].([]any)
+		if !ok {
+			return nil, fmt.Errorf("record %s needs a list of fields", full)
+		}
 		for _, f := range fields {
 			fo, ok := f.(map[string]any)
 			if !ok {
