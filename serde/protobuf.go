@@ -64,13 +64,28 @@ func decodeProto[M proto.Message](b []byte, prefix string, id int) (M, error) {
 }
 
 // messageIndex is the path of md in its file, as the Confluent framing writes it: the
-// index of its top-level message, then of each nested message down to it.
+// index of its top-level message, then of each nested message down to it, counting the
+// messages the .proto source declares. The map entry types protoc adds for map fields are
+// not among them (they come first in the descriptor when the map field does), so they are
+// not counted.
 func messageIndex(md protoreflect.MessageDescriptor) []int {
 	var path []int
-	for d := protoreflect.Descriptor(md); ; {
-		path = append(path, d.Index())
-		parent := d.Parent()
-		if _, ok := parent.(protoreflect.MessageDescriptor); !ok {
+	for d := md; ; {
+		var siblings protoreflect.MessageDescriptors
+		parent, nested := d.Parent().(protoreflect.MessageDescriptor)
+		if nested {
+			siblings = parent.Messages()
+		} else {
+			siblings = d.ParentFile().Messages()
+		}
+		i := 0
+		for j := range d.Index() {
+			if !siblings.Get(j).IsMapEntry() {
+				i++
+			}
+		}
+		path = append(path, i)
+		if !nested {
 			break
 		}
 		d = parent

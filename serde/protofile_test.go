@@ -28,7 +28,7 @@ func TestProtoFileTextAndMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []protoMessage{{"Customer", []int{0}}, {"Order", []int{1}}, {"Order.Line", []int{1, 0}}, {"Ten", []int{2}}}
+	want := []protoMessage{{"Customer", []int{0}}, {"Order", []int{1}}, {"Order.Line", []int{1, 0}}, {"Ten", []int{2}}, {"Catalog", []int{3}}, {"Catalog.Item", []int{3, 0}}}
 	for _, src := range []string{text, string(original)} {
 		msgs, pkg, err := protoMessages(src)
 		if err != nil {

@@ -415,6 +415,61 @@ func (x *Ten) GetNote() string {
 	return ""
 }
 
+// Catalog has a map field before a nested message: protoc puts the map's entry type first
+// among Catalog's nested types, but the message indexes count only declared messages, so
+// Catalog.Item is [3, 0].
+type Catalog struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attrs         map[string]string      `protobuf:"bytes,1,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	First         *Catalog_Item          `protobuf:"bytes,2,opt,name=first,proto3" json:"first,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Catalog) Reset() {
+	*x = Catalog{}
+	mi := &file_shop_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Catalog) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Catalog) ProtoMessage() {}
+
+func (x *Catalog) ProtoReflect() protoreflect.Message {
+	mi := &file_shop_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Catalog.ProtoReflect.Descriptor instead.
+func (*Catalog) Descriptor() ([]byte, []int) {
+	return file_shop_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Catalog) GetAttrs() map[string]string {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+func (x *Catalog) GetFirst() *Catalog_Item {
+	if x != nil {
+		return x.First
+	}
+	return nil
+}
+
 type Order_Line struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Product       string                 `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
@@ -426,7 +481,7 @@ type Order_Line struct {
 
 func (x *Order_Line) Reset() {
 	*x = Order_Line{}
-	mi := &file_shop_proto_msgTypes[3]
+	mi := &file_shop_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -438,7 +493,7 @@ func (x *Order_Line) String() string {
 func (*Order_Line) ProtoMessage() {}
 
 func (x *Order_Line) ProtoReflect() protoreflect.Message {
-	mi := &file_shop_proto_msgTypes[3]
+	mi := &file_shop_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,6 +528,50 @@ func (x *Order_Line) GetCents() int64 {
 		return x.Cents
 	}
 	return 0
+}
+
+type Catalog_Item struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sku           string                 `protobuf:"bytes,1,opt,name=sku,proto3" json:"sku,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Catalog_Item) Reset() {
+	*x = Catalog_Item{}
+	mi := &file_shop_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Catalog_Item) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Catalog_Item) ProtoMessage() {}
+
+func (x *Catalog_Item) ProtoReflect() protoreflect.Message {
+	mi := &file_shop_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Catalog_Item.ProtoReflect.Descriptor instead.
+func (*Catalog_Item) Descriptor() ([]byte, []int) {
+	return file_shop_proto_rawDescGZIP(), []int{3, 1}
+}
+
+func (x *Catalog_Item) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
 }
 
 var File_shop_proto protoreflect.FileDescriptor
@@ -519,7 +618,16 @@ const file_shop_proto_rawDesc = "" +
 	"\x06region\x18\b \x01(\tR\x06region\x12\x10\n" +
 	"\x03seq\x18\t \x01(\x03R\x03seq\x12\x12\n" +
 	"\x04note\x18\n" +
-	" \x01(\tR\x04note*A\n" +
+	" \x01(\tR\x04note\"\xcb\x01\n" +
+	"\aCatalog\x128\n" +
+	"\x05attrs\x18\x01 \x03(\v2\".eddy.test.shop.Catalog.AttrsEntryR\x05attrs\x122\n" +
+	"\x05first\x18\x02 \x01(\v2\x1c.eddy.test.shop.Catalog.ItemR\x05first\x1a8\n" +
+	"\n" +
+	"AttrsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a\x18\n" +
+	"\x04Item\x12\x10\n" +
+	"\x03sku\x18\x01 \x01(\tR\x03sku*A\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -539,27 +647,32 @@ func file_shop_proto_rawDescGZIP() []byte {
 }
 
 var file_shop_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_shop_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_shop_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_shop_proto_goTypes = []any{
 	(Status)(0),                   // 0: eddy.test.shop.Status
 	(*Customer)(nil),              // 1: eddy.test.shop.Customer
 	(*Order)(nil),                 // 2: eddy.test.shop.Order
 	(*Ten)(nil),                   // 3: eddy.test.shop.Ten
-	(*Order_Line)(nil),            // 4: eddy.test.shop.Order.Line
-	nil,                           // 5: eddy.test.shop.Order.ExtrasEntry
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*Catalog)(nil),               // 4: eddy.test.shop.Catalog
+	(*Order_Line)(nil),            // 5: eddy.test.shop.Order.Line
+	nil,                           // 6: eddy.test.shop.Order.ExtrasEntry
+	nil,                           // 7: eddy.test.shop.Catalog.AttrsEntry
+	(*Catalog_Item)(nil),          // 8: eddy.test.shop.Catalog.Item
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
 var file_shop_proto_depIdxs = []int32{
 	1, // 0: eddy.test.shop.Order.customer:type_name -> eddy.test.shop.Customer
-	4, // 1: eddy.test.shop.Order.lines:type_name -> eddy.test.shop.Order.Line
-	5, // 2: eddy.test.shop.Order.extras:type_name -> eddy.test.shop.Order.ExtrasEntry
+	5, // 1: eddy.test.shop.Order.lines:type_name -> eddy.test.shop.Order.Line
+	6, // 2: eddy.test.shop.Order.extras:type_name -> eddy.test.shop.Order.ExtrasEntry
 	0, // 3: eddy.test.shop.Order.status:type_name -> eddy.test.shop.Status
-	6, // 4: eddy.test.shop.Order.created:type_name -> google.protobuf.Timestamp
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	9, // 4: eddy.test.shop.Order.created:type_name -> google.protobuf.Timestamp
+	7, // 5: eddy.test.shop.Catalog.attrs:type_name -> eddy.test.shop.Catalog.AttrsEntry
+	8, // 6: eddy.test.shop.Catalog.first:type_name -> eddy.test.shop.Catalog.Item
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_shop_proto_init() }
@@ -577,7 +690,7 @@ func file_shop_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shop_proto_rawDesc), len(file_shop_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
