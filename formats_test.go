@@ -2,11 +2,14 @@ package eddy_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/serde"
@@ -72,4 +75,62 @@ func TestCSVValuesAndBadInput(t *testing.T) {
 			t.Fatalf("Run = %v, want the failure of orders/0 at offset 2, naming the field", err)
 		}
 	})
+}
+
+// A registry that cannot be reached is no fault of the records: even under Skip, Run stops
+// with serde.ErrRegistryUnavailable, naming the record, and skips nothing; the offsets stay
+// where they were, so a restart with the registry back processes every record.
+func TestRegistryOutageStopsInsteadOfSkipping(t *testing.T) {
+	fake := srfake.New()
+	up, err := serde.NewRegistry(serde.RegistryURLs(fake.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := serde.AvroConfluent[csvLine](up, serde.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokers := startEmbedded(t, map[string]int32{"orders": 1, "out": 1})
+	var recs [][2]string
+	for i := range 5 {
+		v, err := serde.ForTopic(w, "orders", false).AppendEncode(nil, csvLine{Customer: fmt.Sprintf("c%d", i), Cents: int64(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, [2]string{fmt.Sprintf("o%d", i), string(v)})
+	}
+	produce(t, brokers, "orders", recs...)
+	url := fake.URL()
+	fake.Close() // the registry goes away
+
+	down, err := serde.NewRegistry(serde.RegistryURLs(url), serde.RegistryTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := serde.AvroConfluent[csvLine](down)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := topology.New()
+	topology.To(topology.MapValues(topology.From(top, "orders", serde.String(), r), func(l csvLine) string { return l.Customer }),
+		"out", serde.String(), serde.String())
+	app, err := eddy.New(top, eddy.ApplicationID("outage"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+		eddy.OnDeserializationError(eddy.Skip()), eddy.Logger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err = app.Run(ctx)
+	if !errors.Is(err, serde.ErrRegistryUnavailable) || !strings.Contains(err.Error(), "record orders/0@0") {
+		t.Fatalf("Run = %v, want ErrRegistryUnavailable naming orders/0@0", err)
+	}
+	for _, m := range app.Metrics() {
+		if m.Name == "eddy_records_skipped_total" && m.Value > 0 {
+			t.Fatalf("%d records skipped while the registry was down", m.Value)
+		}
+	}
+	if out := readAll(t, brokers, "out"); len(out) != 0 {
+		t.Fatalf("%d outputs", len(out))
+	}
 }

@@ -209,15 +209,16 @@ func (c *registryCache[W, D]) addDecoderLocked(id int, d *D) {
 // float or double, long to float or double, float to double, string and bytes convert,
 // enum symbols match by name (a symbol the reader lacks is its default), and unions resolve
 // branch by branch. A writer's schema that cannot be resolved fails the records that use it;
-// so do bytes without the framing, an id the registry does not know (ErrSchemaNotFound),
-// and an unreachable registry: as decode errors, they go through the bad-input policy,
-// naming the id.
+// so do bytes without the framing and an id the registry does not know (ErrSchemaNotFound):
+// as decode errors, they go through the bad-input policy, naming the id. A registry that
+// cannot be reached (ErrRegistryUnavailable) is no fault of the record: eddy stops instead.
 //
 // Writing finds the id once per subject: by default the id the registry has for T's schema
 // under the subject (see AutoRegister, UseLatest and SchemaID for the others). The subject
 // comes from the Subject strategy, TopicName by default, for which the serde must be bound
 // to its topic (ForTopic); eddy binds it in every source, sink and store. A failure to find
-// the id is an encode error naming the subject; it is tried again at the next record.
+// the id is an encode error naming the subject (the production policy applies, or eddy
+// stops for ErrRegistryUnavailable); it is tried again at the next record.
 //
 // The options are Avro's (AvroSchema, AvroNamespace) and the ConfluentOptions. It returns
 // an error for a T that has no Avro mapping or does not fit the given schema.

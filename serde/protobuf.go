@@ -105,9 +105,8 @@ func messageIndex(md protoreflect.MessageDescriptor) []int {
 // write modes are AvroConfluent's (the record name strategies use the message's full
 // name). Reading fetches the writer's schema once per id, checks that it is Protobuf and
 // that the message indexes name M in it, and decodes into M: Protobuf's own rules then
-// resolve the versions (unknown fields are kept as such, missing ones are zero). Framing,
-// unknown ids and an unreachable registry fail as for AvroConfluent, through the
-// bad-input policy.
+// resolve the versions (unknown fields are kept as such, missing ones are zero). Bad
+// framing, unknown ids and an unreachable registry fail as for AvroConfluent.
 func ProtobufConfluent[M proto.Message](reg *Registry, opts ...ConfluentOption) (Serde[M], error) {
 	if reg == nil {
 		return nil, errors.New("serde: protobuf-confluent: nil Registry")

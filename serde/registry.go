@@ -128,6 +128,13 @@ type schemaFetch struct {
 // help until the schema is registered.
 var ErrSchemaNotFound = errors.New("not found in the registry")
 
+// ErrRegistryUnavailable is wrapped by the errors of requests the registry did not answer
+// about the schema: it could not be reached, timed out, refused the credentials (401,
+// 403) or failed (5xx). The record is not at fault, so eddy does not apply a bad-input
+// policy to it (which would skip or dead-letter every record while the registry is down):
+// Run stops with the error, naming the record, and a restart resumes from the last commit.
+var ErrRegistryUnavailable = errors.New("the schema registry is unavailable")
+
 // schemaByID returns the schema registered under id, fetching it once: concurrent callers
 // wait for the same request, and later ones get the cached answer. A schema that is not
 // found is remembered too (ids are never reused); any other failure (an unreachable
@@ -168,12 +175,15 @@ func (r *Registry) schemaByID(ctx context.Context, id int) (sr.Schema, error) {
 func (r *Registry) explain(what string, err error) error {
 	var re *sr.ResponseError
 	if errors.As(err, &re) {
-		if re.StatusCode == http.StatusNotFound {
+		switch code := re.StatusCode; {
+		case code == http.StatusNotFound:
 			return fmt.Errorf("serde: registry %s: %s: %w (%s)", re.URL, what, ErrSchemaNotFound, re.Message)
+		case code == http.StatusUnauthorized || code == http.StatusForbidden || code >= 500:
+			return fmt.Errorf("serde: registry %s: %s: %w: HTTP %d: %w", re.URL, what, ErrRegistryUnavailable, code, re)
 		}
-		return fmt.Errorf("serde: registry %s: %s: HTTP %d: %s", re.URL, what, re.StatusCode, re.Message)
+		return fmt.Errorf("serde: registry %s: %s: HTTP %d: %w", re.URL, what, re.StatusCode, re)
 	}
-	return fmt.Errorf("serde: registry %v: %s: %w", r.urls, what, err)
+	return fmt.Errorf("serde: registry %v: %s: %w: %w", r.urls, what, ErrRegistryUnavailable, err)
 }
 
 // idFor returns the id under which subject has sch, registering it first when register is

@@ -436,7 +436,7 @@ func (j *fkJoin[K, V, KO, VO, VR]) resolve(tb *graph.TaskBuild, out *outlets[K, 
 // encodeError is a serde's failure to encode what the join writes or hashes: a production
 // error of the join, which the application's OnProductionError policy handles.
 func (j *fkJoin[K, V, KO, VO, VR]) encodeError(what string, err error) error {
-	return &graph.RecordError{Kind: graph.Production, Node: j.name, Err: fmt.Errorf("encode the %s: %w", what, err)}
+	return serdeFailure(graph.Production, j.name, fmt.Errorf("encode the %s: %w", what, err))
 }
 
 // subscriptionKey appends a foreign key's prefix in the subscription store: its encoding's

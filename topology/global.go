@@ -81,7 +81,7 @@ func (g GlobalTable[K, V]) Store() *GlobalStore[K, V] { return g.store }
 // and makes the store key, the decoded key encoded again, as lookups encode theirs.
 func (s *GlobalStore[K, V]) decoder(node string) func(dst []byte, rec *kgo.Record) ([]byte, bool, error) {
 	bad := func(err error) error {
-		return &graph.RecordError{Kind: graph.Deserialization, Node: node, Err: err}
+		return serdeFailure(graph.Deserialization, node, err)
 	}
 	return func(dst []byte, rec *kgo.Record) (key []byte, ok bool, err error) {
 		defer func() {

@@ -76,11 +76,11 @@ func sink[K, V any](s Stream[K, V], n *graph.Node, ks serde.Serde[K], vs serde.S
 			}
 			key, err := encodeInto(&buf, ks, keyNull, r.Key)
 			if err != nil {
-				return &graph.RecordError{Kind: graph.Production, Node: n.Name, Err: fmt.Errorf("encode key for %s: %w", topic, err)}
+				return serdeFailure(graph.Production, n.Name, fmt.Errorf("encode key for %s: %w", topic, err))
 			}
 			value, err := encodeInto(&buf, vs, valueNull, r.Value)
 			if err != nil {
-				return &graph.RecordError{Kind: graph.Production, Node: n.Name, Err: fmt.Errorf("encode value for %s: %w", topic, err)}
+				return serdeFailure(graph.Production, n.Name, fmt.Errorf("encode value for %s: %w", topic, err))
 			}
 			rec := buf.record()
 			rec.Topic, rec.Key, rec.Value, rec.Timestamp = topic, key, value, r.Timestamp

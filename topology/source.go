@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -124,7 +125,18 @@ func newDecoder[K, V any](tb *graph.TaskBuild, n *graph.Node, ks serde.Serde[K],
 }
 
 func (d *decoder[K, V]) bad(format string, args ...any) error {
-	return &graph.RecordError{Kind: graph.Deserialization, Node: d.node, Err: fmt.Errorf(format, args...)}
+	return serdeFailure(graph.Deserialization, d.node, fmt.Errorf(format, args...))
+}
+
+// serdeFailure is the error of a serde that failed on a record: a failure of the record,
+// for its bad-input policy, unless the serde could not reach its schema registry
+// (serde.ErrRegistryUnavailable), which is no fault of the record and stops the
+// application instead of skipping or dead-lettering every record until it is back.
+func serdeFailure(kind graph.ErrorKind, node string, err error) error {
+	if errors.Is(err, serde.ErrRegistryUnavailable) {
+		return fmt.Errorf("%s: %w", node, err)
+	}
+	return &graph.RecordError{Kind: kind, Node: node, Err: err}
 }
 
 // decodeInto decodes rec into *r (no copy of the record on return: it is on every
