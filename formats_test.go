@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/eddy-streams/eddy"
@@ -132,5 +134,114 @@ func TestRegistryOutageStopsInsteadOfSkipping(t *testing.T) {
 	}
 	if out := readAll(t, brokers, "out"); len(out) != 0 {
 		t.Fatalf("%d outputs", len(out))
+	}
+}
+
+type fkOrder struct {
+	Customer string `avro:"customer"`
+	Cents    int64  `avro:"cents"`
+}
+
+type fkCustomer struct {
+	Name string `avro:"name"`
+}
+
+type fkResult struct {
+	Name  string `avro:"name"`
+	Cents int64  `avro:"cents"`
+}
+
+// Registry serdes with eddy's defaults (TopicName subjects) in the places whose bytes go
+// to internal or side topics: a foreign-key join's subscription and response topics and
+// its stores, and a windowed count's late-records topic. Each is bound to its topic: the
+// join gives the right results, and the late record is written under the late topic's
+// subject.
+func TestRegistrySerdesInForeignKeyJoinsAndLateRecords(t *testing.T) {
+	fake := srfake.New()
+	t.Cleanup(fake.Close)
+	reg, err := serde.NewRegistry(serde.RegistryURLs(fake.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders, err := serde.AvroConfluent[fkOrder](reg, serde.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	customers, err := serde.AvroConfluent[fkCustomer](reg, serde.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := serde.AvroConfluent[fkResult](reg, serde.AutoRegister())
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokers := startEmbedded(t, map[string]int32{"orders": 2, "customers": 3, "out": 2, "events": 1, "late": 1, "counts": 1})
+	enc := func(s serde.Serde[fkOrder], topic string, v fkOrder) []byte {
+		b, err := serde.ForTopic(s, topic, false).AppendEncode(nil, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	encC := func(topic string, v fkCustomer) []byte {
+		b, err := serde.ForTopic(customers, topic, false).AppendEncode(nil, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	at := func(ms int64) time.Time { return time.UnixMilli(ms) }
+	produceRecords(t, brokers,
+		&kgo.Record{Topic: "customers", Key: []byte("c1"), Value: encC("customers", fkCustomer{"Ada"}), Timestamp: at(1000)},
+		&kgo.Record{Topic: "customers", Key: []byte("c2"), Value: encC("customers", fkCustomer{"Bo"}), Timestamp: at(1000)},
+		&kgo.Record{Topic: "orders", Key: []byte("o1"), Value: enc(orders, "orders", fkOrder{"c1", 100}), Timestamp: at(2000)},
+		&kgo.Record{Topic: "orders", Key: []byte("o2"), Value: enc(orders, "orders", fkOrder{"c2", 200}), Timestamp: at(2000)},
+		&kgo.Record{Topic: "orders", Key: []byte("o3"), Value: enc(orders, "orders", fkOrder{"c1", 300}), Timestamp: at(2000)},
+		&kgo.Record{Topic: "events", Key: []byte("a"), Value: encC("events", fkCustomer{"x"}), Timestamp: at(5000)},
+		&kgo.Record{Topic: "events", Key: []byte("a"), Value: encC("events", fkCustomer{"late"}), Timestamp: at(1000)},
+	)
+
+	top := topology.New()
+	ot := topology.TableFrom(top, "orders", serde.String(), orders, "orders-store")
+	ct := topology.TableFrom(top, "customers", serde.String(), customers, "customers-store")
+	joined := topology.JoinForeignKey(ot, ct, func(_ string, o fkOrder) (string, bool) { return o.Customer, true },
+		func(_ string, o fkOrder, c fkCustomer) fkResult { return fkResult{c.Name, o.Cents} }, results, "joined")
+	topology.To(joined.ToStream(), "out", serde.String(), results)
+	ev := topology.From(top, "events", serde.String(), customers, topology.OutOfOrderness(0))
+	counts := topology.WindowedCount(topology.WindowBy(topology.GroupByKey(ev, serde.String(), customers), topology.TumblingWindows(time.Second)),
+		"counts-store", topology.LateRecordsTo("late"))
+	topology.To(counts, "counts", topology.WindowedSerde(serde.String()), serde.Int64())
+	app, err := eddy.New(top, eddy.ApplicationID("fkreg"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+		eddy.CommitInterval(50*time.Millisecond), eddy.Logger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopCaughtUp(t, brokers, "fkreg", runApp(t, app), "orders", "customers", "events")
+
+	out := serde.ForTopic(results, "out", false)
+	last := map[string]fkResult{}
+	for _, r := range readAll(t, brokers, "out") {
+		v, err := out.Decode(r.Value)
+		if err != nil {
+			t.Fatalf("out %s/%d@%d: %v", r.Topic, r.Partition, r.Offset, err)
+		}
+		last[string(r.Key)] = v
+	}
+	want := map[string]fkResult{"o1": {"Ada", 100}, "o2": {"Bo", 200}, "o3": {"Ada", 300}}
+	if !maps.Equal(last, want) {
+		t.Errorf("join results %v, want %v", last, want)
+	}
+	late := readAll(t, brokers, "late")
+	if len(late) != 1 {
+		t.Fatalf("%d late records, want 1", len(late))
+	}
+	if v, err := serde.ForTopic(customers, "late", false).Decode(late[0].Value); err != nil || v.Name != "late" {
+		t.Fatalf("late record %v, %v", v, err)
+	}
+	for _, subject := range []string{"late-value", "fkreg-joined-changelog-value",
+		"fkreg-orders-store-changelog-value", "fkreg-customers-store-changelog-value"} {
+		if !fake.SubjectExists(subject) {
+			t.Errorf("no subject %s", subject)
+		}
 	}
 }

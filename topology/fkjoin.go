@@ -108,6 +108,22 @@ type fkJoin[K, V, KO, VO, VR any] struct {
 	fk    func(K, V) (KO, bool)
 	join  func(K, V, VO, bool) (VR, bool) // false: no result (an inner join without a right row)
 	subs  string                          // the subscription store
+	// The internal topics, for binding the serdes whose bytes travel in them to their
+	// names (serde.TopicSerde): the foreign key is the subscription topic's key, the left
+	// key the response topic's.
+	subTopic, respTopic *graph.Repartition
+}
+
+// serdes binds the join's serdes for one task (serde.TopicSerde): the left key to the
+// response topic, whose key it becomes; the foreign key, as the subscription topic's key
+// and in the subscription store's keys; the left values, hashed, to the left table's
+// store changelog.
+func (j *fkJoin[K, V, KO, VO, VR]) serdes(env graph.Env) (leftKeys serde.Serde[K], fks, subKeys serde.Serde[KO], hash *valueHash[V]) {
+	app := env.ApplicationID()
+	return serde.ForTopic(j.left.ks, j.respTopic.Topic(app), true),
+		serde.ForTopic(j.right.ks, j.subTopic.Topic(app), true),
+		storeSerde(env, j.subs, j.right.ks, true),
+		newValueHash(storeSerde(env, j.left.root, j.left.vs, false))
 }
 
 func joinForeignKey[K, V, KO, VO, VR any](left Table[K, V], right Table[KO, VO], fk func(K, V) (KO, bool),
@@ -151,6 +167,7 @@ func joinForeignKey[K, V, KO, VO, VR any](left Table[K, V], right Table[KO, VO],
 	// Left side: subscriptions to the right side's tasks.
 	registered := processorNode(left.s, j.name+"-subscription-registration", j.register)
 	topic := &graph.Repartition{Name: j.name + "-subscription-registration-topic"}
+	j.subTopic = topic
 	received := throughTopic(registered, topic, j.name+"-subscription-registration",
 		right.ks, subscriptionSerde{}, right.ks, subscriptionSerde{})
 	// The internal topics carry table updates, which are state, not a timeline: they do
@@ -167,6 +184,7 @@ func joinForeignKey[K, V, KO, VO, VR any](left Table[K, V], right Table[KO, VO],
 	t.g.Connect(updated.node, j.subs)
 	responses := answered.MergeNamed(j.name+"-subscription-response-merge", updated)
 	rt := &graph.Repartition{Name: j.name + "-subscription-response-topic"}
+	j.respTopic = rt
 	rsp := responseSerde[VO]{vos: right.vs}
 	back := throughTopic(responses, rt, j.name+"-subscription-response", rawKey{}, rsp, left.ks, rsp)
 	back.node.TableSource = true
@@ -206,7 +224,7 @@ func (j *fkJoin[K, V, KO, VO, VR]) register(tb *graph.TaskBuild, out *outlets[KO
 	if err != nil {
 		return nil, err
 	}
-	h := newValueHash(j.left.vs)
+	leftKeys, fks, _, h := j.serdes(tb.Env)
 	var kbuf, oldFK, newFK []byte
 	return func(r processor.Record[K, Change[V]]) error {
 		var err error
@@ -222,16 +240,16 @@ func (j *fkJoin[K, V, KO, VO, VR]) register(tb *graph.TaskBuild, out *outlets[KO
 		if !has && !hadOld {
 			return nil // nothing to subscribe to, nothing to leave: answered locally
 		}
-		if kbuf, err = j.left.ks.AppendEncode(kbuf[:0], r.Key); err != nil {
+		if kbuf, err = leftKeys.AppendEncode(kbuf[:0], r.Key); err != nil {
 			return j.encodeError("left key", err)
 		}
 		if has {
-			if newFK, err = j.right.ks.AppendEncode(newFK[:0], ko); err != nil {
+			if newFK, err = fks.AppendEncode(newFK[:0], ko); err != nil {
 				return j.encodeError("foreign key", err)
 			}
 		}
 		if hadOld {
-			if oldFK, err = j.right.ks.AppendEncode(oldFK[:0], oldKO); err != nil {
+			if oldFK, err = fks.AppendEncode(oldFK[:0], oldKO); err != nil {
 				return j.encodeError("foreign key", err)
 			}
 			if !has || !bytes.Equal(oldFK, newFK) {
@@ -261,7 +279,7 @@ func (j *fkJoin[K, V, KO, VO, VR]) unsubscribed(tb *graph.TaskBuild, out *outlet
 	if err != nil {
 		return nil, err
 	}
-	h := newValueHash(j.left.vs)
+	_, _, _, h := j.serdes(tb.Env)
 	return func(r processor.Record[K, Change[V]]) error {
 		if r.Value.Deleted {
 			return n(processor.WithValue(r, fkResponse[VO]{}))
@@ -293,10 +311,11 @@ func (j *fkJoin[K, V, KO, VO, VR]) receive(tb *graph.TaskBuild, out *outlets[[]b
 	if err != nil {
 		return nil, err
 	}
+	_, _, subKeys, _ := j.serdes(tb.Env)
 	var key []byte
 	return func(r processor.Record[KO, fkSubscription]) error {
 		var err error
-		if key, err = subscriptionKey(key[:0], j.right.ks, r.Key); err != nil {
+		if key, err = subscriptionKey(key[:0], subKeys, r.Key); err != nil {
 			return j.encodeError("foreign key", err)
 		}
 		key = append(key, r.Value.key...)
@@ -324,10 +343,11 @@ func (j *fkJoin[K, V, KO, VO, VR]) foreignUpdate(tb *graph.TaskBuild, out *outle
 	if err != nil {
 		return nil, err
 	}
+	_, _, subKeys, _ := j.serdes(tb.Env)
 	var prefix []byte
 	return func(r processor.Record[KO, Change[VO]]) error {
 		var err error
-		if prefix, err = subscriptionKey(prefix[:0], j.right.ks, r.Key); err != nil {
+		if prefix, err = subscriptionKey(prefix[:0], subKeys, r.Key); err != nil {
 			return j.encodeError("foreign key", err)
 		}
 		return scanSubscribers(subs, prefix, j.subs, func(leftKey []byte, sum [16]byte) error {
@@ -384,7 +404,7 @@ func (j *fkJoin[K, V, KO, VO, VR]) resolve(tb *graph.TaskBuild, out *outlets[K, 
 	if err != nil {
 		return nil, err
 	}
-	h := newValueHash(j.left.vs)
+	_, _, _, h := j.serdes(tb.Env)
 	return func(r processor.Record[K, fkResponse[VO]]) error {
 		resp := r.Value
 		v, ok, err := left.get(r.Key)
@@ -557,6 +577,11 @@ const (
 	fkHasHash = 1 << 0
 	fkFound   = 1 << 1
 )
+
+// ForTopic binds the right value's serde, when it depends on its topic, to topic.
+func (s responseSerde[VO]) ForTopic(topic string, key bool) serde.Serde[fkResponse[VO]] {
+	return responseSerde[VO]{vos: serde.ForTopic(s.vos, topic, key)}
+}
 
 func (s responseSerde[VO]) AppendEncode(dst []byte, r fkResponse[VO]) ([]byte, error) {
 	var flags byte

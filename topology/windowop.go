@@ -48,6 +48,10 @@ type windowOp[K, V, VA any] struct {
 
 	updates   bool
 	lateTopic string
+	// lateKs and lateVs are ks and vs bound to lateTopic (serde.TopicSerde), at the first
+	// late record.
+	lateKs serde.Serde[K]
+	lateVs serde.Serde[V]
 
 	frontier
 	// late counts the records rejected as late by this task's operator.
@@ -153,11 +157,14 @@ func (op *windowOp[K, V, VA]) rejectLate(r processor.Record[K, V]) error {
 	if op.lateTopic == "" {
 		return nil
 	}
-	key, err := recordBytes(op.ks, r.Key)
+	if op.lateKs == nil {
+		op.lateKs, op.lateVs = serde.ForTopic(op.ks, op.lateTopic, true), serde.ForTopic(op.vs, op.lateTopic, false)
+	}
+	key, err := recordBytes(op.lateKs, r.Key)
 	if err != nil {
 		return fmt.Errorf("late record: encode key: %w", err)
 	}
-	value, err := recordBytes(op.vs, r.Value)
+	value, err := recordBytes(op.lateVs, r.Value)
 	if err != nil {
 		return fmt.Errorf("late record: encode value: %w", err)
 	}
