@@ -173,10 +173,12 @@ func splitFraming(b []byte) (int, []byte, error) {
 
 // registryCache is what a registry serde learns, shared by all its bindings: the way it
 // writes under each subject, and a decoder per writer's schema id. Decoders are read on
-// every record without a lock (a copy-on-write map); the mutex serializes the changes.
+// every record without a lock (a copy-on-write map); rmu serializes its changes, and mu
+// the writes', so a write waiting on the registry holds up no reader.
 type registryCache[W, D any] struct {
 	mu     sync.Mutex
 	writes map[string]*W // guarded by mu: by subject
+	rmu    sync.Mutex    // serializes the changes of decs (apart from mu, which is held across a write's requests)
 	decs   atomic.Pointer[map[int]*D]
 }
 
@@ -187,7 +189,7 @@ func (c *registryCache[W, D]) decoder(id int) *D {
 	return nil
 }
 
-// addDecoder stores d for id; call it with mu held.
+// addDecoderLocked stores d for id; call it with rmu held.
 func (c *registryCache[W, D]) addDecoderLocked(id int, d *D) {
 	old := c.decs.Load()
 	m := make(map[int]*D, 1)
@@ -381,19 +383,23 @@ func cachedWrite[W, D any](c *registryCache[W, D], subject string, make func() (
 }
 
 // cachedRead returns c's decoder for the writer's schema id, made once by make from the
-// schema (or from the ErrSchemaNotFound that the registry answered, which is kept too); a
-// registry that cannot be reached is an error that is not kept.
+// schema. An id the registry does not know gives make's answer to ErrSchemaNotFound
+// without keeping it (the Registry remembers it for a while, so that costs no request);
+// a registry that cannot be reached is an error.
 func cachedRead[W, D any](reg *Registry, c *registryCache[W, D], id int, make func(sr.Schema, error) *D) (*D, error) {
 	sch, err := reg.schemaByID(context.Background(), id)
-	if err != nil && !errors.Is(err, ErrSchemaNotFound) {
+	switch {
+	case errors.Is(err, ErrSchemaNotFound):
+		return make(sch, err), nil
+	case err != nil:
 		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	if d := c.decoder(id); d != nil {
 		return d, nil
 	}
-	d := make(sch, err)
+	d := make(sch, nil)
 	c.addDecoderLocked(id, d)
 	return d, nil
 }

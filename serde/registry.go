@@ -18,13 +18,15 @@ import (
 // schema, so no request is made per record once a serde has seen a schema. It is safe for
 // concurrent use.
 type Registry struct {
-	cl      *sr.Client
-	urls    []string
-	timeout time.Duration
+	cl          *sr.Client
+	urls        []string
+	timeout     time.Duration
+	notFoundFor time.Duration // how long an id the registry did not know stays unknown
 
 	mu struct {
 		sync.Mutex
-		byID map[int]*schemaFetch // guarded: the fetch of each id, done or under way
+		byID     map[int]*schemaFetch // guarded: the fetch of each id, done or under way
+		notFound int                  // guarded: the "not found" answers kept in byID, about
 	}
 }
 
@@ -111,16 +113,18 @@ func NewRegistry(opts ...RegistryOpt) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("serde: registry: %w", err)
 	}
-	r := &Registry{cl: cl, urls: cfg.urls, timeout: cfg.timeout}
+	r := &Registry{cl: cl, urls: cfg.urls, timeout: cfg.timeout, notFoundFor: 10 * time.Second}
 	r.mu.byID = map[int]*schemaFetch{}
 	return r, nil
 }
 
 // schemaFetch is one fetch of a schema by id: done closes when sch and err are set.
+// expires is set, under Registry.mu, for an id that was not found.
 type schemaFetch struct {
-	done chan struct{}
-	sch  sr.Schema
-	err  error
+	done    chan struct{}
+	sch     sr.Schema
+	err     error
+	expires time.Time
 }
 
 // ErrSchemaNotFound is wrapped by the errors for a schema id or subject the registry does
@@ -136,12 +140,21 @@ var ErrSchemaNotFound = errors.New("not found in the registry")
 var ErrRegistryUnavailable = errors.New("the schema registry is unavailable")
 
 // schemaByID returns the schema registered under id, fetching it once: concurrent callers
-// wait for the same request, and later ones get the cached answer. A schema that is not
-// found is remembered too (ids are never reused); any other failure (an unreachable
-// registry) is not, so the next record tries again.
+// wait for the same request, and later ones get the cached answer. An id that is not found
+// is remembered for ten seconds (a record with a garbage id costs no request of its own,
+// and a schema registered since, or a registry that lags, is found after it); any other
+// failure (an unreachable registry) is not remembered, so the next record tries again.
+// Ids below 1 are never a registry's: they are not found without asking.
 func (r *Registry) schemaByID(ctx context.Context, id int) (sr.Schema, error) {
+	if id <= 0 {
+		return sr.Schema{}, fmt.Errorf("serde: registry: schema id %d: %w (ids start at 1)", id, ErrSchemaNotFound)
+	}
+	now := time.Now()
 	r.mu.Lock()
 	f, ok := r.mu.byID[id]
+	if ok && f.expires.Before(now) && !f.expires.IsZero() {
+		ok = false // a stale "not found": ask again
+	}
 	if !ok {
 		f = &schemaFetch{done: make(chan struct{})}
 		r.mu.byID[id] = f
@@ -160,14 +173,36 @@ func (r *Registry) schemaByID(ctx context.Context, id int) (sr.Schema, error) {
 	f.sch, f.err = r.cl.SchemaByID(ctx, id)
 	if f.err != nil {
 		f.err = r.explain(fmt.Sprintf("schema id %d", id), f.err)
-		if !errors.Is(f.err, ErrSchemaNotFound) {
-			r.mu.Lock()
+		r.mu.Lock()
+		if errors.Is(f.err, ErrSchemaNotFound) {
+			f.expires = now.Add(r.notFoundFor)
+			if r.mu.notFound++; r.mu.notFound > maxNotFound {
+				r.forgetNotFoundLocked() // garbage ids must not grow the cache without bound
+			}
+		} else {
 			delete(r.mu.byID, id)
-			r.mu.Unlock()
 		}
+		r.mu.Unlock()
 	}
 	close(f.done)
 	return f.sch, f.err
+}
+
+// maxNotFound bounds the unknown ids remembered.
+const maxNotFound = 1024
+
+// forgetNotFoundLocked drops every remembered "not found" whose fetch is done.
+func (r *Registry) forgetNotFoundLocked() {
+	for id, f := range r.mu.byID {
+		select {
+		case <-f.done:
+			if !f.expires.IsZero() {
+				delete(r.mu.byID, id)
+			}
+		default:
+		}
+	}
+	r.mu.notFound = 0
 }
 
 // explain turns a registry client's error into one that names what was asked for and
