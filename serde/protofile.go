@@ -2,16 +2,20 @@ package serde
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // protoFileText prints a file descriptor as .proto source, the schema text a registry
 // keeps for a Protobuf subject: syntax, package, imports, and the messages and enums with
-// their fields (maps, oneofs, proto3 optional, proto2 labels and defaults). Options are left
-// out: they do not change the wire format. Editions files and groups are refused.
+// their fields (maps, oneofs, proto3 optional, proto2 labels and defaults), enum aliases,
+// and the file options that name other languages' generated code (java_package, …); other
+// options are left out: they do not change the wire format. Editions files and groups are
+// refused.
 func protoFileText(fd protoreflect.FileDescriptor) (string, error) {
 	var b strings.Builder
 	switch fd.Syntax() {
@@ -37,6 +41,25 @@ func protoFileText(fd protoreflect.FileDescriptor) (string, error) {
 			fmt.Fprintf(&b, "import %q;\n", imp.Path())
 		}
 	}
+	// The file options that name the generated code in other languages: Java consumers
+	// that derive their classes from the registered schema need them.
+	if o, ok := fd.Options().(*descriptorpb.FileOptions); ok && o != nil {
+		for _, opt := range []struct {
+			name string
+			set  bool
+			val  string
+		}{
+			{"java_package", o.JavaPackage != nil, strconv.Quote(o.GetJavaPackage())},
+			{"java_outer_classname", o.JavaOuterClassname != nil, strconv.Quote(o.GetJavaOuterClassname())},
+			{"java_multiple_files", o.JavaMultipleFiles != nil, strconv.FormatBool(o.GetJavaMultipleFiles())},
+			{"go_package", o.GoPackage != nil, strconv.Quote(o.GetGoPackage())},
+			{"csharp_namespace", o.CsharpNamespace != nil, strconv.Quote(o.GetCsharpNamespace())},
+		} {
+			if opt.set {
+				fmt.Fprintf(&b, "option %s = %s;\n", opt.name, opt.val)
+			}
+		}
+	}
 	p := protoPrinter{b: &b, proto3: fd.Syntax() == protoreflect.Proto3}
 	for i := range fd.Enums().Len() {
 		p.enum(fd.Enums().Get(i), "")
@@ -57,6 +80,15 @@ type protoPrinter struct {
 func (p protoPrinter) enum(ed protoreflect.EnumDescriptor, indent string) {
 	fmt.Fprintf(p.b, "%senum %s {\n", indent, ed.Name())
 	vals := ed.Values()
+	numbers := map[protoreflect.EnumNumber]bool{}
+	for i := range vals.Len() {
+		if n := vals.Get(i).Number(); numbers[n] {
+			fmt.Fprintf(p.b, "%s  option allow_alias = true;\n", indent) // two names for a number
+			break
+		} else {
+			numbers[n] = true
+		}
+	}
 	for i := range vals.Len() {
 		v := vals.Get(i)
 		fmt.Fprintf(p.b, "%s  %s = %d;\n", indent, v.Name(), v.Number())
@@ -156,6 +188,17 @@ func protoDefault(f protoreflect.FieldDescriptor) string {
 		return strconv.Quote(string(v.Bytes()))
 	case protoreflect.EnumKind:
 		return string(f.DefaultEnumValue().Name())
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		switch x := v.Float(); {
+		case math.IsInf(x, 1):
+			return "inf"
+		case math.IsInf(x, -1):
+			return "-inf"
+		case math.IsNaN(x):
+			return "nan"
+		default:
+			return strconv.FormatFloat(x, 'g', -1, 64)
+		}
 	}
 	return fmt.Sprint(v.Interface())
 }
