@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linkedin/goavro/v2"
-
 	"github.com/eddy-streams/eddy/serde"
 )
 
@@ -52,7 +50,9 @@ func sampleOrder() avroOrder {
 	}
 }
 
-func TestAvroRoundTripAndGoavro(t *testing.T) {
+// A struct of every mapped kind survives a round trip (TestAvroMatchesGoavro holds the
+// bytes to goavro's, the golden tests to Java's).
+func TestAvroRoundTrip(t *testing.T) {
 	s, err := serde.Avro[avroOrder](serde.AvroNamespace("com.example.eddy"))
 	if err != nil {
 		t.Fatal(err)
@@ -69,8 +69,6 @@ func TestAvroRoundTripAndGoavro(t *testing.T) {
 	if !reflect.DeepEqual(in, out) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", out, in)
 	}
-	t.Logf("%x", b)
-	_ = goavro.NewCodec
 }
 
 // Schemas Java refuses are refused when the serde is made, naming the problem.
@@ -82,7 +80,7 @@ func TestAvroRefusesInvalidSchemas(t *testing.T) {
 		{`{"type":"enum","name":"E","symbols":["A","B"],"default":"C"}`, `the default "C"`},
 		{`{"type":"record","name":"1R","fields":[]}`, "not a valid name"},
 		{`["int","int"]`, "two branches"},
-		{`{"type":"fixed","name":"F","size":2}`, ""}, // valid: the mismatch is with T
+		{`{"type":"fixed","name":"F","size":2}`, "cannot hold"}, // valid: the mismatch is with T
 		{`not json`, "not JSON"},
 	} {
 		_, err := serde.Avro[struct{ A int32 }](serde.AvroSchema(tc.schema))

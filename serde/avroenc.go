@@ -114,6 +114,12 @@ func (c *avroEncCompiler) compile(t *avroType, rt reflect.Type) (avroEnc, error)
 	return nil, fmt.Errorf("a %s cannot hold the schema's %s", rt, t)
 }
 
+// The instants an int64 of nanoseconds since 1970 can hold.
+var (
+	minNanosTime = time.Unix(0, math.MinInt64)
+	maxNanosTime = time.Unix(0, math.MaxInt64)
+)
+
 func isFloat(rt reflect.Type) bool {
 	return rt.Kind() == reflect.Float32 || rt.Kind() == reflect.Float64
 }
@@ -133,14 +139,19 @@ func (c *avroEncCompiler) integer(t *avroType, rt reflect.Type) (avroEnc, error)
 		case "timestamp-micros", "local-timestamp-micros":
 			conv = time.Time.UnixMicro
 		case "timestamp-nanos":
-			conv = time.Time.UnixNano
+			conv = time.Time.UnixNano // see the range check below
 		case "date":
 			conv = func(tm time.Time) int64 { return int64(math.Floor(float64(tm.Unix()) / 86400)) }
 		default:
 			return nil, fmt.Errorf("a time.Time needs a timestamp or date logical type, not %s", t)
 		}
+		nanos := t.logical == "timestamp-nanos"
 		return func(dst []byte, v reflect.Value) ([]byte, error) {
-			return appendLong(dst, conv(v.Interface().(time.Time))), nil
+			tm := v.Interface().(time.Time)
+			if nanos && (tm.Before(minNanosTime) || tm.After(maxNanosTime)) {
+				return dst, fmt.Errorf("%v is outside the years 1678–2262 that timestamp-nanos holds", tm)
+			}
+			return appendLong(dst, conv(tm)), nil
 		}, nil
 	}
 	var get func(reflect.Value) (int64, bool)

@@ -65,6 +65,9 @@ func AvroGenericConfluent(reg *Registry, opts ...AvroOption) (Serde[any], error)
 	if err := cfg.confluent.validate(); err != nil {
 		return nil, fmt.Errorf("serde: avro-confluent: generic records: %w", err)
 	}
+	if cfg.schema == "" && cfg.confluent.mode != writeLatest && cfg.confluent.mode != writePinned && cfg.confluent.modes > 0 {
+		return nil, errors.New("serde: avro-confluent: generic records: AutoRegister needs their schema (AvroSchema)")
+	}
 	sh := &genericShared{reg: reg, cfg: cfg.confluent, text: cfg.schema}
 	sh.cache.writes = map[string]*genericWrite{}
 	if cfg.schema != "" {

@@ -243,6 +243,8 @@ func AvroConfluent[T any](reg *Registry, opts ...AvroOption) (Serde[T], error) {
 	s.shared.cache.writes = map[string]*avroWrite{}
 	if local.schema.kind == avroRecord {
 		s.shared.record = local.schema.name
+	} else if cfg.confluent.strategy != TopicName {
+		return nil, fmt.Errorf("serde: avro-confluent: %s: the %s subject strategy needs a record schema, not %s", local.typ, cfg.confluent.strategy, local.schema)
 	}
 	return s, nil
 }

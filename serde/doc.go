@@ -79,5 +79,6 @@
 // Any type with the two methods of [Serde] is one; there is nothing to
 // register. Decode must not panic on bad input, must not keep the slice it is
 // given, and should prefix its errors with the package that defines it. The
-// built-in serdes hold no state and are safe for concurrent use.
+// built-in serdes are safe for concurrent use; all but the registry serdes hold no
+// state (those cache what they learn from the registry).
 package serde

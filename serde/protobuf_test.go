@@ -213,7 +213,7 @@ message Customer { string id = 1; string name = 2; }
 	}
 }
 
-// FuzzProtobufConfluent feeds arbitrary bytes after a valid framing: no panic, and what
+// FuzzProtobufConfluent feeds arbitrary bytes to the registry decoder: no panic, and what
 // decodes encodes to bytes that decode to an equal message.
 func FuzzProtobufConfluent(f *testing.F) {
 	_, reg, _ := newFakeRegistry(f)
@@ -226,11 +226,12 @@ func FuzzProtobufConfluent(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	header := seed[:7]
-	f.Add(seed[7:])
-	f.Add([]byte{0x0a, 0xff})
+	// The whole record is fuzzed, framing and message indexes included.
+	f.Add(seed)
+	f.Add(append(append([]byte{}, seed[:5]...), 0x04, 0x02, 0x00, 0x0a, 0xff))
+	f.Add(seed[:6])
 	f.Fuzz(func(t *testing.T, in []byte) {
-		m, err := s.Decode(append(header[:7:7], in...))
+		m, err := s.Decode(in)
 		if err != nil {
 			return
 		}

@@ -76,7 +76,8 @@ func RegistryTimeout(d time.Duration) RegistryOpt {
 
 // RegistryHTTPClient sets the HTTP client (default: one of its own, with the timeout of
 // RegistryTimeout); RegistryTLS applies to it, which needs its Transport to be an
-// *http.Transport or nil.
+// *http.Transport or nil, and replaces that Transport with a copy carrying the TLS
+// configuration.
 func RegistryHTTPClient(cl *http.Client) RegistryOpt {
 	return registryOpt(func(c *registryConfig) { c.httpcl = cl })
 }
@@ -94,6 +95,9 @@ func NewRegistry(opts ...RegistryOpt) (*Registry, error) {
 	}
 	if cfg.timeout <= 0 {
 		return nil, fmt.Errorf("serde: registry: RegistryTimeout must be positive, got %v", cfg.timeout)
+	}
+	if cfg.token != "" && (cfg.user != "" || cfg.pass != "") {
+		return nil, errors.New("serde: registry: RegistryBasicAuth and RegistryBearerToken both set; a request carries one Authorization header")
 	}
 	httpcl := cfg.httpcl
 	if httpcl == nil {
