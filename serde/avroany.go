@@ -237,85 +237,57 @@ func (c *avroDecCompiler) anyUnion(w, rd *avroType) (avroDec, error) {
 // recordMap reads a record into a map[string]any by the reader's field names, with the
 // rules of record: writer's fields the reader lacks are skipped, reader's fields the
 // writer lacks get their defaults.
-func (c *avroDecCompiler) recordMap(w, rd *avroType) (_ avroDec, err error) {
+func (c *avroDecCompiler) recordMap(w, rd *avroType) (avroDec, error) {
 	if w.kind != avroRecord || !namesMatch(w, rd) {
 		return nil, fmt.Errorf("the writer's %s cannot be read as the reader's %s", w, rd)
 	}
-	// A recursive record refers to the decoder being compiled, as record does.
-	key := decKey{w, rd, anyType}
-	if p, ok := c.records[key]; ok {
-		return func(r *avroReader, v reflect.Value) error { return (*p)(r, v) }, nil
-	}
-	slot := new(avroDec)
-	c.records[key] = slot
-	defer func() {
-		if err != nil {
-			delete(c.records, key)
-		}
-	}()
-	type step struct {
-		name string
-		dec  avroDec
-		skip func(*avroReader) error
-		def  []byte
-	}
-	var steps []step
-	used := map[*avroField]bool{}
-	for _, wf := range w.fields {
-		rf := readerField(rd, wf.name)
-		if rf == nil {
-			skip, err := compileAvroSkip(wf.typ)
-			if err != nil {
-				return nil, err
-			}
-			steps = append(steps, step{skip: skip})
-			continue
-		}
-		used[rf] = true
-		dec, err := c.compile(wf.typ, rf.typ, anyType)
-		if err != nil {
-			return nil, fmt.Errorf("field %s: %w", rf.name, err)
-		}
-		steps = append(steps, step{name: rf.name, dec: dec})
-	}
-	for _, rf := range rd.fields {
-		if used[rf] {
-			continue
-		}
-		if rf.def == nil {
-			return nil, fmt.Errorf("the reader's %s has a field %s that the writer's %s lacks, and it has no default", rd, rf.name, w)
-		}
-		def, err := encodeAvroDefault(rf.typ, rf.def)
-		if err != nil {
-			return nil, fmt.Errorf("field %s: default: %w", rf.name, err)
-		}
-		dec, err := c.compile(rf.typ, rf.typ, anyType)
+	return memoRecord(c.records, decKey{w, rd, anyType}, indirectDec, func() (avroDec, error) {
+		plan, err := resolveFields(w, rd)
 		if err != nil {
 			return nil, err
 		}
-		steps = append(steps, step{name: rf.name, dec: dec, def: def})
-	}
-	*slot = func(r *avroReader, v reflect.Value) error {
-		m := make(map[string]any, len(steps))
-		for _, s := range steps {
-			if s.skip != nil {
-				if err := s.skip(r); err != nil {
-					return err
-				}
+		type step struct {
+			name string
+			dec  avroDec
+			skip func(*avroReader) error
+			def  []byte
+		}
+		steps := make([]step, len(plan))
+		for i, f := range plan {
+			if f.r == nil {
+				steps[i].skip = compileAvroSkip(f.w.typ)
 				continue
 			}
-			x := reflect.New(anyType).Elem()
-			src := r
-			if s.def != nil {
-				src = &avroReader{b: s.def}
+			wt := f.r.typ
+			if f.w != nil {
+				wt = f.w.typ
 			}
-			if err := s.dec(src, x); err != nil {
-				return fmt.Errorf("field %s: %w", s.name, err)
+			if steps[i].dec, err = c.compile(wt, f.r.typ, anyType); err != nil {
+				return nil, fmt.Errorf("field %s: %w", f.r.name, err)
 			}
-			m[s.name] = x.Interface()
+			steps[i].name, steps[i].def = f.r.name, f.def
 		}
-		v.Set(reflect.ValueOf(m))
-		return nil
-	}
-	return *slot, nil
+		return func(r *avroReader, v reflect.Value) error {
+			m := make(map[string]any, len(steps))
+			for _, s := range steps {
+				if s.skip != nil {
+					if err := s.skip(r); err != nil {
+						return err
+					}
+					continue
+				}
+				x := reflect.New(anyType).Elem()
+				src := r
+				if s.def != nil {
+					src = &avroReader{b: s.def}
+				}
+				if err := s.dec(src, x); err != nil {
+					return fmt.Errorf("field %s: %w", s.name, err)
+				}
+				m[s.name] = x.Interface()
+			}
+			v.Set(reflect.ValueOf(m))
+			return nil
+		}, nil
+	})
 }

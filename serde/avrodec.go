@@ -1,132 +1,14 @@
 package serde
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"math/big"
 	"reflect"
+	"slices"
 	"time"
 )
-
-// avroReader reads Avro's binary encoding from b.
-type avroReader struct {
-	b   []byte
-	pos int
-	// items counts the array and map items read so far, against the budget of itemBudget:
-	// items that take no bytes (null, an empty record) could otherwise be claimed without
-	// end, even nested, by a few bytes of input.
-	items int
-}
-
-// spend counts n more items against the value's budget: one per input byte, and
-// maxZeroWidthItems more for items that take no bytes.
-func (r *avroReader) spend(n int64) error {
-	if n > int64(len(r.b)+maxZeroWidthItems-r.items) {
-		return fmt.Errorf("a block of %d items with %d bytes left (%d items read)", n, len(r.b)-r.pos, r.items)
-	}
-	r.items += int(n)
-	return nil
-}
-
-var (
-	errAvroShort  = errors.New("the input ends inside a value")
-	errAvroVarint = errors.New("a varint longer than 10 bytes")
-)
-
-func (r *avroReader) long() (int64, error) {
-	u, n := binary.Uvarint(r.b[r.pos:])
-	switch {
-	case n == 0:
-		return 0, errAvroShort
-	case n < 0:
-		return 0, errAvroVarint
-	}
-	r.pos += n
-	return int64(u>>1) ^ -int64(u&1), nil
-}
-
-func (r *avroReader) int() (int64, error) {
-	n, err := r.long()
-	if err == nil && (n < math.MinInt32 || n > math.MaxInt32) {
-		return 0, fmt.Errorf("an int of %d does not fit 32 bits", n)
-	}
-	return n, err
-}
-
-func (r *avroReader) boolean() (bool, error) {
-	if r.pos >= len(r.b) {
-		return false, errAvroShort
-	}
-	c := r.b[r.pos]
-	r.pos++
-	if c > 1 {
-		return false, fmt.Errorf("a boolean byte of %d", c)
-	}
-	return c == 1, nil
-}
-
-func (r *avroReader) fixed(n int) ([]byte, error) {
-	if n < 0 || len(r.b)-r.pos < n {
-		return nil, errAvroShort
-	}
-	b := r.b[r.pos : r.pos+n]
-	r.pos += n
-	return b, nil
-}
-
-func (r *avroReader) float() (float64, error) {
-	b, err := r.fixed(4)
-	if err != nil {
-		return 0, err
-	}
-	return float64(math.Float32frombits(binary.LittleEndian.Uint32(b))), nil
-}
-
-func (r *avroReader) double() (float64, error) {
-	b, err := r.fixed(8)
-	if err != nil {
-		return 0, err
-	}
-	return math.Float64frombits(binary.LittleEndian.Uint64(b)), nil
-}
-
-// bytes returns a length-prefixed byte string, aliasing the input: callers copy it.
-func (r *avroReader) bytes() ([]byte, error) {
-	n, err := r.long()
-	if err != nil {
-		return nil, err
-	}
-	if n < 0 {
-		return nil, fmt.Errorf("a negative length %d", n)
-	}
-	if n > int64(len(r.b)-r.pos) {
-		return nil, fmt.Errorf("a length of %d with %d bytes left", n, len(r.b)-r.pos)
-	}
-	return r.fixed(int(n))
-}
-
-// blockCount reads the count of the next block of an array or map; a negative count is
-// followed by the block's size in bytes, which a reader may use to skip it.
-func (r *avroReader) blockCount() (int64, error) {
-	n, err := r.long()
-	if err != nil || n >= 0 {
-		return n, err
-	}
-	if n == math.MinInt64 {
-		return 0, fmt.Errorf("a block count of %d", n)
-	}
-	if _, err := r.long(); err != nil {
-		return 0, err
-	}
-	return -n, nil
-}
-
-// maxZeroWidthItems bounds the items of one value's arrays and maps whose items may take
-// no bytes at all (nulls, empty records) beyond the input's length, so that a corrupt
-// count cannot make Decode loop or allocate without end.
-const maxZeroWidthItems = 1 << 16
 
 // avroDec decodes one value into v, which is settable and of the Go type it was compiled for.
 type avroDec func(r *avroReader, v reflect.Value) error
@@ -408,7 +290,7 @@ func enumDec(w, rd *avroType, rt reflect.Type) (avroDec, error) {
 	missing := make([]bool, len(w.symbols))
 	for i, s := range w.symbols {
 		switch {
-		case containsString(rd.symbols, s):
+		case slices.Contains(rd.symbols, s):
 			syms[i] = s
 		case rd.hasEDef:
 			syms[i] = rd.enumDef
@@ -430,15 +312,6 @@ func enumDec(w, rd *avroType, rt reflect.Type) (avroDec, error) {
 		v.SetString(syms[i])
 		return nil
 	}, nil
-}
-
-func containsString(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *avroDecCompiler) array(w, rd *avroType, rt reflect.Type) (avroDec, error) {
@@ -600,61 +473,114 @@ func (c *avroDecCompiler) readerUnion(w, rd *avroType, rt reflect.Type) (avroDec
 // record reads the writer's fields in the writer's order: into the reader's field of the
 // same name (or with that name among its aliases), or skipped when the reader has none.
 // The reader's fields the writer lacks get their defaults; one without a default makes
-// the schemas incompatible.
-func (c *avroDecCompiler) record(w, rd *avroType, rt reflect.Type) (_ avroDec, err error) {
+// the schemas incompatible (resolveFields).
+func (c *avroDecCompiler) record(w, rd *avroType, rt reflect.Type) (avroDec, error) {
 	if rt.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("a %s cannot hold the reader's %s", rt, rd)
 	}
-	key := decKey{w, rd, rt}
-	if p, ok := c.records[key]; ok {
-		return func(r *avroReader, v reflect.Value) error { return (*p)(r, v) }, nil
-	}
-	slot := new(avroDec)
-	c.records[key] = slot
-	defer func() {
+	return memoRecord(c.records, decKey{w, rd, rt}, indirectDec, func() (avroDec, error) {
+		goFields, err := structFields(rt)
 		if err != nil {
-			// Not kept: a union branch's failure is tolerated (writerUnion), and a later
-			// use of the pair must fail as this one did, not find an empty slot.
-			delete(c.records, key)
+			return nil, err
 		}
-	}()
-	goFields, err := structFields(rt)
+		plan, err := resolveFields(w, rd)
+		if err != nil {
+			return nil, err
+		}
+		type step struct {
+			index []int   // the Go field, nil to skip
+			dec   avroDec // reads the writer's field, or the default
+			def   []byte  // a default's encoding in the reader's type
+			name  string
+		}
+		var steps []step
+		for _, f := range plan {
+			gf, ok := reflect.StructField{}, false
+			if f.r != nil {
+				gf, ok = goFields[f.r.name]
+			}
+			switch {
+			case !ok && f.w == nil:
+				continue // a default for a field Go lacks
+			case !ok:
+				skip := compileAvroSkip(f.w.typ) // the reader lacks it, or Go does
+				steps = append(steps, step{dec: func(r *avroReader, _ reflect.Value) error { return skip(r) }, name: f.w.name})
+				continue
+			}
+			wt := f.r.typ
+			if f.w != nil {
+				wt = f.w.typ
+			}
+			dec, err := c.compile(wt, f.r.typ, gf.Type)
+			if err != nil {
+				return nil, fmt.Errorf("field %s: %w", f.r.name, err)
+			}
+			steps = append(steps, step{index: gf.Index, dec: dec, def: f.def, name: f.r.name})
+		}
+		return func(r *avroReader, v reflect.Value) error {
+			for i := range steps {
+				s := &steps[i]
+				var fv reflect.Value
+				if s.index != nil {
+					fv = v.FieldByIndex(s.index)
+				}
+				src := r
+				if s.def != nil {
+					src = &avroReader{b: s.def}
+				}
+				if err := s.dec(src, fv); err != nil {
+					return fmt.Errorf("field %s: %w", s.name, err)
+				}
+			}
+			return nil
+		}, nil
+	})
+}
+
+func indirectDec(p *avroDec) avroDec {
+	return func(r *avroReader, v reflect.Value) error { return (*p)(r, v) }
+}
+
+// memoRecord compiles a record's function once per key: a record met again while it is
+// being compiled (a recursive type) gets an indirection through the slot filled when it is
+// done. A failed compile is not kept: a union branch's failure is tolerated (writerUnion),
+// and a later use of the pair must fail as this one did, not find an empty slot.
+func memoRecord[K comparable, F any](m map[K]*F, key K, indirect func(*F) F, build func() (F, error)) (F, error) {
+	if p, ok := m[key]; ok {
+		return indirect(p), nil
+	}
+	slot := new(F)
+	m[key] = slot
+	f, err := build()
 	if err != nil {
-		return nil, err
+		delete(m, key)
+		var zero F
+		return zero, err
 	}
-	type step struct {
-		index []int   // the Go field, nil to skip or for a field Go lacks
-		dec   avroDec // reads the writer's field; nil for a default
-		def   []byte  // a default's encoding in the reader's type
-		name  string
-	}
-	var steps []step
+	*slot = f
+	return f, nil
+}
+
+// fieldStep is one step of reading a record: a writer's field read into the reader's (w
+// and r set), or skipped (r nil), or a reader's field the writer lacks, read from its
+// default's encoding (w nil, def set).
+type fieldStep struct {
+	w, r *avroField
+	def  []byte
+}
+
+// resolveFields plans how the reader's record reads the writer's: the writer's fields in
+// its order, each matched to the reader's by name, then by the reader's aliases; then the
+// reader's fields the writer lacks, with their defaults.
+func resolveFields(w, rd *avroType) ([]fieldStep, error) {
+	var plan []fieldStep
 	used := map[*avroField]bool{}
 	for _, wf := range w.fields {
 		rf := readerField(rd, wf.name)
-		if rf == nil {
-			skip, err := compileAvroSkip(wf.typ)
-			if err != nil {
-				return nil, err
-			}
-			steps = append(steps, step{dec: func(r *avroReader, _ reflect.Value) error { return skip(r) }, name: wf.name})
-			continue
+		if rf != nil {
+			used[rf] = true
 		}
-		used[rf] = true
-		gf, ok := goFields[rf.name]
-		if !ok {
-			skip, err := compileAvroSkip(wf.typ)
-			if err != nil {
-				return nil, err
-			}
-			steps = append(steps, step{dec: func(r *avroReader, _ reflect.Value) error { return skip(r) }, name: wf.name})
-			continue
-		}
-		dec, err := c.compile(wf.typ, rf.typ, gf.Type)
-		if err != nil {
-			return nil, fmt.Errorf("field %s: %w", rf.name, err)
-		}
-		steps = append(steps, step{index: gf.Index, dec: dec, name: rf.name})
+		plan = append(plan, fieldStep{w: wf, r: rf})
 	}
 	for _, rf := range rd.fields {
 		if used[rf] {
@@ -663,41 +589,13 @@ func (c *avroDecCompiler) record(w, rd *avroType, rt reflect.Type) (_ avroDec, e
 		if rf.def == nil {
 			return nil, fmt.Errorf("the reader's %s has a field %s that the writer's %s lacks, and it has no default", rd, rf.name, w)
 		}
-		gf, ok := goFields[rf.name]
-		if !ok {
-			continue
-		}
 		def, err := encodeAvroDefault(rf.typ, rf.def)
 		if err != nil {
 			return nil, fmt.Errorf("field %s: default: %w", rf.name, err)
 		}
-		dec, err := c.compile(rf.typ, rf.typ, gf.Type)
-		if err != nil {
-			return nil, fmt.Errorf("field %s: %w", rf.name, err)
-		}
-		steps = append(steps, step{index: gf.Index, dec: dec, def: def, name: rf.name})
+		plan = append(plan, fieldStep{r: rf, def: def})
 	}
-	*slot = func(r *avroReader, v reflect.Value) error {
-		for i := range steps {
-			s := &steps[i]
-			var fv reflect.Value
-			if s.index != nil {
-				fv = v.FieldByIndex(s.index)
-			}
-			if s.def != nil {
-				dr := avroReader{b: s.def}
-				if err := s.dec(&dr, fv); err != nil {
-					return fmt.Errorf("field %s: default: %w", s.name, err)
-				}
-				continue
-			}
-			if err := s.dec(r, fv); err != nil {
-				return fmt.Errorf("field %s: %w", s.name, err)
-			}
-		}
-		return nil
-	}
-	return *slot, nil
+	return plan, nil
 }
 
 // readerField finds the reader's field for a writer's field: by name, then by alias.
@@ -715,95 +613,4 @@ func readerField(rd *avroType, name string) *avroField {
 		}
 	}
 	return nil
-}
-
-// compileAvroSkip compiles a reader that passes over a value of t, for the writer's fields
-// the reader does not have.
-func compileAvroSkip(t *avroType) (func(*avroReader) error, error) {
-	seen := map[*avroType]*func(*avroReader) error{}
-	return skipper(t, seen), nil
-}
-
-func skipper(t *avroType, seen map[*avroType]*func(*avroReader) error) func(*avroReader) error {
-	switch t.kind {
-	case avroNull:
-		return func(*avroReader) error { return nil }
-	case avroBoolean:
-		return func(r *avroReader) error { _, err := r.boolean(); return err }
-	case avroInt, avroLong, avroEnum:
-		return func(r *avroReader) error { _, err := r.long(); return err }
-	case avroFloat:
-		return func(r *avroReader) error { _, err := r.fixed(4); return err }
-	case avroDouble:
-		return func(r *avroReader) error { _, err := r.fixed(8); return err }
-	case avroBytes, avroString:
-		return func(r *avroReader) error { _, err := r.bytes(); return err }
-	case avroFixed:
-		size := t.size
-		return func(r *avroReader) error { _, err := r.fixed(size); return err }
-	case avroArray, avroMap:
-		isMap := t.kind == avroMap
-		var item func(*avroReader) error
-		if isMap {
-			item = skipper(t.values, seen)
-		} else {
-			item = skipper(t.items, seen)
-		}
-		return func(r *avroReader) error {
-			for {
-				n, err := r.blockCount()
-				if err != nil || n == 0 {
-					return err
-				}
-				if err := r.spend(n); err != nil {
-					return err
-				}
-				for range n {
-					if isMap {
-						if _, err := r.bytes(); err != nil {
-							return err
-						}
-					}
-					if err := item(r); err != nil {
-						return err
-					}
-				}
-			}
-		}
-	case avroUnion:
-		branches := make([]func(*avroReader) error, len(t.branches))
-		for i, b := range t.branches {
-			branches[i] = skipper(b, seen)
-		}
-		return func(r *avroReader) error {
-			i, err := r.int()
-			if err != nil {
-				return err
-			}
-			if i < 0 || i >= int64(len(branches)) {
-				return fmt.Errorf("union branch %d of %s, which has %d", i, t, len(branches))
-			}
-			return branches[i](r)
-		}
-	case avroRecord:
-		if p, ok := seen[t]; ok {
-			return func(r *avroReader) error { return (*p)(r) }
-		}
-		slot := new(func(*avroReader) error)
-		seen[t] = slot
-		fields := make([]func(*avroReader) error, len(t.fields))
-		for i, f := range t.fields {
-			fields[i] = skipper(f.typ, seen)
-		}
-		*slot = func(r *avroReader) error {
-			for _, f := range fields {
-				if err := f(r); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		return *slot
-	}
-	return func(*avroReader) error { return fmt.Errorf("cannot skip a %s", t) }
 }

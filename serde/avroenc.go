@@ -359,70 +359,63 @@ func (c *avroEncCompiler) union(t *avroType, rt reflect.Type) (avroEnc, error) {
 // record encodes a struct's fields in the schema's order. A schema field the struct lacks
 // is written as its default, encoded once here; a struct field the schema lacks is an
 // error, so that nothing the program sets is dropped without a word.
-func (c *avroEncCompiler) record(t *avroType, rt reflect.Type) (_ avroEnc, err error) {
+func (c *avroEncCompiler) record(t *avroType, rt reflect.Type) (avroEnc, error) {
 	if rt.Kind() != reflect.Struct {
 		return nil, fmt.Errorf("a %s cannot hold the schema's %s", rt, t)
 	}
-	key := encKey{t, rt}
-	if p, ok := c.records[key]; ok {
-		return func(dst []byte, v reflect.Value) ([]byte, error) { return (*p)(dst, v) }, nil
+	indirect := func(p *avroEnc) avroEnc {
+		return func(dst []byte, v reflect.Value) ([]byte, error) { return (*p)(dst, v) }
 	}
-	slot := new(avroEnc)
-	c.records[key] = slot
-	defer func() {
+	return memoRecord(c.records, encKey{t, rt}, indirect, func() (avroEnc, error) {
+		byName, err := structFields(rt)
 		if err != nil {
-			delete(c.records, key) // a later use of the pair fails as this one did
+			return nil, err
 		}
-	}()
-	byName, err := structFields(rt)
-	if err != nil {
-		return nil, err
-	}
-	type fieldEnc struct {
-		index []int
-		enc   avroEnc
-		def   []byte // the default's encoding, for a field rt lacks
-		name  string
-	}
-	fields := make([]fieldEnc, 0, len(t.fields))
-	for _, f := range t.fields {
-		sf, ok := byName[f.name]
-		if !ok {
-			if f.def == nil {
-				return nil, fmt.Errorf("%s has no field for %s's field %s, which has no default", rt, t, f.name)
-			}
-			def, err := encodeAvroDefault(f.typ, f.def)
-			if err != nil {
-				return nil, fmt.Errorf("%s field %s: default: %w", t, f.name, err)
-			}
-			fields = append(fields, fieldEnc{def: def, name: f.name})
-			continue
+		type fieldEnc struct {
+			index []int
+			enc   avroEnc
+			def   []byte // the default's encoding, for a field rt lacks
+			name  string
 		}
-		delete(byName, f.name)
-		enc, err := c.compile(f.typ, sf.Type)
-		if err != nil {
-			return nil, fmt.Errorf("field %s: %w", f.name, err)
-		}
-		fields = append(fields, fieldEnc{index: sf.Index, enc: enc, name: f.name})
-	}
-	for name, sf := range byName {
-		return nil, fmt.Errorf("%s's field %s (%s) is not in the schema's %s; tag it `avro:\"-\"` to leave it out", rt, sf.Name, name, t)
-	}
-	*slot = func(dst []byte, v reflect.Value) ([]byte, error) {
-		for i := range fields {
-			f := &fields[i]
-			if f.enc == nil {
-				dst = append(dst, f.def...)
+		fields := make([]fieldEnc, 0, len(t.fields))
+		for _, f := range t.fields {
+			sf, ok := byName[f.name]
+			if !ok {
+				if f.def == nil {
+					return nil, fmt.Errorf("%s has no field for %s's field %s, which has no default", rt, t, f.name)
+				}
+				def, err := encodeAvroDefault(f.typ, f.def)
+				if err != nil {
+					return nil, fmt.Errorf("%s field %s: default: %w", t, f.name, err)
+				}
+				fields = append(fields, fieldEnc{def: def, name: f.name})
 				continue
 			}
-			var err error
-			if dst, err = f.enc(dst, v.FieldByIndex(f.index)); err != nil {
-				return dst, fmt.Errorf("field %s: %w", f.name, err)
+			delete(byName, f.name)
+			enc, err := c.compile(f.typ, sf.Type)
+			if err != nil {
+				return nil, fmt.Errorf("field %s: %w", f.name, err)
 			}
+			fields = append(fields, fieldEnc{index: sf.Index, enc: enc, name: f.name})
 		}
-		return dst, nil
-	}
-	return *slot, nil
+		for name, sf := range byName {
+			return nil, fmt.Errorf("%s's field %s (%s) is not in the schema's %s; tag it `avro:\"-\"` to leave it out", rt, sf.Name, name, t)
+		}
+		return func(dst []byte, v reflect.Value) ([]byte, error) {
+			for i := range fields {
+				f := &fields[i]
+				if f.enc == nil {
+					dst = append(dst, f.def...)
+					continue
+				}
+				var err error
+				if dst, err = f.enc(dst, v.FieldByIndex(f.index)); err != nil {
+					return dst, fmt.Errorf("field %s: %w", f.name, err)
+				}
+			}
+			return dst, nil
+		}, nil
+	})
 }
 
 // structFields maps the Avro names of rt's exported, untagged-out fields to the fields.

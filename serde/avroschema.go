@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -393,11 +394,11 @@ func validateAvro(t *avroType, seen map[*avroType]bool) error {
 			return fmt.Errorf("%s has no symbols", t)
 		}
 		for i, s := range t.symbols {
-			if !avroName(s) || containsString(t.symbols[:i], s) {
+			if !avroName(s) || slices.Contains(t.symbols[:i], s) {
 				return fmt.Errorf("%s: symbol %q is invalid or repeated", t, s)
 			}
 		}
-		if t.hasEDef && !containsString(t.symbols, t.enumDef) {
+		if t.hasEDef && !slices.Contains(t.symbols, t.enumDef) {
 			return fmt.Errorf("%s: the default %q is not a symbol", t, t.enumDef)
 		}
 	case avroArray:
