@@ -212,7 +212,7 @@ func TestRegistrySerdesInForeignKeyJoinsAndLateRecords(t *testing.T) {
 		"counts-store", topology.LateRecordsTo("late"))
 	topology.To(counts, "counts", topology.WindowedSerde(serde.String()), serde.Int64())
 	app, err := eddy.New(top, eddy.ApplicationID("fkreg"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
-		eddy.CommitInterval(50*time.Millisecond), eddy.Logger(testLogger(t)))
+		eddy.ExactlyOnce(), eddy.Logger(testLogger(t))) // exactly-once's defaults (100 ms commits)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,8 @@ type avroTotal struct {
 // written with v1 and v2 of their schema are read by a v2 reader, aggregated in a store
 // whose changelog holds Avro (registered under the changelog's subject), and written out
 // in Avro; records with a wrong magic byte, an unknown schema id or a truncated payload
-// meet the deserialization policy: dead-lettered, skipped, or named by Run's error.
+// meet the deserialization policy: dead-lettered, skipped, or named by Run's error; each
+// with eddy's defaults for its guarantee.
 func TestAvroConfluentOnTheBroker(t *testing.T) {
 	reg, url := testRegistry(t)
 	v1, err := serde.AvroConfluent[avroOrderV1](reg, serde.AvroSchema(avroOrderV1Schema), serde.AutoRegister())
@@ -174,7 +175,9 @@ func TestAvroConfluentOnTheBroker(t *testing.T) {
 				}
 				return
 			case "dead letter":
-				app := newApp(t, top, appID, eddy.OnDeserializationError(eddy.DeadLetter(dlq)))
+				// eddy's defaults (at-least-once, 30 s commits): the wait for the commit is
+				// part of what a user gets.
+				app := newDefaultApp(t, top, appID, eddy.OnDeserializationError(eddy.DeadLetter(dlq)))
 				start(t, app).stopCaughtUp(t, appID, orders)
 				var dead []string
 				for _, r := range readCommitted(t, dlq) {
@@ -185,7 +188,7 @@ func TestAvroConfluentOnTheBroker(t *testing.T) {
 					t.Errorf("dead letters %v, want the three bad records (c0, c1, c2)", dead)
 				}
 			case "skip":
-				app := newApp(t, top, appID, eddy.OnDeserializationError(eddy.Skip()), eddy.ExactlyOnce())
+				app := newDefaultApp(t, top, appID, eddy.OnDeserializationError(eddy.Skip()), eddy.ExactlyOnce())
 				start(t, app).stopCaughtUp(t, appID, orders)
 			}
 			reader := serde.ForTopic(totals, out, false)
@@ -288,7 +291,7 @@ func TestProtobufConfluentOnTheBroker(t *testing.T) {
 		}, orders, "pb-totals-store")
 	topology.To(sums.ToStream(), out, serde.String(), orders)
 	appID := kafkatest.Topic(t, "pb-app")
-	app := newApp(t, top, appID, eddy.ExactlyOnce(), eddy.OnDeserializationError(eddy.DeadLetter(dlq)))
+	app := newDefaultApp(t, top, appID, eddy.ExactlyOnce(), eddy.OnDeserializationError(eddy.DeadLetter(dlq)))
 	start(t, app).stopCaughtUp(t, appID, in)
 
 	var dead []string
