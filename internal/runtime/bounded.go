@@ -147,7 +147,7 @@ func (p *partition) pastEnd(rec *kgo.Record) bool { return p.end >= 0 && rec.Off
 // finished any.
 func (w *worker) finishLocked() (bool, error) {
 	newly := false
-	for _, t := range w.tasks {
+	for _, t := range w.ordered {
 		if !t.finished && t.restoring == 0 && t.allDone() {
 			if err := w.finishTask(t); err != nil {
 				return false, err

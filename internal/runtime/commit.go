@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -42,7 +41,7 @@ type work struct {
 var _ eos.Work = (*work)(nil)
 
 func (k *work) Produce(ctx context.Context) error {
-	if err := k.w.sendMarkersLocked(time.Now()); err != nil {
+	if err := k.w.sendMarkersLocked(k.w.clock()); err != nil {
 		return err
 	}
 	var err error
@@ -50,7 +49,7 @@ func (k *work) Produce(ctx context.Context) error {
 	return err
 }
 
-func (k *work) Flush(ctx context.Context) error { return k.w.cl.Flush(ctx) }
+func (k *work) Flush(ctx context.Context) error { return k.w.tx.Flush(ctx) }
 
 func (k *work) ProduceError() error {
 	if errp := k.w.produceErr.Load(); errp != nil {
@@ -128,7 +127,7 @@ func (w *worker) commitOffsetsLocked(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	var commitErr error
-	w.cl.CommitOffsetsSync(w.withOffsetMeta(ctx), offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	w.tx.CommitOffsetsSync(w.withOffsetMeta(ctx), offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
 			commitErr = err
 			return

@@ -63,7 +63,7 @@ func newCommitFixture(t *testing.T, txn eos.Transactions) *commitFixture {
 		return func(*kgo.Record) error { return nil }, nil
 	}})
 	w := &worker{
-		stop: context.Background(), cfg: &Config{}, g: g, log: slog.New(slog.DiscardHandler), cl: cl, mgr: mgr,
+		stop: context.Background(), cfg: &Config{}, g: g, log: slog.New(slog.DiscardHandler), cl: cl, tx: cl, mgr: mgr,
 		plan:     &topicPlan{changelogs: map[string]*changelogTopic{topic: {partitions: 1, id: [16]byte{7}}}},
 		tasks:    map[processor.TaskID]*task{},
 		parts:    map[topicPartition]*partition{},
@@ -83,7 +83,8 @@ func newCommitFixture(t *testing.T, txn eos.Transactions) *commitFixture {
 	}
 	p := &partition{topic: "in", next: -1, committed: -1, replayFrom: -1, end: -1, task: tk}
 	tk.parts = []*partition{p}
-	w.tasks[tk.id], w.parts[topicPartition{"in", 0}] = tk, p
+	w.addTaskLocked(tk)
+	w.parts[topicPartition{"in", 0}] = p
 	f.w, f.t, f.p, f.kv = w, tk, p, kv
 	return f
 }

@@ -97,9 +97,9 @@ func (w *worker) reviveAllLocked() {
 		}
 	}
 	if len(rewind) > 0 {
-		w.cl.SetOffsets(rewind)
+		w.tx.SetOffsets(rewind)
 	}
-	for _, t := range w.tasks {
+	for _, t := range w.ordered {
 		if err := protect("closing task "+t.id.String(), t.g.Close); err != nil {
 			w.log.Warn("closing a processor for revival", "task", t.id.String(), "err", err)
 		}

@@ -304,7 +304,7 @@ func (w *worker) deadLetterProductionFailures(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := w.cl.Flush(ctx); err != nil {
+	if err := w.tx.Flush(ctx); err != nil {
 		return fmt.Errorf("eddy: flushing dead-letter records: %w", err)
 	}
 	if errp := w.produceErr.Load(); errp != nil {

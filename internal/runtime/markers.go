@@ -200,9 +200,9 @@ func (t *task) allIdle() bool {
 // topics and whose watermark or idleness changed since its last markers (at most once per
 // markerInterval).
 func (w *worker) sendMarkersLocked(now time.Time) error {
-	for _, t := range w.tasks {
+	for _, t := range w.ordered {
 		topics := w.plan.writes[t.id.Subtopology]
-		if len(topics) == 0 || t.restoring != 0 || now.Sub(t.markedAt) < markerInterval {
+		if len(topics) == 0 || t.restoring != 0 || now.Sub(t.markedAt) < w.markEvery {
 			continue
 		}
 		idle := t.allIdle()

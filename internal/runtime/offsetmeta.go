@@ -190,6 +190,13 @@ func (w *worker) loadOffsetMetaLocked(ctx context.Context) error {
 	if err := w.loadPositionsLocked(ctx, need, offs); err != nil {
 		return err
 	}
+	w.applyOffsetMetaLocked(need, offs)
+	return nil
+}
+
+// applyOffsetMetaLocked gives the newly assigned partitions need the time state their
+// committed offsets' metadata in offs holds, and advances the watermarks it moves.
+func (w *worker) applyOffsetMetaLocked(need []*partition, offs kadm.OffsetResponses) {
 	for _, p := range need {
 		o, ok := offs.Lookup(p.topic, p.partition)
 		if !ok {
@@ -221,10 +228,9 @@ func (w *worker) loadOffsetMetaLocked(ctx context.Context) error {
 		}
 		p.snapshotTime()
 	}
-	for _, t := range w.tasks {
+	for _, t := range w.ordered {
 		if err := t.advanceWatermark(); err != nil {
 			w.setFatalLocked(fmt.Errorf("eddy: task %s: restoring watermarks: %w", t.id, err))
 		}
 	}
-	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -54,12 +53,12 @@ func (w *worker) assignLocked(assigned map[string][]int32) {
 				// Assigned again while still held: onAssignedEOS paused it all the same, so
 				// undo that unless eddy itself holds it paused.
 				if w.pauseOnAssign && !old.paused {
-					w.cl.ResumeFetchPartitions(map[string][]int32{topic: {part}})
+					w.tx.ResumeFetchPartitions(map[string][]int32{topic: {part}})
 				}
 				continue
 			}
 			p := &partition{topic: topic, partition: part, handler: t.g.Handlers[topic], next: -1, committed: -1, replayFrom: -1, task: t,
-				timing: w.plan.timing[topic], received: time.Now(),
+				timing: w.plan.timing[topic], received: w.clock(),
 				internal: w.plan.upstreams[topic] > 0, expected: w.plan.upstreams[topic], end: -1,
 				needMeta: true, sync: newSyncState()}
 			w.initBound(p)
@@ -72,11 +71,11 @@ func (w *worker) assignLocked(assigned map[string][]int32) {
 			if t.restoring != 0 {
 				// Nothing is processed before the task's stores are restored.
 				p.paused = true
-				w.cl.PauseFetchPartitions(map[string][]int32{topic: {part}})
+				w.tx.PauseFetchPartitions(map[string][]int32{topic: {part}})
 			} else if w.pauseOnAssign {
 				// onAssignedEOS paused every new partition of a sub-topology with stores;
 				// this task has none.
-				w.cl.ResumeFetchPartitions(map[string][]int32{topic: {part}})
+				w.tx.ResumeFetchPartitions(map[string][]int32{topic: {part}})
 			}
 		}
 	}
@@ -115,8 +114,15 @@ func (w *worker) taskLocked(id processor.TaskID) (*task, error) {
 		return nil, err
 	}
 	t.g = g
-	w.tasks[id] = t
+	w.addTaskLocked(t)
 	return t, nil
+}
+
+// addTaskLocked adds a built task to the worker's tasks, in id order.
+func (w *worker) addTaskLocked(t *task) {
+	w.tasks[t.id] = t
+	i, _ := slices.BinarySearchFunc(w.ordered, t.id, func(t *task, id processor.TaskID) int { return compareTaskIDs(t.id, id) })
+	w.ordered = slices.Insert(w.ordered, i, t)
 }
 
 // onRevoked commits what was processed, then closes the tasks that lose partitions, so the
@@ -197,7 +203,13 @@ func (w *worker) closeTaskLocked(t *task) {
 		}
 	}
 	if paused != nil {
-		w.cl.ResumeFetchPartitions(paused)
+		w.tx.ResumeFetchPartitions(paused)
 	}
 	delete(w.tasks, t.id)
+	w.ordered = slices.DeleteFunc(w.ordered, func(o *task) bool { return o == t })
+}
+
+// compareTaskIDs orders tasks by sub-topology, then partition.
+func compareTaskIDs(a, b processor.TaskID) int {
+	return cmp.Or(cmp.Compare(a.Subtopology, b.Subtopology), cmp.Compare(a.Partition, b.Partition))
 }

@@ -23,7 +23,7 @@ type restoreJob struct {
 // for a bounded time, so the loop keeps processing ready tasks and committing meanwhile.
 func (w *worker) restoreLocked(ctx context.Context) error {
 	var toPlan []*task
-	for _, t := range w.tasks {
+	for _, t := range w.ordered {
 		if t.restoring < 0 {
 			toPlan = append(toPlan, t)
 		}
@@ -180,7 +180,7 @@ func (w *worker) resumeTaskLocked(t *task) {
 		}
 	}
 	if len(resume) > 0 {
-		w.cl.ResumeFetchPartitions(resume)
+		w.tx.ResumeFetchPartitions(resume)
 	}
 }
 

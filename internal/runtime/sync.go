@@ -212,7 +212,7 @@ func (w *worker) clock() time.Time {
 // to drive), and otherwise the earliest time a waiting task's wait ends (zero: none
 // waits). The poll waits for records until then at most.
 func (w *worker) readyLocked() (busy bool, wake time.Time) {
-	for _, t := range w.tasks {
+	for _, t := range w.ordered {
 		if t.restoring != 0 {
 			return true, wake
 		}

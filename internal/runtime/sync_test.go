@@ -33,7 +33,7 @@ func newSyncRig(t *testing.T, idle time.Duration, timings ...sourceTiming) *sync
 	r.w.now = func() time.Time { return r.now }
 	r.w.guarantee = &eos.ExactlyOnce{} // processes everything polled; the transaction is never touched here
 	r.tk = &task{id: processor.TaskID{Subtopology: 0, Partition: 0}, w: r.w}
-	r.w.tasks[r.tk.id] = r.tk
+	r.w.addTaskLocked(r.tk)
 	for i, tm := range timings {
 		topic := fmt.Sprintf("t%d", i)
 		p := &partition{topic: topic, timing: tm, next: -1, end: -1, task: r.tk, sync: syncState{pos: 0, end: 0}}
@@ -273,7 +273,7 @@ func TestSyncWorkerReadiness(t *testing.T) {
 	other := &task{id: processor.TaskID{Subtopology: 1}, w: r.w}
 	op := &partition{topic: "x", task: other, next: -1, end: -1, handler: func(*kgo.Record) error { return nil }}
 	other.parts = []*partition{op}
-	r.w.tasks[other.id] = other
+	r.w.addTaskLocked(other)
 	op.queue = append(op.queue, &kgo.Record{Topic: "x", Timestamp: ms(1)})
 	if busy, _ := r.w.readyLocked(); !busy {
 		t.Fatal("another task may process: not busy")
@@ -313,7 +313,8 @@ func TestSyncWaitingTaskDoesNotStallTheWorker(t *testing.T) {
 	op := &partition{topic: "x", task: other, next: -1, end: -1, sync: syncState{},
 		handler: func(rec *kgo.Record) error { done = append(done, rec.Offset); return nil }}
 	other.parts = []*partition{op}
-	r.w.tasks[other.id], r.w.parts[topicPartition{"x", 0}] = other, op
+	r.w.addTaskLocked(other)
+	r.w.parts[topicPartition{"x", 0}] = op
 	r.w.enqueueLocked(kgo.FetchTopicPartition{Topic: "x", FetchPartition: kgo.FetchPartition{HighWatermark: 3,
 		Records: []*kgo.Record{{Topic: "x", Offset: 0}, {Topic: "x", Offset: 1}, {Topic: "x", Offset: 2}}}})
 	if err := r.w.processLocked(waitForPartitions); err != nil {

@@ -36,6 +36,9 @@ type partition struct {
 	clock, committedClock timeState
 
 	paused bool // fetching paused: a full queue, or the task restoring
+	// idleForced marks the partition idle until its next record, whatever its idle
+	// timeout: the test driver's SetIdle.
+	idleForced bool
 	task   *task
 
 	// timing is the source's watermark settings; received is when the partition last had
@@ -220,7 +223,7 @@ func (t *task) Store(name string) (store.Bytes, error) {
 func (t *task) GlobalStore(name string) (graph.GlobalReader, error) { return t.w.globals.store(name) }
 
 func (t *task) Schedule(interval time.Duration, fn processor.Punctuator) func() {
-	p := &punctuator{interval: interval, next: time.Now().Add(interval), fn: fn}
+	p := &punctuator{interval: interval, next: t.w.clock().Add(interval), fn: fn}
 	if interval <= 0 {
 		// A zero interval would spin the worker; treat it as the smallest useful one.
 		p.interval = time.Millisecond
@@ -269,7 +272,7 @@ func (t *task) processNext(rule waitRule) (bool, error) {
 	} else {
 		// A partition with records is not idle: it rejoins the watermark (which never
 		// goes down, so its records behind it are late).
-		p.clock.idle = false
+		p.clock.idle, p.idleForced = false, false
 	}
 	t.cur = processor.Metadata{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
 	if len(t.w.poisoned) > 0 {

@@ -169,7 +169,7 @@ func (t *task) checkIdle(now time.Time) error {
 		if p.internal {
 			continue // idle only when its upstream tasks say so; a restoring upstream is not idle
 		}
-		idle := p.timing.idleTimeout > 0 && !p.paused && p.queued() == 0 && now.Sub(p.received) >= p.timing.idleTimeout
+		idle := p.idleForced || p.timing.idleTimeout > 0 && !p.paused && p.queued() == 0 && now.Sub(p.received) >= p.timing.idleTimeout
 		if idle != p.clock.idle {
 			p.clock.idle, changed = idle, true
 		}

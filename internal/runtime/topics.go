@@ -97,36 +97,8 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 	if err != nil {
 		return nil, err
 	}
-	p := &topicPlan{
-		partitions: map[string]int32{},
-		subOf:      map[string]int{},
-		rank:       map[string]int{},
-		roundRobin: map[string]bool{},
-		changelogs: map[string]*changelogTopic{},
-		stateful:   map[int]bool{},
-		timing:     map[string]sourceTiming{},
-		upstreams:  map[string]int{},
-		writes:     map[int][]string{},
-		writerOf:   map[string]int{},
-	}
-	// External topics: sources and static sinks must exist.
-	var sources, sinks []string
-	for _, s := range subs {
-		for _, n := range s.Nodes {
-			if n.Internal != nil {
-				continue
-			}
-			switch n.Kind {
-			case graph.Source:
-				sources = append(sources, n.Topics...)
-			case graph.Sink:
-				sinks = append(sinks, n.Topics...)
-			}
-			if n.LateTopic != "" {
-				sinks = append(sinks, n.LateTopic)
-			}
-		}
-	}
+	p := newTopicPlan()
+	sources, sinks := externalTopics(subs)
 	if err := p.describe(ctx, adm, sources, "input"); err != nil {
 		return nil, err
 	}
@@ -136,34 +108,8 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 	if err := p.describe(ctx, adm, deadLetters, "dead-letter"); err != nil {
 		return nil, err
 	}
-	if err := p.sizeInternal(g, appID); err != nil {
+	if err := p.layout(g, appID); err != nil {
 		return nil, err
-	}
-	for _, s := range subs {
-		as := assign.Subtopology{ID: s.ID}
-		for _, src := range s.Sources {
-			for _, t := range src.Topics {
-				full := t
-				if src.Internal != nil {
-					full = src.Internal.Topic(appID)
-				}
-				p.rank[full] = len(as.Topics)
-				as.Topics = append(as.Topics, full)
-				p.subOf[full] = s.ID
-				p.timing[full] = sourceTiming{outOfOrderness: src.OutOfOrderness, idleTimeout: src.IdleTimeout, table: src.TableSource}
-				p.topics = append(p.topics, full)
-			}
-		}
-		if err := p.checkCopartitioned(as); err != nil {
-			return nil, err
-		}
-		p.subs = append(p.subs, as)
-	}
-	for _, r := range g.Repartitions() {
-		full, writer := r.Topic(appID), g.SubtopologyOf(r.Writer)
-		p.upstreams[full] += int(p.partitions[p.subs[writer].Topics[0]])
-		p.writes[writer] = append(p.writes[writer], full)
-		p.writerOf[full] = writer
 	}
 	if err := p.createInternal(ctx, adm, g, appID, replication); err != nil {
 		return nil, err
@@ -182,6 +128,89 @@ func planTopics(ctx context.Context, adm *kadm.Client, appID string, g *graph.Gr
 		return nil, err
 	}
 	return p, nil
+}
+
+func newTopicPlan() *topicPlan {
+	return &topicPlan{
+		partitions: map[string]int32{},
+		subOf:      map[string]int{},
+		rank:       map[string]int{},
+		roundRobin: map[string]bool{},
+		changelogs: map[string]*changelogTopic{},
+		stateful:   map[int]bool{},
+		timing:     map[string]sourceTiming{},
+		upstreams:  map[string]int{},
+		writes:     map[int][]string{},
+		writerOf:   map[string]int{},
+	}
+}
+
+// externalTopics are the topics the application reads and the ones it writes through
+// static sinks and late-record topics, which must exist.
+func externalTopics(subs []*graph.Subtopology) (sources, sinks []string) {
+	for _, s := range subs {
+		for _, n := range s.Nodes {
+			if n.Internal != nil {
+				continue
+			}
+			switch n.Kind {
+			case graph.Source:
+				sources = append(sources, n.Topics...)
+			case graph.Sink:
+				sinks = append(sinks, n.Topics...)
+			}
+			if n.LateTopic != "" {
+				sinks = append(sinks, n.LateTopic)
+			}
+		}
+	}
+	return sources, sinks
+}
+
+// layout decides what follows from the partition counts of the external topics alone:
+// the repartition topics' counts, each source topic's sub-topology, rank and timing, the
+// balancer's sub-topologies (checked for co-partitioning), who writes which repartition
+// topic, and which sub-topologies have stores. Nothing here asks a broker.
+func (p *topicPlan) layout(g *graph.Graph, appID string) error {
+	subs, err := g.Subtopologies()
+	if err != nil {
+		return err
+	}
+	if err := p.sizeInternal(g, appID); err != nil {
+		return err
+	}
+	for _, s := range subs {
+		as := assign.Subtopology{ID: s.ID}
+		for _, src := range s.Sources {
+			for _, t := range src.Topics {
+				full := t
+				if src.Internal != nil {
+					full = src.Internal.Topic(appID)
+				}
+				p.rank[full] = len(as.Topics)
+				as.Topics = append(as.Topics, full)
+				p.subOf[full] = s.ID
+				p.timing[full] = sourceTiming{outOfOrderness: src.OutOfOrderness, idleTimeout: src.IdleTimeout, table: src.TableSource}
+				p.topics = append(p.topics, full)
+			}
+		}
+		if err := p.checkCopartitioned(as); err != nil {
+			return err
+		}
+		stores, err := g.StoresOf(s.ID)
+		if err != nil {
+			return err
+		}
+		p.stateful[s.ID] = len(stores) > 0
+		p.subs = append(p.subs, as)
+	}
+	for _, r := range g.Repartitions() {
+		full, writer := r.Topic(appID), g.SubtopologyOf(r.Writer)
+		p.upstreams[full] += int(p.partitions[p.subs[writer].Topics[0]])
+		p.writes[writer] = append(p.writes[writer], full)
+		p.writerOf[full] = writer
+	}
+	return nil
 }
 
 // defaultBatchMaxBytes is franz-go's default producer batch limit.
@@ -227,7 +256,6 @@ func (p *topicPlan) createChangelogs(ctx context.Context, adm *kadm.Client, g *g
 			return err
 		}
 		for _, st := range stores {
-			p.stateful[s.ID] = true
 			name := changelog.Topic(appID, st.Name)
 			names = append(names, name)
 			want[name] = p.partitions[s.Topics[0]]

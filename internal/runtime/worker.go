@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/eddy-streams/eddy/changelog"
 	"github.com/eddy-streams/eddy/eos"
@@ -43,7 +44,10 @@ type worker struct {
 	index int
 	log   *slog.Logger
 	cl    *kgo.Client
-	bal   *assign.Balancer
+	// tx is what the task path needs of the client (cl, or the test driver's in-memory
+	// topics): producing, flushing, pausing and resuming fetches, rewinding, committing.
+	tx  transport
+	bal *assign.Balancer
 	// stop ends ShutdownTimeout after Run's context: commits, aborts and the final
 	// shutdown run under it, so a stop is bounded even when the brokers do not answer.
 	stop context.Context
@@ -102,8 +106,27 @@ type worker struct {
 	lostMu sync.Mutex
 	events []groupEvent
 
-	// now is the wall clock of time synchronization (sync.go); nil: time.Now. Tests set it.
+	// now is the worker's wall clock (clock); nil: time.Now. The test driver and tests
+	// set it.
 	now func() time.Time
+	// markEvery is the marker interval (markers.go): markerInterval, or 0 under the test
+	// driver, which sends a marker whenever a watermark or idleness changed.
+	markEvery time.Duration
+	// ordered are the tasks in id order, for the loops that visit every task: the same
+	// input gives the same order of work, and of output across tasks, on every run.
+	ordered []*task
+}
+
+// transport is what the task path needs of a Kafka client; *kgo.Client has it, and the
+// test driver's in-memory topics (driver.go).
+type transport interface {
+	Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
+	Flush(ctx context.Context) error
+	PauseFetchPartitions(topicPartitions map[string][]int32) map[string][]int32
+	ResumeFetchPartitions(topicPartitions map[string][]int32)
+	SetOffsets(setOffsets map[string]map[int32]kgo.EpochOffset)
+	CommitOffsetsSync(ctx context.Context, uncommitted map[string]map[int32]kgo.EpochOffset,
+		onDone func(*kgo.Client, *kmsg.OffsetCommitRequest, *kmsg.OffsetCommitResponse, error))
 }
 
 func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager, globals *globalReader, index int) (*worker, error) {
@@ -121,6 +144,8 @@ func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPla
 		jobs:    map[topicPartition]*restoreJob{},
 
 		poisoned: map[recordCoord]*poison{},
+
+		markEvery: markerInterval,
 	}
 	if mgr != nil && cfg.MaxBufferedBytes > 0 {
 		w.bufferShare = max(cfg.MaxBufferedBytes/cfg.Workers, 1)
@@ -247,7 +272,7 @@ func (w *worker) connect() error {
 
 func (w *worker) setClient(cl *kgo.Client) {
 	w.mu.Lock()
-	w.cl = cl
+	w.cl, w.tx = cl, cl
 	w.mu.Unlock()
 }
 
@@ -255,7 +280,7 @@ func (w *worker) setClient(cl *kgo.Client) {
 // inside NewClient, so the first callback can run before newWorker has stored the client.
 func (w *worker) adoptClientLocked(cl *kgo.Client) {
 	if w.cl == nil {
-		w.cl = cl
+		w.cl, w.tx = cl, cl
 	}
 }
 
@@ -419,9 +444,9 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 	if err := w.processLocked(waitForPartitions); err != nil {
 		return time.Time{}, err
 	}
-	now := time.Now()
+	now := w.clock()
 	var nextPunct time.Time
-	for _, t := range w.tasks {
+	for _, t := range w.ordered {
 		if t.restoring != 0 {
 			continue
 		}
@@ -475,10 +500,10 @@ func (w *worker) enqueueLocked(fp kgo.FetchTopicPartition) {
 	p.queue = append(p.queue, fp.Records...)
 	p.sync.received(fp.Records[len(fp.Records)-1].Offset+1, w.fetchedEnd(fp))
 	p.settle()
-	p.received = time.Now()
+	p.received = w.clock()
 	if !p.paused && p.task.queued() >= w.cfg.MaxQueuedPerTask {
 		p.paused = true
-		w.cl.PauseFetchPartitions(map[string][]int32{p.topic: {p.partition}})
+		w.tx.PauseFetchPartitions(map[string][]int32{p.topic: {p.partition}})
 	}
 }
 
@@ -493,7 +518,7 @@ func (w *worker) processLocked(rule waitRule) error {
 	exhaust := w.guarantee.ProcessesAllPolled()
 	for {
 		progressed := false
-		for _, t := range w.tasks {
+		for _, t := range w.ordered {
 			if t.restoring != 0 {
 				continue
 			}
@@ -526,7 +551,7 @@ func (w *worker) processLocked(rule waitRule) error {
 		}
 	}
 	if resume != nil {
-		w.cl.ResumeFetchPartitions(resume)
+		w.tx.ResumeFetchPartitions(resume)
 	}
 	return nil
 }
@@ -540,7 +565,7 @@ func (w *worker) send(rec *kgo.Record) error {
 	if err := w.guarantee.Begin(); err != nil {
 		return err
 	}
-	w.cl.Produce(context.Background(), rec, w.promise)
+	w.tx.Produce(context.Background(), rec, w.promise)
 	return nil
 }
 
@@ -550,7 +575,7 @@ func (w *worker) send(rec *kgo.Record) error {
 // first write opens the transaction if none is.
 func (w *worker) writeChangelogsLocked(ctx context.Context) ([]*task, error) {
 	var dirty []*task
-	for _, t := range w.tasks {
+	for _, t := range w.ordered {
 		if t.restoring != 0 {
 			continue
 		}
@@ -579,7 +604,7 @@ func (w *worker) writeChangelogsLocked(ctx context.Context) ([]*task, error) {
 // produceChange hands a changelog record to the producer, with the promise that tracks
 // its acknowledgement.
 func (w *worker) produceChange(ctx context.Context, rec *kgo.Record) {
-	w.cl.Produce(ctx, rec, w.promise)
+	w.tx.Produce(ctx, rec, w.promise)
 }
 
 // applyStateLocked writes the flushed buffers of the dirty tasks to the database, each
@@ -678,7 +703,7 @@ func (w *worker) overBudgetLocked() bool {
 		return false
 	}
 	n := 0
-	for _, t := range w.tasks {
+	for _, t := range w.ordered {
 		for _, kv := range t.kvs {
 			if n += kv.Buffer().Bytes(); n >= w.bufferShare {
 				return true
