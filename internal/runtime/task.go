@@ -39,7 +39,7 @@ type partition struct {
 	// idleForced marks the partition idle until its next record, whatever its idle
 	// timeout: the test driver's SetIdle.
 	idleForced bool
-	task   *task
+	task       *task
 
 	// timing is the source's watermark settings; received is when the partition last had
 	// a record (or was assigned).
