@@ -121,42 +121,47 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	return publicError(runtime.Run(ctx, a.cfg.runtime(pid, dir, a.metrics), a.topo.Graph()))
+}
+
+// runtime is the runtime's configuration of an instance with process id pid and state
+// directory dir.
+func (c *config) runtime(pid, dir string, m *metrics.Registry) *runtime.Config {
 	var onRestore func(runtime.RestoreInfo)
-	if f := a.cfg.onRestore; f != nil {
+	if f := c.onRestore; f != nil {
 		onRestore = func(r runtime.RestoreInfo) { f(RestoreInfo(r)) }
 	}
-	rc := &runtime.Config{
-		ApplicationID:      a.cfg.appID,
-		Brokers:            a.cfg.brokers,
-		Workers:            a.cfg.workers,
-		CommitInterval:     a.cfg.commitInterval,
+	return &runtime.Config{
+		ApplicationID:      c.appID,
+		Brokers:            c.brokers,
+		Workers:            c.workers,
+		CommitInterval:     c.commitInterval,
 		ProcessID:          pid,
-		Logger:             a.cfg.logger,
-		ClientOpts:         a.cfg.clientOpts,
-		ReplicationFactor:  a.cfg.replication,
-		MaxQueuedPerTask:   a.cfg.maxQueued,
+		Logger:             c.logger,
+		ClientOpts:         c.clientOpts,
+		ReplicationFactor:  c.replication,
+		MaxQueuedPerTask:   c.maxQueued,
 		MaxPollRecords:     10000,
 		ProcessBudget:      50 * time.Millisecond,
 		StateDir:           dir,
-		LowMemoryState:     a.cfg.lowMemory,
-		StateCacheBytes:    a.cfg.stateCache,
-		StateCleanupDelay:  a.cfg.cleanupDelay,
+		LowMemoryState:     c.lowMemory,
+		StateCacheBytes:    c.stateCache,
+		StateCleanupDelay:  c.cleanupDelay,
 		OnRestore:          onRestore,
-		ExactlyOnce:        a.cfg.exactlyOnce,
-		TransactionTimeout: a.cfg.txnTimeout,
-		SessionTimeout:     a.cfg.sessionTimeout,
-		PurgeInterval:      a.cfg.purgeInterval,
-		ShutdownTimeout:    a.cfg.shutdown,
-		MaxBufferedBytes:   a.cfg.maxBuffered,
-		HeartbeatInterval:  a.cfg.heartbeat,
-		Bounded:            a.cfg.bounded,
-		MaxTaskIdle:        a.cfg.maxTaskIdle,
-		OnDeserialization:  a.cfg.onDeserialization.runtime(),
-		OnProcessing:       a.cfg.onProcessing.runtime(),
-		OnProduction:       a.cfg.onProduction.runtime(),
-		Metrics:            a.metrics,
+		ExactlyOnce:        c.exactlyOnce,
+		TransactionTimeout: c.txnTimeout,
+		SessionTimeout:     c.sessionTimeout,
+		PurgeInterval:      c.purgeInterval,
+		ShutdownTimeout:    c.shutdown,
+		MaxBufferedBytes:   c.maxBuffered,
+		HeartbeatInterval:  c.heartbeat,
+		Bounded:            c.bounded,
+		MaxTaskIdle:        c.maxTaskIdle,
+		OnDeserialization:  c.onDeserialization.runtime(),
+		OnProcessing:       c.onProcessing.runtime(),
+		OnProduction:       c.onProduction.runtime(),
+		Metrics:            m,
 	}
-	return publicError(runtime.Run(ctx, rc, a.topo.Graph()))
 }
 
 // Close stops a running App and waits until Run has returned, at most ShutdownTimeout

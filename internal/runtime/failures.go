@@ -136,6 +136,9 @@ func (w *worker) dispose(rec *kgo.Record, re *graph.RecordError, pol ErrorPolicy
 	if pol.Action == Skip {
 		w.count("eddy_records_skipped_total", "Records skipped after a failure.", rec.Topic, re.Kind)
 		w.log.Warn("skipping a record that failed", "record", c.String(), "kind", re.Kind.String(), "operator", re.Node, "err", re.Err)
+		if w.onSkip != nil {
+			w.onSkip(rec, re)
+		}
 		return nil
 	}
 	if err := w.send(deadLetter(rec, re, pol.Topic)); err != nil {

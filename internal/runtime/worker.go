@@ -115,6 +115,8 @@ type worker struct {
 	// ordered are the tasks in id order, for the loops that visit every task: the same
 	// input gives the same order of work, and of output across tasks, on every run.
 	ordered []*task
+	// onSkip, if set, learns of every record the Skip policy skips (the test driver).
+	onSkip func(*kgo.Record, *graph.RecordError)
 }
 
 // transport is what the task path needs of a Kafka client; *kgo.Client has it, and the

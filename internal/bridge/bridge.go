@@ -1,0 +1,15 @@
+// Package bridge hands package eddytest what package eddy keeps to itself: turning eddy's
+// options into the runtime's configuration, and the runtime's errors into eddy's public
+// ones (*eddy.RecordError). Package eddy fills it in when it is initialised; eddytest
+// imports eddy, so it is filled in before eddytest uses it.
+package bridge
+
+import "github.com/eddy-streams/eddy/internal/runtime"
+
+var (
+	// Config validates eddy options (each an eddy.Opt) as eddy.New does and returns the
+	// runtime configuration they make, for an instance of the test driver.
+	Config func(opts []any) (*runtime.Config, error)
+	// PublicError turns an error of the runtime into the one eddy's Run would return.
+	PublicError func(error) error
+)

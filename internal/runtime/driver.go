@@ -1,0 +1,971 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/eos"
+	"github.com/eddy-streams/eddy/internal/graph"
+	"github.com/eddy-streams/eddy/internal/metrics"
+	"github.com/eddy-streams/eddy/internal/state"
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/store"
+)
+
+// The test driver (package eddytest's engine) runs a topology on one worker of this
+// runtime — its tasks, partitions, watermarks, time synchronization, failure policies,
+// changelogs, commits and aborts — over in-memory topics and a virtual clock instead of a
+// client and the wall clock. Nothing runs on a goroutine of its own: every call does its
+// work and returns. It is the worker's transport (worker.tx) and, under exactly-once, its
+// transactions; what it does not have is a broker's concurrency (one worker owns every
+// task) and the rebalance protocol.
+
+// DriverOptions configures a Driver.
+type DriverOptions struct {
+	// Partitions are the partition counts of external topics (inputs, outputs, dead
+	// letters, topics a sink picks per record); DefaultPartitions is the count of an
+	// input or static output not listed (at least 1).
+	Partitions        map[string]int32
+	DefaultPartitions int32
+	// Start is the virtual wall clock's start.
+	Start time.Time
+	// From restarts from a snapshot of an earlier driver of the same topology (Snapshot):
+	// its topics and committed offsets; the stores restore from their changelogs.
+	From *DriverState
+}
+
+// Driver runs a topology deterministically in memory. Not safe for concurrent use.
+type Driver struct {
+	w      *worker
+	topics map[string]*memTopic
+	now    time.Time
+	seq    uint64 // production order of every record
+
+	// group holds the committed offsets, with their metadata.
+	group map[topicPartition]committedOffset
+	// fetch is each assigned partition's next offset to fetch; paused, its pause.
+	fetch  map[topicPartition]int64
+	paused map[topicPartition]bool
+
+	part       kgo.Partitioner
+	tps        map[string]kgo.TopicPartitioner
+	roundRobin map[string]int
+	txn        *memTxn
+
+	nextCommit time.Time
+	// skipped are the records the Skip policy skipped, by coordinate, in the order met.
+	skipped      []SkippedRecord
+	skippedCoord map[recordCoord]bool
+	err          error // the failure that stopped the driver
+	closed       bool
+}
+
+// SkippedRecord is a record the Skip policy skipped, and why.
+type SkippedRecord struct {
+	Record  *kgo.Record
+	Failure *RecordFailure
+}
+
+type committedOffset struct {
+	offset int64
+	meta   string
+}
+
+// memTopic is one in-memory topic; memRec one record in it.
+type memTopic struct {
+	parts [][]*memRec
+}
+
+type memRec struct {
+	rec *kgo.Record
+	seq uint64
+	// pending: written in the open transaction; aborted: in an aborted one.
+	pending, aborted bool
+}
+
+// DriverState is what a driver leaves for a restart: its topics and committed offsets.
+type DriverState struct {
+	topics map[string]*memTopic
+	group  map[topicPartition]committedOffset
+	now    time.Time
+	seq    uint64
+}
+
+// NewDriver plans the topology's topics in memory, creates every task (one worker owns
+// them all) and restores their stores from the changelogs (empty on a first start).
+func NewDriver(cfg *Config, g *graph.Graph, opts DriverOptions) (*Driver, error) {
+	if len(g.Globals()) > 0 {
+		return nil, errors.New("eddy: the test driver does not run global tables yet; test them on a broker (eddytest.Kafka)")
+	}
+	if cfg.Bounded {
+		return nil, errors.New("eddy: the test driver does not run bounded applications; its input never ends")
+	}
+	subs, err := g.Subtopologies()
+	if err != nil {
+		return nil, err
+	}
+	if opts.DefaultPartitions < 1 {
+		opts.DefaultPartitions = 1
+	}
+	plan := newTopicPlan()
+	sources, sinks := externalTopics(subs)
+	for _, t := range slices.Concat(sources, sinks, cfg.DeadLetterTopics()) {
+		plan.partitions[t] = opts.DefaultPartitions
+	}
+	for t, n := range opts.Partitions {
+		if n < 1 {
+			return nil, fmt.Errorf("eddy: topic %s: %d partitions; a topic has at least 1", t, n)
+		}
+		plan.partitions[t] = n
+	}
+	if err := plan.layout(g, cfg.ApplicationID); err != nil {
+		return nil, err
+	}
+	for _, s := range plan.subs {
+		stores, err := g.StoresOf(s.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range stores {
+			name := changelog.Topic(cfg.ApplicationID, st.Name)
+			h := fnv.New128a()
+			h.Write([]byte(name))
+			var id [16]byte
+			copy(id[:], h.Sum(nil))
+			plan.addChangelog(name, plan.partitions[s.Topics[0]], id)
+		}
+	}
+	plan.maxRecordBytes = defaultBatchMaxBytes
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.NewRegistry()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Driver{
+		topics:       map[string]*memTopic{},
+		now:          opts.Start,
+		group:        map[topicPartition]committedOffset{},
+		fetch:        map[topicPartition]int64{},
+		paused:       map[topicPartition]bool{},
+		part:         newPartitioner(plan.roundRobin, plan.changelogs, plan.upstreams),
+		tps:          map[string]kgo.TopicPartitioner{},
+		roundRobin:   map[string]int{},
+		skippedCoord: map[recordCoord]bool{},
+	}
+	if from := opts.From; from != nil {
+		c := from.clone()
+		d.topics, d.group, d.now, d.seq = c.topics, c.group, c.now, c.seq
+	}
+	for name, n := range plan.partitions {
+		mt := d.topics[name]
+		if mt == nil {
+			mt = &memTopic{}
+			d.topics[name] = mt
+		}
+		if int32(len(mt.parts)) > n {
+			return nil, fmt.Errorf("eddy: topic %s has %d partitions in the snapshot, the topology now has %d", name, len(mt.parts), n)
+		}
+		for int32(len(mt.parts)) < n {
+			mt.parts = append(mt.parts, nil)
+		}
+	}
+	mgr := state.NewManager(store.NewMemory())
+	mgr.CacheBytes = cfg.StateCacheBytes
+	w := &worker{
+		stop: context.Background(), cfg: cfg, g: g, plan: plan, log: cfg.Logger,
+		tasks: map[processor.TaskID]*task{}, parts: map[topicPartition]*partition{},
+		mgr: mgr, jobs: map[topicPartition]*restoreJob{}, poisoned: map[recordCoord]*poison{},
+		tx: d, now: d.clock, commitTimeout: commitTimeout,
+	}
+	w.promise = w.produced
+	w.onSkip = d.skip
+	if cfg.MaxBufferedBytes > 0 {
+		w.bufferShare = cfg.MaxBufferedBytes
+	}
+	w.guarantee = eos.AtLeastOnce{}
+	if cfg.ExactlyOnce {
+		d.txn = &memTxn{d: d}
+		w.guarantee = &eos.ExactlyOnce{Txn: d.txn}
+	}
+	d.w = w
+	d.nextCommit = d.now.Add(cfg.CommitInterval)
+	if err := d.start(); err != nil {
+		return nil, err
+	}
+	return d, d.pump()
+}
+
+// start assigns every task to the worker, restores the stores and loads the committed
+// offsets and watermarks, as a worker does for its assignment.
+func (d *Driver) start() error {
+	w := d.w
+	assigned := map[string][]int32{}
+	for _, s := range w.plan.subs {
+		for _, topic := range s.Topics {
+			for p := range w.plan.partitions[topic] {
+				assigned[topic] = append(assigned[topic], p)
+			}
+		}
+	}
+	w.assignLocked(assigned)
+	if w.fatal != nil {
+		return w.fatal
+	}
+	need := make([]*partition, 0, len(w.parts))
+	offs := kadm.OffsetResponses{}
+	for _, t := range w.ordered {
+		for _, p := range t.parts {
+			need = append(need, p)
+			p.needMeta = false
+			tp := topicPartition{p.topic, p.partition}
+			pos := int64(0)
+			if c, ok := d.group[tp]; ok {
+				pos = c.offset
+				offs.Add(kadm.OffsetResponse{Offset: kadm.Offset{Topic: p.topic, Partition: p.partition, At: c.offset, Metadata: c.meta}})
+			}
+			d.fetch[tp] = pos
+			p.sync.pos, p.sync.end = pos, d.end(p.topic, p.partition)
+		}
+	}
+	w.applyOffsetMetaLocked(need, offs)
+	for _, t := range w.ordered {
+		if err := d.restore(t); err != nil {
+			return err
+		}
+	}
+	return w.fatal
+}
+
+// restore replays a task's changelogs into its stores, which start empty.
+func (d *Driver) restore(t *task) error {
+	w := d.w
+	if t.restoring >= 0 {
+		return nil
+	}
+	t.restoring = len(t.kvs)
+	for i, kv := range t.kvs {
+		topic := t.changelogs[i]
+		log := d.topics[topic].parts[t.id.Partition]
+		var keys, values [][]byte
+		for _, m := range log {
+			if !m.pending && !m.aborted {
+				keys, values = append(keys, m.rec.Key), append(values, m.rec.Value)
+			}
+		}
+		end := int64(len(log))
+		id := w.plan.changelogs[topic].id
+		if err := w.mgr.ApplyRestored(kv, keys, values, state.Checkpoint{TopicID: id, Offset: end, Written: d.now}); err != nil {
+			return fmt.Errorf("eddy: task %s: restoring %s: %w", t.id, kv.Name(), err)
+		}
+		target := &changelog.Target{Topic: topic, Partition: t.id.Partition, From: 0, To: end, Restored: int64(len(keys)), Started: time.Now()}
+		job := &restoreJob{task: t, kv: kv, target: target, wiped: true}
+		w.jobs[topicPartition{topic, t.id.Partition}] = job
+		w.finishRestore(job)
+	}
+	return nil
+}
+
+func (d *Driver) clock() time.Time { return d.now }
+
+// Now is the virtual wall clock.
+func (d *Driver) Now() time.Time { return d.now }
+
+// Partitions is a topic's partition count; ok is false for a topic the driver has not.
+func (d *Driver) Partitions(topic string) (n int32, ok bool) {
+	mt, ok := d.topics[topic]
+	if !ok {
+		return 0, false
+	}
+	return int32(len(mt.parts)), true
+}
+
+// Metrics is the driver's counter registry.
+func (d *Driver) Metrics() *metrics.Registry { return d.w.cfg.Metrics }
+
+// Skipped lists the records the Skip policy skipped, each once, in the order met.
+func (d *Driver) Skipped() []SkippedRecord { return d.skipped }
+
+func (d *Driver) skip(rec *kgo.Record, re *graph.RecordError) {
+	c := coordOf(rec)
+	if !d.skippedCoord[c] {
+		d.skippedCoord[c] = true
+		task := processor.TaskID{Subtopology: d.w.plan.subOf[rec.Topic], Partition: rec.Partition}
+		d.skipped = append(d.skipped, SkippedRecord{Record: rec, Failure: newRecordFailure(task, rec, re)})
+	}
+}
+
+// Input appends records to an input topic, as a producer outside the application would
+// (partition -1: by the key's murmur2 hash, as Kafka's default partitioner; records
+// without a key go round-robin), then processes until nothing is left to do. A zero
+// timestamp is the virtual clock's now.
+func (d *Driver) Input(partition int32, recs ...*kgo.Record) error {
+	if err := d.usable(); err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if _, ok := d.w.plan.subOf[rec.Topic]; !ok {
+			return fmt.Errorf("eddytest: no source reads topic %q", rec.Topic)
+		}
+		if partition >= 0 {
+			if n, _ := d.Partitions(rec.Topic); partition >= n {
+				return fmt.Errorf("eddytest: topic %s has %d partitions; there is no partition %d", rec.Topic, n, partition)
+			}
+		}
+		if err := d.append(rec, partition, false); err != nil {
+			return err
+		}
+	}
+	return d.pump()
+}
+
+// usable says why the driver can take no more work, if it cannot.
+func (d *Driver) usable() error {
+	if d.err != nil {
+		return d.err
+	}
+	if d.closed {
+		return errors.New("eddytest: the driver is closed")
+	}
+	return nil
+}
+
+// append writes a record to its topic's partition (-1: the partitioner's choice).
+func (d *Driver) append(rec *kgo.Record, partition int32, pending bool) error {
+	mt := d.topics[rec.Topic]
+	if mt == nil {
+		return kerr.UnknownTopicOrPartition
+	}
+	n := len(mt.parts)
+	if partition < 0 {
+		if rec.Key == nil && !isMarker(rec) && d.w.plan.changelogs[rec.Topic] == nil {
+			partition = int32(d.roundRobin[rec.Topic] % n)
+			d.roundRobin[rec.Topic]++
+		} else {
+			tp, ok := d.tps[rec.Topic]
+			if !ok {
+				tp = d.part.ForTopic(rec.Topic)
+				d.tps[rec.Topic] = tp
+			}
+			partition = int32(tp.Partition(rec, n))
+		}
+	}
+	if partition < 0 || int(partition) >= n {
+		return fmt.Errorf("eddy: partition %d of %s, which has %d", partition, rec.Topic, n)
+	}
+	if rec.Timestamp.IsZero() {
+		rec.Timestamp = d.now
+	}
+	rec.Partition, rec.Offset, rec.LeaderEpoch = partition, int64(len(mt.parts[partition])), 0
+	stored := &kgo.Record{Key: clone(rec.Key), Value: clone(rec.Value), Topic: rec.Topic, Partition: partition,
+		Offset: rec.Offset, Timestamp: rec.Timestamp, Headers: make([]kgo.RecordHeader, len(rec.Headers))}
+	for i, h := range rec.Headers {
+		stored.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: clone(h.Value)}
+	}
+	d.seq++
+	m := &memRec{rec: stored, seq: d.seq, pending: pending}
+	mt.parts[partition] = append(mt.parts[partition], m)
+	if pending {
+		d.txn.written = append(d.txn.written, m)
+	}
+	return nil
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append(make([]byte, 0, len(b)), b...)
+}
+
+// visible is the end of what a read_committed consumer sees of a partition (the last
+// stable offset), less the aborted records just below it: with no transaction markers in
+// memory, the end a fetch reports is the position a consumer reaches once it read
+// everything it can.
+func (d *Driver) end(topic string, partition int32) int64 {
+	log := d.topics[topic].parts[partition]
+	end := len(log)
+	for i, m := range log {
+		if m.pending {
+			end = i
+			break
+		}
+	}
+	for end > 0 && log[end-1].aborted {
+		end--
+	}
+	return int64(end)
+}
+
+// Produce is the worker's producer: the record is written at once (into the open
+// transaction under exactly-once) and its promise called before Produce returns.
+func (d *Driver) Produce(_ context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
+	partition := int32(-1)
+	if d.w.plan.changelogs[r.Topic] != nil || isMarker(r) {
+		partition = r.Partition
+	}
+	size := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		size += len(h.Key) + len(h.Value)
+	}
+	var err error
+	switch {
+	case d.topics[r.Topic] == nil:
+		err = kerr.UnknownTopicOrPartition
+	case int64(size) > int64(d.w.plan.maxRecordBytes)-recordOverhead:
+		err = kerr.MessageTooLarge
+	default:
+		err = d.append(r, partition, d.txn != nil)
+	}
+	promise(r, err)
+}
+
+// Flush has nothing to wait for: every record was written by Produce.
+func (d *Driver) Flush(context.Context) error { return nil }
+
+// PauseFetchPartitions pauses fetching the partitions.
+func (d *Driver) PauseFetchPartitions(tps map[string][]int32) map[string][]int32 {
+	for t, ps := range tps {
+		for _, p := range ps {
+			d.paused[topicPartition{t, p}] = true
+		}
+	}
+	return nil
+}
+
+// ResumeFetchPartitions resumes fetching the partitions.
+func (d *Driver) ResumeFetchPartitions(tps map[string][]int32) {
+	for t, ps := range tps {
+		for _, p := range ps {
+			delete(d.paused, topicPartition{t, p})
+		}
+	}
+}
+
+// SetOffsets moves the fetch positions.
+func (d *Driver) SetOffsets(offsets map[string]map[int32]kgo.EpochOffset) {
+	for t, ps := range offsets {
+		for p, eo := range ps {
+			d.fetch[topicPartition{t, p}] = eo.Offset
+		}
+	}
+}
+
+// CommitOffsetsSync commits offsets for the group, each partition's watermark in the
+// metadata as withOffsetMeta puts it.
+func (d *Driver) CommitOffsetsSync(_ context.Context, offsets map[string]map[int32]kgo.EpochOffset,
+	onDone func(*kgo.Client, *kmsg.OffsetCommitRequest, *kmsg.OffsetCommitResponse, error)) {
+	for t, ps := range offsets {
+		for p, eo := range ps {
+			d.commitOffset(topicPartition{t, p}, eo.Offset)
+		}
+	}
+	onDone(nil, nil, &kmsg.OffsetCommitResponse{}, nil)
+}
+
+func (d *Driver) commitOffset(tp topicPartition, offset int64) {
+	c := committedOffset{offset: offset}
+	if p := d.w.parts[tp]; p != nil {
+		c.meta, _ = encodeOffsetMeta(p, d.w.plan.run)
+	}
+	d.group[tp] = c
+}
+
+// memTxn is the worker's transactions under exactly-once: records written in the open
+// transaction are invisible to read_committed fetches until it commits, and never
+// visible once it aborts; a commit commits the offsets of everything fetched, an abort
+// rewinds fetching to the committed offsets.
+type memTxn struct {
+	d       *Driver
+	open    bool
+	written []*memRec
+}
+
+func (x *memTxn) Begin() error       { x.open = true; return nil }
+func (x *memTxn) InTransaction() bool { return x.open }
+
+func (x *memTxn) Commit(context.Context) (bool, error) {
+	if !x.open {
+		return true, nil
+	}
+	x.open = false
+	for _, p := range x.d.w.parts {
+		if p.next >= 0 {
+			x.d.commitOffset(topicPartition{p.topic, p.partition}, p.next)
+		}
+	}
+	for _, m := range x.written {
+		m.pending = false
+	}
+	x.written = x.written[:0]
+	return true, nil
+}
+
+func (x *memTxn) Abort(context.Context) error {
+	if !x.open {
+		return nil
+	}
+	x.open = false
+	for _, m := range x.written {
+		m.pending, m.aborted = false, true
+	}
+	x.written = x.written[:0]
+	for tp := range x.d.w.parts {
+		if c, ok := x.d.group[tp]; ok {
+			x.d.fetch[tp] = c.offset
+		}
+	}
+	return nil
+}
+
+// fetchLocked hands every unpaused partition the records it has not fetched yet, as a
+// poll would; it reports whether there were any.
+func (d *Driver) fetchLocked() bool {
+	w := d.w
+	got := false
+	for _, t := range w.ordered {
+		for _, p := range t.parts {
+			tp := topicPartition{p.topic, p.partition}
+			if d.paused[tp] {
+				continue
+			}
+			log := d.topics[p.topic].parts[p.partition]
+			end := d.end(p.topic, p.partition)
+			from := d.fetch[tp]
+			fp := kgo.FetchTopicPartition{Topic: p.topic, FetchPartition: kgo.FetchPartition{
+				Partition: p.partition, HighWatermark: end, LastStableOffset: end}}
+			for off := from; off < end; off++ {
+				if m := log[off]; !m.aborted {
+					r := *m.rec
+					r.Headers = slices.Clone(m.rec.Headers)
+					fp.Records = append(fp.Records, &r)
+				}
+			}
+			d.fetch[tp] = max(from, end)
+			if len(fp.Records) > 0 {
+				got = true
+			}
+			w.enqueueLocked(fp)
+		}
+	}
+	return got
+}
+
+// progress is a fingerprint of the work done: it changes when a record is produced or
+// processed.
+func (d *Driver) progress() (uint64, int64) {
+	var n int64
+	for _, p := range d.w.parts {
+		n += p.next + int64(p.head) - int64(len(p.queue))
+	}
+	return d.seq, n
+}
+
+// pump runs the worker's step — fetch, process, idleness, punctuation, markers, and a
+// commit when over the buffer budget — until a round changes nothing.
+func (d *Driver) pump() error {
+	if err := d.usable(); err != nil {
+		return err
+	}
+	for round := 0; ; round++ {
+		if round > 1_000_000 {
+			return d.fail(errors.New("eddytest: the topology keeps producing records to itself without end"))
+		}
+		progressed, err := d.round()
+		if errors.Is(err, errReplay) {
+			if err = d.w.replayLocked(context.Background()); err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			return d.fail(err)
+		}
+		if !progressed {
+			return nil
+		}
+	}
+}
+
+func (d *Driver) round() (bool, error) {
+	w := d.w
+	if w.fatal != nil {
+		return false, w.fatal
+	}
+	fetched := d.fetchLocked()
+	if w.queuedLocked() > 0 {
+		if err := w.guarantee.Begin(); err != nil {
+			return false, err
+		}
+	}
+	seq, n := d.progress()
+	if err := w.processLocked(waitForPartitions); err != nil {
+		return false, err
+	}
+	for _, t := range w.ordered {
+		if t.restoring != 0 {
+			continue
+		}
+		if err := t.checkIdle(d.now); err != nil {
+			return false, err
+		}
+		if _, err := t.punctuate(d.now); err != nil {
+			return false, err
+		}
+	}
+	if err := w.sendMarkersLocked(d.now); err != nil {
+		return false, err
+	}
+	if w.overBudgetLocked() {
+		if err := d.commitLocked(false); err != nil {
+			return false, err
+		}
+	}
+	seq2, n2 := d.progress()
+	return fetched || seq != seq2 || n != n2, nil
+}
+
+// fail stops the driver as a worker stops after an error: what was processed before the
+// failed record is committed under at-least-once, the transaction aborted under
+// exactly-once, and every task closed.
+func (d *Driver) fail(err error) error {
+	w := d.w
+	if serr := w.guarantee.StopAfterError(context.Background(), &work{w: w}); serr != nil {
+		w.log.Warn("ending the work after an error failed", "err", serr)
+	}
+	for _, t := range slices.Clone(w.ordered) {
+		w.closeTaskLocked(t)
+	}
+	d.err = err
+	return err
+}
+
+// commitLocked commits as the worker does when its interval is due; held reports
+// whether, under exactly-once, tasks holding polled records back may defer it.
+func (d *Driver) commitLocked(mayHold bool) error {
+	w := d.w
+	if mayHold && w.guarantee.ProcessesAllPolled() {
+		held, err := w.holdsCommitLocked(d.nextCommit)
+		if err != nil || held {
+			return err
+		}
+	} else if w.guarantee.ProcessesAllPolled() {
+		if err := w.processLocked(waitForNothing); err != nil {
+			return err
+		}
+	}
+	err := w.commitLocked(context.Background())
+	d.nextCommit = d.now.Add(w.cfg.CommitInterval)
+	return err
+}
+
+// Commit commits now, as at the end of a commit interval, and processes what the commit
+// made visible (under exactly-once, the records it wrote to repartition topics), again
+// until nothing is left: afterwards every output of the input so far is committed.
+func (d *Driver) Commit() error {
+	for {
+		if err := d.usable(); err != nil {
+			return err
+		}
+		if err := d.commitLocked(false); err != nil {
+			if !errors.Is(err, errReplay) {
+				return d.fail(err)
+			}
+			if err := d.w.replayLocked(context.Background()); err != nil {
+				return d.fail(err)
+			}
+		}
+		before := d.seq
+		if err := d.pump(); err != nil {
+			return err
+		}
+		if d.seq == before && (d.txn == nil || !d.txn.open) {
+			return nil
+		}
+	}
+}
+
+// AdvanceTime moves the virtual wall clock forward by dt, stopping at every moment in
+// between when something is due — a wall-clock punctuator, a commit, a partition's idle
+// timeout, the end of a task's wait for an empty partition — and doing it then.
+func (d *Driver) AdvanceTime(dt time.Duration) error {
+	if err := d.usable(); err != nil {
+		return err
+	}
+	if dt < 0 {
+		return fmt.Errorf("eddytest: AdvanceTime(%s): time does not go back", dt)
+	}
+	target := d.now.Add(dt)
+	for {
+		next, ok := d.nextDue()
+		if !ok || next.After(target) {
+			next = target
+		}
+		d.now = next
+		if err := d.pump(); err != nil {
+			return err
+		}
+		if !d.now.Before(d.nextCommit) {
+			if err := d.commitLocked(true); err != nil {
+				if errors.Is(err, errReplay) {
+					err = d.w.replayLocked(context.Background())
+				}
+				if err != nil {
+					return d.fail(err)
+				}
+			}
+			if err := d.pump(); err != nil {
+				return err
+			}
+		}
+		if !d.now.Before(target) {
+			return nil
+		}
+	}
+}
+
+// nextDue is the earliest moment after now at which something is due.
+func (d *Driver) nextDue() (time.Time, bool) {
+	var next time.Time
+	consider := func(t time.Time) {
+		if t.After(d.now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	consider(d.nextCommit)
+	if d.w.guarantee.ProcessesAllPolled() && d.w.queuedLocked() > 0 {
+		consider(d.nextCommit.Add(d.w.holdLimit()))
+	}
+	for _, t := range d.w.ordered {
+		for _, p := range t.punctuators {
+			if !p.cancelled {
+				consider(p.next)
+			}
+		}
+		for _, p := range t.parts {
+			if !p.internal && !p.clock.idle && p.timing.idleTimeout > 0 {
+				consider(p.received.Add(p.timing.idleTimeout))
+			}
+		}
+		if _, _, wake := t.next(waitForPartitions); !wake.IsZero() {
+			consider(wake)
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// partition finds an assigned input partition.
+func (d *Driver) partition(topic string, partition int32) (*partition, error) {
+	if _, ok := d.w.plan.subOf[topic]; !ok {
+		return nil, fmt.Errorf("eddytest: no source reads topic %q", topic)
+	}
+	p := d.w.parts[topicPartition{topic, partition}]
+	if p == nil {
+		n, _ := d.Partitions(topic)
+		return nil, fmt.Errorf("eddytest: topic %s has %d partitions; there is no partition %d", topic, n, partition)
+	}
+	return p, nil
+}
+
+// SetWatermark raises an input partition's watermark to wm, as a record with the event
+// time wm plus the source's out-of-orderness bound would, and runs what that moves:
+// window closes and event-time punctuators. A watermark never goes down: a lower wm
+// changes nothing. Internal partitions take theirs from their upstream tasks.
+func (d *Driver) SetWatermark(topic string, partition int32, wm time.Time) error {
+	if err := d.usable(); err != nil {
+		return err
+	}
+	p, err := d.partition(topic, partition)
+	if err != nil {
+		return err
+	}
+	if p.internal {
+		return fmt.Errorf("eddytest: %s is a repartition topic: its watermark is its upstream tasks'; set theirs", topic)
+	}
+	if p.timing.table {
+		return fmt.Errorf("eddytest: %s is read as a table: a table's partitions take no part in the watermark", topic)
+	}
+	maxTime := wm.Add(p.timing.outOfOrderness + time.Millisecond)
+	if !p.clock.seen || maxTime.After(p.clock.maxTime) {
+		p.clock.maxTime, p.clock.seen = maxTime, true
+	}
+	if err := p.task.advanceWatermark(); err != nil {
+		return d.fail(err)
+	}
+	return d.pump()
+}
+
+// SetIdle marks an input partition idle until its next record, as its idle timeout
+// would: it stops holding its task's watermark back.
+func (d *Driver) SetIdle(topic string, partition int32) error {
+	if err := d.usable(); err != nil {
+		return err
+	}
+	p, err := d.partition(topic, partition)
+	if err != nil {
+		return err
+	}
+	if p.internal {
+		return fmt.Errorf("eddytest: %s is a repartition topic: it is idle when its upstream tasks are; make their inputs idle", topic)
+	}
+	p.idleForced = true
+	if err := p.task.checkIdle(d.now); err != nil {
+		return d.fail(err)
+	}
+	return d.pump()
+}
+
+// Watermark is a task's watermark (zero before it has one).
+func (d *Driver) Watermark(id processor.TaskID) (time.Time, bool) {
+	t, ok := d.w.tasks[id]
+	if !ok {
+		return time.Time{}, false
+	}
+	return t.watermark, true
+}
+
+// TaskOf is the task that reads a partition of a source topic.
+func (d *Driver) TaskOf(topic string, partition int32) (processor.TaskID, error) {
+	p, err := d.partition(topic, partition)
+	if err != nil {
+		return processor.TaskID{}, err
+	}
+	return p.task.id, nil
+}
+
+// Store returns a task's slice of a store: what its processors read, uncommitted writes
+// included. ok is false when the task has no such store.
+func (d *Driver) Store(id processor.TaskID, name string) (store.Bytes, bool) {
+	t, found := d.w.tasks[id]
+	if !found {
+		return nil, false
+	}
+	kv, found := t.stores[name]
+	return kv, found
+}
+
+// Tasks lists the tasks in id order.
+func (d *Driver) Tasks() []processor.TaskID {
+	ids := make([]processor.TaskID, len(d.w.ordered))
+	for i, t := range d.w.ordered {
+		ids[i] = t.id
+	}
+	return ids
+}
+
+// Records returns the records of a topic from each partition's offset in next on
+// (next[p]; missing entries read from 0) that a read_committed consumer sees, in the
+// order they were written, and moves next past them.
+func (d *Driver) Records(topic string, next []int64) ([]*kgo.Record, []int64, error) {
+	mt, ok := d.topics[topic]
+	if !ok {
+		return nil, next, fmt.Errorf("eddytest: the topology neither reads nor writes a topic %q", topic)
+	}
+	for len(next) < len(mt.parts) {
+		next = append(next, 0)
+	}
+	var out []*memRec
+	for p := range mt.parts {
+		end := d.end(topic, int32(p))
+		for off := next[p]; off < end; off++ {
+			if m := mt.parts[p][off]; !m.aborted {
+				out = append(out, m)
+			}
+		}
+		next[p] = max(next[p], end)
+	}
+	slices.SortFunc(out, func(a, b *memRec) int { return int(a.seq) - int(b.seq) })
+	recs := make([]*kgo.Record, len(out))
+	for i, m := range out {
+		r := *m.rec
+		r.Headers = slices.Clone(m.rec.Headers)
+		recs[i] = &r
+	}
+	return recs, next, nil
+}
+
+// Close stops the driver as a clean stop of Run does: the final commit, then every task
+// closed. Snapshot afterwards is a clean restart's state.
+func (d *Driver) Close() error {
+	if d.closed || d.err != nil {
+		return d.err
+	}
+	w := d.w
+	err := w.guarantee.StopClean(context.Background(), &work{w: w})
+	for _, t := range slices.Clone(w.ordered) {
+		w.closeTaskLocked(t)
+	}
+	d.closed = true
+	if err != nil {
+		d.err = err
+	}
+	return err
+}
+
+// Snapshot is what a restart finds: every topic as written (uncommitted output of
+// at-least-once included, an open transaction's records aborted, as a broker would abort
+// them after a crash) and the committed offsets. Taken before Close it is a crash's.
+func (d *Driver) Snapshot() *DriverState {
+	s := (&DriverState{topics: d.topics, group: d.group, now: d.now, seq: d.seq}).clone()
+	for _, mt := range s.topics {
+		for _, log := range mt.parts {
+			for _, m := range log {
+				if m.pending {
+					m.pending, m.aborted = false, true
+				}
+			}
+		}
+	}
+	return s
+}
+
+func (s *DriverState) clone() *DriverState {
+	c := &DriverState{topics: map[string]*memTopic{}, group: map[topicPartition]committedOffset{}, now: s.now, seq: s.seq}
+	for name, mt := range s.topics {
+		cm := &memTopic{parts: make([][]*memRec, len(mt.parts))}
+		for i, log := range mt.parts {
+			cm.parts[i] = make([]*memRec, len(log))
+			for j, m := range log {
+				cp := *m
+				cm.parts[i][j] = &cp
+			}
+		}
+		c.topics[name] = cm
+	}
+	for tp, o := range s.group {
+		c.group[tp] = o
+	}
+	return c
+}
+
+// ChangelogTopic is the changelog topic of a store.
+func (d *Driver) ChangelogTopic(store string) string {
+	return changelog.Topic(d.w.cfg.ApplicationID, store)
+}
+
+// StoreSlices returns every task's slice of a store, in task order.
+func (d *Driver) StoreSlices(name string) ([]store.Bytes, error) {
+	var out []store.Bytes
+	for _, t := range d.w.ordered {
+		if kv, ok := t.stores[name]; ok {
+			out = append(out, kv)
+		}
+	}
+	if len(out) == 0 {
+		if d.err != nil || d.closed {
+			return nil, fmt.Errorf("eddytest: store %s: the driver stopped (%v), and its tasks with it", name, d.usable())
+		}
+		return nil, fmt.Errorf("eddytest: the topology has no store %q", name)
+	}
+	return out, nil
+}
