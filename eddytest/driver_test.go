@@ -191,7 +191,9 @@ func TestWallClockPunctuatorsRunOnTheVirtualClock(t *testing.T) {
 	}
 }
 
-type ticker struct{ ctx processor.Context[string, string] }
+type ticker struct {
+	ctx processor.Context[string, string]
+}
 
 func (p *ticker) Init(ctx processor.Context[string, string]) error {
 	p.ctx = ctx

@@ -492,7 +492,7 @@ type memTxn struct {
 	written []*memRec
 }
 
-func (x *memTxn) Begin() error       { x.open = true; return nil }
+func (x *memTxn) Begin() error        { x.open = true; return nil }
 func (x *memTxn) InTransaction() bool { return x.open }
 
 func (x *memTxn) Commit(context.Context) (bool, error) {
