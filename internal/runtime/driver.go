@@ -105,9 +105,6 @@ type DriverState struct {
 // NewDriver plans the topology's topics in memory, creates every task (one worker owns
 // them all) and restores their stores from the changelogs (empty on a first start).
 func NewDriver(cfg *Config, g *graph.Graph, opts DriverOptions) (*Driver, error) {
-	if len(g.Globals()) > 0 {
-		return nil, errors.New("eddy: the test driver does not run global tables yet; test them on a broker (eddytest.Kafka)")
-	}
 	if cfg.Bounded {
 		return nil, errors.New("eddy: the test driver does not run bounded applications; its input never ends")
 	}
@@ -120,6 +117,9 @@ func NewDriver(cfg *Config, g *graph.Graph, opts DriverOptions) (*Driver, error)
 	}
 	plan := newTopicPlan()
 	sources, sinks := externalTopics(subs)
+	for _, gl := range g.Globals() {
+		sources = append(sources, gl.Topic)
+	}
 	for _, t := range slices.Concat(sources, sinks, cfg.DeadLetterTopics()) {
 		plan.partitions[t] = opts.DefaultPartitions
 	}
@@ -139,12 +139,12 @@ func NewDriver(cfg *Config, g *graph.Graph, opts DriverOptions) (*Driver, error)
 		}
 		for _, st := range stores {
 			name := changelog.Topic(cfg.ApplicationID, st.Name)
-			h := fnv.New128a()
-			h.Write([]byte(name))
-			var id [16]byte
-			copy(id[:], h.Sum(nil))
-			plan.addChangelog(name, plan.partitions[s.Topics[0]], id)
+			plan.addChangelog(name, plan.partitions[s.Topics[0]], topicID(name))
 		}
+	}
+	for _, gl := range g.Globals() {
+		plan.globals = append(plan.globals, &globalTopic{g: gl, partitions: plan.partitions[gl.Topic], id: topicID(gl.Topic),
+			deleteRetention: 24 * time.Hour})
 	}
 	plan.maxRecordBytes = defaultBatchMaxBytes
 	if cfg.Metrics == nil {
@@ -199,6 +199,12 @@ func NewDriver(cfg *Config, g *graph.Graph, opts DriverOptions) (*Driver, error)
 		d.txn = &memTxn{d: d}
 		w.guarantee = &eos.ExactlyOnce{Txn: d.txn}
 	}
+	if len(plan.globals) > 0 {
+		if w.globals, err = openGlobalTables(cfg, plan, mgr); err != nil {
+			return nil, err
+		}
+		w.globals.produceSync = func(_ context.Context, rec *kgo.Record) error { return d.append(rec, -1, false) }
+	}
 	d.w = w
 	d.nextCommit = d.now.Add(cfg.CommitInterval)
 	if err := d.start(); err != nil {
@@ -240,6 +246,9 @@ func (d *Driver) start() error {
 		}
 	}
 	w.applyOffsetMetaLocked(need, offs)
+	if err := d.feedGlobals(); err != nil {
+		return err
+	}
 	for _, t := range w.ordered {
 		if err := d.restore(t); err != nil {
 			return err
@@ -279,6 +288,50 @@ func (d *Driver) restore(t *task) error {
 
 func (d *Driver) clock() time.Time { return d.now }
 
+// topicID is a topic's id in memory: a hash of its name.
+func topicID(name string) [16]byte {
+	h := fnv.New128a()
+	h.Write([]byte(name))
+	var id [16]byte
+	copy(id[:], h.Sum(nil))
+	return id
+}
+
+// feedGlobals applies the records of the global tables' topics not applied yet, as the
+// global reader does (read_committed under exactly-once): before the tasks' next records,
+// so a record sent after a table update meets it.
+func (d *Driver) feedGlobals() error {
+	r := d.w.globals
+	if r == nil {
+		return nil
+	}
+	var topics []kgo.FetchTopic
+	for _, t := range r.tables {
+		ft := kgo.FetchTopic{Topic: t.g.Topic}
+		for p := range t.partitions {
+			log := d.topics[t.g.Topic].parts[p]
+			end := d.end(t.g.Topic, p)
+			fp := kgo.FetchPartition{Partition: p, HighWatermark: end, LastStableOffset: end}
+			for off := t.pos[p]; off < end; off++ {
+				if m := log[off]; !m.aborted {
+					r := *m.rec
+					fp.Records = append(fp.Records, &r)
+				}
+			}
+			if len(fp.Records) > 0 {
+				ft.Partitions = append(ft.Partitions, fp)
+			}
+		}
+		if len(ft.Partitions) > 0 {
+			topics = append(topics, ft)
+		}
+	}
+	if len(topics) == 0 {
+		return nil
+	}
+	return r.apply(context.Background(), kgo.Fetches{{Topics: topics}}, nil)
+}
+
 // Now is the virtual wall clock.
 func (d *Driver) Now() time.Time { return d.now }
 
@@ -315,7 +368,7 @@ func (d *Driver) Input(partition int32, recs ...*kgo.Record) error {
 		return err
 	}
 	for _, rec := range recs {
-		if _, ok := d.w.plan.subOf[rec.Topic]; !ok {
+		if _, ok := d.w.plan.subOf[rec.Topic]; !ok && !d.isGlobal(rec.Topic) {
 			return fmt.Errorf("eddytest: no source reads topic %q", rec.Topic)
 		}
 		if partition >= 0 {
@@ -328,6 +381,10 @@ func (d *Driver) Input(partition int32, recs ...*kgo.Record) error {
 		}
 	}
 	return d.pump()
+}
+
+func (d *Driver) isGlobal(topic string) bool {
+	return d.w.globals != nil && d.w.globals.byTopic[topic] != nil
 }
 
 // usable says why the driver can take no more work, if it cannot.
@@ -601,6 +658,9 @@ func (d *Driver) round() (bool, error) {
 	w := d.w
 	if w.fatal != nil {
 		return false, w.fatal
+	}
+	if err := d.feedGlobals(); err != nil {
+		return false, err
 	}
 	fetched := d.fetchLocked()
 	if w.queuedLocked() > 0 {

@@ -110,6 +110,9 @@ type globalReader struct {
 	byTopic, byStore map[string]*globalTable
 
 	key []byte // a record's store key, reused
+	// produceSync writes a dead letter and waits for its acknowledgement (the client's,
+	// or the test driver's topics).
+	produceSync func(context.Context, *kgo.Record) error
 	// checkpointed is when checkpoints were last written, refreshed when every one was:
 	// a checkpoint's age counts against the topic's delete.retention.ms, so the unmoved
 	// ones are written again now and then, and at the end of the run.
@@ -130,17 +133,9 @@ func newGlobalReader(cfg *Config, plan *topicPlan, mgr *state.Manager) (*globalR
 	if len(plan.globals) == 0 {
 		return nil, nil
 	}
-	r := &globalReader{cfg: cfg, log: cfg.Logger.With("component", "global"), mgr: mgr,
-		byTopic: map[string]*globalTable{}, byStore: map[string]*globalTable{}}
-	for _, gt := range plan.globals {
-		slice, err := mgr.OpenGlobal(gt.g.Store)
-		if err != nil {
-			return nil, fmt.Errorf("eddy: opening global store %s: %w", gt.g.Store, err)
-		}
-		t := &globalTable{globalTopic: gt, slice: slice, pos: make([]int64, gt.partitions),
-			applied: make([]int64, gt.partitions), saved: make([]int64, gt.partitions)}
-		r.tables = append(r.tables, t)
-		r.byTopic[gt.g.Topic], r.byStore[gt.g.Store] = t, t
+	r, err := openGlobalTables(cfg, plan, mgr)
+	if err != nil {
+		return nil, err
 	}
 	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, cfg.ClientOpts...)
 	opts = append(opts,
@@ -162,6 +157,25 @@ func newGlobalReader(cfg *Config, plan *topicPlan, mgr *state.Manager) (*globalR
 		return nil, fmt.Errorf("eddy: global table client: %w", err)
 	}
 	r.cl = cl
+	r.produceSync = func(ctx context.Context, rec *kgo.Record) error { return cl.ProduceSync(ctx, rec).FirstErr() }
+	return r, nil
+}
+
+// openGlobalTables makes a reader of the plan's global tables with their stores open,
+// and no client yet.
+func openGlobalTables(cfg *Config, plan *topicPlan, mgr *state.Manager) (*globalReader, error) {
+	r := &globalReader{cfg: cfg, log: cfg.Logger.With("component", "global"), mgr: mgr,
+		byTopic: map[string]*globalTable{}, byStore: map[string]*globalTable{}}
+	for _, gt := range plan.globals {
+		slice, err := mgr.OpenGlobal(gt.g.Store)
+		if err != nil {
+			return nil, fmt.Errorf("eddy: opening global store %s: %w", gt.g.Store, err)
+		}
+		t := &globalTable{globalTopic: gt, slice: slice, pos: make([]int64, gt.partitions),
+			applied: make([]int64, gt.partitions), saved: make([]int64, gt.partitions)}
+		r.tables = append(r.tables, t)
+		r.byTopic[gt.g.Topic], r.byStore[gt.g.Store] = t, t
+	}
 	return r, nil
 }
 
@@ -468,7 +482,7 @@ func (r *globalReader) failed(ctx context.Context, t *globalTable, rec *kgo.Reco
 	case DeadLetter:
 		// Acknowledged before the position passes the record (at-least-once: a crash
 		// before the next checkpoint writes it again).
-		if err := r.cl.ProduceSync(ctx, deadLetter(rec, re, pol.Topic)).FirstErr(); err != nil {
+		if err := r.produceSync(ctx, deadLetter(rec, re, pol.Topic)); err != nil {
 			return fmt.Errorf("eddy: global table %s: dead-lettering record %s to %s: %w", t.g.Store, c, pol.Topic, err)
 		}
 		r.count("eddy_records_dead_lettered_total", "Records written to a dead-letter topic after a failure.", rec.Topic, re.Kind)

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"maps"
+	"testing"
+
+	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/serde"
+)
+
+// The topology in the test driver: no broker, no sleeps. Lines spread over four
+// partitions; the words meet again by key behind the repartition topic, so each word's
+// count is its number of occurrences in all of them.
+func TestWordCountTopology(t *testing.T) {
+	d := eddytest.New(t, Build(), eddytest.Partitions(linesTopic, 4))
+	lines := eddytest.Input(d, linesTopic, serde.String(), serde.String())
+	counts := eddytest.Output(d, countsTopic, serde.String(), serde.Int64())
+	for i, line := range []string{"the cat and the hat", "The end, the END", "a cat"} {
+		if err := lines.Send("", line, eddytest.ToPartition(int32(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]int64{}
+	for _, kv := range counts.Latest() {
+		got[kv.Key] = kv.Value
+	}
+	want := map[string]int64{"the": 4, "cat": 2, "and": 1, "hat": 1, "end": 2, "a": 1}
+	if !maps.Equal(got, want) {
+		t.Fatalf("counts %v, want %v", got, want)
+	}
+	// The table's store holds the same counts.
+	n, found, err := eddytest.Store(d, "word-counts", serde.String(), serde.Int64()).Get("the")
+	if err != nil || !found || n != 4 {
+		t.Fatalf("store: the = %d (found %v, err %v), want 4", n, found, err)
+	}
+}
