@@ -23,12 +23,14 @@ func must(t *testing.T, err error) {
 }
 
 // wordCount counts words by re-keying through a repartition topic.
-func wordCount() *topology.Topology {
+func wordCount() *topology.Topology { return wordCountOn("lines", "word-counts") }
+
+func wordCountOn(in, out string) *topology.Topology {
 	top := topology.New()
-	lines := topology.From(top, "lines", serde.String(), serde.String())
+	lines := topology.From(top, in, serde.String(), serde.String())
 	words := topology.FlatMapValues(lines, strings.Fields)
 	counts := topology.Count(topology.GroupBy(words, func(_, w string) string { return w }, serde.String(), serde.String()), "counts")
-	topology.To(counts.ToStream(), "word-counts", serde.String(), serde.Int64())
+	topology.To(counts.ToStream(), out, serde.String(), serde.Int64())
 	return top
 }
 

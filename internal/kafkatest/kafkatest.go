@@ -66,6 +66,17 @@ func Bootstrap(t testing.TB) []string {
 	return brokerSource.brokers
 }
 
+// Resolve says where the tests' broker comes from, as Bootstrap decides it: its seed
+// brokers, or why there is none (skip), or the error of a broker that should have been
+// there. It is resolved once per test binary.
+func Resolve() (brokers []string, skip string, err error) {
+	brokerSource.once.Do(resolve)
+	return brokerSource.brokers, brokerSource.skip, brokerSource.err
+}
+
+// FromEnv reports whether the broker is the one KAFKA_BOOTSTRAP names.
+func FromEnv() bool { return strings.TrimSpace(os.Getenv("KAFKA_BOOTSTRAP")) != "" }
+
 func resolve() {
 	if env := strings.TrimSpace(os.Getenv("KAFKA_BOOTSTRAP")); env != "" {
 		for _, b := range strings.Split(env, ",") {

@@ -1,0 +1,425 @@
+package eddytest_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/embedded"
+	"github.com/eddy-streams/eddy/internal/kafkatest/ends"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// The differential test: random input through the driver and through an App on the
+// embedded broker, the same outputs from both.
+
+const (
+	diffInPartitions  = 3
+	diffOutPartitions = 2
+	// diffBound is every source's out-of-orderness bound. The input never goes further
+	// back than that behind the newest record, so no record is late: which records a
+	// broker run finds late would depend on how it interleaves its partitions.
+	diffBound = 2 * time.Second
+)
+
+var (
+	diffSeeds = []uint64{1, 2, 3}
+	diffT0    = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+)
+
+// diffRecord is one input record: its key, value, partition and event time.
+type diffRecord struct {
+	key, value string
+	partition  int32
+	ts         time.Time
+}
+
+// diffInput makes the input of a seed: a few hundred records over 20 keys (k00 hotter
+// than the rest) on diffInPartitions partitions, with event times that mostly rise and a
+// quarter of the time go back by less than diffBound behind the newest record so far
+// (the newest over every partition, so each partition stays within the bound too), some
+// at the same millisecond. Then a record per partition an hour later, whose watermark
+// closes every window and session before it. Values are "p<partition>-<index>-<n>",
+// with n a random number in [0, 100) that the topologies filter and group on.
+func diffInput(seed uint64) []diffRecord {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed^seed))
+	n := 300 + rng.IntN(100)
+	newest := diffT0
+	out := make([]diffRecord, 0, n+diffInPartitions)
+	for i := range n {
+		newest = newest.Add(time.Duration(rng.Int64N(120)) * time.Millisecond)
+		ts := newest
+		if rng.IntN(4) == 0 {
+			ts = newest.Add(-time.Duration(rng.Int64N(diffBound.Milliseconds())) * time.Millisecond)
+		}
+		k := rng.IntN(20)
+		if rng.IntN(6) == 0 {
+			k = 0
+		}
+		p := rng.Int32N(diffInPartitions)
+		out = append(out, diffRecord{key: fmt.Sprintf("k%02d", k), value: fmt.Sprintf("p%d-%04d-%d", p, i, rng.IntN(100)), partition: p, ts: ts})
+	}
+	for p := range int32(diffInPartitions) {
+		out = append(out, diffRecord{key: "flush", value: fmt.Sprintf("p%d-flush-1", p), partition: p, ts: newest.Add(time.Hour)})
+	}
+	return out
+}
+
+// diffNumber is the trailing number of a value.
+func diffNumber(v string) int {
+	n, _ := strconv.Atoi(v[strings.LastIndexByte(v, '-')+1:])
+	return n
+}
+
+// diffOut is one output record, its value formatted.
+type diffOut struct {
+	key, value string
+	partition  int32
+	offset     int64
+	ts         time.Time
+}
+
+// String is the record as the windowed comparisons see it: key, value, event time and
+// partition — all of them deterministic for a windowed result.
+func (r diffOut) String() string {
+	return fmt.Sprintf("%s=%s @%d p%d", r.key, r.value, r.ts.UnixMilli(), r.partition)
+}
+
+// diffCase is a topology under test and how its two outputs must agree.
+type diffCase struct {
+	name string
+	// build reads in and writes out.
+	build func(in, out string) *topology.Topology
+	// int64Values: out's values are serde.Int64 (else serde.String).
+	int64Values bool
+	compare     func(t *testing.T, driver, broker []diffOut)
+}
+
+func diffSource(top *topology.Topology, in string) topology.Stream[string, string] {
+	return topology.From(top, in, serde.String(), serde.String(), topology.OutOfOrderness(diffBound))
+}
+
+// diffWindowsTo writes windowed counts to out as "key@start-end" = "count" (ms).
+func diffWindowsTo(counts topology.Stream[topology.Windowed[string], int64], out string) {
+	topology.To(topology.Map(counts, func(k topology.Windowed[string], n int64) (string, string) {
+		return fmt.Sprintf("%s@%d-%d", k.Key, k.Start.UnixMilli(), k.End.UnixMilli()), strconv.FormatInt(n, 10)
+	}), out, serde.String(), serde.String())
+}
+
+func diffWindowed(w topology.Windows) func(in, out string) *topology.Topology {
+	return func(in, out string) *topology.Topology {
+		top := topology.New()
+		g := topology.GroupByKey(diffSource(top, in), serde.String(), serde.String())
+		diffWindowsTo(topology.WindowedCount(topology.WindowBy(g, w), "win"), out)
+		return top
+	}
+}
+
+var diffCases = []diffCase{
+	{
+		name: "stateless",
+		build: func(in, out string) *topology.Topology {
+			top := topology.New()
+			up := topology.MapValues(diffSource(top, in), strings.ToUpper, topology.Named("upper"))
+			kept := up.Filter(func(_, v string) bool { return diffNumber(v)%3 != 0 }, topology.Named("keep"))
+			topology.To(kept, out, serde.String(), serde.String())
+			return top
+		},
+		compare: compareStateless,
+	},
+	{
+		name: "count-repartitioned",
+		build: func(in, out string) *topology.Topology {
+			top := topology.New()
+			byGroup := topology.GroupBy(diffSource(top, in), func(_, v string) string { return "g" + strconv.Itoa(diffNumber(v)%7) },
+				serde.String(), serde.String(), topology.Named("by-group"))
+			topology.To(topology.Count(byGroup, "group-counts").ToStream(), out, serde.String(), serde.Int64())
+			return top
+		},
+		int64Values: true,
+		compare:     compareCounts,
+	},
+	{name: "tumbling", build: diffWindowed(topology.TumblingWindows(2 * time.Second)), compare: compareWindows},
+	{name: "hopping", build: diffWindowed(topology.HoppingWindows(3*time.Second, time.Second)), compare: compareWindows},
+	{name: "sliding", build: diffWindowed(topology.SlidingWindows(2 * time.Second)), compare: compareWindows},
+	{
+		name: "sessions",
+		build: func(in, out string) *topology.Topology {
+			top := topology.New()
+			g := topology.GroupByKey(diffSource(top, in), serde.String(), serde.String())
+			diffWindowsTo(topology.SessionCount(topology.SessionBy(g, topology.Sessions(3*time.Second)), "sessions"), out)
+			return top
+		},
+		compare: compareWindows,
+	},
+}
+
+// TestDifferentialDriverAndBroker runs each topology over the input of each seed through
+// the driver and through an App on one embedded broker, and compares the outputs as a
+// user relies on them.
+func TestDifferentialDriverAndBroker(t *testing.T) {
+	cluster, err := embedded.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close) // after every parallel subtest
+	for _, c := range diffCases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, seed := range diffSeeds {
+				t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+					t.Parallel()
+					input := diffInput(seed)
+					// Names of their own on the shared broker. (The application ids are no
+					// prefix of each other's followed by "-": ends.CaughtUp finds an
+					// application's repartition topics by that prefix.)
+					id := fmt.Sprintf("diff-%s-seed%d", c.name, seed)
+					in, out := id+"-in", id+"-out"
+					driver := runOnDriver(t, c, in, out, input)
+					broker := runOnBroker(t, cluster, c, id, in, out, input, len(driver))
+					t.Logf("%d records in, %d out of the driver, %d out of the broker", len(input), len(driver), len(broker))
+					c.compare(t, driver, broker)
+				})
+			}
+		})
+	}
+}
+
+func runOnDriver(t *testing.T, c diffCase, in, out string, input []diffRecord) []diffOut {
+	t.Helper()
+	d := eddytest.New(t, c.build(in, out), eddytest.Partitions(in, diffInPartitions), eddytest.Partitions(out, diffOutPartitions))
+	src := eddytest.Input(d, in, serde.String(), serde.String())
+	for _, r := range input {
+		must(t, src.Send(r.key, r.value, eddytest.At(r.ts), eddytest.ToPartition(r.partition)))
+	}
+	var got []diffOut
+	if c.int64Values {
+		for _, r := range eddytest.Output(d, out, serde.String(), serde.Int64()).ReadAll() {
+			got = append(got, diffOut{key: r.Key, value: strconv.FormatInt(r.Value, 10), partition: r.Partition, offset: r.Offset, ts: r.Timestamp})
+		}
+	} else {
+		for _, r := range eddytest.Output(d, out, serde.String(), serde.String()).ReadAll() {
+			got = append(got, diffOut{key: r.Key, value: r.Value, partition: r.Partition, offset: r.Offset, ts: r.Timestamp})
+		}
+	}
+	return got
+}
+
+// runOnBroker creates the topics, produces the input (each record to its partition, with
+// its timestamp), runs an App until its output has want records — or a deadline passes —
+// and it has caught up with its input and repartition topics, stops it, and returns
+// everything it wrote to out.
+func runOnBroker(t *testing.T, cluster *embedded.Cluster, c diffCase, appID, in, out string, input []diffRecord, want int) []diffOut {
+	t.Helper()
+	brokers := cluster.Brokers()
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	must(t, cluster.CreateTopic(ctx, in, diffInPartitions))
+	must(t, cluster.CreateTopic(ctx, out, diffOutPartitions))
+
+	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	must(t, err)
+	recs := make([]*kgo.Record, len(input))
+	for i, r := range input {
+		recs[i] = &kgo.Record{Topic: in, Partition: r.partition, Key: []byte(r.key), Value: []byte(r.value), Timestamp: r.ts}
+	}
+	err = producer.ProduceSync(ctx, recs...).FirstErr()
+	producer.Close()
+	must(t, err)
+
+	app, err := eddy.New(c.build(in, out), eddy.ApplicationID(appID), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState())
+	must(t, err)
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(runCtx) }()
+	stopped := false
+	stopApp := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		stop()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("Run did not return within 30 s of its cancel")
+		}
+	}
+	defer stopApp()
+
+	// Poll the output until the driver's number of records came (or the deadline: the
+	// comparison below then says what is missing).
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(out),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxWait(100*time.Millisecond)) // kfake answers a waiting fetch only at its deadline
+	must(t, err)
+	for n := 0; n < want && ctx.Err() == nil; {
+		fs := consumer.PollFetches(ctx)
+		n += len(fs.Records())
+		select {
+		case err := <-done:
+			consumer.Close()
+			stopped = true
+			t.Fatalf("Run returned before its output was complete: %v", err)
+		default:
+		}
+	}
+	consumer.Close()
+	// Then prove that no more is coming: the App has committed all its input, and what it
+	// wrote for it is below the end offsets read after that.
+	ends.WaitCaughtUp(t, brokers, appID, 30*time.Second, in)
+	stopApp()
+	var got []diffOut
+	for _, r := range ends.Read(t, brokers, out, kgo.ReadCommitted()) {
+		o := diffOut{key: string(r.Key), partition: r.Partition, offset: r.Offset, ts: r.Timestamp}
+		switch {
+		case r.Value == nil:
+			o.value = "<tombstone>"
+		case c.int64Values:
+			n, err := serde.Int64().Decode(r.Value)
+			if err != nil {
+				t.Fatalf("%s/%d@%d: %v", r.Topic, r.Partition, r.Offset, err)
+			}
+			o.value = strconv.FormatInt(n, 10)
+		default:
+			o.value = string(r.Value)
+		}
+		got = append(got, o)
+	}
+	return got
+}
+
+// compareStateless compares the sequences in which the records reach each output
+// partition — as written by each input partition's task. Records of several input
+// partitions meet in an output partition (keys are placed by their hash), and how the
+// tasks' writes interleave there is up to the broker's timing; each task's own order is
+// not. The values carry their input partition ("P1-…" once upper-cased).
+func compareStateless(t *testing.T, driver, broker []diffOut) {
+	t.Helper()
+	seqs := func(recs []diffOut) map[string][]string {
+		out := map[string][]string{}
+		for _, r := range recs {
+			from, _, _ := strings.Cut(r.value, "-")
+			k := fmt.Sprintf("out p%d from %s", r.partition, strings.ToLower(from))
+			out[k] = append(out[k], fmt.Sprintf("%s=%s @%d", r.key, r.value, r.ts.UnixMilli()))
+		}
+		return out
+	}
+	if len(driver) < 100 {
+		t.Fatalf("the driver wrote only %d records: the input is too small to tell anything", len(driver))
+	}
+	d, b := seqs(driver), seqs(broker)
+	for _, k := range slices.Sorted(maps.Keys(mergeKeys(d, b))) {
+		if !slices.Equal(d[k], b[k]) {
+			t.Errorf("%s:\ndriver %v\nbroker %v", k, d[k], b[k])
+		}
+	}
+	if len(driver) != len(broker) {
+		t.Errorf("the driver wrote %d records, the broker %d", len(driver), len(broker))
+	}
+}
+
+// compareCounts compares a table's update stream. The order in which a count task reads
+// its repartition partition — written by every input task — depends on the broker's
+// timing, so which record of a key comes when, and the partition-wide order, are not
+// deterministic. Per key they are: every update of a key comes from the one task that owns
+// it and adds one, in order, to one output partition. So: the same number of records, the
+// same final count per key, and per key the same sequence of updates (1, 2, … n) on the
+// same partition.
+func compareCounts(t *testing.T, driver, broker []diffOut) {
+	t.Helper()
+	if len(driver) != len(broker) {
+		t.Errorf("the driver wrote %d updates, the broker %d", len(driver), len(broker))
+	}
+	perKey := func(recs []diffOut) (map[string][]string, map[string]string) {
+		seq, last := map[string][]string{}, map[string]string{}
+		for _, r := range recs {
+			// Records are in offset order per partition, and a key has one partition.
+			seq[r.key] = append(seq[r.key], fmt.Sprintf("%s p%d", r.value, r.partition))
+			last[r.key] = r.value
+		}
+		return seq, last
+	}
+	dSeq, dLast := perKey(driver)
+	bSeq, bLast := perKey(broker)
+	if len(dLast) < 5 {
+		t.Fatalf("the driver counted only %d keys: %v", len(dLast), dLast)
+	}
+	if !maps.Equal(dLast, bLast) {
+		t.Errorf("final counts:\ndriver %v\nbroker %v", dLast, bLast)
+	}
+	for _, k := range slices.Sorted(maps.Keys(mergeKeys(dSeq, bSeq))) {
+		if !slices.Equal(dSeq[k], bSeq[k]) {
+			t.Errorf("updates of %s:\ndriver %v\nbroker %v", k, dSeq[k], bSeq[k])
+		}
+	}
+}
+
+// compareWindows compares windowed results as a multiset: each window is emitted once, when
+// the watermark of its task closes it, with its count, its time and its key's partition —
+// all deterministic, since no record is late. The order across tasks is not.
+func compareWindows(t *testing.T, driver, broker []diffOut) {
+	t.Helper()
+	sorted := func(recs []diffOut) []string {
+		out := make([]string, len(recs))
+		for i, r := range recs {
+			out[i] = r.String()
+		}
+		slices.Sort(out)
+		return out
+	}
+	d, b := sorted(driver), sorted(broker)
+	if len(d) < 50 {
+		t.Fatalf("the driver emitted only %d windows: %v", len(d), d)
+	}
+	if slices.Equal(d, b) {
+		return
+	}
+	onlyD, onlyB := multisetDiff(d, b)
+	t.Errorf("windowed results differ: %d from the driver, %d from the broker\nonly from the driver: %v\nonly from the broker: %v",
+		len(d), len(b), onlyD, onlyB)
+}
+
+// multisetDiff returns what a has more of than b, and b more than a; both sorted.
+func multisetDiff(a, b []string) (onlyA, onlyB []string) {
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i] < b[j]):
+			onlyA = append(onlyA, a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			onlyB = append(onlyB, b[j])
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	return onlyA, onlyB
+}
+
+func mergeKeys[V any](a, b map[string]V) map[string]bool {
+	out := map[string]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
+}

@@ -1,0 +1,79 @@
+package eddytest_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/eddytest"
+	"github.com/eddy-streams/eddy/serde"
+)
+
+// The fixture as an integration test uses it: a broker (the real one under make test and
+// CI, else the embedded one), topics, typed input, an App on eddy's defaults but a short
+// commit interval, and the output read to its end — the driver's answer, on a broker.
+func TestKafkaFixtureRunsAnApp(t *testing.T) {
+	for _, eos := range []bool{false, true} {
+		name := "at-least-once"
+		if eos {
+			name = "exactly-once"
+		}
+		t.Run(name, func(t *testing.T) {
+			b := eddytest.Kafka(t, eddytest.AllowEmbedded())
+			t.Logf("broker from %s at %v", b.Source, b.Bootstrap())
+			lines, counts := b.Topic("lines"), b.Topic("counts")
+			b.CreateTopic(lines, 2)
+			b.CreateTopic(counts, 1)
+			top := wordCountOn(lines, counts)
+			eddytest.Produce(b, lines, serde.String(), serde.String(), []eddytest.KeyValue[string, string]{
+				{Key: "a", Value: "the cat"}, {Key: "b", Value: "the dog"}, {Key: "c", Value: "a cat"}})
+			opts := []eddy.Opt{eddy.ApplicationID(b.Topic("app")), eddy.Brokers(b.Bootstrap()...), eddy.StateDir(t.TempDir()),
+				eddy.CommitInterval(200 * time.Millisecond)}
+			if eos {
+				opts = append(opts, eddy.ExactlyOnce())
+			}
+			app, err := eddy.New(top, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- app.Run(ctx) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+					t.Errorf("run: %v", err)
+				}
+			}()
+			want := map[string]int64{"the": 2, "cat": 2, "dog": 1, "a": 1}
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				got := map[string]int64{}
+				for _, r := range eddytest.ReadToEnd(b, counts, serde.String(), serde.Int64(), 30*time.Second) {
+					got[r.Key] = r.Value
+				}
+				if equal(got, want) {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("counts %v, want %v", got, want)
+				}
+				time.Sleep(100 * time.Millisecond) // polling the broker's output, not waiting on the driver
+			}
+		})
+	}
+}
+
+func equal(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
