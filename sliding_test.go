@@ -12,7 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/eddytest"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
@@ -64,22 +64,6 @@ func TestSlidingWindows(t *testing.T) {
 	ref := slidingReference(input, d)
 	for _, mode := range []string{"final", "updates"} {
 		t.Run(mode, func(t *testing.T) {
-			brokers := startEmbedded(t, map[string]int32{"events": 1, "windows": 1})
-			cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var rs []*kgo.Record
-			for _, r := range input {
-				rs = append(rs, &kgo.Record{Topic: "events", Key: []byte(r.key), Value: []byte(r.value), Timestamp: time.UnixMilli(r.ts)})
-			}
-			// The flush: moves the watermark past every window above.
-			rs = append(rs, &kgo.Record{Topic: "events", Key: []byte("z"), Value: []byte("flush"), Timestamp: time.UnixMilli(base + 60_000)})
-			if err := cl.ProduceSync(t.Context(), rs...).FirstErr(); err != nil {
-				t.Fatal(err)
-			}
-			cl.Close()
-
 			top := topology.New()
 			s := topology.From(top, "events", serde.String(), serde.String(), topology.OutOfOrderness(2*time.Second))
 			var opts []topology.Option
@@ -95,24 +79,29 @@ func TestSlidingWindows(t *testing.T) {
 				slices.Sort(vs)
 				return fmt.Sprintf("%s@%d-%d", k.Key, k.Start.UnixMilli(), k.End.UnixMilli()), strings.Join(vs, ",")
 			}), "windows", serde.String(), serde.String())
-			app, err := eddy.New(top, eddy.ApplicationID("sliding-"+mode), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
-				eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
-			if err != nil {
+			d := eddytest.New(t, top)
+			in := eddytest.Input(d, "events", serde.String(), serde.String())
+			for _, r := range input {
+				if err := in.Send(r.key, r.value, eddytest.At(time.UnixMilli(r.ts))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The flush: moves the watermark past every window above.
+			if err := in.Send("z", "flush", eddytest.At(time.UnixMilli(base+60_000))); err != nil {
 				t.Fatal(err)
 			}
-			stopCaughtUp(t, brokers, "sliding-"+mode, runApp(t, app), "events")
-			var got []*kgo.Record
-			for _, r := range readAll(t, brokers, "windows") {
+			var got []eddytest.KeyValue[string, string]
+			for _, r := range eddytest.Output(d, "windows", serde.String(), serde.String()).ReadKeyValues() {
 				// The flush record's own windows: open in final mode (so any is an error
 				// below), updated in update mode.
-				if mode == "updates" && strings.HasPrefix(string(r.Key), "z@") {
+				if mode == "updates" && strings.HasPrefix(r.Key, "z@") {
 					continue
 				}
 				got = append(got, r)
 			}
 			last := map[string]string{}
 			for _, r := range got {
-				last[string(r.Key)] = string(r.Value)
+				last[r.Key] = r.Value
 			}
 			if mode == "final" && len(got) != len(ref) {
 				t.Errorf("%d windows emitted, want each of the %d once", len(got), len(ref))
@@ -139,7 +128,7 @@ func TestSlidingWindows(t *testing.T) {
 func TestSlidingWindowLateRecord(t *testing.T) {
 	// d = 1 s, bound 0: after a@5000 the watermark is 4999; a@3000 could be only in
 	// windows ending by 4000: late. a@4500 is not (its left window ends at 4500).
-	got, late := runLateCase(t, "sliding-late", []timed{{"a", 5000}, {"a", 3000}, {"a", 4500}, {"z", 60000}},
+	got, late := runLateCase(t, []timed{{"a", 5000}, {"a", 3000}, {"a", 4500}, {"z", 60000}},
 		func(g topology.Grouped[string, string]) topology.Stream[topology.Windowed[string], int64] {
 			return topology.WindowedCount(topology.WindowBy(g, topology.SlidingWindows(time.Second)), "sliding", topology.LateRecordsTo("late"))
 		})

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/eddytest"
 	"github.com/eddy-streams/eddy/internal/kafkatest/ends"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
@@ -79,15 +80,10 @@ func keyValues(recs []*kgo.Record) []string {
 // Out-of-order records within the bound: 1 s tumbling counts equal the reference, each
 // window is emitted once, when the watermark passes its end; a window still open is not.
 func TestTumblingWindowsOutOfOrder(t *testing.T) {
-	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1})
 	input := []timed{{"a", 1000}, {"a", 1500}, {"b", 2100}, {"a", 900}, {"a", 2999}, {"b", 1999}, {"a", 3000}, {"b", 2500},
 		{"a", 4100}, {"b", 3900}}
-	// The flush: far enough ahead to close every window above (watermark 9999 − 2000 − 1),
-	// itself in a window that stays open.
-	input = append(input, timed{"z", 9999})
-	produceTimed(t, brokers, "events", 0, input...)
 	ref := map[string]int{}
-	for _, r := range input[:len(input)-1] {
+	for _, r := range input {
 		ref[fmt.Sprintf("%s@%d", r.key, r.ts/1000*1000)]++
 	}
 	var want []string
@@ -95,32 +91,28 @@ func TestTumblingWindowsOutOfOrder(t *testing.T) {
 		want = append(want, fmt.Sprintf("%s=%d", k, n))
 	}
 	slices.Sort(want)
-
-	app, err := eddy.New(windowedCounts(topology.TumblingWindows(time.Second), "events"), eddy.ApplicationID("tumbling"),
-		eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()), eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
-	if err != nil {
-		t.Fatal(err)
+	d := eddytest.New(t, windowedCounts(topology.TumblingWindows(time.Second), "events"))
+	sendTimed(t, d, "events", input...)
+	// The watermark is 4100 − 2000 − 1: the windows that end by 2099 are final.
+	if got, closed := driverCounts(t, d, "counts"), []string{"a@0=1", "a@1000=2", "b@1000=1"}; !slices.Equal(got, closed) {
+		t.Fatalf("windows emitted at watermark 2099: %v, want %v", got, closed)
 	}
-	stopCaughtUp(t, brokers, "tumbling", runApp(t, app), "events")
-	if got := readCounts(t, brokers); !slices.Equal(got, want) {
+	// Far enough ahead to close every window above (watermark 9999 − 2000 − 1), itself
+	// in a window that stays open.
+	sendTimed(t, d, "events", timed{"z", 9999})
+	if got := driverCounts(t, d, "counts"); !slices.Equal(got, want) {
 		t.Errorf("windows:\n got %v\nwant %v", got, want)
 	}
 }
 
 // Hopping windows: a record counts in every window that contains it.
 func TestHoppingWindows(t *testing.T) {
-	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1})
-	produceTimed(t, brokers, "events", 0, timed{"a", 1100}, timed{"a", 1600}, timed{"a", 2200}, timed{"z", 20000})
+	d := eddytest.New(t, windowedCounts(topology.HoppingWindows(2*time.Second, time.Second), "events"))
+	sendTimed(t, d, "events", timed{"a", 1100}, timed{"a", 1600}, timed{"a", 2200}, timed{"z", 20000})
 	// 2 s windows every 1 s: [0,2000) has 1100, 1600; [1000,3000) has all three;
 	// [2000,4000) has 2200.
 	want := []string{"a@0=2", "a@1000=3", "a@2000=1"}
-	app, err := eddy.New(windowedCounts(topology.HoppingWindows(2*time.Second, time.Second), "events"), eddy.ApplicationID("hopping"),
-		eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()), eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopCaughtUp(t, brokers, "hopping", runApp(t, app), "events")
-	if got := readCounts(t, brokers); !slices.Equal(got, want) {
+	if got := driverCounts(t, d, "counts"); !slices.Equal(got, want) {
 		t.Errorf("hopping windows = %v, want %v", got, want)
 	}
 }
@@ -128,24 +120,34 @@ func TestHoppingWindows(t *testing.T) {
 // A record whose window is already final goes to the late-records topic with its key,
 // value and time, and is not counted; a record late but within grace still counts.
 func TestLateRecordsGoToTheLateTopic(t *testing.T) {
-	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1, "late": 1})
+	top := windowedCounts(topology.TumblingWindows(time.Second).Grace(500*time.Millisecond), "events", topology.LateRecordsTo("late"))
+	d := eddytest.New(t, top)
 	// Bound 2 s. After 6000 the watermark is 3999: window [1000,2000) is final, and with
 	// 500 ms grace [3000,4000) is not (3999 − 1 + 500 > 3999).
-	produceTimed(t, brokers, "events", 0, timed{"a", 1000}, timed{"a", 6000}, timed{"late", 1500}, timed{"a", 3500}, timed{"z", 30000})
-	app, err := eddy.New(windowedCounts(topology.TumblingWindows(time.Second).Grace(500*time.Millisecond), "events",
-		topology.LateRecordsTo("late")), eddy.ApplicationID("late"),
-		eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()), eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
+	sendTimed(t, d, "events", timed{"a", 1000}, timed{"a", 6000}, timed{"late", 1500}, timed{"a", 3500}, timed{"z", 30000})
+	if got, want := driverCounts(t, d, "counts"), []string{"a@1000=1", "a@3000=1", "a@6000=1"}; !slices.Equal(got, want) {
+		t.Errorf("windows = %v, want %v", got, want)
+	}
+	late := eddytest.Output(d, "late", serde.String(), serde.String()).ReadAll()
+	if len(late) != 1 || late[0].Key != "late" || late[0].Value != "v" || late[0].Timestamp.UnixMilli() != 1500 {
+		t.Errorf("late records = %v", late)
+	}
+	if n, other := d.LateRecords("win"), d.LateRecords("nope"); n != 1 || other != 0 {
+		t.Errorf("LateRecords(win) = %d, LateRecords(nope) = %d; want 1 and 0", n, other)
+	}
+}
+
+// An App counts late records in its metrics, by store, and LateRecords reads them.
+func TestLateRecordsInTheAppsMetrics(t *testing.T) {
+	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1, "late": 1})
+	produceTimed(t, brokers, "events", 0, timed{"a", 1000}, timed{"a", 6000}, timed{"late", 1500}, timed{"z", 30000})
+	app, err := eddy.New(windowedCounts(topology.TumblingWindows(time.Second), "events", topology.LateRecordsTo("late")),
+		eddy.ApplicationID("late"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()), eddy.CommitInterval(50*time.Millisecond),
+		eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	stopCaughtUp(t, brokers, "late", runApp(t, app), "events")
-	got, late := readCounts(t, brokers), readAll(t, brokers, "late")
-	if want := []string{"a@1000=1", "a@3000=1", "a@6000=1"}; !slices.Equal(got, want) {
-		t.Errorf("windows = %v, want %v", got, want)
-	}
-	if len(late) != 1 || string(late[0].Key) != "late" || string(late[0].Value) != "v" || late[0].Timestamp.UnixMilli() != 1500 {
-		t.Errorf("late records = %v", late)
-	}
 	var text strings.Builder
 	if err := app.WriteMetrics(&text); err != nil {
 		t.Fatal(err)
@@ -220,22 +222,20 @@ func TestBoundedRunReturnsWithAllWindows(t *testing.T) {
 // Session windows: records of a key at most the gap apart form one session; a record
 // between two sessions merges them; each session's count is emitted once, when final.
 func TestSessionWindows(t *testing.T) {
-	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1})
-	// Gap 1 s. a: 1000, 1500 | 4000 → then 2400 joins the first, 3200 bridges both.
-	produceTimed(t, brokers, "events", 0, timed{"a", 1000}, timed{"a", 1500}, timed{"b", 1200}, timed{"a", 4000},
-		timed{"a", 2400}, timed{"a", 3200}, timed{"b", 9000}, timed{"z", 30000})
 	top := topology.New()
 	s := topology.From(top, "events", serde.String(), serde.String(), topology.OutOfOrderness(2*time.Second))
 	counts := topology.SessionCount(topology.SessionBy(topology.GroupByKey(s, serde.String(), serde.String()), topology.Sessions(time.Second)), "sessions")
 	countsTo(counts, "counts")
-	app, err := eddy.New(top, eddy.ApplicationID("sessions"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
-		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
-	if err != nil {
-		t.Fatal(err)
+	d := eddytest.New(t, top)
+	// Gap 1 s. a: 1000, 1500 | 4000 → then 2400 joins the first, 3200 bridges both.
+	sendTimed(t, d, "events", timed{"a", 1000}, timed{"a", 1500}, timed{"b", 1200}, timed{"a", 4000},
+		timed{"a", 2400}, timed{"a", 3200}, timed{"b", 9000})
+	// The watermark is 6999: b's first session is final, a's (ending at 4001 + 1 s gap) too.
+	if got, want := driverCounts(t, d, "counts"), []string{"a@1000-4001=5", "b@1200-1201=1"}; !slices.Equal(got, want) {
+		t.Errorf("sessions = %v, want %v", got, want)
 	}
-	stopCaughtUp(t, brokers, "sessions", runApp(t, app), "events")
-	want := []string{"a@1000-4001=5", "b@1200-1201=1", "b@9000-9001=1"}
-	if got := readCounts(t, brokers); !slices.Equal(got, want) {
+	sendTimed(t, d, "events", timed{"z", 30000})
+	if got, want := driverCounts(t, d, "counts"), []string{"a@1000-4001=5", "b@1200-1201=1", "b@9000-9001=1"}; !slices.Equal(got, want) {
 		t.Errorf("sessions = %v, want %v", got, want)
 	}
 }
@@ -244,7 +244,7 @@ func TestSessionWindows(t *testing.T) {
 // late: sent to the late topic and not counted.
 func TestSessionLateRecord(t *testing.T) {
 	// Bound 0: after 10000 the watermark is 9999; a@1000 (gap 1 s) is late.
-	got, late := runLateCase(t, "sessions-late", []timed{{"a", 5000}, {"a", 10000}, {"a", 1000}, {"z", 60000}},
+	got, late := runLateCase(t, []timed{{"a", 5000}, {"a", 10000}, {"a", 1000}, {"z", 60000}},
 		func(g topology.Grouped[string, string]) topology.Stream[topology.Windowed[string], int64] {
 			return topology.SessionCount(topology.SessionBy(g, topology.Sessions(time.Second)), "sessions", topology.LateRecordsTo("late"))
 		})
@@ -257,23 +257,40 @@ func TestSessionLateRecord(t *testing.T) {
 }
 
 // runLateCase runs a windowed count (made by count from the stream grouped by key, its
-// late records to "late") over input with no out-of-orderness until it has processed the
-// input, and returns all the counts (see readCounts) and all the late records.
-func runLateCase(t *testing.T, appID string, input []timed,
-	count func(topology.Grouped[string, string]) topology.Stream[topology.Windowed[string], int64]) ([]string, []*kgo.Record) {
+// late records to "late") over input with no out-of-orderness in the test driver, and
+// returns all the counts (see driverCounts) and all the late records.
+func runLateCase(t *testing.T, input []timed,
+	count func(topology.Grouped[string, string]) topology.Stream[topology.Windowed[string], int64]) ([]string, []eddytest.Record[string, string]) {
 	t.Helper()
-	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1, "late": 1})
-	produceTimed(t, brokers, "events", 0, input...)
 	top := topology.New()
 	s := topology.From(top, "events", serde.String(), serde.String())
 	countsTo(count(topology.GroupByKey(s, serde.String(), serde.String())), "counts")
-	app, err := eddy.New(top, eddy.ApplicationID(appID), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
-		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.Logger(testLogger(t)))
-	if err != nil {
-		t.Fatal(err)
+	d := eddytest.New(t, top)
+	sendTimed(t, d, "events", input...)
+	return driverCounts(t, d, "counts"), eddytest.Output(d, "late", serde.String(), serde.String()).ReadAll()
+}
+
+// sendTimed sends records to partition 0 of topic in the driver, each at its event time
+// with the value "v".
+func sendTimed(t *testing.T, d *eddytest.Driver, topic string, recs ...timed) {
+	t.Helper()
+	in := eddytest.Input(d, topic, serde.String(), serde.String())
+	for _, r := range recs {
+		if err := in.Send(r.key, "v", eddytest.At(time.UnixMilli(r.ts)), eddytest.ToPartition(0)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	stopCaughtUp(t, brokers, appID, runApp(t, app), "events")
-	return readCounts(t, brokers), readAll(t, brokers, "late")
+}
+
+// driverCounts returns every record written to topic so far, as "key=value", sorted.
+func driverCounts(t *testing.T, d *eddytest.Driver, topic string) []string {
+	t.Helper()
+	var out []string
+	for _, kv := range eddytest.Output(d, topic, serde.String(), serde.String()).ReadKeyValues() {
+		out = append(out, kv.Key+"="+kv.Value)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Partition watermarks ride in the committed offsets' metadata: a restarted instance, even
@@ -404,9 +421,6 @@ func TestInternalWatermarkSurvivesRestart(t *testing.T) {
 // A record whose event time cannot be extracted is bad input: with DeadLetter it goes to
 // the dead-letter topic, byte for byte, and the windows count only the others.
 func TestInvalidEventTimeIsBadInput(t *testing.T) {
-	brokers := startEmbedded(t, map[string]int32{"events": 1, "counts": 1, "dlq": 1})
-	produce(t, brokers, "events", [2]string{"a", "1000"}, [2]string{"a", "noon"}, [2]string{"a", "1500"}, [2]string{"a", "-5"},
-		[2]string{"z", "60000"})
 	top := topology.New()
 	s := topology.From(top, "events", serde.String(), serde.String(), topology.Timestamps(func(_, v string, _ time.Time) (time.Time, error) {
 		ms, err := strconv.ParseInt(v, 10, 64)
@@ -419,28 +433,27 @@ func TestInvalidEventTimeIsBadInput(t *testing.T) {
 	topology.To(topology.Map(counts, func(k topology.Windowed[string], n int64) (string, string) {
 		return fmt.Sprintf("%s@%d", k.Key, k.Start.UnixMilli()), fmt.Sprint(n)
 	}), "counts", serde.String(), serde.String())
-	app, err := eddy.New(top, eddy.ApplicationID("bad-time"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
-		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(), eddy.OnDeserializationError(eddy.DeadLetter("dlq")))
+	d := eddytest.New(t, top, eddytest.With(eddy.OnDeserializationError(eddy.DeadLetter("dlq"))))
+	in := eddytest.Input(d, "events", serde.String(), serde.String())
+	for _, kv := range [][2]string{{"a", "1000"}, {"a", "noon"}, {"a", "1500"}, {"a", "-5"}, {"z", "60000"}} {
+		if err := in.Send(kv[0], kv[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := driverCounts(t, d, "counts"), []string{"a@1000=2"}; !slices.Equal(got, want) {
+		t.Errorf("windows = %v, want %v", got, want)
+	}
+	dead, err := d.DeadLetters("dlq")
 	if err != nil {
 		t.Fatal(err)
-	}
-	stopCaughtUp(t, brokers, "bad-time", runApp(t, app), "events")
-	got, dead := readCounts(t, brokers), readAll(t, brokers, "dlq")
-	if want := []string{"a@1000=2"}; !slices.Equal(got, want) {
-		t.Errorf("windows = %v, want %v", got, want)
 	}
 	if len(dead) != 2 {
 		t.Fatalf("%d dead letters, want 2", len(dead))
 	}
 	for i, want := range []string{"noon", "-5"} {
-		kind := ""
-		for _, h := range dead[i].Headers {
-			if h.Key == "eddy.error.kind" {
-				kind = string(h.Value)
-			}
-		}
-		if string(dead[i].Value) != want || kind != "deserialization" {
-			t.Errorf("dead letter %d = %q (kind %q), want %q (deserialization)", i, dead[i].Value, kind, want)
+		if string(dead[i].Value) != want || dead[i].Kind != "deserialization" || dead[i].Offset != int64(2*i+1) {
+			t.Errorf("dead letter %d = %q (kind %q, offset %d), want %q (deserialization, %d)", i, dead[i].Value, dead[i].Kind,
+				dead[i].Offset, want, 2*i+1)
 		}
 	}
 }
