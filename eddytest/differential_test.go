@@ -263,12 +263,14 @@ func runOnBroker(t *testing.T, cluster *embedded.Cluster, c diffCase, appID, in,
 
 	// Poll the output until the driver's number of records came (or the deadline: the
 	// comparison below then says what is missing).
+	pollCtx, pollCancel := context.WithTimeout(ctx, 20*time.Second)
+	defer pollCancel()
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(out),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.FetchMaxWait(100*time.Millisecond)) // kfake answers a waiting fetch only at its deadline
 	must(t, err)
-	for n := 0; n < want && ctx.Err() == nil; {
-		fs := consumer.PollFetches(ctx)
+	for n := 0; n < want && pollCtx.Err() == nil; {
+		fs := consumer.PollFetches(pollCtx)
 		n += len(fs.Records())
 		select {
 		case err := <-done:

@@ -176,7 +176,7 @@ func joinForeignKey[K, V, KO, VO, VR any](left Table[K, V], right Table[KO, VO],
 	received.node.TableSource = true
 
 	// Right side: the subscription store, answered on subscriptions and right updates.
-	t.g.AddStore(j.subs)
+	t.g.AddStore(j.subs).Kind = graph.InternalStore
 	answered := processorNode(received, j.name+"-subscription-receive", j.receive)
 	t.g.Connect(answered.node, j.subs)
 	t.g.Connect(answered.node, right.root) // it reads the right table: in the right table's tasks

@@ -210,6 +210,6 @@ func graceStore(t *Topology, op operator, c opConfig, name string, history time.
 		return ""
 	}
 	buffer := name + "-buffer"
-	t.g.AddStore(buffer)
+	t.g.AddStore(buffer).Kind = graph.InternalStore
 	return buffer
 }

@@ -68,6 +68,7 @@ func sessionAggregate[K, V, VA any](sg SessionGrouped[K, V], op operator, init f
 	c := t.configure(op, opts)
 	st := t.g.AddStore(storeName)
 	st.Retention = sw.gap + sw.grace
+	st.Kind, st.View = graph.SessionStore, viewSessions
 	s := processorNode(g.s, t.nameFor(c, "KSTREAM-SESSION-AGGREGATE"), func(tb *graph.TaskBuild, out *outlets[Windowed[K], VA]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {

@@ -175,7 +175,7 @@ func joinStreams[K, VL, VR, VO any](left Stream[K, VL], right Stream[K, VR], w J
 		lookAhead int64
 	}{{thisStore, after}, {otherStore, before}} {
 		st := t.g.AddStore(s.name)
-		st.InMemory = !c.onDisk
+		st.InMemory, st.Kind = !c.onDisk, graph.InternalStore
 		lookAhead := s.lookAhead
 		st.Index = func(key []byte) []byte { return closingKey(nil, key, lookAhead+grace) }
 	}

@@ -411,7 +411,8 @@ func (s *versionedStore[K, V]) view() view[K, V] {
 func versionedTable[K, V any](t *Topology, changes Stream[K, Change[V]], name string, ks serde.Serde[K], vs serde.Serde[V],
 	retention time.Duration) Table[K, V] {
 	st := &versionedStore[K, V]{name: name, ks: ks, vs: vs, retention: retention.Milliseconds()}
-	t.g.AddStore(name)
+	gs := t.g.AddStore(name)
+	gs.Kind, gs.View = graph.VersionedStore, viewVersions
 	needOld := new(bool)
 	mat := processorNode(changes, name+"-materialize",
 		func(tb *graph.TaskBuild, out *outlets[K, Change[V]]) (next[K, Change[V]], error) {

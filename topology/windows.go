@@ -183,6 +183,10 @@ func windowedAggregate[K, V, VA any](wg WindowedGrouped[K, V], op operator, pref
 	c := t.configure(op, opts)
 	st := t.g.AddStore(storeName)
 	st.Retention = w.size + w.grace
+	st.Kind, st.View = graph.WindowStore, viewWindows
+	if w.sliding {
+		st.View = viewSliding(w.size.Milliseconds())
+	}
 	s := processorNode(g.s, t.nameFor(c, prefix), func(tb *graph.TaskBuild, out *outlets[Windowed[K], VA]) (next[K, V], error) {
 		n, err := out.compile(tb)
 		if err != nil {

@@ -3,6 +3,8 @@ package graph
 import (
 	"fmt"
 	"time"
+
+	"github.com/eddy-streams/eddy/store"
 )
 
 // Store is a state store declared in the topology: its name, and the nodes that use it.
@@ -22,6 +24,43 @@ type Store struct {
 	// Global is set for a global table's store, which has no changelog and no users in
 	// any sub-topology (see AddGlobal); Stores does not list it.
 	Global *Global
+	// Kind is what the store holds, for readers outside its operators (the test driver);
+	// View, set for the windowed and versioned kinds, lists a task slice's entries as
+	// their operator keeps them.
+	Kind StoreKind
+	View func(b store.Bytes, each func(StoreEntry) error) error
+}
+
+// StoreKind is what a store holds.
+type StoreKind uint8
+
+// The store kinds.
+const (
+	// KeyValueStore: keys and values as their serdes encode them (tables, aggregations,
+	// NewKeyValueStore).
+	KeyValueStore StoreKind = iota
+	// WindowStore: the open windows of a tumbling, hopping or sliding aggregation.
+	WindowStore
+	// SessionStore: the open sessions of a session aggregation.
+	SessionStore
+	// VersionedStore: a versioned table's versions.
+	VersionedStore
+	// InternalStore: an operator's own bookkeeping (join buffers, subscriptions).
+	InternalStore
+)
+
+func (k StoreKind) String() string {
+	return [...]string{"key-value", "window", "session", "versioned", "internal"}[k]
+}
+
+// StoreEntry is one entry of a windowed or versioned store: the key and value bytes (as
+// their serdes made them) and its time range in milliseconds, [Start, End) — a window's or
+// session's span, or the time a version is valid (End is math.MaxInt64 for the latest);
+// Deleted marks a version that is a deletion (no value).
+type StoreEntry struct {
+	Key, Value []byte
+	Start, End int64
+	Deleted    bool
 }
 
 // ChangelogTopic is the full name of the store's changelog topic.
