@@ -4,8 +4,9 @@
 //
 //  1. KAFKA_BOOTSTRAP, when set (a comma-separated list): an existing broker, such as the
 //     one scripts/kafka starts for `make test` and CI.
-//  2. Otherwise, where a Docker engine answers: a Kafka container started with
-//     testcontainers-go's Kafka module, shared by the tests of the binary.
+//  2. Otherwise, where a Docker engine answers: a container of Apache Kafka's own image
+//     (KRaft, one node) started with testcontainers-go, shared by the tests of the binary
+//     (container.go).
 //  3. Otherwise the test is skipped — unless EDDY_REQUIRE_KAFKA=1, when it fails. CI sets
 //     EDDY_REQUIRE_KAFKA=1, so a test that needs a broker can never skip silently there.
 //
@@ -26,13 +27,9 @@ import (
 	"time"
 
 	"github.com/testcontainers/testcontainers-go"
-	tckafka "github.com/testcontainers/testcontainers-go/modules/kafka"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// ContainerImage is the image started where a Docker engine is available.
-const ContainerImage = "confluentinc/confluent-local:7.5.0"
 
 // brokerSource is resolved once per test binary: starting a container per test would take
 // minutes, and a failed start should not be retried by every test.
@@ -114,18 +111,6 @@ func dockerHealthy() (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return provider.Health(ctx)
-}
-
-// startContainer starts one Kafka container for the test binary. It is removed by
-// testcontainers' reaper when the binary exits.
-func startContainer() ([]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	c, err := tckafka.Run(ctx, ContainerImage, tckafka.WithClusterID("eddy-test"))
-	if err != nil {
-		return nil, err
-	}
-	return c.Brokers(ctx)
 }
 
 var unsafeTopicChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
