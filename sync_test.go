@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/eddytest"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
@@ -72,9 +73,12 @@ func rec(topic, key, value string, ts int64) *kgo.Record {
 }
 
 // A running join, caught up, gets an order; the customer's update, with an earlier time,
-// is produced a second later. With MaxTaskIdle the order waits for the table (an empty,
-// caught-up partition) and meets the update. With the default (0) the order does not wait
-// for a caught-up table.
+// comes a second later. With MaxTaskIdle the order waits for the table (an empty,
+// caught-up partition) and meets the update; each record on the table restarts the wait,
+// as in Kafka Streams; once a wait ran out and the table had nothing since, the next order
+// does not wait again. With the default (0) the order does not wait for a caught-up table.
+// In the test driver, on its virtual clock: the waits are exact. (The worker's poll
+// waking when a wait ends is tested on the broker by TestMaxTaskIdleUnderExactlyOnce.)
 func TestMaxTaskIdleWaitsForTheTable(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -85,40 +89,41 @@ func TestMaxTaskIdleWaitsForTheTable(t *testing.T) {
 		{"default", 0, []string{"c1=o1|-", "c2=o2|-"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			brokers := startEmbedded(t, map[string]int32{"orders": 1, "customers": 1, "out": 1})
-			var opts []eddy.Opt
-			if c.idle != 0 {
-				opts = append(opts, eddy.MaxTaskIdle(c.idle))
+			d := eddytest.New(t, enrichTopology(), eddytest.With(eddy.MaxTaskIdle(c.idle)))
+			orders := eddytest.Input(d, "orders", serde.String(), serde.String())
+			customers := eddytest.Input(d, "customers", serde.String(), serde.String())
+			out := eddytest.Output(d, "out", serde.String(), serde.String())
+			var got []string
+			read := func() []string {
+				for _, kv := range out.ReadKeyValues() {
+					got = append(got, kv.Key+"="+kv.Value)
+				}
+				return got
 			}
-			app, err := eddy.New(enrichTopology(), append(opts, eddy.ApplicationID("sync"), eddy.Brokers(brokers...),
-				eddy.StateDir(t.TempDir()), eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState(),
-				eddy.Logger(testLogger(t)))...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			stop := runApp(t, app)
-			waitStable(t, brokers, "sync")
-			start := time.Now()
-			produceEach(t, brokers, rec("orders", "c1", "o1", 2000))
+			must(t, orders.Send("c1", "o1", eddytest.At(time.UnixMilli(2000))))
 			if c.idle == 0 {
-				// Not waited for: the order goes out before the update exists.
-				consume(t, brokers, "out", 1, 10*time.Second)
-			} else {
-				time.Sleep(time.Second) // the order is fetched, and held
+				if got := read(); !slices.Equal(got, c.want[:1]) {
+					t.Fatalf("without MaxTaskIdle the order went out as %v, want %v", got, c.want[:1])
+				}
 			}
-			produceEach(t, brokers, rec("customers", "c1", "v1", 1000))
-			// The update goes first; then the order waits for the table to stay quiet for
-			// MaxTaskIdle, as in Kafka Streams (each record on the table restarts the wait).
-			consume(t, brokers, "out", 1, c.idle+10*time.Second)
-			if waited := time.Since(start); waited < c.idle {
-				t.Errorf("the first order went out after %s, before MaxTaskIdle (%s)", waited, c.idle)
+			must(t, d.AdvanceTime(time.Second))
+			if c.idle > 0 && len(read()) != 0 {
+				t.Fatalf("the order went out after 1 s of a 5 s wait: %v", got)
 			}
-			// An order for a customer without updates: the table's wait ran out and it has had
-			// nothing since, so the order does not wait again.
-			produceEach(t, brokers, rec("orders", "c2", "o2", 3000))
-			consume(t, brokers, "out", 2, 10*time.Second)
-			stopCaughtUp(t, brokers, "sync", stop, "orders", "customers")
-			if got := keyValues(readAll(t, brokers, "out")); !slices.Equal(got, c.want) {
+			must(t, customers.Send("c1", "v1", eddytest.At(time.UnixMilli(1000))))
+			if c.idle > 0 {
+				// The update restarted the wait: 5 s from now.
+				must(t, d.AdvanceTime(c.idle - time.Millisecond))
+				if len(read()) != 0 {
+					t.Fatalf("the order went out before the restarted wait ended: %v", got)
+				}
+				must(t, d.AdvanceTime(time.Millisecond))
+			}
+			if got := read(); !slices.Equal(got, c.want[:1]) {
+				t.Fatalf("after the wait: %v, want %v", got, c.want[:1])
+			}
+			must(t, orders.Send("c2", "o2", eddytest.At(time.UnixMilli(3000))))
+			if got := read(); !slices.Equal(got, c.want) {
 				t.Errorf("outputs %v, want %v", got, c.want)
 			}
 		})
@@ -231,5 +236,12 @@ func TestBoundedJoinWithWaitsEnds(t *testing.T) {
 				t.Errorf("outputs %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
