@@ -113,7 +113,7 @@ func TestMaxTaskIdleWaitsForTheTable(t *testing.T) {
 			must(t, customers.Send("c1", "v1", eddytest.At(time.UnixMilli(1000))))
 			if c.idle > 0 {
 				// The update restarted the wait: 5 s from now.
-				must(t, d.AdvanceTime(c.idle - time.Millisecond))
+				must(t, d.AdvanceTime(c.idle-time.Millisecond))
 				if len(read()) != 0 {
 					t.Fatalf("the order went out before the restarted wait ended: %v", got)
 				}
