@@ -42,6 +42,9 @@
 // restart would find — the topics and the committed offsets; stores restore from their
 // changelogs — after Close (a clean stop) or without it (a crash).
 //
-// The driver does not run global tables or bounded applications, and has one worker:
-// rebalances and several instances are for tests on a broker.
+// Global tables are read before the tasks' next record, so a record sent after a table
+// update meets it. The driver does not run bounded applications, and has one worker:
+// rebalances and several instances are for tests on a broker. Offsets in topics written
+// under exactly-once differ from a broker's: memory has no transaction markers, which
+// take an offset each on a broker.
 package eddytest

@@ -54,7 +54,7 @@ func With(opts ...eddy.Opt) Option {
 }
 
 // Partitions gives a topic the driver holds (an input, an output, a dead-letter topic, a
-// topic a sink picks per record) n partitions. Inputs processed together must have the
+// topic a sink picks per record — which must be named here to exist) n partitions. Inputs processed together must have the
 // same count, as on a broker; repartition and changelog topics get theirs as eddy
 // decides on a broker.
 func Partitions(topic string, n int32) Option {
@@ -156,13 +156,15 @@ func (d *Driver) AdvanceTime(dt time.Duration) error { return public(d.d.Advance
 // the source's out-of-orderness bound would, and runs what follows: the task watermark
 // (the minimum over its partitions) moves, windows close and event-time punctuators run.
 // Watermarks never go down; a lower wm changes nothing. A table's and a repartition
-// topic's partitions have no watermark of their own to set.
+// topic's partitions have no watermark of their own to set. Under exactly-once it then
+// commits (Commit): the watermark set is no record's, and an abort could not replay it.
 func (d *Driver) SetWatermark(topic string, partition int32, wm time.Time) error {
 	return public(d.d.SetWatermark(topic, partition, wm))
 }
 
 // SetIdle marks an input partition idle, as its idle timeout would: it stops holding its
-// task's watermark back until its next record.
+// task's watermark back until its next record. Under exactly-once it then commits, as
+// SetWatermark does.
 func (d *Driver) SetIdle(topic string, partition int32) error {
 	return public(d.d.SetIdle(topic, partition))
 }
@@ -178,9 +180,11 @@ func (d *Driver) Watermark(topic string, partition int32) (time.Time, error) {
 	return wm, nil
 }
 
-// Commit commits at once, as at the end of a commit interval, and goes on processing
-// what the commit makes visible until nothing is left: under exactly-once, output (and
-// records on their way through repartition topics) becomes visible only at a commit.
+// Commit commits at once and goes on processing what the commit makes visible until
+// nothing is left: under exactly-once, output (and records on their way through
+// repartition topics) becomes visible only at a commit. It processes every record
+// fetched first, those a task holds back for MaxTaskIdle too, as a worker does when a
+// commit cannot wait longer; AdvanceTime's commits at the interval wait as a worker's do.
 func (d *Driver) Commit() error { return public(d.d.Commit()) }
 
 // Close stops the driver as a clean stop of an App does: a final commit, then every task

@@ -64,6 +64,9 @@ type Driver struct {
 	txn        *memTxn
 
 	nextCommit time.Time
+	// resumed counts resumed partitions: a round that resumed one made progress (the
+	// next fetches it).
+	resumed int
 	// skipped are the records the Skip policy skipped, by coordinate, in the order met.
 	skipped      []SkippedRecord
 	skippedCoord map[recordCoord]bool
@@ -85,6 +88,9 @@ type committedOffset struct {
 // memTopic is one in-memory topic; memRec one record in it.
 type memTopic struct {
 	parts [][]*memRec
+	// firstPending is, per partition, the index of its first record in the open
+	// transaction (-1: none): the last stable offset.
+	firstPending []int
 }
 
 type memRec struct {
@@ -153,6 +159,9 @@ func NewDriver(cfg *Config, g *graph.Graph, opts DriverOptions) (*Driver, error)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	// A step processes everything it may: a budget on the real clock would make the order
+	// of work depend on the machine's speed.
+	cfg.ProcessBudget = 24 * time.Hour
 	d := &Driver{
 		topics:       map[string]*memTopic{},
 		now:          opts.Start,
@@ -177,8 +186,12 @@ func NewDriver(cfg *Config, g *graph.Graph, opts DriverOptions) (*Driver, error)
 		if int32(len(mt.parts)) > n {
 			return nil, fmt.Errorf("eddy: topic %s has %d partitions in the snapshot, the topology now has %d", name, len(mt.parts), n)
 		}
+		if _, internal := plan.changelogs[name]; (internal || plan.upstreams[name] > 0) && opts.From != nil && len(mt.parts) > 0 && int32(len(mt.parts)) != n {
+			return nil, fmt.Errorf("eddy: internal topic %s has %d partitions in the snapshot, the topology now needs %d; "+
+				"a broker refuses that too (delete it and the application's state to rebuild it)", name, len(mt.parts), n)
+		}
 		for int32(len(mt.parts)) < n {
-			mt.parts = append(mt.parts, nil)
+			mt.parts, mt.firstPending = append(mt.parts, nil), append(mt.firstPending, -1)
 		}
 	}
 	mgr := state.NewManager(store.NewMemory())
@@ -355,7 +368,7 @@ func (d *Driver) skip(rec *kgo.Record, re *graph.RecordError) {
 	if !d.skippedCoord[c] {
 		d.skippedCoord[c] = true
 		task := processor.TaskID{Subtopology: d.w.plan.subOf[rec.Topic], Partition: rec.Partition}
-		d.skipped = append(d.skipped, SkippedRecord{Record: rec, Failure: newRecordFailure(task, rec, re)})
+		d.skipped = append(d.skipped, SkippedRecord{Record: copyRecord(rec), Failure: newRecordFailure(task, rec, re)})
 	}
 }
 
@@ -370,6 +383,9 @@ func (d *Driver) Input(partition int32, recs ...*kgo.Record) error {
 	for _, rec := range recs {
 		if _, ok := d.w.plan.subOf[rec.Topic]; !ok && !d.isGlobal(rec.Topic) {
 			return fmt.Errorf("eddytest: no source reads topic %q", rec.Topic)
+		}
+		if partition < -1 {
+			return fmt.Errorf("eddytest: partition %d of %s: partitions are numbered from 0", partition, rec.Topic)
 		}
 		if partition >= 0 {
 			if n, _ := d.Partitions(rec.Topic); partition >= n {
@@ -424,6 +440,8 @@ func (d *Driver) append(rec *kgo.Record, partition int32, pending bool) error {
 	if rec.Timestamp.IsZero() {
 		rec.Timestamp = d.now
 	}
+	// Kafka keeps milliseconds.
+	rec.Timestamp = time.UnixMilli(rec.Timestamp.UnixMilli())
 	rec.Partition, rec.Offset, rec.LeaderEpoch = partition, int64(len(mt.parts[partition])), 0
 	stored := &kgo.Record{Key: clone(rec.Key), Value: clone(rec.Value), Topic: rec.Topic, Partition: partition,
 		Offset: rec.Offset, Timestamp: rec.Timestamp, Headers: make([]kgo.RecordHeader, len(rec.Headers))}
@@ -435,8 +453,23 @@ func (d *Driver) append(rec *kgo.Record, partition int32, pending bool) error {
 	mt.parts[partition] = append(mt.parts[partition], m)
 	if pending {
 		d.txn.written = append(d.txn.written, m)
+		if mt.firstPending[partition] < 0 {
+			mt.firstPending[partition] = int(rec.Offset)
+		}
 	}
 	return nil
+}
+
+// copyRecord is a copy of rec that shares no bytes with it: what the driver hands out
+// cannot change its topics.
+func copyRecord(rec *kgo.Record) *kgo.Record {
+	r := *rec
+	r.Key, r.Value = clone(rec.Key), clone(rec.Value)
+	r.Headers = make([]kgo.RecordHeader, len(rec.Headers))
+	for i, h := range rec.Headers {
+		r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: clone(h.Value)}
+	}
+	return &r
 }
 
 func clone(b []byte) []byte {
@@ -451,13 +484,11 @@ func clone(b []byte) []byte {
 // memory, the end a fetch reports is the position a consumer reaches once it read
 // everything it can.
 func (d *Driver) end(topic string, partition int32) int64 {
-	log := d.topics[topic].parts[partition]
+	mt := d.topics[topic]
+	log := mt.parts[partition]
 	end := len(log)
-	for i, m := range log {
-		if m.pending {
-			end = i
-			break
-		}
+	if fp := mt.firstPending[partition]; fp >= 0 {
+		end = fp
 	}
 	for end > 0 && log[end-1].aborted {
 		end--
@@ -505,7 +536,10 @@ func (d *Driver) PauseFetchPartitions(tps map[string][]int32) map[string][]int32
 func (d *Driver) ResumeFetchPartitions(tps map[string][]int32) {
 	for t, ps := range tps {
 		for _, p := range ps {
-			delete(d.paused, topicPartition{t, p})
+			if d.paused[topicPartition{t, p}] {
+				delete(d.paused, topicPartition{t, p})
+				d.resumed++
+			}
 		}
 	}
 }
@@ -558,15 +592,24 @@ func (x *memTxn) Commit(context.Context) (bool, error) {
 	}
 	x.open = false
 	for _, p := range x.d.w.parts {
-		if p.next >= 0 {
+		if p.next >= 0 && p.next != p.committed {
 			x.d.commitOffset(topicPartition{p.topic, p.partition}, p.next)
 		}
 	}
 	for _, m := range x.written {
 		m.pending = false
 	}
-	x.written = x.written[:0]
+	x.resolved()
 	return true, nil
+}
+
+// resolved forgets the transaction's records once committed or aborted: no partition has
+// a record in an open transaction any more (there is one transaction at a time).
+func (x *memTxn) resolved() {
+	for _, m := range x.written {
+		x.d.topics[m.rec.Topic].firstPending[m.rec.Partition] = -1
+	}
+	x.written = x.written[:0]
 }
 
 func (x *memTxn) Abort(context.Context) error {
@@ -577,7 +620,7 @@ func (x *memTxn) Abort(context.Context) error {
 	for _, m := range x.written {
 		m.pending, m.aborted = false, true
 	}
-	x.written = x.written[:0]
+	x.resolved()
 	for tp := range x.d.w.parts {
 		if c, ok := x.d.group[tp]; ok {
 			x.d.fetch[tp] = c.offset
@@ -622,12 +665,19 @@ func (d *Driver) fetchLocked() bool {
 // progress is a fingerprint of the work done: it changes when a record is produced or
 // processed.
 func (d *Driver) progress() (uint64, int64) {
-	var n int64
+	n := int64(d.resumed)
 	for _, p := range d.w.parts {
 		n += p.next + int64(p.head) - int64(len(p.queue))
 	}
 	return d.seq, n
 }
+
+// maxRounds bounds the rounds of one pump, and the commits of one Commit: a chain of
+// repartition topics takes a round per hop; only a topology that feeds itself (a sink to
+// its own source) needs more.
+const maxRounds = 100_000
+
+var errSelfFeeding = errors.New("eddytest: the topology keeps producing records to its own inputs without end")
 
 // pump runs the worker's step — fetch, process, idleness, punctuation, markers, and a
 // commit when over the buffer budget — until a round changes nothing.
@@ -636,8 +686,8 @@ func (d *Driver) pump() error {
 		return err
 	}
 	for round := 0; ; round++ {
-		if round > 1_000_000 {
-			return d.fail(errors.New("eddytest: the topology keeps producing records to itself without end"))
+		if round > maxRounds {
+			return d.fail(errSelfFeeding)
 		}
 		progressed, err := d.round()
 		if errors.Is(err, errReplay) {
@@ -729,11 +779,17 @@ func (d *Driver) commitLocked(mayHold bool) error {
 	return err
 }
 
-// Commit commits now, as at the end of a commit interval, and processes what the commit
-// made visible (under exactly-once, the records it wrote to repartition topics), again
-// until nothing is left: afterwards every output of the input so far is committed.
+// Commit commits now, and processes what the commit made visible (under exactly-once,
+// the records it wrote to repartition topics), again until nothing is left: afterwards
+// every output of the input so far is committed. Under exactly-once it first processes
+// every record fetched, those a task holds back for time synchronization too, as a
+// worker does when a commit cannot wait any longer (AdvanceTime's commits wait as long as
+// a worker's would).
 func (d *Driver) Commit() error {
-	for {
+	for i := 0; ; i++ {
+		if i > maxRounds {
+			return d.fail(errSelfFeeding)
+		}
 		if err := d.usable(); err != nil {
 			return err
 		}
@@ -862,7 +918,20 @@ func (d *Driver) SetWatermark(topic string, partition int32, wm time.Time) error
 	if err := p.task.advanceWatermark(); err != nil {
 		return d.fail(err)
 	}
-	return d.pump()
+	return d.settle()
+}
+
+// settle pumps after a change of a partition's time, and under exactly-once commits it:
+// the time a test set is no record's, so an abort could not replay it — committed, the
+// replay of a later failure starts from it.
+func (d *Driver) settle() error {
+	if err := d.pump(); err != nil {
+		return err
+	}
+	if d.txn != nil {
+		return d.Commit()
+	}
+	return nil
 }
 
 // SetIdle marks an input partition idle until its next record, as its idle timeout
@@ -882,7 +951,7 @@ func (d *Driver) SetIdle(topic string, partition int32) error {
 	if err := p.task.checkIdle(d.now); err != nil {
 		return d.fail(err)
 	}
-	return d.pump()
+	return d.settle()
 }
 
 // Watermark is a task's watermark (zero before it has one).
@@ -947,9 +1016,7 @@ func (d *Driver) Records(topic string, next []int64) ([]*kgo.Record, []int64, er
 	slices.SortFunc(out, func(a, b *memRec) int { return int(a.seq) - int(b.seq) })
 	recs := make([]*kgo.Record, len(out))
 	for i, m := range out {
-		r := *m.rec
-		r.Headers = slices.Clone(m.rec.Headers)
-		recs[i] = &r
+		recs[i] = copyRecord(m.rec)
 	}
 	return recs, next, nil
 }
@@ -978,12 +1045,13 @@ func (d *Driver) Close() error {
 func (d *Driver) Snapshot() *DriverState {
 	s := (&DriverState{topics: d.topics, group: d.group, now: d.now, seq: d.seq}).clone()
 	for _, mt := range s.topics {
-		for _, log := range mt.parts {
+		for i, log := range mt.parts {
 			for _, m := range log {
 				if m.pending {
 					m.pending, m.aborted = false, true
 				}
 			}
+			mt.firstPending[i] = -1
 		}
 	}
 	return s
@@ -992,7 +1060,7 @@ func (d *Driver) Snapshot() *DriverState {
 func (s *DriverState) clone() *DriverState {
 	c := &DriverState{topics: map[string]*memTopic{}, group: map[topicPartition]committedOffset{}, now: s.now, seq: s.seq}
 	for name, mt := range s.topics {
-		cm := &memTopic{parts: make([][]*memRec, len(mt.parts))}
+		cm := &memTopic{parts: make([][]*memRec, len(mt.parts)), firstPending: slices.Clone(mt.firstPending)}
 		for i, log := range mt.parts {
 			cm.parts[i] = make([]*memRec, len(log))
 			for j, m := range log {

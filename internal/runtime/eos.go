@@ -114,6 +114,7 @@ func (w *worker) reviveAllLocked() {
 		}
 		t.g = g
 		t.finished = false // its end (markers, last windows) was in the aborted transaction
+		t.marked = false   // so was the last marker: the next one goes out whatever it says
 		t.rollbackTime()
 		for _, p := range t.parts {
 			for i := p.head; i < len(p.queue); i++ {
