@@ -3,6 +3,7 @@ package eddytest_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,5 +141,25 @@ func TestRecordsAreKafkasAndCopies(t *testing.T) {
 	dl := eddytest.Output(d, "out", serde.String(), serde.String()).ReadValues()
 	if !slices.Equal(dl, []string{"v"}) {
 		t.Fatalf("changing a record read changed the topic: %v", dl)
+	}
+}
+
+// A topology that writes its own input never settles: Send says so instead of hanging.
+func TestSelfFeedingTopologyIsAnError(t *testing.T) {
+	for _, eos := range []bool{false, true} {
+		top := topology.New()
+		topology.To(topology.From(top, "loop", serde.String(), serde.String()), "loop", serde.String(), serde.String())
+		var opts []eddytest.Option
+		if eos {
+			opts = append(opts, eddytest.With(eddy.ExactlyOnce()))
+		}
+		d := eddytest.New(t, top, opts...)
+		err := eddytest.Input(d, "loop", serde.String(), serde.String()).Send("k", "v")
+		if eos && err == nil {
+			err = d.Commit()
+		}
+		if err == nil || !strings.Contains(err.Error(), "without end") {
+			t.Fatalf("exactly-once=%v: %v, want the self-feeding error", eos, err)
+		}
 	}
 }
