@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/eddytest"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
@@ -280,9 +281,10 @@ func TestVersionedJoinFindsOlderVersions(t *testing.T) {
 }
 
 // Grace: a running join holds an order until the watermark passes its time plus the
-// grace, so the customer's update, produced after the order with an earlier time, still
+// grace, so the customer's update, sent after the order with an earlier time, still
 // counts; without Grace the order goes out at once without it. Under exactly-once the
-// buffer survives a restart on a fresh state directory (restored from its changelog).
+// buffer survives a crash on fresh state (restored from its changelog). In the test
+// driver: a restart is a new driver from the old one's snapshot.
 func TestVersionedJoinGrace(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -295,53 +297,59 @@ func TestVersionedJoinGrace(t *testing.T) {
 		{"no grace", 0, false, []string{"c1=o1|-"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			brokers := startEmbedded(t, map[string]int32{"orders": 1, "customers": 1, "out": 1})
 			var joinOpts []topology.Option
 			if c.grace > 0 {
 				joinOpts = append(joinOpts, topology.Grace(c.grace))
 			}
 			top := versionedJoin(true, time.Hour, false, joinOpts...)
-			// MaxTaskIdle: should the update and the next order come in separate fetches,
-			// the order waits for the table as in the order they were produced.
-			opts := []eddy.Opt{eddy.ApplicationID("grace"), eddy.Brokers(brokers...), eddy.CommitInterval(50 * time.Millisecond),
-				eddy.LowMemoryState(), eddy.Logger(testLogger(t)), eddy.MaxTaskIdle(time.Second)}
+			opts := []eddy.Opt{eddy.MaxTaskIdle(time.Second)}
 			if c.eos {
 				opts = append(opts, eddy.ExactlyOnce())
 			}
-			newApp := func() *eddy.App {
-				app, err := eddy.New(top, append(opts, eddy.StateDir(t.TempDir()))...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return app
+			d := eddytest.New(t, top, eddytest.With(opts...))
+			send := func(d *eddytest.Driver, topic, key, value string, ms int64) {
+				t.Helper()
+				must(t, eddytest.Input(d, topic, serde.String(), serde.String()).Send(key, value, eddytest.At(time.UnixMilli(ms))))
 			}
-			stop := runApp(t, newApp())
-			waitStable(t, brokers, "grace")
-			producePartitioned(t, brokers, rec("orders", "c1", "o1", 5000))
+			// read lists everything written to "out" so far (a restarted driver's topics
+			// hold its predecessor's output too).
+			read := func(d *eddytest.Driver) []string {
+				var got []string
+				for _, kv := range eddytest.Output(d, "out", serde.String(), serde.String()).ReadKeyValues() {
+					got = append(got, kv.Key+"="+kv.Value)
+				}
+				slices.Sort(got)
+				return got
+			}
+			send(d, "orders", "c1", "o1", 5000)
 			if c.grace == 0 {
-				consume(t, brokers, "out", 1, 10*time.Second)
+				must(t, d.AdvanceTime(time.Second)) // its wait for the table (MaxTaskIdle)
+				if got := read(d); !slices.Equal(got, []string{"c1=o1|-"}) {
+					t.Fatalf("without grace the order went out as %v", got)
+				}
 			}
 			if c.eos {
-				// The order waits in the buffer; the stop commits it there, and a new
+				// The order waits in the buffer; a commit and a crash later, a new
 				// instance with no local state restores it from the changelog.
-				stopCaughtUp(t, brokers, "grace", stop, "orders")
-				if got := readAll(t, brokers, "out"); len(got) != 0 {
-					t.Fatalf("output %v before the grace period passed", keyValues(got))
+				must(t, d.Commit())
+				if got := read(d); len(got) != 0 {
+					t.Fatalf("output %v before the grace period passed", got)
 				}
-				stop = runApp(t, newApp())
-				waitStable(t, brokers, "grace")
+				d = eddytest.New(t, top, eddytest.With(opts...), eddytest.FromSnapshot(d.Snapshot()))
 				// Another order at the same time: buffered after the restored one, not over it.
-				producePartitioned(t, brokers, rec("orders", "c3", "o3", 5000))
+				send(d, "orders", "c3", "o3", 5000)
 			}
 			// The update, then an order at 8000, which moves the watermark to 7999, past
 			// 5000 + 2 s: the first order goes out; the second waits for its own grace.
-			producePartitioned(t, brokers, rec("customers", "c1", "v1", 4000), rec("orders", "c2", "o2", 8000))
-			stopCaughtUp(t, brokers, "grace", stop, "orders", "customers")
+			send(d, "customers", "c1", "v1", 4000)
+			send(d, "orders", "c2", "o2", 8000)
+			must(t, d.AdvanceTime(time.Second)) // the orders' wait for the table (MaxTaskIdle)
+			must(t, d.Commit())
 			want := c.want
 			if c.grace == 0 {
 				want = append(slices.Clone(want), "c2=o2|-")
 			}
-			if got := keyValues(readAll(t, brokers, "out")); !slices.Equal(got, want) {
+			if got := read(d); !slices.Equal(got, want) {
 				t.Errorf("outputs %v, want %v", got, want)
 			}
 		})
