@@ -11,6 +11,7 @@ import (
 
 	"github.com/eddy-streams/eddy/embedded"
 	"github.com/eddy-streams/eddy/internal/kafkatest"
+	"github.com/eddy-streams/eddy/internal/kafkatest/ends"
 	"github.com/eddy-streams/eddy/serde"
 )
 
@@ -149,6 +150,16 @@ func Produce[K, V any](b *Broker, topic string, ks serde.Serde[K], vs serde.Serd
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		b.tb.Fatalf("eddytest: producing to %s: %v", topic, err)
 	}
+}
+
+// WaitCaughtUp waits until the application appID (its consumer group) has processed
+// every record now in inputs and in its repartition topics — its committed offsets are at
+// their ends — and fails the test after timeout. Then ReadToEnd shows everything that
+// input made (under exactly-once, committed in the same transactions as the offsets).
+// What an application writes later on its own (wall-clock punctuations) is not covered.
+func (b *Broker) WaitCaughtUp(appID string, timeout time.Duration, inputs ...string) {
+	b.tb.Helper()
+	ends.WaitCaughtUp(b.tb, b.brokers, appID, timeout, inputs...)
 }
 
 // ReadToEnd reads topic from its start up to the ends it has now, as a read_committed

@@ -29,7 +29,8 @@ func TestKafkaFixtureRunsAnApp(t *testing.T) {
 			top := wordCountOn(lines, counts)
 			eddytest.Produce(b, lines, serde.String(), serde.String(), []eddytest.KeyValue[string, string]{
 				{Key: "a", Value: "the cat"}, {Key: "b", Value: "the dog"}, {Key: "c", Value: "a cat"}})
-			opts := []eddy.Opt{eddy.ApplicationID(b.Topic("app")), eddy.Brokers(b.Bootstrap()...), eddy.StateDir(t.TempDir()),
+			appID := b.Topic("app")
+			opts := []eddy.Opt{eddy.ApplicationID(appID), eddy.Brokers(b.Bootstrap()...), eddy.StateDir(t.TempDir()),
 				eddy.CommitInterval(200 * time.Millisecond)}
 			if eos {
 				opts = append(opts, eddy.ExactlyOnce())
@@ -47,20 +48,13 @@ func TestKafkaFixtureRunsAnApp(t *testing.T) {
 					t.Errorf("run: %v", err)
 				}
 			}()
-			want := map[string]int64{"the": 2, "cat": 2, "dog": 1, "a": 1}
-			deadline := time.Now().Add(60 * time.Second)
-			for {
-				got := map[string]int64{}
-				for _, r := range eddytest.ReadToEnd(b, counts, serde.String(), serde.Int64(), 30*time.Second) {
-					got[r.Key] = r.Value
-				}
-				if equal(got, want) {
-					return
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("counts %v, want %v", got, want)
-				}
-				time.Sleep(100 * time.Millisecond) // polling the broker's output, not waiting on the driver
+			b.WaitCaughtUp(appID, 60*time.Second, lines)
+			got := map[string]int64{}
+			for _, r := range eddytest.ReadToEnd(b, counts, serde.String(), serde.Int64(), 30*time.Second) {
+				got[r.Key] = r.Value
+			}
+			if want := map[string]int64{"the": 2, "cat": 2, "dog": 1, "a": 1}; !equal(got, want) {
+				t.Fatalf("counts %v, want %v", got, want)
 			}
 		})
 	}
