@@ -44,7 +44,11 @@ const (
 )
 
 // Build returns the word-count topology.
-func Build() *topology.Topology {
+func Build() *topology.Topology { return BuildOn(linesTopic, countsTopic) }
+
+// BuildOn is the topology reading lines from one topic and writing counts to another:
+// tests on a shared broker give it topics of their own.
+func BuildOn(linesTopic, countsTopic string) *topology.Topology {
 	t := topology.New()
 	lines := topology.From(t, linesTopic, serde.String(), serde.String())
 	words := topology.FlatMapValues(lines, splitWords, topology.Named("split-words"))

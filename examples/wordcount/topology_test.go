@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"maps"
 	"testing"
+	"time"
 
+	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/eddytest"
 	"github.com/eddy-streams/eddy/serde"
 )
@@ -32,5 +35,37 @@ func TestWordCountTopology(t *testing.T) {
 	n, found, err := eddytest.Store(d, "word-counts", serde.String(), serde.Int64()).Get("the")
 	if err != nil || !found || n != 4 {
 		t.Fatalf("store: the = %d (found %v, err %v), want 4", n, found, err)
+	}
+}
+
+// The topology on a broker, with the fixture: the real one when KAFKA_BOOTSTRAP names it
+// (make test and CI), else a container where Docker answers, else the embedded one.
+func TestWordCountOnABroker(t *testing.T) {
+	b := eddytest.Kafka(t, eddytest.AllowEmbedded())
+	lines, counts := b.Topic("lines"), b.Topic("counts")
+	b.CreateTopic(lines, 4)
+	b.CreateTopic(counts, 1)
+	eddytest.Produce(b, lines, serde.String(), serde.String(), []eddytest.KeyValue[string, string]{
+		{Key: "1", Value: "the cat and the hat"}, {Key: "2", Value: "The end, the END"}, {Key: "3", Value: "a cat"}})
+	appID := b.Topic("wordcount")
+	app, err := eddy.New(BuildOn(lines, counts), eddy.ApplicationID(appID), eddy.Brokers(b.Bootstrap()...),
+		eddy.StateDir(t.TempDir()), eddy.CommitInterval(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	b.WaitCaughtUp(appID, time.Minute, lines)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, r := range eddytest.ReadToEnd(b, counts, serde.String(), serde.Int64(), 30*time.Second) {
+		got[r.Key] = r.Value
+	}
+	if want := map[string]int64{"the": 4, "cat": 2, "and": 1, "hat": 1, "end": 2, "a": 1}; !maps.Equal(got, want) {
+		t.Fatalf("counts %v, want %v", got, want)
 	}
 }
