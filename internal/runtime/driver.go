@@ -972,17 +972,6 @@ func (d *Driver) TaskOf(topic string, partition int32) (processor.TaskID, error)
 	return p.task.id, nil
 }
 
-// Store returns a task's slice of a store: what its processors read, uncommitted writes
-// included. ok is false when the task has no such store.
-func (d *Driver) Store(id processor.TaskID, name string) (store.Bytes, bool) {
-	t, found := d.w.tasks[id]
-	if !found {
-		return nil, false
-	}
-	kv, found := t.stores[name]
-	return kv, found
-}
-
 // Tasks lists the tasks in id order.
 func (d *Driver) Tasks() []processor.TaskID {
 	ids := make([]processor.TaskID, len(d.w.ordered))
