@@ -31,6 +31,11 @@ const (
 	// back than that behind the newest record, so no record is late: which records a
 	// broker run finds late would depend on how it interleaves its partitions.
 	diffBound = 2 * time.Second
+	// diffJoinPartitions is the partition count of a join's co-partitioned inputs, and of
+	// a foreign-key join's left table; diffFewPartitions that of a global table's topic
+	// and of a foreign-key join's right table, which need no co-partitioning.
+	diffJoinPartitions = 3
+	diffFewPartitions  = 2
 )
 
 var (
@@ -38,40 +43,62 @@ var (
 	diffT0    = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 )
 
-// diffRecord is one input record: its key, value, partition and event time.
+// diffRecord is one input record: its topic, key, value (none for a tombstone: a table's
+// deletion), partition and event time.
 type diffRecord struct {
+	// topic is the record's topic: in a case's input a role (diffJoinCase.inputs), in a
+	// diffPlan the topic's name.
+	topic      string
 	key, value string
+	tombstone  bool
 	partition  int32
 	ts         time.Time
 }
 
-// diffInput makes the input of a seed: a few hundred records over 20 keys (k00 hotter
-// than the rest) on diffInPartitions partitions, with event times that mostly rise and a
-// quarter of the time go back by less than diffBound behind the newest record so far
-// (the newest over every partition, so each partition stays within the bound too), some
-// at the same millisecond. Then a record per partition an hour later, whose watermark
-// closes every window and session before it. Values are "p<partition>-<index>-<n>",
-// with n a random number in [0, 100) that the topologies filter and group on.
+// diffClock makes an input's event times: rising by up to 120 ms a record, and a quarter
+// of the time going back by less than diffBound behind the newest so far — the newest
+// over every partition and topic of the input, so each partition stays within the bound
+// too — some at the same millisecond.
+type diffClock struct {
+	rng    *rand.Rand
+	newest time.Time
+}
+
+func (c *diffClock) next() time.Time {
+	c.newest = c.newest.Add(time.Duration(c.rng.Int64N(120)) * time.Millisecond)
+	if c.rng.IntN(4) == 0 {
+		return c.newest.Add(-time.Duration(c.rng.Int64N(diffBound.Milliseconds())) * time.Millisecond)
+	}
+	return c.newest
+}
+
+// diffKey is one of 20 keys, k00…k19, k00 hotter than the rest.
+func diffKey(rng *rand.Rand) string {
+	k := rng.IntN(20)
+	if rng.IntN(6) == 0 {
+		k = 0
+	}
+	return fmt.Sprintf("k%02d", k)
+}
+
+// diffInput makes the input of a seed: a few hundred records over 20 keys (diffKey) on
+// diffInPartitions partitions, with event times from a diffClock. Then a record per
+// partition an hour later, whose watermark closes every window and session before it.
+// Values are "p<partition>-<index>-<n>", with n a random number in [0, 100) that the
+// topologies filter and group on.
 func diffInput(seed uint64) []diffRecord {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed^seed))
 	n := 300 + rng.IntN(100)
-	newest := diffT0
+	clock := diffClock{rng: rng, newest: diffT0}
 	out := make([]diffRecord, 0, n+diffInPartitions)
 	for i := range n {
-		newest = newest.Add(time.Duration(rng.Int64N(120)) * time.Millisecond)
-		ts := newest
-		if rng.IntN(4) == 0 {
-			ts = newest.Add(-time.Duration(rng.Int64N(diffBound.Milliseconds())) * time.Millisecond)
-		}
-		k := rng.IntN(20)
-		if rng.IntN(6) == 0 {
-			k = 0
-		}
+		ts := clock.next()
+		k := diffKey(rng)
 		p := rng.Int32N(diffInPartitions)
-		out = append(out, diffRecord{key: fmt.Sprintf("k%02d", k), value: fmt.Sprintf("p%d-%04d-%d", p, i, rng.IntN(100)), partition: p, ts: ts})
+		out = append(out, diffRecord{key: k, value: fmt.Sprintf("p%d-%04d-%d", p, i, rng.IntN(100)), partition: p, ts: ts})
 	}
 	for p := range int32(diffInPartitions) {
-		out = append(out, diffRecord{key: "flush", value: fmt.Sprintf("p%d-flush-1", p), partition: p, ts: newest.Add(time.Hour)})
+		out = append(out, diffRecord{key: "flush", value: fmt.Sprintf("p%d-flush-1", p), partition: p, ts: clock.newest.Add(time.Hour)})
 	}
 	return out
 }
@@ -80,6 +107,25 @@ func diffInput(seed uint64) []diffRecord {
 func diffNumber(v string) int {
 	n, _ := strconv.Atoi(v[strings.LastIndexByte(v, '-')+1:])
 	return n
+}
+
+// diffPartition is the partition of key in a topic of n partitions as Kafka's default
+// partitioner places it (murmur2 of the key), as eddy's sinks and repartitions do: where
+// a join needs a key to be — in the same partition of co-partitioned inputs, and for a
+// foreign-key join where its subscription and response topics send it.
+func diffPartition(key string, n int32) int32 {
+	return int32(kgo.StickyKeyPartitioner(nil).ForTopic("").Partition(&kgo.Record{Key: []byte(key)}, int(n)))
+}
+
+// diffShare draws, of the keys k00…k19, those in a set with odds num/den each.
+func diffShare(rng *rand.Rand, num, den int) map[string]bool {
+	out := map[string]bool{}
+	for k := range 20 {
+		if rng.IntN(den) < num {
+			out[fmt.Sprintf("k%02d", k)] = true
+		}
+	}
+	return out
 }
 
 // diffOut is one output record, its value formatted.
@@ -104,6 +150,18 @@ type diffCase struct {
 	// int64Values: out's values are serde.Int64 (else serde.String).
 	int64Values bool
 	compare     func(t *testing.T, driver, broker []diffOut)
+}
+
+// plan is the case's run for a seed: diffInput's records to in, before the App starts.
+func (c diffCase) plan(id string, seed uint64) diffPlan {
+	in, out := id+"-in", id+"-out"
+	input := diffInput(seed)
+	for i := range input {
+		input[i].topic = in
+	}
+	return diffPlan{appID: id, build: func() *topology.Topology { return c.build(in, out) },
+		inputs: []diffTopic{{name: in, partitions: diffInPartitions}}, out: out, int64Values: c.int64Values,
+		steps: []diffStep{{records: input, beforeStart: true}}}
 }
 
 func diffSource(top *topology.Topology, in string) topology.Stream[string, string] {
@@ -165,6 +223,382 @@ var diffCases = []diffCase{
 	},
 }
 
+// diffJoinCase is a join under test: its input topics, its input in steps (diffStep), and
+// how its two outputs must agree.
+//
+// A join's result can depend on the order in which its task takes the records of its
+// partitions — a stream record before or after the table update of its key — and on a
+// broker that order is up to fetching, within what time synchronization pins down. Each
+// case's input is made so that what it compares does not depend on it: the steps are
+// processed one after the other (see diffStep), and within a step either the records of
+// a key that could meet each other come from one partition, in its order, or (the
+// windowed join) no record is late, so that they meet in any order. Each case says how.
+type diffJoinCase struct {
+	name string
+	// inputs are the input topics by role; a role's topic is "<application id>-<role>".
+	inputs []diffTopic
+	// build reads the input topics (topic(role)) and writes out.
+	build func(topic func(role string) string, out string) *topology.Topology
+	// steps makes the input of a seed, each record's topic its role.
+	steps   func(seed uint64) []diffStep
+	compare func(t *testing.T, driver, broker []diffOut)
+}
+
+// plan is the case's run for a seed.
+func (c diffJoinCase) plan(id string, seed uint64) diffPlan {
+	topic := func(role string) string { return id + "-" + role }
+	out := id + "-out"
+	p := diffPlan{appID: id, build: func() *topology.Topology { return c.build(topic, out) }, out: out}
+	for _, in := range c.inputs {
+		in.name = topic(in.name)
+		p.inputs = append(p.inputs, in)
+	}
+	for _, s := range c.steps(seed) {
+		for i := range s.records {
+			s.records[i].topic = topic(s.records[i].topic)
+		}
+		p.steps = append(p.steps, s)
+	}
+	return p
+}
+
+var diffJoinCases = []diffJoinCase{
+	{
+		// A stream joined with a table of its keys, inner and left: each stream record
+		// meets the table as the records processed before it left it. Deterministic by
+		// the steps: within a step a key has table updates or stream records, never both,
+		// so a stream record meets its key's row as the steps before left it, however its
+		// task interleaves the stream's partition and the table's; and a task's stream
+		// records are processed in their partition's order.
+		name:   "join-stream-table",
+		inputs: []diffTopic{{name: "stream", partitions: diffJoinPartitions}, {name: "table", partitions: diffJoinPartitions}},
+		build: func(topic func(string) string, out string) *topology.Topology {
+			top := topology.New()
+			s := serde.String()
+			stream := diffSource(top, topic("stream"))
+			table := topology.TableFrom(top, topic("table"), s, s, "table")
+			inner := topology.JoinTable(stream, table, s, s, func(_, v, tv string) string { return v + " inner " + tv },
+				topology.Named("inner"))
+			left := topology.LeftJoinTable(stream, table, s, s, func(_, v, tv string, found bool) string {
+				if !found {
+					tv = "-"
+				}
+				return v + " left " + tv
+			}, topology.Named("left"))
+			topology.To(inner.Merge(left), out, s, s)
+			return top
+		},
+		steps: diffStreamTableSteps,
+		compare: func(t *testing.T, driver, broker []diffOut) {
+			t.Helper()
+			compareStateless(t, driver, broker)
+			diffShows(t, driver, 20, "inner results", func(r diffOut) bool { return strings.Contains(r.value, " inner ") })
+			diffShows(t, driver, 10, "left results without a row", func(r diffOut) bool { return strings.HasSuffix(r.value, " left -") })
+			diffShowsRowsPerKey(t, driver, " left ")
+		},
+	},
+	{
+		// Two streams joined within windows, left and inner. No record is late (diffClock:
+		// each record is within the bound of the newest of both topics, so at or after its
+		// task's watermark, whichever partition the task took first), so every pair of a
+		// key within the window joins, and a left record that joined nothing is emitted
+		// alone when the watermark closes its window — at the latest at the last records,
+		// an hour later. The results, their times and partitions are so deterministic; the
+		// order across tasks and keys is not: a multiset.
+		name:   "join-stream-stream",
+		inputs: []diffTopic{{name: "left", partitions: diffJoinPartitions}, {name: "right", partitions: diffJoinPartitions}},
+		build: func(topic func(string) string, out string) *topology.Topology {
+			top := topology.New()
+			s := serde.String()
+			lefts, rights := diffSource(top, topic("left")), diffSource(top, topic("right"))
+			left := topology.LeftJoinStreams(lefts, rights, topology.JoinWindowsOf(500*time.Millisecond).Grace(300*time.Millisecond),
+				s, s, s, func(_, l, r string, found bool) string {
+					if !found {
+						r = "-"
+					}
+					return "left " + l + "|" + r
+				}, topology.Named("left"))
+			inner := topology.JoinStreams(lefts, rights,
+				topology.JoinWindowsOf(0).Before(200*time.Millisecond).After(800*time.Millisecond).Grace(100*time.Millisecond),
+				s, s, s, func(_, l, r string) string { return "inner " + l + "|" + r }, topology.Named("inner"))
+			topology.To(left.Merge(inner), out, s, s)
+			return top
+		},
+		steps: diffStreamStreamSteps,
+		compare: func(t *testing.T, driver, broker []diffOut) {
+			t.Helper()
+			compareMultisets(t, "join results", driver, broker)
+			diffShows(t, driver, 20, "left pairs", func(r diffOut) bool { return strings.HasPrefix(r.value, "left ") && !strings.HasSuffix(r.value, "|-") })
+			diffShows(t, driver, 20, "left records alone", func(r diffOut) bool { return strings.HasSuffix(r.value, "|-") })
+			diffShows(t, driver, 20, "inner pairs", func(r diffOut) bool { return strings.HasPrefix(r.value, "inner ") })
+		},
+	},
+	{
+		// Two tables joined, inner and outer; their changes (Changes) as "<join> +<row>"
+		// and "<join> D". Deterministic per key by the steps: within a step a key is
+		// updated on one side only, so its rows follow from that side's updates in offset
+		// order and the other side as the steps before left it; how its task interleaves
+		// the two topics orders the keys' updates among each other only.
+		name:   "join-table-table",
+		inputs: []diffTopic{{name: "left", partitions: diffJoinPartitions}, {name: "right", partitions: diffJoinPartitions}},
+		build: func(topic func(string) string, out string) *topology.Topology {
+			top := topology.New()
+			s := serde.String()
+			l := topology.TableFrom(top, topic("left"), s, s, "left")
+			r := topology.TableFrom(top, topic("right"), s, s, "right")
+			inner := topology.JoinTables(l, r, func(_, lv, rv string) string { return lv + "|" + rv }, topology.Named("inner"))
+			outer := topology.OuterJoinTables(l, r, func(_, lv string, hasL bool, rv string, hasR bool) string {
+				if !hasL {
+					lv = "-"
+				}
+				if !hasR {
+					rv = "-"
+				}
+				return lv + "|" + rv
+			}, topology.Named("outer"))
+			rows := func(join string, tb topology.Table[string, string]) topology.Stream[string, string] {
+				return topology.MapValues(tb.Changes(), func(c topology.Change[string]) string {
+					if c.Deleted {
+						return join + " D"
+					}
+					return join + " +" + c.Value
+				})
+			}
+			topology.To(rows("inner", inner).Merge(rows("outer", outer)), out, s, s)
+			return top
+		},
+		steps: diffTableTableSteps,
+		compare: func(t *testing.T, driver, broker []diffOut) {
+			t.Helper()
+			compareUpdates(t, driver, broker)
+			diffShows(t, driver, 20, "inner rows", func(r diffOut) bool { return strings.HasPrefix(r.value, "inner +") })
+			diffShows(t, driver, 5, "inner deletions", func(r diffOut) bool { return r.value == "inner D" })
+			diffShows(t, driver, 5, "outer rows of the left only", func(r diffOut) bool { return strings.HasSuffix(r.value, "|-") })
+			diffShows(t, driver, 5, "outer rows of the right only", func(r diffOut) bool { return strings.HasPrefix(r.value, "outer +-|") })
+		},
+	},
+	{
+		// A stream joined with a global table, inner and left, by a key of the record's
+		// value (no co-partitioning). The table is written before the App starts, which
+		// reads it in full before it processes a record (and the driver is sent it first),
+		// so each stream record meets its final rows. (Updates while the App runs would
+		// race its global reader against its tasks: nothing a test can pin down.)
+		name:   "join-global",
+		inputs: []diffTopic{{name: "orders", partitions: diffInPartitions}, {name: "products", partitions: diffFewPartitions, global: true}},
+		build: func(topic func(string) string, out string) *topology.Topology {
+			top := topology.New()
+			s := serde.String()
+			orders := diffSource(top, topic("orders"))
+			products := topology.GlobalTableFrom(top, topic("products"), s, s, "products")
+			product := func(_, v string) string { return "g" + strconv.Itoa(diffNumber(v)%12) }
+			inner := topology.JoinGlobal(orders, products, product, func(_, v, pv string) string { return v + " inner " + pv },
+				topology.Named("inner"))
+			left := topology.LeftJoinGlobal(orders, products, product, func(_, v, pv string, found bool) string {
+				if !found {
+					pv = "-"
+				}
+				return v + " left " + pv
+			}, topology.Named("left"))
+			topology.To(inner.Merge(left), out, s, s)
+			return top
+		},
+		steps: diffGlobalSteps,
+		compare: func(t *testing.T, driver, broker []diffOut) {
+			t.Helper()
+			compareStateless(t, driver, broker)
+			diffShows(t, driver, 20, "inner results", func(r diffOut) bool { return strings.Contains(r.value, " inner ") })
+			diffShows(t, driver, 10, "left results without a row", func(r diffOut) bool { return strings.HasSuffix(r.value, " left -") })
+		},
+	},
+	{
+		// Orders (a table) left-joined with customers (a table) by the customer each
+		// order names, through the subscription and response topics; its changes, a
+		// deletion as a tombstone. Deterministic per key by the steps, which change one
+		// table each, by turns: an orders step changes an order at most once, so the
+		// response to its subscription is never stale (a second update before it came
+		// back would make it so, or not, by the broker's timing); a customers step leaves
+		// the orders, and so the subscriptions, as they are, and a customer's updates
+		// reach each order that names it in their order, from the customer's task.
+		name:   "join-foreign-key",
+		inputs: []diffTopic{{name: "orders", partitions: diffJoinPartitions}, {name: "customers", partitions: diffFewPartitions}},
+		build: func(topic func(string) string, out string) *topology.Topology {
+			top := topology.New()
+			s := serde.String()
+			orders := topology.TableFrom(top, topic("orders"), s, s, "orders")
+			customers := topology.TableFrom(top, topic("customers"), s, s, "customers")
+			customer := func(_, o string) (string, bool) {
+				c, _, _ := strings.Cut(o, ":")
+				return c, c != "-"
+			}
+			joined := topology.LeftJoinForeignKey(orders, customers, customer, func(_, o, c string, found bool) string {
+				if !found {
+					c = "-"
+				}
+				return o + "|" + c
+			}, s, "orders-enriched", topology.Named("enrich"))
+			topology.To(joined.Changes(), out, s, diffChanges{})
+			return top
+		},
+		steps: diffForeignKeySteps,
+		compare: func(t *testing.T, driver, broker []diffOut) {
+			t.Helper()
+			compareUpdates(t, driver, broker)
+			diffShows(t, driver, 10, "results with a customer", func(r diffOut) bool { return strings.Contains(r.value, "|n") })
+			diffShows(t, driver, 5, "results with a customer's later row", func(r diffOut) bool {
+				return strings.Contains(r.value, "|n4-") || strings.Contains(r.value, "|n6-")
+			})
+			diffShows(t, driver, 5, "results without a customer", func(r diffOut) bool { return strings.HasSuffix(r.value, "|-") })
+			diffShows(t, driver, 3, "deletions", func(r diffOut) bool { return r.value == "<tombstone>" })
+		},
+	},
+}
+
+// diffStreamTableSteps makes six steps over the keys k00…k19, each in its hash's
+// partition of both topics. In each step a key belongs to the table or to the stream (two
+// keys in three to the table in the first step, one in two after): its records in the
+// step are table updates "t<step>-<index>", a sixth of them deletions, or stream records
+// "p<partition>-s<step>-<index>".
+func diffStreamTableSteps(seed uint64) []diffStep {
+	rng := rand.New(rand.NewPCG(seed, 0x7ab1e^seed))
+	clock := diffClock{rng: rng, newest: diffT0}
+	steps := make([]diffStep, 6)
+	for s := range steps {
+		table := diffShare(rng, 1, 2)
+		if s == 0 {
+			table = diffShare(rng, 2, 3)
+		}
+		for i := range 60 + rng.IntN(40) {
+			ts := clock.next()
+			k := diffKey(rng)
+			p := diffPartition(k, diffJoinPartitions)
+			r := diffRecord{topic: "stream", key: k, value: fmt.Sprintf("p%d-s%d-%03d", p, s, i), partition: p, ts: ts}
+			if table[k] {
+				r.topic, r.value, r.tombstone = "table", fmt.Sprintf("t%d-%03d", s, i), rng.IntN(6) == 0
+			}
+			steps[s].records = append(steps[s].records, r)
+		}
+	}
+	return steps
+}
+
+// diffStreamStreamSteps makes one step, written before the App starts: a few hundred
+// records over the keys k00…k19, each to the left or the right topic at random, in its
+// key's hash partition (the topics are co-partitioned), with event times from one
+// diffClock over both, values "L<partition>-<index>" and "R<partition>-<index>"; then a
+// record on every partition of both topics an hour later, which closes every window.
+func diffStreamStreamSteps(seed uint64) []diffStep {
+	rng := rand.New(rand.NewPCG(seed, 0x5715^seed))
+	clock := diffClock{rng: rng, newest: diffT0}
+	var recs []diffRecord
+	for i := range 300 + rng.IntN(100) {
+		ts := clock.next()
+		k := diffKey(rng)
+		p := diffPartition(k, diffJoinPartitions)
+		topic, side := "left", "L"
+		if rng.IntN(2) == 0 {
+			topic, side = "right", "R"
+		}
+		recs = append(recs, diffRecord{topic: topic, key: k, value: fmt.Sprintf("%s%d-%04d", side, p, i), partition: p, ts: ts})
+	}
+	for p := range int32(diffJoinPartitions) {
+		for _, side := range []string{"left", "right"} {
+			recs = append(recs, diffRecord{topic: side, key: "flush", value: fmt.Sprintf("%s%d-flush", strings.ToUpper(side[:1]), p),
+				partition: p, ts: clock.newest.Add(time.Hour)})
+		}
+	}
+	return []diffStep{{records: recs, beforeStart: true}}
+}
+
+// diffTableTableSteps makes six steps over the keys k00…k19, each in its hash's partition
+// of both tables' topics. In each step a key belongs to one side, drawn at random: its
+// updates in the step are "l<step>-<index>" or "r<step>-<index>", a sixth of them
+// deletions (of a row the table may not have).
+func diffTableTableSteps(seed uint64) []diffStep {
+	rng := rand.New(rand.NewPCG(seed, 0x7ab7ab^seed))
+	clock := diffClock{rng: rng, newest: diffT0}
+	steps := make([]diffStep, 6)
+	for s := range steps {
+		left := diffShare(rng, 1, 2)
+		for i := range 40 + rng.IntN(30) {
+			ts := clock.next()
+			k := diffKey(rng)
+			r := diffRecord{topic: "right", key: k, value: fmt.Sprintf("r%d-%03d", s, i), partition: diffPartition(k, diffJoinPartitions),
+				ts: ts, tombstone: rng.IntN(6) == 0}
+			if left[k] {
+				r.topic, r.value = "left", fmt.Sprintf("l%d-%03d", s, i)
+			}
+			steps[s].records = append(steps[s].records, r)
+		}
+	}
+	return steps
+}
+
+// diffGlobalSteps makes the products table — 40 updates of g0…g9 in their hash's
+// partitions, a sixth of them deletions; g10 and g11 never written — and then diffInput's
+// records as orders, each of product g<n mod 12>; both written before the App starts.
+func diffGlobalSteps(seed uint64) []diffStep {
+	rng := rand.New(rand.NewPCG(seed, 0x910ba1^seed))
+	var products []diffRecord
+	for i := range 40 {
+		g := fmt.Sprintf("g%d", rng.IntN(10))
+		products = append(products, diffRecord{topic: "products", key: g, value: fmt.Sprintf("name%02d", i),
+			partition: diffPartition(g, diffFewPartitions), ts: diffT0.Add(-time.Minute + time.Duration(i)*time.Millisecond),
+			tombstone: rng.IntN(6) == 0})
+	}
+	orders := diffInput(seed)
+	for i := range orders {
+		orders[i].topic = "orders"
+	}
+	return []diffStep{{records: products, beforeStart: true}, {records: orders, beforeStart: true}}
+}
+
+// diffForeignKeySteps makes seven steps, by turns of the customers (c0…c7, in their
+// hash's partitions of diffFewPartitions) and of the orders (o00…o29, of
+// diffJoinPartitions), customers first. A customers step updates customers at random,
+// "n<step>-<index>", a fifth of them deletions. An orders step updates a random set of
+// orders once each: to a customer, "c<x>:<step>-<index>" (c8 and c9 are never written),
+// to no customer ("-:<step>-<index>": the order has no foreign key) or a deletion, one in
+// six each.
+func diffForeignKeySteps(seed uint64) []diffStep {
+	rng := rand.New(rand.NewPCG(seed, 0xf0e1^seed))
+	clock := diffClock{rng: rng, newest: diffT0}
+	steps := make([]diffStep, 7)
+	for s := range steps {
+		if s%2 == 0 {
+			for i := range 15 + rng.IntN(15) {
+				c := fmt.Sprintf("c%d", rng.IntN(8))
+				steps[s].records = append(steps[s].records, diffRecord{topic: "customers", key: c, value: fmt.Sprintf("n%d-%02d", s, i),
+					partition: diffPartition(c, diffFewPartitions), ts: clock.next(), tombstone: rng.IntN(5) == 0})
+			}
+			continue
+		}
+		for i, o := range rng.Perm(30)[:10+rng.IntN(15)] {
+			k := fmt.Sprintf("o%02d", o)
+			r := diffRecord{topic: "orders", key: k, value: fmt.Sprintf("c%d:%d-%02d", rng.IntN(10), s, i),
+				partition: diffPartition(k, diffJoinPartitions), ts: clock.next()}
+			switch rng.IntN(6) {
+			case 0:
+				r.tombstone = true
+			case 1:
+				r.value = fmt.Sprintf("-:%d-%02d", s, i)
+			}
+			steps[s].records = append(steps[s].records, r)
+		}
+	}
+	return steps
+}
+
+// diffChanges writes a table's change as its value, a deletion as a tombstone.
+type diffChanges struct{}
+
+func (diffChanges) AppendEncode(dst []byte, c topology.Change[string]) ([]byte, error) {
+	return append(dst, c.Value...), nil
+}
+func (diffChanges) Decode(b []byte) (topology.Change[string], error) {
+	return topology.Change[string]{Value: string(b), Deleted: b == nil}, nil
+}
+func (diffChanges) IsNull(c topology.Change[string]) bool { return c.Deleted }
+
 // TestDifferentialDriverAndBroker runs each topology over the input of each seed through
 // the driver and through an App on one embedded broker, and compares the outputs as a
 // user relies on them.
@@ -174,70 +608,149 @@ func TestDifferentialDriverAndBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Close) // after every parallel subtest
-	for _, c := range diffCases {
-		t.Run(c.name, func(t *testing.T) {
+	run := func(name string, plan func(id string, seed uint64) diffPlan, compare func(t *testing.T, driver, broker []diffOut)) {
+		t.Run(name, func(t *testing.T) {
 			for _, seed := range diffSeeds {
 				t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 					t.Parallel()
-					input := diffInput(seed)
 					// Names of their own on the shared broker. (The application ids are no
 					// prefix of each other's followed by "-": ends.CaughtUp finds an
 					// application's repartition topics by that prefix.)
-					id := fmt.Sprintf("diff-%s-seed%d", c.name, seed)
-					in, out := id+"-in", id+"-out"
-					driver := runOnDriver(t, c, in, out, input)
-					broker := runOnBroker(t, cluster, c, id, in, out, input, len(driver))
-					t.Logf("%d records in, %d out of the driver, %d out of the broker", len(input), len(driver), len(broker))
-					c.compare(t, driver, broker)
+					p := plan(fmt.Sprintf("diff-%s-seed%d", name, seed), seed)
+					driver := runOnDriver(t, p)
+					broker := runOnBroker(t, cluster, p, len(driver))
+					t.Logf("%d records in, %d out of the driver, %d out of the broker", p.records(), len(driver), len(broker))
+					compare(t, driver, broker)
 				})
 			}
 		})
 	}
+	for _, c := range diffCases {
+		run(c.name, c.plan, c.compare)
+	}
+	for _, c := range diffJoinCases {
+		run(c.name, c.plan, c.compare)
+	}
 }
 
-func runOnDriver(t *testing.T, c diffCase, in, out string, input []diffRecord) []diffOut {
+// diffPlan is what the driver and the App both run: a topology, its input topics and
+// output, and the input in steps.
+type diffPlan struct {
+	appID  string
+	build  func() *topology.Topology
+	inputs []diffTopic
+	out    string
+	// int64Values: out's values are serde.Int64 (else serde.String).
+	int64Values bool
+	steps       []diffStep
+}
+
+// diffTopic is an input topic.
+type diffTopic struct {
+	name       string // in a diffJoinCase its role
+	partitions int32
+	// global: read by a global table (which reads it outside the application's group).
+	global bool
+}
+
+// diffStep is input records, in the order they are sent. On the broker a step is written
+// once the App has caught up with everything before it (ends.WaitCaughtUp: the App
+// committed every input and repartition record), so every record of a step is processed
+// after every record of the steps before; within a step the App's tasks interleave their
+// partitions as fetching has it. The driver processes each record as it is sent, the
+// steps in order.
+type diffStep struct {
+	records []diffRecord
+	// beforeStart: written before the App starts (only steps before every other step): a
+	// global table's records, which an App reads in full before it processes a record.
+	beforeStart bool
+}
+
+// records is the number of input records.
+func (p diffPlan) records() int {
+	n := 0
+	for _, s := range p.steps {
+		n += len(s.records)
+	}
+	return n
+}
+
+func runOnDriver(t *testing.T, p diffPlan) []diffOut {
 	t.Helper()
-	d := eddytest.New(t, c.build(in, out), eddytest.Partitions(in, diffInPartitions), eddytest.Partitions(out, diffOutPartitions))
-	src := eddytest.Input(d, in, serde.String(), serde.String())
-	for _, r := range input {
-		must(t, src.Send(r.key, r.value, eddytest.At(r.ts), eddytest.ToPartition(r.partition)))
+	opts := []eddytest.Option{eddytest.Partitions(p.out, diffOutPartitions)}
+	for _, in := range p.inputs {
+		opts = append(opts, eddytest.Partitions(in.name, in.partitions))
+	}
+	d := eddytest.New(t, p.build(), opts...)
+	srcs := map[string]*eddytest.InputTopic[string, string]{}
+	for _, in := range p.inputs {
+		srcs[in.name] = eddytest.Input(d, in.name, serde.String(), serde.String())
+	}
+	for _, s := range p.steps {
+		for _, r := range s.records {
+			if r.tombstone {
+				must(t, srcs[r.topic].Delete(r.key, eddytest.At(r.ts), eddytest.ToPartition(r.partition)))
+			} else {
+				must(t, srcs[r.topic].Send(r.key, r.value, eddytest.At(r.ts), eddytest.ToPartition(r.partition)))
+			}
+		}
 	}
 	var got []diffOut
-	if c.int64Values {
-		for _, r := range eddytest.Output(d, out, serde.String(), serde.Int64()).ReadAll() {
+	if p.int64Values {
+		for _, r := range eddytest.Output(d, p.out, serde.String(), serde.Int64()).ReadAll() {
 			got = append(got, diffOut{key: r.Key, value: strconv.FormatInt(r.Value, 10), partition: r.Partition, offset: r.Offset, ts: r.Timestamp})
 		}
 	} else {
-		for _, r := range eddytest.Output(d, out, serde.String(), serde.String()).ReadAll() {
-			got = append(got, diffOut{key: r.Key, value: r.Value, partition: r.Partition, offset: r.Offset, ts: r.Timestamp})
+		for _, r := range eddytest.Output(d, p.out, serde.String(), serde.String()).ReadAll() {
+			o := diffOut{key: r.Key, value: r.Value, partition: r.Partition, offset: r.Offset, ts: r.Timestamp}
+			if r.Tombstone {
+				o.value = "<tombstone>"
+			}
+			got = append(got, o)
 		}
 	}
 	return got
 }
 
-// runOnBroker creates the topics, produces the input (each record to its partition, with
-// its timestamp), runs an App until its output has want records — or a deadline passes —
-// and it has caught up with its input and repartition topics, stops it, and returns
-// everything it wrote to out.
-func runOnBroker(t *testing.T, cluster *embedded.Cluster, c diffCase, appID, in, out string, input []diffRecord, want int) []diffOut {
+// runOnBroker creates the topics, writes the steps before the start, starts an App,
+// writes each other step (each record to its partition, with its timestamp) once the App
+// has caught up with the ones before, runs the App until its output has want records — or
+// a deadline passes — and it has caught up with its input and repartition topics, stops
+// it, and returns everything it wrote to out.
+func runOnBroker(t *testing.T, cluster *embedded.Cluster, p diffPlan, want int) []diffOut {
 	t.Helper()
 	brokers := cluster.Brokers()
 	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
 	defer cancel()
-	must(t, cluster.CreateTopic(ctx, in, diffInPartitions))
-	must(t, cluster.CreateTopic(ctx, out, diffOutPartitions))
+	var consumed []string // the inputs the App's group reads: all but global tables'
+	for _, in := range p.inputs {
+		must(t, cluster.CreateTopic(ctx, in.name, in.partitions))
+		if !in.global {
+			consumed = append(consumed, in.name)
+		}
+	}
+	must(t, cluster.CreateTopic(ctx, p.out, diffOutPartitions))
 
 	producer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	must(t, err)
-	recs := make([]*kgo.Record, len(input))
-	for i, r := range input {
-		recs[i] = &kgo.Record{Topic: in, Partition: r.partition, Key: []byte(r.key), Value: []byte(r.value), Timestamp: r.ts}
+	defer producer.Close()
+	produce := func(s diffStep) {
+		recs := make([]*kgo.Record, len(s.records))
+		for i, r := range s.records {
+			recs[i] = &kgo.Record{Topic: r.topic, Partition: r.partition, Key: []byte(r.key), Timestamp: r.ts}
+			if !r.tombstone {
+				recs[i].Value = []byte(r.value)
+			}
+		}
+		must(t, producer.ProduceSync(ctx, recs...).FirstErr())
 	}
-	err = producer.ProduceSync(ctx, recs...).FirstErr()
-	producer.Close()
-	must(t, err)
+	steps := p.steps
+	for len(steps) > 0 && steps[0].beforeStart {
+		produce(steps[0])
+		steps = steps[1:]
+	}
 
-	app, err := eddy.New(c.build(in, out), eddy.ApplicationID(appID), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
+	app, err := eddy.New(p.build(), eddy.ApplicationID(p.appID), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
 		eddy.CommitInterval(50*time.Millisecond), eddy.LowMemoryState())
 	must(t, err)
 	runCtx, stop := context.WithCancel(context.Background())
@@ -261,11 +774,16 @@ func runOnBroker(t *testing.T, cluster *embedded.Cluster, c diffCase, appID, in,
 	}
 	defer stopApp()
 
+	for _, s := range steps {
+		ends.WaitCaughtUp(t, brokers, p.appID, 30*time.Second, consumed...)
+		produce(s)
+	}
+
 	// Poll the output until the driver's number of records came (or the deadline: the
 	// comparison below then says what is missing).
 	pollCtx, pollCancel := context.WithTimeout(ctx, 20*time.Second)
 	defer pollCancel()
-	consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(out),
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(p.out),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.FetchMaxWait(100*time.Millisecond)) // kfake answers a waiting fetch only at its deadline
 	must(t, err)
@@ -283,15 +801,15 @@ func runOnBroker(t *testing.T, cluster *embedded.Cluster, c diffCase, appID, in,
 	consumer.Close()
 	// Then prove that no more is coming: the App has committed all its input, and what it
 	// wrote for it is below the end offsets read after that.
-	ends.WaitCaughtUp(t, brokers, appID, 30*time.Second, in)
+	ends.WaitCaughtUp(t, brokers, p.appID, 30*time.Second, consumed...)
 	stopApp()
 	var got []diffOut
-	for _, r := range ends.Read(t, brokers, out, kgo.ReadCommitted()) {
+	for _, r := range ends.Read(t, brokers, p.out, kgo.ReadCommitted()) {
 		o := diffOut{key: string(r.Key), partition: r.Partition, offset: r.Offset, ts: r.Timestamp}
 		switch {
 		case r.Value == nil:
 			o.value = "<tombstone>"
-		case c.int64Values:
+		case p.int64Values:
 			n, err := serde.Int64().Decode(r.Value)
 			if err != nil {
 				t.Fatalf("%s/%d@%d: %v", r.Topic, r.Partition, r.Offset, err)
@@ -309,7 +827,7 @@ func runOnBroker(t *testing.T, cluster *embedded.Cluster, c diffCase, appID, in,
 // partition — as written by each input partition's task. Records of several input
 // partitions meet in an output partition (keys are placed by their hash), and how the
 // tasks' writes interleave there is up to the broker's timing; each task's own order is
-// not. The values carry their input partition ("P1-…" once upper-cased).
+// not. The values begin with their input partition ("p1-…", "P1-…" once upper-cased).
 func compareStateless(t *testing.T, driver, broker []diffOut) {
 	t.Helper()
 	seqs := func(recs []diffOut) map[string][]string {
@@ -371,10 +889,50 @@ func compareCounts(t *testing.T, driver, broker []diffOut) {
 	}
 }
 
+// compareUpdates compares a join's table updates key by key: each key's updates come
+// from the one task that owns it, to one output partition, and the cases' steps make
+// them deterministic (see each case); the order across keys is not. So: the same number
+// of updates, the same final value per key (a deletion "<tombstone>"), and per key the
+// same sequence of updates, with their times, on the same partition.
+func compareUpdates(t *testing.T, driver, broker []diffOut) {
+	t.Helper()
+	if len(driver) != len(broker) {
+		t.Errorf("the driver wrote %d updates, the broker %d", len(driver), len(broker))
+	}
+	perKey := func(recs []diffOut) (map[string][]string, map[string]string) {
+		seq, last := map[string][]string{}, map[string]string{}
+		for _, r := range recs {
+			// Records are in offset order per partition, and a key has one partition.
+			seq[r.key] = append(seq[r.key], fmt.Sprintf("%s @%d p%d", r.value, r.ts.UnixMilli(), r.partition))
+			last[r.key] = r.value
+		}
+		return seq, last
+	}
+	dSeq, dLast := perKey(driver)
+	bSeq, bLast := perKey(broker)
+	if len(dLast) < 10 {
+		t.Fatalf("the driver updated only %d keys: %v", len(dLast), dLast)
+	}
+	if !maps.Equal(dLast, bLast) {
+		t.Errorf("final values:\ndriver %v\nbroker %v", dLast, bLast)
+	}
+	for _, k := range slices.Sorted(maps.Keys(mergeKeys(dSeq, bSeq))) {
+		if !slices.Equal(dSeq[k], bSeq[k]) {
+			t.Errorf("updates of %s:\ndriver %v\nbroker %v", k, dSeq[k], bSeq[k])
+		}
+	}
+}
+
 // compareWindows compares windowed results as a multiset: each window is emitted once, when
 // the watermark of its task closes it, with its count, its time and its key's partition —
 // all deterministic, since no record is late. The order across tasks is not.
 func compareWindows(t *testing.T, driver, broker []diffOut) {
+	t.Helper()
+	compareMultisets(t, "windows", driver, broker)
+}
+
+// compareMultisets compares results as a multiset of key, value, time and partition.
+func compareMultisets(t *testing.T, what string, driver, broker []diffOut) {
 	t.Helper()
 	sorted := func(recs []diffOut) []string {
 		out := make([]string, len(recs))
@@ -386,14 +944,54 @@ func compareWindows(t *testing.T, driver, broker []diffOut) {
 	}
 	d, b := sorted(driver), sorted(broker)
 	if len(d) < 50 {
-		t.Fatalf("the driver emitted only %d windows: %v", len(d), d)
+		t.Fatalf("the driver emitted only %d %s: %v", len(d), what, d)
 	}
 	if slices.Equal(d, b) {
 		return
 	}
 	onlyD, onlyB := multisetDiff(d, b)
-	t.Errorf("windowed results differ: %d from the driver, %d from the broker\nonly from the driver: %v\nonly from the broker: %v",
-		len(d), len(b), onlyD, onlyB)
+	t.Errorf("%s differ: %d from the driver, %d from the broker\nonly from the driver: %v\nonly from the broker: %v",
+		what, len(d), len(b), onlyD, onlyB)
+}
+
+// diffShows fails the test unless at least least records of the driver's output match:
+// an input that gives fewer would show too little of what the case is for.
+func diffShows(t *testing.T, driver []diffOut, least int, what string, match func(diffOut) bool) {
+	t.Helper()
+	n := 0
+	for _, r := range driver {
+		if match(r) {
+			n++
+		}
+	}
+	if n < least {
+		t.Errorf("the driver's output has %d %s, want at least %d: the input shows too little", n, what, least)
+	}
+}
+
+// diffShowsRowsPerKey fails the test unless at least 3 keys of the driver's output met
+// several rows of a table (the part of the values after sep, "-" for none): stream
+// records that met the table as a later step updated it.
+func diffShowsRowsPerKey(t *testing.T, driver []diffOut, sep string) {
+	t.Helper()
+	rows := map[string]map[string]bool{}
+	for _, r := range driver {
+		if _, row, ok := strings.Cut(r.value, sep); ok {
+			if rows[r.key] == nil {
+				rows[r.key] = map[string]bool{}
+			}
+			rows[r.key][row] = true
+		}
+	}
+	n := 0
+	for _, rs := range rows {
+		if len(rs) > 1 {
+			n++
+		}
+	}
+	if n < 3 {
+		t.Errorf("only %d keys of the driver's output met more than one row: the input shows too little", n)
+	}
 }
 
 // multisetDiff returns what a has more of than b, and b more than a; both sorted.
