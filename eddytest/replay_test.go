@@ -13,17 +13,20 @@ import (
 	"github.com/eddy-streams/eddy/topology"
 )
 
+// failBad fails the value "bad" (a processing error) and passes the rest.
+func failBad(v string) (string, error) {
+	if v == "bad" {
+		return "", errors.New("bad value")
+	}
+	return v, nil
+}
+
 // repartitionedWindows: values "bad" fail (a processing error), the rest are re-keyed
 // through a repartition topic and counted in 10 s windows, "key@start-sec=count".
 func repartitionedWindows() *topology.Topology {
 	top := topology.New()
 	s := topology.From(top, "in", serde.String(), serde.String())
-	checked := topology.TryMapValues(s, func(v string) (string, error) {
-		if v == "bad" {
-			return "", errors.New("bad value")
-		}
-		return v, nil
-	})
+	checked := topology.TryMapValues(s, failBad)
 	byKey := topology.GroupBy(checked, func(k, _ string) string { return k }, serde.String(), serde.String())
 	counts := topology.WindowedCount(topology.WindowBy(byKey, topology.TumblingWindows(10*time.Second)), "win")
 	topology.To(topology.Map(counts, func(k topology.Windowed[string], n int64) (string, int64) {
@@ -70,12 +73,7 @@ func TestExactlyOnceReplayAfterASkippedRecord(t *testing.T) {
 func TestReplayWithAPausedPartition(t *testing.T) {
 	top := topology.New()
 	s := topology.From(top, "in", serde.String(), serde.String())
-	checked := topology.TryMapValues(s, func(v string) (string, error) {
-		if v == "bad" {
-			return "", errors.New("bad value")
-		}
-		return v, nil
-	})
+	checked := topology.TryMapValues(s, failBad)
 	topology.To(topology.Count(topology.GroupByKey(checked, serde.String(), serde.String()), "counts").ToStream(), "out", serde.String(), serde.Int64())
 	d := eddytest.New(t, top, eddytest.With(eddy.ExactlyOnce(), eddy.OnProcessingError(eddy.Skip()), eddy.MaxQueuedRecords(1)))
 	in := eddytest.Input(d, "in", serde.String(), serde.String())

@@ -16,17 +16,25 @@ import (
 // or the store of a table, a table aggregation (Count, Reduce, Aggregate) or a join's
 // table side — over every task that holds a slice of it, with the store's serdes: what
 // the processors would read now, writes not yet committed included.
-type KeyValueStore[K, V any] struct {
+type KeyValueStore[K, V any] struct{ storeReader[K, V] }
+
+// storeReader is a store's name and its serdes, bound to its changelog topic as eddy binds
+// them (a registry serde's subject).
+type storeReader[K, V any] struct {
 	d    *Driver
 	name string
 	ks   serde.Serde[K]
 	vs   serde.Serde[V]
 }
 
+func newStoreReader[K, V any](d *Driver, name string, ks serde.Serde[K], vs serde.Serde[V]) storeReader[K, V] {
+	topic := d.d.ChangelogTopic(name)
+	return storeReader[K, V]{d: d, name: name, ks: serde.ForTopic(ks, topic, true), vs: serde.ForTopic(vs, topic, false)}
+}
+
 // Store returns a reader of the key-value store name.
 func Store[K, V any](d *Driver, name string, ks serde.Serde[K], vs serde.Serde[V]) *KeyValueStore[K, V] {
-	topic := d.d.ChangelogTopic(name)
-	return &KeyValueStore[K, V]{d: d, name: name, ks: serde.ForTopic(ks, topic, true), vs: serde.ForTopic(vs, topic, false)}
+	return &KeyValueStore[K, V]{newStoreReader(d, name, ks, vs)}
 }
 
 // Get returns the value of k, looked up in every task's slice (a key lives in one).
@@ -145,18 +153,12 @@ func (d *Driver) entries(st *graph.Store, each func(graph.StoreEntry) error) err
 // WindowStoreReader reads the store of a windowed aggregation (tumbling, hopping,
 // sliding) or a session aggregation: its open windows with their aggregates — a window
 // leaves the store once final and emitted (or, with EmitUpdates, once past its grace).
-type WindowStoreReader[K, V any] struct {
-	d    *Driver
-	name string
-	ks   serde.Serde[K]
-	vs   serde.Serde[V]
-}
+type WindowStoreReader[K, V any] struct{ storeReader[K, V] }
 
 // WindowStore returns a reader of the window or session store name, whose keys and
 // aggregates the serdes decode.
 func WindowStore[K, V any](d *Driver, name string, ks serde.Serde[K], vs serde.Serde[V]) *WindowStoreReader[K, V] {
-	topic := d.d.ChangelogTopic(name)
-	return &WindowStoreReader[K, V]{d: d, name: name, ks: serde.ForTopic(ks, topic, true), vs: serde.ForTopic(vs, topic, false)}
+	return &WindowStoreReader[K, V]{newStoreReader(d, name, ks, vs)}
 }
 
 // WindowEntry is one window and its aggregate.
@@ -209,17 +211,11 @@ func (s *WindowStoreReader[K, V]) Fetch(k K) ([]WindowEntry[K, V], error) {
 
 // VersionedStoreReader reads a versioned table's store (TableFrom with Versioned): each
 // key's versions, as the table's joins look them up by time.
-type VersionedStoreReader[K, V any] struct {
-	d    *Driver
-	name string
-	ks   serde.Serde[K]
-	vs   serde.Serde[V]
-}
+type VersionedStoreReader[K, V any] struct{ storeReader[K, V] }
 
 // VersionedStore returns a reader of the versioned store name.
 func VersionedStore[K, V any](d *Driver, name string, ks serde.Serde[K], vs serde.Serde[V]) *VersionedStoreReader[K, V] {
-	topic := d.d.ChangelogTopic(name)
-	return &VersionedStoreReader[K, V]{d: d, name: name, ks: serde.ForTopic(ks, topic, true), vs: serde.ForTopic(vs, topic, false)}
+	return &VersionedStoreReader[K, V]{newStoreReader(d, name, ks, vs)}
 }
 
 // Version is one version of a key: its value from From until To (the zero time for the

@@ -893,20 +893,30 @@ func (d *Driver) partition(topic string, partition int32) (*partition, error) {
 	return p, nil
 }
 
+// external finds a partition of an external input topic for a change of its time, on a
+// driver that still runs; why says what to do instead for a repartition topic's.
+func (d *Driver) external(topic string, partition int32, why string) (*partition, error) {
+	if err := d.usable(); err != nil {
+		return nil, err
+	}
+	p, err := d.partition(topic, partition)
+	if err != nil {
+		return nil, err
+	}
+	if p.internal {
+		return nil, fmt.Errorf("eddytest: %s is a repartition topic: %s", topic, why)
+	}
+	return p, nil
+}
+
 // SetWatermark raises an input partition's watermark to wm, as a record with the event
 // time wm plus the source's out-of-orderness bound would, and runs what that moves:
 // window closes and event-time punctuators. A watermark never goes down: a lower wm
 // changes nothing. Internal partitions take theirs from their upstream tasks.
 func (d *Driver) SetWatermark(topic string, partition int32, wm time.Time) error {
-	if err := d.usable(); err != nil {
-		return err
-	}
-	p, err := d.partition(topic, partition)
+	p, err := d.external(topic, partition, "its watermark is its upstream tasks'; set theirs")
 	if err != nil {
 		return err
-	}
-	if p.internal {
-		return fmt.Errorf("eddytest: %s is a repartition topic: its watermark is its upstream tasks'; set theirs", topic)
 	}
 	if p.timing.table {
 		return fmt.Errorf("eddytest: %s is read as a table: a table's partitions take no part in the watermark", topic)
@@ -937,15 +947,9 @@ func (d *Driver) settle() error {
 // SetIdle marks an input partition idle until its next record, as its idle timeout
 // would: it stops holding its task's watermark back.
 func (d *Driver) SetIdle(topic string, partition int32) error {
-	if err := d.usable(); err != nil {
-		return err
-	}
-	p, err := d.partition(topic, partition)
+	p, err := d.external(topic, partition, "it is idle when its upstream tasks are; make their inputs idle")
 	if err != nil {
 		return err
-	}
-	if p.internal {
-		return fmt.Errorf("eddytest: %s is a repartition topic: it is idle when its upstream tasks are; make their inputs idle", topic)
 	}
 	p.idleForced = true
 	if err := p.task.checkIdle(d.now); err != nil {
