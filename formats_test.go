@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/eddytest"
 	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/topology"
 )
@@ -40,41 +41,43 @@ func TestCSVValuesAndBadInput(t *testing.T) {
 		return top
 	}
 	input := [][2]string{{"o1", "c1,100"}, {"o2", `"c,2",250`}, {"o3", "c3,lots"}, {"o4", "c4"}, {"o5", `"c5,1`}, {"o6", "c6,7\n"}}
-	t.Run("dead letter", func(t *testing.T) {
-		brokers := startEmbedded(t, map[string]int32{"orders": 1, "out": 1, "dlq": 1})
-		produce(t, brokers, "orders", input...)
-		app, err := eddy.New(build(), eddy.ApplicationID("csv"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
-			eddy.CommitInterval(50*time.Millisecond), eddy.OnDeserializationError(eddy.DeadLetter("dlq")), eddy.Logger(testLogger(t)))
-		if err != nil {
-			t.Fatal(err)
+	// In the test driver: the serde's and the policies' semantics, record by record.
+	send := func(d *eddytest.Driver) error {
+		in := eddytest.Input(d, "orders", serde.String(), serde.String())
+		for _, kv := range input {
+			if err := in.Send(kv[0], kv[1]); err != nil {
+				return err
+			}
 		}
-		stopCaughtUp(t, brokers, "csv", runApp(t, app), "orders")
-		if got, want := keyValues(readAll(t, brokers, "out")), []string{"o1=c1:100", "o2=c,2:250", "o6=c6:7"}; !slices.Equal(got, want) {
+		return nil
+	}
+	t.Run("dead letter", func(t *testing.T) {
+		d := eddytest.New(t, build(), eddytest.With(eddy.OnDeserializationError(eddy.DeadLetter("dlq"))))
+		must(t, send(d))
+		var got []string
+		for _, kv := range eddytest.Output(d, "out", serde.String(), serde.String()).ReadKeyValues() {
+			got = append(got, kv.Key+"="+kv.Value)
+		}
+		if want := []string{"o1=c1:100", "o2=c,2:250", "o6=c6:7"}; !slices.Equal(got, want) {
 			t.Errorf("out: %v, want %v", got, want)
 		}
+		dls, err := d.DeadLetters("dlq")
+		must(t, err)
 		var dead []string
-		for _, r := range readAll(t, brokers, "dlq") {
-			dead = append(dead, string(r.Key))
+		for _, dl := range dls {
+			dead = append(dead, fmt.Sprintf("%s@%d %s", dl.Key, dl.Offset, dl.Kind))
 		}
-		slices.Sort(dead)
-		if want := []string{"o3", "o4", "o5"}; !slices.Equal(dead, want) {
+		if want := []string{"o3@2 deserialization", "o4@3 deserialization", "o5@4 deserialization"}; !slices.Equal(dead, want) {
 			t.Errorf("dead letters: %v, want %v", dead, want)
 		}
 	})
 	t.Run("fail", func(t *testing.T) {
-		brokers := startEmbedded(t, map[string]int32{"orders": 1, "out": 1})
-		produce(t, brokers, "orders", input...)
-		app, err := eddy.New(build(), eddy.ApplicationID("csv"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()),
-			eddy.Logger(testLogger(t)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		err = app.Run(ctx)
-		if err == nil || !strings.Contains(err.Error(), "record orders/0@2") ||
-			!strings.Contains(err.Error(), "field 2 (Cents)") {
-			t.Fatalf("Run = %v, want the failure of orders/0 at offset 2, naming the field", err)
+		d := eddytest.New(t, build())
+		err := send(d)
+		var re *eddy.RecordError
+		if !errors.As(err, &re) || re.Topic != "orders" || re.Offset != 2 || re.Kind != eddy.DeserializationError ||
+			!strings.Contains(err.Error(), "record orders/0@2") || !strings.Contains(err.Error(), "field 2 (Cents)") {
+			t.Fatalf("Send = %v, want the failure of orders/0 at offset 2, naming the field", err)
 		}
 	})
 }
