@@ -30,6 +30,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/eddy-streams/eddy/internal/dirlock"
 	"github.com/eddy-streams/eddy/internal/metrics"
 	"github.com/eddy-streams/eddy/internal/runtime"
@@ -43,6 +45,11 @@ type App struct {
 	cfg     config
 	topo    *topology.Topology
 	metrics *metrics.Registry
+	monitor *runtime.Monitor
+	watch   *stateWatch
+
+	collector *collector
+	registry  *prometheus.Registry
 
 	mu struct {
 		sync.Mutex
@@ -79,7 +86,12 @@ func New(t *topology.Topology, opts ...Opt) (*App, error) {
 			"join's subscription and response topics do); a bounded run ends a task once the tasks upstream of it have "+
 			"ended, which in a cycle none can: run it without Bounded", strings.Join(cycle, ", "))
 	}
-	return &App{cfg: cfg, topo: t, metrics: metrics.NewRegistry()}, nil
+	a := &App{cfg: cfg, topo: t, metrics: metrics.NewRegistry(), monitor: runtime.NewMonitor(), watch: &stateWatch{f: cfg.onState}}
+	a.monitor.OnChange = func() { a.watch.update(a.State) }
+	if err := a.initMetrics(); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // Run runs the application until ctx ends, Close is called, or a fatal error occurs. On a
@@ -96,12 +108,14 @@ func (a *App) Run(ctx context.Context) (err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	a.mu.state, a.mu.cancel, a.mu.done = 1, cancel, make(chan struct{})
 	a.mu.Unlock()
+	a.watch.update(a.State)
 	defer func() {
 		cancel()
 		a.mu.Lock()
 		a.mu.state, a.mu.err = 2, err
 		close(a.mu.done)
 		a.mu.Unlock()
+		a.watch.update(a.State)
 	}()
 
 	dir := filepath.Join(a.cfg.stateDir, a.cfg.appID)
@@ -121,7 +135,14 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	return publicError(runtime.Run(ctx, a.cfg.runtime(pid, dir, a.metrics), a.topo.Graph()))
+	stopServing, err := a.serve()
+	if err != nil {
+		return err
+	}
+	defer stopServing()
+	rc := a.cfg.runtime(pid, dir, a.metrics)
+	rc.Monitor = a.monitor
+	return publicError(runtime.Run(ctx, rc, a.topo.Graph()))
 }
 
 // runtime is the runtime's configuration of an instance with process id pid and state
@@ -175,6 +196,7 @@ func (a *App) Close() error {
 	case 0:
 		a.mu.state = 2
 		a.mu.Unlock()
+		a.watch.update(a.State)
 		return nil
 	case 1:
 		cancel, done := a.mu.cancel, a.mu.done

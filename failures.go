@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/eddy-streams/eddy/internal/metrics"
+	"github.com/prometheus/common/expfmt"
+
 	"github.com/eddy-streams/eddy/internal/runtime"
 )
 
@@ -150,8 +151,17 @@ func (a *App) LateRecords(store string) int64 {
 	return 0
 }
 
-// WriteMetrics writes the instance's counters in the Prometheus text exposition format,
-// for a /metrics handler.
+// WriteMetrics writes the App's metrics (its Collector's) in the Prometheus text
+// exposition format. Handler's /metrics serves the same.
 func (a *App) WriteMetrics(w io.Writer) error {
-	return metrics.WriteText(w, a.metrics.Snapshot())
+	families, err := a.registry.Gather()
+	if err != nil {
+		return fmt.Errorf("eddy: gathering the metrics: %w", err)
+	}
+	for _, f := range families {
+		if _, err := expfmt.MetricFamilyToText(w, f); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/internal/state"
@@ -49,6 +50,10 @@ type config struct {
 	maxTaskIdle    time.Duration
 
 	onDeserialization, onProcessing, onProduction ErrorPolicy
+
+	onState    func(from, to State)
+	registerer prometheus.Registerer
+	httpAddr   string
 }
 
 func defaultConfig() config {

@@ -3,6 +3,7 @@
 //
 //	go run ./examples/pageviews                 # on an in-process broker, until Ctrl-C
 //	go run ./examples/pageviews -brokers host:9092 -duration 30s
+//	go run ./examples/pageviews -http :8080     # and /metrics, /healthz, /readyz, /status on :8080
 //
 // A built-in generator writes page views (JSON) to "page-views"; each view's event time
 // (viewed_at) is 1–5 s before it is written, so the stream is out of order. The topology:
@@ -109,6 +110,7 @@ func main() {
 	rate := flag.Int("rate", 20, "page views generated per second")
 	stateDir := flag.String("state-dir", filepath.Join(os.TempDir(), "eddy-pageviews"),
 		"directory for local state; each copy running on one machine needs its own")
+	httpAddr := flag.String("http", "", "serve the status endpoint (/metrics, /healthz, /readyz, /status) on this address, e.g. :8080")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -118,14 +120,14 @@ func main() {
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
-	if err := run(ctx, *brokers, *rate, *stateDir, os.Stdout); err != nil {
+	if err := run(ctx, *brokers, *rate, *stateDir, *httpAddr, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "pageviews:", err)
 		os.Exit(1)
 	}
 }
 
 // run sets up the topics, then runs the generator, the app and the printer until ctx ends.
-func run(ctx context.Context, brokerList string, rate int, stateDir string, out io.Writer) error {
+func run(ctx context.Context, brokerList string, rate int, stateDir, httpAddr string, out io.Writer) error {
 	var brokers []string
 	if brokerList == "" {
 		c, err := embedded.Start()
@@ -148,6 +150,7 @@ func run(ctx context.Context, brokerList string, rate int, stateDir string, out 
 		eddy.CommitInterval(time.Second),
 		eddy.StateDir(stateDir),
 		eddy.Logger(logger),
+		eddy.ServeHTTP(httpAddr),
 	)
 	if err != nil {
 		return err

@@ -38,7 +38,7 @@ func TestExampleRunsOnEmbeddedBroker(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
 	var out syncBuffer
-	if err := run(ctx, "", 200, t.TempDir(), &out); err != nil {
+	if err := run(ctx, "", 200, t.TempDir(), "", &out); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	text := out.String()

@@ -5,6 +5,7 @@
 //	go run ./examples/wordcount                  # in-process broker, built-in text, until Ctrl-C
 //	go run ./examples/wordcount -stdin < book.txt
 //	go run ./examples/wordcount -brokers host:9092
+//	go run ./examples/wordcount -http :8080        # and /metrics, /healthz, /readyz, /status on :8080
 //
 // Lines go to "text-lines"; the topology splits them into words, re-keys by word (through a
 // repartition topic, so each word is counted by one task), counts, and writes every new
@@ -70,6 +71,7 @@ func main() {
 	stdin := flag.Bool("stdin", false, "read lines from standard input instead of the built-in text")
 	duration := flag.Duration("duration", 0, "stop after this long (default: run until Ctrl-C)")
 	stateDir := flag.String("state-dir", filepath.Join(os.TempDir(), "eddy-wordcount"), "directory for local state; each copy running on one machine needs its own")
+	httpAddr := flag.String("http", "", "serve the status endpoint (/metrics, /healthz, /readyz, /status) on this address, e.g. :8080")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -83,7 +85,7 @@ func main() {
 	if *stdin {
 		src = os.Stdin
 	}
-	if err := run(ctx, *brokers, *stateDir, src, os.Stdout); err != nil {
+	if err := run(ctx, *brokers, *stateDir, *httpAddr, src, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "wordcount:", err)
 		os.Exit(1)
 	}
@@ -91,7 +93,7 @@ func main() {
 
 // run sets up the topics, then runs the line writer, the app and the printer until ctx
 // ends. Lines come from src, or from the built-in text when src is nil.
-func run(ctx context.Context, brokerList, stateDir string, src io.Reader, out io.Writer) error {
+func run(ctx context.Context, brokerList, stateDir, httpAddr string, src io.Reader, out io.Writer) error {
 	var brokers []string
 	if brokerList == "" {
 		c, err := embedded.Start()
@@ -113,6 +115,7 @@ func run(ctx context.Context, brokerList, stateDir string, src io.Reader, out io
 		eddy.StateDir(stateDir),
 		eddy.CommitInterval(time.Second),
 		eddy.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+		eddy.ServeHTTP(httpAddr),
 	)
 	if err != nil {
 		return err

@@ -40,7 +40,7 @@ func TestWordCountExample(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var out syncBuffer
-	if err := run(ctx, "", t.TempDir(), strings.NewReader(input), &out); err != nil {
+	if err := run(ctx, "", t.TempDir(), "", strings.NewReader(input), &out); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	seen := map[string][]int{}

@@ -1,12 +1,9 @@
 // Package metrics keeps an application instance's counters: created once per label set,
-// counted with atomic adds on the record path, read as a snapshot or written in the
-// Prometheus text format.
+// counted with atomic adds on the record path, read as a snapshot (which the root
+// package's Prometheus collector exposes).
 package metrics
 
 import (
-	"bufio"
-	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,23 +82,6 @@ func (r *Registry) Snapshot() []Sample {
 		return strings.Compare(labelString(a.Labels), labelString(b.Labels))
 	})
 	return out
-}
-
-// WriteText writes samples in the Prometheus text exposition format, as counters.
-func WriteText(w io.Writer, samples []Sample) error {
-	bw := bufio.NewWriter(w)
-	last := ""
-	for _, s := range samples {
-		if s.Name != last {
-			if s.Help != "" {
-				fmt.Fprintf(bw, "# HELP %s %s\n", s.Name, s.Help)
-			}
-			fmt.Fprintf(bw, "# TYPE %s counter\n", s.Name)
-			last = s.Name
-		}
-		fmt.Fprintf(bw, "%s%s %d\n", s.Name, labelString(s.Labels), s.Value)
-	}
-	return bw.Flush()
 }
 
 func labelString(ls []Label) string {

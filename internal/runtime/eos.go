@@ -41,9 +41,13 @@ func (w *worker) onAssignedEOS(_ context.Context, cl *kgo.Client, assigned map[s
 		cl.PauseFetchPartitions(pause)
 	}
 	w.pushEvent(true, assigned)
+	w.endRebalance()
 }
 
 func (w *worker) onRevokedEOS(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	if len(revoked) > 0 {
+		w.startRebalance()
+	}
 	w.pushEvent(false, revoked)
 }
 
@@ -137,6 +141,7 @@ func (w *worker) recreate(ctx context.Context) error {
 	}
 	w.mu.Unlock()
 	w.cl.Close()
+	w.startRebalance() // the new client joins again
 	w.produceErr.Store(nil)
 	w.prodFailed.take()
 	w.abortedLocked()

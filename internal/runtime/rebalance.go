@@ -25,6 +25,7 @@ func (w *worker) onAssigned(_ context.Context, cl *kgo.Client, assigned map[stri
 	defer w.mu.Unlock()
 	w.adoptClientLocked(cl)
 	w.assignLocked(assigned)
+	w.endRebalance() // franz-go calls this at the end of every rebalance, assigned or not
 }
 
 // assignLocked creates the tasks of newly assigned partitions and pauses the input of
@@ -108,6 +109,7 @@ func (w *worker) taskLocked(id processor.TaskID) (*task, error) {
 	}
 	if len(t.kvs) > 0 {
 		t.restoring = -1
+		w.cfg.Monitor.addRestoring(1)
 	}
 	g, err := buildTask(w.g, id.Subtopology, t)
 	if err != nil {
@@ -135,6 +137,7 @@ func (w *worker) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[stri
 	if len(gone) == 0 {
 		return
 	}
+	w.startRebalance()
 	if err := w.commitLocked(ctx); err != nil {
 		w.setFatalLocked(err)
 	}
@@ -151,6 +154,7 @@ func (w *worker) onLost(_ context.Context, cl *kgo.Client, lost map[string][]int
 	defer w.mu.Unlock()
 	w.adoptClientLocked(cl)
 	gone := w.tasksOfLocked(lost)
+	w.startRebalance()
 	for _, t := range gone {
 		w.closeTaskLocked(t)
 	}
@@ -181,6 +185,9 @@ func (w *worker) tasksOfLocked(parts map[string][]int32) []*task {
 func (w *worker) closeTaskLocked(t *task) {
 	if err := protect("closing task "+t.id.String(), t.g.Close); err != nil {
 		w.setFatalLocked(err)
+	}
+	if t.restoring != 0 {
+		w.cfg.Monitor.addRestoring(-1)
 	}
 	for i, kv := range t.kvs {
 		if w.restorer != nil {

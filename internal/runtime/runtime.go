@@ -82,6 +82,8 @@ type Config struct {
 	OnDeserialization, OnProcessing, OnProduction ErrorPolicy
 	// Metrics receives the instance's counters (nil: none kept).
 	Metrics *metrics.Registry
+	// Monitor, if set, follows the instance for its App (monitor.go).
+	Monitor *Monitor
 }
 
 // RestoreInfo describes one finished restore of one task's store, or of one partition of
@@ -107,6 +109,8 @@ type RestoreInfo struct {
 // Run plans the topics and runs cfg.Workers workers until ctx ends or one fails; a failure
 // stops the others. It returns nil after a clean stop.
 func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
+	cfg.Monitor.setPhase(PhaseStarting)
+	defer cfg.Monitor.setPhase(PhaseStopped)
 	plan, err := prepare(ctx, cfg, g)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -166,6 +170,9 @@ func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
 		}
 		workers[i] = w
 	}
+	cfg.Monitor.setWorkers(workers, globals)
+	cfg.Monitor.setPhase(PhaseRunning)
+	defer context.AfterFunc(ctx, func() { cfg.Monitor.setPhase(PhaseStopping) })()
 	cfg.Logger.Info("running", "application", cfg.ApplicationID, "workers", cfg.Workers, "process", cfg.ProcessID)
 	var (
 		wg   sync.WaitGroup

@@ -117,6 +117,9 @@ type worker struct {
 	ordered []*task
 	// onSkip, if set, learns of every record the Skip policy skips (the test driver).
 	onSkip func(*kgo.Record, *graph.RecordError)
+	// rebalancing says the worker has no assignment of the current generation: it is
+	// joining the group, or lost partitions and waits for the assignment (Monitor).
+	rebalancing atomic.Bool
 }
 
 // transport is what the task path needs of a Kafka client; *kgo.Client has it, and the
@@ -155,7 +158,9 @@ func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPla
 	// One promise for every record: no closure per produce.
 	w.promise = w.produced
 	w.bal = assign.NewBalancer(plan.subs, assign.MemberInfo{ProcessID: cfg.ProcessID, Worker: index})
+	w.startRebalance()
 	if err := w.connect(); err != nil {
+		w.endRebalance()
 		return nil, err
 	}
 	return w, nil
@@ -270,6 +275,20 @@ func (w *worker) connect() error {
 	w.commitTimeout = min(commitTimeout, 2*cfg.TransactionTimeout)
 	w.setClient(sess.Client())
 	return nil
+}
+
+// startRebalance and endRebalance mark the worker as without an assignment (joining, or
+// between a revocation and the next assignment) and as assigned again.
+func (w *worker) startRebalance() {
+	if !w.rebalancing.Swap(true) {
+		w.cfg.Monitor.addRebalancing(1)
+	}
+}
+
+func (w *worker) endRebalance() {
+	if w.rebalancing.Swap(false) {
+		w.cfg.Monitor.addRebalancing(-1)
+	}
 }
 
 func (w *worker) setClient(cl *kgo.Client) {
@@ -688,6 +707,7 @@ func (w *worker) shutdown(clean bool) (err error) {
 	if w.restorer != nil {
 		w.restorer.Close()
 	}
+	w.endRebalance()
 	if clean {
 		return errors.Join(err, fatal)
 	}
