@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/internal/kafkatest"
+	"github.com/eddy-streams/eddy/internal/kafkatest/ends"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// eddyCmd runs the command line and returns its exit code and output.
+func eddyCmd(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestUsage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{nil, 2, "Commands:"},
+		{[]string{"help"}, 0, "Commands:"},
+		{[]string{"frobnicate"}, 2, `no command "frobnicate"`},
+		{[]string{"lag", "-help"}, 0, "-brokers"},
+		{[]string{"lag", "-brokers", "127.0.0.1:1"}, 2, "give -app"},
+		{[]string{"lag", "-app", "x", "-brokers", ""}, 2, "no brokers"},
+		{[]string{"reset", "-brokers", "127.0.0.1:1", "-app", "x", "-to", "yesterday"}, 2, "RFC 3339"},
+		{[]string{"status"}, 2, "give the instance's URL"},
+		{[]string{"lag", "-nope"}, 2, "flag provided but not defined"},
+	} {
+		code, out, errOut := eddyCmd(c.args...)
+		if code != c.code || !strings.Contains(out+errOut, c.says) {
+			t.Errorf("eddy %v: exit %d, want %d; output %q, want it to say %q", c.args, code, c.code, out+errOut, c.says)
+		}
+	}
+}
+
+// countApp counts words by key through a repartition topic into a store.
+func countApp(in, out string) *topology.Topology {
+	top := topology.New()
+	s := topology.From(top, in, serde.String(), serde.String())
+	counts := topology.Count(topology.GroupBy(s, func(_, v string) string { return v }, serde.String(), serde.String()), "counts")
+	topology.To(counts.ToStream(), out, serde.String(), serde.Int64())
+	return top
+}
+
+// The commands on a real broker, around an application's life: status while it runs,
+// lag and topics after, a reset refused while it runs, a dry run that changes nothing,
+// and a reset after which a rerun writes what the first run wrote.
+func TestCommandsOnABroker(t *testing.T) {
+	brokers := kafkatest.Bootstrap(t)
+	seeds := strings.Join(brokers, ",")
+	adm := kafkatest.Admin(t)
+	in, out, app := kafkatest.Topic(t, "in"), kafkatest.Topic(t, "out"), kafkatest.Topic(t, "app")
+	kafkatest.CreateTopic(t, adm, in, 2, nil)
+	kafkatest.CreateTopic(t, adm, out, 1, nil)
+	cl := kafkatest.Client(t)
+	var recs []*kgo.Record
+	for i := range 40 {
+		recs = append(recs, &kgo.Record{Topic: in, Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "w%d", i%5)})
+	}
+	if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	stateDir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	runOnce := func(serve bool, during func()) []string {
+		t.Helper()
+		opts := []eddy.Opt{eddy.ApplicationID(app), eddy.Brokers(brokers...), eddy.StateDir(stateDir), eddy.CommitInterval(100 * time.Millisecond)}
+		if serve {
+			opts = append(opts, eddy.ServeHTTP(addr))
+		}
+		a, err := eddy.New(countApp(in, out), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		ends.WaitCaughtUp(t, brokers, app, time.Minute, in)
+		during()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		var kvs []string
+		for _, r := range ends.Read(t, brokers, out, kgo.ReadCommitted()) {
+			kvs = append(kvs, fmt.Sprintf("%s=%x", r.Key, r.Value))
+		}
+		return kvs
+	}
+
+	first := runOnce(true, func() {
+		code, stdout, stderr := eddyCmd("status", addr)
+		t.Logf("eddy status:\n%s", stdout)
+		if code != 0 || !strings.Contains(stdout, "application "+app+": running, ready, 4 tasks") || !strings.Contains(stdout, in) {
+			t.Errorf("eddy status: exit %d\n%s%s", code, stdout, stderr)
+		}
+		code, stdout, stderr = eddyCmd("reset", "-brokers", seeds, "-app", app)
+		if code != 1 || !strings.Contains(stderr, "members: stop every instance") {
+			t.Errorf("eddy reset of a running group: exit %d\n%s%s", code, stdout, stderr)
+		}
+	})
+	if len(first) != 40 {
+		t.Fatalf("the first run wrote %d counts, want 40", len(first))
+	}
+
+	code, stdout, stderr := eddyCmd("lag", "-brokers", seeds, "-app", app)
+	t.Logf("eddy lag:\n%s", stdout)
+	if code != 0 || !strings.Contains(stdout, in) || !strings.Contains(stdout, "-repartition") || !regexpTotal(stdout, 0) {
+		t.Errorf("eddy lag after the run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = eddyCmd("topics", "-brokers", seeds, "-app", app)
+	if code != 0 || !strings.Contains(stdout, app+"-counts-changelog") || !strings.Contains(stdout, "compact") ||
+		!strings.Contains(stdout, "-repartition") {
+		t.Errorf("eddy topics: exit %d\n%s%s", code, stdout, stderr)
+	}
+	internal, err := internalTopics(t.Context(), adm, app)
+	if err != nil || len(internal) != 2 {
+		t.Fatalf("internal topics %v (%v), want a changelog and a repartition topic", internal, err)
+	}
+
+	code, stdout, stderr = eddyCmd("reset", "-brokers", seeds, "-app", app, "-state-dir", stateDir, "-dry-run")
+	if code != 0 || !strings.Contains(stdout, "would reset "+in+"/0 to 0") || !strings.Contains(stdout, "would delete topic "+internal[0]) ||
+		!strings.Contains(stdout, "would delete local state "+filepath.Join(stateDir, app)) {
+		t.Errorf("eddy reset -dry-run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if after, _ := internalTopics(t.Context(), adm, app); !slices.Equal(after, internal) {
+		t.Errorf("the dry run deleted topics: %v, before %v", after, internal)
+	}
+	if _, stdout, _ := eddyCmd("lag", "-brokers", seeds, "-app", app); !regexpTotal(stdout, 0) {
+		t.Errorf("the dry run moved offsets:\n%s", stdout)
+	}
+
+	code, stdout, stderr = eddyCmd("reset", "-brokers", seeds, "-app", app, "-state-dir", stateDir)
+	if code != 0 || !strings.Contains(stdout, "reset "+app) {
+		t.Fatalf("eddy reset: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if _, stdout, _ := eddyCmd("lag", "-brokers", seeds, "-app", app); !strings.Contains(stdout, in) || !regexpTotal(stdout, 40) {
+		t.Errorf("after the reset the inputs are not back at the start:\n%s", stdout)
+	}
+	// The topics' deletion completes on the broker's time: the rerun creates them anew.
+	deadline := time.Now().Add(30 * time.Second)
+	for after, _ := internalTopics(t.Context(), adm, app); len(after) > 0; after, _ = internalTopics(t.Context(), adm, app) {
+		if time.Now().After(deadline) {
+			t.Fatalf("internal topics still there 30 s after the reset: %v", after)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the broker's deletion
+	}
+	all := runOnce(false, func() {})
+	// Two count tasks write the one output partition: compare what they wrote, not how
+	// it interleaved (each key's counts are in order either way: one task writes them).
+	second := slices.Clone(all[len(first):])
+	slices.Sort(second)
+	slices.Sort(first)
+	if !slices.Equal(second, first) {
+		t.Errorf("the run after the reset wrote\n%v\nthe first wrote\n%v", second, first)
+	}
+}
+
+// regexpTotal reports whether lag's output ends with a total of n.
+func regexpTotal(out string, n int) bool {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	f := strings.Fields(lines[len(lines)-1])
+	return len(f) == 2 && f[0] == "total" && f[1] == fmt.Sprint(n)
+}
