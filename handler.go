@@ -113,6 +113,17 @@ type TaskStatus struct {
 	WatermarkLag *Duration       `json:"watermark_lag,omitempty"`
 	Partitions   []PartitionInfo `json:"partitions"`
 	Stores       []string        `json:"stores,omitempty"`
+	// Busy, Backpressured and Idle are the milliseconds per second the task spent
+	// processing, processing while its output could not be handed on (the producer's
+	// buffer full), and waiting, over the last seconds: they add up to about 1000.
+	Busy          float64 `json:"busy_ms_per_s"`
+	Backpressured float64 `json:"backpressured_ms_per_s"`
+	Idle          float64 `json:"idle_ms_per_s"`
+	// RecordsPerSecond and ProcessLatency (the time a record took, on average) are over
+	// the same seconds; Processed counts the records since the task came to this instance.
+	RecordsPerSecond float64  `json:"records_per_s"`
+	ProcessLatency   Duration `json:"process_latency"`
+	Processed        int64    `json:"processed"`
 }
 
 // PartitionInfo is one input partition of a task.
@@ -163,7 +174,9 @@ func (a *App) Status() Status {
 	}
 	now := time.Now()
 	for _, t := range a.monitor.Status().Tasks {
-		ts := TaskStatus{ID: t.ID.String(), Worker: t.Worker, State: "running", Stores: t.Stores, Partitions: []PartitionInfo{}}
+		ts := TaskStatus{ID: t.ID.String(), Worker: t.Worker, State: "running", Stores: t.Stores, Partitions: []PartitionInfo{},
+			Busy: t.Rates.BusyMsPerSecond, Backpressured: t.Rates.BackpressuredMsPerSecond, Idle: t.Rates.IdleMsPerSecond,
+			RecordsPerSecond: t.Rates.RecordsPerSecond, ProcessLatency: Duration(t.Rates.ProcessLatency), Processed: t.Processed}
 		if t.Restoring {
 			ts.State = "restoring"
 		}
@@ -195,6 +208,9 @@ var (
 	descRestoring = prometheus.NewDesc("eddy_task_restoring", "1 while the task restores its stores.", []string{"task"}, nil)
 	descTaskWM    = prometheus.NewDesc("eddy_task_watermark_seconds", "The task's watermark, as Unix time.", []string{"task"}, nil)
 	descTaskWMLag = prometheus.NewDesc("eddy_task_watermark_lag_seconds", "The wall clock's lead on the task's watermark.", []string{"task"}, nil)
+	descTaskTime  = prometheus.NewDesc("eddy_task_time_ms_per_second", "Milliseconds per second the task spent busy, backpressured (its output blocked) and idle, over the last seconds.", []string{"task", "state"}, nil)
+	descProcessed = prometheus.NewDesc("eddy_task_records_processed_total", "Records the task processed on this instance.", []string{"task"}, nil)
+	descLatency   = prometheus.NewDesc("eddy_task_process_latency_seconds", "The time a record took to process, on average over the last seconds.", []string{"task"}, nil)
 	descLag       = prometheus.NewDesc("eddy_partition_lag_records", "Records from the next to process to the end the broker reported.", []string{"task", "topic", "partition"}, nil)
 	descPartWM    = prometheus.NewDesc("eddy_partition_watermark_seconds", "The input partition's watermark, as Unix time.", []string{"task", "topic", "partition"}, nil)
 	descIdle      = prometheus.NewDesc("eddy_partition_idle", "1 while the input partition does not hold its task's watermark back.", []string{"task", "topic", "partition"}, nil)
@@ -228,6 +244,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, t := range a.monitor.Status().Tasks {
 		id := t.ID.String()
 		ch <- prometheus.MustNewConstMetric(descRestoring, prometheus.GaugeValue, bool01(t.Restoring), id)
+		ch <- prometheus.MustNewConstMetric(descTaskTime, prometheus.GaugeValue, t.Rates.BusyMsPerSecond, id, "busy")
+		ch <- prometheus.MustNewConstMetric(descTaskTime, prometheus.GaugeValue, t.Rates.BackpressuredMsPerSecond, id, "backpressured")
+		ch <- prometheus.MustNewConstMetric(descTaskTime, prometheus.GaugeValue, t.Rates.IdleMsPerSecond, id, "idle")
+		ch <- prometheus.MustNewConstMetric(descProcessed, prometheus.CounterValue, float64(t.Processed), id)
+		ch <- prometheus.MustNewConstMetric(descLatency, prometheus.GaugeValue, t.Rates.ProcessLatency.Seconds(), id)
 		if !t.Watermark.IsZero() {
 			ch <- prometheus.MustNewConstMetric(descTaskWM, prometheus.GaugeValue, unixSeconds(t.Watermark), id)
 			ch <- prometheus.MustNewConstMetric(descTaskWMLag, prometheus.GaugeValue, now.Sub(t.Watermark).Seconds(), id)

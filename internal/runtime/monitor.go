@@ -113,6 +113,10 @@ type TaskStatus struct {
 	Watermark  time.Time
 	Partitions []PartitionStatus
 	Stores     []string
+	// Rates are its time and throughput over the last seconds; Processed the records it
+	// processed since it was made.
+	Rates     TaskRates
+	Processed int64
 }
 
 // PartitionStatus is one input partition of a task.
@@ -156,7 +160,11 @@ func (m *Monitor) Status() Status {
 
 // status is the task's snapshot; its worker's lock is held.
 func (t *task) status() TaskStatus {
-	ts := TaskStatus{ID: t.id, Worker: t.w.index, Restoring: t.restoring != 0, Watermark: t.watermark}
+	ts := TaskStatus{ID: t.id, Worker: t.w.index, Restoring: t.restoring != 0, Watermark: t.watermark,
+		Rates: t.time.rates, Processed: t.time.processed}
+	if len(t.time.samples) == 0 {
+		ts.Rates.IdleMsPerSecond = 1000 // not sampled yet: a task just made has done nothing
+	}
 	for _, kv := range t.kvs {
 		ts.Stores = append(ts.Stores, kv.Name())
 	}

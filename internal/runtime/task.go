@@ -158,6 +158,9 @@ type task struct {
 	finished bool
 	endedAt  time.Time
 
+	// time is the task's busy, backpressured and idle time (tasktime.go).
+	time taskTime
+
 	// The last markers the task wrote to its repartition topics.
 	marked     bool
 	markedAt   time.Time
@@ -209,7 +212,14 @@ func (t *task) Send(rec *kgo.Record) error {
 		rec.Context = t.src
 	}
 	t.stamp(rec)
-	return t.w.send(rec)
+	if !t.w.bufferFull() {
+		return t.w.send(rec)
+	}
+	// The producer's buffer is full: this produce blocks until a batch is acknowledged.
+	start := time.Now()
+	err := t.w.send(rec)
+	t.time.blocked += time.Since(start)
+	return err
 }
 
 func (t *task) Store(name string) (store.Bytes, error) {

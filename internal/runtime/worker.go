@@ -120,6 +120,11 @@ type worker struct {
 	// rebalancing says the worker has no assignment of the current generation: it is
 	// joining the group, or lost partitions and waits for the assignment (Monitor).
 	rebalancing atomic.Bool
+	// sampledAt is when the tasks' times were last sampled; inflight counts the records
+	// handed the producer and not yet finished, against its maxBuffered (tasktime.go).
+	sampledAt   time.Time
+	inflight    atomic.Int64
+	maxBuffered int64
 }
 
 // transport is what the task path needs of a Kafka client; *kgo.Client has it, and the
@@ -170,6 +175,7 @@ func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPla
 // own (collected for its policy) or stops the application; an acknowledged changelog
 // record moves its partition's checkpoint.
 func (w *worker) produced(r *kgo.Record, err error) {
+	w.inflight.Add(-1)
 	if err != nil {
 		if errors.Is(err, kgo.ErrAborting) {
 			return // an aborted transaction's output, discarded on purpose
@@ -294,6 +300,9 @@ func (w *worker) endRebalance() {
 func (w *worker) setClient(cl *kgo.Client) {
 	w.mu.Lock()
 	w.cl, w.tx = cl, cl
+	if v, ok := cl.OptValue(kgo.MaxBufferedRecords).(int64); ok {
+		w.maxBuffered = v
+	}
 	w.mu.Unlock()
 }
 
@@ -488,6 +497,7 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 	if err := w.sendMarkersLocked(now); err != nil {
 		return time.Time{}, err
 	}
+	w.sampleTimesLocked(time.Now())
 	if !w.guarantee.ProcessesAllPolled() && (!now.Before(*nextCommit) || w.overBudgetLocked()) {
 		if err := w.commitLocked(ctx); err != nil {
 			return time.Time{}, err
@@ -540,12 +550,15 @@ func (w *worker) processLocked(rule waitRule) error {
 	for {
 		progressed := false
 		for _, t := range w.ordered {
-			if t.restoring != 0 {
+			if t.restoring != 0 || t.queued() == 0 {
 				continue
 			}
-			for i := 0; i < 256; i++ {
+			start := time.Now()
+			n := 0
+			for ; n < 256; n++ {
 				ok, err := t.processNext(rule)
 				if err != nil {
+					t.time.account(time.Since(start), n)
 					return err
 				}
 				if !ok {
@@ -553,6 +566,7 @@ func (w *worker) processLocked(rule waitRule) error {
 				}
 				progressed = true
 			}
+			t.time.account(time.Since(start), n)
 		}
 		if w.overBudgetLocked() && !exhaust {
 			break // the write buffers are full: commit before processing more
@@ -586,6 +600,7 @@ func (w *worker) send(rec *kgo.Record) error {
 	if err := w.guarantee.Begin(); err != nil {
 		return err
 	}
+	w.inflight.Add(1)
 	w.tx.Produce(context.Background(), rec, w.promise)
 	return nil
 }
@@ -625,6 +640,7 @@ func (w *worker) writeChangelogsLocked(ctx context.Context) ([]*task, error) {
 // produceChange hands a changelog record to the producer, with the promise that tracks
 // its acknowledgement.
 func (w *worker) produceChange(ctx context.Context, rec *kgo.Record) {
+	w.inflight.Add(1)
 	w.tx.Produce(ctx, rec, w.promise)
 }
 
