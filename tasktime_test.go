@@ -73,7 +73,7 @@ func TestTaskTimeBusyBackpressuredIdle(t *testing.T) {
 	topology.To(topology.From(top, "empty", serde.String(), serde.String()), "empty-out", serde.String(), serde.String())
 	topology.To(topology.From(top, "slow-in", serde.String(), serde.String()), "slow-out", serde.String(), serde.String())
 	app, err := eddy.New(top, eddy.ApplicationID("times"), eddy.Brokers(brokers...), eddy.StateDir(t.TempDir()), eddy.Workers(3),
-		eddy.CommitInterval(time.Second), eddy.Logger(testLogger(t)), eddy.ClientOpts(kgo.MaxBufferedRecords(100)))
+		eddy.Logger(testLogger(t)), eddy.ClientOpts(kgo.MaxBufferedRecords(100)))
 	if err != nil {
 		t.Fatal(err)
 	}

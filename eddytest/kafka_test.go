@@ -12,8 +12,9 @@ import (
 )
 
 // The fixture as an integration test uses it: a broker (the real one under make test and
-// CI, else the embedded one), topics, typed input, an App on eddy's defaults but a short
-// commit interval, and the output read to its end — the driver's answer, on a broker.
+// CI, else the embedded one), topics, typed input, an App on eddy's defaults (so under
+// at-least-once its first commit comes after 30 s, which WaitCaughtUp waits for), and the
+// output read to its end — the driver's answer, on a broker.
 func TestKafkaFixtureRunsAnApp(t *testing.T) {
 	for _, eos := range []bool{false, true} {
 		name := "at-least-once"
@@ -30,8 +31,7 @@ func TestKafkaFixtureRunsAnApp(t *testing.T) {
 			eddytest.Produce(b, lines, serde.String(), serde.String(), []eddytest.KeyValue[string, string]{
 				{Key: "a", Value: "the cat"}, {Key: "b", Value: "the dog"}, {Key: "c", Value: "a cat"}})
 			appID := b.Topic("app")
-			opts := []eddy.Opt{eddy.ApplicationID(appID), eddy.Brokers(b.Bootstrap()...), eddy.StateDir(t.TempDir()),
-				eddy.CommitInterval(200 * time.Millisecond)}
+			opts := []eddy.Opt{eddy.ApplicationID(appID), eddy.Brokers(b.Bootstrap()...), eddy.StateDir(t.TempDir())}
 			if eos {
 				opts = append(opts, eddy.ExactlyOnce())
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -97,10 +98,16 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 	}
 }
 
-func cmdLag(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// clusterCommand parses a cluster command's flags (extra adds its own) and runs body with
+// an admin client on the brokers, within the -timeout.
+func clusterCommand(ctx context.Context, name, synopsis string, args []string, stderr io.Writer, extra func(*flag.FlagSet),
+	body func(ctx context.Context, c *clusterFlags, adm *kadm.Client) error) error {
 	var c clusterFlags
-	fs := newFlags("lag", "-brokers host:port -app <application id>", stderr)
+	fs := newFlags(name, synopsis, stderr)
 	c.add(fs)
+	if extra != nil {
+		extra(fs)
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -114,6 +121,16 @@ func cmdLag(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer closeAdm()
+	return body(ctx, &c, adm)
+}
+
+func cmdLag(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return clusterCommand(ctx, "lag", "-brokers host:port -app <application id>", args, stderr, nil, func(ctx context.Context, c *clusterFlags, adm *kadm.Client) error {
+		return printLag(ctx, c, adm, stdout)
+	})
+}
+
+func printLag(ctx context.Context, c *clusterFlags, adm *kadm.Client, stdout io.Writer) error {
 	lags, err := groupLag(ctx, adm, c.app)
 	if err != nil {
 		return err
@@ -134,22 +151,12 @@ func cmdLag(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 func cmdTopics(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var c clusterFlags
-	fs := newFlags("topics", "-brokers host:port -app <application id>", stderr)
-	c.add(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := c.check(); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	adm, closeAdm, err := c.admin()
-	if err != nil {
-		return err
-	}
-	defer closeAdm()
+	return clusterCommand(ctx, "topics", "-brokers host:port -app <application id>", args, stderr, nil, func(ctx context.Context, c *clusterFlags, adm *kadm.Client) error {
+		return printTopics(ctx, c, adm, stdout, stderr)
+	})
+}
+
+func printTopics(ctx context.Context, c *clusterFlags, adm *kadm.Client, stdout, stderr io.Writer) error {
 	topics, err := internalTopics(ctx, adm, c.app)
 	if err != nil {
 		return err
