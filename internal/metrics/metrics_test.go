@@ -28,3 +28,33 @@ func TestCountersAndSnapshot(t *testing.T) {
 		t.Errorf("snapshot:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A histogram's buckets are cumulative in its snapshot, with the count and the sum of
+// everything observed, from every goroutine.
+func TestHistogram(t *testing.T) {
+	r := NewRegistry()
+	h := r.Histogram("eddy_commit_seconds", "Commit latency.", []float64{0.1, 1}, "worker", "0")
+	if r.Histogram("eddy_commit_seconds", "", nil, "worker", "0") != h {
+		t.Fatal("a second call made a second histogram")
+	}
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			for _, v := range []float64{0.05, 0.5, 0.5, 7} {
+				h.Observe(v)
+			}
+			done <- struct{}{}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	got := r.Histograms()
+	if len(got) != 1 {
+		t.Fatalf("%d histograms, want 1", len(got))
+	}
+	s := got[0]
+	if s.Help != "Commit latency." || s.Count != 16 || s.Sum != 4*8.05 || s.Buckets[0] != 4 || s.Buckets[1] != 12 {
+		t.Errorf("snapshot %+v: want 16 observations summing to %v, 4 at most 0.1 and 12 at most 1", s, 4*8.05)
+	}
+}
