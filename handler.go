@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/eddy-streams/eddy/internal/metrics"
+	"github.com/eddy-streams/eddy/internal/runtime"
+	"github.com/eddy-streams/eddy/internal/statuspage"
 )
 
 // MetricsRegisterer registers the App's metrics (its Collector) with reg, for a service
@@ -62,15 +64,21 @@ func (a *App) Collector() prometheus.Collector { return a.collector }
 // Handler serves the App's operational endpoints, for the user to mount (nothing listens
 // unless a server is given it):
 //
-//	/metrics  the Prometheus metrics
-//	/healthz  200 while the App is alive (Alive), 503 once it failed or stopped
-//	/readyz   200 when it is ready (Ready), 503 while restoring, rebalancing or stopped
-//	/status   the state and every task, its partitions and stores, as JSON (Status)
+//	/          the status page: the topology as a diagram and a live table of the tasks,
+//	           coloured by busy, backpressured and idle (all it loads is embedded)
+//	/metrics   the Prometheus metrics
+//	/healthz   200 while the App is alive (Alive), 503 once it failed or stopped
+//	/readyz    200 when it is ready (Ready), 503 while restoring, rebalancing or stopped
+//	/status    the state and every task, its partitions and stores, as JSON (Status)
+//	/topology  the topology's Mermaid description (topology.Topology.Mermaid)
 //
-// It is a plain http.Handler: wrap it with authentication where the network is not
-// trusted.
+// The page loads its parts relative to its own address: to mount the handler under a
+// path, strip the path and end it with a slash (mux.Handle("/eddy/",
+// http.StripPrefix("/eddy", app.Handler()))). It is a plain http.Handler: wrap it with
+// authentication where the network is not trusted.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
+	statuspage.Register(mux, a.topo.Mermaid)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	probe := func(ok func() bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, _ *http.Request) {
@@ -112,7 +120,9 @@ type TaskStatus struct {
 	Watermark    *time.Time      `json:"watermark,omitempty"`
 	WatermarkLag *Duration       `json:"watermark_lag,omitempty"`
 	Partitions   []PartitionInfo `json:"partitions"`
-	Stores       []string        `json:"stores,omitempty"`
+	Stores       []StoreInfo     `json:"stores,omitempty"`
+	// Restores are the restores of its stores still under way (State "restoring").
+	Restores []RestoreProgress `json:"restores,omitempty"`
 	// Busy, Backpressured and Idle are the milliseconds per second the task spent
 	// processing, processing while its output could not be handed on (the producer's
 	// buffer full), and waiting, over the last seconds: they add up to about 1000.
@@ -137,12 +147,47 @@ type PartitionInfo struct {
 	Committed int64 `json:"committed"`
 	End       int64 `json:"end"`
 	Lag       int64 `json:"lag"`
+	// LagTime is how far the next record to process is behind the wall clock: the age of
+	// the oldest fetched record not processed, else of the last one processed (nil: not
+	// known; zero without lag).
+	LagTime *Duration `json:"lag_time,omitempty"`
 	// Queued are fetched records waiting; Paused says fetching is paused (backpressure,
 	// or a restore); Idle that the partition does not hold the watermark back.
 	Queued    int        `json:"queued"`
 	Paused    bool       `json:"paused,omitempty"`
 	Idle      bool       `json:"idle,omitempty"`
 	Watermark *time.Time `json:"watermark,omitempty"`
+}
+
+// StoreInfo is a task's slice of a store.
+type StoreInfo struct {
+	Name string `json:"name"`
+	// Bytes estimates its size: its committed state as the database estimates it (Badger
+	// counts what reached its tables, not its memtables) and its write buffer.
+	Bytes int64 `json:"bytes"`
+	// CacheHits count the point reads its write buffer or cache of committed values
+	// answered, CacheMisses those that read the database; HitRatio is hits over both (0
+	// before any read).
+	CacheHits   int64   `json:"cache_hits"`
+	CacheMisses int64   `json:"cache_misses"`
+	HitRatio    float64 `json:"cache_hit_ratio"`
+}
+
+// RestoreProgress is a store's restore under way.
+type RestoreProgress struct {
+	Store     string `json:"store"`
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	// From, To and Position are changelog offsets: the replay goes from From to To and
+	// has reached Position; Remaining is To less Position, Progress the part done (0–1).
+	From      int64   `json:"from"`
+	To        int64   `json:"to"`
+	Position  int64   `json:"position"`
+	Remaining int64   `json:"remaining"`
+	Progress  float64 `json:"progress"`
+	// Restored counts the records applied, at Rate records a second since it began.
+	Restored int64   `json:"restored"`
+	Rate     float64 `json:"rate"`
 }
 
 // Duration is a time.Duration that is written as its String in JSON ("1.5s").
@@ -174,11 +219,20 @@ func (a *App) Status() Status {
 	}
 	now := time.Now()
 	for _, t := range a.monitor.Status().Tasks {
-		ts := TaskStatus{ID: t.ID.String(), Worker: t.Worker, State: "running", Stores: t.Stores, Partitions: []PartitionInfo{},
+		ts := TaskStatus{ID: t.ID.String(), Worker: t.Worker, State: "running", Partitions: []PartitionInfo{},
 			Busy: t.Rates.BusyMsPerSecond, Backpressured: t.Rates.BackpressuredMsPerSecond, Idle: t.Rates.IdleMsPerSecond,
 			RecordsPerSecond: t.Rates.RecordsPerSecond, ProcessLatency: Duration(t.Rates.ProcessLatency), Processed: t.Processed}
 		if t.Restoring {
 			ts.State = "restoring"
+		}
+		for _, s := range t.Stores {
+			ts.Stores = append(ts.Stores, StoreInfo{Name: s.Name, Bytes: s.Bytes, CacheHits: s.CacheHits, CacheMisses: s.CacheMisses,
+				HitRatio: hitRatio(s)})
+		}
+		for _, r := range t.Restores {
+			ts.Restores = append(ts.Restores, RestoreProgress{Store: r.Store, Topic: r.Topic, Partition: r.Partition,
+				From: r.From, To: r.To, Position: r.Position, Remaining: r.Remaining(), Progress: progress(r),
+				Restored: r.Restored, Rate: r.Rate})
 		}
 		if !t.Watermark.IsZero() {
 			wm, lag := t.Watermark, Duration(now.Sub(t.Watermark))
@@ -190,6 +244,10 @@ func (a *App) Status() Status {
 			if !p.Watermark.IsZero() {
 				wm := p.Watermark
 				pi.Watermark = &wm
+			}
+			if p.LagTime >= 0 {
+				lt := Duration(p.LagTime)
+				pi.LagTime = &lt
 			}
 			ts.Partitions = append(ts.Partitions, pi)
 		}
@@ -216,6 +274,15 @@ var (
 	descIdle      = prometheus.NewDesc("eddy_partition_idle", "1 while the input partition does not hold its task's watermark back.", []string{"task", "topic", "partition"}, nil)
 	descQueued    = prometheus.NewDesc("eddy_partition_queued_records", "Fetched records of the input partition waiting to be processed.", []string{"task", "topic", "partition"}, nil)
 	descPaused    = prometheus.NewDesc("eddy_partition_paused", "1 while fetching the input partition is paused (backpressure or a restore).", []string{"task", "topic", "partition"}, nil)
+	descLagTime   = prometheus.NewDesc("eddy_partition_lag_seconds", "How far behind the wall clock the next record to process is: the age of the oldest fetched record not processed, else of the last processed; 0 without lag.", []string{"task", "topic", "partition"}, nil)
+	descBytes     = prometheus.NewDesc("eddy_store_size_bytes", "The estimated size of the task's slice of the store (Badger: what reached its tables), its write buffer included.", []string{"task", "store"}, nil)
+	descHits      = prometheus.NewDesc("eddy_store_cache_hits_total", "Point reads of the store the task's write buffer or cache of committed values answered.", []string{"task", "store"}, nil)
+	descMisses    = prometheus.NewDesc("eddy_store_cache_misses_total", "Point reads of the store that went to the database.", []string{"task", "store"}, nil)
+	descHitRatio  = prometheus.NewDesc("eddy_store_cache_hit_ratio", "Cache hits over point reads of the task's slice of the store, since the task came to this instance.", []string{"task", "store"}, nil)
+	descRestored  = prometheus.NewDesc("eddy_restore_records_total", "Records a store's restore under way applied.", []string{"task", "store"}, nil)
+	descRemaining = prometheus.NewDesc("eddy_restore_remaining_records", "Changelog offsets a store's restore under way has left to replay.", []string{"task", "store"}, nil)
+	descProgress  = prometheus.NewDesc("eddy_restore_progress_ratio", "The part of a store's restore under way done, 0 to 1.", []string{"task", "store"}, nil)
+	descRate      = prometheus.NewDesc("eddy_restore_rate_records_per_second", "Records a second a store's restore under way applies, since it began.", []string{"task", "store"}, nil)
 	allStates     = []State{Created, Restoring, Rebalancing, Running, Stopping, Stopped, Failed}
 )
 
@@ -237,6 +304,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range a.metrics.Snapshot() {
 		ch <- counterMetric(s)
 	}
+	for _, h := range a.metrics.Histograms() {
+		ch <- histogramMetric(h)
+	}
 	if state == Created || state == Stopped || state == Failed {
 		return
 	}
@@ -253,10 +323,25 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descTaskWM, prometheus.GaugeValue, unixSeconds(t.Watermark), id)
 			ch <- prometheus.MustNewConstMetric(descTaskWMLag, prometheus.GaugeValue, now.Sub(t.Watermark).Seconds(), id)
 		}
+		for _, s := range t.Stores {
+			ch <- prometheus.MustNewConstMetric(descBytes, prometheus.GaugeValue, float64(s.Bytes), id, s.Name)
+			ch <- prometheus.MustNewConstMetric(descHits, prometheus.CounterValue, float64(s.CacheHits), id, s.Name)
+			ch <- prometheus.MustNewConstMetric(descMisses, prometheus.CounterValue, float64(s.CacheMisses), id, s.Name)
+			ch <- prometheus.MustNewConstMetric(descHitRatio, prometheus.GaugeValue, hitRatio(s), id, s.Name)
+		}
+		for _, r := range t.Restores {
+			ch <- prometheus.MustNewConstMetric(descRestored, prometheus.CounterValue, float64(r.Restored), id, r.Store)
+			ch <- prometheus.MustNewConstMetric(descRemaining, prometheus.GaugeValue, float64(r.Remaining()), id, r.Store)
+			ch <- prometheus.MustNewConstMetric(descProgress, prometheus.GaugeValue, progress(r), id, r.Store)
+			ch <- prometheus.MustNewConstMetric(descRate, prometheus.GaugeValue, r.Rate, id, r.Store)
+		}
 		for _, p := range t.Partitions {
 			part := strconv.Itoa(int(p.Partition))
 			if p.Lag >= 0 {
 				ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(p.Lag), id, p.Topic, part)
+			}
+			if p.LagTime >= 0 {
+				ch <- prometheus.MustNewConstMetric(descLagTime, prometheus.GaugeValue, p.LagTime.Seconds(), id, p.Topic, part)
 			}
 			if !p.Watermark.IsZero() {
 				ch <- prometheus.MustNewConstMetric(descPartWM, prometheus.GaugeValue, unixSeconds(p.Watermark), id, p.Topic, part)
@@ -268,15 +353,47 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// histogramMetric is one of the App's histograms as a Prometheus histogram.
+func histogramMetric(h metrics.HistogramSample) prometheus.Metric {
+	names, values := splitLabels(h.Labels)
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	for i, b := range h.Bounds {
+		buckets[b] = h.Buckets[i]
+	}
+	desc := prometheus.NewDesc(h.Name, h.Help, names, nil)
+	return prometheus.MustNewConstHistogram(desc, h.Count, h.Sum, buckets, values...)
+}
+
 // counterMetric is one of the App's counters as a Prometheus counter.
 func counterMetric(s metrics.Sample) prometheus.Metric {
-	names := make([]string, len(s.Labels))
-	values := make([]string, len(s.Labels))
-	for i, l := range s.Labels {
-		names[i], values[i] = l.Name, l.Value
-	}
+	names, values := splitLabels(s.Labels)
 	desc := prometheus.NewDesc(s.Name, s.Help, names, nil)
 	return prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(s.Value), values...)
+}
+
+// splitLabels returns the labels' names and values.
+func splitLabels(ls []metrics.Label) (names, values []string) {
+	names, values = make([]string, len(ls)), make([]string, len(ls))
+	for i, l := range ls {
+		names[i], values[i] = l.Name, l.Value
+	}
+	return names, values
+}
+
+// hitRatio is a store's cache hits over its point reads (0 before any).
+func hitRatio(s runtime.StoreStatus) float64 {
+	if n := s.CacheHits + s.CacheMisses; n > 0 {
+		return float64(s.CacheHits) / float64(n)
+	}
+	return 0
+}
+
+// progress is the part of a restore done, 0 to 1.
+func progress(r runtime.RestoreStatus) float64 {
+	if r.To <= r.From {
+		return 1
+	}
+	return min(1, float64(r.Position-r.From)/float64(r.To-r.From))
 }
 
 func bool01(b bool) float64 {

@@ -30,6 +30,9 @@ type Target struct {
 	lastLog  time.Time
 }
 
+// Position is the offset the replay continues from.
+func (t *Target) Position() int64 { return t.position }
+
 // Done reports whether the replay reached To.
 func (t *Target) Done() bool { return t.position >= t.To }
 

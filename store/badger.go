@@ -145,6 +145,18 @@ func OpenBadger(dir string, opts BadgerOptions) (*Badger, error) {
 	return b, nil
 }
 
+// EstimateSize implements Sizer: the uncompressed size Badger's tables record for the
+// keys under prefix, a table that holds other keys too counting whole. Writes still in
+// the memtables (the last tens of megabytes) are not counted.
+func (b *Badger) EstimateSize(prefix []byte) int64 {
+	if !b.gate.enter() {
+		return 0
+	}
+	defer b.gate.leave()
+	_, uncompressed := b.db.EstimateSize(prefix)
+	return int64(uncompressed)
+}
+
 // Get implements Backend. fn runs inside a read transaction on Badger's own
 // buffer (no copy). fn may call b again.
 func (b *Badger) Get(key []byte, fn func(value []byte) error) (bool, error) {

@@ -213,3 +213,30 @@ func TestBadgerOpenHeap(t *testing.T) {
 		t.Errorf("LowMemory (%d B) is not smaller than the default (%d B)", low, def)
 	}
 }
+
+// Badger's size estimate counts what reached its tables: after a reopen (Close flushes
+// the memtables), the keys under a prefix weigh at least their bytes, and a prefix with
+// no keys in any table weighs nothing.
+func TestBadgerEstimateSize(t *testing.T) {
+	dir := t.TempDir()
+	b := openBadger(t, dir, store.BadgerOptions{LowMemory: true})
+	var batch store.Batch
+	value := make([]byte, 100)
+	for i := range 1000 {
+		batch.Put(fmt.Appendf(nil, "a/%04d", i), value)
+	}
+	if err := b.Write(&batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b = openBadger(t, dir, store.BadgerOptions{LowMemory: true})
+	defer b.Close()
+	if got := b.EstimateSize([]byte("a/")); got < 1000*106 {
+		t.Errorf("EstimateSize(a/) = %d, want at least the %d bytes written", got, 1000*106)
+	}
+	if got := b.EstimateSize([]byte("z/")); got != 0 {
+		t.Errorf("EstimateSize(z/) = %d, want 0", got)
+	}
+}

@@ -35,6 +35,8 @@ type Memory struct {
 		// An iterator that saw another version re-seeks by key instead of
 		// following a node that may have been unlinked.
 		version uint64
+		// bytes are the keys' and values' lengths, together.
+		bytes int64
 	}
 }
 
@@ -160,6 +162,7 @@ func (m *Memory) putLocked(key, value []byte, prev *[maxHeight]*memNode) bool {
 	n := m.seekFromLocked(key, prev)
 	if n != nil && bytes.Equal(n.key, key) {
 		// A new copy, not an in-place update: readers may hold the old one.
+		m.mu.bytes += int64(len(value) - len(n.value))
 		n.value = append(make([]byte, 0, len(value)), value...)
 		return false
 	}
@@ -168,6 +171,7 @@ func (m *Memory) putLocked(key, value []byte, prev *[maxHeight]*memNode) bool {
 	kv := make([]byte, len(key)+len(value))
 	copy(kv, key)
 	copy(kv[len(key):], value)
+	m.mu.bytes += int64(len(kv))
 	h := randomHeight()
 	n = &memNode{key: kv[:len(key):len(key)], value: kv[len(key):], next: make([]*memNode, h)}
 	for level := range h {
@@ -188,6 +192,7 @@ func (m *Memory) deleteLocked(key []byte, prev *[maxHeight]*memNode) bool {
 	for level := range n.next {
 		prev[level].next[level] = n.next[level]
 	}
+	m.mu.bytes -= int64(len(n.key) + len(n.value))
 	return true
 }
 
@@ -207,8 +212,12 @@ func (m *Memory) DeleteRange(lo, hi []byte) error {
 		return ErrClosed
 	}
 	var prev [maxHeight]*memNode
-	if n := m.seekLocked(lo, &prev); n == nil || !before(n.key, hi) {
+	n := m.seekLocked(lo, &prev)
+	if n == nil || !before(n.key, hi) {
 		return nil
+	}
+	for ; n != nil && before(n.key, hi); n = n.next[0] {
+		m.mu.bytes -= int64(len(n.key) + len(n.value))
 	}
 	// On every level, splice out the run of nodes in [lo, hi) that follows
 	// the last node before lo.
@@ -221,6 +230,21 @@ func (m *Memory) DeleteRange(lo, hi []byte) error {
 	}
 	m.mu.version++
 	return nil
+}
+
+// EstimateSize implements Sizer: the bytes of the keys and values under prefix, which it
+// counts by walking them unless prefix is empty (the total is kept).
+func (m *Memory) EstimateSize(prefix []byte) int64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if len(prefix) == 0 || m.mu.closed {
+		return m.mu.bytes
+	}
+	var size int64
+	for n := m.seekLocked(prefix, nil); n != nil && bytes.HasPrefix(n.key, prefix); n = n.next[0] {
+		size += int64(len(n.key) + len(n.value))
+	}
+	return size
 }
 
 // before reports whether key is below the exclusive upper bound hi, where
@@ -238,6 +262,7 @@ func (m *Memory) Close() error {
 	}
 	m.mu.closed = true
 	m.mu.head.next = nil
+	m.mu.bytes = 0
 	m.mu.version++
 	return nil
 }

@@ -50,3 +50,38 @@ func TestMemoryIteratorSeesWritesAhead(t *testing.T) {
 		t.Fatalf("after writes: %q, want %q", got, want)
 	}
 }
+
+// Memory's size estimate follows puts, overwrites, deletes and range deletes, in total
+// and under a prefix.
+func TestMemoryEstimateSize(t *testing.T) {
+	m := store.NewMemory()
+	defer m.Close()
+	var b store.Batch
+	b.Put([]byte("a/1"), []byte("xx"))
+	b.Put([]byte("a/2"), []byte("yyyy"))
+	b.Put([]byte("b/1"), []byte("z"))
+	if err := m.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	check := func(prefix string, want int64) {
+		t.Helper()
+		if got := m.EstimateSize([]byte(prefix)); got != want {
+			t.Errorf("EstimateSize(%q) = %d, want %d", prefix, got, want)
+		}
+	}
+	check("", 3+2+3+4+3+1)
+	check("a/", 3+2+3+4)
+	b.Reset()
+	b.Put([]byte("a/1"), []byte("xxxxx"))
+	b.Delete([]byte("a/2"))
+	if err := m.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	check("a/", 3+5)
+	check("", 3+5+3+1)
+	if err := m.DeleteRange([]byte("a/"), []byte("a0")); err != nil {
+		t.Fatal(err)
+	}
+	check("", 3+1)
+	check("a/", 0)
+}

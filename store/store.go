@@ -52,6 +52,13 @@ type Backend interface {
 	Close() error
 }
 
+// Sizer is a Backend that estimates the bytes it keeps under a key prefix, for the
+// metrics: Badger from its tables' metadata (what is still in its memtables is not
+// counted), Memory exactly.
+type Sizer interface {
+	EstimateSize(prefix []byte) int64
+}
+
 // Iterator walks keys in ascending byte order. Typical use:
 //
 //	it, err := b.Iterate(lo, hi)

@@ -62,26 +62,34 @@ func printStatus(w io.Writer, st eddy.Status, now time.Time) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TASK\tWORKER\tSTATE\tWATERMARK\tWATERMARK LAG\tSTORES")
+	fmt.Fprintln(tw, "TASK\tWORKER\tSTATE\tBUSY\tBACKPRESSURED\tIDLE\tRECORDS/S\tWATERMARK\tWATERMARK LAG\tSTORES")
 	for _, t := range st.Tasks {
 		wm, lag := "-", "-"
 		if t.Watermark != nil {
 			wm = t.Watermark.UTC().Format(time.RFC3339Nano)
 			lag = now.Sub(*t.Watermark).Round(time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", t.ID, t.Worker, t.State, wm, lag, strings.Join(t.Stores, ","))
+		var stores []string
+		for _, s := range t.Stores {
+			stores = append(stores, fmt.Sprintf("%s (%s, %.0f%% cached)", s.Name, bytesString(s.Bytes), 100*s.HitRatio))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f ms/s\t%.0f ms/s\t%.0f ms/s\t%.1f\t%s\t%s\t%s\n", t.ID, t.Worker, t.State,
+			t.Busy, t.Backpressured, t.Idle, t.RecordsPerSecond, wm, lag, strings.Join(stores, ", "))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TASK\tTOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tQUEUED\tWATERMARK\tFLAGS")
+	fmt.Fprintln(tw, "TASK\tTOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tLAG TIME\tQUEUED\tWATERMARK\tFLAGS")
 	for _, t := range st.Tasks {
 		for _, p := range t.Partitions {
-			wm := "-"
+			wm, lagTime := "-", "?"
 			if p.Watermark != nil {
 				wm = p.Watermark.UTC().Format(time.RFC3339Nano)
+			}
+			if p.LagTime != nil {
+				lagTime = time.Duration(*p.LagTime).Round(time.Millisecond).String()
 			}
 			var flags []string
 			for _, f := range []struct {
@@ -92,11 +100,44 @@ func printStatus(w io.Writer, st eddy.Status, now time.Time) error {
 					flags = append(flags, f.name)
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", t.ID, p.Topic, p.Partition, known(p.Committed), known(p.End),
-				known(p.Lag), p.Queued, wm, strings.Join(flags, ","))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", t.ID, p.Topic, p.Partition, known(p.Committed), known(p.End),
+				known(p.Lag), lagTime, p.Queued, wm, strings.Join(flags, ","))
 		}
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var restores [][]string
+	for _, t := range st.Tasks {
+		for _, r := range t.Restores {
+			restores = append(restores, []string{t.ID, r.Store, fmt.Sprintf("%s/%d", r.Topic, r.Partition),
+				fmt.Sprintf("%.0f%%", 100*r.Progress), fmt.Sprint(r.Remaining), fmt.Sprintf("%.0f", r.Rate)})
+		}
+	}
+	if len(restores) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TASK\tSTORE\tCHANGELOG\tDONE\tREMAINING\tRECORDS/S")
+	for _, r := range restores {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
 	return tw.Flush()
+}
+
+// bytesString is n bytes in the largest unit that keeps it at least 1.
+func bytesString(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // known is n, or "?" for -1 (not known).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -28,7 +29,11 @@ func (w *worker) commitLocked(ctx context.Context) error {
 	// and offsets uncommitted for no gain.
 	ctx, cancel := context.WithTimeout(w.stop, w.commitTimeout)
 	defer cancel()
-	return w.guarantee.Commit(ctx, &work{w: w})
+	for _, t := range w.ordered {
+		t.flushOutputs() // punctuations' output too
+	}
+	k := &work{w: w, start: time.Now()}
+	return w.guarantee.Commit(ctx, k)
 }
 
 // work is the worker's side of a commit (eos.Work). dirty are the tasks whose buffers
@@ -36,6 +41,7 @@ func (w *worker) commitLocked(ctx context.Context) error {
 type work struct {
 	w     *worker
 	dirty []*task
+	start time.Time // when the commit began
 }
 
 var _ eos.Work = (*work)(nil)
@@ -80,6 +86,7 @@ func (k *work) Apply() error {
 
 func (k *work) Revive() {
 	k.w.log.Info("transaction aborted; replaying from the committed offsets")
+	k.w.stats.aborted()
 	k.w.reviveAllLocked()
 }
 
@@ -96,6 +103,7 @@ func (k *work) TransactionCommitted() {
 }
 
 func (k *work) Committed() {
+	k.w.stats.committed(time.Since(k.start))
 	k.w.committedLocked()
 	k.w.publishFinishedLocked()
 	k.w.markPurgeableLocked()

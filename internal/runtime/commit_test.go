@@ -70,6 +70,7 @@ func newCommitFixture(t *testing.T, txn eos.Transactions) *commitFixture {
 		poisoned: map[recordCoord]*poison{},
 
 		guarantee: &eos.ExactlyOnce{Txn: txn}, commitTimeout: 10 * time.Second,
+		stats: newCommitStats(nil, 0),
 	}
 	w.promise = w.produced
 	kv, err := mgr.Open(0, 0, "counts")
@@ -138,6 +139,9 @@ func TestExactlyOnceCommitOnTheWorkersState(t *testing.T) {
 		if f.builds != 2 {
 			t.Errorf("processors built %d times, want 2 (rebuilt after the abort)", f.builds)
 		}
+		if a, c := f.w.stats.aborts.Load(), f.w.stats.commits.Load(); a != 1 || c != 0 {
+			t.Errorf("counted %d aborts and %d commits, want 1 and 0", a, c)
+		}
 	})
 
 	t.Run("committed", func(t *testing.T) {
@@ -159,6 +163,9 @@ func TestExactlyOnceCommitOnTheWorkersState(t *testing.T) {
 		}
 		if f.p.committed != 10 || len(f.w.poisoned) != 0 {
 			t.Errorf("after the commit: committed offset %d (want 10), poisoned %v (want none)", f.p.committed, f.w.poisoned)
+		}
+		if a, c := f.w.stats.aborts.Load(), f.w.stats.commits.Load(); a != 0 || c != 1 || f.w.stats.latency.Count() != 1 {
+			t.Errorf("counted %d aborts, %d commits, %d latencies; want 0, 1 and 1", a, c, f.w.stats.latency.Count())
 		}
 	})
 

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/eddy-streams/eddy/changelog"
 	"github.com/eddy-streams/eddy/processor"
 )
 
@@ -112,7 +113,9 @@ type TaskStatus struct {
 	// Watermark is the task's (zero before it has one).
 	Watermark  time.Time
 	Partitions []PartitionStatus
-	Stores     []string
+	Stores     []StoreStatus
+	// Restores are its stores' restores under way.
+	Restores []RestoreStatus
 	// Rates are its time and throughput over the last seconds; Processed the records it
 	// processed since it was made.
 	Rates     TaskRates
@@ -130,8 +133,11 @@ type PartitionStatus struct {
 	// offset under exactly-once, else the high watermark); -1 where not known.
 	Committed, Position, End int64
 	// Lag is End less the next offset to process, records fetched but not processed
-	// included (-1: not known).
-	Lag int64
+	// included (-1: not known); LagTime is how far behind the wall clock that next
+	// record is: the age of the oldest record fetched and not processed, else (the
+	// record not fetched yet) of the last one processed; 0 without lag, -1 not known.
+	Lag     int64
+	LagTime time.Duration
 	// Queued is how many fetched records wait; Paused says fetching is paused
 	// (backpressure or a restore); Idle that the partition does not hold the watermark.
 	Queued int
@@ -140,6 +146,29 @@ type PartitionStatus struct {
 	// Watermark is the partition's (zero before it has one).
 	Watermark time.Time
 }
+
+// StoreStatus is a task's slice of a store.
+type StoreStatus struct {
+	Name string
+	// Bytes estimates its size; CacheHits and CacheMisses count the point reads its
+	// buffer or cache answered, and those that went to the database.
+	Bytes                  int64
+	CacheHits, CacheMisses int64
+}
+
+// RestoreStatus is a store's restore under way: its changelog partition replays from
+// From to To (offsets) and has reached Position, Restored records applied at Rate records
+// a second.
+type RestoreStatus struct {
+	Store, Topic       string
+	Partition          int32
+	From, To, Position int64
+	Restored           int64
+	Rate               float64
+}
+
+// Remaining is the offsets left to replay.
+func (r RestoreStatus) Remaining() int64 { return max(r.To-r.Position, 0) }
 
 // Status takes a snapshot of every task of the instance, in id order.
 func (m *Monitor) Status() Status {
@@ -165,9 +194,19 @@ func (t *task) status() TaskStatus {
 	if len(t.time.samples) == 0 {
 		ts.Rates.IdleMsPerSecond = 1000 // not sampled yet: a task just made has done nothing
 	}
-	for _, kv := range t.kvs {
-		ts.Stores = append(ts.Stores, kv.Name())
+	for i, kv := range t.kvs {
+		hits, misses := kv.Reads()
+		ts.Stores = append(ts.Stores, StoreStatus{Name: kv.Name(), Bytes: kv.SizeEstimate(), CacheHits: hits, CacheMisses: misses})
+		if t.restoring == 0 || i >= len(t.changelogs) {
+			continue
+		}
+		if job := t.w.jobs[topicPartition{t.changelogs[i], t.id.Partition}]; job != nil && job.task == t {
+			tg := job.target
+			ts.Restores = append(ts.Restores, RestoreStatus{Store: kv.Name(), Topic: tg.Topic, Partition: tg.Partition,
+				From: tg.From, To: tg.To, Position: max(tg.Position(), tg.From), Restored: tg.Restored, Rate: changelog.Rate(tg)})
+		}
 	}
+	now := t.w.clock()
 	for _, p := range t.parts {
 		ps := PartitionStatus{Topic: p.topic, Partition: p.partition, Internal: p.internal, Committed: p.committed,
 			Position: p.sync.pos, End: p.sync.end, Lag: -1, Queued: p.queued(), Paused: p.paused, Idle: p.clock.idle}
@@ -185,6 +224,16 @@ func (t *task) status() TaskStatus {
 		}
 		if p.sync.end >= 0 && next >= 0 {
 			ps.Lag = max(p.sync.end-next, 0)
+		}
+		switch {
+		case ps.Lag == 0:
+			ps.LagTime = 0
+		case p.queued() > 0:
+			ps.LagTime = max(now.Sub(p.queue[p.head].Timestamp), 0)
+		case ps.Lag > 0 && !p.lastTime.IsZero():
+			ps.LagTime = max(now.Sub(p.lastTime), 0)
+		default:
+			ps.LagTime = -1
 		}
 		ts.Partitions = append(ts.Partitions, ps)
 	}

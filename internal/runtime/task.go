@@ -30,6 +30,8 @@ type partition struct {
 	next      int64
 	epoch     int32
 	committed int64 // the last offset committed, to skip unchanged partitions
+	// lastTime is the time of the last record processed (for the lag in time).
+	lastTime time.Time
 
 	// clock is the partition's event-time progress; committedClock is clock as of the last
 	// commit, for an abort to go back to (a copy, see timeState).
@@ -75,7 +77,7 @@ type partition struct {
 
 // consumed moves the partition past rec: its offset is the next to commit.
 func (p *partition) consumed(rec *kgo.Record) {
-	p.next, p.epoch = rec.Offset+1, rec.LeaderEpoch
+	p.next, p.epoch, p.lastTime = rec.Offset+1, rec.LeaderEpoch, rec.Timestamp
 	if p.end >= 0 && p.next >= p.end {
 		p.clock.done = true
 	}
@@ -160,6 +162,11 @@ type task struct {
 
 	// time is the task's busy, backpressured and idle time (tasktime.go).
 	time taskTime
+	// sinks count its output by topic, lastSink the one used last; outputs counts every
+	// output, for sampling their latency (stats.go).
+	sinks    []*sinkStats
+	lastSink *sinkStats
+	outputs  int64
 
 	// The last markers the task wrote to its repartition topics.
 	marked     bool
@@ -212,6 +219,7 @@ func (t *task) Send(rec *kgo.Record) error {
 		rec.Context = t.src
 	}
 	t.stamp(rec)
+	t.output(rec)
 	if !t.w.bufferFull() {
 		return t.w.send(rec)
 	}

@@ -125,6 +125,8 @@ type worker struct {
 	sampledAt   time.Time
 	inflight    atomic.Int64
 	maxBuffered int64
+	// stats are the worker's commit counters (stats.go).
+	stats commitStats
 }
 
 // transport is what the task path needs of a Kafka client; *kgo.Client has it, and the
@@ -156,6 +158,7 @@ func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPla
 		poisoned: map[recordCoord]*poison{},
 
 		markEvery: markerInterval,
+		stats:     newCommitStats(cfg.Metrics, index),
 	}
 	if mgr != nil && cfg.MaxBufferedBytes > 0 {
 		w.bufferShare = max(cfg.MaxBufferedBytes/cfg.Workers, 1)
@@ -559,6 +562,8 @@ func (w *worker) processLocked(rule waitRule) error {
 				ok, err := t.processNext(rule)
 				if err != nil {
 					t.time.account(time.Since(start), n)
+					w.stats.sinceCommit += int64(n)
+					t.flushOutputs()
 					return err
 				}
 				if !ok {
@@ -567,6 +572,8 @@ func (w *worker) processLocked(rule waitRule) error {
 				progressed = true
 			}
 			t.time.account(time.Since(start), n)
+			w.stats.sinceCommit += int64(n)
+			t.flushOutputs()
 		}
 		if w.overBudgetLocked() && !exhaust {
 			break // the write buffers are full: commit before processing more

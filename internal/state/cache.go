@@ -37,6 +37,15 @@ func (c *valueCache) get(key []byte) (cached, bool) {
 	return e, ok
 }
 
+// lookup is get by a string key.
+func (c *valueCache) lookup(key string) (cached, bool) {
+	if c == nil {
+		return cached{}, false
+	}
+	e, ok := c.m[key]
+	return e, ok
+}
+
 // put caches key's committed value; value is kept, not copied.
 func (c *valueCache) put(key string, e cached) {
 	if c == nil {

@@ -23,6 +23,34 @@ type KV struct {
 	scratch  []byte      // prefixed key for lookups, reused
 	// index derives the local key kept beside a logged key (nil: none): see SetIndex.
 	index func(key []byte) []byte
+	// hits count the reads the buffer or the cache answered, misses those that went to
+	// the database.
+	hits, misses int64
+	// written estimates the bytes of the committed state this instance wrote or restored:
+	// a commit adds each new key's size and, where the cache knows the value it replaces
+	// or deletes, takes that off (see SizeEstimate).
+	written int64
+}
+
+// Reads are the slice's point reads so far: hits, answered from its write buffer or its
+// cache of committed values, and misses, which read the database.
+func (s *KV) Reads() (hits, misses int64) { return s.hits, s.misses }
+
+// SizeEstimate is the bytes the slice's state takes: what its buffer holds, and its
+// committed state as the database estimates it — an in-memory slice exactly; Badger
+// counts only what reached its tables, so the larger of that and what this instance
+// wrote and restored (which counts a key overwritten or deleted out of the cache's sight
+// twice) stands for it.
+func (s *KV) SizeEstimate() int64 {
+	size := int64(s.buf.Bytes())
+	sz, ok := s.db.(store.Sizer)
+	switch {
+	case ok && s.inMemory:
+		return size + sz.EstimateSize(nil) // a database of its own
+	case ok:
+		return size + max(sz.EstimateSize(s.prefix), s.written)
+	}
+	return size + s.written
 }
 
 // Name is the store's name.
@@ -43,17 +71,20 @@ func (s *KV) dbKey(key []byte) []byte {
 // has one. The value is valid only inside fn.
 func (s *KV) Get(key []byte, fn func(value []byte) error) (bool, error) {
 	if v, deleted, ok := s.buf.Get(key); ok {
+		s.hits++
 		if deleted {
 			return false, nil
 		}
 		return true, fn(v)
 	}
 	if e, ok := s.cache.get(key); ok {
+		s.hits++
 		if e.absent {
 			return false, nil
 		}
 		return true, fn(e.value)
 	}
+	s.misses++
 	if s.cache == nil {
 		return s.db.Get(s.dbKey(key), fn)
 	}
@@ -120,13 +151,17 @@ func (s *KV) Range(lo, hi []byte) (store.Iterator, error) {
 
 // committed moves the buffer's writes, now in the database, into the cache.
 func (s *KV) committed() {
-	if s.cache == nil {
-		return
-	}
 	s.buf.Each(func(k string, v []byte, deleted bool) error {
+		if old, ok := s.cache.lookup(k); ok && !old.absent {
+			s.written -= int64(len(k) + len(old.value))
+		}
+		if !deleted {
+			s.written += int64(len(k) + len(v))
+		}
 		s.cache.put(k, cached{value: v, absent: deleted})
 		return nil
 	})
+	s.written = max(s.written, 0)
 }
 
 // appendBatch writes the buffer into b under the store's prefix, in no particular order

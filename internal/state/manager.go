@@ -324,6 +324,7 @@ func (m *Manager) ApplyRestored(kv *KV, keys, values [][]byte, cp Checkpoint) er
 			b.Delete(key)
 		} else {
 			b.Put(key, values[i])
+			kv.written += int64(len(k) + len(values[i]))
 		}
 		if kv.index == nil {
 			continue
@@ -354,6 +355,7 @@ func (m *Manager) Wipe(kv *KV) error {
 		_ = kv.db.Close() // a Memory's Close cannot fail
 		kv.db = store.NewMemory()
 		kv.buf.Reset()
+		kv.written = 0
 		return nil
 	}
 	m.mu.Lock()
@@ -368,6 +370,7 @@ func (m *Manager) Wipe(kv *KV) error {
 	kv.prefix = kv.slot.dataPrefix(inc)
 	kv.buf.Reset()
 	kv.cache.clear()
+	kv.written = 0
 	return nil
 }
 
