@@ -198,7 +198,7 @@ func NewDriver(cfg *Config, g *graph.Graph, opts DriverOptions) (*Driver, error)
 		stop: context.Background(), cfg: cfg, g: g, plan: plan, log: cfg.Logger,
 		tasks: map[processor.TaskID]*task{}, parts: map[topicPartition]*partition{},
 		mgr: mgr, jobs: map[topicPartition]*restoreJob{}, poisoned: map[recordCoord]*poison{},
-		tx: d, now: d.clock, commitTimeout: commitTimeout,
+		tx: d, now: d.clock, commitTimeout: commitTimeout, stats: newCommitStats(cfg.Metrics, 0),
 	}
 	w.promise = w.produced
 	w.onSkip = d.skip
