@@ -33,6 +33,13 @@ type BadgerOptions struct {
 	// replays each memtable's write-ahead log up to its first damaged entry,
 	// which keeps the order within one log file, not across two).
 	SyncWrites bool
+
+	// ReadOnly opens the database for reading only, as a tool that inspects a stopped
+	// instance's state does: writes fail, and nothing in the directory changes (the
+	// write-ahead logs of a database that was not closed are replayed in memory). Badger
+	// refuses it while another process has the database open, and where a log ends in a
+	// torn write that only a writer may cut off (badger.ErrTruncateNeeded).
+	ReadOnly bool
 }
 
 // The profiles. Badger's other defaults (4 KiB blocks, 2 MiB base tables,
@@ -85,7 +92,8 @@ func (o BadgerOptions) badger(dir string) badger.Options {
 		WithSyncWrites(o.SyncWrites).
 		WithMetricsEnabled(false). // Badger's metrics are process-global expvars; eddy uses Prometheus
 		WithCompression(options.Snappy).
-		WithLogger(nil)
+		WithLogger(nil).
+		WithReadOnly(o.ReadOnly)
 	if o.Logger != nil {
 		bo = bo.WithLogger(badgerLogger{o.Logger.With("store", "badger", "dir", dir)})
 	}

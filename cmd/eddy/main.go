@@ -4,6 +4,7 @@
 //	eddy lag    -brokers … -app <id>  the consumer lag of an application's group, per partition
 //	eddy topics -brokers … -app <id>  an application's internal topics, their configs and sizes
 //	eddy reset  -brokers … -app <id>  start an application over: input offsets, internal topics, local state
+//	eddy store  list|dump -state-dir … -app <id>  a stopped instance's local state, read only
 //
 // Each command takes -help. Exit codes: 0 done, 1 it failed (the message says why and what
 // to do), 2 the command line was wrong.
@@ -44,6 +45,7 @@ var commands = []command{
 	{"lag", "show the consumer lag of an application's group, per input partition", cmdLag},
 	{"topics", "list an application's internal topics with their configs and sizes", cmdTopics},
 	{"reset", "reset an application: its input offsets, its internal topics, its local state", cmdReset},
+	{"store", "read a stopped instance's local state: list its stores, dump one's keys and values", cmdStore},
 }
 
 // run runs the command line args and returns the exit code.

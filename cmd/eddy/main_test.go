@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +47,13 @@ func TestUsage(t *testing.T) {
 		{[]string{"reset", "-brokers", "127.0.0.1:1", "-app", "x", "-to", "yesterday"}, 2, "RFC 3339"},
 		{[]string{"status"}, 2, "give the instance's URL"},
 		{[]string{"lag", "-nope"}, 2, "flag provided but not defined"},
+		{[]string{"store"}, 2, "give list or dump"},
+		{[]string{"store", "-help"}, 0, "eddy store dump -state-dir"},
+		{[]string{"store", "dump", "-help"}, 0, "-value"},
+		{[]string{"store", "dump", "-state-dir", "x", "-app", "y"}, 2, "give -store"},
+		{[]string{"store", "dump", "-state-dir", "x", "-app", "y", "-store", "s", "-key", "utf16"}, 2, `-key "utf16": the formats are`},
+		{[]string{"store", "list", "-app", "y"}, 2, "give -state-dir and -app"},
+		{[]string{"store", "list", "-state-dir", os.TempDir(), "-app", "no-such-app"}, 1, "no local state at"},
 	} {
 		code, out, errOut := eddyCmd(c.args...)
 		if code != c.code || !strings.Contains(out+errOut, c.says) {
@@ -121,10 +133,15 @@ func TestCommandsOnABroker(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, "members: stop every instance") {
 			t.Errorf("eddy reset of a running group: exit %d\n%s%s", code, stdout, stderr)
 		}
+		code, stdout, stderr = eddyCmd("store", "list", "-state-dir", stateDir, "-app", app)
+		if code != 1 || !strings.Contains(stderr, "is running on "+stateDir+": stop it first") {
+			t.Errorf("eddy store list of a running instance: exit %d\n%s%s", code, stdout, stderr)
+		}
 	})
 	if len(first) != 40 {
 		t.Fatalf("the first run wrote %d counts, want 40", len(first))
 	}
+	checkStoreDump(t, stateDir, app)
 
 	code, stdout, stderr := eddyCmd("lag", "-brokers", seeds, "-app", app)
 	t.Logf("eddy lag:\n%s", stdout)
@@ -177,6 +194,90 @@ func TestCommandsOnABroker(t *testing.T) {
 	if !slices.Equal(second, first) {
 		t.Errorf("the run after the reset wrote\n%v\nthe first wrote\n%v", second, first)
 	}
+}
+
+// checkStoreDump reads the stopped instance's count store with eddy store: list shows
+// its two slices with their five words, dump writes each word's count of 8 (as text and
+// as JSON), and neither changes a file of the state directory.
+func checkStoreDump(t *testing.T, stateDir, app string) {
+	t.Helper()
+	before := treeDigest(t, stateDir)
+	code, stdout, stderr := eddyCmd("store", "list", "-state-dir", stateDir, "-app", app)
+	t.Logf("eddy store list:\n%s", stdout)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	keys := 0
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) < 5 || f[0] != "counts" || (f[1] != "1_0" && f[1] != "1_1") || f[3] == "-" {
+			t.Errorf("eddy store list: line %q, want counts of task 1_0 or 1_1 with a changelog offset", l)
+			continue
+		}
+		n, _ := strconv.Atoi(f[2])
+		keys += n
+	}
+	if code != 0 || len(lines) != 3 || keys != 5 {
+		t.Errorf("eddy store list: exit %d, %d keys in\n%s%s", code, keys, stdout, stderr)
+	}
+
+	code, stdout, stderr = eddyCmd("store", "dump", "-state-dir", stateDir, "-app", app, "-store", "counts", "-value", "int64")
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		f := strings.Split(l, "\t")
+		if len(f) != 3 {
+			t.Fatalf("eddy store dump: line %q", l)
+		}
+		got = append(got, f[1]+"="+f[2])
+	}
+	slices.Sort(got)
+	if want := []string{`"w0"=8`, `"w1"=8`, `"w2"=8`, `"w3"=8`, `"w4"=8`}; code != 0 || !slices.Equal(got, want) {
+		t.Errorf("eddy store dump: exit %d, %v, want %v\n%s", code, got, want, stderr)
+	}
+	code, stdout, stderr = eddyCmd("store", "dump", "-state-dir", stateDir, "-app", app, "-store", "counts", "-value", "int64", "-json", "-limit", "2")
+	var entry struct {
+		Task  string
+		Key   string
+		Value int64
+	}
+	lines = strings.Split(strings.TrimSpace(stdout), "\n")
+	if err := json.Unmarshal([]byte(lines[0]), &entry); code != 0 || len(lines) != 2 || err != nil || !strings.HasPrefix(entry.Key, "w") || entry.Value != 8 {
+		t.Errorf("eddy store dump -json -limit 2: exit %d, %+v (%v)\n%s%s", code, entry, err, stdout, stderr)
+	}
+	code, _, stderr = eddyCmd("store", "dump", "-state-dir", stateDir, "-app", app, "-store", "nothing")
+	if code != 1 || !strings.Contains(stderr, `no store "nothing" here; the stores are: counts`) {
+		t.Errorf("eddy store dump of a store that is not there: exit %d\n%s", code, stderr)
+	}
+	code, _, stderr = eddyCmd("store", "dump", "-state-dir", stateDir, "-app", app, "-store", "counts", "-key", "int64")
+	if code != 1 || !strings.Contains(stderr, "as int64: 2 bytes, not 8; choose another -key") {
+		t.Errorf("eddy store dump with a key format that does not fit: exit %d\n%s", code, stderr)
+	}
+	if after := treeDigest(t, stateDir); after != before {
+		t.Errorf("eddy store changed the state directory:\nbefore\n%s\nafter\n%s", before, after)
+	}
+}
+
+// treeDigest lists every file under dir with its size, time and content hash.
+func treeDigest(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %d %s %x\n", path, info.Size(), info.ModTime().Format(time.RFC3339Nano), sha256.Sum256(data))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
 
 // regexpTotal reports whether lag's output ends with a total of n.

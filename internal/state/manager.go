@@ -218,9 +218,12 @@ func (m *Manager) OpenInMemory(sub int, partition int32, name string) (*KV, erro
 	return &KV{name: name, db: store.NewMemory(), inMemory: true, slot: s, prefix: s.dataPrefix(0), buf: NewBuffer()}, nil
 }
 
-func (m *Manager) incarnation(s slot) (uint32, error) {
+func (m *Manager) incarnation(s slot) (uint32, error) { return readIncarnation(m.db, s) }
+
+// readIncarnation reads the slot's current incarnation (0 before its first wipe).
+func readIncarnation(db store.Backend, s slot) (uint32, error) {
 	var inc uint32
-	_, err := m.db.Get(s.incarnationKey(), func(v []byte) error {
+	_, err := db.Get(s.incarnationKey(), func(v []byte) error {
 		if len(v) != 4 {
 			return fmt.Errorf("state: incarnation has %d bytes", len(v))
 		}
