@@ -142,7 +142,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	defer stopServing()
 	rc := a.cfg.runtime(pid, dir, a.metrics)
 	rc.Monitor = a.monitor
-	return publicError(runtime.Run(ctx, rc, a.topo.Graph()))
+	return publicError(runtime.NotAuthorized(runtime.Run(ctx, rc, a.topo.Graph()), a.cfg.appID))
 }
 
 // runtime is the runtime's configuration of an instance with process id pid and state

@@ -30,6 +30,11 @@ var ErrMissingTopic = runtime.ErrMissingTopic
 // Repartition one of them, or change the topics: retrying does not help.
 var ErrCoPartitioning = runtime.ErrCoPartitioning
 
+// ErrNotAuthorized matches the error of a Run that the brokers refused a permission; the
+// error names the operation and the resource to grant it on. README.md ("Secured
+// clusters") lists the ACLs an application needs.
+var ErrNotAuthorized = runtime.ErrNotAuthorized
+
 // ErrFenced matches the error of a Run whose transactional producer was fenced: another
 // producer with the same transactional id started (a second instance with this one's
 // process id — a copied state directory — or this instance's own restart while it hung).
@@ -97,10 +102,18 @@ func publicError(err error) error {
 		return nil
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		// A join of several workers' errors, or one error that wraps several (fmt.Errorf
+		// with two %w): rebuilt as a join only when a part changed, so that the latter
+		// keeps its message.
 		errs := j.Unwrap()
 		out := make([]error, len(errs))
+		changed := false
 		for i, e := range errs {
 			out[i] = publicError(e)
+			changed = changed || out[i] != e
+		}
+		if !changed {
+			return err
 		}
 		return errors.Join(out...)
 	}

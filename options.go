@@ -1,6 +1,7 @@
 package eddy
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/eddy-streams/eddy/internal/state"
 	"github.com/eddy-streams/eddy/processor"
@@ -125,7 +129,7 @@ func StateDir(dir string) Opt { return optFunc(func(c *config) { c.stateDir = di
 func Logger(l *slog.Logger) Opt { return optFunc(func(c *config) { c.logger = l }) }
 
 // ClientOpts are passed to every franz-go client eddy makes, after eddy's own options: use
-// them for TLS (kgo.DialTLSConfig, kgo.Dialer), SASL (kgo.SASL), client ids, timeouts of
+// them for what TLS and the SASL options do not cover (kgo.Dialer), client ids, timeouts of
 // requests and connections, fetch and produce sizing, compression and linger (the workers'
 // defaults: kgo.FetchMaxPartitionBytes 512 KiB, half franz-go's, which halves the fetched
 // bytes they hold; kgo.ProducerLinger 5 ms). New rejects
@@ -136,6 +140,42 @@ func Logger(l *slog.Logger) Opt { return optFunc(func(c *config) { c.logger = l 
 // that names each and says why.
 func ClientOpts(opts ...kgo.Opt) Opt {
 	return optFunc(func(c *config) { c.clientOpts = append(c.clientOpts, opts...) })
+}
+
+// TLS connects to the brokers over TLS with cfg (nil: the system's roots, and the broker's
+// host name checked), for every client eddy makes. It is kgo.DialTLSConfig; a custom
+// dialer (kgo.Dialer, in ClientOpts) must not be given as well.
+func TLS(cfg *tls.Config) Opt {
+	return optFunc(func(c *config) {
+		if cfg == nil {
+			cfg = &tls.Config{}
+		}
+		c.clientOpts = append(c.clientOpts, kgo.DialTLSConfig(cfg))
+	})
+}
+
+// SASLPlain authenticates to the brokers with SASL/PLAIN as user (sent in the clear: use
+// it with TLS).
+func SASLPlain(user, password string) Opt {
+	return saslOpt(plain.Auth{User: user, Pass: password}.AsMechanism())
+}
+
+// SASLScramSHA512 authenticates to the brokers with SASL/SCRAM-SHA-512 as user.
+func SASLScramSHA512(user, password string) Opt {
+	return saslOpt(scram.Auth{User: user, Pass: password}.AsSha512Mechanism())
+}
+
+// SASLScramSHA256 authenticates to the brokers with SASL/SCRAM-SHA-256 as user.
+func SASLScramSHA256(user, password string) Opt {
+	return saslOpt(scram.Auth{User: user, Pass: password}.AsSha256Mechanism())
+}
+
+// SASL authenticates to the brokers with any franz-go SASL mechanism (OAUTHBEARER, AWS
+// MSK IAM, ... from github.com/twmb/franz-go/pkg/sasl), for every client eddy makes.
+func SASL(m sasl.Mechanism) Opt { return saslOpt(m) }
+
+func saslOpt(m sasl.Mechanism) Opt {
+	return optFunc(func(c *config) { c.clientOpts = append(c.clientOpts, kgo.SASL(m)) })
 }
 
 // SessionTimeout is how long the group coordinator waits for a worker's heartbeat before it

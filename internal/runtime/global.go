@@ -391,6 +391,8 @@ func (r *globalReader) apply(ctx context.Context, fetches kgo.Fetches, onRecord 
 		case errors.Is(fe.Err, context.DeadlineExceeded), errors.Is(fe.Err, context.Canceled):
 		case errors.Is(fe.Err, kgo.ErrClientClosed):
 			return fe.Err
+		case isAuthorization(fe.Err):
+			return fetchAuthorization(fe.Err, fe.Topic, fe.Partition, r.cfg.ApplicationID)
 		case errors.Is(fe.Err, kerr.OffsetOutOfRange):
 			store := fe.Topic
 			if t := r.byTopic[fe.Topic]; t != nil {

@@ -454,6 +454,9 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 		case errors.Is(fe.Err, context.DeadlineExceeded), errors.Is(fe.Err, context.Canceled):
 		case errors.Is(fe.Err, kgo.ErrClientClosed):
 			return time.Time{}, fe.Err
+		case isAuthorization(fe.Err):
+			// A refused permission does not grant itself: stop, saying which.
+			return time.Time{}, fetchAuthorization(fe.Err, fe.Topic, fe.Partition, w.cfg.ApplicationID)
 		default:
 			// Fetch errors are retried by the client; they are worth a line, not a stop.
 			w.log.Warn("fetch error", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
