@@ -110,7 +110,7 @@ func main() {
 	rate := flag.Int("rate", 20, "page views generated per second")
 	stateDir := flag.String("state-dir", filepath.Join(os.TempDir(), "eddy-pageviews"),
 		"directory for local state; each copy running on one machine needs its own")
-	httpAddr := flag.String("http", "", "serve the status endpoint (/metrics, /healthz, /readyz, /status) on this address, e.g. :8080")
+	httpAddr := flag.String("http", "", "serve the status page and endpoints (/, /metrics, /healthz, /readyz, /status) on this address, e.g. :8080")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -71,7 +71,7 @@ func main() {
 	stdin := flag.Bool("stdin", false, "read lines from standard input instead of the built-in text")
 	duration := flag.Duration("duration", 0, "stop after this long (default: run until Ctrl-C)")
 	stateDir := flag.String("state-dir", filepath.Join(os.TempDir(), "eddy-wordcount"), "directory for local state; each copy running on one machine needs its own")
-	httpAddr := flag.String("http", "", "serve the status endpoint (/metrics, /healthz, /readyz, /status) on this address, e.g. :8080")
+	httpAddr := flag.String("http", "", "serve the status page and endpoints (/, /metrics, /healthz, /readyz, /status) on this address, e.g. :8080")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
