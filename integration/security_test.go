@@ -28,6 +28,8 @@ type grant struct {
 	name     string
 	prefixed bool
 	op       kadm.ACLOperation
+	// says is what Run's error says without the permission.
+	says string
 }
 
 func (g grant) String() string {
@@ -55,21 +57,25 @@ func (g grant) builder(principal string) *kadm.ACLBuilder {
 }
 
 // appGrants is README.md's list for an application app that reads in and the global
-// table topic global and writes out, under exactly-once when eos.
+// table topic global and writes out, under exactly-once when eos. DESCRIBE is not in it:
+// Kafka implies it from READ and WRITE.
 func appGrants(app, in, global, out string, eos bool) []grant {
-	var gs []grant
-	add := func(kind, name string, prefixed bool, ops ...kadm.ACLOperation) {
-		for _, op := range ops {
-			gs = append(gs, grant{kind, name, prefixed, op})
-		}
+	internal := app + "-"
+	gs := []grant{
+		{"topic", in, false, kadm.OpRead, "the input topics " + in + ": grant READ"},
+		{"topic", global, false, kadm.OpRead, "the global table topics " + global + ": grant READ"},
+		{"topic", global, false, kadm.OpDescribeConfigs, "configs of the global table topics " + global + ": grant DESCRIBE_CONFIGS"},
+		{"topic", out, false, kadm.OpWrite, "the output topics " + out + ": grant WRITE"},
+		{"topic", out, false, kadm.OpDescribeConfigs, "configs of the output topics " + out},
+		{"topic", internal, true, kadm.OpCreate, "grant it CREATE on the cluster or on topics prefixed"},
+		{"topic", internal, true, kadm.OpRead, "grant READ on topic " + internal},
+		{"topic", internal, true, kadm.OpWrite, "grant WRITE on topic " + internal},
+		{"topic", internal, true, kadm.OpDescribeConfigs, "configs of the changelog topics " + internal},
+		{"topic", internal, true, kadm.OpDelete, "grant DELETE on topics prefixed " + internal},
+		{"group", app, false, kadm.OpRead, "grant READ on group " + app},
 	}
-	add("topic", in, false, kadm.OpRead, kadm.OpDescribe)
-	add("topic", global, false, kadm.OpRead, kadm.OpDescribe, kadm.OpDescribeConfigs)
-	add("topic", out, false, kadm.OpWrite, kadm.OpDescribe, kadm.OpDescribeConfigs)
-	add("topic", app+"-", true, kadm.OpCreate, kadm.OpRead, kadm.OpWrite, kadm.OpDescribe, kadm.OpDescribeConfigs, kadm.OpDelete)
-	add("group", app, false, kadm.OpRead, kadm.OpDescribe)
 	if eos {
-		add("transactional-id", app+"-", true, kadm.OpWrite, kadm.OpDescribe)
+		gs = append(gs, grant{"transactional-id", internal, true, kadm.OpWrite, "grant WRITE on transactional ids prefixed " + internal})
 	}
 	return gs
 }
@@ -99,16 +105,7 @@ func newSecuredFixture(t *testing.T) *securedFixture {
 	f.prefix = "secured-" + hex.EncodeToString(b[:3])
 	f.user, f.password = f.prefix+"-user", hex.EncodeToString(b[3:])+"-secret"
 	f.in, f.global, f.out = f.prefix+"-in", f.prefix+"-products", f.prefix+"-out"
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-
-	res, err := f.adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: f.user, Mechanism: kadm.ScramSha512, Iterations: 4096, Password: f.password}})
-	if err == nil {
-		err = res[f.user].Err
-	}
-	if err != nil {
-		t.Fatalf("creating the SCRAM user: %v", err)
-	}
+	f.createUser(t, f.user)
 	fence := kadm.NewACLs().Allow("User:ANONYMOUS").AllowHosts("*").Operations(kadm.OpAll).
 		Topics(f.prefix).Groups(f.prefix).TransactionalIDs(f.prefix).ResourcePatternType(kadm.ACLPatternPrefixed)
 	// The cluster too: else an operation the broker allows on the cluster or on the
@@ -138,6 +135,20 @@ func newSecuredFixture(t *testing.T) *securedFixture {
 	}
 	produceAll(t, append(slices.Clone(f.globalRecs), f.inputs...))
 	return f
+}
+
+// createUser makes the SCRAM-SHA-512 user with the fixture's password.
+func (f *securedFixture) createUser(t *testing.T, user string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := f.adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: user, Mechanism: kadm.ScramSha512, Iterations: 4096, Password: f.password}})
+	if err == nil {
+		err = res[user].Err
+	}
+	if err != nil {
+		t.Fatalf("creating the SCRAM user %s: %v", user, err)
+	}
 }
 
 func (f *securedFixture) createACLs(t *testing.T, bs ...*kadm.ACLBuilder) {
@@ -245,49 +256,57 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
-// With a permission of the list missing, Run fails with an error that matches
-// eddy.ErrNotAuthorized and names what to grant. (The cases here are those eddy detects
-// today: reading the input, the group, the internal topics; writing the internal topics;
-// their configs; the transactional ids.)
+// With any one permission of the list missing, Run fails with an error that matches
+// eddy.ErrNotAuthorized and names what to grant. Each case has a user of its own.
 func TestSecuredClusterWithAPermissionMissing(t *testing.T) {
 	f := newSecuredFixture(t)
-	principal := "User:" + f.user
-	grants := appGrants("APP", f.in, f.global, f.out, true)
-	for _, c := range []struct {
-		missing grant
-		says    func(appID string) string
-	}{
-		{grant{"topic", f.in, false, kadm.OpRead}, func(string) string { return "grant READ and DESCRIBE on topic " + f.in }},
-		{grant{"group", "APP", false, kadm.OpRead}, func(app string) string { return "grant READ and DESCRIBE on group " + app }},
-		{grant{"topic", "APP-", true, kadm.OpRead}, func(app string) string { return "grant READ and DESCRIBE on topic " + app + "-" }},
-		{grant{"topic", "APP-", true, kadm.OpWrite}, func(app string) string { return "producing to " + app + "-" }},
-		{grant{"topic", "APP-", true, kadm.OpDescribeConfigs}, func(app string) string { return "describing changelog topic configs" }},
-		{grant{"transactional-id", "APP-", true, kadm.OpWrite}, func(app string) string { return "transactional ids prefixed " + app + "-" }},
-	} {
-		i := slices.Index(grants, c.missing)
-		if i < 0 {
-			t.Fatalf("%s is not in the list", c.missing)
-		}
-		t.Run(strings.ReplaceAll(c.missing.String(), " ", "_"), func(t *testing.T) {
+	for i, missing := range appGrants("APP", f.in, f.global, f.out, true) {
+		t.Run(strings.ReplaceAll(missing.String(), " ", "_"), func(t *testing.T) {
 			appID := fmt.Sprintf("%s-app%d", f.prefix, i)
+			user := appID + "-user"
+			f.createUser(t, user)
+			grants := appGrants(appID, f.in, f.global, f.out, true)
 			var bs []*kadm.ACLBuilder
-			for j, g := range appGrants(appID, f.in, f.global, f.out, true) {
+			for j, g := range grants {
 				if j != i {
-					bs = append(bs, g.builder(principal))
+					bs = append(bs, g.builder("User:"+user))
 				}
 			}
 			f.createACLs(t, bs...)
-			app := f.app(t, appID, eddy.SASLScramSHA512(f.user, f.password), eddy.ExactlyOnce())
+			// A purge each second, not each 30 s: the case without DELETE fails sooner.
+			app := f.app(t, appID, eddy.SASLScramSHA512(user, f.password), eddy.ExactlyOnce(), eddy.RepartitionPurgeInterval(time.Second))
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			err := app.Run(ctx)
-			t.Logf("without %s: %v", c.missing, err)
+			t.Logf("without %s: %v", missing, err)
 			if ctx.Err() != nil {
-				t.Fatalf("without %s Run did not fail within 60 s", c.missing)
+				t.Fatalf("without %s Run did not fail within 60 s", missing)
 			}
-			if !errors.Is(err, eddy.ErrNotAuthorized) || !strings.Contains(err.Error(), c.says(appID)) {
-				t.Errorf("without %s Run = %v, want eddy.ErrNotAuthorized saying %q", c.missing, err, c.says(appID))
+			if want := grants[i].says; !errors.Is(err, eddy.ErrNotAuthorized) || !strings.Contains(err.Error(), want) {
+				t.Errorf("without %s Run = %v, want eddy.ErrNotAuthorized saying %q", missing, err, want)
 			}
 		})
 	}
+
+	// READ on the input missing where DESCRIBE is granted: the topic is seen, its fetch
+	// is refused.
+	t.Run("READ_on_the_input_with_DESCRIBE", func(t *testing.T) {
+		appID := f.prefix + "-app-describe"
+		user := appID + "-user"
+		f.createUser(t, user)
+		var bs []*kadm.ACLBuilder
+		for _, g := range appGrants(appID, f.in, f.global, f.out, false) {
+			if g.name == f.in && g.op == kadm.OpRead {
+				g.op = kadm.OpDescribe
+			}
+			bs = append(bs, g.builder("User:"+user))
+		}
+		f.createACLs(t, bs...)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		err := f.app(t, appID, eddy.SASLScramSHA512(user, f.password)).Run(ctx)
+		if want := "grant READ on topic " + f.in; ctx.Err() != nil || !errors.Is(err, eddy.ErrNotAuthorized) || !strings.Contains(err.Error(), want) {
+			t.Errorf("without READ on the input (with DESCRIBE), Run = %v, want eddy.ErrNotAuthorized saying %q", err, want)
+		}
+	})
 }

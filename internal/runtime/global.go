@@ -63,7 +63,7 @@ func (p *topicPlan) planGlobals(ctx context.Context, adm *kadm.Client, g *graph.
 	}
 	rcs, err := adm.DescribeTopicConfigs(ctx, topics...)
 	if err != nil {
-		return fmt.Errorf("eddy: describing global table topic configs: %w", err)
+		return describeConfigsError(err, "the global table topics", topics)
 	}
 	retention := map[string]time.Duration{}
 	for _, rc := range rcs {

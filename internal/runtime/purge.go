@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -30,7 +31,8 @@ func (w *worker) markPurgeableLocked() {
 
 // purgeLocked deletes the records below the purgeable offsets of the worker's internal
 // partitions, when PurgeInterval has passed since the last purge. A failure is logged and
-// tried again at the next interval: nothing depends on it but disk space.
+// tried again at the next interval: nothing depends on it but disk space. A refused
+// permission stops the worker, naming it: it would fail for ever.
 func (w *worker) purgeLocked(ctx context.Context, now time.Time) {
 	if w.cfg.PurgeInterval <= 0 || now.Sub(w.purgedAt) < w.cfg.PurgeInterval {
 		return
@@ -53,6 +55,12 @@ func (w *worker) purgeLocked(ctx context.Context, now time.Time) {
 		return
 	}
 	resp.Each(func(r kadm.DeleteRecordsResponse) {
+		if isAuthorization(r.Err) && w.fatal == nil {
+			// A refused permission does not grant itself, and the topic would grow for ever.
+			w.fatal = fmt.Errorf("%w: the application's principal may not purge the records it consumed of %s/%d: grant DELETE on topics prefixed %s-: %w",
+				ErrNotAuthorized, r.Topic, r.Partition, w.cfg.ApplicationID, r.Err)
+			return
+		}
 		if r.Err != nil {
 			w.log.Warn("purging a repartition partition failed; trying again later", "topic", r.Topic, "partition", r.Partition, "err", r.Err)
 			return

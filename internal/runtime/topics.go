@@ -227,7 +227,7 @@ func (p *topicPlan) recordLimit(ctx context.Context, adm *kadm.Client, topics []
 	}
 	rcs, err := adm.DescribeTopicConfigs(ctx, topics...)
 	if err != nil {
-		return fmt.Errorf("eddy: describing the output topics' configs: %w", err)
+		return describeConfigsError(err, "the output topics", topics)
 	}
 	for _, rc := range rcs {
 		for _, c := range rc.Configs {
@@ -321,7 +321,7 @@ func (p *topicPlan) addChangelog(name string, partitions int32, id [16]byte) {
 func (p *topicPlan) changelogRetention(ctx context.Context, adm *kadm.Client, names []string) error {
 	rcs, err := adm.DescribeTopicConfigs(ctx, names...)
 	if err != nil {
-		return fmt.Errorf("eddy: describing changelog topic configs: %w", err)
+		return describeConfigsError(err, "the changelog topics", names)
 	}
 	for _, rc := range rcs {
 		for _, c := range rc.Configs {
@@ -346,12 +346,18 @@ func (p *topicPlan) describe(ctx context.Context, adm *kadm.Client, topics []str
 	deadline := time.Now().Add(missingTopicWait)
 	for {
 		details, err := adm.ListTopics(ctx, topics...)
+		if isAuthorization(err) {
+			return describeTopicsError(err, role, topics)
+		}
 		if err != nil {
 			return fmt.Errorf("eddy: describing %s topics %s: %w", role, strings.Join(topics, ", "), err)
 		}
 		var missing []string
 		for _, t := range topics {
 			d, ok := details[t]
+			if ok && isAuthorization(d.Err) {
+				return describeTopicsError(d.Err, role, []string{t})
+			}
 			if !ok || d.Err != nil || len(d.Partitions) == 0 {
 				missing = append(missing, t)
 				continue
@@ -502,7 +508,7 @@ func (p *topicPlan) createInternal(ctx context.Context, adm *kadm.Client, g *gra
 func checkPolicy(ctx context.Context, adm *kadm.Client, topic, want string) error {
 	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
 	if err != nil {
-		return fmt.Errorf("eddy: describing the config of %s: %w", topic, err)
+		return describeConfigsError(err, "the topic", []string{topic})
 	}
 	rc, err := rcs.On(topic, nil)
 	if err != nil {

@@ -188,10 +188,11 @@ func (w *worker) produced(r *kgo.Record, err error) {
 			w.prodFailed.add(src.rec, r, err)
 			return
 		}
-		e := fmt.Errorf("eddy: producing to %s: %w", r.Topic, err)
+		var from string
 		if ok {
-			e = fmt.Errorf("eddy: producing to %s (output of record %s): %w", r.Topic, coordOf(src.rec), err)
+			from = coordOf(src.rec).String()
 		}
+		e := produceError(err, r.Topic, from)
 		w.produceErr.CompareAndSwap(nil, &e)
 		return
 	}
