@@ -113,12 +113,22 @@ type clusterFlags struct {
 	brokers string
 	app     string
 	timeout time.Duration
+
+	tls                    bool
+	tlsCA                  string
+	saslMechanism          string
+	saslUser, saslPassword string
 }
 
 func (c *clusterFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&c.brokers, "brokers", os.Getenv("KAFKA_BOOTSTRAP"), "the brokers, comma-separated (default $KAFKA_BOOTSTRAP)")
 	fs.StringVar(&c.app, "app", "", "the application id (its consumer group, and its internal topics' prefix)")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "how long to wait for the brokers")
+	fs.BoolVar(&c.tls, "tls", false, "connect over TLS (the system's roots; -tls-ca for another CA)")
+	fs.StringVar(&c.tlsCA, "tls-ca", "", "a PEM file of the CA that signed the brokers' certificates (implies -tls)")
+	fs.StringVar(&c.saslMechanism, "sasl-mechanism", "", "authenticate with SASL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	fs.StringVar(&c.saslUser, "sasl-user", "", "the SASL user")
+	fs.StringVar(&c.saslPassword, "sasl-password", os.Getenv("EDDY_SASL_PASSWORD"), "the SASL password (default $EDDY_SASL_PASSWORD, which keeps it off the command line)")
 }
 
 func (c *clusterFlags) check() error {
@@ -127,6 +137,18 @@ func (c *clusterFlags) check() error {
 	}
 	if c.app == "" {
 		return fmt.Errorf("%w: no application: give -app <application id>", errUsage)
+	}
+	switch c.saslMechanism {
+	case "":
+		if c.saslUser != "" {
+			return fmt.Errorf("%w: -sasl-user without -sasl-mechanism: give PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", errUsage)
+		}
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if c.saslUser == "" || c.saslPassword == "" {
+			return fmt.Errorf("%w: -sasl-mechanism %s needs -sasl-user and a password (-sasl-password or $EDDY_SASL_PASSWORD)", errUsage, c.saslMechanism)
+		}
+	default:
+		return fmt.Errorf("%w: -sasl-mechanism %q: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", errUsage, c.saslMechanism)
 	}
 	return nil
 }

@@ -286,3 +286,23 @@ func regexpTotal(out string, n int) bool {
 	f := strings.Fields(lines[len(lines)-1])
 	return len(f) == 2 && f[0] == "total" && f[1] == fmt.Sprint(n)
 }
+
+// The cluster commands on the broker's SASL_SSL listener: with the CA and the user they
+// connect; with a wrong password they fail saying so.
+func TestClusterCommandsOnASecuredListener(t *testing.T) {
+	sec := kafkatest.SecuredListener(t)
+	ca := os.Getenv("KAFKA_SASL_CA")
+	args := func(password string) []string {
+		return []string{"topics", "-brokers", strings.Join(sec.Brokers, ","), "-app", kafkatest.Topic(t, "app"), "-timeout", "10s",
+			"-tls-ca", ca, "-sasl-mechanism", "PLAIN", "-sasl-user", sec.PlainUser, "-sasl-password", password}
+	}
+	if code, stdout, stderr := eddyCmd(args(sec.PlainSecret)...); code != 0 || !strings.Contains(stdout, "has no internal topics") {
+		t.Errorf("eddy topics over SASL_SSL: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, stdout, stderr := eddyCmd(args("wrong")...); code != 1 || !strings.Contains(stderr, "SASL_AUTHENTICATION_FAILED") {
+		t.Errorf("eddy topics with a wrong password: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, _, stderr := eddyCmd("lag", "-brokers", "x:1", "-app", "a", "-sasl-mechanism", "KERBEROS"); code != 2 || !strings.Contains(stderr, `-sasl-mechanism "KERBEROS"`) {
+		t.Errorf("eddy lag -sasl-mechanism KERBEROS: exit %d\n%s", code, stderr)
+	}
+}
