@@ -3,9 +3,11 @@ package integration
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -227,33 +229,13 @@ func TestSecuredClusterWithTheDocumentedACLs(t *testing.T) {
 			r := start(t, f.app(t, appID, opts...))
 			got := map[string]string{}
 			consumeUntil(t, f.out, 90*time.Second, func(rec *kgo.Record) {
-				got[string(rec.Key)] = fmt.Sprint(int64FromBytes(rec.Value))
-			}, func() bool { return mapsEqual(got, f.wantCounts) })
+				got[string(rec.Key)] = fmt.Sprint(int64(binary.BigEndian.Uint64(rec.Value)))
+			}, func() bool { return maps.Equal(got, f.wantCounts) })
 			if err := r.stop(); err != nil {
 				t.Fatalf("Run: %v", err)
 			}
 		})
 	}
-}
-
-func int64FromBytes(b []byte) int64 {
-	var n int64
-	for _, c := range b {
-		n = n<<8 | int64(c)
-	}
-	return n
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // With any one permission of the list missing, Run fails with an error that matches

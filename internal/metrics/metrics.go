@@ -83,13 +83,16 @@ func (r *Registry) Snapshot() []Sample {
 		out = append(out, Sample{Name: e.name, Help: r.help[e.name], Labels: e.labels, Value: e.v.Load()})
 	}
 	r.mu.Unlock()
-	slices.SortFunc(out, func(a, b Sample) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		return strings.Compare(labelString(a.Labels), labelString(b.Labels))
-	})
+	slices.SortFunc(out, func(a, b Sample) int { return compareSeries(a.Name, a.Labels, b.Name, b.Labels) })
 	return out
+}
+
+// compareSeries orders series by name, then labels.
+func compareSeries(an string, al []Label, bn string, bl []Label) int {
+	if c := strings.Compare(an, bn); c != 0 {
+		return c
+	}
+	return strings.Compare(labelString(al), labelString(bl))
 }
 
 func labelString(ls []Label) string {
@@ -192,12 +195,7 @@ func (r *Registry) Histograms() []HistogramSample {
 		out = append(out, s)
 	}
 	r.mu.Unlock()
-	slices.SortFunc(out, func(a, b HistogramSample) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		return strings.Compare(labelString(a.Labels), labelString(b.Labels))
-	})
+	slices.SortFunc(out, func(a, b HistogramSample) int { return compareSeries(a.Name, a.Labels, b.Name, b.Labels) })
 	return out
 }
 
