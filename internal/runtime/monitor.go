@@ -230,8 +230,8 @@ func (t *task) status() TaskStatus {
 			ps.LagTime = 0
 		case p.queued() > 0:
 			ps.LagTime = max(now.Sub(p.queue[p.head].Timestamp), 0)
-		case ps.Lag > 0 && !p.lastTime.IsZero():
-			ps.LagTime = max(now.Sub(p.lastTime), 0)
+		case ps.Lag > 0 && p.lastTime != 0:
+			ps.LagTime = max(now.Sub(time.Unix(0, p.lastTime)), 0)
 		default:
 			ps.LagTime = -1
 		}

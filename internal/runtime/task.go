@@ -30,8 +30,9 @@ type partition struct {
 	next      int64
 	epoch     int32
 	committed int64 // the last offset committed, to skip unchanged partitions
-	// lastTime is the time of the last record processed (for the lag in time).
-	lastTime time.Time
+	// lastTime is the time of the last record processed, in Unix nanoseconds (for the lag
+	// in time; an integer, so that the record path writes no pointer).
+	lastTime int64
 
 	// clock is the partition's event-time progress; committedClock is clock as of the last
 	// commit, for an abort to go back to (a copy, see timeState).
@@ -77,7 +78,7 @@ type partition struct {
 
 // consumed moves the partition past rec: its offset is the next to commit.
 func (p *partition) consumed(rec *kgo.Record) {
-	p.next, p.epoch, p.lastTime = rec.Offset+1, rec.LeaderEpoch, rec.Timestamp
+	p.next, p.epoch, p.lastTime = rec.Offset+1, rec.LeaderEpoch, rec.Timestamp.UnixNano()
 	if p.end >= 0 && p.next >= p.end {
 		p.clock.done = true
 	}
