@@ -1,0 +1,256 @@
+package sqlplan
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RowCodec reads and writes some columns of a row as the bytes of a record's key or
+// value.
+type RowCodec interface {
+	// Decode sets the codec's columns of row from b.
+	Decode(b []byte, row []any) error
+	// Encode appends the codec's columns of row to dst.
+	Encode(dst []byte, row []any) ([]byte, error)
+}
+
+// The formats' timestamp texts, as Flink's SQL standard ones: "2026-12-03 10:42:17.123",
+// and with a Z for TIMESTAMP_LTZ. Reading accepts any fraction, and ISO 8601's T.
+const (
+	tsLayout    = "2006-01-02 15:04:05.000"
+	tsLTZLayout = "2006-01-02 15:04:05.000Z"
+)
+
+func parseTimestamp(s string) (time.Time, error) {
+	s = strings.Replace(strings.TrimSuffix(s, "Z"), "T", " ", 1)
+	return time.Parse("2006-01-02 15:04:05.999999999", s)
+}
+
+// codecColumn is a column a codec handles: its name, type and index in the row.
+type codecColumn struct {
+	name  string
+	typ   Type
+	index int
+}
+
+// jsonCodec is the 'json' format: an object with a field per column, by name; a field
+// that is missing or null is NULL.
+type jsonCodec struct {
+	cols         []codecColumn
+	ignoreErrors bool // json.ignore-parse-errors: a bad field is NULL, a bad record all NULL
+}
+
+func (c *jsonCodec) Decode(b []byte, row []any) error {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil {
+		if c.ignoreErrors {
+			for _, col := range c.cols {
+				row[col.index] = nil
+			}
+			return nil
+		}
+		return fmt.Errorf("json: not an object: %w", err)
+	}
+	for _, col := range c.cols {
+		raw, ok := obj[col.name]
+		if !ok || string(raw) == "null" {
+			row[col.index] = nil
+			continue
+		}
+		v, err := jsonValue(raw, col.typ)
+		if err != nil {
+			if c.ignoreErrors {
+				row[col.index] = nil
+				continue
+			}
+			return fmt.Errorf("json: field %q (%s): %w", col.name, col.typ.Kind, err)
+		}
+		row[col.index] = v
+	}
+	return nil
+}
+
+func jsonValue(raw json.RawMessage, t Type) (any, error) {
+	switch t.Kind {
+	case String:
+		var s string
+		if err := json.Unmarshal(raw, &s); err == nil {
+			return s, nil
+		}
+		return string(raw), nil // a number or an object, as its text (as Flink does)
+	case Boolean:
+		var v bool
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("%s is not a boolean", raw)
+		}
+		return v, nil
+	case Int, BigInt:
+		text := strings.Trim(string(raw), `"`) // a number, or a number in a string
+		n, err := strconv.ParseInt(text, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s is not an integer", raw)
+		}
+		if t.Kind == Int {
+			if n < math.MinInt32 || n > math.MaxInt32 {
+				return nil, fmt.Errorf("%s does not fit an INT", raw)
+			}
+			return int32(n), nil
+		}
+		return n, nil
+	case Double:
+		f, err := strconv.ParseFloat(strings.Trim(string(raw), `"`), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s is not a number", raw)
+		}
+		return f, nil
+	case Timestamp, TimestampLTZ:
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("%s is not a timestamp string", raw)
+		}
+		ts, err := parseTimestamp(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a timestamp (yyyy-MM-dd HH:mm:ss.SSS)", s)
+		}
+		return ts, nil
+	case Bytes:
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("%s is not a base64 string", raw)
+		}
+		return base64.StdEncoding.DecodeString(s)
+	}
+	return nil, fmt.Errorf("type %s has no JSON form", t.Kind)
+}
+
+func (c *jsonCodec) Encode(dst []byte, row []any) ([]byte, error) {
+	dst = append(dst, '{')
+	for i, col := range c.cols {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendQuote(dst, col.name) // a JSON string too: names are UTF-8
+		dst = append(dst, ':')
+		var err error
+		if dst, err = appendJSON(dst, row[col.index], col.typ); err != nil {
+			return nil, fmt.Errorf("json: column %s: %w", col.name, err)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+func appendJSON(dst []byte, v any, t Type) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case string:
+		b, err := json.Marshal(v)
+		return append(dst, b...), err
+	case bool:
+		return strconv.AppendBool(dst, v), nil
+	case int32:
+		return strconv.AppendInt(dst, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(dst, v, 10), nil
+	case float64:
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return nil, fmt.Errorf("%v has no JSON form", v)
+		}
+		return strconv.AppendFloat(dst, v, 'g', -1, 64), nil
+	case time.Time:
+		layout := tsLayout
+		if t.Kind == TimestampLTZ {
+			layout = tsLTZLayout
+		}
+		dst = append(dst, '"')
+		dst = v.UTC().AppendFormat(dst, layout)
+		return append(dst, '"'), nil
+	case []byte:
+		dst = append(dst, '"')
+		dst = base64.StdEncoding.AppendEncode(dst, v)
+		return append(dst, '"'), nil
+	}
+	return nil, fmt.Errorf("a %T has no JSON form", v)
+}
+
+// rawCodec is the 'raw' format: the bytes are the one column (STRING as UTF-8 text, or
+// BYTES); an empty record is an empty value, a missing one (nil) NULL.
+type rawCodec struct{ col codecColumn }
+
+func (c *rawCodec) Decode(b []byte, row []any) error {
+	switch {
+	case b == nil:
+		row[c.col.index] = nil
+	case c.col.typ.Kind == String:
+		row[c.col.index] = string(b)
+	default:
+		row[c.col.index] = bytes.Clone(b)
+	}
+	return nil
+}
+
+func (c *rawCodec) Encode(dst []byte, row []any) ([]byte, error) {
+	switch v := row[c.col.index].(type) {
+	case nil:
+		return dst, nil
+	case string:
+		return append(dst, v...), nil
+	case []byte:
+		return append(dst, v...), nil
+	}
+	return nil, fmt.Errorf("raw: column %s is not STRING or BYTES", c.col.name)
+}
+
+// Codecs are a table's key and value codecs (Key nil when the key is not read: the
+// record's key is then left as it comes, and written empty).
+type Codecs struct{ Key, Value RowCodec }
+
+// Codecs makes the table's codecs: the key's from 'key.format' and 'key.fields' (or the
+// primary key of an upsert table), the value's from 'format'/'value.format' over the
+// physical columns — all of them, key fields included, unless 'value.fields-include' is
+// 'EXCEPT_KEY', as in Flink.
+func (t *Table) Codecs() (Codecs, error) {
+	var key, value []codecColumn
+	exceptKey := strings.EqualFold(t.Options["value.fields-include"], "EXCEPT_KEY")
+	for i, c := range t.Columns {
+		if c.Kind != Physical {
+			continue
+		}
+		cc := codecColumn{c.Name, c.Type, i}
+		if t.inKey(c.Name) {
+			key = append(key, cc)
+			if exceptKey {
+				continue
+			}
+		}
+		value = append(value, cc)
+	}
+	var cs Codecs
+	var err error
+	if kf, ok := t.Options["key.format"]; ok && len(key) > 0 {
+		if cs.Key, err = t.codec(kf, key); err != nil {
+			return cs, err
+		}
+	}
+	cs.Value, err = t.codec(t.valueFormat(), value)
+	return cs, err
+}
+
+func (t *Table) codec(format string, cols []codecColumn) (RowCodec, error) {
+	switch format {
+	case "json":
+		return &jsonCodec{cols: cols, ignoreErrors: t.Options["json.ignore-parse-errors"] == "true"}, nil
+	case "raw":
+		if len(cols) != 1 || (cols[0].typ.Kind != String && cols[0].typ.Kind != Bytes) {
+			return nil, fmt.Errorf("table %s: the 'raw' format holds one STRING or BYTES column", t.Name)
+		}
+		return &rawCodec{col: cols[0]}, nil
+	}
+	return nil, fmt.Errorf("table %s: the '%s' format is not supported yet by the SQL layer (json and raw are)", t.Name, format)
+}
