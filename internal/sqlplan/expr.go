@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,15 +20,28 @@ type Expr struct {
 	// Const is set when the expression is a constant (no column, no clock): Eval gives the
 	// same value for every row.
 	Const bool
+	// Refs are the row indices of the columns it reads (set by Compile).
+	Refs []int
 }
 
 // Compile checks e against the scope and compiles it.
 func Compile(e sqlparse.Expr, s *Scope) (*Expr, error) {
-	c := compiler{scope: s}
-	return c.compile(e)
+	c := compiler{scope: s, refs: map[int]bool{}}
+	x, err := c.compile(e)
+	if err != nil {
+		return nil, err
+	}
+	for i := range c.refs {
+		x.Refs = append(x.Refs, i)
+	}
+	slices.Sort(x.Refs)
+	return x, nil
 }
 
-type compiler struct{ scope *Scope }
+type compiler struct {
+	scope *Scope
+	refs  map[int]bool
+}
 
 func constant(t Type, v any) *Expr {
 	return &Expr{Type: t, Const: true, Eval: func([]any) (any, error) { return v, nil }}
@@ -41,6 +55,7 @@ func (c *compiler) compile(e sqlparse.Expr) (*Expr, error) {
 			return nil, err
 		}
 		i := col.Index
+		c.refs[i] = true
 		return &Expr{Type: col.Type, Eval: func(row []any) (any, error) { return row[i], nil }}, nil
 	case *sqlparse.Literal:
 		return literal(e)
