@@ -77,10 +77,13 @@ func (c *Catalog) PlanInsert(ins *sqlparse.Insert) (*Job, error) {
 		return nil, errorAt(ins.Query.Pos(), "UNION ALL is not planned yet")
 	}
 	switch {
-	case len(sel.GroupBy) > 0 || sel.Having != nil:
-		return nil, errorAt(sel.At, "GROUP BY is not planned yet: the SQL layer runs projections and filters of one table so far")
+	case sel.Having != nil:
+		return nil, errorAt(sel.Having.Pos(), "HAVING is not planned yet")
 	case sel.Distinct:
 		return nil, errorAt(sel.At, "SELECT DISTINCT is not planned yet")
+	}
+	if w, ok := sel.From.(*sqlparse.WindowTVF); ok || len(sel.GroupBy) > 0 || hasAggregate(sel) {
+		return c.planAggregate(ins, sel, sink, w)
 	}
 	ref, ok := sel.From.(*sqlparse.TableRef)
 	if !ok || ref.AsOf != nil {
@@ -106,9 +109,6 @@ func (c *Catalog) PlanInsert(ins *sqlparse.Insert) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAggregates(sel); err != nil {
-		return nil, err
-	}
 	write, err := sinkWriter(sink, ins, items, names)
 	if err != nil {
 		return nil, err
@@ -126,17 +126,17 @@ func (c *Catalog) PlanInsert(ins *sqlparse.Insert) (*Job, error) {
 	return &Job{Topology: top, Sources: []string{src.Options["topic"]}, Sinks: []string{sink.Options["topic"]}}, nil
 }
 
-// checkAggregates fails a projection with an aggregate (COUNT …) but no GROUP BY.
-func checkAggregates(sel *sqlparse.Select) error {
+// aggregates are the aggregate functions.
+var aggregates = []string{"COUNT", "SUM", "MIN", "MAX", "AVG"}
+
+// hasAggregate reports whether a SELECT item is an aggregate call.
+func hasAggregate(sel *sqlparse.Select) bool {
 	for _, it := range sel.Items {
-		if it.Expr == nil {
-			continue
-		}
-		if call, ok := it.Expr.(*sqlparse.Call); ok && slices.Contains([]string{"COUNT", "SUM", "MIN", "MAX", "AVG"}, call.Name) {
-			return errorAt(call.At, "%s over the whole stream is not planned yet", call.Name)
+		if call, ok := it.Expr.(*sqlparse.Call); ok && slices.Contains(aggregates, call.Name) {
+			return true
 		}
 	}
-	return nil
+	return false
 }
 
 // projection compiles the SELECT list; * is every column of the table.
@@ -248,7 +248,9 @@ func (t *Table) reader() (*reader, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.delay = d
+		// Flink's watermark is the expression's value, max(rowtime) - d; eddy's is the
+		// highest time less the out-of-orderness less 1 ms: d - 1 ms gives Flink's.
+		r.delay = max(d-time.Millisecond, 0)
 	}
 	for _, c := range t.Columns {
 		if c.Kind != Computed {
@@ -379,12 +381,35 @@ func (p *selectProc) Init(ctx processor.Context[[]byte, []byte]) error {
 func (p *selectProc) Close() error { return nil }
 
 func (p *selectProc) Process(rec processor.Record[[]any, []any]) error {
-	row := rec.Value
-	if p.read.rowtime < 0 {
-		row = p.read.merge(rec.Key, row, rec.Timestamp)
+	row, keep, err := p.read.prepare(rec, p.ctx, p.where)
+	if err != nil || !keep {
+		return err
 	}
-	if md, ok := p.ctx.Metadata(); ok {
-		for i, c := range p.read.t.Columns {
+	clear(p.out)
+	ts := rec.Timestamp
+	for i, x := range p.items {
+		v, err := x.Eval(row)
+		if err != nil {
+			return fmt.Errorf("SELECT column %d: %w", i+1, err)
+		}
+		if ts, err = p.write.set(p.out, i, v, ts); err != nil {
+			return err
+		}
+	}
+	return p.write.forward(p.ctx, p.out, ts, rec.Headers)
+}
+
+// prepare completes a source record's row — its key columns, metadata, computed
+// columns — and reports whether it passes where (nil: all pass).
+func (r *reader) prepare(rec processor.Record[[]any, []any], ctx interface {
+	Metadata() (processor.Metadata, bool)
+}, where *Expr) ([]any, bool, error) {
+	row := rec.Value
+	if r.rowtime < 0 {
+		row = r.merge(rec.Key, row, rec.Timestamp)
+	}
+	if md, ok := ctx.Metadata(); ok {
+		for i, c := range r.t.Columns {
 			switch c.MetadataKey {
 			case "partition":
 				row[i] = md.Partition
@@ -395,49 +420,52 @@ func (p *selectProc) Process(rec processor.Record[[]any, []any]) error {
 			}
 		}
 	}
-	if p.read.rowtime < 0 || p.read.lateMeta {
-		if err := p.read.compute(row); err != nil {
-			return err
+	if r.rowtime < 0 || r.lateMeta {
+		if err := r.compute(row); err != nil {
+			return nil, false, err
 		}
 	}
-	if p.where != nil {
-		keep, err := p.where.Eval(row)
+	if where != nil {
+		keep, err := where.Eval(row)
 		if err != nil {
-			return fmt.Errorf("WHERE: %w", err)
+			return nil, false, fmt.Errorf("WHERE: %w", err)
 		}
 		if keep != true {
-			return nil
+			return nil, false, nil
 		}
 	}
-	clear(p.out)
-	ts := rec.Timestamp
-	for i, x := range p.items {
-		v, err := x.Eval(row)
-		if err != nil {
-			return fmt.Errorf("SELECT column %d: %w", i+1, err)
-		}
-		col := p.write.positions[i]
-		v = convert(v, p.write.sink.Columns[col].Type.Kind)
-		if v == nil && p.write.sink.Columns[col].Type.NotNull {
-			return fmt.Errorf("column %s of %s is NOT NULL, and the query gave NULL", p.write.sink.Columns[col].Name, p.write.sink.Name)
-		}
-		p.out[col] = v
-		if i == p.write.timestamp {
-			if t, ok := v.(time.Time); ok {
-				ts = t
-			}
+	return row, true, nil
+}
+
+// set puts result column i's value v into the sink row out, converted to the column's
+// type; ts is the record's timestamp, which the sink's 'timestamp' column sets.
+func (w *writer) set(out []any, i int, v any, ts time.Time) (time.Time, error) {
+	col := w.positions[i]
+	v = convert(v, w.sink.Columns[col].Type.Kind)
+	if v == nil && w.sink.Columns[col].Type.NotNull {
+		return ts, fmt.Errorf("column %s of %s is NOT NULL, and the query gave NULL", w.sink.Columns[col].Name, w.sink.Name)
+	}
+	out[col] = v
+	if i == w.timestamp {
+		if t, ok := v.(time.Time); ok {
+			ts = t
 		}
 	}
+	return ts, nil
+}
+
+// forward encodes the sink row out as the sink's key and value and forwards the record.
+func (w *writer) forward(ctx processor.Context[[]byte, []byte], out []any, ts time.Time, headers []processor.Header) error {
 	var key []byte
 	var err error
-	if p.write.codecs.Key != nil {
-		if key, err = p.write.codecs.Key.Encode(nil, p.out); err != nil {
+	if w.codecs.Key != nil {
+		if key, err = w.codecs.Key.Encode(nil, out); err != nil {
 			return err
 		}
 	}
-	value, err := p.write.codecs.Value.Encode(nil, p.out)
+	value, err := w.codecs.Value.Encode(nil, out)
 	if err != nil {
 		return err
 	}
-	return p.ctx.Forward(processor.Record[[]byte, []byte]{Key: key, Value: value, Timestamp: ts, Headers: rec.Headers})
+	return ctx.Forward(processor.Record[[]byte, []byte]{Key: key, Value: value, Timestamp: ts, Headers: headers})
 }

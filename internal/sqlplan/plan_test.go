@@ -3,11 +3,13 @@ package sqlplan
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy"
@@ -52,12 +54,14 @@ CREATE TABLE shop (
 ) WITH ('connector' = 'kafka', 'topic' = 'shop', 'key.format' = 'raw', 'key.fields' = 'user_id', 'value.format' = 'json');
 `
 
-// INSERT INTO … SELECT … WHERE on the embedded broker: a projection and a filter of a
-// table with a key, a computed rowtime, a watermark and metadata, written to a table whose
-// key, value and record timestamp come from the query; run bounded, the output is exact.
-func TestInsertSelectWhere(t *testing.T) {
-	c, rest := catalogOf(t, clicksDDL+`INSERT INTO shop SELECT user_id, UPPER(url), part, ts FROM clicks WHERE url LIKE '/shop/%'`)
-	job, err := c.PlanInsert(rest[0].(*sqlparse.Insert))
+// runClicks runs the job of the last statement of script (after clicksDDL) over 12 clicks
+// on the embedded broker, bounded, and returns the records of topic out as
+// "key value timestamp-ms" lines, in the topic's order (a topic of one partition). Click i is user u(i%3), at base+i s, to
+// partition i%2; its url is /shop/i when i%3 == 0, else /home/i.
+func runClicks(t *testing.T, script, out string, topics map[string]int32) []string {
+	t.Helper()
+	c, rest := catalogOf(t, clicksDDL+script)
+	job, err := c.PlanInsert(rest[len(rest)-1].(*sqlparse.Insert))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +72,8 @@ func TestInsertSelectWhere(t *testing.T) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for topic, n := range map[string]int32{"clicks": 2, "shop": 1} {
+	topics["clicks"] = 2
+	for topic, n := range topics {
 		if err := cl.CreateTopic(ctx, topic, n); err != nil {
 			t.Fatal(err)
 		}
@@ -78,45 +83,120 @@ func TestInsertSelectWhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	var want []string
-	base := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC).UnixMilli()
 	for i := range 12 {
-		user, url := fmt.Sprintf("u%d", i%3), fmt.Sprintf("/home/%d", i)
-		if i%3 == 0 {
-			url = fmt.Sprintf("/shop/%d", i)
-		}
-		ms := base + int64(i)*1000
+		user, url, ms := clickAt(i)
 		rec := &kgo.Record{Topic: "clicks", Partition: int32(i % 2), Key: []byte(user),
 			Value: fmt.Appendf(nil, `{"user_id": %q, "url": %q, "ms": %d}`, user, url, ms)}
 		if err := client.ProduceSync(ctx, rec).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
-		if i%3 == 0 {
-			want = append(want, fmt.Sprintf(`%s {"user_id":%q,"page":%q,"part":%d} %d`, user, user, strings.ToUpper(url), rec.Partition, ms))
-		}
 	}
-	app, err := eddy.New(job.Topology, eddy.ApplicationID("sql-insert"), eddy.Brokers(cl.Brokers()...), eddy.StateDir(t.TempDir()), eddy.Bounded())
+	app, err := eddy.New(job.Topology, eddy.ApplicationID("sql-test"), eddy.Brokers(cl.Brokers()...), eddy.StateDir(t.TempDir()), eddy.Bounded())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := app.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	reader, err := kgo.NewClient(kgo.SeedBrokers(cl.Brokers()...), kgo.ConsumeTopics("shop"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	adm := kadm.NewClient(client)
+	ends, err := adm.ListEndOffsets(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	reader, err := kgo.NewClient(kgo.SeedBrokers(cl.Brokers()...), kgo.ConsumeTopics(out), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer reader.Close()
 	var got []string
-	for len(got) < len(want) && ctx.Err() == nil {
+	for int64(len(got)) < total && ctx.Err() == nil {
 		reader.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
 			got = append(got, fmt.Sprintf("%s %s %d", r.Key, r.Value, r.Timestamp.UnixMilli()))
 		})
 	}
-	slices.Sort(got)
+	return got
+}
+
+var clickBase = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+
+func clickAt(i int) (user, url string, ms int64) {
+	user, url = fmt.Sprintf("u%d", i%3), fmt.Sprintf("/home/%d", i)
+	if i%3 == 0 {
+		url = fmt.Sprintf("/shop/%d", i)
+	}
+	return user, url, clickBase.UnixMilli() + int64(i)*1000
+}
+
+// INSERT INTO … SELECT … WHERE on the embedded broker: a projection and a filter of a
+// table with a key, a computed rowtime, a watermark and metadata, written to a table whose
+// key, value and record timestamp come from the query; run bounded, the output is exact.
+func TestInsertSelectWhere(t *testing.T) {
+	got := runClicks(t, `INSERT INTO shop SELECT user_id, UPPER(url), part, ts FROM clicks WHERE url LIKE '/shop/%'`, "shop", map[string]int32{"shop": 1})
+	var want []string
+	for i := range 12 {
+		if user, url, ms := clickAt(i); i%3 == 0 {
+			want = append(want, fmt.Sprintf(`%s {"user_id":%q,"page":%q,"part":%d} %d`, user, user, strings.ToUpper(url), i%2, ms))
+		}
+	}
 	slices.Sort(want)
+	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("shop:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A GROUP BY without a window into an upsert-kafka table: every update of a key's row is
+// an upsert of the key; the last one per key is the final aggregate.
+func TestGroupByIntoUpsertTable(t *testing.T) {
+	got := runClicks(t, `CREATE TABLE user_counts (user_id STRING, cnt BIGINT, total BIGINT, first_url STRING, avg_i BIGINT, PRIMARY KEY (user_id) NOT ENFORCED)
+	  WITH ('connector' = 'upsert-kafka', 'topic' = 'user_counts', 'key.format' = 'raw', 'value.format' = 'json');
+	INSERT INTO user_counts SELECT user_id, COUNT(*), SUM((ms - 1796299200000) / 1000), MIN(url), AVG((ms - 1796299200000) / 1000) FROM clicks GROUP BY user_id`,
+		"user_counts", map[string]int32{"user_counts": 1})
+	last := map[string]string{}
+	updates := 0
+	for _, l := range got {
+		k, rest, _ := strings.Cut(l, " ")
+		last[k] = rest[:strings.LastIndexByte(rest, ' ')]
+		updates++
+	}
+	want := map[string]string{
+		"u0": `{"user_id":"u0","cnt":4,"total":18,"first_url":"/shop/0","avg_i":4}`,
+		"u1": `{"user_id":"u1","cnt":4,"total":22,"first_url":"/home/1","avg_i":5}`,
+		"u2": `{"user_id":"u2","cnt":4,"total":26,"first_url":"/home/11","avg_i":6}`,
+	}
+	if !maps.Equal(last, want) || updates < 3 {
+		t.Errorf("the last upsert per key (of %d):\n%v\nwant\n%v", updates, last, want)
+	}
+}
+
+// A tumbling window count: one final row per window and user, with the window's bounds.
+func TestTumbleWindowCount(t *testing.T) {
+	got := runClicks(t, `CREATE TABLE per_window (window_start TIMESTAMP(3), window_end TIMESTAMP(3), user_id STRING, cnt BIGINT)
+	  WITH ('connector' = 'kafka', 'topic' = 'per_window', 'format' = 'json');
+	INSERT INTO per_window SELECT window_start, window_end, user_id, COUNT(*) AS cnt
+	  FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '5' SECOND)) GROUP BY window_start, window_end, user_id`,
+		"per_window", map[string]int32{"per_window": 1})
+	counts := map[string]int{}
+	for i := range 12 {
+		user, _, ms := clickAt(i)
+		start := time.UnixMilli(ms - ms%5000).UTC()
+		counts[fmt.Sprintf(`{"window_start":%q,"window_end":%q,"user_id":%q`, start.Format(tsLayout), start.Add(5*time.Second).Format(tsLayout), user)]++
+	}
+	var want []string
+	for k, n := range counts {
+		want = append(want, fmt.Sprintf(`%s,"cnt":%d}`, k, n))
+	}
+	slices.Sort(want)
+	var values []string
+	for _, l := range got {
+		_, rest, _ := strings.Cut(l, " ") // no key
+		values = append(values, rest[:strings.LastIndexByte(rest, ' ')])
+	}
+	slices.Sort(values)
+	if !slices.Equal(values, want) {
+		t.Errorf("per_window:\n%s\nwant\n%s", strings.Join(values, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -127,7 +207,10 @@ func TestPlanErrors(t *testing.T) {
 		{"INSERT INTO shop SELECT user_id, url FROM clicks", "the query gives 2 columns (user_id, url), the table takes 4 (user_id, page, part, at)"},
 		{"INSERT INTO shop SELECT user_id, ms, part, ts FROM clicks", "column 2 (ms) is BIGINT, the table's page is STRING: CAST it"},
 		{"INSERT INTO shop SELECT user_id, url, part, ts FROM clicks WHERE ms", "WHERE ms is BIGINT, not BOOLEAN"},
-		{"INSERT INTO shop SELECT user_id, url, COUNT(*), ts FROM clicks GROUP BY user_id, url, ts", "GROUP BY is not planned yet"},
+		{"INSERT INTO shop SELECT user_id, url, COUNT(*), ts FROM clicks GROUP BY user_id, url, ts", "Table sink 'shop' doesn't support consuming update changes which is produced by node GroupAggregate"},
+		{"INSERT INTO shop SELECT user_id, url, COUNT(*), ts FROM clicks GROUP BY user_id", "url is neither grouped by nor aggregated"},
+		{"INSERT INTO shop SELECT user_id, url, part, window_end FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ms), INTERVAL '1' SECOND)) GROUP BY window_start, window_end", "TUMBLE over DESCRIPTOR(ms): ms is not a time attribute of clicks"},
+		{"INSERT INTO shop SELECT user_id, url, COUNT(DISTINCT url), ts FROM clicks GROUP BY user_id, url, ts", "COUNT(DISTINCT …) is not planned yet"},
 		{"INSERT INTO shop SELECT user_id, url, part, ts FROM other", "no table other (the tables: clicks, shop)"},
 		{"INSERT INTO shop SELECT user_id, nope, part, ts FROM clicks", "unknown column nope"},
 	} {
