@@ -227,3 +227,91 @@ func TestPlanErrors(t *testing.T) {
 		t.Errorf("a watermark ahead of the rowtime: %v", err)
 	}
 }
+
+// The course's idle-partition exercise, streaming: clicks written to one partition of
+// three give no window while the other two hold the watermark back; with
+// 'scan.watermark.idle-timeout' the quiet partitions stop counting and every window but
+// the last (which waits for a later click) comes out, exactly.
+func TestIdleTimeoutReleasesWindows(t *testing.T) {
+	for _, idle := range []bool{false, true} {
+		t.Run(fmt.Sprintf("idle-timeout=%v", idle), func(t *testing.T) {
+			ddl := clicksDDL
+			if idle {
+				ddl = strings.Replace(ddl, "'key.fields' = 'user_id')", "'key.fields' = 'user_id', 'scan.watermark.idle-timeout' = '500 ms')", 1)
+			}
+			ss, err := sqlparse.Parse(ddl + `CREATE TABLE per_window (window_end TIMESTAMP(3), cnt BIGINT) WITH ('connector' = 'kafka', 'topic' = 'per_window', 'format' = 'json');
+			  INSERT INTO per_window SELECT window_end, COUNT(*) FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '5' SECOND)) GROUP BY window_start, window_end`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := NewCatalog()
+			for _, s := range ss[:len(ss)-1] {
+				if err := c.Create(s.(*sqlparse.CreateTable)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			job, err := c.PlanInsert(ss[len(ss)-1].(*sqlparse.Insert))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cl, err := embedded.Start()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			for topic, n := range map[string]int32{"clicks": 3, "per_window": 1} {
+				if err := cl.CreateTopic(ctx, topic, n); err != nil {
+					t.Fatal(err)
+				}
+			}
+			client, err := kgo.NewClient(kgo.SeedBrokers(cl.Brokers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			for i := range 12 {
+				user, url, ms := clickAt(i)
+				rec := &kgo.Record{Topic: "clicks", Partition: 0, Key: []byte(user), Value: fmt.Appendf(nil, `{"user_id": %q, "url": %q, "ms": %d}`, user, url, ms)}
+				if err := client.ProduceSync(ctx, rec).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			app, err := eddy.New(job.Topology, eddy.ApplicationID("sql-idle"), eddy.Brokers(cl.Brokers()...), eddy.StateDir(t.TempDir()),
+				eddy.CommitInterval(100*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			runCtx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- app.Run(runCtx) }()
+			reader, err := kgo.NewClient(kgo.SeedBrokers(cl.Brokers()...), kgo.ConsumeTopics("per_window"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer reader.Close()
+			var got []string
+			want := []string{
+				fmt.Sprintf(`{"window_end":%q,"cnt":5}`, clickBase.Add(5*time.Second).Format(tsLayout)),
+				fmt.Sprintf(`{"window_end":%q,"cnt":5}`, clickBase.Add(10*time.Second).Format(tsLayout)),
+			}
+			deadline := time.Now().Add(4 * time.Second)
+			for time.Now().Before(deadline) && len(got) < len(want) {
+				poll, cancelPoll := context.WithTimeout(ctx, 200*time.Millisecond)
+				reader.PollFetches(poll).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+				cancelPoll()
+			}
+			stop()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if idle && !slices.Equal(got, want) {
+				t.Errorf("with the idle timeout: %v, want %v", got, want)
+			}
+			if !idle && len(got) != 0 {
+				t.Errorf("without an idle timeout, windows came out while two partitions were quiet: %v", got)
+			}
+		})
+	}
+}
