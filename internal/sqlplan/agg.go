@@ -106,7 +106,7 @@ func (c *Catalog) planAggregate(ins *sqlparse.Insert, sel *sqlparse.Select, sink
 	if err != nil {
 		return nil, err
 	}
-	read, err := src.reader()
+	read, err := c.reader(src)
 	if err != nil {
 		return nil, err
 	}

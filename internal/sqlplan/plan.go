@@ -15,6 +15,9 @@ import (
 // Catalog holds a session's tables.
 type Catalog struct {
 	tables map[string]*Table
+	// idleTimeout is the session's table.exec.source.idle-timeout, for the tables that
+	// set none of their own.
+	idleTimeout time.Duration
 }
 
 // NewCatalog is an empty catalog.
@@ -62,6 +65,9 @@ type Job struct {
 	Topology *topology.Topology
 	Sources  []string
 	Sinks    []string
+	// Bounded says the job runs in batch mode: over what its topics hold at start, then
+	// it stops (eddy.Bounded).
+	Bounded bool
 }
 
 // PlanInsert compiles INSERT INTO sink SELECT … FROM source [WHERE …], a projection and a
@@ -113,7 +119,7 @@ func (c *Catalog) PlanInsert(ins *sqlparse.Insert) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	read, err := src.reader()
+	read, err := c.reader(src)
 	if err != nil {
 		return nil, err
 	}
@@ -231,13 +237,17 @@ type reader struct {
 	codecs  Codecs
 	rowtime int // the rowtime column, or -1
 	delay   time.Duration
+	idle    time.Duration // the source's idle timeout (0: none)
 	// lateMeta are the computed columns that read partition, offset or topic metadata,
 	// which only the processor knows: computed again there.
 	lateMeta bool
 }
 
-func (t *Table) reader() (*reader, error) {
-	r := &reader{t: t, rowtime: -1}
+func (c *Catalog) reader(t *Table) (*reader, error) {
+	r := &reader{t: t, rowtime: -1, idle: t.IdleTimeout}
+	if r.idle == 0 {
+		r.idle = c.idleTimeout
+	}
 	var err error
 	if r.codecs, err = t.Codecs(); err != nil {
 		return nil, err
@@ -328,8 +338,8 @@ func (r *reader) stream(top *topology.Topology) topology.Stream[[]any, []any] {
 			return ts, nil
 		}), topology.OutOfOrderness(r.delay))
 	}
-	if r.t.IdleTimeout > 0 {
-		opts = append(opts, topology.IdleTimeout(r.t.IdleTimeout))
+	if r.idle > 0 {
+		opts = append(opts, topology.IdleTimeout(r.idle))
 	}
 	return topology.From(top, r.t.Options["topic"], serde.Serde[[]any](rowSerde{r.codecs.Key, width}), serde.Serde[[]any](rowSerde{r.codecs.Value, width}), opts...)
 }

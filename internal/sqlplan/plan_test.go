@@ -233,26 +233,29 @@ func TestPlanErrors(t *testing.T) {
 // 'scan.watermark.idle-timeout' the quiet partitions stop counting and every window but
 // the last (which waits for a later click) comes out, exactly.
 func TestIdleTimeoutReleasesWindows(t *testing.T) {
-	for _, idle := range []bool{false, true} {
-		t.Run(fmt.Sprintf("idle-timeout=%v", idle), func(t *testing.T) {
+	for _, how := range []string{"none", "table option", "session setting"} {
+		t.Run(how, func(t *testing.T) {
+			idle := how != "none"
 			ddl := clicksDDL
-			if idle {
+			if how == "table option" {
 				ddl = strings.Replace(ddl, "'key.fields' = 'user_id')", "'key.fields' = 'user_id', 'scan.watermark.idle-timeout' = '500 ms')", 1)
+			}
+			if how == "session setting" {
+				ddl += "SET 'table.exec.source.idle-timeout' = '500 ms';"
 			}
 			ss, err := sqlparse.Parse(ddl + `CREATE TABLE per_window (window_end TIMESTAMP(3), cnt BIGINT) WITH ('connector' = 'kafka', 'topic' = 'per_window', 'format' = 'json');
 			  INSERT INTO per_window SELECT window_end, COUNT(*) FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '5' SECOND)) GROUP BY window_start, window_end`)
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := NewCatalog()
-			for _, s := range ss[:len(ss)-1] {
-				if err := c.Create(s.(*sqlparse.CreateTable)); err != nil {
+			sess := NewSession()
+			var job *Job
+			for _, s := range ss {
+				res, err := sess.Exec(s)
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			job, err := c.PlanInsert(ss[len(ss)-1].(*sqlparse.Insert))
-			if err != nil {
-				t.Fatal(err)
+				job = res.Job
 			}
 			cl, err := embedded.Start()
 			if err != nil {

@@ -1,0 +1,147 @@
+package sqlplan
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/eddy-streams/eddy/internal/sqlparse"
+)
+
+// Session runs statements as the shell and the SQL package do: DDL changes its catalog,
+// SET and RESET its settings, SHOW TABLES and DESCRIBE answer with rows, EXPLAIN with the
+// compiled topology, INSERT INTO with a job to run.
+type Session struct {
+	Catalog  *Catalog
+	Settings map[string]string
+}
+
+// NewSession is a session with an empty catalog and Flink's default settings.
+func NewSession() *Session {
+	return &Session{Catalog: NewCatalog(), Settings: defaultSettings()}
+}
+
+// settingValues are the settings a session knows, with the values each may take (nil:
+// a duration). Each acts on the jobs planned after it: the runtime mode makes them
+// bounded (batch: over what the topics hold at start, then stop), the idle timeout is
+// that of every table without 'scan.watermark.idle-timeout'.
+var settingValues = map[string][]string{
+	"execution.runtime-mode":         {"streaming", "batch"},
+	"table.exec.source.idle-timeout": nil,
+}
+
+func defaultSettings() map[string]string {
+	return map[string]string{"execution.runtime-mode": "streaming"}
+}
+
+// Result is what a statement gave: a message, rows (the first the header), or a job.
+type Result struct {
+	Message string
+	Rows    [][]string
+	Job     *Job
+}
+
+// Exec runs one statement.
+func (s *Session) Exec(st sqlparse.Statement) (*Result, error) {
+	switch st := st.(type) {
+	case *sqlparse.CreateTable:
+		if err := s.Catalog.Create(st); err != nil {
+			return nil, err
+		}
+		return &Result{Message: "table " + st.Name + " created"}, nil
+	case *sqlparse.DropTable:
+		if err := s.Catalog.Drop(st); err != nil {
+			return nil, err
+		}
+		return &Result{Message: "table " + st.Name + " dropped"}, nil
+	case *sqlparse.ShowTables:
+		rows := [][]string{{"table name"}}
+		for _, n := range s.Catalog.Tables() {
+			rows = append(rows, []string{n})
+		}
+		return &Result{Rows: rows}, nil
+	case *sqlparse.Describe:
+		t, ok := s.Catalog.Table(st.Name)
+		if !ok {
+			return nil, errorAt(st.At, "no table %s (the tables: %s)", st.Name, strings.Join(s.Catalog.Tables(), ", "))
+		}
+		return &Result{Rows: t.Describe()}, nil
+	case *sqlparse.Set:
+		return s.set(st)
+	case *sqlparse.Explain:
+		ins, ok := st.Statement.(*sqlparse.Insert)
+		if !ok {
+			return nil, errorAt(st.At, "EXPLAIN of %T is not supported yet: EXPLAIN INSERT INTO …", st.Statement)
+		}
+		job, err := s.plan(ins)
+		if err != nil {
+			return nil, err
+		}
+		text, err := job.Topology.Describe()
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Message: text}, nil
+	case *sqlparse.Insert:
+		job, err := s.plan(st)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Job: job, Message: "job: INSERT INTO " + st.Table}, nil
+	}
+	return nil, errorAt(st.Pos(), "%s is not supported yet", strings.SplitN(st.String(), " ", 2)[0])
+}
+
+func (s *Session) set(st *sqlparse.Set) (*Result, error) {
+	switch {
+	case st.Key == "" && st.Reset:
+		s.Settings = defaultSettings()
+		return &Result{Message: "all settings reset"}, nil
+	case st.Key == "":
+		rows := [][]string{{"key", "value"}}
+		for _, k := range sortedKeys(s.Settings) {
+			rows = append(rows, []string{k, s.Settings[k]})
+		}
+		return &Result{Rows: rows}, nil
+	}
+	values, known := settingValues[st.Key]
+	if !known {
+		return nil, errorAt(st.At, "unknown setting '%s' (the settings: %s)", st.Key, strings.Join(sortedKeys(settingValues), ", "))
+	}
+	if st.Reset {
+		if v, ok := defaultSettings()[st.Key]; ok {
+			s.Settings[st.Key] = v
+		} else {
+			delete(s.Settings, st.Key)
+		}
+		return &Result{Message: "setting " + st.Key + " reset"}, nil
+	}
+	if values != nil && !slices.Contains(values, st.Value) {
+		return nil, errorAt(st.At, "SET '%s' = '%s': one of %s", st.Key, st.Value, strings.Join(values, ", "))
+	}
+	if st.Key == "table.exec.source.idle-timeout" {
+		if _, err := ParseDuration(st.Value); err != nil {
+			return nil, errorAt(st.At, "SET '%s' = '%s': %v", st.Key, st.Value, err)
+		}
+	}
+	s.Settings[st.Key] = st.Value
+	return &Result{Message: fmt.Sprintf("setting %s = %s", st.Key, st.Value)}, nil
+}
+
+// plan plans an INSERT under the session's settings.
+func (s *Session) plan(ins *sqlparse.Insert) (*Job, error) {
+	s.Catalog.idleTimeout = 0
+	if v, ok := s.Settings["table.exec.source.idle-timeout"]; ok {
+		d, err := ParseDuration(v)
+		if err != nil {
+			return nil, err
+		}
+		s.Catalog.idleTimeout = d
+	}
+	job, err := s.Catalog.PlanInsert(ins)
+	if err != nil {
+		return nil, err
+	}
+	job.Bounded = s.Settings["execution.runtime-mode"] == "batch"
+	return job, nil
+}

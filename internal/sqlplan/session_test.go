@@ -1,0 +1,75 @@
+package sqlplan
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/eddy-streams/eddy/internal/sqlparse"
+)
+
+// The session's statements: DDL, SHOW TABLES, DESCRIBE, SET and RESET, EXPLAIN, INSERT
+// in batch mode, and their errors.
+func TestSession(t *testing.T) {
+	s := NewSession()
+	run := func(src string) (*Result, error) {
+		st, err := sqlparse.ParseOne(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Exec(st)
+	}
+	ss, err := sqlparse.Parse(clicksDDL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range ss {
+		if _, err := s.Exec(st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, err := run("SHOW TABLES"); err != nil || len(r.Rows) != 3 || r.Rows[1][0] != "clicks" || r.Rows[2][0] != "shop" {
+		t.Errorf("SHOW TABLES = %v, %v", r, err)
+	}
+	if r, err := run("DESCRIBE shop"); err != nil || len(r.Rows) != 5 || r.Rows[4][4] != "METADATA FROM 'timestamp'" {
+		t.Errorf("DESCRIBE shop = %v, %v", r, err)
+	}
+	if _, err := run("DESCRIBE nope"); err == nil || !strings.Contains(err.Error(), "no table nope (the tables: clicks, shop)") {
+		t.Errorf("DESCRIBE nope: %v", err)
+	}
+	if _, err := run("SET 'execution.runtime-mode' = 'later'"); err == nil || !strings.Contains(err.Error(), "one of streaming, batch") {
+		t.Errorf("SET runtime-mode later: %v", err)
+	}
+	if _, err := run("SET 'parallelism.default' = '4'"); err == nil || !strings.Contains(err.Error(), "unknown setting 'parallelism.default'") {
+		t.Errorf("SET parallelism.default: %v", err)
+	}
+	if _, err := run("SET 'execution.runtime-mode' = 'batch'"); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := run("SET"); err != nil || len(r.Rows) != 2 || r.Rows[1][1] != "batch" {
+		t.Errorf("SET = %v, %v", r, err)
+	}
+	const insert = "INSERT INTO shop SELECT user_id, url, part, ts FROM clicks WHERE url LIKE '/shop/%'"
+	r, err := run(insert)
+	if err != nil || r.Job == nil || !r.Job.Bounded || r.Job.Sources[0] != "clicks" || r.Job.Sinks[0] != "shop" {
+		t.Errorf("INSERT in batch mode = %+v, %v", r, err)
+	}
+	if _, err := run("RESET 'execution.runtime-mode'"); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := run(insert); err != nil || r.Job.Bounded {
+		t.Errorf("INSERT after RESET: %+v, %v", r, err)
+	}
+	r, err = run("EXPLAIN " + insert)
+	if err != nil || !strings.Contains(r.Message, "SQL-CLICKS-TO-SHOP") || !strings.Contains(r.Message, "clicks") {
+		t.Errorf("EXPLAIN = %v, %v", r, err)
+	}
+	if _, err := run("DROP TABLE shop"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(insert); err == nil || !strings.Contains(err.Error(), "INSERT INTO shop: no such table") {
+		t.Errorf("INSERT after DROP: %v", err)
+	}
+	if _, err := run("SELECT * FROM clicks"); err == nil || !strings.Contains(err.Error(), "SELECT is not supported yet") {
+		t.Errorf("a bare SELECT: %v", err)
+	}
+}
