@@ -70,16 +70,9 @@ func (c *Catalog) planAggregate(ins *sqlparse.Insert, sel *sqlparse.Select, sink
 			return nil, err
 		}
 	}
-	var where *Expr
-	if sel.Where != nil {
-		w, err := Compile(sel.Where, scope)
-		if err != nil {
-			return nil, err
-		}
-		if w.Type.Kind != Boolean && w.Type.Kind != Null {
-			return nil, errorAt(sel.Where.Pos(), "WHERE %s is %s, not BOOLEAN", sel.Where, w.Type.Kind)
-		}
-		where = w
+	where, err := compileWhere(sel, scope)
+	if err != nil {
+		return nil, err
 	}
 	p, names, err := aggShape(sel, scope, win != nil)
 	if err != nil {

@@ -100,16 +100,9 @@ func (c *Catalog) PlanInsert(ins *sqlparse.Insert) (*Job, error) {
 		return nil, errorAt(ref.At, "no table %s (the tables: %s)", ref.Name, strings.Join(c.Tables(), ", "))
 	}
 	scope := src.Scope(sqlparse.AliasOf(ref))
-	var where *Expr
-	if sel.Where != nil {
-		w, err := Compile(sel.Where, scope)
-		if err != nil {
-			return nil, err
-		}
-		if w.Type.Kind != Boolean && w.Type.Kind != Null {
-			return nil, errorAt(sel.Where.Pos(), "WHERE %s is %s, not BOOLEAN", sel.Where, w.Type.Kind)
-		}
-		where = w
+	where, err := compileWhere(sel, scope)
+	if err != nil {
+		return nil, err
 	}
 	items, names, err := projection(sel, scope)
 	if err != nil {
@@ -130,6 +123,21 @@ func (c *Catalog) PlanInsert(ins *sqlparse.Insert) (*Job, error) {
 	})
 	topology.To(out, sink.Options["topic"], serde.Bytes(), serde.Bytes())
 	return &Job{Topology: top, Sources: []string{src.Options["topic"]}, Sinks: []string{sink.Options["topic"]}}, nil
+}
+
+// compileWhere compiles the WHERE condition (nil when there is none).
+func compileWhere(sel *sqlparse.Select, scope *Scope) (*Expr, error) {
+	if sel.Where == nil {
+		return nil, nil
+	}
+	w, err := Compile(sel.Where, scope)
+	if err != nil {
+		return nil, err
+	}
+	if w.Type.Kind != Boolean && w.Type.Kind != Null {
+		return nil, errorAt(sel.Where.Pos(), "WHERE %s is %s, not BOOLEAN", sel.Where, w.Type.Kind)
+	}
+	return w, nil
 }
 
 // aggregates are the aggregate functions.
