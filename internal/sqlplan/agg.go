@@ -125,7 +125,7 @@ func (c *Catalog) planAggregate(ins *sqlparse.Insert, sel *sqlparse.Select, sink
 		})
 	}
 	topology.To(out, sink.Options["topic"], serde.Bytes(), serde.Bytes())
-	return &Job{Topology: top, Sources: []string{src.Options["topic"]}, Sinks: []string{sink.Options["topic"]}}, nil
+	return jobOf(top, src, sink), nil
 }
 
 // windowsOf reads TUMBLE(…) or HOP(…): the time column must be the table's rowtime.

@@ -78,13 +78,16 @@ var metadataKeys = map[string]struct {
 	"topic":     {Type{Kind: String}, true},
 }
 
-// The options each connector takes (besides 'properties.*', passed to the client).
+// The options each connector takes: those the SQL layer applies so far. The brokers and
+// the group are the job's (properties.bootstrap.servers, properties.group.id); a job
+// starts where its group left off, else at the earliest offset (Flink's
+// 'group-offsets' with an earliest reset, and 'earliest-offset' for a new group).
 var connectorOptions = map[string][]string{
 	"kafka": {"connector", "topic", "format", "key.format", "value.format", "key.fields", "value.fields-include",
-		"scan.startup.mode", "scan.startup.timestamp-millis", "scan.watermark.idle-timeout", "sink.partitioner",
-		"json.ignore-parse-errors"},
+		"scan.startup.mode", "scan.watermark.idle-timeout", "sink.partitioner", "json.ignore-parse-errors",
+		"properties.bootstrap.servers", "properties.group.id"},
 	"upsert-kafka": {"connector", "topic", "key.format", "value.format", "value.fields-include", "scan.watermark.idle-timeout",
-		"json.ignore-parse-errors"},
+		"json.ignore-parse-errors", "properties.bootstrap.servers", "properties.group.id"},
 }
 
 // formats are the formats the SQL layer reads and writes so far (rowformat.go).
@@ -204,13 +207,13 @@ func (t *Table) options(ct *sqlparse.CreateTable) error {
 	}
 	var unknown []string
 	for k := range t.Options {
-		if !slices.Contains(known, k) && !strings.HasPrefix(k, "properties.") {
+		if !slices.Contains(known, k) {
 			unknown = append(unknown, "'"+k+"'")
 		}
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return fail("unsupported options for '%s': %s (it takes %s, and 'properties.*')", t.Connector, strings.Join(unknown, ", "), strings.Join(known, ", "))
+		return fail("unsupported options for '%s': %s (it takes %s)", t.Connector, strings.Join(unknown, ", "), strings.Join(known, ", "))
 	}
 	if t.Options["topic"] == "" {
 		return fail("no 'topic'")
@@ -255,16 +258,17 @@ func (t *Table) options(ct *sqlparse.CreateTable) error {
 	}
 	if m, ok := t.Options["scan.startup.mode"]; ok {
 		switch m {
-		case "earliest-offset", "latest-offset", "group-offsets":
-		case "timestamp":
-			if _, err := strconv.ParseInt(t.Options["scan.startup.timestamp-millis"], 10, 64); err != nil {
-				return fail("'scan.startup.mode' = 'timestamp' needs 'scan.startup.timestamp-millis' (milliseconds since 1970)")
-			}
+		case "earliest-offset", "group-offsets":
+		case "latest-offset", "timestamp", "specific-offsets":
+			return fail("'scan.startup.mode' = '%s' is not supported yet (earliest-offset and group-offsets are)", m)
 		default:
 			return fail("'scan.startup.mode' = '%s': earliest-offset, latest-offset, group-offsets or timestamp", m)
 		}
 	}
-	if p, ok := t.Options["sink.partitioner"]; ok && p != "default" && p != "fixed" && p != "round-robin" {
+	if p, ok := t.Options["sink.partitioner"]; ok && p != "default" {
+		if p == "fixed" || p == "round-robin" {
+			return fail("'sink.partitioner' = '%s' is not supported yet (default is: by the key's hash)", p)
+		}
 		return fail("'sink.partitioner' = '%s': default, fixed or round-robin", p)
 	}
 	if d, ok := t.Options["scan.watermark.idle-timeout"]; ok {

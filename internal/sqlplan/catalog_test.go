@@ -29,7 +29,7 @@ func TestNewTable(t *testing.T) {
 	  WATERMARK FOR ts AS ts - INTERVAL '2' SECOND,
 	  PRIMARY KEY (user_id) NOT ENFORCED
 	) WITH ('connector' = 'kafka', 'topic' = 'clicks', 'format' = 'json', 'key.format' = 'raw', 'key.fields' = 'user_id',
-	  'scan.startup.mode' = 'earliest-offset', 'scan.watermark.idle-timeout' = '5 s', 'properties.client.id' = 'x')`)
+	  'scan.startup.mode' = 'earliest-offset', 'scan.watermark.idle-timeout' = '5 s', 'properties.bootstrap.servers' = 'localhost:9092')`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,9 @@ func TestNewTableErrors(t *testing.T) {
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't')", "no 'format' (or 'value.format')"},
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'xml')", "'format' = 'xml': the formats are json, raw (csv, avro and avro-confluent not yet)"},
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', 'scan.startup.mode' = 'beginning')", "'scan.startup.mode' = 'beginning': earliest-offset, latest-offset, group-offsets or timestamp"},
-		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', 'scan.startup.mode' = 'timestamp')", "needs 'scan.startup.timestamp-millis'"},
+		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', 'scan.startup.mode' = 'latest-offset')", "'scan.startup.mode' = 'latest-offset' is not supported yet"},
+		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', 'sink.partitioner' = 'fixed')", "'sink.partitioner' = 'fixed' is not supported yet"},
+		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', 'properties.client.id' = 'x')", "unsupported options for 'kafka': 'properties.client.id'"},
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', 'colour' = 'red')", "unsupported options for 'kafka': 'colour'"},
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'raw')", "the 'raw' format holds one STRING or BYTES column, not v BIGINT"},
 		{cols + ") WITH ('connector' = 'upsert-kafka', 'topic' = 't', 'key.format' = 'raw', 'value.format' = 'json')", "'upsert-kafka' needs a PRIMARY KEY: the key of the upserts"},

@@ -68,6 +68,22 @@ type Job struct {
 	// Bounded says the job runs in batch mode: over what its topics hold at start, then
 	// it stops (eddy.Bounded).
 	Bounded bool
+	// Brokers and GroupID are the source table's properties.bootstrap.servers (split at
+	// commas) and properties.group.id, for the runner: its brokers and application id
+	// unless it is given its own.
+	Brokers []string
+	GroupID string
+}
+
+// jobOf is the job of a topology reading src and writing sink.
+func jobOf(top *topology.Topology, src, sink *Table) *Job {
+	j := &Job{Topology: top, Sources: []string{src.Options["topic"]}, Sinks: []string{sink.Options["topic"]}, GroupID: src.Options["properties.group.id"]}
+	for _, b := range strings.Split(src.Options["properties.bootstrap.servers"], ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			j.Brokers = append(j.Brokers, b)
+		}
+	}
+	return j
 }
 
 // PlanInsert compiles INSERT INTO sink SELECT … FROM source [WHERE …], a projection and a
@@ -122,7 +138,7 @@ func (c *Catalog) PlanInsert(ins *sqlparse.Insert) (*Job, error) {
 		return &selectProc{read: read, where: where, items: items, write: write}
 	})
 	topology.To(out, sink.Options["topic"], serde.Bytes(), serde.Bytes())
-	return &Job{Topology: top, Sources: []string{src.Options["topic"]}, Sinks: []string{sink.Options["topic"]}}, nil
+	return jobOf(top, src, sink), nil
 }
 
 // compileWhere compiles the WHERE condition (nil when there is none).

@@ -56,7 +56,7 @@ func TestSession(t *testing.T) {
 	if _, err := run("RESET 'execution.runtime-mode'"); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := run(insert); err != nil || r.Job.Bounded {
+	if r, err := run(insert); err != nil || r.Job.Bounded || len(r.Job.Brokers) != 0 {
 		t.Errorf("INSERT after RESET: %+v, %v", r, err)
 	}
 	r, err = run("EXPLAIN " + insert)
@@ -71,5 +71,15 @@ func TestSession(t *testing.T) {
 	}
 	if _, err := run("SELECT * FROM clicks"); err == nil || !strings.Contains(err.Error(), "SELECT is not supported yet") {
 		t.Errorf("a bare SELECT: %v", err)
+	}
+}
+
+// The source table's brokers and group go to the job, for its runner.
+func TestJobBrokersAndGroup(t *testing.T) {
+	c, rest := catalogOf(t, strings.Replace(clicksDDL, "'topic' = 'clicks',", "'topic' = 'clicks', 'properties.bootstrap.servers' = 'a:9092, b:9092', 'properties.group.id' = 'clicks-job',", 1)+
+		"INSERT INTO shop SELECT user_id, url, part, ts FROM clicks")
+	job, err := c.PlanInsert(rest[0].(*sqlparse.Insert))
+	if err != nil || strings.Join(job.Brokers, ",") != "a:9092,b:9092" || job.GroupID != "clicks-job" {
+		t.Errorf("job = %+v, %v", job, err)
 	}
 }
