@@ -6,7 +6,7 @@
 //
 // It is a hand-written recursive-descent parser: every error names its line and column
 // and what was expected there, which a generated parser's messages do not do as well; the
-// grammar is small enough to read in one file (parse.go). It parses only; planning and
+// grammar is small enough to read in three files (parse.go: statements; parse_query.go: queries, FROM, window functions; parse_expr.go: expressions). It parses only; planning and
 // compiling to a topology are the next layer's.
 package sqlparse
 
