@@ -16,6 +16,7 @@ import (
 // the slot of the pre-aggregation row, its accumulator's first slot, and its result type.
 type aggFn struct {
 	name   string
+	cmp    func(a, b any) int // MIN and MAX: the argument's order
 	arg    *Expr
 	argAt  int
 	accAt  int
@@ -261,7 +262,8 @@ func (p *aggPlan) aggregate(e *sqlparse.Call, scope *Scope) (int, error) {
 			p.accKinds = append(p.accKinds, BigInt)
 		}
 	default: // MIN, MAX
-		if _, err := comparer(a.arg.Type, a.arg.Type); err != nil {
+		var err error
+		if a.cmp, err = comparer(a.arg.Type, a.arg.Type); err != nil {
 			return 0, errorAt(e.At, "%s(%s): %s values do not compare", e.Name, e.Args[0], a.arg.Type.Kind)
 		}
 		a.result = Type{Kind: a.arg.Type.Kind, Precision: a.arg.Type.Precision}
@@ -275,18 +277,14 @@ func (p *aggPlan) aggregate(e *sqlparse.Call, scope *Scope) (int, error) {
 func (p *aggPlan) init() []any {
 	acc := make([]any, len(p.accKinds))
 	for _, a := range p.aggs {
-		if a.name == "COUNT" || a.name == "AVG" {
-			acc[a.accAt+btoi(a.name == "AVG")] = int64(0)
+		switch a.name {
+		case "COUNT":
+			acc[a.accAt] = int64(0)
+		case "AVG":
+			acc[a.accAt+1] = int64(0) // the count; the sum starts NULL
 		}
 	}
 	return acc
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // add folds one row's aggregate arguments into the accumulator.
@@ -319,9 +317,8 @@ func (p *aggPlan) add(_ []any, args []any, acc []any) []any {
 			if x == nil {
 				continue
 			}
-			if cur := acc[a.accAt]; cur == nil {
-				acc[a.accAt] = x
-			} else if cmp, _ := comparer(a.arg.Type, a.arg.Type); (a.name == "MIN") == (cmp(x, cur) < 0) && cmp(x, cur) != 0 {
+			switch cur := acc[a.accAt]; {
+			case cur == nil, a.name == "MIN" && a.cmp(x, cur) < 0, a.name == "MAX" && a.cmp(x, cur) > 0:
 				acc[a.accAt] = x
 			}
 		}

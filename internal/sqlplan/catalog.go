@@ -2,8 +2,8 @@ package sqlplan
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -180,14 +180,8 @@ func NewTable(ct *sqlparse.CreateTable) (*Table, error) {
 	return t, nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
+// sortedKeys are m's keys in order.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // options checks the WITH clause against the connector's options.
 func (t *Table) options(ct *sqlparse.CreateTable) error {
@@ -212,7 +206,7 @@ func (t *Table) options(ct *sqlparse.CreateTable) error {
 		}
 	}
 	if len(unknown) > 0 {
-		sort.Strings(unknown)
+		slices.Sort(unknown)
 		return fail("unsupported options for '%s': %s (it takes %s)", t.Connector, strings.Join(unknown, ", "), strings.Join(known, ", "))
 	}
 	if t.Options["topic"] == "" {

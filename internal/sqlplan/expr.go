@@ -1,6 +1,7 @@
 package sqlplan
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -355,12 +356,12 @@ func comparer(a, b Type) (func(x, y any) int, error) {
 	if _, ok := promote(a, b); ok {
 		return func(x, y any) int {
 			if _, xf := x.(float64); xf {
-				return cmpFloat(asFloat(x), asFloat(y))
+				return cmp.Compare(asFloat(x), asFloat(y))
 			}
 			if _, yf := y.(float64); yf {
-				return cmpFloat(asFloat(x), asFloat(y))
+				return cmp.Compare(asFloat(x), asFloat(y))
 			}
-			return cmpInt(asInt(x), asInt(y))
+			return cmp.Compare(asInt(x), asInt(y))
 		}, nil
 	}
 	ka, kb := a.Kind, b.Kind
@@ -393,29 +394,9 @@ func comparer(a, b Type) (func(x, y any) int, error) {
 	case Bytes:
 		return func(x, y any) int { return strings.Compare(string(x.([]byte)), string(y.([]byte))) }, nil
 	case Interval:
-		return func(x, y any) int { return cmpInt(int64(x.(time.Duration)), int64(y.(time.Duration))) }, nil
+		return func(x, y any) int { return cmp.Compare(x.(time.Duration), y.(time.Duration)) }, nil
 	}
 	return nil, fmt.Errorf("%s values do not compare", ka)
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (c *compiler) unary(e *sqlparse.Unary) (*Expr, error) {

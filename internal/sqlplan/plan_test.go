@@ -65,32 +65,10 @@ func runClicks(t *testing.T, script, out string, topics map[string]int32) []stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := embedded.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	topics["clicks"] = 2
-	for topic, n := range topics {
-		if err := cl.CreateTopic(ctx, topic, n); err != nil {
-			t.Fatal(err)
-		}
-	}
-	client, err := kgo.NewClient(kgo.SeedBrokers(cl.Brokers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	for i := range 12 {
-		user, url, ms := clickAt(i)
-		rec := &kgo.Record{Topic: "clicks", Partition: int32(i % 2), Key: []byte(user),
-			Value: fmt.Appendf(nil, `{"user_id": %q, "url": %q, "ms": %d}`, user, url, ms)}
-		if err := client.ProduceSync(ctx, rec).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cl, client := startClicks(t, ctx, topics, func(i int) int32 { return int32(i % 2) })
 	app, err := eddy.New(job.Topology, eddy.ApplicationID("sql-test"), eddy.Brokers(cl.Brokers()...), eddy.StateDir(t.TempDir()), eddy.Bounded())
 	if err != nil {
 		t.Fatal(err)
@@ -117,6 +95,36 @@ func runClicks(t *testing.T, script, out string, topics map[string]int32) []stri
 		})
 	}
 	return got
+}
+
+// startClicks starts the embedded broker with topics and writes the 12 clicks, click i to
+// partition partition(i). The cluster and the client close with the test.
+func startClicks(t *testing.T, ctx context.Context, topics map[string]int32, partition func(int) int32) (*embedded.Cluster, *kgo.Client) {
+	t.Helper()
+	cl, err := embedded.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	for topic, n := range topics {
+		if err := cl.CreateTopic(ctx, topic, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client, err := kgo.NewClient(kgo.SeedBrokers(cl.Brokers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	for i := range 12 {
+		user, url, ms := clickAt(i)
+		rec := &kgo.Record{Topic: "clicks", Partition: partition(i), Key: []byte(user),
+			Value: fmt.Appendf(nil, `{"user_id": %q, "url": %q, "ms": %d}`, user, url, ms)}
+		if err := client.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cl, client
 }
 
 var clickBase = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
@@ -150,9 +158,9 @@ func TestInsertSelectWhere(t *testing.T) {
 // A GROUP BY without a window into an upsert-kafka table: every update of a key's row is
 // an upsert of the key; the last one per key is the final aggregate.
 func TestGroupByIntoUpsertTable(t *testing.T) {
-	got := runClicks(t, `CREATE TABLE user_counts (user_id STRING, cnt BIGINT, total BIGINT, first_url STRING, avg_i BIGINT, PRIMARY KEY (user_id) NOT ENFORCED)
+	got := runClicks(t, `CREATE TABLE user_counts (user_id STRING, cnt BIGINT, total BIGINT, first_url STRING, last_url STRING, avg_i BIGINT, PRIMARY KEY (user_id) NOT ENFORCED)
 	  WITH ('connector' = 'upsert-kafka', 'topic' = 'user_counts', 'key.format' = 'raw', 'value.format' = 'json');
-	INSERT INTO user_counts SELECT user_id, COUNT(*), SUM((ms - 1796299200000) / 1000), MIN(url), AVG((ms - 1796299200000) / 1000) FROM clicks GROUP BY user_id`,
+	INSERT INTO user_counts SELECT user_id, COUNT(*), SUM((ms - 1796299200000) / 1000), MIN(url), MAX(url), AVG((ms - 1796299200000) / 1000) FROM clicks GROUP BY user_id`,
 		"user_counts", map[string]int32{"user_counts": 1})
 	last := map[string]string{}
 	updates := 0
@@ -162,9 +170,9 @@ func TestGroupByIntoUpsertTable(t *testing.T) {
 		updates++
 	}
 	want := map[string]string{
-		"u0": `{"user_id":"u0","cnt":4,"total":18,"first_url":"/shop/0","avg_i":4}`,
-		"u1": `{"user_id":"u1","cnt":4,"total":22,"first_url":"/home/1","avg_i":5}`,
-		"u2": `{"user_id":"u2","cnt":4,"total":26,"first_url":"/home/11","avg_i":6}`,
+		"u0": `{"user_id":"u0","cnt":4,"total":18,"first_url":"/shop/0","last_url":"/shop/9","avg_i":4}`,
+		"u1": `{"user_id":"u1","cnt":4,"total":22,"first_url":"/home/1","last_url":"/home/7","avg_i":5}`,
+		"u2": `{"user_id":"u2","cnt":4,"total":26,"first_url":"/home/11","last_url":"/home/8","avg_i":6}`,
 	}
 	if !maps.Equal(last, want) || updates < 3 {
 		t.Errorf("the last upsert per key (of %d):\n%v\nwant\n%v", updates, last, want)
@@ -257,30 +265,9 @@ func TestIdleTimeoutReleasesWindows(t *testing.T) {
 				}
 				job = res.Job
 			}
-			cl, err := embedded.Start()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cl.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			for topic, n := range map[string]int32{"clicks": 3, "per_window": 1} {
-				if err := cl.CreateTopic(ctx, topic, n); err != nil {
-					t.Fatal(err)
-				}
-			}
-			client, err := kgo.NewClient(kgo.SeedBrokers(cl.Brokers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			for i := range 12 {
-				user, url, ms := clickAt(i)
-				rec := &kgo.Record{Topic: "clicks", Partition: 0, Key: []byte(user), Value: fmt.Appendf(nil, `{"user_id": %q, "url": %q, "ms": %d}`, user, url, ms)}
-				if err := client.ProduceSync(ctx, rec).FirstErr(); err != nil {
-					t.Fatal(err)
-				}
-			}
+			cl, _ := startClicks(t, ctx, map[string]int32{"clicks": 3, "per_window": 1}, func(int) int32 { return 0 })
 			app, err := eddy.New(job.Topology, eddy.ApplicationID("sql-idle"), eddy.Brokers(cl.Brokers()...), eddy.StateDir(t.TempDir()),
 				eddy.CommitInterval(100*time.Millisecond))
 			if err != nil {
