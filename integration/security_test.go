@@ -192,8 +192,7 @@ func (f *securedFixture) app(t *testing.T, appID string, opts ...eddy.Opt) *eddy
 		eddy.TLS(f.listener.TLS),
 		eddy.StateDir(t.TempDir()),
 		eddy.Logger(testLogger(t)),
-		eddy.CommitInterval(200 * time.Millisecond),
-	}, opts...)
+	}, opts...) // eddy's defaults otherwise: its commit intervals, its 30 s repartition purge
 	app, err := eddy.New(f.topology(), all...)
 	if err != nil {
 		t.Fatal(err)
@@ -255,8 +254,8 @@ func TestSecuredClusterWithAPermissionMissing(t *testing.T) {
 				}
 			}
 			f.createACLs(t, bs...)
-			// A purge each second, not each 30 s: the case without DELETE fails sooner.
-			app := f.app(t, appID, eddy.SASLScramSHA512(user, f.password), eddy.ExactlyOnce(), eddy.RepartitionPurgeInterval(time.Second))
+			// The defaults: the case without DELETE fails at the first purge, 30 s in.
+			app := f.app(t, appID, eddy.SASLScramSHA512(user, f.password), eddy.ExactlyOnce())
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			err := app.Run(ctx)
