@@ -247,7 +247,7 @@ func checkStoreDump(t *testing.T, stateDir, app string) {
 		t.Errorf("eddy store dump of a store that is not there: exit %d\n%s", code, stderr)
 	}
 	code, _, stderr = eddyCmd("store", "dump", "-state-dir", stateDir, "-app", app, "-store", "counts", "-key", "int64")
-	if code != 1 || !strings.Contains(stderr, "as int64: 2 bytes, not 8; choose another -key") {
+	if code != 1 || !strings.Contains(stderr, "as int64: serde: int64 needs 8 bytes, got 2; choose another -key") {
 		t.Errorf("eddy store dump with a key format that does not fit: exit %d\n%s", code, stderr)
 	}
 	if after := treeDigest(t, stateDir); after != before {

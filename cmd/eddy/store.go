@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/eddy-streams/eddy/internal/dirlock"
 	"github.com/eddy-streams/eddy/internal/state"
+	"github.com/eddy-streams/eddy/serde"
 	"github.com/eddy-streams/eddy/store"
 )
 
@@ -149,18 +149,8 @@ var formats = map[string]func([]byte) (any, error){
 	},
 	"hex":    func(b []byte) (any, error) { return hex.EncodeToString(b), nil },
 	"base64": func(b []byte) (any, error) { return base64.StdEncoding.EncodeToString(b), nil },
-	"int64": func(b []byte) (any, error) {
-		if len(b) != 8 {
-			return nil, fmt.Errorf("%d bytes, not 8", len(b))
-		}
-		return int64(binary.BigEndian.Uint64(b)), nil
-	},
-	"int32": func(b []byte) (any, error) {
-		if len(b) != 4 {
-			return nil, fmt.Errorf("%d bytes, not 4", len(b))
-		}
-		return int32(binary.BigEndian.Uint32(b)), nil
-	},
+	"int64":  func(b []byte) (any, error) { return serde.Int64().Decode(b) },
+	"int32":  func(b []byte) (any, error) { return serde.Int32().Decode(b) },
 }
 
 const formatNames = "quoted, string, hex, base64, int64 or int32"
