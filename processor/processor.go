@@ -67,6 +67,15 @@ type Processor[KIn, VIn, KOut, VOut any] interface {
 	Close() error
 }
 
+// EndOfInput is implemented by a processor that reports results when a bounded run
+// (eddy.Bounded) has read all of its task's input, as Flink's BoundedOneInput.endInput:
+// a batch job's final aggregate, say. EndOfInput is called once then, on the task's
+// goroutine, before the operators below it learn of the end, and may forward records
+// (stamped with the time it chooses). Outside a bounded run it is never called.
+type EndOfInput interface {
+	EndOfInput() error
+}
+
 // Supplier makes a new Processor. It is called once per task, so each task has its own
 // instance and processors share no state across tasks.
 type Supplier[KIn, VIn, KOut, VOut any] func() Processor[KIn, VIn, KOut, VOut]

@@ -17,7 +17,8 @@ import (
 // so a stateful operation downstream repartitions first.
 //
 // name is the operator's name (so Process takes no Named); the one option is Stores, which
-// names the state stores the processor may open.
+// names the state stores the processor may open. A processor that implements
+// processor.EndOfInput is told when a bounded run reaches the end of its task's input.
 func Process[K, V, KO, VO any](s Stream[K, V], name string, supplier processor.Supplier[K, V, KO, VO], opts ...Option) Stream[KO, VO] {
 	if supplier == nil {
 		s.t.g.Errorf("process %s: nil supplier", name)
@@ -47,6 +48,15 @@ func Process[K, V, KO, VO any](s Stream[K, V], name string, supplier processor.S
 		}
 		if err := p.Init(ctx); err != nil {
 			return nil, fmt.Errorf("process %s: init: %w", name, err)
+		}
+		if e, ok := p.(processor.EndOfInput); ok && tb.Env.Bounded() {
+			// Registered after the children compiled: it runs before their own ends.
+			tb.OnEndOfInput(func() error {
+				if err := e.EndOfInput(); err != nil {
+					return fmt.Errorf("process %s: end of input: %w", name, err)
+				}
+				return nil
+			})
 		}
 		tb.OnClose(func() error {
 			if err := p.Close(); err != nil {

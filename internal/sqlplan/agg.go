@@ -9,237 +9,318 @@ import (
 	"github.com/eddy-streams/eddy/internal/sqlparse"
 	"github.com/eddy-streams/eddy/processor"
 	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/store"
 	"github.com/eddy-streams/eddy/topology"
 )
 
+// aggregates are the aggregate functions.
+var aggregates = []string{"COUNT", "SUM", "MIN", "MAX", "AVG"}
+
+func isAggregate(e sqlparse.Expr) bool {
+	c, ok := e.(*sqlparse.Call)
+	return ok && slices.Contains(aggregates, c.Name)
+}
+
+// aggregateCalls are the aggregate calls in e, outermost first.
+func aggregateCalls(e sqlparse.Expr, out []*sqlparse.Call) []*sqlparse.Call {
+	walk(e, func(x sqlparse.Expr) bool {
+		if isAggregate(x) {
+			out = append(out, x.(*sqlparse.Call))
+			return false
+		}
+		return true
+	})
+	return out
+}
+
+// walk calls fn on e and, while fn returns true, on the expressions in it.
+func walk(e sqlparse.Expr, fn func(sqlparse.Expr) bool) {
+	if e == nil || !fn(e) {
+		return
+	}
+	switch e := e.(type) {
+	case *sqlparse.Binary:
+		walk(e.L, fn)
+		walk(e.R, fn)
+	case *sqlparse.Unary:
+		walk(e.X, fn)
+	case *sqlparse.Call:
+		for _, a := range e.Args {
+			walk(a, fn)
+		}
+	case *sqlparse.Case:
+		walk(e.Operand, fn)
+		for _, w := range e.Whens {
+			walk(w.Cond, fn)
+			walk(w.Result, fn)
+		}
+		walk(e.Else, fn)
+	case *sqlparse.Cast:
+		walk(e.X, fn)
+	case *sqlparse.Between:
+		walk(e.X, fn)
+		walk(e.Lo, fn)
+		walk(e.Hi, fn)
+	case *sqlparse.IsNull:
+		walk(e.X, fn)
+	case *sqlparse.In:
+		walk(e.X, fn)
+		for _, x := range e.List {
+			walk(x, fn)
+		}
+	case *sqlparse.Like:
+		walk(e.X, fn)
+		walk(e.Pattern, fn)
+	case *sqlparse.TimeUnitCall:
+		walk(e.X, fn)
+	}
+}
+
+// hasAggregate reports whether the SELECT list or HAVING calls an aggregate.
+func hasAggregate(sel *sqlparse.Select) bool {
+	var calls []*sqlparse.Call
+	for _, it := range sel.Items {
+		calls = aggregateCalls(it.Expr, calls)
+	}
+	return len(aggregateCalls(sel.Having, calls)) > 0
+}
+
 // aggFn is one aggregate of a query: its function, its argument (nil for COUNT(*)) as
 // the slot of the pre-aggregation row, its accumulator's first slot, and its result type.
+// A DISTINCT aggregate sees each distinct argument once per group: a count per value,
+// kept beside the accumulators, says when a value comes and goes.
 type aggFn struct {
-	name   string
-	cmp    func(a, b any) int // MIN and MAX: the argument's order
-	arg    *Expr
-	argAt  int
-	accAt  int
-	result Type
+	name     string
+	distinct bool
+	cmp      func(a, b any) int // MIN and MAX: the argument's order
+	arg      *Expr
+	argAt    int
+	accAt    int
+	result   Type
 }
 
-// outCol is where a result column comes from: a group key, an aggregate or the window.
-type outCol struct {
-	key, agg int    // indices, or -1
-	window   string // window_start, window_end, window_time, or ""
-}
-
-// aggPlan is an aggregate query's shape.
+// aggPlan is an aggregation's shape: its group keys, its aggregates and the layouts of
+// the rows between them.
 type aggPlan struct {
 	keys     []*Expr
 	keyKinds []Kind
 	aggs     []aggFn
 	argKinds []Kind
 	accKinds []Kind
-	out      []outCol
 }
 
+// windowColumns are the columns a window function adds.
 var windowColumns = []string{"window_start", "window_end", "window_time"}
 
-// planAggregate compiles INSERT INTO sink SELECT keys, aggregates FROM t [WHERE …]
-// GROUP BY keys — an updating result, which only an upsert-kafka table takes — or the
-// same over TABLE(TUMBLE|HOP(…)) grouped by window_start and window_end: one final row per
-// window and key when the watermark passes the window's end, an append-only result.
-func (c *Catalog) planAggregate(ins *sqlparse.Insert, sel *sqlparse.Select, sink *Table, win *sqlparse.WindowTVF) (*Job, error) {
-	var srcName string
-	var alias string
-	switch f := sel.From.(type) {
-	case *sqlparse.TableRef:
-		if f.AsOf != nil {
-			return nil, errorAt(f.At, "FOR SYSTEM_TIME AS OF is for a temporal join, which is not planned yet")
-		}
-		srcName, alias = f.Name, sqlparse.AliasOf(f)
-	case *sqlparse.WindowTVF:
-		srcName, alias = f.Table, f.Table
-	default:
-		return nil, errorAt(sel.From.Pos(), "only a table or a window function is planned in FROM so far (no joins or subqueries yet)")
-	}
-	src, ok := c.tables[srcName]
-	if !ok {
-		return nil, errorAt(sel.From.Pos(), "no table %s (the tables: %s)", srcName, strings.Join(c.Tables(), ", "))
-	}
-	scope := src.Scope(alias)
-	var windows topology.Windows
-	if win != nil {
-		var err error
-		if windows, err = windowsOf(win, src); err != nil {
-			return nil, err
-		}
-	}
-	where, err := compileWhere(sel, scope)
-	if err != nil {
-		return nil, err
-	}
-	p, names, err := aggShape(sel, scope, win != nil)
-	if err != nil {
-		return nil, err
-	}
-	if win == nil && sink.Connector != "upsert-kafka" {
-		return nil, errorAt(ins.At, "Table sink '%s' doesn't support consuming update changes which is produced by node GroupAggregate: "+
-			"a GROUP BY without a window updates its rows; write it to an 'upsert-kafka' table (with a PRIMARY KEY), or aggregate over a window", sink.Name)
-	}
-	items := make([]*Expr, len(p.out))
-	for i, o := range p.out {
-		switch {
-		case o.key >= 0:
-			items[i] = &Expr{Type: p.keys[o.key].Type}
-		case o.agg >= 0:
-			items[i] = &Expr{Type: p.aggs[o.agg].result}
-		case o.window == "window_time":
-			items[i] = &Expr{Type: Type{Kind: scope.Columns[src.Watermark.Column].Type.Kind, Precision: 3}}
-		default:
-			items[i] = &Expr{Type: Type{Kind: Timestamp, Precision: 3, NotNull: true}}
-		}
-	}
-	write, err := sinkWriter(sink, ins, items, names)
-	if err != nil {
-		return nil, err
-	}
-	read, err := c.reader(src)
-	if err != nil {
-		return nil, err
-	}
+// window is a window function's windows: TUMBLE's (slide = size) or HOP's.
+type window struct{ size, slide time.Duration }
 
-	top := topology.New()
-	name := strings.ToUpper(src.Name) + "-TO-" + strings.ToUpper(sink.Name)
-	pre := topology.Process(read.stream(top), "SQL-GROUP-"+name, func() processor.Processor[[]any, []any, []any, []any] {
-		return &groupProc{read: read, where: where, plan: p}
-	})
-	grouped := topology.GroupByKey(pre, serde.Serde[[]any](binRow{p.keyKinds}), serde.Serde[[]any](binRow{p.argKinds}))
-	accSerde := serde.Serde[[]any](binRow{p.accKinds})
-	store := "sql-" + strings.ToLower(sink.Name) + "-agg"
-	var out topology.Stream[[]byte, []byte]
-	if win == nil {
-		table := topology.Aggregate(grouped, p.init, p.add, accSerde, store)
-		out = topology.Process(table.ToStream(), "SQL-EMIT-"+name, func() processor.Processor[[]any, []any, []byte, []byte] {
-			return &emitProc{plan: p, write: write}
-		})
-	} else {
-		results := topology.WindowedAggregate(topology.WindowBy(grouped, windows), p.init, p.add, accSerde, store)
-		out = topology.Process(results, "SQL-EMIT-"+name, func() processor.Processor[topology.Windowed[[]any], []any, []byte, []byte] {
-			return &windowEmitProc{emitProc{plan: p, write: write}}
-		})
+func (w window) topology() topology.Windows {
+	if w.slide == w.size {
+		return topology.TumblingWindows(w.size)
 	}
-	topology.To(out, sink.Options["topic"], serde.Bytes(), serde.Bytes())
-	return jobOf(top, src, sink), nil
+	return topology.HoppingWindows(w.size, w.slide)
 }
 
-// windowsOf reads TUMBLE(…) or HOP(…): the time column must be the table's rowtime.
-func windowsOf(w *sqlparse.WindowTVF, t *Table) (topology.Windows, error) {
+// starts are the starts of the windows t falls in, latest first.
+func (w window) starts(t time.Time) []time.Time {
+	ms, size, slide := t.UnixMilli(), w.size.Milliseconds(), w.slide.Milliseconds()
+	last := ms - ((ms%slide)+slide)%slide
+	var out []time.Time
+	for s := last; s > ms-size; s -= slide {
+		out = append(out, time.UnixMilli(s))
+	}
+	return out
+}
+
+// windowOf reads TUMBLE(…) or HOP(…): the time column must be the table's rowtime.
+func windowOf(w *sqlparse.WindowTVF, t *Table) (window, error) {
 	if t.Watermark == nil || t.Columns[t.Watermark.Column].Name != w.TimeCol {
-		return topology.Windows{}, errorAt(w.At, "%s over DESCRIPTOR(%s): %s is not a time attribute of %s (a window needs the column of its WATERMARK)", w.Func, w.TimeCol, w.TimeCol, t.Name)
+		return window{}, errorAt(w.At, "%s over DESCRIPTOR(%s): %s is not a time attribute of %s (a window needs the column of its WATERMARK)", w.Func, w.TimeCol, w.TimeCol, t.Name)
 	}
 	d := make([]time.Duration, len(w.Args))
 	for i, a := range w.Args {
 		iv, ok := a.(*sqlparse.Interval)
 		if !ok {
-			return topology.Windows{}, errorAt(a.Pos(), "%s: %s is not an INTERVAL", w.Func, a)
+			return window{}, errorAt(a.Pos(), "%s: %s is not an INTERVAL", w.Func, a)
 		}
 		var err error
 		if d[i], err = intervalOf(iv); err != nil {
-			return topology.Windows{}, err
+			return window{}, err
+		}
+		if d[i] <= 0 || d[i]%time.Millisecond != 0 {
+			return window{}, errorAt(a.Pos(), "%s: %s is not a positive whole number of milliseconds", w.Func, a)
 		}
 	}
 	switch w.Func {
 	case "TUMBLE":
-		return topology.TumblingWindows(d[0]), nil
+		return window{d[0], d[0]}, nil
 	case "HOP":
 		if d[1]%d[0] != 0 {
-			return topology.Windows{}, errorAt(w.At, "HOP: the size %s must be a multiple of the slide %s", d[1], d[0])
+			return window{}, errorAt(w.At, "HOP: the size %s must be a multiple of the slide %s", d[1], d[0])
 		}
-		return topology.HoppingWindows(d[1], d[0]), nil
+		return window{size: d[1], slide: d[0]}, nil
 	}
-	return topology.Windows{}, errorAt(w.At, "%s windows are not planned yet (TUMBLE and HOP are)", w.Func)
+	return window{}, errorAt(w.At, "%s windows are not supported yet (TUMBLE and HOP are)", w.Func)
 }
 
-// aggShape sorts the SELECT items into group keys, aggregates and window columns.
-func aggShape(sel *sqlparse.Select, scope *Scope, windowed bool) (*aggPlan, []string, error) {
-	p := &aggPlan{}
-	var keyText []string
+// aggregate plans a SELECT that groups — GROUP BY, aggregates, DISTINCT — over in (rows
+// that pass where): a regular aggregation, whose result updates, or over a window
+// function's windows, grouped by window_start and window_end, whose result is one final
+// row per window and key once the watermark passes its end.
+func (p *planner) aggregate(in *rel, sel *sqlparse.Select, where *Expr, win *sqlparse.WindowTVF) (*rel, error) {
+	if sel.Distinct && (len(sel.GroupBy) > 0 || hasAggregate(sel)) {
+		return nil, errorAt(sel.At, "SELECT DISTINCT with GROUP BY or aggregates is not supported: write the grouping in a subquery")
+	}
+	groupBy := sel.GroupBy
+	if sel.Distinct {
+		for _, it := range sel.Items {
+			if it.Star {
+				return nil, errorAt(sel.At, "SELECT DISTINCT *: name the columns")
+			}
+			groupBy = append(groupBy, it.Expr)
+		}
+	}
+	plan := &aggPlan{}
+	post := &Scope{Exprs: map[string]int{}, Inner: in.scope}
 	sawWindow := map[string]bool{}
-	for _, g := range sel.GroupBy {
-		if id, ok := g.(*sqlparse.Ident); ok && windowed && slices.Contains(windowColumns, id.Parts[len(id.Parts)-1]) {
+	var keyText []string
+	for _, g := range groupBy {
+		if id, ok := g.(*sqlparse.Ident); ok && win != nil && slices.Contains(windowColumns, id.Parts[len(id.Parts)-1]) {
 			sawWindow[id.Parts[len(id.Parts)-1]] = true
 			continue
 		}
-		x, err := Compile(g, scope)
+		if slices.Contains(keyText, g.String()) {
+			continue
+		}
+		x, err := Compile(g, in.scope)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		p.keys = append(p.keys, x)
-		p.keyKinds = append(p.keyKinds, x.Type.Kind)
+		col := Column{Name: fmt.Sprintf("$key%d", len(plan.keys)), Type: x.Type, Index: len(post.Columns)}
+		if id, ok := g.(*sqlparse.Ident); ok {
+			c, _ := in.scope.lookup(id)
+			col.Table, col.Name = c.Table, c.Name
+		}
+		post.Exprs[g.String()] = len(post.Columns)
+		post.Columns = append(post.Columns, col)
 		keyText = append(keyText, g.String())
+		plan.keys = append(plan.keys, x)
+		plan.keyKinds = append(plan.keyKinds, x.Type.Kind)
 	}
-	if windowed && (!sawWindow["window_start"] || !sawWindow["window_end"]) {
-		return nil, nil, errorAt(sel.At, "a window aggregation groups by window_start and window_end")
+	if win != nil && (!sawWindow["window_start"] || !sawWindow["window_end"]) {
+		return nil, errorAt(sel.At, "a window aggregation groups by window_start and window_end")
 	}
-	var names []string
-	for i, it := range sel.Items {
+	var calls []*sqlparse.Call
+	for _, it := range sel.Items {
 		if it.Star {
-			return nil, nil, errorAt(sel.At, "SELECT * with GROUP BY: name the keys and the aggregates")
+			return nil, errorAt(sel.At, "SELECT * with GROUP BY: name the keys and the aggregates")
 		}
-		name := it.Alias
-		o := outCol{key: -1, agg: -1}
-		switch e := it.Expr.(type) {
-		case *sqlparse.Ident:
-			if last := e.Parts[len(e.Parts)-1]; windowed && slices.Contains(windowColumns, last) {
-				o.window = last
-				break
-			}
-			o.key = slices.Index(keyText, e.String())
-			if o.key < 0 {
-				return nil, nil, errorAt(e.At, "%s is neither grouped by nor aggregated: add it to GROUP BY, or aggregate it", e)
-			}
-		case *sqlparse.Call:
-			if slices.Contains(aggregates, e.Name) {
-				a, err := p.aggregate(e, scope)
-				if err != nil {
-					return nil, nil, err
-				}
-				o.agg = a
-				break
-			}
-			o.key = slices.Index(keyText, e.String())
-		default:
-			o.key = slices.Index(keyText, e.String())
-		}
-		if o.key < 0 && o.agg < 0 && o.window == "" {
-			return nil, nil, errorAt(it.Expr.Pos(), "%s is neither a GROUP BY expression nor an aggregate (an expression of aggregates is not planned yet)", it.Expr)
-		}
-		if name == "" {
-			if id, ok := it.Expr.(*sqlparse.Ident); ok {
-				name = id.Parts[len(id.Parts)-1]
-			} else {
-				name = fmt.Sprintf("EXPR$%d", i)
-			}
-		}
-		p.out = append(p.out, o)
-		names = append(names, name)
+		calls = aggregateCalls(it.Expr, calls)
 	}
-	return p, names, nil
+	calls = aggregateCalls(sel.Having, calls)
+	for _, call := range calls {
+		if _, ok := post.Exprs[call.String()]; ok {
+			continue
+		}
+		if err := plan.aggregate(call, in); err != nil {
+			return nil, err
+		}
+		a := plan.aggs[len(plan.aggs)-1]
+		if a.distinct && win != nil {
+			return nil, errorAt(call.At, "%s: DISTINCT in a window aggregation is not supported yet", call)
+		}
+		post.Exprs[call.String()] = len(post.Columns)
+		post.Columns = append(post.Columns, Column{Name: call.String(), Type: a.result, Index: len(post.Columns)})
+	}
+	out := &rel{scope: post, rowtime: -1}
+	pre := topology.Process(in.s, p.name("GROUP"), func() processor.Processor[[]any, Change, []any, Change] {
+		return &groupProc{where: where, plan: plan}
+	})
+	if win == nil {
+		if in.updating {
+			for _, a := range plan.aggs {
+				if a.cmp != nil {
+					return nil, errorAt(sel.At, "%s over an updating input (an upsert table, an aggregation) is not supported yet: it would need every value kept to retract one", a.name)
+				}
+			}
+		}
+		keyed := topology.Repartition(pre, serde.Serde[[]any](binRow{plan.keyKinds}), serde.Serde[Change](changeSerde{binRow{plan.argKinds}}),
+			topology.Named(strings.ToLower(p.name("GROUPED"))))
+		st := strings.ToLower(p.name("AGG-STORE"))
+		topology.NewKeyValueStore(p.top, st, serde.Bytes(), serde.Bytes())
+		out.updating = true
+		var items []string
+		for _, it := range sel.Items {
+			items = append(items, it.Expr.String())
+		}
+		out.producer = "GroupAggregate(groupBy=[" + strings.Join(keyText, ", ") + "], select=[" + strings.Join(items, ", ") + "])"
+		out.s = topology.Process(keyed, p.name("AGG"), func() processor.Processor[[]any, Change, []any, Change] {
+			return &groupAggProc{plan: plan, store: st, batch: p.batch,
+				keys: binRow{plan.keyKinds}, accs: binRow{append(slices.Clone(plan.accKinds), BigInt)}}
+		}, topology.Stores(st))
+	} else {
+		if in.updating {
+			return nil, errorAt(win.At, "a window aggregation over an updating input (an upsert table, an aggregation) is not supported: it takes append-only rows")
+		}
+		t := p.c.tables[win.Table]
+		w, err := windowOf(win, t)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range windowColumns {
+			typ := Type{Kind: Timestamp, Precision: 3, NotNull: true}
+			if n == "window_time" {
+				typ.Kind = t.Columns[t.Watermark.Column].Type.Kind
+				out.rowtime = len(post.Columns)
+			}
+			post.Columns = append(post.Columns, Column{Table: in.scope.Columns[0].Table, Name: n, Type: typ, Index: len(post.Columns)})
+		}
+		args := topology.MapValues(pre, func(c Change) []any { return c.Row }, topology.Named(p.name("ARGS")))
+		grouped := topology.GroupByKey(args, serde.Serde[[]any](binRow{plan.keyKinds}), serde.Serde[[]any](binRow{plan.argKinds}),
+			topology.Named(strings.ToLower(p.name("GROUPED"))))
+		st := strings.ToLower(p.name("WINDOW-STORE"))
+		results := topology.WindowedAggregate(topology.WindowBy(grouped, w.topology()), plan.init,
+			func(_ []any, args []any, acc []any) []any { return plan.add(args, acc, 1) },
+			serde.Serde[[]any](binRow{plan.accKinds}), st)
+		out.s = topology.Process(results, p.name("WINDOW-RESULT"), func() processor.Processor[topology.Windowed[[]any], []any, []any, Change] {
+			return &windowResultProc{plan: plan}
+		})
+	}
+	// HAVING and the SELECT list over the aggregation's rows.
+	var having *Expr
+	if sel.Having != nil {
+		var err error
+		if having, err = Compile(sel.Having, post); err != nil {
+			return nil, err
+		}
+		if having.Type.Kind != Boolean && having.Type.Kind != Null {
+			return nil, errorAt(sel.Having.Pos(), "HAVING %s is %s, not BOOLEAN", sel.Having, having.Type.Kind)
+		}
+	}
+	items, names, err := projection(sel, post)
+	if err != nil {
+		return nil, err
+	}
+	return p.calc(out, having, items, names), nil
 }
 
-// aggregate adds COUNT, SUM, MIN, MAX or AVG and returns its index.
-func (p *aggPlan) aggregate(e *sqlparse.Call, scope *Scope) (int, error) {
-	if e.Distinct {
-		return 0, errorAt(e.At, "%s(DISTINCT …) is not planned yet", e.Name)
-	}
-	a := aggFn{name: e.Name, argAt: -1, accAt: len(p.accKinds)}
+// aggregate adds COUNT, SUM, MIN, MAX or AVG, its argument compiled in in's scope.
+func (p *aggPlan) aggregate(e *sqlparse.Call, in *rel) error {
+	a := aggFn{name: e.Name, distinct: e.Distinct, argAt: -1, accAt: len(p.accKinds)}
 	switch {
 	case e.Star && e.Name != "COUNT":
-		return 0, errorAt(e.At, "%s(*): only COUNT takes *", e.Name)
+		return errorAt(e.At, "%s(*): only COUNT takes *", e.Name)
 	case !e.Star && len(e.Args) != 1:
-		return 0, errorAt(e.At, "%s takes one argument", e.Name)
+		return errorAt(e.At, "%s takes one argument", e.Name)
 	}
 	if !e.Star {
-		x, err := Compile(e.Args[0], scope)
+		for _, nested := range aggregateCalls(e.Args[0], nil) {
+			return errorAt(nested.At, "%s inside %s: aggregates do not nest", nested.Name, e.Name)
+		}
+		x, err := Compile(e.Args[0], in.scope)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		a.arg, a.argAt = x, len(p.argKinds)
 		p.argKinds = append(p.argKinds, x.Type.Kind)
@@ -250,27 +331,25 @@ func (p *aggPlan) aggregate(e *sqlparse.Call, scope *Scope) (int, error) {
 		p.accKinds = append(p.accKinds, BigInt)
 	case "SUM", "AVG":
 		if !a.arg.Type.numeric() {
-			return 0, errorAt(e.At, "%s(%s): %s is not a number", e.Name, e.Args[0], a.arg.Type.Kind)
+			return errorAt(e.At, "%s(%s): %s is not a number", e.Name, e.Args[0], a.arg.Type.Kind)
 		}
 		a.result = Type{Kind: a.arg.Type.Kind}
 		sum := BigInt
 		if a.arg.Type.Kind == Double {
 			sum = Double
 		}
-		p.accKinds = append(p.accKinds, sum)
-		if e.Name == "AVG" {
-			p.accKinds = append(p.accKinds, BigInt)
-		}
+		p.accKinds = append(p.accKinds, sum, BigInt) // the sum and the count of values in it
 	default: // MIN, MAX
 		var err error
 		if a.cmp, err = comparer(a.arg.Type, a.arg.Type); err != nil {
-			return 0, errorAt(e.At, "%s(%s): %s values do not compare", e.Name, e.Args[0], a.arg.Type.Kind)
+			return errorAt(e.At, "%s(%s): %s values do not compare", e.Name, e.Args[0], a.arg.Type.Kind)
 		}
+		a.distinct = false // the same with or without
 		a.result = Type{Kind: a.arg.Type.Kind, Precision: a.arg.Type.Precision}
 		p.accKinds = append(p.accKinds, a.arg.Type.Kind)
 	}
 	p.aggs = append(p.aggs, a)
-	return len(p.aggs) - 1, nil
+	return nil
 }
 
 // init is a new accumulator: counts at 0, the rest NULL.
@@ -280,50 +359,53 @@ func (p *aggPlan) init() []any {
 		switch a.name {
 		case "COUNT":
 			acc[a.accAt] = int64(0)
-		case "AVG":
-			acc[a.accAt+1] = int64(0) // the count; the sum starts NULL
+		case "SUM", "AVG":
+			acc[a.accAt+1] = int64(0)
 		}
 	}
 	return acc
 }
 
-// add folds one row's aggregate arguments into the accumulator.
-func (p *aggPlan) add(_ []any, args []any, acc []any) []any {
+// add folds one row's aggregate arguments into the accumulator (sign 1), or takes them
+// out of it (sign -1: a retraction; never for MIN and MAX).
+func (p *aggPlan) add(args []any, acc []any, sign int64) []any {
 	for _, a := range p.aggs {
-		var x any
-		if a.argAt >= 0 {
-			x = args[a.argAt]
-		}
-		switch a.name {
-		case "COUNT":
-			if a.argAt < 0 || x != nil {
-				acc[a.accAt] = acc[a.accAt].(int64) + 1
-			}
-		case "SUM", "AVG":
-			if x == nil {
-				continue
-			}
-			if p.accKinds[a.accAt] == Double {
-				s, _ := acc[a.accAt].(float64)
-				acc[a.accAt] = s + asFloat(x)
-			} else {
-				s, _ := acc[a.accAt].(int64)
-				acc[a.accAt] = s + asInt(x)
-			}
-			if a.name == "AVG" {
-				acc[a.accAt+1] = acc[a.accAt+1].(int64) + 1
-			}
-		default:
-			if x == nil {
-				continue
-			}
-			switch cur := acc[a.accAt]; {
-			case cur == nil, a.name == "MIN" && a.cmp(x, cur) < 0, a.name == "MAX" && a.cmp(x, cur) > 0:
-				acc[a.accAt] = x
-			}
-		}
+		p.addOne(a, args, acc, sign)
 	}
 	return acc
+}
+
+func (p *aggPlan) addOne(a aggFn, args []any, acc []any, sign int64) {
+	var x any
+	if a.argAt >= 0 {
+		x = args[a.argAt]
+	}
+	switch a.name {
+	case "COUNT":
+		if a.argAt < 0 || x != nil {
+			acc[a.accAt] = acc[a.accAt].(int64) + sign
+		}
+	case "SUM", "AVG":
+		if x == nil {
+			return
+		}
+		if p.accKinds[a.accAt] == Double {
+			s, _ := acc[a.accAt].(float64)
+			acc[a.accAt] = s + float64(sign)*asFloat(x)
+		} else {
+			s, _ := acc[a.accAt].(int64)
+			acc[a.accAt] = s + sign*asInt(x)
+		}
+		acc[a.accAt+1] = acc[a.accAt+1].(int64) + sign
+	default:
+		if x == nil {
+			return
+		}
+		switch cur := acc[a.accAt]; {
+		case cur == nil, a.name == "MIN" && a.cmp(x, cur) < 0, a.name == "MAX" && a.cmp(x, cur) > 0:
+			acc[a.accAt] = x
+		}
+	}
 }
 
 // result is aggregate a's value from the accumulator, of its result type.
@@ -332,39 +414,58 @@ func (p *aggPlan) result(a aggFn, acc []any) any {
 	switch a.name {
 	case "COUNT":
 		return v
-	case "AVG":
+	case "SUM", "AVG":
 		n := acc[a.accAt+1].(int64)
 		if n == 0 {
 			return nil
 		}
 		if f, ok := v.(float64); ok {
-			return f / float64(n)
+			if a.name == "AVG" {
+				return f / float64(n)
+			}
+			return f
 		}
-		return ofKind(a.result.Kind, v.(int64)/n) // an integer average is an integer, as Flink's
-	case "SUM":
-		if i, ok := v.(int64); ok {
-			return ofKind(a.result.Kind, i)
+		if a.name == "AVG" {
+			return ofKind(a.result.Kind, v.(int64)/n) // an integer average is an integer, as Flink's
 		}
+		return ofKind(a.result.Kind, v.(int64))
 	}
 	return v
 }
 
-// groupProc computes each row's group key and aggregate arguments.
+// row is the aggregation's output row: the keys, then the aggregates' values, then
+// (windows) the window's columns.
+func (p *aggPlan) row(key, acc []any, window ...any) []any {
+	out := make([]any, 0, len(key)+len(p.aggs)+len(window))
+	out = append(out, key...)
+	for _, a := range p.aggs {
+		out = append(out, p.result(a, acc))
+	}
+	return append(out, window...)
+}
+
+// groupProc computes each passing row's group key and aggregate arguments.
 type groupProc struct {
-	ctx   processor.Context[[]any, []any]
-	read  *reader
+	ctx   processor.Context[[]any, Change]
 	where *Expr
 	plan  *aggPlan
 }
 
-func (g *groupProc) Init(ctx processor.Context[[]any, []any]) error { g.ctx = ctx; return nil }
-func (g *groupProc) Close() error                                   { return nil }
+func (g *groupProc) Init(ctx processor.Context[[]any, Change]) error { g.ctx = ctx; return nil }
+func (g *groupProc) Close() error                                    { return nil }
 
-func (g *groupProc) Process(rec processor.Record[[]any, []any]) error {
-	row, keep, err := g.read.prepare(rec, g.ctx, g.where)
-	if err != nil || !keep {
-		return err
+func (g *groupProc) Process(rec processor.Record[[]any, Change]) error {
+	row := rec.Value.Row
+	if g.where != nil {
+		keep, err := g.where.Eval(row)
+		if err != nil {
+			return fmt.Errorf("WHERE: %w", err)
+		}
+		if keep != true {
+			return nil
+		}
 	}
+	var err error
 	key := make([]any, len(g.plan.keys))
 	for i, k := range g.plan.keys {
 		if key[i], err = k.Eval(row); err != nil {
@@ -379,54 +480,185 @@ func (g *groupProc) Process(rec processor.Record[[]any, []any]) error {
 			}
 		}
 	}
-	return g.ctx.Forward(processor.Record[[]any, []any]{Key: key, Value: args, Timestamp: rec.Timestamp, Headers: rec.Headers})
+	return g.ctx.Forward(processor.Record[[]any, Change]{Key: key, Value: Change{rec.Value.Kind, args}, Timestamp: rec.Timestamp, Headers: rec.Headers})
 }
 
-// emitProc writes each updated aggregate as the sink's row.
-type emitProc struct {
-	ctx   processor.Context[[]byte, []byte]
+// groupAggProc is a regular aggregation (Flink's GroupAggregate). Its store holds, under
+// 0x00 and the group key, the group's accumulators and its row count; under 0x01, the
+// aggregate's index, the group key and a value, how often a DISTINCT aggregate's group
+// has that value. Each change updates its group: the first row gives +I, later ones -U of
+// the old result and +U of the new (nothing when the result is the same), the last
+// row's retraction -D. In batch mode nothing is emitted until the end of the input, which
+// gives each group's final row once.
+type groupAggProc struct {
+	ctx   processor.Context[[]any, Change]
 	plan  *aggPlan
-	write *writer
-	out   []any
+	store string
+	batch bool
+	kv    store.Bytes
+	keys  binRow
+	accs  binRow
+	key   []byte
 }
 
-func (e *emitProc) Init(ctx processor.Context[[]byte, []byte]) error {
-	e.ctx, e.out = ctx, make([]any, len(e.write.sink.Columns))
-	return nil
-}
-func (e *emitProc) Close() error { return nil }
-
-func (e *emitProc) Process(rec processor.Record[[]any, []any]) error {
-	return e.emit(rec.Key, rec.Value, time.Time{}, time.Time{}, rec.Timestamp)
+func (g *groupAggProc) Init(ctx processor.Context[[]any, Change]) (err error) {
+	g.ctx = ctx
+	g.kv, err = ctx.Store(g.store)
+	return err
 }
 
-func (e *emitProc) emit(key, acc []any, start, end, ts time.Time) error {
-	clear(e.out)
+func (g *groupAggProc) Close() error { return nil }
+
+func (g *groupAggProc) Process(rec processor.Record[[]any, Change]) error {
 	var err error
-	for i, o := range e.plan.out {
-		var v any
-		switch {
-		case o.key >= 0:
-			v = key[o.key]
-		case o.agg >= 0:
-			v = e.plan.result(e.plan.aggs[o.agg], acc)
-		case o.window == "window_start":
-			v = start
-		case o.window == "window_end":
-			v = end
-		default:
-			v = end.Add(-time.Millisecond)
+	if g.key, err = g.keys.AppendEncode(append(g.key[:0], 0), rec.Key); err != nil {
+		return err
+	}
+	var acc []any
+	found, err := g.kv.Get(g.key, func(v []byte) (err error) {
+		acc, err = g.accs.Decode(v)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("aggregation: a group's accumulators: %w", err)
+	}
+	retract := rec.Value.Kind.retracts()
+	if !found {
+		if retract {
+			return nil // nothing to take a row from
 		}
-		if ts, err = e.write.set(e.out, i, v, ts); err != nil {
+		acc = append(g.plan.init(), int64(0))
+	}
+	var before []any
+	if found && !g.batch {
+		before = g.plan.row(rec.Key, acc)
+	}
+	sign := int64(1)
+	if retract {
+		sign = -1
+	}
+	for _, a := range g.plan.aggs {
+		if a.distinct {
+			seen, err := g.distinct(a, rec.Key, rec.Value.Row[a.argAt], sign)
+			if err != nil {
+				return err
+			}
+			if !seen {
+				continue
+			}
+		}
+		g.plan.addOne(a, rec.Value.Row, acc, sign)
+	}
+	n := acc[len(acc)-1].(int64) + sign
+	acc[len(acc)-1] = n
+	if n <= 0 {
+		g.kv.Delete(g.key)
+		if g.batch {
+			return nil
+		}
+		return g.emit(Delete, before, rec)
+	}
+	enc, err := g.accs.AppendEncode(nil, acc)
+	if err != nil {
+		return err
+	}
+	g.kv.Put(g.key, enc)
+	if g.batch {
+		return nil
+	}
+	after := g.plan.row(rec.Key, acc)
+	if !found {
+		return g.emit(Insert, after, rec)
+	}
+	if slices.EqualFunc(before, after, func(a, b any) bool { return equalValues(a, b) }) {
+		return nil
+	}
+	if err := g.emit(UpdateBefore, before, rec); err != nil {
+		return err
+	}
+	return g.emit(UpdateAfter, after, rec)
+}
+
+// distinct counts value v in (sign 1) or out of (-1) the group's values of DISTINCT
+// aggregate a, and reports whether that changed the set (the value came or went). NULLs
+// are not counted (no aggregate counts them).
+func (g *groupAggProc) distinct(a aggFn, key []any, v any, sign int64) (bool, error) {
+	if v == nil {
+		return false, nil
+	}
+	k, err := g.keys.AppendEncode([]byte{1, byte(a.accAt)}, key)
+	if err != nil {
+		return false, err
+	}
+	if k, err = (binRow{[]Kind{a.arg.Type.Kind}}).AppendEncode(k, []any{v}); err != nil {
+		return false, err
+	}
+	var n int64
+	if _, err := g.kv.Get(k, func(b []byte) error {
+		r, err := (binRow{[]Kind{BigInt}}).Decode(b)
+		if err == nil {
+			n = r[0].(int64)
+		}
+		return err
+	}); err != nil {
+		return false, err
+	}
+	n += sign
+	switch {
+	case n <= 0:
+		g.kv.Delete(k)
+		return n == 0, nil
+	default:
+		b, _ := (binRow{[]Kind{BigInt}}).AppendEncode(nil, []any{n})
+		g.kv.Put(k, b)
+		return n == 1, nil
+	}
+}
+
+func (g *groupAggProc) emit(kind RowKind, row []any, rec processor.Record[[]any, Change]) error {
+	return g.ctx.Forward(processor.Record[[]any, Change]{Key: rec.Key, Value: Change{kind, row}, Timestamp: rec.Timestamp, Headers: rec.Headers})
+}
+
+// EndOfInput gives, in batch mode, each group's final row.
+func (g *groupAggProc) EndOfInput() error {
+	if !g.batch {
+		return nil
+	}
+	now := time.Now()
+	it, err := g.kv.Range([]byte{0}, []byte{1})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.Next() {
+		key, err := g.keys.Decode(it.Key()[1:])
+		if err != nil {
+			return err
+		}
+		acc, err := g.accs.Decode(it.Value())
+		if err != nil {
+			return err
+		}
+		if err := g.ctx.Forward(processor.Record[[]any, Change]{Key: key, Value: Change{Insert, g.plan.row(key, acc)}, Timestamp: now}); err != nil {
 			return err
 		}
 	}
-	return e.write.forward(e.ctx, e.out, ts, nil)
+	return it.Err()
 }
 
-// windowEmitProc writes each window's final aggregate.
-type windowEmitProc struct{ emitProc }
+// windowResultProc turns each window's final accumulators into the aggregation's row,
+// stamped with the window's time (its end less 1 ms, Flink's window_time).
+type windowResultProc struct {
+	ctx  processor.Context[[]any, Change]
+	plan *aggPlan
+}
 
-func (w *windowEmitProc) Process(rec processor.Record[topology.Windowed[[]any], []any]) error {
-	return w.emit(rec.Key.Key, rec.Value, rec.Key.Start.UTC(), rec.Key.End.UTC(), rec.Timestamp)
+func (w *windowResultProc) Init(ctx processor.Context[[]any, Change]) error { w.ctx = ctx; return nil }
+func (w *windowResultProc) Close() error                                    { return nil }
+
+func (w *windowResultProc) Process(rec processor.Record[topology.Windowed[[]any], []any]) error {
+	start, end := rec.Key.Start.UTC(), rec.Key.End.UTC()
+	at := end.Add(-time.Millisecond)
+	row := w.plan.row(rec.Key.Key, rec.Value, start, end, at)
+	return w.ctx.Forward(processor.Record[[]any, Change]{Key: rec.Key.Key, Value: Change{Insert, row}, Timestamp: at, Headers: rec.Headers})
 }

@@ -66,6 +66,15 @@ func (t *Table) Scope(alias string) *Scope {
 	return s
 }
 
+// kinds are the kinds of the table's columns.
+func (t *Table) kinds() []Kind {
+	k := make([]Kind, len(t.Columns))
+	for i, c := range t.Columns {
+		k[i] = c.Type.Kind
+	}
+	return k
+}
+
 // metadataKeys are the metadata a Kafka record has, with their types, and whether they
 // can only be read.
 var metadataKeys = map[string]struct {

@@ -23,7 +23,12 @@ type Expr struct {
 	Const bool
 	// Refs are the row indices of the columns it reads (set by Compile).
 	Refs []int
+	// plain is, for a column on its own, its index + 1; 0 for any other expression.
+	plain int
 }
+
+// columnRef is the index of the column the expression is, or -1 when it is not one.
+func (x *Expr) columnRef() int { return x.plain - 1 }
 
 // Compile checks e against the scope and compiles it.
 func Compile(e sqlparse.Expr, s *Scope) (*Expr, error) {
@@ -49,6 +54,10 @@ func constant(t Type, v any) *Expr {
 }
 
 func (c *compiler) compile(e sqlparse.Expr) (*Expr, error) {
+	if i, ok := c.scope.Exprs[e.String()]; ok {
+		c.refs[i] = true
+		return &Expr{Type: c.scope.Columns[i].Type, plain: i + 1, Eval: func(row []any) (any, error) { return row[i], nil }}, nil
+	}
 	switch e := e.(type) {
 	case *sqlparse.Ident:
 		col, err := c.scope.lookup(e)
@@ -57,7 +66,7 @@ func (c *compiler) compile(e sqlparse.Expr) (*Expr, error) {
 		}
 		i := col.Index
 		c.refs[i] = true
-		return &Expr{Type: col.Type, Eval: func(row []any) (any, error) { return row[i], nil }}, nil
+		return &Expr{Type: col.Type, plain: i + 1, Eval: func(row []any) (any, error) { return row[i], nil }}, nil
 	case *sqlparse.Literal:
 		return literal(e)
 	case *sqlparse.Interval:

@@ -2,7 +2,6 @@ package sqlplan
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -60,7 +59,7 @@ func (c *Catalog) Table(name string) (*Table, bool) {
 // Tables are the tables' names, sorted.
 func (c *Catalog) Tables() []string { return sortedKeys(c.tables) }
 
-// Job is a compiled INSERT: the topology to run, and the topics it reads and writes.
+// Job is compiled statements: the topology to run, and the topics it reads and writes.
 type Job struct {
 	Topology *topology.Topology
 	Sources  []string
@@ -68,77 +67,70 @@ type Job struct {
 	// Bounded says the job runs in batch mode: over what its topics hold at start, then
 	// it stops (eddy.Bounded).
 	Bounded bool
-	// Brokers and GroupID are the source table's properties.bootstrap.servers (split at
-	// commas) and properties.group.id, for the runner: its brokers and application id
-	// unless it is given its own.
+	// Brokers and GroupID are the first source table's properties.bootstrap.servers
+	// (split at commas) and properties.group.id that has them, for the runner: its brokers
+	// and application id unless it is given its own.
 	Brokers []string
 	GroupID string
+	// Columns and Types are a query's result columns (a SELECT's; nil for INSERTs), and
+	// Updating says its result has -U, +U and -D changes, not only +I.
+	Columns  []string
+	Types    []Type
+	Updating bool
+
+	sources []*Table
+	results *func(Change)
 }
 
-// jobOf is the job of a topology reading src and writing sink.
-func jobOf(top *topology.Topology, src, sink *Table) *Job {
-	j := &Job{Topology: top, Sources: []string{src.Options["topic"]}, Sinks: []string{sink.Options["topic"]}, GroupID: src.Options["properties.group.id"]}
-	for _, b := range strings.Split(src.Options["properties.bootstrap.servers"], ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			j.Brokers = append(j.Brokers, b)
+// OnResult sets the function a query's result changes go to, before the job runs. The
+// job's tasks call it, each from its own goroutine: it must be safe for concurrent use.
+// A key's changes come from one task, in order.
+func (j *Job) OnResult(f func(Change)) {
+	if j.results != nil {
+		*j.results = f
+	}
+}
+
+// finish fills in the job's sources and, from them, its brokers and group.
+func (j *Job) finish(top *topology.Topology) *Job {
+	j.Topology = top
+	for _, t := range j.sources {
+		j.Sources = append(j.Sources, t.Options["topic"])
+		if j.GroupID == "" {
+			j.GroupID = t.Options["properties.group.id"]
+		}
+		if j.Brokers == nil {
+			for _, b := range strings.Split(t.Options["properties.bootstrap.servers"], ",") {
+				if b = strings.TrimSpace(b); b != "" {
+					j.Brokers = append(j.Brokers, b)
+				}
+			}
 		}
 	}
 	return j
 }
 
-// PlanInsert compiles INSERT INTO sink SELECT … FROM source [WHERE …], a projection and a
-// filter of one table, into a topology. Aggregations, windows and joins are not planned
-// yet: they are an error that says so.
-func (c *Catalog) PlanInsert(ins *sqlparse.Insert) (*Job, error) {
-	sink, ok := c.tables[ins.Table]
-	if !ok {
-		return nil, errorAt(ins.At, "INSERT INTO %s: no such table (the tables: %s)", ins.Table, strings.Join(c.Tables(), ", "))
+// PlanInserts compiles INSERT INTO statements into one job (one statement, or a
+// statement set's); batch plans it for a bounded run.
+func (c *Catalog) PlanInserts(inserts []*sqlparse.Insert, batch bool) (*Job, error) {
+	p := c.newPlanner(batch)
+	for _, ins := range inserts {
+		if err := p.insert(ins); err != nil {
+			return nil, err
+		}
 	}
-	sel, ok := ins.Query.(*sqlparse.Select)
-	if !ok {
-		return nil, errorAt(ins.Query.Pos(), "UNION ALL is not planned yet")
-	}
-	switch {
-	case sel.Having != nil:
-		return nil, errorAt(sel.Having.Pos(), "HAVING is not planned yet")
-	case sel.Distinct:
-		return nil, errorAt(sel.At, "SELECT DISTINCT is not planned yet")
-	}
-	if w, ok := sel.From.(*sqlparse.WindowTVF); ok || len(sel.GroupBy) > 0 || hasAggregate(sel) {
-		return c.planAggregate(ins, sel, sink, w)
-	}
-	ref, ok := sel.From.(*sqlparse.TableRef)
-	if !ok || ref.AsOf != nil {
-		return nil, errorAt(sel.From.Pos(), "only a table by name is planned in FROM so far (no joins, windows or subqueries yet)")
-	}
-	src, ok := c.tables[ref.Name]
-	if !ok {
-		return nil, errorAt(ref.At, "no table %s (the tables: %s)", ref.Name, strings.Join(c.Tables(), ", "))
-	}
-	scope := src.Scope(sqlparse.AliasOf(ref))
-	where, err := compileWhere(sel, scope)
+	return p.job.finish(p.top), nil
+}
+
+// PlanQuery compiles a query whose result goes to the job's OnResult function.
+func (c *Catalog) PlanQuery(q sqlparse.Query, batch bool) (*Job, error) {
+	p := c.newPlanner(batch)
+	out, err := p.query(q)
 	if err != nil {
 		return nil, err
 	}
-	items, names, err := projection(sel, scope)
-	if err != nil {
-		return nil, err
-	}
-	write, err := sinkWriter(sink, ins, items, names)
-	if err != nil {
-		return nil, err
-	}
-	read, err := c.reader(src)
-	if err != nil {
-		return nil, err
-	}
-	top := topology.New()
-	rows := read.stream(top)
-	out := topology.Process(rows, "SQL-"+strings.ToUpper(src.Name)+"-TO-"+strings.ToUpper(sink.Name), func() processor.Processor[[]any, []any, []byte, []byte] {
-		return &selectProc{read: read, where: where, items: items, write: write}
-	})
-	topology.To(out, sink.Options["topic"], serde.Bytes(), serde.Bytes())
-	return jobOf(top, src, sink), nil
+	p.collect(out)
+	return p.job.finish(p.top), nil
 }
 
 // compileWhere compiles the WHERE condition (nil when there is none).
@@ -156,19 +148,6 @@ func compileWhere(sel *sqlparse.Select, scope *Scope) (*Expr, error) {
 	return w, nil
 }
 
-// aggregates are the aggregate functions.
-var aggregates = []string{"COUNT", "SUM", "MIN", "MAX", "AVG"}
-
-// hasAggregate reports whether a SELECT item is an aggregate call.
-func hasAggregate(sel *sqlparse.Select) bool {
-	for _, it := range sel.Items {
-		if call, ok := it.Expr.(*sqlparse.Call); ok && slices.Contains(aggregates, call.Name) {
-			return true
-		}
-	}
-	return false
-}
-
 // projection compiles the SELECT list; * is every column of the table.
 func projection(sel *sqlparse.Select, scope *Scope) ([]*Expr, []string, error) {
 	var items []*Expr
@@ -180,7 +159,7 @@ func projection(sel *sqlparse.Select, scope *Scope) ([]*Expr, []string, error) {
 					continue
 				}
 				idx := col.Index
-				items = append(items, &Expr{Type: col.Type, Refs: []int{idx}, Eval: func(row []any) (any, error) { return row[idx], nil }})
+				items = append(items, &Expr{Type: col.Type, Refs: []int{idx}, plain: idx + 1, Eval: func(row []any) (any, error) { return row[idx], nil }})
 				names = append(names, col.Name)
 			}
 			continue
@@ -221,7 +200,7 @@ type writer struct {
 	timestamp int   // the result column of the sink's writable 'timestamp' metadata, or -1
 }
 
-func sinkWriter(sink *Table, ins *sqlparse.Insert, items []*Expr, names []string) (*writer, error) {
+func sinkWriter(sink *Table, ins *sqlparse.Insert, types []Type, names []string) (*writer, error) {
 	w := &writer{sink: sink, timestamp: -1}
 	var persisted []int
 	for i, c := range sink.Columns {
@@ -229,18 +208,18 @@ func sinkWriter(sink *Table, ins *sqlparse.Insert, items []*Expr, names []string
 			persisted = append(persisted, i)
 		}
 	}
-	if len(items) != len(persisted) {
+	if len(types) != len(persisted) {
 		var cols []string
 		for _, i := range persisted {
 			cols = append(cols, sink.Columns[i].Name)
 		}
 		return nil, errorAt(ins.Query.Pos(), "INSERT INTO %s: the query gives %d columns (%s), the table takes %d (%s)",
-			sink.Name, len(items), strings.Join(names, ", "), len(persisted), strings.Join(cols, ", "))
+			sink.Name, len(types), strings.Join(names, ", "), len(persisted), strings.Join(cols, ", "))
 	}
-	for i, x := range items {
+	for i, t := range types {
 		col := sink.Columns[persisted[i]]
-		if !widens(x.Type, col.Type) {
-			return nil, errorAt(ins.Query.Pos(), "INSERT INTO %s: column %d (%s) is %s, the table's %s is %s: CAST it", sink.Name, i+1, names[i], x.Type.Kind, col.Name, col.Type.Kind)
+		if !widens(t, col.Type) {
+			return nil, errorAt(ins.Query.Pos(), "INSERT INTO %s: column %d (%s) is %s, the table's %s is %s: CAST it", sink.Name, i+1, names[i], t.Kind, col.Name, col.Type.Kind)
 		}
 		if col.Kind == Metadata {
 			w.timestamp = i
@@ -322,13 +301,18 @@ func boundedDelay(w *WatermarkSpec, t *Table) (time.Duration, error) {
 	return 0, fmt.Errorf("table %s: WATERMARK FOR %s AS %s: only %s or %s - INTERVAL '…' unit is supported (a bounded out-of-orderness)", t.Name, name, w.Text, name, name)
 }
 
-// rowSerde decodes a record's key or value into a row of the table's width.
+// rowSerde decodes a record's key or value into a row of the table's width. A null
+// value is a nil row (a tombstone); a null key, a row of NULLs.
 type rowSerde struct {
 	codec RowCodec
 	width int
+	value bool
 }
 
 func (s rowSerde) Decode(b []byte) ([]any, error) {
+	if b == nil && s.value {
+		return nil, nil
+	}
 	row := make([]any, s.width)
 	if s.codec == nil {
 		return row, nil
@@ -351,6 +335,9 @@ func (r *reader) stream(top *topology.Topology) topology.Stream[[]any, []any] {
 	var opts []topology.Option
 	if r.rowtime >= 0 {
 		opts = append(opts, topology.Timestamps(func(key, value []any, recordTime time.Time) (time.Time, error) {
+			if value == nil {
+				return recordTime, nil // a tombstone: its time is the record's
+			}
 			row := r.merge(key, value, recordTime)
 			if err := r.compute(row); err != nil {
 				return time.Time{}, err
@@ -365,7 +352,7 @@ func (r *reader) stream(top *topology.Topology) topology.Stream[[]any, []any] {
 	if r.idle > 0 {
 		opts = append(opts, topology.IdleTimeout(r.idle))
 	}
-	return topology.From(top, r.t.Options["topic"], serde.Serde[[]any](rowSerde{r.codecs.Key, width}), serde.Serde[[]any](rowSerde{r.codecs.Value, width}), opts...)
+	return topology.From(top, r.t.Options["topic"], serde.Serde[[]any](rowSerde{r.codecs.Key, width, false}), serde.Serde[[]any](rowSerde{r.codecs.Value, width, true}), opts...)
 }
 
 // merge puts the key's columns into the value's row, and the record's timestamp into its
@@ -394,43 +381,6 @@ func (r *reader) compute(row []any) error {
 		}
 	}
 	return nil
-}
-
-// selectProc runs a projection and filter over rows and writes the sink's records.
-type selectProc struct {
-	ctx   processor.Context[[]byte, []byte]
-	read  *reader
-	where *Expr
-	items []*Expr
-	write *writer
-	out   []any
-}
-
-func (p *selectProc) Init(ctx processor.Context[[]byte, []byte]) error {
-	p.ctx = ctx
-	p.out = make([]any, len(p.write.sink.Columns))
-	return nil
-}
-
-func (p *selectProc) Close() error { return nil }
-
-func (p *selectProc) Process(rec processor.Record[[]any, []any]) error {
-	row, keep, err := p.read.prepare(rec, p.ctx, p.where)
-	if err != nil || !keep {
-		return err
-	}
-	clear(p.out)
-	ts := rec.Timestamp
-	for i, x := range p.items {
-		v, err := x.Eval(row)
-		if err != nil {
-			return fmt.Errorf("SELECT column %d: %w", i+1, err)
-		}
-		if ts, err = p.write.set(p.out, i, v, ts); err != nil {
-			return err
-		}
-	}
-	return p.write.forward(p.ctx, p.out, ts, rec.Headers)
 }
 
 // prepare completes a source record's row — its key columns, metadata, computed
@@ -488,8 +438,9 @@ func (w *writer) set(out []any, i int, v any, ts time.Time) (time.Time, error) {
 	return ts, nil
 }
 
-// forward encodes the sink row out as the sink's key and value and forwards the record.
-func (w *writer) forward(ctx processor.Context[[]byte, []byte], out []any, ts time.Time, headers []processor.Header) error {
+// forward encodes the sink row out as the sink's key and value (none when deleted: a
+// tombstone) and forwards the record.
+func (w *writer) forward(ctx processor.Context[[]byte, []byte], out []any, ts time.Time, headers []processor.Header, deleted bool) error {
 	var key []byte
 	var err error
 	if w.codecs.Key != nil {
@@ -497,9 +448,11 @@ func (w *writer) forward(ctx processor.Context[[]byte, []byte], out []any, ts ti
 			return err
 		}
 	}
-	value, err := w.codecs.Value.Encode(nil, out)
-	if err != nil {
-		return err
+	var value []byte
+	if !deleted {
+		if value, err = w.codecs.Value.Encode(nil, out); err != nil {
+			return err
+		}
 	}
 	return ctx.Forward(processor.Record[[]byte, []byte]{Key: key, Value: value, Timestamp: ts, Headers: headers})
 }

@@ -61,7 +61,7 @@ CREATE TABLE shop (
 func runClicks(t *testing.T, script, out string, topics map[string]int32) []string {
 	t.Helper()
 	c, rest := catalogOf(t, clicksDDL+script)
-	job, err := c.PlanInsert(rest[len(rest)-1].(*sqlparse.Insert))
+	job, err := c.PlanInserts([]*sqlparse.Insert{rest[len(rest)-1].(*sqlparse.Insert)}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,15 +215,19 @@ func TestPlanErrors(t *testing.T) {
 		{"INSERT INTO shop SELECT user_id, url FROM clicks", "the query gives 2 columns (user_id, url), the table takes 4 (user_id, page, part, at)"},
 		{"INSERT INTO shop SELECT user_id, ms, part, ts FROM clicks", "column 2 (ms) is BIGINT, the table's page is STRING: CAST it"},
 		{"INSERT INTO shop SELECT user_id, url, part, ts FROM clicks WHERE ms", "WHERE ms is BIGINT, not BOOLEAN"},
-		{"INSERT INTO shop SELECT user_id, url, COUNT(*), ts FROM clicks GROUP BY user_id, url, ts", "Table sink 'shop' doesn't support consuming update changes which is produced by node GroupAggregate"},
+		{"INSERT INTO shop SELECT user_id, url, COUNT(*), ts FROM clicks GROUP BY user_id, url, ts", "Table sink 'shop' doesn't support consuming update changes which is produced by node GroupAggregate(groupBy=[user_id, url, ts], select=[user_id, url, COUNT(*), ts])"},
 		{"INSERT INTO shop SELECT user_id, url, COUNT(*), ts FROM clicks GROUP BY user_id", "url is neither grouped by nor aggregated"},
 		{"INSERT INTO shop SELECT user_id, url, part, window_end FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ms), INTERVAL '1' SECOND)) GROUP BY window_start, window_end", "TUMBLE over DESCRIPTOR(ms): ms is not a time attribute of clicks"},
-		{"INSERT INTO shop SELECT user_id, url, COUNT(DISTINCT url), ts FROM clicks GROUP BY user_id, url, ts", "COUNT(DISTINCT …) is not planned yet"},
+		{"INSERT INTO shop SELECT user_id, url, COUNT(url), ts FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY user_id, url, ts", "a window aggregation groups by window_start and window_end"},
+		{"INSERT INTO shop SELECT user_id, url, MAX(COUNT(*)), ts FROM clicks GROUP BY user_id, url, ts", "COUNT inside MAX: aggregates do not nest"},
+		{"INSERT INTO shop SELECT user_id, url, part, ts FROM clicks HAVING ms", "ms is neither grouped by nor aggregated"},
+		{"INSERT INTO shop SELECT user_id, url, part, ts FROM clicks JOIN shop ON clicks.user_id = shop.user_id", "joins are not supported yet"},
+		{"INSERT INTO shop SELECT user_id, url, part, ts FROM clicks UNION ALL SELECT user_id, url, ts FROM clicks", "UNION ALL of 4 columns (user_id, url, part, ts) and 3 (user_id, url, ts)"},
 		{"INSERT INTO shop SELECT user_id, url, part, ts FROM other", "no table other (the tables: clicks, shop)"},
 		{"INSERT INTO shop SELECT user_id, nope, part, ts FROM clicks", "unknown column nope"},
 	} {
 		cat, rest := catalogOf(t, clicksDDL+c.insert)
-		_, err := cat.PlanInsert(rest[0].(*sqlparse.Insert))
+		_, err := cat.PlanInserts([]*sqlparse.Insert{rest[0].(*sqlparse.Insert)}, false)
 		if err == nil || !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%s:\n%v\nwant it to say %s", c.insert, err, c.err)
 		}
@@ -231,7 +235,7 @@ func TestPlanErrors(t *testing.T) {
 	// A watermark eddy's sources cannot keep.
 	cat, rest := catalogOf(t, strings.Replace(clicksDDL, "ts - INTERVAL '1' SECOND", "ts + INTERVAL '1' SECOND", 1)+
 		"INSERT INTO shop SELECT user_id, url, part, ts FROM clicks")
-	if _, err := cat.PlanInsert(rest[0].(*sqlparse.Insert)); err == nil || !strings.Contains(err.Error(), "only ts or ts - INTERVAL '…' unit is supported") {
+	if _, err := cat.PlanInserts([]*sqlparse.Insert{rest[0].(*sqlparse.Insert)}, false); err == nil || !strings.Contains(err.Error(), "only ts or ts - INTERVAL '…' unit is supported") {
 		t.Errorf("a watermark ahead of the rowtime: %v", err)
 	}
 }

@@ -69,11 +69,7 @@ func (s *Session) Exec(st sqlparse.Statement) (*Result, error) {
 	case *sqlparse.Set:
 		return s.set(st)
 	case *sqlparse.Explain:
-		ins, ok := st.Statement.(*sqlparse.Insert)
-		if !ok {
-			return nil, errorAt(st.At, "EXPLAIN of %T is not supported yet: EXPLAIN INSERT INTO …", st.Statement)
-		}
-		job, err := s.plan(ins)
+		job, err := s.plan(st.Statement)
 		if err != nil {
 			return nil, err
 		}
@@ -82,12 +78,16 @@ func (s *Session) Exec(st sqlparse.Statement) (*Result, error) {
 			return nil, err
 		}
 		return &Result{Message: text}, nil
-	case *sqlparse.Insert:
+	case *sqlparse.Insert, *sqlparse.StatementSet, *sqlparse.QueryStatement:
 		job, err := s.plan(st)
 		if err != nil {
 			return nil, err
 		}
-		return &Result{Job: job, Message: "job: INSERT INTO " + st.Table}, nil
+		msg := "job: " + st.String()
+		if len(msg) > 80 {
+			msg = msg[:77] + "..."
+		}
+		return &Result{Job: job, Message: msg}, nil
 	}
 	return nil, errorAt(st.Pos(), "%s is not supported yet", strings.SplitN(st.String(), " ", 2)[0])
 }
@@ -128,8 +128,8 @@ func (s *Session) set(st *sqlparse.Set) (*Result, error) {
 	return &Result{Message: fmt.Sprintf("setting %s = %s", st.Key, st.Value)}, nil
 }
 
-// plan plans an INSERT under the session's settings.
-func (s *Session) plan(ins *sqlparse.Insert) (*Job, error) {
+// plan plans an INSERT, a statement set or a query under the session's settings.
+func (s *Session) plan(st sqlparse.Statement) (*Job, error) {
 	s.Catalog.idleTimeout = 0
 	if v, ok := s.Settings["table.exec.source.idle-timeout"]; ok {
 		d, err := ParseDuration(v)
@@ -138,10 +138,14 @@ func (s *Session) plan(ins *sqlparse.Insert) (*Job, error) {
 		}
 		s.Catalog.idleTimeout = d
 	}
-	job, err := s.Catalog.PlanInsert(ins)
-	if err != nil {
-		return nil, err
+	batch := s.Settings["execution.runtime-mode"] == "batch"
+	switch st := st.(type) {
+	case *sqlparse.Insert:
+		return s.Catalog.PlanInserts([]*sqlparse.Insert{st}, batch)
+	case *sqlparse.StatementSet:
+		return s.Catalog.PlanInserts(st.Inserts, batch)
+	case *sqlparse.QueryStatement:
+		return s.Catalog.PlanQuery(st.Query, batch)
 	}
-	job.Bounded = s.Settings["execution.runtime-mode"] == "batch"
-	return job, nil
+	return nil, errorAt(st.Pos(), "EXPLAIN %s: only a query, an INSERT or a statement set runs as a job", strings.SplitN(st.String(), " ", 2)[0])
 }

@@ -60,7 +60,7 @@ func TestSession(t *testing.T) {
 		t.Errorf("INSERT after RESET: %+v, %v", r, err)
 	}
 	r, err = run("EXPLAIN " + insert)
-	if err != nil || !strings.Contains(r.Message, "SQL-CLICKS-TO-SHOP") || !strings.Contains(r.Message, "clicks") {
+	if err != nil || !strings.Contains(r.Message, "SQL-SINK-SHOP") || !strings.Contains(r.Message, "clicks") {
 		t.Errorf("EXPLAIN = %v, %v", r, err)
 	}
 	if _, err := run("DROP TABLE shop"); err != nil {
@@ -69,8 +69,9 @@ func TestSession(t *testing.T) {
 	if _, err := run(insert); err == nil || !strings.Contains(err.Error(), "INSERT INTO shop: no such table") {
 		t.Errorf("INSERT after DROP: %v", err)
 	}
-	if _, err := run("SELECT * FROM clicks"); err == nil || !strings.Contains(err.Error(), "SELECT is not supported yet") {
-		t.Errorf("a bare SELECT: %v", err)
+	if r, err := run("SELECT user_id, COUNT(*) AS n FROM clicks GROUP BY user_id"); err != nil || r.Job == nil ||
+		strings.Join(r.Job.Columns, ",") != "user_id,n" || !r.Job.Updating || r.Job.Types[1].Kind != BigInt {
+		t.Errorf("a bare SELECT: %+v, %v", r, err)
 	}
 }
 
@@ -78,7 +79,7 @@ func TestSession(t *testing.T) {
 func TestJobBrokersAndGroup(t *testing.T) {
 	c, rest := catalogOf(t, strings.Replace(clicksDDL, "'topic' = 'clicks',", "'topic' = 'clicks', 'properties.bootstrap.servers' = 'a:9092, b:9092', 'properties.group.id' = 'clicks-job',", 1)+
 		"INSERT INTO shop SELECT user_id, url, part, ts FROM clicks")
-	job, err := c.PlanInsert(rest[0].(*sqlparse.Insert))
+	job, err := c.PlanInserts([]*sqlparse.Insert{rest[0].(*sqlparse.Insert)}, false)
 	if err != nil || strings.Join(job.Brokers, ",") != "a:9092,b:9092" || job.GroupID != "clicks-job" {
 		t.Errorf("job = %+v, %v", job, err)
 	}

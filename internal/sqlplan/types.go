@@ -115,7 +115,16 @@ type Column struct {
 }
 
 // Scope is the columns an expression sees.
-type Scope struct{ Columns []Column }
+type Scope struct {
+	Columns []Column
+	// Exprs are expressions, by their canonical text, that are columns of the scope: an
+	// aggregation's output has its GROUP BY expressions and its aggregate calls so, for
+	// the SELECT list and HAVING to name.
+	Exprs map[string]int
+	// Inner is the scope an aggregation read (nil elsewhere): a column of it that is not
+	// here was neither grouped by nor aggregated.
+	Inner *Scope
+}
 
 // lookup resolves a (maybe qualified) column name. Names are case-sensitive, as Flink's
 // are; the error of an unknown one lists the columns there are.
@@ -139,6 +148,11 @@ func (s *Scope) lookup(id *sqlparse.Ident) (Column, error) {
 	case 1:
 		return found[0], nil
 	case 0:
+		if s.Inner != nil {
+			if _, err := s.Inner.lookup(id); err == nil {
+				return Column{}, errorAt(id.At, "%s is neither grouped by nor aggregated: add it to GROUP BY, or aggregate it", id)
+			}
+		}
 		names := make([]string, len(s.Columns))
 		for i, c := range s.Columns {
 			names[i] = c.Name

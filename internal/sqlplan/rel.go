@@ -1,0 +1,623 @@
+package sqlplan
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eddy-streams/eddy/internal/sqlparse"
+	"github.com/eddy-streams/eddy/processor"
+	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/store"
+	"github.com/eddy-streams/eddy/topology"
+)
+
+// RowKind is what a change does to a query's result, as Flink's RowKind: +I inserts a row,
+// -U retracts a row an update replaces, +U is the row that replaces it, -D deletes a row.
+type RowKind uint8
+
+// The row kinds.
+const (
+	Insert RowKind = iota
+	UpdateBefore
+	UpdateAfter
+	Delete
+)
+
+var rowKindNames = [...]string{"+I", "-U", "+U", "-D"}
+
+func (k RowKind) String() string { return rowKindNames[k] }
+
+// retracts reports whether the kind takes a row away (-U, -D).
+func (k RowKind) retracts() bool { return k == UpdateBefore || k == Delete }
+
+// Change is one row of a changelog: its kind and its values.
+type Change struct {
+	Kind RowKind
+	Row  []any
+}
+
+// changeSerde is a Change in a repartition topic: the kind's byte, then the row.
+type changeSerde struct{ row binRow }
+
+func (s changeSerde) AppendEncode(dst []byte, c Change) ([]byte, error) {
+	return s.row.AppendEncode(append(dst, byte(c.Kind)), c.Row)
+}
+
+func (s changeSerde) Decode(b []byte) (Change, error) {
+	if len(b) == 0 || b[0] > byte(Delete) {
+		return Change{}, errShortRow
+	}
+	row, err := s.row.Decode(b[1:])
+	return Change{Kind: RowKind(b[0]), Row: row}, err
+}
+
+// rel is a planned relation: a stream of changes and the columns of its rows.
+type rel struct {
+	scope *Scope
+	s     topology.Stream[[]any, Change]
+	// updating says the stream has -U, +U or -D changes, not only +I; producer names the
+	// node that makes them, as Flink's planner names it in its errors.
+	updating bool
+	producer string
+	// rowtime is the column that is the rows' event time (each record's timestamp is its
+	// value), or -1.
+	rowtime int
+}
+
+func (r *rel) kinds() []Kind {
+	k := make([]Kind, len(r.scope.Columns))
+	for i, c := range r.scope.Columns {
+		k[i] = c.Type.Kind
+	}
+	return k
+}
+
+func (r *rel) names() []string {
+	n := make([]string, len(r.scope.Columns))
+	for i, c := range r.scope.Columns {
+		n[i] = c.Name
+	}
+	return n
+}
+
+func (r *rel) types() []Type {
+	t := make([]Type, len(r.scope.Columns))
+	for i, c := range r.scope.Columns {
+		t[i] = c.Type
+	}
+	return t
+}
+
+// planner compiles the statements of one job into one topology.
+type planner struct {
+	c     *Catalog
+	top   *topology.Topology
+	batch bool
+	n     int
+	scans map[string]*rel
+	job   *Job
+}
+
+func (c *Catalog) newPlanner(batch bool) *planner {
+	return &planner{c: c, top: topology.New(), batch: batch, scans: map[string]*rel{}, job: &Job{Bounded: batch}}
+}
+
+// name is the next operator's name: SQL-<what>-<n>, numbered in planning order, so that
+// the same statements give the same names (and stores, and internal topics) each time.
+func (p *planner) name(what string) string {
+	p.n++
+	return "SQL-" + what + "-" + strconv.Itoa(p.n)
+}
+
+func (p *planner) table(name string, at sqlparse.Pos) (*Table, error) {
+	t, ok := p.c.tables[name]
+	if !ok {
+		return nil, errorAt(at, "no table %s (the tables: %s)", name, strings.Join(p.c.Tables(), ", "))
+	}
+	return t, nil
+}
+
+// query plans a SELECT or a UNION ALL.
+func (p *planner) query(q sqlparse.Query) (*rel, error) {
+	switch q := q.(type) {
+	case *sqlparse.Select:
+		return p.selectQuery(q)
+	case *sqlparse.Union:
+		return p.union(q)
+	}
+	return nil, errorAt(q.Pos(), "%s is not supported", q)
+}
+
+// selectQuery plans SELECT … FROM … [WHERE …] [GROUP BY …] [HAVING …].
+func (p *planner) selectQuery(sel *sqlparse.Select) (*rel, error) {
+	in, win, err := p.from(sel.From)
+	if err != nil {
+		return nil, err
+	}
+	where, err := compileWhere(sel, in.scope)
+	if err != nil {
+		return nil, err
+	}
+	if len(sel.GroupBy) > 0 || sel.Distinct || sel.Having != nil || hasAggregate(sel) {
+		return p.aggregate(in, sel, where, win)
+	}
+	if win != nil {
+		if in, err = p.windowColumns(in, win); err != nil {
+			return nil, err
+		}
+		if where, err = compileWhere(sel, in.scope); err != nil {
+			return nil, err
+		}
+	}
+	items, names, err := projection(sel, in.scope)
+	if err != nil {
+		return nil, err
+	}
+	return p.calc(in, where, items, names), nil
+}
+
+// from plans a FROM item; a window function gives its table and the window.
+func (p *planner) from(f sqlparse.From) (*rel, *sqlparse.WindowTVF, error) {
+	switch f := f.(type) {
+	case *sqlparse.TableRef:
+		if f.AsOf != nil {
+			return nil, nil, errorAt(f.At, "FOR SYSTEM_TIME AS OF is for a temporal join, which is not supported yet")
+		}
+		t, err := p.table(f.Name, f.At)
+		if err != nil {
+			return nil, nil, err
+		}
+		r, err := p.scan(t)
+		if err != nil {
+			return nil, nil, err
+		}
+		return requalify(r, sqlparse.AliasOf(f)), nil, nil
+	case *sqlparse.SubqueryFrom:
+		r, err := p.query(f.Query)
+		if err != nil {
+			return nil, nil, err
+		}
+		return requalify(r, f.Alias), nil, nil
+	case *sqlparse.WindowTVF:
+		t, err := p.table(f.Table, f.At)
+		if err != nil {
+			return nil, nil, err
+		}
+		r, err := p.scan(t)
+		if err != nil {
+			return nil, nil, err
+		}
+		alias := f.Alias
+		if alias == "" {
+			alias = f.Table
+		}
+		return requalify(r, alias), f, nil
+	case *sqlparse.Join:
+		return nil, nil, errorAt(f.At, "joins are not supported yet")
+	}
+	return nil, nil, errorAt(f.Pos(), "%s is not supported in FROM", f)
+}
+
+// requalify is r with its columns known by the table name alias.
+func requalify(r *rel, alias string) *rel {
+	s := &Scope{Columns: slices.Clone(r.scope.Columns)}
+	for i := range s.Columns {
+		s.Columns[i].Table = alias
+	}
+	out := *r
+	out.scope = s
+	return &out
+}
+
+// scan is a table's rows as a changelog: a kafka table's records are inserts; an
+// upsert-kafka table's are upserts by key, normalised into +I, -U/+U and -D against the
+// key's last row, kept in a store (Flink's ChangelogNormalize). Each table is read once
+// per job: a second scan shares the first's stream.
+func (p *planner) scan(t *Table) (*rel, error) {
+	if r, ok := p.scans[t.Name]; ok {
+		return r, nil
+	}
+	read, err := p.c.reader(t)
+	if err != nil {
+		return nil, err
+	}
+	rows := read.stream(p.top)
+	proc := &scanProc{read: read, batch: p.batch}
+	var opts []topology.Option
+	upsert := t.Connector == "upsert-kafka"
+	if upsert {
+		proc.store = "sql-" + strings.ToLower(t.Name) + "-source"
+		kinds := t.kinds()
+		pk := make([]Kind, len(t.PrimaryKey))
+		for i, c := range t.PrimaryKey {
+			pk[i] = kinds[c]
+		}
+		proc.keys, proc.rows = binRow{pk}, binRow{kinds}
+		topology.NewKeyValueStore(p.top, proc.store, serde.Bytes(), serde.Bytes())
+		opts = append(opts, topology.Stores(proc.store))
+	}
+	s := topology.Process(rows, "SQL-SCAN-"+strings.ToUpper(t.Name), func() processor.Processor[[]any, []any, []any, Change] {
+		c := *proc
+		return &c
+	}, opts...)
+	rowtime := -1
+	if t.Watermark != nil {
+		rowtime = t.Watermark.Column
+	}
+	r := &rel{scope: t.Scope(t.Name), s: s, updating: upsert, rowtime: rowtime}
+	if upsert {
+		var key []string
+		for _, c := range t.PrimaryKey {
+			key = append(key, t.Columns[c].Name)
+		}
+		r.producer = "ChangelogNormalize(key=[" + strings.Join(key, ", ") + "])"
+	}
+	p.scans[t.Name] = r
+	p.job.sources = append(p.job.sources, t)
+	return r, nil
+}
+
+// scanProc completes each record's row and forwards it as a change.
+type scanProc struct {
+	ctx   processor.Context[[]any, Change]
+	read  *reader
+	batch bool
+	// An upsert table's: its store of each key's last row, and the codecs of keys and rows.
+	store      string
+	kv         store.Bytes
+	keys, rows binRow
+	buf        []byte
+}
+
+func (s *scanProc) Init(ctx processor.Context[[]any, Change]) error {
+	s.ctx = ctx
+	if s.store != "" {
+		var err error
+		if s.kv, err = ctx.Store(s.store); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *scanProc) Close() error { return nil }
+
+func (s *scanProc) Process(rec processor.Record[[]any, []any]) error {
+	if s.kv == nil {
+		if rec.Value == nil {
+			return nil // a tombstone in an append-only table: no row
+		}
+		row, _, err := s.read.prepare(rec, s.ctx, nil)
+		if err != nil {
+			return err
+		}
+		return s.ctx.Forward(processor.Record[[]any, Change]{Value: Change{Insert, row}, Timestamp: rec.Timestamp, Headers: rec.Headers})
+	}
+	deleted := rec.Value == nil
+	if deleted {
+		rec.Value = make([]any, len(s.read.t.Columns))
+	}
+	row, _, err := s.read.prepare(rec, s.ctx, nil)
+	if err != nil {
+		return err
+	}
+	key := make([]any, len(s.read.t.PrimaryKey))
+	for i, c := range s.read.t.PrimaryKey {
+		key[i] = row[c]
+	}
+	if s.buf, err = s.keys.AppendEncode(s.buf[:0], key); err != nil {
+		return err
+	}
+	var old []any
+	found, err := s.kv.Get(s.buf, func(v []byte) (err error) {
+		old, err = s.rows.Decode(v)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("table %s: the last row of a key: %w", s.read.t.Name, err)
+	}
+	out := func(kind RowKind, row []any) error {
+		if s.batch {
+			return nil // the rows that remain are reported at the end
+		}
+		return s.ctx.Forward(processor.Record[[]any, Change]{Value: Change{kind, row}, Timestamp: rec.Timestamp, Headers: rec.Headers})
+	}
+	if deleted {
+		if !found {
+			return nil
+		}
+		s.kv.Delete(s.buf)
+		return out(Delete, old)
+	}
+	enc, err := s.rows.AppendEncode(nil, row)
+	if err != nil {
+		return err
+	}
+	s.kv.Put(s.buf, enc)
+	if !found {
+		return out(Insert, row)
+	}
+	if err := out(UpdateBefore, old); err != nil {
+		return err
+	}
+	return out(UpdateAfter, row)
+}
+
+// EndOfInput reports, in batch mode, each key's last row.
+func (s *scanProc) EndOfInput() error {
+	if s.kv == nil || !s.batch {
+		return nil
+	}
+	now := time.Now()
+	return eachValue(s.kv, nil, nil, s.rows, func(row []any) error {
+		return s.ctx.Forward(processor.Record[[]any, Change]{Value: Change{Insert, row}, Timestamp: now})
+	})
+}
+
+// eachValue decodes every value of the store's keys in [lo, hi).
+func eachValue(kv store.Bytes, lo, hi []byte, codec binRow, fn func([]any) error) error {
+	it, err := kv.Range(lo, hi)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.Next() {
+		row, err := codec.Decode(it.Value())
+		if err != nil {
+			return err
+		}
+		if err := fn(row); err != nil {
+			return err
+		}
+	}
+	return it.Err()
+}
+
+// calc filters a relation's rows and computes new ones from them; a change keeps its
+// kind. items nil keeps the rows as they are.
+func (p *planner) calc(in *rel, where *Expr, items []*Expr, names []string) *rel {
+	if items == nil && where == nil {
+		return in
+	}
+	out := &rel{updating: in.updating, producer: in.producer, rowtime: -1}
+	if items == nil {
+		out.scope, out.rowtime = in.scope, in.rowtime
+	} else {
+		out.scope = &Scope{}
+		for i, x := range items {
+			out.scope.Columns = append(out.scope.Columns, Column{Name: names[i], Type: x.Type, Index: i})
+			if c := x.columnRef(); c >= 0 && c == in.rowtime && out.rowtime < 0 {
+				out.rowtime = i
+			}
+		}
+	}
+	name := p.name("CALC")
+	out.s = topology.Process(in.s, name, func() processor.Processor[[]any, Change, []any, Change] {
+		return &calcProc{where: where, items: items}
+	})
+	return out
+}
+
+// calcProc runs a filter and a projection.
+type calcProc struct {
+	ctx   processor.Context[[]any, Change]
+	where *Expr
+	items []*Expr
+}
+
+func (c *calcProc) Init(ctx processor.Context[[]any, Change]) error { c.ctx = ctx; return nil }
+func (c *calcProc) Close() error                                    { return nil }
+
+func (c *calcProc) Process(rec processor.Record[[]any, Change]) error {
+	row := rec.Value.Row
+	if c.where != nil {
+		keep, err := c.where.Eval(row)
+		if err != nil {
+			return fmt.Errorf("WHERE: %w", err)
+		}
+		if keep != true {
+			return nil
+		}
+	}
+	if c.items != nil {
+		out := make([]any, len(c.items))
+		for i, x := range c.items {
+			v, err := x.Eval(row)
+			if err != nil {
+				return fmt.Errorf("SELECT column %d: %w", i+1, err)
+			}
+			out[i] = v
+		}
+		row = out
+	}
+	return c.ctx.Forward(processor.Record[[]any, Change]{Key: rec.Key, Value: Change{rec.Value.Kind, row}, Timestamp: rec.Timestamp, Headers: rec.Headers})
+}
+
+// union plans left UNION ALL right: the rows of both, of the left's column names, each
+// column of the type both sides' widen to.
+func (p *planner) union(u *sqlparse.Union) (*rel, error) {
+	l, err := p.query(u.Left)
+	if err != nil {
+		return nil, err
+	}
+	r, err := p.query(u.Right)
+	if err != nil {
+		return nil, err
+	}
+	if len(l.scope.Columns) != len(r.scope.Columns) {
+		return nil, errorAt(u.At, "UNION ALL of %d columns (%s) and %d (%s)", len(l.scope.Columns), strings.Join(l.names(), ", "),
+			len(r.scope.Columns), strings.Join(r.names(), ", "))
+	}
+	out := &rel{scope: &Scope{}, updating: l.updating || r.updating, producer: cmp.Or(l.producer, r.producer), rowtime: -1}
+	var lconv, rconv bool
+	for i, lc := range l.scope.Columns {
+		rc := r.scope.Columns[i]
+		t := lc.Type
+		switch {
+		case widens(rc.Type, lc.Type):
+		case widens(lc.Type, rc.Type):
+			t = rc.Type
+		default:
+			return nil, errorAt(u.At, "UNION ALL: column %d (%s) is %s on the left and %s on the right", i+1, lc.Name, lc.Type.Kind, rc.Type.Kind)
+		}
+		t.NotNull = lc.Type.NotNull && rc.Type.NotNull
+		lconv = lconv || lc.Type.Kind != t.Kind
+		rconv = rconv || rc.Type.Kind != t.Kind
+		out.scope.Columns = append(out.scope.Columns, Column{Name: lc.Name, Type: t, Index: i})
+	}
+	if l.rowtime >= 0 && l.rowtime == r.rowtime {
+		out.rowtime = l.rowtime
+	}
+	ls, rs := p.converted(l, out, lconv), p.converted(r, out, rconv)
+	out.s = ls.MergeNamed(p.name("UNION"), rs)
+	return out, nil
+}
+
+// converted is in's stream with its values converted to the kinds of to's columns.
+func (p *planner) converted(in, to *rel, needed bool) topology.Stream[[]any, Change] {
+	if !needed {
+		return in.s
+	}
+	items := make([]*Expr, len(to.scope.Columns))
+	for i, c := range to.scope.Columns {
+		i, k := i, c.Type.Kind
+		items[i] = &Expr{Type: c.Type, Eval: func(row []any) (any, error) { return convert(row[i], k), nil }}
+	}
+	return p.calc(in, nil, items, to.names()).s
+}
+
+// windowColumns adds a window function's window_start, window_end and window_time to each
+// row of its table (a row in several hopping windows is there once for each).
+func (p *planner) windowColumns(in *rel, w *sqlparse.WindowTVF) (*rel, error) {
+	t := p.c.tables[w.Table]
+	windows, err := windowOf(w, t)
+	if err != nil {
+		return nil, err
+	}
+	out := &rel{scope: &Scope{Columns: slices.Clone(in.scope.Columns)}, rowtime: -1}
+	alias := in.scope.Columns[0].Table
+	for _, n := range windowColumns {
+		typ := Type{Kind: Timestamp, Precision: 3, NotNull: true}
+		if n == "window_time" {
+			typ.Kind = t.Columns[t.Watermark.Column].Type.Kind
+			out.rowtime = len(out.scope.Columns)
+		}
+		out.scope.Columns = append(out.scope.Columns, Column{Table: alias, Name: n, Type: typ, Index: len(out.scope.Columns)})
+	}
+	out.s = topology.Process(in.s, p.name("WINDOW"), func() processor.Processor[[]any, Change, []any, Change] {
+		return &windowColumnsProc{windows: windows}
+	})
+	return out, nil
+}
+
+// windowColumnsProc gives each row the windows its time falls in.
+type windowColumnsProc struct {
+	ctx     processor.Context[[]any, Change]
+	windows window
+}
+
+func (w *windowColumnsProc) Init(ctx processor.Context[[]any, Change]) error { w.ctx = ctx; return nil }
+func (w *windowColumnsProc) Close() error                                    { return nil }
+
+func (w *windowColumnsProc) Process(rec processor.Record[[]any, Change]) error {
+	for _, start := range w.windows.starts(rec.Timestamp) {
+		end := start.Add(w.windows.size)
+		row := append(slices.Clip(rec.Value.Row), start.UTC(), end.UTC(), end.Add(-time.Millisecond).UTC())
+		at := end.Add(-time.Millisecond)
+		if err := w.ctx.Forward(processor.Record[[]any, Change]{Value: Change{rec.Value.Kind, row}, Timestamp: at, Headers: rec.Headers}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insert plans INSERT INTO sink query into the job.
+func (p *planner) insert(ins *sqlparse.Insert) error {
+	sink, ok := p.c.tables[ins.Table]
+	if !ok {
+		return errorAt(ins.At, "INSERT INTO %s: no such table (the tables: %s)", ins.Table, strings.Join(p.c.Tables(), ", "))
+	}
+	if sink.Connector == "datagen" {
+		return errorAt(ins.At, "INSERT INTO %s: a datagen table is only read", ins.Table)
+	}
+	out, err := p.query(ins.Query)
+	if err != nil {
+		return err
+	}
+	if out.updating && sink.Connector != "upsert-kafka" {
+		return errorAt(ins.At, "Table sink '%s' doesn't support consuming update changes which is produced by node %s: "+
+			"the query's result updates its rows; write it to an 'upsert-kafka' table (with a PRIMARY KEY), or aggregate over a window", sink.Name, out.producer)
+	}
+	write, err := sinkWriter(sink, ins, out.types(), out.names())
+	if err != nil {
+		return err
+	}
+	s := topology.Process(out.s, "SQL-SINK-"+strings.ToUpper(sink.Name), func() processor.Processor[[]any, Change, []byte, []byte] {
+		return &sinkProc{write: write}
+	})
+	topology.To(s, sink.Options["topic"], serde.Bytes(), serde.Bytes())
+	p.job.Sinks = append(p.job.Sinks, sink.Options["topic"])
+	return nil
+}
+
+// sinkProc writes a relation's changes to a table's topic: every row of an append-only
+// result to a kafka table; to an upsert-kafka table, +I and +U as the key's value, -D as
+// its tombstone, -U not at all (the +U after it replaces the row).
+type sinkProc struct {
+	ctx   processor.Context[[]byte, []byte]
+	write *writer
+	out   []any
+}
+
+func (s *sinkProc) Init(ctx processor.Context[[]byte, []byte]) error {
+	s.ctx, s.out = ctx, make([]any, len(s.write.sink.Columns))
+	return nil
+}
+
+func (s *sinkProc) Close() error { return nil }
+
+func (s *sinkProc) Process(rec processor.Record[[]any, Change]) error {
+	if rec.Value.Kind == UpdateBefore {
+		return nil
+	}
+	clear(s.out)
+	ts := rec.Timestamp
+	var err error
+	for i, v := range rec.Value.Row {
+		if ts, err = s.write.set(s.out, i, v, ts); err != nil {
+			return err
+		}
+	}
+	return s.write.forward(s.ctx, s.out, ts, rec.Headers, rec.Value.Kind == Delete)
+}
+
+// collect ends a query's relation at the job's result function (the shell's, a SELECT's).
+func (p *planner) collect(out *rel) {
+	j := p.job
+	j.Columns, j.Types, j.Updating = out.names(), out.types(), out.updating
+	j.results = new(func(Change))
+	f := j.results
+	out.s.ForEach(func(_ []any, c Change) {
+		if *f != nil {
+			(*f)(c)
+		}
+	}, topology.Named(p.name("COLLECT")))
+}
+
+// equalValues reports whether two values of a row are the same.
+func equalValues(a, b any) bool {
+	switch a := a.(type) {
+	case []byte:
+		b, ok := b.([]byte)
+		return ok && bytes.Equal(a, b)
+	case time.Time:
+		b, ok := b.(time.Time)
+		return ok && a.Equal(b)
+	}
+	return a == b
+}
