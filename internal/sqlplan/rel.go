@@ -621,3 +621,27 @@ func equalValues(a, b any) bool {
 	}
 	return a == b
 }
+
+// FormatValue writes a result value as the shell shows it: as CAST(… AS STRING) writes
+// it, and NULL as <NULL>.
+func FormatValue(v any) string {
+	if v == nil {
+		return "<NULL>"
+	}
+	return formatValue(v)
+}
+
+// String writes the change as Flink prints a row: +I[a, 1].
+func (c Change) String() string {
+	var b strings.Builder
+	b.WriteString(c.Kind.String())
+	b.WriteByte('[')
+	for i, v := range c.Row {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(FormatValue(v))
+	}
+	b.WriteByte(']')
+	return b.String()
+}

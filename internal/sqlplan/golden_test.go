@@ -1,0 +1,143 @@
+package sqlplan
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/embedded"
+	"github.com/eddy-streams/eddy/internal/sqlparse"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files with what the queries give")
+
+// goldenDDL are the tables of testdata/changelogs.txt: the 12 clicks (startClicks) on one
+// partition, and users, an upsert table whose keys change and one is deleted.
+const goldenDDL = clicksDDL + `
+CREATE TABLE users (
+  user_id STRING,
+  name STRING,
+  level INT,
+  PRIMARY KEY (user_id) NOT ENFORCED
+) WITH ('connector' = 'upsert-kafka', 'topic' = 'users', 'key.format' = 'raw', 'value.format' = 'json');
+`
+
+// goldenUsers are users' records, in order: a nil value is a tombstone.
+var goldenUsers = []struct{ key, value string }{
+	{"u0", `{"name": "alice", "level": 1}`},
+	{"u1", `{"name": "bob", "level": 1}`},
+	{"u0", `{"name": "alice", "level": 2}`},
+	{"u2", `{"name": "carol", "level": 1}`},
+	{"u1", ""},
+	{"u0", `{"name": "alice", "level": 3}`},
+	{"u3", `{"name": "dave", "level": 2}`},
+}
+
+// TestChangelogs runs each query of testdata/changelogs.txt over the fixed input, to the
+// end of it, and compares the exact changes it gives, in order (every topic has one
+// partition, so the order is the input's). A case's statements before its query (SET …)
+// run first in the same session. go test -run TestChangelogs -update rewrites the file.
+func TestChangelogs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cl, client := startClicks(t, ctx, map[string]int32{"clicks": 1, "users": 1}, func(int) int32 { return 0 })
+	for _, u := range goldenUsers {
+		rec := &kgo.Record{Topic: "users", Key: []byte(u.key)}
+		if u.value != "" {
+			rec.Value = []byte(u.value)
+		}
+		if err := client.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const file = "testdata/changelogs.txt"
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := parseGolden(t, string(data))
+	var out strings.Builder
+	out.WriteString(strings.SplitN(string(data), "\n===", 2)[0])
+	for i, c := range cases {
+		got := runGolden(t, ctx, cl, i, c.sql)
+		fmt.Fprintf(&out, "\n=== %s\n%s\n----\n%s\n", c.name, c.sql, strings.Join(got, "\n"))
+		if !*update && strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("%s:\n%s\ngave\n%s\nwant\n%s", c.name, c.sql, strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+		}
+	}
+	if *update {
+		if err := os.WriteFile(file, []byte(out.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type goldenCase struct {
+	name, sql string
+	want      []string
+}
+
+func parseGolden(t *testing.T, text string) []goldenCase {
+	var cases []goldenCase
+	for _, block := range strings.Split(text, "\n=== ")[1:] {
+		name, rest, _ := strings.Cut(block, "\n")
+		sql, want, ok := strings.Cut(rest, "\n----\n")
+		if !ok {
+			t.Fatalf("case %s: no ---- line", name)
+		}
+		c := goldenCase{name: name, sql: strings.TrimSpace(sql)}
+		for _, l := range strings.Split(strings.TrimSpace(want), "\n") {
+			if l != "" {
+				c.want = append(c.want, l)
+			}
+		}
+		cases = append(cases, c)
+	}
+	return cases
+}
+
+// runGolden runs a case's statements in a new session and its query, bounded, and returns
+// the changes.
+func runGolden(t *testing.T, ctx context.Context, cl *embedded.Cluster, n int, sql string) []string {
+	t.Helper()
+	sts, err := sqlparse.Parse(goldenDDL + sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSession()
+	var res *Result
+	for _, st := range sts {
+		if res, err = s.Exec(st); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	if res.Job == nil || res.Job.Columns == nil {
+		t.Fatalf("%s: the last statement is not a query", sql)
+	}
+	var mu sync.Mutex
+	var got []string
+	res.Job.OnResult(func(c Change) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, c.String())
+	})
+	app, err := eddy.New(res.Job.Topology, eddy.ApplicationID(fmt.Sprintf("golden-%d", n)), eddy.Brokers(cl.Brokers()...),
+		eddy.StateDir(t.TempDir()), eddy.Bounded())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Run(ctx); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return got
+}
