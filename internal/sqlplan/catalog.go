@@ -204,9 +204,11 @@ func (t *Table) options(ct *sqlparse.CreateTable) error {
 	known, ok := connectorOptions[t.Connector]
 	switch {
 	case t.Connector == "":
-		return fail("no 'connector' (kafka or upsert-kafka)")
+		return fail("no 'connector' (kafka, upsert-kafka or datagen)")
+	case t.Connector == "datagen":
+		return t.datagenOptions(fail)
 	case !ok:
-		return fail("unknown or unsupported connector '%s' (kafka or upsert-kafka)", t.Connector)
+		return fail("unknown or unsupported connector '%s' (kafka, upsert-kafka or datagen)", t.Connector)
 	}
 	var unknown []string
 	for k := range t.Options {

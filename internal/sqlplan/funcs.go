@@ -3,6 +3,7 @@ package sqlplan
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -31,10 +32,21 @@ type scalar struct {
 	f    func(args []any) (any, error)
 }
 
+// volatile are the functions that give a new value at each call: never constants.
+var volatile = map[string]bool{"RAND": true, "RAND_INTEGER": true}
+
 func returns(k Kind) func([]Type) Type { return func([]Type) Type { return Type{Kind: k} } }
 
 // scalars are the supported functions of one row, by name.
 var scalars = map[string]scalar{
+	"RAND": {[]Kind{}, 0, returns(Double), func([]any) (any, error) { return rand.Float64(), nil }},
+	"RAND_INTEGER": {[]Kind{Int}, 1, returns(Int), func(a []any) (any, error) {
+		n := asInt(a[0])
+		if n <= 0 {
+			return nil, fmt.Errorf("RAND_INTEGER(%d): the bound must be positive", n)
+		}
+		return int32(rand.Int64N(n)), nil
+	}},
 	"UPPER":       {[]Kind{String}, 1, returns(String), func(a []any) (any, error) { return strings.ToUpper(a[0].(string)), nil }},
 	"LOWER":       {[]Kind{String}, 1, returns(String), func(a []any) (any, error) { return strings.ToLower(a[0].(string)), nil }},
 	"TRIM":        {[]Kind{String}, 1, returns(String), func(a []any) (any, error) { return strings.TrimSpace(a[0].(string)), nil }},
@@ -147,7 +159,7 @@ func (c *compiler) call(e *sqlparse.Call) (*Expr, error) {
 		}
 		types[i] = a.Type
 	}
-	out := &Expr{Type: fn.out(types), Const: true}
+	out := &Expr{Type: fn.out(types), Const: !volatile[e.Name]}
 	for _, a := range args {
 		out.Const = out.Const && a.Const
 	}

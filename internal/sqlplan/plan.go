@@ -78,6 +78,10 @@ type Job struct {
 	Types    []Type
 	Updating bool
 
+	// Generators fill the job's datagen tables' topics: the runner creates each topic
+	// (one partition) and runs its generator while the job runs.
+	Generators []*Generator
+
 	sources []*Table
 	results *func(Change)
 }
@@ -95,7 +99,6 @@ func (j *Job) OnResult(f func(Change)) {
 func (j *Job) finish(top *topology.Topology) *Job {
 	j.Topology = top
 	for _, t := range j.sources {
-		j.Sources = append(j.Sources, t.Options["topic"])
 		if j.GroupID == "" {
 			j.GroupID = t.Options["properties.group.id"]
 		}
@@ -330,7 +333,7 @@ func (s rowSerde) AppendEncode(dst []byte, row []any) ([]byte, error) {
 	return s.codec.Encode(dst, row)
 }
 
-func (r *reader) stream(top *topology.Topology) topology.Stream[[]any, []any] {
+func (r *reader) stream(top *topology.Topology, topic string) topology.Stream[[]any, []any] {
 	width := len(r.t.Columns)
 	var opts []topology.Option
 	if r.rowtime >= 0 {
@@ -352,7 +355,7 @@ func (r *reader) stream(top *topology.Topology) topology.Stream[[]any, []any] {
 	if r.idle > 0 {
 		opts = append(opts, topology.IdleTimeout(r.idle))
 	}
-	return topology.From(top, r.t.Options["topic"], serde.Serde[[]any](rowSerde{r.codecs.Key, width, false}), serde.Serde[[]any](rowSerde{r.codecs.Value, width, true}), opts...)
+	return topology.From(top, topic, serde.Serde[[]any](rowSerde{r.codecs.Key, width, false}), serde.Serde[[]any](rowSerde{r.codecs.Value, width, true}), opts...)
 }
 
 // merge puts the key's columns into the value's row, and the record's timestamp into its
@@ -360,7 +363,7 @@ func (r *reader) stream(top *topology.Topology) topology.Stream[[]any, []any] {
 func (r *reader) merge(key, value []any, recordTime time.Time) []any {
 	for i, c := range r.t.Columns {
 		switch {
-		case c.Kind == Physical && key[i] != nil:
+		case c.Kind == Physical && i < len(key) && key[i] != nil: // a null key decodes to no row
 			value[i] = key[i]
 		case c.Kind == Metadata && c.MetadataKey == "timestamp":
 			value[i] = recordTime.UTC()

@@ -101,10 +101,11 @@ type planner struct {
 	n     int
 	scans map[string]*rel
 	job   *Job
+	nonce string // the job's datagen topics' suffix
 }
 
 func (c *Catalog) newPlanner(batch bool) *planner {
-	return &planner{c: c, top: topology.New(), batch: batch, scans: map[string]*rel{}, job: &Job{Bounded: batch}}
+	return &planner{c: c, top: topology.New(), batch: batch, scans: map[string]*rel{}, job: &Job{Bounded: batch}, nonce: nonce()}
 }
 
 // name is the next operator's name: SQL-<what>-<n>, numbered in planning order, so that
@@ -226,7 +227,19 @@ func (p *planner) scan(t *Table) (*rel, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows := read.stream(p.top)
+	topic := t.Options["topic"]
+	if t.Connector == "datagen" {
+		topic = "eddy-datagen-" + strings.ToLower(t.Name) + "-" + p.nonce
+		g, err := t.generator(topic)
+		if err != nil {
+			return nil, err
+		}
+		if p.batch && g.Rows == 0 {
+			return nil, fmt.Errorf("datagen table %s in batch mode: give it an end, 'number-of-rows' (a batch job reads bounded input)", t.Name)
+		}
+		p.job.Generators = append(p.job.Generators, g)
+	}
+	rows := read.stream(p.top, topic)
 	proc := &scanProc{read: read, batch: p.batch}
 	var opts []topology.Option
 	upsert := t.Connector == "upsert-kafka"
@@ -259,6 +272,7 @@ func (p *planner) scan(t *Table) (*rel, error) {
 	}
 	p.scans[t.Name] = r
 	p.job.sources = append(p.job.sources, t)
+	p.job.Sources = append(p.job.Sources, topic)
 	return r, nil
 }
 
