@@ -123,7 +123,9 @@ type Row struct {
 }
 
 // String writes the row as Flink prints one: +I[u1, 3].
-func (r Row) String() string { return sqlplan.Change{Kind: sqlplan.RowKind(r.Kind), Row: r.Values}.String() }
+func (r Row) String() string {
+	return sqlplan.Change{Kind: sqlplan.RowKind(r.Kind), Row: r.Values}.String()
+}
 
 // FormatValue writes a result value as the shell shows it (NULL as <NULL>, timestamps as
 // 2026-12-03 10:42:17.123).
