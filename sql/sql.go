@@ -69,15 +69,26 @@ type Result struct {
 // text) and what was wrong; the results before it are returned with it. Exec plans jobs;
 // it runs none.
 func (s *Session) Exec(text string) ([]*Result, error) {
+	var out []*Result
+	err := s.ExecEach(text, func(r *Result) error {
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// ExecEach is Exec calling each with each statement's result as it comes, before the
+// next statement runs (a shell runs a query's job there); an error from each stops it.
+// A syntax error anywhere in text stops it before the first statement.
+func (s *Session) ExecEach(text string, each func(*Result) error) error {
 	sts, err := sqlparse.Parse(text)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var out []*Result
 	for _, st := range sts {
 		r, err := s.s.Exec(st)
 		if err != nil {
-			return out, err
+			return err
 		}
 		res := &Result{Statement: st.String(), Message: r.Message}
 		if len(r.Rows) > 0 {
@@ -86,9 +97,11 @@ func (s *Session) Exec(text string) ([]*Result, error) {
 		if r.Job != nil {
 			res.Job = newJob(r.Job, st)
 		}
-		out = append(out, res)
+		if err := each(res); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // Setting is the value of a session setting (SET 'key' = 'value'), and whether it is set.

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
@@ -25,8 +26,29 @@ import (
 // admin is an admin client on the brokers; close it when done.
 func (c *clusterFlags) admin() (*kadm.Client, func(), error) {
 	opts := []kgo.Opt{kgo.SeedBrokers(c.seeds()...)}
+	cfg, mech, err := c.security()
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg != nil {
+		opts = append(opts, kgo.DialTLSConfig(cfg))
+	}
+	if mech != nil {
+		opts = append(opts, kgo.SASL(mech))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("a client for %s: %w", c.brokers, err)
+	}
+	return kadm.NewClient(cl), cl.Close, nil
+}
+
+// security is the TLS configuration (nil: none) and the SASL mechanism (nil: none) the
+// flags ask for.
+func (c *clusterFlags) security() (*tls.Config, sasl.Mechanism, error) {
+	var cfg *tls.Config
 	if c.tls || c.tlsCA != "" {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		cfg = &tls.Config{MinVersion: tls.VersionTLS12}
 		if c.tlsCA != "" {
 			pem, err := os.ReadFile(c.tlsCA)
 			if err != nil {
@@ -37,21 +59,17 @@ func (c *clusterFlags) admin() (*kadm.Client, func(), error) {
 				return nil, nil, fmt.Errorf("-tls-ca %s: no PEM certificate in it", c.tlsCA)
 			}
 		}
-		opts = append(opts, kgo.DialTLSConfig(cfg))
 	}
+	var mech sasl.Mechanism
 	switch c.saslMechanism {
 	case "PLAIN":
-		opts = append(opts, kgo.SASL(plain.Auth{User: c.saslUser, Pass: c.saslPassword}.AsMechanism()))
+		mech = plain.Auth{User: c.saslUser, Pass: c.saslPassword}.AsMechanism()
 	case "SCRAM-SHA-256":
-		opts = append(opts, kgo.SASL(scram.Auth{User: c.saslUser, Pass: c.saslPassword}.AsSha256Mechanism()))
+		mech = scram.Auth{User: c.saslUser, Pass: c.saslPassword}.AsSha256Mechanism()
 	case "SCRAM-SHA-512":
-		opts = append(opts, kgo.SASL(scram.Auth{User: c.saslUser, Pass: c.saslPassword}.AsSha512Mechanism()))
+		mech = scram.Auth{User: c.saslUser, Pass: c.saslPassword}.AsSha512Mechanism()
 	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("a client for %s: %w", c.brokers, err)
-	}
-	return kadm.NewClient(cl), cl.Close, nil
+	return cfg, mech, nil
 }
 
 // internalSuffixes are the endings of the topics eddy makes for an application, after

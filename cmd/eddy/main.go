@@ -5,6 +5,7 @@
 //	eddy topics -brokers … -app <id>  an application's internal topics, their configs and sizes
 //	eddy reset  -brokers … -app <id>  start an application over: input offsets, internal topics, local state
 //	eddy store  list|dump -state-dir … -app <id>  a stopped instance's local state, read only
+//	eddy sql    [-brokers …] [-f file | -e statements]  the SQL shell (the embedded broker without -brokers)
 //
 // Each command takes -help. Exit codes: 0 done, 1 it failed (the message says why and what
 // to do), 2 the command line was wrong.
@@ -46,6 +47,7 @@ var commands = []command{
 	{"topics", "list an application's internal topics with their configs and sizes", cmdTopics},
 	{"reset", "reset an application: its input offsets, its internal topics, its local state", cmdReset},
 	{"store", "read a stopped instance's local state: list its stores, dump one's keys and values", cmdStore},
+	{"sql", "a Flink SQL shell: tables over topics, continuous queries, INSERT INTO jobs", cmdSQL},
 }
 
 // run runs the command line args and returns the exit code.
@@ -124,6 +126,11 @@ func (c *clusterFlags) add(fs *flag.FlagSet) {
 	fs.StringVar(&c.brokers, "brokers", os.Getenv("KAFKA_BOOTSTRAP"), "the brokers, comma-separated (default $KAFKA_BOOTSTRAP)")
 	fs.StringVar(&c.app, "app", "", "the application id (its consumer group, and its internal topics' prefix)")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "how long to wait for the brokers")
+	c.addSecurity(fs)
+}
+
+// addSecurity adds the TLS and SASL flags.
+func (c *clusterFlags) addSecurity(fs *flag.FlagSet) {
 	fs.BoolVar(&c.tls, "tls", false, "connect over TLS (the system's roots; -tls-ca for another CA)")
 	fs.StringVar(&c.tlsCA, "tls-ca", "", "a PEM file of the CA that signed the brokers' certificates (implies -tls)")
 	fs.StringVar(&c.saslMechanism, "sasl-mechanism", "", "authenticate with SASL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
@@ -138,6 +145,11 @@ func (c *clusterFlags) check() error {
 	if c.app == "" {
 		return fmt.Errorf("%w: no application: give -app <application id>", errUsage)
 	}
+	return c.checkSecurity()
+}
+
+// checkSecurity checks the SASL flags.
+func (c *clusterFlags) checkSecurity() error {
 	switch c.saslMechanism {
 	case "":
 		if c.saslUser != "" {

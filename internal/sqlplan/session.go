@@ -26,8 +26,9 @@ func NewSession() *Session {
 // bounded (batch: over what the topics hold at start, then stop), the idle timeout is
 // that of every table without 'scan.watermark.idle-timeout'.
 var settingValues = map[string][]string{
-	"execution.runtime-mode":         {"streaming", "batch"},
-	"table.exec.source.idle-timeout": nil,
+	"execution.runtime-mode":           {"streaming", "batch"},
+	"sql-client.execution.result-mode": {"table", "changelog", "tableau"}, // the shell's
+	"table.exec.source.idle-timeout":   nil,
 }
 
 func defaultSettings() map[string]string {
