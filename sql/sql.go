@@ -180,8 +180,10 @@ func (j *Job) Topology() *topology.Topology { return j.j.Topology }
 func (j *Job) ApplicationID() string { return j.id }
 
 // Options are the eddy options the job needs: its application id, its brokers when its
-// tables give 'properties.bootstrap.servers', and eddy.Bounded in batch mode. Options
-// given after them win.
+// tables give 'properties.bootstrap.servers', eddy.Bounded in batch mode, and for INSERT
+// jobs eddy.ExactlyOnce (unless SET 'execution.checkpointing.mode' = 'AT_LEAST_ONCE'),
+// so that a job killed and started again resumes its state exactly. Options given after
+// them win.
 func (j *Job) Options() []eddy.Opt {
 	opts := []eddy.Opt{eddy.ApplicationID(j.id)}
 	if len(j.j.Brokers) > 0 {
@@ -189,6 +191,9 @@ func (j *Job) Options() []eddy.Opt {
 	}
 	if j.j.Bounded {
 		opts = append(opts, eddy.Bounded())
+	}
+	if j.j.ExactlyOnce {
+		opts = append(opts, eddy.ExactlyOnce())
 	}
 	return opts
 }

@@ -64,8 +64,8 @@ func TestNewTable(t *testing.T) {
 func TestNewTableErrors(t *testing.T) {
 	const cols = "(k STRING, v BIGINT, ts TIMESTAMP(3)"
 	for _, c := range []struct{ src, err string }{
-		{cols + ") WITH ('topic' = 't', 'format' = 'json')", "table t: no 'connector' (kafka or upsert-kafka)"},
-		{cols + ") WITH ('connector' = 'filesystem', 'topic' = 't')", "unknown or unsupported connector 'filesystem' (kafka or upsert-kafka)"},
+		{cols + ") WITH ('topic' = 't', 'format' = 'json')", "table t: no 'connector' (kafka, upsert-kafka or datagen)"},
+		{cols + ") WITH ('connector' = 'filesystem', 'topic' = 't')", "unknown or unsupported connector 'filesystem' (kafka, upsert-kafka or datagen)"},
 		{cols + ") WITH ('connector' = 'kafka', 'format' = 'json')", "table t: no 'topic'"},
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't')", "no 'format' (or 'value.format')"},
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'xml')", "'format' = 'xml': the formats are json, raw (csv, avro and avro-confluent not yet)"},

@@ -65,8 +65,10 @@ type Job struct {
 	Sources  []string
 	Sinks    []string
 	// Bounded says the job runs in batch mode: over what its topics hold at start, then
-	// it stops (eddy.Bounded).
-	Bounded bool
+	// it stops (eddy.Bounded). ExactlyOnce says it runs exactly-once (INSERT jobs, unless
+	// 'execution.checkpointing.mode' is AT_LEAST_ONCE).
+	Bounded     bool
+	ExactlyOnce bool
 	// Brokers and GroupID are the first source table's properties.bootstrap.servers
 	// (split at commas) and properties.group.id that has them, for the runner: its brokers
 	// and application id unless it is given its own.

@@ -28,6 +28,7 @@ func NewSession() *Session {
 var settingValues = map[string][]string{
 	"execution.runtime-mode":           {"streaming", "batch"},
 	"sql-client.execution.result-mode": {"table", "changelog", "tableau"}, // the shell's
+	"execution.checkpointing.mode":     {"EXACTLY_ONCE", "AT_LEAST_ONCE"},
 	"table.exec.source.idle-timeout":   nil,
 }
 
@@ -140,13 +141,24 @@ func (s *Session) plan(st sqlparse.Statement) (*Job, error) {
 		s.Catalog.idleTimeout = d
 	}
 	batch := s.Settings["execution.runtime-mode"] == "batch"
+	var job *Job
+	var err error
 	switch st := st.(type) {
 	case *sqlparse.Insert:
-		return s.Catalog.PlanInserts([]*sqlparse.Insert{st}, batch)
+		job, err = s.Catalog.PlanInserts([]*sqlparse.Insert{st}, batch)
 	case *sqlparse.StatementSet:
-		return s.Catalog.PlanInserts(st.Inserts, batch)
+		job, err = s.Catalog.PlanInserts(st.Inserts, batch)
 	case *sqlparse.QueryStatement:
 		return s.Catalog.PlanQuery(st.Query, batch)
+	default:
+		return nil, errorAt(st.Pos(), "EXPLAIN %s: only a query, an INSERT or a statement set runs as a job", strings.SplitN(st.String(), " ", 2)[0])
 	}
-	return nil, errorAt(st.Pos(), "EXPLAIN %s: only a query, an INSERT or a statement set runs as a job", strings.SplitN(st.String(), " ", 2)[0])
+	if err != nil {
+		return nil, err
+	}
+	// INSERT jobs are exactly-once, as Flink's checkpoints make state (its default mode):
+	// a job killed and started again resumes its state exactly. A query's result is
+	// shown as it is made, so a query runs at-least-once.
+	job.ExactlyOnce = s.Settings["execution.checkpointing.mode"] != "AT_LEAST_ONCE"
+	return job, nil
 }
