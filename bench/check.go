@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -47,7 +48,7 @@ func newOutputCheck(p Pipeline, e Engine, in Input, rate int, window time.Durati
 	switch p {
 	case Count, CountAvro:
 		c.last = map[string]int64{}
-	case Windowed:
+	case Windowed, SQLWindowed:
 		c.windows = map[string]bool{}
 	case Join:
 		c.seen = make([]bool, in.Records)
@@ -83,6 +84,18 @@ func (c *outputCheck) add(r *kgo.Record) {
 		}
 		c.windows[w] = true
 		c.sum += int64(binary.BigEndian.Uint64(r.Value))
+	case SQLWindowed:
+		var row sqlWindowRow
+		if err := json.Unmarshal(r.Value, &row); err != nil || row.K != string(r.Key) {
+			c.undecodable++
+			return
+		}
+		w := row.K + "@" + row.WindowStart
+		if c.windows[w] {
+			c.dups++
+		}
+		c.windows[w] = true
+		c.sum += row.N
 	case Join:
 		c.addEnriched(r)
 	case WindowedJoin:
@@ -184,7 +197,7 @@ func (c *outputCheck) verdict() string {
 		if c.sum != int64(c.in.Records) {
 			problems = append(problems, fmt.Sprintf("final counts sum to %d, want %d", c.sum, c.in.Records))
 		}
-	case Windowed:
+	case Windowed, SQLWindowed:
 		if c.dups > 0 {
 			problems = append(problems, fmt.Sprintf("%d windows emitted twice", c.dups))
 		}
@@ -223,8 +236,16 @@ func (c *outputCheck) verdict() string {
 	if len(problems) > 0 {
 		return strings.Join(problems, "; ")
 	}
-	if c.p == Windowed {
+	if c.p == Windowed || c.p == SQLWindowed {
 		return fmt.Sprintf("ok, counts sum to %d", c.sum)
 	}
 	return "ok"
+}
+
+// sqlWindowRow is a row of the SQLWindowed pipeline's output.
+type sqlWindowRow struct {
+	K           string `json:"k"`
+	WindowStart string `json:"window_start"`
+	WindowEnd   string `json:"window_end"`
+	N           int64  `json:"n"`
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/sql"
 	"github.com/eddy-streams/eddy/topology"
 )
 
@@ -85,7 +86,7 @@ func EddyTopology(c ChildConfig, mark func()) (*topology.Topology, error) {
 			Peek(func(string, []byte) { mark() })
 	}
 	var in topology.Stream[string, []byte]
-	if p != CountAvro { // it reads its input as Avro
+	if p != CountAvro && p != SQLWindowed { // they read their input their own way
 		in = source(c.Input)
 	}
 	switch p {
@@ -108,6 +109,8 @@ func EddyTopology(c ChildConfig, mark func()) (*topology.Topology, error) {
 		grouped := topology.GroupByKey(in, serde.String(), serde.Bytes())
 		counts := topology.WindowedCount(topology.WindowBy(grouped, topology.TumblingWindows(time.Second)), "wcounts")
 		topology.To(counts, output, topology.WindowedSerde(serde.String()), serde.Int64())
+	case SQLWindowed:
+		return sqlWindowed(c)
 	case Join:
 		table := topology.TableFrom(t, c.Side, serde.String(), serde.Bytes(), "profiles")
 		enriched := topology.LeftJoinTable(in, table, serde.String(), serde.Bytes(),
@@ -123,15 +126,36 @@ func EddyTopology(c ChildConfig, mark func()) (*topology.Topology, error) {
 	return t, t.Err()
 }
 
+// sqlWindowed is the Windowed pipeline's topology compiled from SQL.
+func sqlWindowed(c ChildConfig) (*topology.Topology, error) {
+	res, err := sql.NewSession().Exec(fmt.Sprintf(`
+	  CREATE TABLE input (k STRING, v BYTES, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp', WATERMARK FOR ts AS ts)
+	    WITH ('connector' = 'kafka', 'topic' = '%s', 'key.format' = 'raw', 'key.fields' = 'k', 'value.format' = 'raw',
+	      'value.fields-include' = 'EXCEPT_KEY');
+	  CREATE TABLE output (k STRING, window_start TIMESTAMP(3), window_end TIMESTAMP(3), n BIGINT)
+	    WITH ('connector' = 'kafka', 'topic' = '%s', 'key.format' = 'raw', 'key.fields' = 'k', 'value.format' = 'json');
+	  INSERT INTO output SELECT k, window_start, window_end, COUNT(*)
+	    FROM TABLE(TUMBLE(TABLE input, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY k, window_start, window_end`, c.Input, c.Output))
+	if err != nil {
+		return nil, err
+	}
+	return res[len(res)-1].Job.Topology(), nil
+}
+
 func runEddy(ctx context.Context, c ChildConfig, st *starter) error {
 	t, err := EddyTopology(c, st.mark)
 	if err != nil {
 		return err
 	}
+	clientOpts := []kgo.Opt{kgo.ProducerBatchCompression(compression(c.Compression))}
+	if c.Pipeline == SQLWindowed {
+		// SQL's topology has no Peek to mark the first record: the first fetch does.
+		clientOpts = append(clientOpts, kgo.WithHooks(fetchMark(st.mark)))
+	}
 	opts := []eddy.Opt{
 		eddy.ApplicationID(c.AppID), eddy.Brokers(c.Brokers...), eddy.Workers(c.Workers),
 		eddy.CommitInterval(c.Commit), eddy.StateDir(c.StateDir),
-		eddy.ClientOpts(kgo.ProducerBatchCompression(compression(c.Compression))),
+		eddy.ClientOpts(clientOpts...),
 		eddy.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))),
 	}
 	if c.Guarantee == EOS {
@@ -309,3 +333,8 @@ func fetchErr(fs kgo.Fetches) error {
 	}
 	return nil
 }
+
+// fetchMark is a client hook that calls mark on every fetched record (mark acts once).
+type fetchMark func()
+
+func (m fetchMark) OnFetchRecordUnbuffered(*kgo.Record, bool) { m() }

@@ -27,6 +27,10 @@ const (
 	// Windowed counts records by key in 1 s tumbling event-time windows (grace 0) and
 	// writes each window's final count when it closes.
 	Windowed Pipeline = "windowed"
+	// SQLWindowed is Windowed written in SQL (package sql): the same 1 s tumbling count
+	// by key, each window's row written as JSON (k, window_start, window_end, n). eddy
+	// only: Kafka Streams has no SQL (its row in the table is Windowed's).
+	SQLWindowed Pipeline = "sql-windowed"
 	// Join enriches the input from a table: a stream-table left join with a table topic,
 	// co-partitioned with the input, that holds one value per key (TableValue), stamped
 	// before the input's first record; each output value is the input value, "|" and the
@@ -40,7 +44,7 @@ const (
 )
 
 // AllPipelines lists every pipeline in table order.
-var AllPipelines = []Pipeline{Raw, Stateless, Count, CountAvro, Windowed, Join, WindowedJoin}
+var AllPipelines = []Pipeline{Raw, Stateless, Count, CountAvro, Windowed, SQLWindowed, Join, WindowedJoin}
 
 // Engine names what runs a pipeline.
 type Engine string
@@ -76,7 +80,7 @@ func Runs(e Engine, p Pipeline) bool {
 	switch p {
 	case Raw:
 		return e == FranzGo
-	case CountAvro:
+	case CountAvro, SQLWindowed:
 		return e == Eddy
 	}
 	return e != FranzGo

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -156,7 +157,7 @@ func (h *Harness) Live(ctx context.Context, r *Result) error {
 	// A window ending just before `to` closes only when a later record reaches each
 	// partition: keep the input flowing a little past it.
 	tail := 200 * time.Millisecond
-	if p == Windowed {
+	if p == Windowed || p == SQLWindowed {
 		tail += time.Second
 	}
 	if err := produceUntil(func() bool { return time.Now().After(to.Add(tail)) }); err != nil {
@@ -244,8 +245,11 @@ func (h *Harness) readLive(ctx context.Context, p Pipeline, e Engine, out string
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			ev, ok := r.Timestamp, true
-			if p == Windowed {
+			switch p {
+			case Windowed:
 				ev, ok = windowEnd(e, r.Key)
+			case SQLWindowed:
+				ev, ok = sqlWindowEnd(r.Value)
 			}
 			if ok {
 				f(sample{event: ev, fetched: now})
@@ -269,4 +273,14 @@ func windowEnd(e Engine, key []byte) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.UnixMilli(int64(binary.BigEndian.Uint64(key[len(key)-8:]))), true
+}
+
+// sqlWindowEnd reads the window's end from a SQLWindowed output row.
+func sqlWindowEnd(value []byte) (time.Time, bool) {
+	var row sqlWindowRow
+	if json.Unmarshal(value, &row) != nil {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("2006-01-02 15:04:05.000", row.WindowEnd)
+	return t, err == nil
 }

@@ -125,6 +125,17 @@ func passThrough[K, V any](s Stream[K, V], name string, wrap func(n next[K, V]) 
 	})
 }
 
+// MarkAsPartitioned declares that s's records are still partitioned by their key, as
+// Kafka Streams' markAsPartitioned (KIP-759): a GroupByKey, join or table operation after
+// it does not repartition. Use it after a Process, Map or SelectKey whose new key puts
+// every record in the task its key's records are in already — a key computed one-to-one
+// from the Kafka key, say. If that does not hold, one key's records are split over
+// several tasks, and so are its state and its results. It adds no operator.
+func (s Stream[K, V]) MarkAsPartitioned() Stream[K, V] {
+	s.keyChanged = false
+	return s
+}
+
 // Filter keeps the records for which keep returns true.
 func (s Stream[K, V]) Filter(keep func(K, V) bool, opts ...Option) Stream[K, V] {
 	return passThrough(s, s.t.nodeName(opFilter, "KSTREAM-FILTER", opts), func(n next[K, V]) next[K, V] {

@@ -234,38 +234,17 @@ func (p *planner) aggregate(in *rel, sel *sqlparse.Select, where *Expr, win *sql
 		post.Columns = append(post.Columns, Column{Name: call.String(), Type: a.result, Index: len(post.Columns)})
 	}
 	out := &rel{scope: post, rowtime: -1}
-	pre := topology.Process(in.s, p.name("GROUP"), func() processor.Processor[[]any, Change, []any, Change] {
-		return &groupProc{where: where, plan: plan}
-	})
-	if win == nil {
-		if in.updating {
-			for _, a := range plan.aggs {
-				if a.cmp != nil {
-					return nil, errorAt(sel.At, "%s over an updating input (an upsert table, an aggregation) is not supported yet: it would need every value kept to retract one", a.name)
-				}
-			}
-		}
-		keyed := topology.Repartition(pre, serde.Serde[[]any](binRow{plan.keyKinds}), serde.Serde[Change](changeSerde{binRow{plan.argKinds}}),
-			topology.Named(strings.ToLower(p.name("GROUPED"))))
-		st := strings.ToLower(p.name("AGG-STORE"))
-		topology.NewKeyValueStore(p.top, st, serde.Bytes(), serde.Bytes())
-		out.updating = true
-		var items []string
-		for _, it := range sel.Items {
-			items = append(items, it.Expr.String())
-		}
-		out.producer = "GroupAggregate(groupBy=[" + strings.Join(keyText, ", ") + "], select=[" + strings.Join(items, ", ") + "])"
-		out.s = topology.Process(keyed, p.name("AGG"), func() processor.Processor[[]any, Change, []any, Change] {
-			return &groupAggProc{plan: plan, store: st, batch: p.batch,
-				keys: binRow{plan.keyKinds}, accs: binRow{append(slices.Clone(plan.accKinds), BigInt)}}
-		}, topology.Stores(st))
-	} else {
+	for i := range plan.keys {
+		out.keyCols = append(out.keyCols, i)
+	}
+	var w window
+	if win != nil {
 		if in.updating {
 			return nil, errorAt(win.At, "a window aggregation over an updating input (an upsert table, an aggregation) is not supported: it takes append-only rows")
 		}
 		t := p.c.tables[win.Table]
-		w, err := windowOf(win, t)
-		if err != nil {
+		var err error
+		if w, err = windowOf(win, t); err != nil {
 			return nil, err
 		}
 		for _, n := range windowColumns {
@@ -276,18 +255,22 @@ func (p *planner) aggregate(in *rel, sel *sqlparse.Select, where *Expr, win *sql
 			}
 			post.Columns = append(post.Columns, Column{Table: in.scope.Columns[0].Table, Name: n, Type: typ, Index: len(post.Columns)})
 		}
-		args := topology.MapValues(pre, func(c Change) []any { return c.Row }, topology.Named(p.name("ARGS")))
-		grouped := topology.GroupByKey(args, serde.Serde[[]any](binRow{plan.keyKinds}), serde.Serde[[]any](binRow{plan.argKinds}),
-			topology.Named(strings.ToLower(p.name("GROUPED"))))
-		st := strings.ToLower(p.name("WINDOW-STORE"))
-		results := topology.WindowedAggregate(topology.WindowBy(grouped, w.topology()), plan.init,
-			func(_ []any, args []any, acc []any) []any { return plan.add(args, acc, 1) },
-			serde.Serde[[]any](binRow{plan.accKinds}), st)
-		out.s = topology.Process(results, p.name("WINDOW-RESULT"), func() processor.Processor[topology.Windowed[[]any], []any, []any, Change] {
-			return &windowResultProc{plan: plan}
-		})
+	} else {
+		out.updating = true
+		var items []string
+		for _, it := range sel.Items {
+			items = append(items, it.Expr.String())
+		}
+		out.producer = "GroupAggregate(groupBy=[" + strings.Join(keyText, ", ") + "], select=[" + strings.Join(items, ", ") + "])"
+		if in.updating {
+			for _, a := range plan.aggs {
+				if a.cmp != nil {
+					return nil, errorAt(sel.At, "%s over an updating input (an upsert table, an aggregation) is not supported yet: it would need every value kept to retract one", a.name)
+				}
+			}
+		}
 	}
-	// HAVING and the SELECT list over the aggregation's rows.
+	// HAVING and the SELECT list over the aggregation's rows, done where they are made.
 	var having *Expr
 	if sel.Having != nil {
 		var err error
@@ -302,7 +285,51 @@ func (p *planner) aggregate(in *rel, sel *sqlparse.Select, where *Expr, win *sql
 	if err != nil {
 		return nil, err
 	}
-	return p.calc(out, having, items, names), nil
+	result, finish := project(out, having, items, names)
+	if finish != nil {
+		finish.filter = "HAVING"
+	}
+	// Rows with equal group keys are in one task already when the keys include the
+	// input's key columns: no repartition.
+	partitioned := len(in.keyCols) > 0
+	for _, k := range in.keyCols {
+		partitioned = partitioned && slices.ContainsFunc(plan.keys, func(x *Expr) bool { return x.columnRef() == k })
+	}
+	if win == nil {
+		pre := topology.Process(in.s, p.name("GROUP"), func() processor.Processor[[]any, Change, []any, Change] {
+			return &groupProc[Change]{where: where, plan: plan, wrap: func(c Change) Change { return c }}
+		})
+		keyed := pre.MarkAsPartitioned()
+		if !partitioned {
+			keyed = topology.Repartition(pre, serde.Serde[[]any](binRow{plan.keyKinds}), serde.Serde[Change](changeSerde{binRow{plan.argKinds}}),
+				topology.Named(strings.ToLower(p.name("GROUPED"))))
+		}
+		st := strings.ToLower(p.name("AGG-STORE"))
+		topology.NewKeyValueStore(p.top, st, serde.Bytes(), serde.Bytes())
+		result.s = topology.Process(keyed, p.name("AGG"), func() processor.Processor[[]any, Change, []any, Change] {
+			return &groupAggProc{plan: plan, store: st, batch: p.batch, post: finish,
+				keys: binRow{plan.keyKinds}, accs: binRow{append(slices.Clone(plan.accKinds), BigInt)}}
+		}, topology.Stores(st))
+		return result, nil
+	}
+	pre := topology.Process(in.s, p.name("GROUP"), func() processor.Processor[[]any, Change, []any, []any] {
+		return &groupProc[[]any]{where: where, plan: plan, wrap: func(c Change) []any { return c.Row }}
+	})
+	var opts []topology.Option
+	if partitioned {
+		pre = pre.MarkAsPartitioned()
+	} else {
+		opts = append(opts, topology.Named(strings.ToLower(p.name("GROUPED"))))
+	}
+	grouped := topology.GroupByKey(pre, serde.Serde[[]any](binRow{plan.keyKinds}), serde.Serde[[]any](binRow{plan.argKinds}), opts...)
+	st := strings.ToLower(p.name("WINDOW-STORE"))
+	results := topology.WindowedAggregate(topology.WindowBy(grouped, w.topology()), plan.init,
+		func(_ []any, args []any, acc []any) []any { return plan.add(args, acc, 1) },
+		serde.Serde[[]any](binRow{plan.accKinds}), st)
+	result.s = topology.Process(results, p.name("WINDOW-RESULT"), func() processor.Processor[topology.Windowed[[]any], []any, []any, Change] {
+		return &windowResultProc{plan: plan, post: finish}
+	})
+	return result, nil
 }
 
 // aggregate adds COUNT, SUM, MIN, MAX or AVG, its argument compiled in in's scope.
@@ -444,17 +471,19 @@ func (p *aggPlan) row(key, acc []any, window ...any) []any {
 	return append(out, window...)
 }
 
-// groupProc computes each passing row's group key and aggregate arguments.
-type groupProc struct {
-	ctx   processor.Context[[]any, Change]
+// groupProc computes each passing row's group key and aggregate arguments, forwarded
+// as wrap makes them of the change.
+type groupProc[V any] struct {
+	ctx   processor.Context[[]any, V]
 	where *Expr
 	plan  *aggPlan
+	wrap  func(Change) V
 }
 
-func (g *groupProc) Init(ctx processor.Context[[]any, Change]) error { g.ctx = ctx; return nil }
-func (g *groupProc) Close() error                                    { return nil }
+func (g *groupProc[V]) Init(ctx processor.Context[[]any, V]) error { g.ctx = ctx; return nil }
+func (g *groupProc[V]) Close() error                               { return nil }
 
-func (g *groupProc) Process(rec processor.Record[[]any, Change]) error {
+func (g *groupProc[V]) Process(rec processor.Record[[]any, Change]) error {
 	row := rec.Value.Row
 	if g.where != nil {
 		keep, err := g.where.Eval(row)
@@ -472,7 +501,10 @@ func (g *groupProc) Process(rec processor.Record[[]any, Change]) error {
 			return fmt.Errorf("GROUP BY %d: %w", i+1, err)
 		}
 	}
-	args := make([]any, len(g.plan.argKinds))
+	var args []any
+	if len(g.plan.argKinds) > 0 {
+		args = make([]any, len(g.plan.argKinds))
+	}
 	for _, a := range g.plan.aggs {
 		if a.argAt >= 0 {
 			if args[a.argAt], err = a.arg.Eval(row); err != nil {
@@ -480,7 +512,7 @@ func (g *groupProc) Process(rec processor.Record[[]any, Change]) error {
 			}
 		}
 	}
-	return g.ctx.Forward(processor.Record[[]any, Change]{Key: key, Value: Change{rec.Value.Kind, args}, Timestamp: rec.Timestamp, Headers: rec.Headers})
+	return g.ctx.Forward(processor.Record[[]any, V]{Key: key, Value: g.wrap(Change{rec.Value.Kind, args}), Timestamp: rec.Timestamp, Headers: rec.Headers})
 }
 
 // groupAggProc is a regular aggregation (Flink's GroupAggregate). Its store holds, under
@@ -493,6 +525,7 @@ func (g *groupProc) Process(rec processor.Record[[]any, Change]) error {
 type groupAggProc struct {
 	ctx   processor.Context[[]any, Change]
 	plan  *aggPlan
+	post  *rowFn // HAVING and the SELECT list
 	store string
 	batch bool
 	kv    store.Bytes
@@ -616,6 +649,10 @@ func (g *groupAggProc) distinct(a aggFn, key []any, v any, sign int64) (bool, er
 }
 
 func (g *groupAggProc) emit(kind RowKind, row []any, rec processor.Record[[]any, Change]) error {
+	row, keep, err := g.post.apply(row)
+	if err != nil || !keep {
+		return err
+	}
 	return g.ctx.Forward(processor.Record[[]any, Change]{Key: rec.Key, Value: Change{kind, row}, Timestamp: rec.Timestamp, Headers: rec.Headers})
 }
 
@@ -639,7 +676,7 @@ func (g *groupAggProc) EndOfInput() error {
 		if err != nil {
 			return err
 		}
-		if err := g.ctx.Forward(processor.Record[[]any, Change]{Key: key, Value: Change{Insert, g.plan.row(key, acc)}, Timestamp: now}); err != nil {
+		if err := g.emit(Insert, g.plan.row(key, acc), processor.Record[[]any, Change]{Key: key, Timestamp: now}); err != nil {
 			return err
 		}
 	}
@@ -651,6 +688,7 @@ func (g *groupAggProc) EndOfInput() error {
 type windowResultProc struct {
 	ctx  processor.Context[[]any, Change]
 	plan *aggPlan
+	post *rowFn // HAVING and the SELECT list
 }
 
 func (w *windowResultProc) Init(ctx processor.Context[[]any, Change]) error { w.ctx = ctx; return nil }
@@ -659,6 +697,9 @@ func (w *windowResultProc) Close() error                                    { re
 func (w *windowResultProc) Process(rec processor.Record[topology.Windowed[[]any], []any]) error {
 	start, end := rec.Key.Start.UTC(), rec.Key.End.UTC()
 	at := end.Add(-time.Millisecond)
-	row := w.plan.row(rec.Key.Key, rec.Value, start, end, at)
+	row, keep, err := w.post.apply(w.plan.row(rec.Key.Key, rec.Value, start, end, at))
+	if err != nil || !keep {
+		return err
+	}
 	return w.ctx.Forward(processor.Record[[]any, Change]{Key: rec.Key.Key, Value: Change{Insert, row}, Timestamp: at, Headers: rec.Headers})
 }

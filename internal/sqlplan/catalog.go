@@ -94,9 +94,9 @@ var metadataKeys = map[string]struct {
 var connectorOptions = map[string][]string{
 	"kafka": {"connector", "topic", "format", "key.format", "value.format", "key.fields", "value.fields-include",
 		"scan.startup.mode", "scan.watermark.idle-timeout", "sink.partitioner", "json.ignore-parse-errors",
-		"properties.bootstrap.servers", "properties.group.id"},
+		"properties.bootstrap.servers", "properties.group.id", "scan.partitioned-by-key"},
 	"upsert-kafka": {"connector", "topic", "key.format", "value.format", "value.fields-include", "scan.watermark.idle-timeout",
-		"json.ignore-parse-errors", "properties.bootstrap.servers", "properties.group.id"},
+		"json.ignore-parse-errors", "properties.bootstrap.servers", "properties.group.id", "scan.partitioned-by-key"},
 }
 
 // formats are the formats the SQL layer reads and writes so far (rowformat.go).
@@ -275,6 +275,9 @@ func (t *Table) options(ct *sqlparse.CreateTable) error {
 			return fail("'sink.partitioner' = '%s' is not supported yet (default is: by the key's hash)", p)
 		}
 		return fail("'sink.partitioner' = '%s': default, fixed or round-robin", p)
+	}
+	if v, ok := t.Options["scan.partitioned-by-key"]; ok && v != "true" && v != "false" {
+		return fail("'scan.partitioned-by-key' = '%s': true or false", v)
 	}
 	if d, ok := t.Options["scan.watermark.idle-timeout"]; ok {
 		v, err := ParseDuration(d)

@@ -120,6 +120,9 @@ func (j *Job) finish(top *topology.Topology) *Job {
 func (c *Catalog) PlanInserts(inserts []*sqlparse.Insert, batch bool) (*Job, error) {
 	p := c.newPlanner(batch)
 	for _, ins := range inserts {
+		p.see(ins.Query)
+	}
+	for _, ins := range inserts {
 		if err := p.insert(ins); err != nil {
 			return nil, err
 		}
@@ -130,6 +133,7 @@ func (c *Catalog) PlanInserts(inserts []*sqlparse.Insert, batch bool) (*Job, err
 // PlanQuery compiles a query whose result goes to the job's OnResult function.
 func (c *Catalog) PlanQuery(q sqlparse.Query, batch bool) (*Job, error) {
 	p := c.newPlanner(batch)
+	p.see(q)
 	out, err := p.query(q)
 	if err != nil {
 		return nil, err
@@ -251,13 +255,14 @@ type reader struct {
 	lateMeta bool
 }
 
-func (c *Catalog) reader(t *Table) (*reader, error) {
+// reader is a reader of table t; read says which of its columns the job reads (nil: all).
+func (c *Catalog) reader(t *Table, read []bool) (*reader, error) {
 	r := &reader{t: t, rowtime: -1, idle: t.IdleTimeout}
 	if r.idle == 0 {
 		r.idle = c.idleTimeout
 	}
 	var err error
-	if r.codecs, err = t.Codecs(); err != nil {
+	if r.codecs, err = t.codecs(read); err != nil {
 		return nil, err
 	}
 	if w := t.Watermark; w != nil {

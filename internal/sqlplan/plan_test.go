@@ -45,7 +45,8 @@ CREATE TABLE clicks (
   ts AS TO_TIMESTAMP_LTZ(ms, 3),
   part INT METADATA FROM 'partition',
   WATERMARK FOR ts AS ts - INTERVAL '1' SECOND
-) WITH ('connector' = 'kafka', 'topic' = 'clicks', 'format' = 'json', 'key.format' = 'raw', 'key.fields' = 'user_id');
+) WITH ('connector' = 'kafka', 'topic' = 'clicks', 'format' = 'json', 'key.format' = 'raw', 'key.fields' = 'user_id',
+  'scan.partitioned-by-key' = 'false'); -- the tests write click i to partition i % 2
 CREATE TABLE shop (
   user_id STRING,
   page STRING,
@@ -208,6 +209,36 @@ func TestTumbleWindowCount(t *testing.T) {
 	}
 }
 
+// An aggregation by a raw-keyed table's key runs in the table's own tasks, as Kafka
+// Streams' groupByKey does: no repartition topic, unless the table says its records are
+// not placed by key; an aggregation by another column repartitions.
+func TestAggregationByTheKeyDoesNotRepartition(t *testing.T) {
+	for _, c := range []struct {
+		ddl, query  string
+		repartition bool
+	}{
+		{clicksDDL, "SELECT user_id, COUNT(*) FROM clicks GROUP BY user_id", true},
+		{strings.Replace(clicksDDL, "'scan.partitioned-by-key' = 'false'", "'scan.partitioned-by-key' = 'true'", 1), "SELECT user_id, COUNT(*) FROM clicks GROUP BY user_id", false},
+		{strings.Replace(clicksDDL, ",\n  'scan.partitioned-by-key' = 'false'", "", 1), "SELECT user_id, url, COUNT(*) FROM clicks GROUP BY url, user_id", false},
+		{strings.Replace(clicksDDL, ",\n  'scan.partitioned-by-key' = 'false'", "", 1), "SELECT url, COUNT(*) FROM clicks GROUP BY url", true},
+		{strings.Replace(clicksDDL, ",\n  'scan.partitioned-by-key' = 'false'", "", 1), "SELECT user_id, window_end, COUNT(*) FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' SECOND)) GROUP BY user_id, window_start, window_end", false},
+		{strings.Replace(clicksDDL, ",\n  'scan.partitioned-by-key' = 'false'", "", 1), "SELECT u, COUNT(*) FROM (SELECT UPPER(user_id) AS u FROM clicks) GROUP BY u", true},
+	} {
+		cat, rest := catalogOf(t, c.ddl+"EXPLAIN "+c.query)
+		job, err := cat.PlanQuery(rest[0].(*sqlparse.Explain).Statement.(*sqlparse.QueryStatement).Query, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, err := job.Topology.Describe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(text, "-repartition"); got != c.repartition {
+			t.Errorf("%s: repartition %v, want %v:\n%s", c.query, got, c.repartition, text)
+		}
+	}
+}
+
 // What the planner refuses, saying where and why.
 func TestPlanErrors(t *testing.T) {
 	for _, c := range []struct{ insert, err string }{
@@ -250,7 +281,7 @@ func TestIdleTimeoutReleasesWindows(t *testing.T) {
 			idle := how != "none"
 			ddl := clicksDDL
 			if how == "table option" {
-				ddl = strings.Replace(ddl, "'key.fields' = 'user_id')", "'key.fields' = 'user_id', 'scan.watermark.idle-timeout' = '500 ms')", 1)
+				ddl = strings.Replace(ddl, "'scan.partitioned-by-key' = 'false')", "'scan.partitioned-by-key' = 'false', 'scan.watermark.idle-timeout' = '500 ms')", 1)
 			}
 			if how == "session setting" {
 				ddl += "SET 'table.exec.source.idle-timeout' = '500 ms';"

@@ -67,6 +67,10 @@ type rel struct {
 	// rowtime is the column that is the rows' event time (each record's timestamp is its
 	// value), or -1.
 	rowtime int
+	// keyCols are columns whose equal values put rows in the same task: a raw-keyed
+	// table's key column (Kafka partitions by the key's bytes), an aggregation's group
+	// keys. nil: none known. An aggregation by a superset of them needs no repartition.
+	keyCols []int
 }
 
 func (r *rel) kinds() []Kind {
@@ -102,10 +106,99 @@ type planner struct {
 	scans map[string]*rel
 	job   *Job
 	nonce string // the job's datagen topics' suffix
+	// names are the column names the job's queries name (allNames: a * reads every
+	// column): a table's other columns are not decoded.
+	names    map[string]bool
+	allNames bool
 }
 
 func (c *Catalog) newPlanner(batch bool) *planner {
 	return &planner{c: c, top: topology.New(), batch: batch, scans: map[string]*rel{}, job: &Job{Bounded: batch}, nonce: nonce()}
+}
+
+// see notes the column names q reads, for columnsRead.
+func (p *planner) see(q sqlparse.Query) {
+	if p.names == nil {
+		p.names = map[string]bool{}
+	}
+	expr := func(e sqlparse.Expr) {
+		walk(e, func(x sqlparse.Expr) bool {
+			if id, ok := x.(*sqlparse.Ident); ok {
+				p.names[id.Parts[len(id.Parts)-1]] = true
+			}
+			return true
+		})
+	}
+	var from func(f sqlparse.From)
+	from = func(f sqlparse.From) {
+		switch f := f.(type) {
+		case *sqlparse.SubqueryFrom:
+			p.see(f.Query)
+		case *sqlparse.WindowTVF:
+			p.names[f.TimeCol] = true
+			for _, c := range f.PartitionBy {
+				p.names[c] = true
+			}
+		case *sqlparse.Join:
+			from(f.Left)
+			from(f.Right)
+			expr(f.On)
+		case *sqlparse.TableRef:
+			expr(f.AsOf)
+		}
+	}
+	switch q := q.(type) {
+	case *sqlparse.Union:
+		p.see(q.Left)
+		p.see(q.Right)
+	case *sqlparse.Select:
+		for _, it := range q.Items {
+			if it.Star {
+				p.allNames = true
+			}
+			expr(it.Expr)
+		}
+		for _, e := range append([]sqlparse.Expr{q.Where, q.Having}, q.GroupBy...) {
+			expr(e)
+		}
+		from(q.From)
+	}
+}
+
+// columnsRead says which of t's columns the job reads: those its queries name, those the
+// computed columns, the watermark and the primary key need (nil: all of them).
+func (p *planner) columnsRead(t *Table) []bool {
+	if p.allNames || p.names == nil {
+		return nil
+	}
+	read := make([]bool, len(t.Columns))
+	var need func(i int)
+	need = func(i int) {
+		if read[i] {
+			return
+		}
+		read[i] = true
+		if e := t.Columns[i].Expr; e != nil {
+			for _, r := range e.Refs {
+				need(r)
+			}
+		}
+	}
+	for i, c := range t.Columns {
+		if p.names[c.Name] {
+			need(i)
+		}
+	}
+	if w := t.Watermark; w != nil {
+		need(w.Column)
+		for _, r := range w.Expr.Refs {
+			need(r)
+		}
+	}
+	for _, k := range t.PrimaryKey {
+		need(k)
+	}
+	return read
 }
 
 // name is the next operator's name: SQL-<what>-<n>, numbered in planning order, so that
@@ -223,7 +316,7 @@ func (p *planner) scan(t *Table) (*rel, error) {
 	if r, ok := p.scans[t.Name]; ok {
 		return r, nil
 	}
-	read, err := p.c.reader(t)
+	read, err := p.c.reader(t, p.columnsRead(t))
 	if err != nil {
 		return nil, err
 	}
@@ -263,6 +356,18 @@ func (p *planner) scan(t *Table) (*rel, error) {
 		rowtime = t.Watermark.Column
 	}
 	r := &rel{scope: t.Scope(t.Name), s: s, updating: upsert, rowtime: rowtime}
+	if t.Options["key.format"] == "raw" && t.Options["scan.partitioned-by-key"] != "false" {
+		// A raw key's bytes are its one column's: equal values, equal bytes, one
+		// partition, as every client's default partitioner places records (Kafka
+		// Streams' groupByKey relies on the same). Other formats may write one value in
+		// several ways. 'scan.partitioned-by-key' = 'false' says the topic's records
+		// were placed otherwise (by hand, round-robin): aggregations repartition.
+		for i, c := range t.Columns {
+			if c.Kind == Physical && t.inKey(c.Name) {
+				r.keyCols = append(r.keyCols, i)
+			}
+		}
+	}
 	if upsert {
 		var key []string
 		for _, c := range t.PrimaryKey {
@@ -395,59 +500,98 @@ func eachValue(kv store.Bytes, lo, hi []byte, codec binRow, fn func([]any) error
 // calc filters a relation's rows and computes new ones from them; a change keeps its
 // kind. items nil keeps the rows as they are.
 func (p *planner) calc(in *rel, where *Expr, items []*Expr, names []string) *rel {
-	if items == nil && where == nil {
+	out, fn := project(in, where, items, names)
+	if fn == nil {
 		return in
 	}
-	out := &rel{updating: in.updating, producer: in.producer, rowtime: -1}
-	if items == nil {
-		out.scope, out.rowtime = in.scope, in.rowtime
-	} else {
-		out.scope = &Scope{}
-		for i, x := range items {
-			out.scope.Columns = append(out.scope.Columns, Column{Name: names[i], Type: x.Type, Index: i})
-			if c := x.columnRef(); c >= 0 && c == in.rowtime && out.rowtime < 0 {
-				out.rowtime = i
-			}
-		}
-	}
-	name := p.name("CALC")
-	out.s = topology.Process(in.s, name, func() processor.Processor[[]any, Change, []any, Change] {
-		return &calcProc{where: where, items: items}
+	out.s = topology.Process(in.s, p.name("CALC"), func() processor.Processor[[]any, Change, []any, Change] {
+		return &calcProc{fn: fn}
 	})
 	return out
 }
 
+// project is the relation (without its stream) of in's rows filtered by where and made
+// into items, and the function that does it to a row (nil when it does nothing).
+func project(in *rel, where *Expr, items []*Expr, names []string) (*rel, *rowFn) {
+	if items == nil && where == nil {
+		return in, nil
+	}
+	out := &rel{updating: in.updating, producer: in.producer, rowtime: -1}
+	if items == nil {
+		out.scope, out.rowtime, out.keyCols = in.scope, in.rowtime, in.keyCols
+	} else {
+		out.scope = &Scope{}
+		kept := map[int]int{} // input column → output column, for plain references
+		for i, x := range items {
+			out.scope.Columns = append(out.scope.Columns, Column{Name: names[i], Type: x.Type, Index: i})
+			if c := x.columnRef(); c >= 0 {
+				if _, ok := kept[c]; !ok {
+					kept[c] = i
+				}
+			}
+		}
+		if c, ok := kept[in.rowtime]; ok && in.rowtime >= 0 {
+			out.rowtime = c
+		}
+		for _, k := range in.keyCols {
+			c, ok := kept[k]
+			if !ok {
+				out.keyCols = nil
+				break
+			}
+			out.keyCols = append(out.keyCols, c)
+		}
+	}
+	return out, &rowFn{where: where, items: items}
+}
+
+// rowFn is a filter and a projection of rows.
+type rowFn struct {
+	where  *Expr
+	items  []*Expr
+	filter string // what where is, in errors: WHERE (""), HAVING
+}
+
+// apply is row's new row, or keep false when the filter drops it. A nil rowFn keeps
+// every row as it is.
+func (f *rowFn) apply(row []any) (out []any, keep bool, err error) {
+	if f == nil {
+		return row, true, nil
+	}
+	if f.where != nil {
+		keep, err := f.where.Eval(row)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: %w", cmp.Or(f.filter, "WHERE"), err)
+		}
+		if keep != true {
+			return nil, false, nil
+		}
+	}
+	if f.items == nil {
+		return row, true, nil
+	}
+	out = make([]any, len(f.items))
+	for i, x := range f.items {
+		if out[i], err = x.Eval(row); err != nil {
+			return nil, false, fmt.Errorf("SELECT column %d: %w", i+1, err)
+		}
+	}
+	return out, true, nil
+}
+
 // calcProc runs a filter and a projection.
 type calcProc struct {
-	ctx   processor.Context[[]any, Change]
-	where *Expr
-	items []*Expr
+	ctx processor.Context[[]any, Change]
+	fn  *rowFn
 }
 
 func (c *calcProc) Init(ctx processor.Context[[]any, Change]) error { c.ctx = ctx; return nil }
 func (c *calcProc) Close() error                                    { return nil }
 
 func (c *calcProc) Process(rec processor.Record[[]any, Change]) error {
-	row := rec.Value.Row
-	if c.where != nil {
-		keep, err := c.where.Eval(row)
-		if err != nil {
-			return fmt.Errorf("WHERE: %w", err)
-		}
-		if keep != true {
-			return nil
-		}
-	}
-	if c.items != nil {
-		out := make([]any, len(c.items))
-		for i, x := range c.items {
-			v, err := x.Eval(row)
-			if err != nil {
-				return fmt.Errorf("SELECT column %d: %w", i+1, err)
-			}
-			out[i] = v
-		}
-		row = out
+	row, keep, err := c.fn.apply(rec.Value.Row)
+	if err != nil || !keep {
+		return err
 	}
 	return c.ctx.Forward(processor.Record[[]any, Change]{Key: rec.Key, Value: Change{rec.Value.Kind, row}, Timestamp: rec.Timestamp, Headers: rec.Headers})
 }

@@ -37,6 +37,8 @@ type codecColumn struct {
 	name  string
 	typ   Type
 	index int
+	// skip: no query of the job reads the column, so decoding leaves it NULL.
+	skip bool
 }
 
 // jsonCodec is the 'json' format: an object with a field per column, by name; a field
@@ -58,6 +60,9 @@ func (c *jsonCodec) Decode(b []byte, row []any) error {
 		return fmt.Errorf("json: not an object: %w", err)
 	}
 	for _, col := range c.cols {
+		if col.skip {
+			continue
+		}
 		raw, ok := obj[col.name]
 		if !ok || string(raw) == "null" {
 			row[col.index] = nil
@@ -185,6 +190,7 @@ type rawCodec struct{ col codecColumn }
 
 func (c *rawCodec) Decode(b []byte, row []any) error {
 	switch {
+	case c.col.skip:
 	case b == nil:
 		row[c.col.index] = nil
 	case c.col.typ.Kind == String:
@@ -215,14 +221,18 @@ type Codecs struct{ Key, Value RowCodec }
 // primary key of an upsert table), the value's from 'format'/'value.format' over the
 // physical columns — all of them, key fields included, unless 'value.fields-include' is
 // 'EXCEPT_KEY', as in Flink.
-func (t *Table) Codecs() (Codecs, error) {
+func (t *Table) Codecs() (Codecs, error) { return t.codecs(nil) }
+
+// codecs are the table's codecs; a column for which read is false is not decoded (read
+// nil: every column is).
+func (t *Table) codecs(read []bool) (Codecs, error) {
 	var key, value []codecColumn
 	exceptKey := strings.EqualFold(t.Options["value.fields-include"], "EXCEPT_KEY")
 	for i, c := range t.Columns {
 		if c.Kind != Physical {
 			continue
 		}
-		cc := codecColumn{c.Name, c.Type, i}
+		cc := codecColumn{c.Name, c.Type, i, read != nil && !read[i]}
 		if t.inKey(c.Name) {
 			key = append(key, cc)
 			if exceptKey {
