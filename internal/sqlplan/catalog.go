@@ -55,6 +55,8 @@ type Table struct {
 	Options    map[string]string
 	// IdleTimeout is 'scan.watermark.idle-timeout' (0: none).
 	IdleTimeout time.Duration
+
+	ddl *sqlparse.CreateTable // what made it, for ALTER TABLE
 }
 
 // Scope is the table's columns as its expressions see them.
@@ -104,7 +106,7 @@ var formats = []string{"json", "raw"}
 
 // NewTable checks a CREATE TABLE and makes its table.
 func NewTable(ct *sqlparse.CreateTable) (*Table, error) {
-	t := &Table{Name: ct.Name, Options: map[string]string{}}
+	t := &Table{Name: ct.Name, Options: map[string]string{}, ddl: ct}
 	seen := map[string]bool{}
 	for _, c := range ct.Columns {
 		if seen[c.Name] {

@@ -141,3 +141,38 @@ func runGolden(t *testing.T, ctx context.Context, cl *embedded.Cluster, n int, s
 	defer mu.Unlock()
 	return got
 }
+
+// TestTopologies compiles each statement of testdata/topologies.txt (after goldenDDL) and
+// compares the topology's Describe(), as EXPLAIN prints it. -update rewrites the file.
+func TestTopologies(t *testing.T) {
+	const file = "testdata/topologies.txt"
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	out.WriteString(strings.SplitN(string(data), "\n===", 2)[0])
+	for _, c := range parseGolden(t, string(data)) {
+		sts, err := sqlparse.Parse(goldenDDL + "EXPLAIN " + c.sql)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		s := NewSession()
+		var res *Result
+		for _, st := range sts {
+			if res, err = s.Exec(st); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+		}
+		got := strings.TrimRight(res.Message, "\n")
+		fmt.Fprintf(&out, "\n=== %s\n%s\n----\n%s\n", c.name, c.sql, got)
+		if !*update && got != strings.Join(c.want, "\n") {
+			t.Errorf("%s:\n%s\ngave\n%s\nwant\n%s", c.name, c.sql, got, strings.Join(c.want, "\n"))
+		}
+	}
+	if *update {
+		if err := os.WriteFile(file, []byte(out.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

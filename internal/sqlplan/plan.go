@@ -2,6 +2,7 @@ package sqlplan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,31 @@ func (c *Catalog) Create(ct *sqlparse.CreateTable) error {
 		return err
 	}
 	c.tables[ct.Name] = t
+	return nil
+}
+
+// Alter runs ALTER TABLE t ADD (a column, or the watermark): the table is made again
+// from its CREATE TABLE with the addition.
+func (c *Catalog) Alter(a *sqlparse.AlterTable) error {
+	t, ok := c.tables[a.Name]
+	if !ok {
+		return errorAt(a.At, "ALTER TABLE %s: no such table (the tables: %s)", a.Name, strings.Join(c.Tables(), ", "))
+	}
+	ct := *t.ddl
+	ct.Columns = slices.Clone(ct.Columns)
+	switch {
+	case a.Watermark != nil && ct.Watermark != nil:
+		return errorAt(a.At, "ALTER TABLE %s ADD WATERMARK: the table has one already (WATERMARK FOR %s)", a.Name, ct.Watermark.Column)
+	case a.Watermark != nil:
+		ct.Watermark = a.Watermark
+	case a.Column != nil:
+		ct.Columns = append(ct.Columns, a.Column)
+	}
+	nt, err := NewTable(&ct)
+	if err != nil {
+		return err
+	}
+	c.tables[a.Name] = nt
 	return nil
 }
 

@@ -47,10 +47,18 @@ type Result struct {
 func (s *Session) Exec(st sqlparse.Statement) (*Result, error) {
 	switch st := st.(type) {
 	case *sqlparse.CreateTable:
+		if st.As != nil {
+			return s.createAs(st)
+		}
 		if err := s.Catalog.Create(st); err != nil {
 			return nil, err
 		}
 		return &Result{Message: "table " + st.Name + " created"}, nil
+	case *sqlparse.AlterTable:
+		if err := s.Catalog.Alter(st); err != nil {
+			return nil, err
+		}
+		return &Result{Message: "table " + st.Name + " altered"}, nil
 	case *sqlparse.DropTable:
 		if err := s.Catalog.Drop(st); err != nil {
 			return nil, err
@@ -128,6 +136,44 @@ func (s *Session) set(st *sqlparse.Set) (*Result, error) {
 	}
 	s.Settings[st.Key] = st.Value
 	return &Result{Message: fmt.Sprintf("setting %s = %s", st.Key, st.Value)}, nil
+}
+
+// createAs runs CREATE TABLE t WITH (…) AS query, as Flink does: the table gets the
+// query's columns (and the PRIMARY KEY given), and a job inserts the query's rows.
+func (s *Session) createAs(st *sqlparse.CreateTable) (*Result, error) {
+	if len(st.Columns) > 0 {
+		return nil, errorAt(st.At, "CREATE TABLE %s … AS SELECT takes its columns from the query: leave the column list out", st.Name)
+	}
+	if _, ok := s.Catalog.tables[st.Name]; ok {
+		return nil, errorAt(st.At, "table %s exists already (DROP TABLE it first)", st.Name)
+	}
+	probe, err := s.plan(&sqlparse.QueryStatement{Query: st.As})
+	if err != nil {
+		return nil, err
+	}
+	ct := *st
+	ct.As, ct.Columns = nil, nil
+	for i, name := range probe.Columns {
+		ct.Columns = append(ct.Columns, &sqlparse.Column{At: st.At, Name: name, Type: syntaxOf(probe.Types[i])})
+	}
+	if err := s.Catalog.Create(&ct); err != nil {
+		return nil, err
+	}
+	job, err := s.plan(&sqlparse.Insert{At: st.At, Table: st.Name, Query: st.As})
+	if err != nil {
+		delete(s.Catalog.tables, st.Name)
+		return nil, err
+	}
+	return &Result{Job: job, Message: "table " + st.Name + " created; job: INSERT INTO " + st.Name + " " + st.As.String()}, nil
+}
+
+// syntaxOf is a type as CREATE TABLE writes it.
+func syntaxOf(t Type) *sqlparse.Type {
+	out := &sqlparse.Type{Name: t.Kind.String(), NotNull: t.NotNull}
+	if t.temporal() {
+		out.Params = []string{fmt.Sprint(t.Precision)}
+	}
+	return out
 }
 
 // plan plans an INSERT, a statement set or a query under the session's settings.

@@ -84,3 +84,67 @@ func TestJobBrokersAndGroup(t *testing.T) {
 		t.Errorf("job = %+v, %v", job, err)
 	}
 }
+
+// CREATE TABLE … AS SELECT makes the table of the query's columns and the job that fills
+// it; ALTER TABLE … ADD adds a computed column or the watermark.
+func TestCreateAsAndAlter(t *testing.T) {
+	s := NewSession()
+	exec := func(src string) (*Result, error) {
+		t.Helper()
+		ss, err := sqlparse.Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r *Result
+		for _, st := range ss {
+			if r, err = s.Exec(st); err != nil {
+				return nil, err
+			}
+		}
+		return r, nil
+	}
+	if _, err := exec(clicksDDL); err != nil {
+		t.Fatal(err)
+	}
+	r, err := exec(`CREATE TABLE counts (PRIMARY KEY (user_id) NOT ENFORCED)
+	  WITH ('connector' = 'upsert-kafka', 'topic' = 'counts', 'key.format' = 'raw', 'value.format' = 'json')
+	  AS SELECT user_id, COUNT(*) AS n, MAX(ts) AS last_seen FROM clicks GROUP BY user_id`)
+	if err != nil || r.Job == nil || r.Job.Sinks[0] != "counts" || r.Job.Sources[0] != "clicks" {
+		t.Fatalf("CREATE TABLE AS = %+v, %v", r, err)
+	}
+	if d, err := exec("DESCRIBE counts"); err != nil || len(d.Rows) != 4 ||
+		strings.Join(d.Rows[1][:4], " ") != "user_id STRING false PRI(user_id)" || d.Rows[2][1] != "BIGINT" || d.Rows[3][1] != "TIMESTAMP_LTZ(3)" {
+		t.Errorf("DESCRIBE counts = %v, %v", d, err)
+	}
+	if _, err := exec("CREATE TABLE counts WITH ('connector' = 'kafka', 'topic' = 'x', 'format' = 'json') AS SELECT user_id FROM clicks"); err == nil || !strings.Contains(err.Error(), "table counts exists already") {
+		t.Errorf("CREATE TABLE AS over a table: %v", err)
+	}
+	// An updating query into an append-only table: refused, and no table is left.
+	if _, err := exec("CREATE TABLE appended WITH ('connector' = 'kafka', 'topic' = 'a', 'format' = 'json') AS SELECT user_id, COUNT(*) AS n FROM clicks GROUP BY user_id"); err == nil ||
+		!strings.Contains(err.Error(), "doesn't support consuming update changes") {
+		t.Errorf("CREATE TABLE AS of updates into kafka: %v", err)
+	}
+	if _, ok := s.Catalog.Table("appended"); ok {
+		t.Error("a table was left by a CREATE TABLE AS that failed")
+	}
+
+	if _, err := exec("ALTER TABLE shop ADD WATERMARK FOR at AS at - INTERVAL '2' SECOND"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec("ALTER TABLE shop ADD page_len AS CHAR_LENGTH(page)"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := exec("DESCRIBE shop")
+	if err != nil || len(d.Rows) != 6 || d.Rows[4][1] != "TIMESTAMP_LTZ(3) *ROWTIME*" || d.Rows[5][0] != "page_len" || d.Rows[5][4] != "AS CHAR_LENGTH(page)" {
+		t.Errorf("DESCRIBE shop after ALTER = %v, %v", d, err)
+	}
+	if r, err := exec("SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE shop, DESCRIPTOR(at), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end"); err != nil || r.Job == nil {
+		t.Errorf("a window over the altered table's watermark: %v", err)
+	}
+	if _, err := exec("ALTER TABLE shop ADD WATERMARK FOR at AS at"); err == nil || !strings.Contains(err.Error(), "has one already") {
+		t.Errorf("a second watermark: %v", err)
+	}
+	if _, err := exec("ALTER TABLE nope ADD x AS 1"); err == nil || !strings.Contains(err.Error(), "ALTER TABLE nope: no such table") {
+		t.Errorf("ALTER of no table: %v", err)
+	}
+}
