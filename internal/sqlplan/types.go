@@ -1,11 +1,10 @@
-// Package sqlplan checks and compiles the expressions of eddy's SQL layer (issue 17):
-// the types of the Flink SQL subset, the columns a query sees, and each expression
-// compiled once to a function of a row, with its type known at planning time. Rows are
-// []any of Go values: bool, int32 (INT), int64 (BIGINT), float64 (DOUBLE), string
-// (STRING), []byte (BYTES), time.Time (TIMESTAMP, TIMESTAMP_LTZ, in UTC) and
-// time.Duration (an INTERVAL); nil is NULL.
-//
-// The planner that turns statements into topologies is the next part of the issue.
+// Package sqlplan plans eddy's SQL layer: the catalog of tables, the types of the Flink
+// SQL subset and its expressions (checked at planning time and compiled once to a
+// function of a row), and the planner that compiles queries and INSERTs into eddy
+// topologies over changelogs (+I, -U, +U, -D). Rows are []any of Go values: bool, int32
+// (INT), int64 (BIGINT), float64 (DOUBLE), string (STRING), []byte (BYTES), time.Time
+// (TIMESTAMP, TIMESTAMP_LTZ, in UTC) and time.Duration (an INTERVAL); nil is NULL.
+// Package sql is its public face; ARCHITECTURE.md's "SQL" section describes the plan.
 package sqlplan
 
 import (
