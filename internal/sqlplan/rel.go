@@ -292,7 +292,8 @@ func (p *planner) from(f sqlparse.From) (*rel, *sqlparse.WindowTVF, error) {
 		}
 		return requalify(r, alias), f, nil
 	case *sqlparse.Join:
-		return nil, nil, errorAt(f.At, "joins are not supported yet")
+		r, err := p.join(f)
+		return r, nil, err
 	}
 	return nil, nil, errorAt(f.Pos(), "%s is not supported in FROM", f)
 }
