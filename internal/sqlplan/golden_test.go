@@ -2,10 +2,10 @@ package sqlplan
 
 import (
 	"context"
-	"slices"
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
