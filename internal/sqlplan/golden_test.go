@@ -30,6 +30,13 @@ CREATE TABLE orders (
   ts AS TO_TIMESTAMP_LTZ(ms, 3),
   WATERMARK FOR ts AS ts - INTERVAL '1' SECOND
 ) WITH ('connector' = 'kafka', 'topic' = 'orders', 'format' = 'json');
+CREATE TABLE levels (
+  user_id STRING,
+  level INT,
+  at TIMESTAMP_LTZ(3) METADATA FROM 'timestamp',
+  WATERMARK FOR at AS at,
+  PRIMARY KEY (user_id) NOT ENFORCED
+) WITH ('connector' = 'upsert-kafka', 'topic' = 'levels', 'key.format' = 'raw', 'value.format' = 'json');
 CREATE TABLE users (
   user_id STRING,
   name STRING,
@@ -43,6 +50,13 @@ var goldenOrders = []struct {
 	id, user string
 	ms       int64
 }{{"o1", "u0", 3500}, {"o2", "u1", 4500}, {"o4", "u0", 9200}, {"o3", "u2", 20000}}
+
+// goldenLevels are levels' records: a user's level from a time (ms after clickBase).
+var goldenLevels = []struct {
+	user  string
+	level int
+	ms    int64
+}{{"u0", 1, 0}, {"u1", 7, 2000}, {"u0", 2, 5000}}
 
 // goldenUsers are users' records, in order: a nil value is a tombstone.
 var goldenUsers = []struct{ key, value string }{
@@ -62,7 +76,14 @@ var goldenUsers = []struct{ key, value string }{
 func TestChangelogs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cl, client := startClicks(t, ctx, map[string]int32{"clicks": 1, "users": 1, "orders": 1}, func(int) int32 { return 0 })
+	cl, client := startClicks(t, ctx, map[string]int32{"clicks": 1, "users": 1, "orders": 1, "levels": 1}, func(int) int32 { return 0 })
+	for _, l := range goldenLevels {
+		rec := &kgo.Record{Topic: "levels", Key: []byte(l.user), Value: fmt.Appendf(nil, `{"level": %d}`, l.level),
+			Timestamp: clickBase.Add(time.Duration(l.ms) * time.Millisecond)}
+		if err := client.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, o := range goldenOrders {
 		v := fmt.Sprintf(`{"order_id": %q, "user_id": %q, "ms": %d}`, o.id, o.user, clickBase.UnixMilli()+o.ms)
 		if err := client.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte(v)}).FirstErr(); err != nil {
