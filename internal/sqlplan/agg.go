@@ -112,8 +112,9 @@ type aggPlan struct {
 // windowColumns are the columns a window function adds.
 var windowColumns = []string{"window_start", "window_end", "window_time"}
 
-// window is a window function's windows: TUMBLE's (slide = size) or HOP's.
-type window struct{ size, slide time.Duration }
+// window is a window function's windows: TUMBLE's (slide = size), HOP's, or SESSION's
+// (gap > 0: a key's rows at most gap apart, a window ending gap after its last row).
+type window struct{ size, slide, gap time.Duration }
 
 func (w window) topology() topology.Windows {
 	if w.slide == w.size {
@@ -154,14 +155,16 @@ func windowOf(w *sqlparse.WindowTVF, t *Table) (window, error) {
 	}
 	switch w.Func {
 	case "TUMBLE":
-		return window{d[0], d[0]}, nil
+		return window{size: d[0], slide: d[0]}, nil
 	case "HOP":
 		if d[1]%d[0] != 0 {
 			return window{}, errorAt(w.At, "HOP: the size %s must be a multiple of the slide %s", d[1], d[0])
 		}
 		return window{size: d[1], slide: d[0]}, nil
+	case "SESSION":
+		return window{gap: d[0]}, nil
 	}
-	return window{}, errorAt(w.At, "%s windows are not supported yet (TUMBLE and HOP are)", w.Func)
+	return window{}, errorAt(w.At, "%s windows are not supported yet (TUMBLE, HOP and SESSION are)", w.Func)
 }
 
 // aggregate plans a SELECT that groups — GROUP BY, aggregates, DISTINCT — over in (rows
@@ -207,6 +210,16 @@ func (p *planner) aggregate(in *rel, sel *sqlparse.Select, where *Expr, win *sql
 		keyText = append(keyText, g.String())
 		plan.keys = append(plan.keys, x)
 		plan.keyKinds = append(plan.keyKinds, x.Type.Kind)
+	}
+	if win != nil {
+		for _, c := range win.PartitionBy {
+			if !slices.ContainsFunc(groupBy, func(g sqlparse.Expr) bool {
+				id, ok := g.(*sqlparse.Ident)
+				return ok && id.Parts[len(id.Parts)-1] == c
+			}) {
+				return nil, errorAt(win.At, "SESSION … PARTITION BY %s: a session window aggregation groups by its partition columns too: add %s to GROUP BY", c, c)
+			}
+		}
 	}
 	if win != nil && (!sawWindow["window_start"] || !sawWindow["window_end"]) {
 		return nil, errorAt(sel.At, "a window aggregation groups by window_start and window_end")
@@ -323,11 +336,18 @@ func (p *planner) aggregate(in *rel, sel *sqlparse.Select, where *Expr, win *sql
 	}
 	grouped := topology.GroupByKey(pre, serde.Serde[[]any](binRow{plan.keyKinds}), serde.Serde[[]any](binRow{plan.argKinds}), opts...)
 	st := strings.ToLower(p.name("WINDOW-STORE"))
-	results := topology.WindowedAggregate(topology.WindowBy(grouped, w.topology()), plan.init,
-		func(_ []any, args []any, acc []any) []any { return plan.add(args, acc, 1) },
-		serde.Serde[[]any](binRow{plan.accKinds}), st)
+	add := func(_ []any, args []any, acc []any) []any { return plan.add(args, acc, 1) }
+	accs := serde.Serde[[]any](binRow{plan.accKinds})
+	var results topology.Stream[topology.Windowed[[]any], []any]
+	if w.gap > 0 {
+		results = topology.SessionAggregate(topology.SessionBy(grouped, topology.Sessions(w.gap)), plan.init, add,
+			func(_ []any, a, b []any) []any { return plan.merge(a, b) }, accs, st)
+	} else {
+		results = topology.WindowedAggregate(topology.WindowBy(grouped, w.topology()), plan.init, add, accs, st)
+	}
+	gap := w.gap
 	result.s = topology.Process(results, p.name("WINDOW-RESULT"), func() processor.Processor[topology.Windowed[[]any], []any, []any, Change] {
-		return &windowResultProc{plan: plan, post: finish}
+		return &windowResultProc{plan: plan, post: finish, gap: gap}
 	})
 	return result, nil
 }
@@ -433,6 +453,36 @@ func (p *aggPlan) addOne(a aggFn, args []any, acc []any, sign int64) {
 			acc[a.accAt] = x
 		}
 	}
+}
+
+// merge is the accumulator of two sessions' rows, which a row between them joins.
+func (p *aggPlan) merge(a, b []any) []any {
+	out := slices.Clone(a)
+	for _, f := range p.aggs {
+		i := f.accAt
+		switch f.name {
+		case "COUNT":
+			out[i] = a[i].(int64) + b[i].(int64)
+		case "SUM", "AVG":
+			switch {
+			case b[i] == nil:
+			case a[i] == nil:
+				out[i] = b[i]
+			case p.accKinds[i] == Double:
+				out[i] = a[i].(float64) + b[i].(float64)
+			default:
+				out[i] = a[i].(int64) + b[i].(int64)
+			}
+			out[i+1] = a[i+1].(int64) + b[i+1].(int64)
+		default: // MIN, MAX
+			switch {
+			case b[i] == nil:
+			case a[i] == nil, f.name == "MIN" && f.cmp(b[i], a[i]) < 0, f.name == "MAX" && f.cmp(b[i], a[i]) > 0:
+				out[i] = b[i]
+			}
+		}
+	}
+	return out
 }
 
 // result is aggregate a's value from the accumulator, of its result type.
@@ -689,6 +739,7 @@ type windowResultProc struct {
 	ctx  processor.Context[[]any, Change]
 	plan *aggPlan
 	post *rowFn // HAVING and the SELECT list
+	gap  time.Duration // sessions: their windows end gap after their last row
 }
 
 func (w *windowResultProc) Init(ctx processor.Context[[]any, Change]) error { w.ctx = ctx; return nil }
@@ -696,6 +747,9 @@ func (w *windowResultProc) Close() error                                    { re
 
 func (w *windowResultProc) Process(rec processor.Record[topology.Windowed[[]any], []any]) error {
 	start, end := rec.Key.Start.UTC(), rec.Key.End.UTC()
+	if w.gap > 0 {
+		end = end.Add(-time.Millisecond + w.gap) // eddy's session ends 1 ms after its last row, Flink's gap after
+	}
 	at := end.Add(-time.Millisecond)
 	row, keep, err := w.post.apply(w.plan.row(rec.Key.Key, rec.Value, start, end, at))
 	if err != nil || !keep {

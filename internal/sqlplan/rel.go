@@ -658,6 +658,9 @@ func (p *planner) windowColumns(in *rel, w *sqlparse.WindowTVF) (*rel, error) {
 	if err != nil {
 		return nil, err
 	}
+	if windows.gap > 0 {
+		return nil, errorAt(w.At, "SESSION without an aggregation is not supported: a row's session is known only once it closes; GROUP BY window_start, window_end")
+	}
 	out := &rel{scope: &Scope{Columns: slices.Clone(in.scope.Columns)}, rowtime: -1}
 	alias := in.scope.Columns[0].Table
 	for _, n := range windowColumns {
