@@ -738,7 +738,7 @@ func (g *groupAggProc) EndOfInput() error {
 type windowResultProc struct {
 	ctx  processor.Context[[]any, Change]
 	plan *aggPlan
-	post *rowFn // HAVING and the SELECT list
+	post *rowFn        // HAVING and the SELECT list
 	gap  time.Duration // sessions: their windows end gap after their last row
 }
 
