@@ -114,7 +114,10 @@ var windowColumns = []string{"window_start", "window_end", "window_time"}
 
 // window is a window function's windows: TUMBLE's (slide = size), HOP's, or SESSION's
 // (gap > 0: a key's rows at most gap apart, a window ending gap after its last row).
-type window struct{ size, slide, gap time.Duration }
+type window struct {
+	size, slide, gap time.Duration
+	cumulate         bool // CUMULATE: windows from each multiple of size, ending every slide
+}
 
 func (w window) topology() topology.Windows {
 	if w.slide == w.size {
@@ -163,8 +166,13 @@ func windowOf(w *sqlparse.WindowTVF, t *Table) (window, error) {
 		return window{size: d[1], slide: d[0]}, nil
 	case "SESSION":
 		return window{gap: d[0]}, nil
+	case "CUMULATE":
+		if d[1]%d[0] != 0 {
+			return window{}, errorAt(w.At, "CUMULATE: the size %s must be a multiple of the step %s", d[1], d[0])
+		}
+		return window{size: d[1], slide: d[0], cumulate: true}, nil
 	}
-	return window{}, errorAt(w.At, "%s windows are not supported yet (TUMBLE, HOP and SESSION are)", w.Func)
+	return window{}, errorAt(w.At, "%s windows are not supported yet (TUMBLE, HOP, CUMULATE and SESSION are)", w.Func)
 }
 
 // aggregate plans a SELECT that groups — GROUP BY, aggregates, DISTINCT — over in (rows
@@ -333,6 +341,20 @@ func (p *planner) aggregate(in *rel, sel *sqlparse.Select, where *Expr, win *sql
 		pre = pre.MarkAsPartitioned()
 	} else {
 		opts = append(opts, topology.Named(strings.ToLower(p.name("GROUPED"))))
+	}
+	if w.cumulate {
+		keyed := pre
+		if !partitioned {
+			keyed = topology.Repartition(pre, serde.Serde[[]any](binRow{plan.keyKinds}), serde.Serde[[]any](binRow{plan.argKinds}), opts...)
+		}
+		st := strings.ToLower(p.name("CUMULATE-STORE"))
+		topology.NewKeyValueStore(p.top, st, serde.Bytes(), serde.Bytes())
+		step, size := w.slide.Milliseconds(), w.size.Milliseconds()
+		result.s = topology.Process(keyed, p.name("CUMULATE"), func() processor.Processor[[]any, []any, []any, Change] {
+			return &cumulateProc{plan: plan, post: finish, step: step, size: size, store: st,
+				keys: binRow{plan.keyKinds}, accs: binRow{plan.accKinds}}
+		}, topology.Stores(st))
+		return result, nil
 	}
 	grouped := topology.GroupByKey(pre, serde.Serde[[]any](binRow{plan.keyKinds}), serde.Serde[[]any](binRow{plan.argKinds}), opts...)
 	st := strings.ToLower(p.name("WINDOW-STORE"))

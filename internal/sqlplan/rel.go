@@ -658,8 +658,8 @@ func (p *planner) windowColumns(in *rel, w *sqlparse.WindowTVF) (*rel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if windows.gap > 0 {
-		return nil, errorAt(w.At, "SESSION without an aggregation is not supported: a row's session is known only once it closes; GROUP BY window_start, window_end")
+	if windows.gap > 0 || windows.cumulate {
+		return nil, errorAt(w.At, "%s without an aggregation is not supported yet: GROUP BY window_start, window_end", w.Func)
 	}
 	out := &rel{scope: &Scope{Columns: slices.Clone(in.scope.Columns)}, rowtime: -1}
 	alias := in.scope.Columns[0].Table

@@ -1,8 +1,10 @@
 package sqlplan
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eddy-streams/eddy/eddytest"
 	"github.com/eddy-streams/eddy/internal/sqlparse"
@@ -58,5 +60,53 @@ func TestRegularOuterJoinChanges(t *testing.T) {
 	}
 	if !res.Job.Updating {
 		t.Error("an outer join's result updates")
+	}
+}
+
+// CUMULATE's windows close as the watermark passes each one's last millisecond, each row
+// once, in a streaming run through the test driver; a row for closed windows is late.
+func TestCumulateClosesWithTheWatermark(t *testing.T) {
+	sts, err := sqlparse.Parse(`
+	  CREATE TABLE c (k STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kafka', 'topic' = 'c', 'format' = 'json');
+	  SELECT window_start, window_end, COUNT(*) FROM TABLE(CUMULATE(TABLE c, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '3' SECOND))
+	    GROUP BY window_start, window_end`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSession()
+	var res *Result
+	for _, st := range sts {
+		if res, err = s.Exec(st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	res.Job.OnResult(func(c Change) { got = append(got, c.String()) })
+	d := eddytest.New(t, res.Job.Topology)
+	in := eddytest.Input(d, "c", serde.Bytes(), serde.Bytes())
+	at := func(ms int) string {
+		return fmt.Sprintf(`{"k": "a", "ts": %q}`, clickBase.Add(time.Duration(ms)*time.Millisecond).Format(tsLayout))
+	}
+	w := func(from, to, n int) string {
+		return fmt.Sprintf("+I[%s, %s, %d]", clickBase.Add(time.Duration(from)*time.Second).Format(tsLayout), clickBase.Add(time.Duration(to)*time.Second).Format(tsLayout), n)
+	}
+	for _, step := range []struct {
+		ms   int
+		want []string
+	}{
+		{500, nil},
+		{1200, []string{w(0, 1, 1)}},
+		{1500, nil},
+		{3000, []string{w(0, 2, 3), w(0, 3, 3)}},
+		{700, nil}, // late: its windows have closed
+		{4500, []string{w(3, 4, 1)}},
+	} {
+		got = got[:0]
+		if err := in.Send(nil, []byte(at(step.ms))); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(got, "\n") != strings.Join(step.want, "\n") {
+			t.Errorf("after a row at %d ms:\n%s\nwant\n%s", step.ms, strings.Join(got, "\n"), strings.Join(step.want, "\n"))
+		}
 	}
 }
