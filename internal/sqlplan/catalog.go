@@ -102,7 +102,11 @@ var connectorOptions = map[string][]string{
 }
 
 // formats are the formats the SQL layer reads and writes so far (rowformat.go).
-var formats = []string{"json", "raw"}
+var formats = []string{"json", "raw", "csv", "avro", "avro-confluent"}
+
+// formatOptions are the formats' own options, as 'csv.field-delimiter' or, for the key's
+// or the value's format alone, 'key.csv.field-delimiter' and 'value.csv.field-delimiter'.
+var formatOptions = []string{"json.ignore-parse-errors", "csv.field-delimiter", "csv.ignore-parse-errors", "csv.null-literal", "avro-confluent.url"}
 
 // NewTable checks a CREATE TABLE and makes its table.
 func NewTable(ct *sqlparse.CreateTable) (*Table, error) {
@@ -214,7 +218,7 @@ func (t *Table) options(ct *sqlparse.CreateTable) error {
 	}
 	var unknown []string
 	for k := range t.Options {
-		if !slices.Contains(known, k) {
+		if !slices.Contains(known, k) && !slices.Contains(formatOptions, strings.TrimPrefix(strings.TrimPrefix(k, "key."), "value.")) {
 			unknown = append(unknown, "'"+k+"'")
 		}
 	}
@@ -227,7 +231,7 @@ func (t *Table) options(ct *sqlparse.CreateTable) error {
 	}
 	checkFormat := func(key string) error {
 		if f, ok := t.Options[key]; ok && !slices.Contains(formats, f) {
-			return fail("'%s' = '%s': the formats are %s (csv, avro and avro-confluent not yet)", key, f, strings.Join(formats, ", "))
+			return fail("'%s' = '%s': the formats are %s", key, f, strings.Join(formats, ", "))
 		}
 		return nil
 	}

@@ -68,7 +68,7 @@ func TestNewTableErrors(t *testing.T) {
 		{cols + ") WITH ('connector' = 'filesystem', 'topic' = 't')", "unknown or unsupported connector 'filesystem' (kafka, upsert-kafka or datagen)"},
 		{cols + ") WITH ('connector' = 'kafka', 'format' = 'json')", "table t: no 'topic'"},
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't')", "no 'format' (or 'value.format')"},
-		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'xml')", "'format' = 'xml': the formats are json, raw (csv, avro and avro-confluent not yet)"},
+		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'xml')", "'format' = 'xml': the formats are json, raw, csv, avro, avro-confluent"},
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', 'scan.startup.mode' = 'beginning')", "'scan.startup.mode' = 'beginning': earliest-offset, latest-offset, group-offsets or timestamp"},
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', 'scan.startup.mode' = 'latest-offset')", "'scan.startup.mode' = 'latest-offset' is not supported yet"},
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', 'sink.partitioner' = 'fixed')", "'sink.partitioner' = 'fixed' is not supported yet"},

@@ -244,16 +244,37 @@ func (t *Table) codecs(read []bool) (Codecs, error) {
 	var cs Codecs
 	var err error
 	if kf, ok := t.Options["key.format"]; ok && len(key) > 0 {
-		if cs.Key, err = t.codec(kf, key); err != nil {
+		if cs.Key, err = t.codec(kf, key, true); err != nil {
 			return cs, err
 		}
 	}
-	cs.Value, err = t.codec(t.valueFormat(), value)
+	cs.Value, err = t.codec(t.valueFormat(), value, false)
 	return cs, err
 }
 
-func (t *Table) codec(format string, cols []codecColumn) (RowCodec, error) {
+func (t *Table) codec(format string, cols []codecColumn, key bool) (RowCodec, error) {
+	prefix := "value."
+	if key {
+		prefix = "key."
+	}
+	option := func(name string) string { // 'key.csv.x' or 'value.csv.x', else 'csv.x'
+		if v, ok := t.Options[prefix+name]; ok {
+			return v
+		}
+		return t.Options[name]
+	}
 	switch format {
+	case "csv":
+		d := []rune(option("csv.field-delimiter"))
+		if len(d) == 0 {
+			d = []rune{','}
+		}
+		if len(d) != 1 {
+			return nil, fmt.Errorf("table %s: 'csv.field-delimiter' is one character", t.Name)
+		}
+		return &csvCodec{cols: cols, delimiter: d[0], ignoreErrors: option("csv.ignore-parse-errors") == "true", null: option("csv.null-literal")}, nil
+	case "avro", "avro-confluent":
+		return t.avroCodec(format, prefix, cols, key)
 	case "json":
 		return &jsonCodec{cols: cols, ignoreErrors: t.Options["json.ignore-parse-errors"] == "true"}, nil
 	case "raw":
@@ -262,5 +283,5 @@ func (t *Table) codec(format string, cols []codecColumn) (RowCodec, error) {
 		}
 		return &rawCodec{col: cols[0]}, nil
 	}
-	return nil, fmt.Errorf("table %s: the '%s' format is not supported yet by the SQL layer (json and raw are)", t.Name, format)
+	return nil, fmt.Errorf("table %s: the '%s' format is not supported by the SQL layer (json, raw, csv, avro and avro-confluent are)", t.Name, format)
 }

@@ -74,3 +74,82 @@ func TestRowFormats(t *testing.T) {
 		t.Errorf("json.ignore-parse-errors: %v, %v", r, err)
 	}
 }
+
+// A row through the csv and avro formats and back: every type, NULLs, quoting; the
+// errors that name the field; and the Avro schema Flink derives from a table.
+func TestCsvAndAvroFormats(t *testing.T) {
+	row := []any{"k,1", int32(7), int64(3_000_000_000), 2.5, true, time.Date(2026, 12, 3, 10, 42, 17, 100e6, time.UTC), []byte{0, 1, 2}, nil}
+	for _, format := range []string{"csv", "avro"} {
+		tb, err := newTable(`CREATE TABLE t (s STRING, n INT NOT NULL, big BIGINT, d DOUBLE, ok BOOLEAN, ts TIMESTAMP(3), b BYTES, none STRING)
+		  WITH ('connector' = 'kafka', 'topic' = 't', 'format' = '` + format + `')`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := tb.Codecs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, err := cs.Value.Encode(nil, row)
+		if err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		if format == "csv" && string(enc) != `"k,1",7,3000000000,2.5,TRUE,2026-12-03 10:42:17.100,AAEC,` {
+			t.Errorf("csv = %s", enc)
+		}
+		got := make([]any, len(row))
+		if err := cs.Value.Decode(enc, got); err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		for i := range row {
+			if format == "csv" && i == len(row)-1 {
+				if got[i] != "" { // a NULL STRING is written empty, and read as ''
+					t.Errorf("csv: a NULL STRING read back as %#v", got[i])
+				}
+				continue
+			}
+			if !equalValues(got[i], row[i]) {
+				t.Errorf("%s: column %s = %#v, want %#v", format, tb.Columns[i].Name, got[i], row[i])
+			}
+		}
+		bad := append([]any(nil), row...)
+		bad[1] = nil
+		if _, err := cs.Value.Encode(nil, bad); format == "avro" && (err == nil || !strings.Contains(err.Error(), "n is NOT NULL")) {
+			t.Errorf("avro: a NULL for NOT NULL n: %v", err)
+		}
+	}
+	schema, _, err := avroSchema([]codecColumn{{name: "id", typ: Type{Kind: BigInt, NotNull: true}}, {name: "at", typ: Type{Kind: Timestamp, Precision: 3}}})
+	if want := `{"type":"record","name":"record","namespace":"org.apache.flink.avro.generated","fields":[{"name":"id","type":"long"},` +
+		`{"name":"at","type":["null",{"type":"long","logicalType":"timestamp-millis"}],"default":null}]}`; err != nil || schema != want {
+		t.Errorf("avro schema = %s, %v", schema, err)
+	}
+	tb, _ := newTable(`CREATE TABLE t (s STRING, n INT) WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'csv', 'csv.field-delimiter' = ';')`)
+	cs, err := tb.Codecs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := make([]any, 2)
+	if err := cs.Value.Decode([]byte("a;x"), r); err == nil || !strings.Contains(err.Error(), "csv: field 2 (n INT)") {
+		t.Errorf("a bad csv field: %v", err)
+	}
+	if err := cs.Value.Decode([]byte("a;1;2"), r); err == nil || !strings.Contains(err.Error(), "3 fields, want 2 (s, n)") {
+		t.Errorf("a csv record of 3 fields: %v", err)
+	}
+	nl, _ := newTable(`CREATE TABLE t (s STRING, n INT) WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'csv', 'csv.null-literal' = 'N/A')`)
+	ncs, err := nl.Codecs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enc, _ := ncs.Value.Encode(nil, []any{nil, nil}); string(enc) != "N/A,N/A" {
+		t.Errorf("csv.null-literal: %s", enc)
+	}
+	if err := ncs.Value.Decode([]byte("N/A,3"), r); err != nil || r[0] != nil || r[1] != int32(3) {
+		t.Errorf("csv.null-literal read: %v %v", r, err)
+	}
+	if _, err := newTable(`CREATE TABLE t (s STRING) WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'avro-confluent')`); err != nil {
+		t.Fatal(err)
+	} else if tb, _ := newTable(`CREATE TABLE t (s STRING) WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'avro-confluent')`); tb != nil {
+		if _, err := tb.Codecs(); err == nil || !strings.Contains(err.Error(), "needs the registry's URL: 'value.avro-confluent.url'") {
+			t.Errorf("avro-confluent without a URL: %v", err)
+		}
+	}
+}
