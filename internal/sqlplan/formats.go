@@ -17,7 +17,7 @@ import (
 
 // csvCodec is the 'csv' format, Flink's: the columns' values in order, separated by
 // 'csv.field-delimiter' (a comma), quoted with " where they must be; an empty field is
-// NULL but for a STRING, where it is ” (NULL is written empty, or as 'csv.null-literal').
+// NULL but for a STRING, where it is the empty string (NULL is written empty, or as 'csv.null-literal').
 // BYTES are base64, timestamps as in json.
 type csvCodec struct {
 	cols         []codecColumn
