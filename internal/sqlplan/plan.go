@@ -279,11 +279,17 @@ type reader struct {
 	// lateMeta are the computed columns that read partition, offset or topic metadata,
 	// which only the processor knows: computed again there.
 	lateMeta bool
+	// recordTime: the rowtime is the records' timestamp (a 'timestamp' metadata column),
+	// which the source takes as it is; otherwise the extractor completes the row (merged).
+	recordTime, merged bool
+	read               []bool // the columns the job reads (nil: all)
+	// recordMeta: a column the job reads is the record's partition, offset or topic.
+	recordMeta bool
 }
 
 // reader is a reader of table t; read says which of its columns the job reads (nil: all).
 func (c *Catalog) reader(t *Table, read []bool) (*reader, error) {
-	r := &reader{t: t, rowtime: -1, idle: t.IdleTimeout}
+	r := &reader{t: t, rowtime: -1, idle: t.IdleTimeout, read: read}
 	if r.idle == 0 {
 		r.idle = c.idleTimeout
 	}
@@ -293,6 +299,8 @@ func (c *Catalog) reader(t *Table, read []bool) (*reader, error) {
 	}
 	if w := t.Watermark; w != nil {
 		r.rowtime = w.Column
+		r.recordTime = t.Columns[w.Column].MetadataKey == "timestamp"
+		r.merged = !r.recordTime
 		d, err := boundedDelay(w, t)
 		if err != nil {
 			return nil, err
@@ -300,6 +308,11 @@ func (c *Catalog) reader(t *Table, read []bool) (*reader, error) {
 		// Flink's watermark is the expression's value, max(rowtime) - d; eddy's is the
 		// highest time less the out-of-orderness less 1 ms: d - 1 ms gives Flink's.
 		r.delay = max(d-time.Millisecond, 0)
+	}
+	for i, c := range t.Columns {
+		if k := c.MetadataKey; (k == "partition" || k == "offset" || k == "topic") && (read == nil || read[i]) {
+			r.recordMeta = true
+		}
 	}
 	for _, c := range t.Columns {
 		if c.Kind != Computed {
@@ -371,8 +384,8 @@ func (r *reader) stream(top *topology.Topology, topic string) topology.Stream[[]
 	var opts []topology.Option
 	if r.rowtime >= 0 {
 		opts = append(opts, topology.Timestamps(func(key, value []any, recordTime time.Time) (time.Time, error) {
-			if value == nil {
-				return recordTime, nil // a tombstone: its time is the record's
+			if value == nil || r.recordTime {
+				return recordTime, nil // a tombstone's time, or a rowtime that is the record's
 			}
 			row := r.merge(key, value, recordTime)
 			if err := r.compute(row); err != nil {
@@ -398,7 +411,7 @@ func (r *reader) merge(key, value []any, recordTime time.Time) []any {
 		switch {
 		case c.Kind == Physical && i < len(key) && key[i] != nil: // a null key decodes to no row
 			value[i] = key[i]
-		case c.Kind == Metadata && c.MetadataKey == "timestamp":
+		case c.Kind == Metadata && c.MetadataKey == "timestamp" && (r.read == nil || r.read[i]):
 			value[i] = recordTime.UTC()
 		}
 	}
@@ -425,10 +438,10 @@ func (r *reader) prepare(rec processor.Record[[]any, []any], ctx interface {
 	Metadata() (processor.Metadata, bool)
 }, where *Expr) ([]any, bool, error) {
 	row := rec.Value
-	if r.rowtime < 0 {
+	if !r.merged {
 		row = r.merge(rec.Key, row, rec.Timestamp)
 	}
-	if md, ok := ctx.Metadata(); ok {
+	if md, ok := ctx.Metadata(); ok && r.recordMeta {
 		for i, c := range r.t.Columns {
 			switch c.MetadataKey {
 			case "partition":
@@ -440,7 +453,7 @@ func (r *reader) prepare(rec processor.Record[[]any, []any], ctx interface {
 			}
 		}
 	}
-	if r.rowtime < 0 || r.lateMeta {
+	if !r.merged || r.lateMeta {
 		if err := r.compute(row); err != nil {
 			return nil, false, err
 		}

@@ -135,7 +135,7 @@ func (p *planner) see(q sqlparse.Query) {
 		case *sqlparse.SubqueryFrom:
 			p.see(f.Query)
 		case *sqlparse.WindowTVF:
-			p.names[f.TimeCol] = true
+			// The time column is not read: windows go by the records' event time.
 			for _, c := range f.PartitionBy {
 				p.names[c] = true
 			}
@@ -189,8 +189,8 @@ func (p *planner) columnsRead(t *Table) []bool {
 			need(i)
 		}
 	}
-	if w := t.Watermark; w != nil {
-		need(w.Column)
+	if w := t.Watermark; w != nil && t.Columns[w.Column].MetadataKey != "timestamp" {
+		need(w.Column) // the extractor computes the rowtime from the row
 		for _, r := range w.Expr.Refs {
 			need(r)
 		}
