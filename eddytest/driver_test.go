@@ -277,3 +277,47 @@ func TestRestartFromASnapshot(t *testing.T) {
 		t.Fatalf("x counted %d after the restart, want 3 (%v)", x, got)
 	}
 }
+
+// A sink's placement options: by task (task p writes partition p mod n, whatever the
+// key) and round-robin (one key's records over every partition in turn).
+func TestSinkSpreads(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opt  topology.Option
+		want func(from int32, i int) int32
+	}{
+		{"by task", topology.PartitionByTask(), func(from int32, _ int) int32 { return from % 2 }},
+		{"round-robin", topology.SpreadRoundRobin(), nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			top := topology.New()
+			topology.To(topology.From(top, "in", serde.String(), serde.String()), "out", serde.String(), serde.String(), c.opt)
+			d := eddytest.New(t, top, eddytest.Partitions("in", 3), eddytest.Partitions("out", 2))
+			in := eddytest.Input(d, "in", serde.String(), serde.String())
+			for i := range 6 {
+				if err := in.Send("same-key", fmt.Sprint(i), eddytest.ToPartition(int32(i%3))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			seen := map[int32]int{}
+			for _, r := range eddytest.Output(d, "out", serde.String(), serde.String()).ReadAll() {
+				var i int
+				fmt.Sscan(r.Value, &i)
+				seen[r.Partition]++
+				if c.want != nil && r.Partition != c.want(int32(i%3), i) {
+					t.Errorf("record %d from partition %d went to %d", i, i%3, r.Partition)
+				}
+			}
+			if c.want == nil && (seen[0] != 3 || seen[1] != 3) {
+				t.Errorf("round-robin: one key's records per partition %v, want 3 and 3", seen)
+			}
+		})
+	}
+	top := topology.New()
+	s := topology.From(top, "in", serde.String(), serde.String())
+	topology.To(s, "out", serde.String(), serde.String(), topology.PartitionByTask())
+	topology.To(s, "out", serde.String(), serde.String())
+	if _, err := eddytest.Start(t, top); err == nil || !strings.Contains(err.Error(), "place records differently") {
+		t.Errorf("two sinks of one topic placing records differently: %v", err)
+	}
+}

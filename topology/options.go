@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/eddy-streams/eddy/internal/graph"
 )
 
 // Option configures one operator. Each operator takes only the options that mean
@@ -45,12 +47,13 @@ const (
 	optVersioned
 	optGrace
 	optOnDisk
-	optLast = optOnDisk
+	optSpread
+	optLast = optSpread
 )
 
 // optNames are the options' names, by bit: optNames[i] is the option of kind 1<<i.
 var optNames = [...]string{"Named", "Partitions", "Timestamps", "OutOfOrderness", "IdleTimeout", "EmitUpdates", "LateRecordsTo", "Stores",
-	"Versioned", "Grace", "OnDisk"}
+	"Versioned", "Grace", "OnDisk", "SpreadRoundRobin/PartitionByTask"}
 
 // String lists the kinds in k by their option's name: "Named, Partitions".
 func (k optKind) String() string {
@@ -89,6 +92,9 @@ type opConfig struct {
 
 	// Stream-stream joins: the side stores in the database, not in memory.
 	onDisk bool
+
+	// A sink's partitioning.
+	spread graph.Spread
 }
 
 // operator is an operator function that takes options. spec is the one list of which
@@ -193,7 +199,7 @@ var specs = [...]struct {
 	opTryFlatMap:        {"TryFlatMap", optNamed},
 	opTryFlatMapValues:  {"TryFlatMapValues", optNamed},
 	opProcess:           {"Process", optStores},
-	opTo:                {"To", optNamed},
+	opTo:                {"To", optNamed | optSpread},
 	opToTopic:           {"ToTopic", optNamed},
 	opRepartition:       {"Repartition", topicOpts},
 	opRebalance:         {"Rebalance", topicOpts},
@@ -401,6 +407,20 @@ func Versioned(historyRetention time.Duration) Option {
 // record that outlives a commit, and a restart restores from the local checkpoint.
 func OnDisk() Option {
 	return option{kind: optOnDisk, set: func(c *opConfig) { c.onDisk = true }}
+}
+
+// SpreadRoundRobin makes To write its records to the topic's partitions in turn, whatever
+// their keys, as Flink's 'round-robin' sink partitioner (records without a key are spread
+// anyway; this spreads keyed ones too, so one key's records land on several partitions).
+func SpreadRoundRobin() Option {
+	return option{kind: optSpread, set: func(c *opConfig) { c.spread = graph.RoundRobin }}
+}
+
+// PartitionByTask makes To write task p's records to partition p modulo the topic's
+// partition count, whatever their keys, as Flink's 'fixed' sink partitioner (each
+// parallel instance writes one partition): the output keeps the input's partitioning.
+func PartitionByTask() Option {
+	return option{kind: optSpread, set: func(c *opConfig) { c.spread = graph.ByTask }}
 }
 
 // Grace makes a stream-table join (JoinTable, LeftJoinTable) with a versioned table

@@ -19,11 +19,15 @@ import (
 // the operator's choice. Otherwise Run fails at start, before processing anything, with
 // "eddy: output topic(s) missing: <topics> (create them first; …)", naming every missing
 // output topic at once.
+//
+// Options: Named, and SpreadRoundRobin or PartitionByTask to place records otherwise than
+// by key (all of a topic's sinks must place them alike).
 func To[K, V any](s Stream[K, V], topic string, ks serde.Serde[K], vs serde.Serde[V], opts ...Option) {
 	if topic == "" {
 		s.t.g.Errorf("To: empty topic name")
 	}
-	n := &graph.Node{Name: s.t.nodeName(opTo, "KSTREAM-SINK", opts), Kind: graph.Sink, Topics: []string{topic}}
+	c := s.t.configure(opTo, opts)
+	n := &graph.Node{Name: s.t.nameFor(c, "KSTREAM-SINK"), Kind: graph.Sink, Topics: []string{topic}, Spread: c.spread}
 	sink(s, n, ks, vs, func(processor.Record[K, V]) string { return topic })
 }
 
@@ -84,6 +88,9 @@ func sink[K, V any](s Stream[K, V], n *graph.Node, ks serde.Serde[K], vs serde.S
 			}
 			rec := buf.record()
 			rec.Topic, rec.Key, rec.Value, rec.Timestamp = topic, key, value, r.Timestamp
+			if n.Spread == graph.ByTask {
+				rec.Partition = env.TaskID().Partition // the partitioner takes it modulo the count
+			}
 			if len(r.Headers) > 0 {
 				rec.Headers = make([]kgo.RecordHeader, len(r.Headers))
 				for i, h := range r.Headers {

@@ -54,6 +54,8 @@ type Node struct {
 	// TableSource marks a source read as a table: its partitions never hold the watermark
 	// back (a table's updates are state, not a timeline).
 	TableSource bool
+	// Spread is how a sink places its records on its topic's partitions.
+	Spread Spread
 
 	// Build compiles a source for one task. Only sources have it; the rest are compiled
 	// by their parents in the typed layer.
@@ -65,6 +67,17 @@ type Node struct {
 	// such nodes are in no sub-topology.
 	global *Global
 }
+
+// Spread is how a sink places records: by key (the default, as Kafka's partitioner),
+// round-robin whatever the key, or by task (task p writes partition p mod the count).
+type Spread uint8
+
+// The spreads.
+const (
+	ByKey Spread = iota
+	RoundRobin
+	ByTask
+)
 
 // Repartition is an internal topic written by one sub-topology and read by another.
 type Repartition struct {

@@ -166,7 +166,7 @@ func NewDriver(cfg *Config, g *graph.Graph, opts DriverOptions) (*Driver, error)
 		group:        map[topicPartition]committedOffset{},
 		fetch:        map[topicPartition]int64{},
 		paused:       map[topicPartition]bool{},
-		part:         newPartitioner(plan.roundRobin, plan.changelogs, plan.upstreams),
+		part:         newPartitioner(plan.roundRobin, plan.byTask, plan.changelogs, plan.upstreams),
 		tps:          map[string]kgo.TopicPartitioner{},
 		roundRobin:   map[string]int{},
 		skippedCoord: map[recordCoord]bool{},

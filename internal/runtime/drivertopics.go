@@ -23,7 +23,7 @@ func (d *Driver) append(rec *kgo.Record, partition int32, pending bool) error {
 	}
 	n := len(mt.parts)
 	if partition < 0 {
-		if rec.Key == nil && !isMarker(rec) && d.w.plan.changelogs[rec.Topic] == nil {
+		if rec.Key == nil && !isMarker(rec) && d.w.plan.changelogs[rec.Topic] == nil && !d.w.plan.byTask[rec.Topic] {
 			partition = int32(d.roundRobin[rec.Topic] % n)
 			d.roundRobin[rec.Topic]++
 		} else {

@@ -8,9 +8,10 @@ import "github.com/twmb/franz-go/pkg/kgo"
 // Records without a key are spread stickily, as Kafka's producer does.
 //
 // Changelog topics are written partition by partition: task p writes partition p, whatever
-// the key hashes to.
+// the key hashes to; so are the output topics of PartitionByTask sinks, modulo their count.
 type partitioner struct {
 	roundRobin map[string]bool
+	byTask     map[string]bool
 	manual     map[string]*changelogTopic
 	internal   map[string]int
 	keyed      kgo.Partitioner
@@ -18,9 +19,10 @@ type partitioner struct {
 	byRecord   kgo.Partitioner
 }
 
-func newPartitioner(roundRobin map[string]bool, manual map[string]*changelogTopic, internal map[string]int) kgo.Partitioner {
+func newPartitioner(roundRobin, byTask map[string]bool, manual map[string]*changelogTopic, internal map[string]int) kgo.Partitioner {
 	return &partitioner{
 		roundRobin: roundRobin,
+		byTask:     byTask,
 		manual:     manual,
 		internal:   internal,
 		keyed:      kgo.StickyKeyPartitioner(nil), // nil hasher = Kafka's murmur2
@@ -32,6 +34,9 @@ func newPartitioner(roundRobin map[string]bool, manual map[string]*changelogTopi
 func (p *partitioner) ForTopic(topic string) kgo.TopicPartitioner {
 	if p.manual[topic] != nil {
 		return p.byRecord.ForTopic(topic)
+	}
+	if p.byTask[topic] {
+		return taskPartitioner{}
 	}
 	inner := p.keyed.ForTopic(topic)
 	if p.roundRobin[topic] {
@@ -74,3 +79,10 @@ func (m markerPartitioner) Partition(r *kgo.Record, n int) int {
 	}
 	return m.inner.Partition(r, n)
 }
+
+// taskPartitioner places a record on the partition the sink set (its task's) modulo the
+// topic's partition count.
+type taskPartitioner struct{}
+
+func (taskPartitioner) RequiresConsistency(*kgo.Record) bool { return true }
+func (taskPartitioner) Partition(r *kgo.Record, n int) int   { return int(r.Partition) % n }

@@ -29,8 +29,10 @@ type topicPlan struct {
 	// subOf maps a source topic (full name) to its sub-topology; rank is its place among
 	// the sub-topology's topics, in the order the topology declares its sources.
 	subOf, rank map[string]int
-	// roundRobin holds the internal topics written round-robin (Rebalance).
-	roundRobin map[string]bool
+	// roundRobin holds the topics written round-robin (Rebalance's internal ones, and
+	// output topics of sinks with SpreadRoundRobin); byTask the output topics task p
+	// writes partition p mod n of (PartitionByTask).
+	roundRobin, byTask map[string]bool
 	// topics are all source topics, the consumer's subscription.
 	topics []string
 	// changelogs describes every store's changelog topic, by full name.
@@ -136,6 +138,7 @@ func newTopicPlan() *topicPlan {
 		subOf:      map[string]int{},
 		rank:       map[string]int{},
 		roundRobin: map[string]bool{},
+		byTask:     map[string]bool{},
 		changelogs: map[string]*changelogTopic{},
 		stateful:   map[int]bool{},
 		timing:     map[string]sourceTiming{},
@@ -143,6 +146,31 @@ func newTopicPlan() *topicPlan {
 		writes:     map[int][]string{},
 		writerOf:   map[string]int{},
 	}
+}
+
+// sinkSpreads notes the output topics written round-robin or by task; a topic's sinks must
+// agree on how.
+func (p *topicPlan) sinkSpreads(subs []*graph.Subtopology) error {
+	spread := map[string]graph.Spread{}
+	for _, s := range subs {
+		for _, n := range s.Nodes {
+			if n.Kind != graph.Sink || n.Internal != nil || len(n.Topics) != 1 {
+				continue
+			}
+			topic := n.Topics[0]
+			if was, ok := spread[topic]; ok && was != n.Spread {
+				return fmt.Errorf("eddy: topic %s is written by sinks that place records differently (by key, round-robin, by task): give its sinks the same option", topic)
+			}
+			spread[topic] = n.Spread
+			switch n.Spread {
+			case graph.RoundRobin:
+				p.roundRobin[topic] = true
+			case graph.ByTask:
+				p.byTask[topic] = true
+			}
+		}
+	}
+	return nil
 }
 
 // externalTopics are the topics the application reads and the ones it writes through
@@ -177,6 +205,9 @@ func (p *topicPlan) layout(g *graph.Graph, appID string) error {
 		return err
 	}
 	if err := p.sizeInternal(g, appID); err != nil {
+		return err
+	}
+	if err := p.sinkSpreads(subs); err != nil {
 		return err
 	}
 	for _, s := range subs {

@@ -228,7 +228,7 @@ func (w *worker) connect() error {
 		kgo.OnPartitionsAssigned(onAssigned),
 		kgo.OnPartitionsRevoked(onRevoked),
 		kgo.OnPartitionsLost(onLost),
-		kgo.RecordPartitioner(newPartitioner(plan.roundRobin, plan.changelogs, plan.upstreams)),
+		kgo.RecordPartitioner(newPartitioner(plan.roundRobin, plan.byTask, plan.changelogs, plan.upstreams)),
 		// No record delivery timeout: franz-go measures it from the record's timestamp,
 		// and output records carry event times, which may be hours or years old (a
 		// replay); they would time out before the first try. Commits bound the wait.

@@ -276,10 +276,9 @@ func (t *Table) options(ct *sqlparse.CreateTable) error {
 			return fail("'scan.startup.mode' = '%s': earliest-offset, latest-offset, group-offsets or timestamp", m)
 		}
 	}
-	if p, ok := t.Options["sink.partitioner"]; ok && p != "default" {
-		if p == "fixed" || p == "round-robin" {
-			return fail("'sink.partitioner' = '%s' is not supported yet (default is: by the key's hash)", p)
-		}
+	switch p := t.Options["sink.partitioner"]; p {
+	case "", "default", "fixed", "round-robin":
+	default:
 		return fail("'sink.partitioner' = '%s': default, fixed or round-robin", p)
 	}
 	if v, ok := t.Options["scan.partitioned-by-key"]; ok && v != "true" && v != "false" {

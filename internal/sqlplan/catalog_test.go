@@ -71,7 +71,7 @@ func TestNewTableErrors(t *testing.T) {
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'xml')", "'format' = 'xml': the formats are json, raw, csv, avro, avro-confluent"},
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', 'scan.startup.mode' = 'beginning')", "'scan.startup.mode' = 'beginning': earliest-offset, latest-offset, group-offsets or timestamp"},
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', 'scan.startup.mode' = 'latest-offset')", "'scan.startup.mode' = 'latest-offset' is not supported yet"},
-		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', 'sink.partitioner' = 'fixed')", "'sink.partitioner' = 'fixed' is not supported yet"},
+		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', 'sink.partitioner' = 'random')", "'sink.partitioner' = 'random': default, fixed or round-robin"},
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', 'properties.client.id' = 'x')", "unsupported options for 'kafka': 'properties.client.id'"},
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json', 'colour' = 'red')", "unsupported options for 'kafka': 'colour'"},
 		{cols + ") WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'raw')", "the 'raw' format holds one STRING or BYTES column, not v BIGINT"},

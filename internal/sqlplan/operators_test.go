@@ -1,6 +1,7 @@
 package sqlplan
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -108,5 +109,79 @@ func TestCumulateClosesWithTheWatermark(t *testing.T) {
 		if strings.Join(got, "\n") != strings.Join(step.want, "\n") {
 			t.Errorf("after a row at %d ms:\n%s\nwant\n%s", step.ms, strings.Join(got, "\n"), strings.Join(step.want, "\n"))
 		}
+	}
+}
+
+// 'sink.partitioner': 'fixed' keeps each task's rows on one partition (task p's on p mod
+// n), 'round-robin' spreads one key's rows over every partition, 'default' places by key.
+func TestSinkPartitioners(t *testing.T) {
+	for _, c := range []struct {
+		partitioner string
+		check       func(t *testing.T, from map[string]int32, to map[string]int32)
+	}{
+		{"fixed", func(t *testing.T, from, to map[string]int32) {
+			for k, p := range from {
+				if to[k] != p%2 {
+					t.Errorf("fixed: row %s from partition %d went to %d", k, p, to[k])
+				}
+			}
+		}},
+		{"round-robin", func(t *testing.T, _, to map[string]int32) {
+			n := map[int32]int{}
+			for _, p := range to {
+				n[p]++
+			}
+			if n[0] != 3 || n[1] != 3 {
+				t.Errorf("round-robin: rows per partition %v, want 3 and 3", n)
+			}
+		}},
+		{"default", func(t *testing.T, _, to map[string]int32) {
+			first := int32(-1)
+			for _, p := range to {
+				if first >= 0 && p != first {
+					t.Errorf("default: one key's rows on partitions %v", to)
+				}
+				first = p
+			}
+		}},
+	} {
+		t.Run(c.partitioner, func(t *testing.T) {
+			sts, err := sqlparse.Parse(`
+			  CREATE TABLE a (k STRING, n INT) WITH ('connector' = 'kafka', 'topic' = 'a', 'format' = 'json');
+			  CREATE TABLE b (k STRING, n INT) WITH ('connector' = 'kafka', 'topic' = 'b', 'key.format' = 'raw', 'key.fields' = 'k',
+			    'value.format' = 'json', 'sink.partitioner' = '` + c.partitioner + `');
+			  INSERT INTO b SELECT k, n FROM a`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := NewSession()
+			var res *Result
+			for _, st := range sts {
+				if res, err = s.Exec(st); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d := eddytest.New(t, res.Job.Topology, eddytest.Partitions("a", 3), eddytest.Partitions("b", 2))
+			in := eddytest.Input(d, "a", serde.Bytes(), serde.Bytes())
+			from := map[string]int32{}
+			for i := range 6 {
+				from[fmt.Sprint(i)] = int32(i % 3)
+				if err := in.Send(nil, fmt.Appendf(nil, `{"k": "same", "n": %d}`, i), eddytest.ToPartition(int32(i%3))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			to := map[string]int32{}
+			for _, r := range eddytest.Output(d, "b", serde.Bytes(), serde.Bytes()).ReadAll() {
+				var row struct{ N int }
+				if err := json.Unmarshal(r.Value, &row); err != nil {
+					t.Fatal(err)
+				}
+				to[fmt.Sprint(row.N)] = r.Partition
+			}
+			if len(to) != 6 {
+				t.Fatalf("%d rows out, want 6", len(to))
+			}
+			c.check(t, from, to)
+		})
 	}
 }

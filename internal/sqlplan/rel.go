@@ -722,7 +722,14 @@ func (p *planner) insert(ins *sqlparse.Insert) error {
 	s := topology.Process(out.s, "SQL-SINK-"+strings.ToUpper(sink.Name), func() processor.Processor[[]any, Change, []byte, []byte] {
 		return &sinkProc{write: write}
 	})
-	topology.To(s, sink.Options["topic"], serde.Bytes(), serde.Bytes())
+	var opts []topology.Option
+	switch sink.Options["sink.partitioner"] {
+	case "fixed": // each task writes one partition, Flink's each parallel instance
+		opts = append(opts, topology.PartitionByTask())
+	case "round-robin":
+		opts = append(opts, topology.SpreadRoundRobin())
+	}
+	topology.To(s, sink.Options["topic"], serde.Bytes(), serde.Bytes(), opts...)
 	p.job.Sinks = append(p.job.Sinks, sink.Options["topic"])
 	return nil
 }
