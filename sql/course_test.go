@@ -41,6 +41,7 @@ func course(t *testing.T, brokers []string) {
 	t.Run("tumbling windows emit one final row each", func(t *testing.T) { tumbling(t, brokers) })
 	t.Run("idle partitions hold windows back until the idle timeout", func(t *testing.T) { idle(t, brokers) })
 	t.Run("datagen feeds a windowed count", func(t *testing.T) { datagen(t, brokers) })
+	t.Run("startup modes", func(t *testing.T) { startupModes(t, brokers) })
 }
 
 var base = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
@@ -409,5 +410,72 @@ func TestUpsertSinkWritesTombstones(t *testing.T) {
 	want := []string{`{"level":1} {"level":1,"n":1}`, `{"level":2} {"level":2,"n":1}`, `{"level":2} null`}
 	if !slices.Equal(got, want) {
 		t.Errorf("per_level:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// 'scan.startup.mode': latest-offset starts a new query at the topic's end, timestamp at
+// the first record at or after the time; earliest-offset (the default) at the start.
+func startupModes(t *testing.T, brokers []string) {
+	topic := fmt.Sprintf("starts-%d", time.Now().UnixNano())
+	client, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx := context.Background()
+	if _, err := kadm.NewClient(client).CreateTopic(ctx, 2, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	put := func(n int) {
+		rec := &kgo.Record{Value: fmt.Appendf(nil, `{"n": %d}`, n), Timestamp: base.Add(time.Duration(n) * time.Second)}
+		if err := client.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n := range 3 {
+		put(n)
+	}
+	ddl := func(mode string) string {
+		return fmt.Sprintf(`CREATE TABLE t (n INT) WITH ('connector' = 'kafka', 'topic' = '%s', 'format' = 'json',
+		  'properties.bootstrap.servers' = '%s'%s); `, topic, strings.Join(brokers, ","), mode)
+	}
+	latest := plan(t, ddl(", 'scan.startup.mode' = 'latest-offset'")+"SELECT n FROM t")
+	r, _ := start(t, latest)
+	admin := kadm.NewClient(client)
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) { // the start is committed before the job reads
+		offs, err := admin.FetchOffsets(ctx, latest.ApplicationID())
+		var sum int64
+		offs.Each(func(o kadm.OffsetResponse) { sum += o.At })
+		if err == nil && sum == 3 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	put(3)
+	put(4)
+	got := r.waitFor(t, "the rows after the start", func(got []string) bool { return len(got) == 2 })
+	slices.Sort(got)
+	if want := []string{"+I[3]", "+I[4]"}; !slices.Equal(got, want) {
+		t.Errorf("latest-offset: %v, want %v", got, want)
+	}
+	for _, c := range []struct {
+		mode string
+		want []string
+	}{
+		{fmt.Sprintf(", 'scan.startup.mode' = 'timestamp', 'scan.startup.timestamp-millis' = '%d'", base.Add(2*time.Second).UnixMilli()), []string{"+I[2]", "+I[3]", "+I[4]"}},
+		{"", []string{"+I[0]", "+I[1]", "+I[2]", "+I[3]", "+I[4]"}},
+	} {
+		job := plan(t, ddl(c.mode)+"SET 'execution.runtime-mode' = 'batch'; SELECT n FROM t")
+		rows := &rows{}
+		job.OnResult(rows.add)
+		if err := job.Run(ctx, eddy.StateDir(t.TempDir())); err != nil {
+			t.Fatal(err)
+		}
+		got := rows.snapshot()
+		slices.Sort(got)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("startup %q: %v, want %v", c.mode, got, c.want)
+		}
 	}
 }

@@ -247,7 +247,7 @@ func (j *Job) Run(ctx context.Context, opts ...eddy.Opt) error {
 	}
 	defer client.Close()
 	adm := kadm.NewClient(client)
-	if err := j.createTopics(ctx, adm); err != nil {
+	if err := j.prepare(ctx, adm); err != nil {
 		return err
 	}
 	defer j.deleteGenerated(adm)
@@ -287,6 +287,81 @@ func (j *Job) Run(ctx context.Context, opts ...eddy.Opt) error {
 		return nil
 	}
 	return err
+}
+
+// Prepare readies the brokers for the job without running it, for a service that runs its
+// topology with eddy.New: it creates the job's missing topics, and for a new group (no
+// offsets committed on a topic) commits where the tables' 'scan.startup.mode'
+// latest-offset or timestamp say it starts. Run does it itself; eddy.New alone starts a
+// new group at the earliest offsets. opts are as Run's (the brokers, TLS, SASL).
+func (j *Job) Prepare(ctx context.Context, opts ...eddy.Opt) error {
+	all := append(j.Options(), opts...)
+	anys := make([]any, len(all))
+	for i, o := range all {
+		anys[i] = o
+	}
+	client, err := bridge.Client(anys)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	return j.prepare(ctx, kadm.NewClient(client))
+}
+
+func (j *Job) prepare(ctx context.Context, adm *kadm.Client) error {
+	if err := j.createTopics(ctx, adm); err != nil {
+		return err
+	}
+	return j.commitStarts(ctx, adm)
+}
+
+// commitStarts commits, for a topic of Starts the group has no offsets on, the offsets
+// its start names: a new group starts there, a group that has offsets goes on.
+func (j *Job) commitStarts(ctx context.Context, adm *kadm.Client) error {
+	if len(j.j.Starts) == 0 {
+		return nil
+	}
+	committed, err := adm.FetchOffsets(ctx, j.id)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		err = nil // a new group: no offsets (some brokers answer so, Kafka with none)
+	}
+	if err != nil {
+		return fmt.Errorf("sql: the committed offsets of group %s: %w", j.id, err)
+	}
+	var starts kadm.Offsets
+	for _, s := range j.j.Starts {
+		has := false
+		committed.Each(func(o kadm.OffsetResponse) { has = has || o.Topic == s.Topic && o.At >= 0 })
+		if has {
+			continue
+		}
+		var listed kadm.ListedOffsets
+		if s.Latest {
+			listed, err = adm.ListEndOffsets(ctx, s.Topic)
+		} else {
+			listed, err = adm.ListOffsetsAfterMilli(ctx, s.Millis, s.Topic)
+		}
+		if err == nil {
+			err = listed.Error()
+		}
+		if err != nil {
+			return fmt.Errorf("sql: where table topic %s starts ('scan.startup.mode'): %w", s.Topic, err)
+		}
+		listed.Each(func(o kadm.ListedOffset) {
+			starts.Add(kadm.Offset{Topic: o.Topic, Partition: o.Partition, At: o.Offset, LeaderEpoch: -1})
+		})
+	}
+	if len(starts) == 0 {
+		return nil
+	}
+	resp, err := adm.CommitOffsets(ctx, j.id, starts)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("sql: committing where group %s starts ('scan.startup.mode'): %w", j.id, err)
+	}
+	return nil
 }
 
 // createTopics creates the job's missing topics: its tables' with the broker's default

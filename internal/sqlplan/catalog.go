@@ -96,7 +96,7 @@ var metadataKeys = map[string]struct {
 var connectorOptions = map[string][]string{
 	"kafka": {"connector", "topic", "format", "key.format", "value.format", "key.fields", "value.fields-include",
 		"scan.startup.mode", "scan.watermark.idle-timeout", "sink.partitioner", "json.ignore-parse-errors",
-		"properties.bootstrap.servers", "properties.group.id", "scan.partitioned-by-key"},
+		"properties.bootstrap.servers", "properties.group.id", "scan.partitioned-by-key", "scan.startup.timestamp-millis"},
 	"upsert-kafka": {"connector", "topic", "key.format", "value.format", "value.fields-include", "scan.watermark.idle-timeout",
 		"json.ignore-parse-errors", "properties.bootstrap.servers", "properties.group.id", "scan.partitioned-by-key"},
 }
@@ -267,14 +267,20 @@ func (t *Table) options(ct *sqlparse.CreateTable) error {
 			}
 		}
 	}
-	if m, ok := t.Options["scan.startup.mode"]; ok {
-		switch m {
-		case "earliest-offset", "group-offsets":
-		case "latest-offset", "timestamp", "specific-offsets":
-			return fail("'scan.startup.mode' = '%s' is not supported yet (earliest-offset and group-offsets are)", m)
-		default:
-			return fail("'scan.startup.mode' = '%s': earliest-offset, latest-offset, group-offsets or timestamp", m)
+	_, hasMillis := t.Options["scan.startup.timestamp-millis"]
+	switch m := t.Options["scan.startup.mode"]; m {
+	case "", "earliest-offset", "group-offsets", "latest-offset":
+		if hasMillis {
+			return fail("'scan.startup.timestamp-millis' is for 'scan.startup.mode' = 'timestamp'")
 		}
+	case "timestamp":
+		if ms, err := strconv.ParseInt(t.Options["scan.startup.timestamp-millis"], 10, 64); err != nil || ms < 0 {
+			return fail("'scan.startup.mode' = 'timestamp' needs 'scan.startup.timestamp-millis', milliseconds since 1970 (given: '%s')", t.Options["scan.startup.timestamp-millis"])
+		}
+	case "specific-offsets":
+		return fail("'scan.startup.mode' = 'specific-offsets' is not supported (earliest-offset, latest-offset, group-offsets and timestamp are)")
+	default:
+		return fail("'scan.startup.mode' = '%s': earliest-offset, latest-offset, group-offsets or timestamp", m)
 	}
 	switch p := t.Options["sink.partitioner"]; p {
 	case "", "default", "fixed", "round-robin":

@@ -106,12 +106,24 @@ type Job struct {
 	Types    []Type
 	Updating bool
 
+	// Starts are where a new group starts on the topics of tables with 'scan.startup.mode'
+	// latest-offset or timestamp (the others start at the earliest offsets); a group that
+	// has committed offsets goes on from them, as a Flink job restored from its state.
+	Starts []Start
 	// Generators fill the job's datagen tables' topics: the runner creates each topic
 	// (one partition) and runs its generator while the job runs.
 	Generators []*Generator
 
 	sources []*Table
 	results *func(Change)
+}
+
+// Start is where a new group starts reading a topic: at its end, or at the first record
+// at or after Millis.
+type Start struct {
+	Topic  string
+	Latest bool
+	Millis int64
 }
 
 // OnResult sets the function a query's result changes go to, before the job runs. The

@@ -379,6 +379,13 @@ func (p *planner) scan(t *Table) (*rel, error) {
 	p.scans[t.Name] = r
 	p.job.sources = append(p.job.sources, t)
 	p.job.Sources = append(p.job.Sources, topic)
+	switch t.Options["scan.startup.mode"] {
+	case "latest-offset":
+		p.job.Starts = append(p.job.Starts, Start{Topic: topic, Latest: true})
+	case "timestamp":
+		ms, _ := strconv.ParseInt(t.Options["scan.startup.timestamp-millis"], 10, 64)
+		p.job.Starts = append(p.job.Starts, Start{Topic: topic, Millis: ms})
+	}
 	return r, nil
 }
 
