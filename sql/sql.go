@@ -236,12 +236,7 @@ func (j *Job) OnResult(f func(Row)) {
 // datagen tables' generators fill those — in batch mode, fully before the job starts.
 // When it returns, it deletes the datagen topics.
 func (j *Job) Run(ctx context.Context, opts ...eddy.Opt) error {
-	all := append(j.Options(), opts...)
-	anys := make([]any, len(all))
-	for i, o := range all {
-		anys[i] = o
-	}
-	client, err := bridge.Client(anys)
+	all, client, err := j.client(opts)
 	if err != nil {
 		return err
 	}
@@ -295,17 +290,23 @@ func (j *Job) Run(ctx context.Context, opts ...eddy.Opt) error {
 // latest-offset or timestamp say it starts. Run does it itself; eddy.New alone starts a
 // new group at the earliest offsets. opts are as Run's (the brokers, TLS, SASL).
 func (j *Job) Prepare(ctx context.Context, opts ...eddy.Opt) error {
+	_, client, err := j.client(opts)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	return j.prepare(ctx, kadm.NewClient(client))
+}
+
+// client is a Kafka client for the job's options followed by opts, which it returns.
+func (j *Job) client(opts []eddy.Opt) ([]eddy.Opt, *kgo.Client, error) {
 	all := append(j.Options(), opts...)
 	anys := make([]any, len(all))
 	for i, o := range all {
 		anys[i] = o
 	}
 	client, err := bridge.Client(anys)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	return j.prepare(ctx, kadm.NewClient(client))
+	return all, client, err
 }
 
 func (j *Job) prepare(ctx context.Context, adm *kadm.Client) error {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/embedded"
-	"github.com/eddy-streams/eddy/internal/sqlparse"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files with what the queries give")
@@ -153,17 +152,7 @@ func parseGolden(t *testing.T, text string) []goldenCase {
 // the changes.
 func runGolden(t *testing.T, ctx context.Context, cl *embedded.Cluster, n int, sql string) []string {
 	t.Helper()
-	sts, err := sqlparse.Parse(goldenDDL + sql)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := NewSession()
-	var res *Result
-	for _, st := range sts {
-		if res, err = s.Exec(st); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	res := execAll(t, goldenDDL+sql)
 	if res.Job == nil || res.Job.Columns == nil {
 		t.Fatalf("%s: the last statement is not a query", sql)
 	}
@@ -200,17 +189,7 @@ func TestTopologies(t *testing.T) {
 	var out strings.Builder
 	out.WriteString(strings.SplitN(string(data), "\n===", 2)[0])
 	for _, c := range parseGolden(t, string(data)) {
-		sts, err := sqlparse.Parse(goldenDDL + "EXPLAIN " + c.sql)
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		s := NewSession()
-		var res *Result
-		for _, st := range sts {
-			if res, err = s.Exec(st); err != nil {
-				t.Fatalf("%s: %v", c.name, err)
-			}
-		}
+		res := execAll(t, goldenDDL+"EXPLAIN "+c.sql)
 		got := strings.TrimRight(res.Message, "\n")
 		fmt.Fprintf(&out, "\n=== %s\n%s\n----\n%s\n", c.name, c.sql, got)
 		if !*update && got != strings.Join(c.want, "\n") {

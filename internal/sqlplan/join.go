@@ -38,17 +38,9 @@ func (p *planner) join(j *sqlparse.Join) (*rel, error) {
 		return nil, errorAt(j.At, "a join of a window function is not supported yet: join the tables, then window the result in a query over it")
 	}
 	nl := len(l.scope.Columns)
-	scope := &Scope{Columns: slices.Clone(l.scope.Columns)}
-	for _, c := range r.scope.Columns {
-		c.Index += nl
-		scope.Columns = append(scope.Columns, c)
-	}
-	on, err := Compile(j.On, scope)
+	scope, on, err := joinScope(j, l.scope, r.scope)
 	if err != nil {
 		return nil, err
-	}
-	if on.Type.Kind != Boolean {
-		return nil, errorAt(j.On.Pos(), "ON %s is %s, not BOOLEAN", j.On, on.Type.Kind)
 	}
 	var lkeys, rkeys []*Expr
 	var kinds []Kind
@@ -120,6 +112,24 @@ func (p *planner) join(j *sqlparse.Join) (*rel, error) {
 		return &joinOnProc{on: on}
 	})
 	return out, nil
+}
+
+// joinScope is the scope of a join's rows — the left's columns, then the right's — and
+// its ON condition compiled in it.
+func joinScope(j *sqlparse.Join, left, right *Scope) (*Scope, *Expr, error) {
+	scope := &Scope{Columns: slices.Clone(left.Columns)}
+	for _, c := range right.Columns {
+		c.Index += len(left.Columns)
+		scope.Columns = append(scope.Columns, c)
+	}
+	on, err := Compile(j.On, scope)
+	if err != nil {
+		return nil, nil, err
+	}
+	if on.Type.Kind != Boolean {
+		return nil, nil, errorAt(j.On.Pos(), "ON %s is %s, not BOOLEAN", j.On, on.Type.Kind)
+	}
+	return scope, on, nil
 }
 
 // conjuncts are e's terms of AND, a BETWEEN as its two comparisons.
@@ -238,18 +248,28 @@ func (j *joinKeyProc) Init(ctx processor.Context[[]any, []any]) error { j.ctx = 
 func (j *joinKeyProc) Close() error                                   { return nil }
 
 func (j *joinKeyProc) Process(rec processor.Record[[]any, Change]) error {
-	key := make([]any, len(j.keys))
-	for i, k := range j.keys {
-		v, err := k.Eval(rec.Value.Row)
+	key, ok, err := joinKey(j.keys, rec.Value.Row)
+	if err != nil || !ok {
+		return err
+	}
+	return j.ctx.Forward(processor.Record[[]any, []any]{Key: key, Value: rec.Value.Row, Timestamp: rec.Timestamp, Headers: rec.Headers})
+}
+
+// joinKey is a row's join key; ok is false when a part of it is NULL, which equals
+// nothing, so the row joins nothing.
+func joinKey(keys []*Expr, row []any) (key []any, ok bool, err error) {
+	key = make([]any, len(keys))
+	for i, k := range keys {
+		v, err := k.Eval(row)
 		if err != nil {
-			return fmt.Errorf("join key %d: %w", i+1, err)
+			return nil, false, fmt.Errorf("join key %d: %w", i+1, err)
 		}
 		if v == nil {
-			return nil // NULL equals nothing: the row joins nothing
+			return nil, false, nil
 		}
 		key[i] = v
 	}
-	return j.ctx.Forward(processor.Record[[]any, []any]{Key: key, Value: rec.Value.Row, Timestamp: rec.Timestamp, Headers: rec.Headers})
+	return key, true, nil
 }
 
 // joinOnProc keeps the pairs the whole ON condition holds for.
@@ -316,17 +336,9 @@ func (p *planner) temporalJoin(j *sqlparse.Join, ref *sqlparse.TableRef) (*rel, 
 	alias := sqlparse.AliasOf(ref)
 	rs := t.Scope(alias)
 	nl := len(l.scope.Columns)
-	scope := &Scope{Columns: slices.Clone(l.scope.Columns)}
-	for _, c := range rs.Columns {
-		c.Index += nl
-		scope.Columns = append(scope.Columns, c)
-	}
-	on, err := Compile(j.On, scope)
+	scope, on, err := joinScope(j, l.scope, rs)
 	if err != nil {
 		return nil, err
-	}
-	if on.Type.Kind != Boolean {
-		return nil, errorAt(j.On.Pos(), "ON %s is %s, not BOOLEAN", j.On, on.Type.Kind)
 	}
 	// Each primary key column of t equals an expression of the left row.
 	keys := make([]*Expr, len(t.PrimaryKey))
@@ -532,16 +544,9 @@ func (j *joinKeyProc2) Init(ctx processor.Context[[]any, Change]) error { j.ctx 
 func (j *joinKeyProc2) Close() error                                    { return nil }
 
 func (j *joinKeyProc2) Process(rec processor.Record[[]any, Change]) error {
-	key := make([]any, len(j.keys))
-	for i, k := range j.keys {
-		v, err := k.Eval(rec.Value.Row)
-		if err != nil {
-			return fmt.Errorf("join key %d: %w", i+1, err)
-		}
-		if v == nil {
-			return nil
-		}
-		key[i] = v
+	key, ok, err := joinKey(j.keys, rec.Value.Row)
+	if err != nil || !ok {
+		return err
 	}
 	return j.ctx.Forward(processor.Record[[]any, Change]{Key: key, Value: rec.Value, Timestamp: rec.Timestamp, Headers: rec.Headers})
 }

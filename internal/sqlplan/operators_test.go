@@ -17,21 +17,11 @@ import (
 // that back; an update of the upsert side retracts its pairs and makes new ones; the
 // last partner leaving gives the row alone again.
 func TestRegularOuterJoinChanges(t *testing.T) {
-	sts, err := sqlparse.Parse(`
+	res := execAll(t, `
 	  CREATE TABLE a (k STRING, x INT) WITH ('connector' = 'kafka', 'topic' = 'a', 'format' = 'json');
 	  CREATE TABLE b (k STRING, y INT, PRIMARY KEY (k) NOT ENFORCED)
 	    WITH ('connector' = 'upsert-kafka', 'topic' = 'b', 'key.format' = 'raw', 'value.format' = 'json');
 	  SELECT a.k, a.x, b.k, b.y FROM a FULL JOIN b ON a.k = b.k AND b.y > 0`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := NewSession()
-	var res *Result
-	for _, st := range sts {
-		if res, err = s.Exec(st); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var got []string
 	res.Job.OnResult(func(c Change) { got = append(got, c.String()) }) // the driver runs on the test's goroutine
 	d := eddytest.New(t, res.Job.Topology)
@@ -67,20 +57,10 @@ func TestRegularOuterJoinChanges(t *testing.T) {
 // CUMULATE's windows close as the watermark passes each one's last millisecond, each row
 // once, in a streaming run through the test driver; a row for closed windows is late.
 func TestCumulateClosesWithTheWatermark(t *testing.T) {
-	sts, err := sqlparse.Parse(`
+	res := execAll(t, `
 	  CREATE TABLE c (k STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kafka', 'topic' = 'c', 'format' = 'json');
 	  SELECT window_start, window_end, COUNT(*) FROM TABLE(CUMULATE(TABLE c, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '3' SECOND))
 	    GROUP BY window_start, window_end`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := NewSession()
-	var res *Result
-	for _, st := range sts {
-		if res, err = s.Exec(st); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var got []string
 	res.Job.OnResult(func(c Change) { got = append(got, c.String()) })
 	d := eddytest.New(t, res.Job.Topology)
@@ -146,21 +126,11 @@ func TestSinkPartitioners(t *testing.T) {
 		}},
 	} {
 		t.Run(c.partitioner, func(t *testing.T) {
-			sts, err := sqlparse.Parse(`
+			res := execAll(t, `
 			  CREATE TABLE a (k STRING, n INT) WITH ('connector' = 'kafka', 'topic' = 'a', 'format' = 'json');
 			  CREATE TABLE b (k STRING, n INT) WITH ('connector' = 'kafka', 'topic' = 'b', 'key.format' = 'raw', 'key.fields' = 'k',
-			    'value.format' = 'json', 'sink.partitioner' = '` + c.partitioner + `');
+			    'value.format' = 'json', 'sink.partitioner' = '`+c.partitioner+`');
 			  INSERT INTO b SELECT k, n FROM a`)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := NewSession()
-			var res *Result
-			for _, st := range sts {
-				if res, err = s.Exec(st); err != nil {
-					t.Fatal(err)
-				}
-			}
 			d := eddytest.New(t, res.Job.Topology, eddytest.Partitions("a", 3), eddytest.Partitions("b", 2))
 			in := eddytest.Input(d, "a", serde.Bytes(), serde.Bytes())
 			from := map[string]int32{}
@@ -184,4 +154,21 @@ func TestSinkPartitioners(t *testing.T) {
 			c.check(t, from, to)
 		})
 	}
+}
+
+// execAll runs the statements in a new session and returns the last one's result.
+func execAll(t *testing.T, statements string) *Result {
+	t.Helper()
+	sts, err := sqlparse.Parse(statements)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSession()
+	var res *Result
+	for _, st := range sts {
+		if res, err = s.Exec(st); err != nil {
+			t.Fatalf("%s: %v", st, err)
+		}
+	}
+	return res
 }
