@@ -418,7 +418,35 @@ func (p *planner) temporalJoin(j *sqlparse.Join, ref *sqlparse.TableRef) (*rel, 
 	out.s = topology.Process(joined, p.name("TEMPORAL-ON"), func() processor.Processor[[]byte, []any, []any, Change] {
 		return &temporalOnProc{on: on, nl: nl, width: width, outer: outer, table: t.Name}
 	})
+	if outer {
+		for i := nl; i < len(scope.Columns); i++ {
+			scope.Columns[i].Type.NotNull = false // NULLs where no version is found
+		}
+		// A left row with a NULL key meets no version: it goes on with NULLs, beside the join.
+		alone := topology.Process(l.s, p.name("TEMPORAL-NULL-KEY"), func() processor.Processor[[]any, Change, []any, Change] {
+			return &nullKeyProc{keys: keys, width: width}
+		})
+		out.s = out.s.MergeNamed(p.name("TEMPORAL-MERGE"), alone)
+	}
 	return out, nil
+}
+
+// nullKeyProc gives the left rows whose key has a NULL, with NULLs for the table's columns.
+type nullKeyProc struct {
+	ctx   processor.Context[[]any, Change]
+	keys  []*Expr
+	width int
+}
+
+func (n *nullKeyProc) Init(ctx processor.Context[[]any, Change]) error { n.ctx = ctx; return nil }
+func (n *nullKeyProc) Close() error                                    { return nil }
+
+func (n *nullKeyProc) Process(rec processor.Record[[]any, Change]) error {
+	if _, ok, err := joinKey(n.keys, rec.Value.Row); err != nil || ok {
+		return err
+	}
+	row := append(slices.Clip(rec.Value.Row), make([]any, n.width)...)
+	return n.ctx.Forward(processor.Record[[]any, Change]{Value: Change{Insert, row}, Timestamp: rec.Timestamp, Headers: rec.Headers})
 }
 
 // temporalKeyProc keys each left row by the table's key bytes for its key values.
@@ -434,19 +462,19 @@ func (k *temporalKeyProc) Init(ctx processor.Context[[]byte, []any]) error { k.c
 func (k *temporalKeyProc) Close() error                                    { return nil }
 
 func (k *temporalKeyProc) Process(rec processor.Record[[]any, Change]) error {
+	key, ok, err := joinKey(k.keys, rec.Value.Row)
+	if err != nil || !ok {
+		return err // a NULL key meets no version (a left join gives the row by nullKeyProc)
+	}
 	row := make([]any, k.width)
-	for i, x := range k.keys {
-		v, err := x.Eval(rec.Value.Row)
-		if err != nil {
-			return fmt.Errorf("temporal join key %d: %w", i+1, err)
-		}
+	for i, v := range key {
 		row[k.pk[i]] = v
 	}
-	key, err := k.codec.Encode(nil, row)
+	kb, err := k.codec.Encode(nil, row)
 	if err != nil {
 		return fmt.Errorf("temporal join key: %w", err)
 	}
-	return k.ctx.Forward(processor.Record[[]byte, []any]{Key: key, Value: rec.Value.Row, Timestamp: rec.Timestamp, Headers: rec.Headers})
+	return k.ctx.Forward(processor.Record[[]byte, []any]{Key: kb, Value: rec.Value.Row, Timestamp: rec.Timestamp, Headers: rec.Headers})
 }
 
 // temporalOnProc checks the whole ON condition on each joined row: an inner join drops
@@ -490,9 +518,12 @@ func (t *temporalOnProc) Process(rec processor.Record[[]byte, []any]) error {
 // Its state grows with its inputs: nothing expires.
 func (p *planner) regularJoin(j *sqlparse.Join, l, r *rel, scope *Scope, on *Expr, lkeys, rkeys []*Expr, kinds []Kind) (*rel, error) {
 	keySerde := serde.Serde[[]any](binRow{kinds})
+	outerL := j.Kind == "LEFT" || j.Kind == "FULL"
+	outerR := j.Kind == "RIGHT" || j.Kind == "FULL"
 	side := func(in *rel, keys []*Expr, name string, right bool) topology.Stream[[]any, sided] {
+		outer := outerL && !right || outerR && right
 		keyed := topology.Process(in.s, p.name(name), func() processor.Processor[[]any, Change, []any, Change] {
-			return &joinKeyProc2{keys: keys}
+			return &joinKeyProc2{keys: keys, outer: outer}
 		})
 		moved := topology.Repartition(keyed, keySerde, serde.Serde[Change](changeSerde{binRow{in.kinds()}}),
 			topology.Named(strings.ToLower(p.name(name+"-BY-KEY"))))
@@ -503,8 +534,6 @@ func (p *planner) regularJoin(j *sqlparse.Join, l, r *rel, scope *Scope, on *Exp
 	ls, rs := strings.ToLower(p.name("JOIN-LEFT-STORE")), strings.ToLower(p.name("JOIN-RIGHT-STORE"))
 	topology.NewKeyValueStore(p.top, ls, serde.Bytes(), serde.Bytes())
 	topology.NewKeyValueStore(p.top, rs, serde.Bytes(), serde.Bytes())
-	outerL := j.Kind == "LEFT" || j.Kind == "FULL"
-	outerR := j.Kind == "RIGHT" || j.Kind == "FULL"
 	nl, nr := len(l.scope.Columns), len(r.scope.Columns)
 	lrows, rrows := binRow{l.kinds()}, binRow{r.kinds()}
 	merged := left.MergeNamed(p.name("JOIN-MERGE"), right)
@@ -532,12 +561,13 @@ type sided struct {
 	c     Change
 }
 
-// joinKeyProc2 keys each change by its join key (a NULL key joins nothing: dropped; an
-// outer side's row with a NULL key has no partner, which a later key cannot change, so
-// it is not kept either — Flink keeps it; see the README's list of differences).
+// joinKeyProc2 keys each change by its join key. A NULL key equals nothing: an inner
+// side's row with one is dropped; an outer side's goes on, keyed by its NULLs, so that
+// the join gives it with NULLs (ON, checked on every pair, never holds for it).
 type joinKeyProc2 struct {
-	ctx  processor.Context[[]any, Change]
-	keys []*Expr
+	ctx   processor.Context[[]any, Change]
+	keys  []*Expr
+	outer bool
 }
 
 func (j *joinKeyProc2) Init(ctx processor.Context[[]any, Change]) error { j.ctx = ctx; return nil }
@@ -545,8 +575,14 @@ func (j *joinKeyProc2) Close() error                                    { return
 
 func (j *joinKeyProc2) Process(rec processor.Record[[]any, Change]) error {
 	key, ok, err := joinKey(j.keys, rec.Value.Row)
-	if err != nil || !ok {
+	if err != nil {
 		return err
+	}
+	if !ok {
+		if !j.outer {
+			return nil
+		}
+		key = make([]any, len(j.keys))
 	}
 	return j.ctx.Forward(processor.Record[[]any, Change]{Key: key, Value: rec.Value, Timestamp: rec.Timestamp, Headers: rec.Headers})
 }

@@ -39,6 +39,7 @@ func TestRegularOuterJoinChanges(t *testing.T) {
 		{func() error { return up.Delete([]byte("k1")) }, []string{
 			"-D[k1, 1, k1, 5]", "-D[k1, 2, k1, 5]", "+I[k1, 1, <NULL>, <NULL>]", "+I[k1, 2, <NULL>, <NULL>]"}},
 		{func() error { return in.Send(nil, []byte(`{"k": "k2", "x": 3}`)) }, []string{"+I[k2, 3, <NULL>, <NULL>]"}},
+		{func() error { return in.Send(nil, []byte(`{"x": 4}`)) }, []string{"+I[<NULL>, 4, <NULL>, <NULL>]"}}, // a NULL key: alone
 	}
 	for i, st := range steps {
 		got = got[:0]
@@ -171,4 +172,34 @@ func execAll(t *testing.T, statements string) *Result {
 		}
 	}
 	return res
+}
+
+// A temporal LEFT JOIN gives a left row whose key is NULL, or that meets no version, with
+// NULLs; the table's columns are nullable in its result.
+func TestTemporalLeftJoinNulls(t *testing.T) {
+	res := execAll(t, `
+	  CREATE TABLE o (id STRING, k STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');
+	  CREATE TABLE r (k STRING, rate INT, at TIMESTAMP_LTZ(3) METADATA FROM 'timestamp', WATERMARK FOR at AS at, PRIMARY KEY (k) NOT ENFORCED)
+	    WITH ('connector' = 'upsert-kafka', 'topic' = 'r', 'key.format' = 'raw', 'value.format' = 'json');
+	  SELECT o.id, r.k, r.rate FROM o LEFT JOIN r FOR SYSTEM_TIME AS OF o.ts ON o.k = r.k`)
+	if res.Job.Types[1].NotNull {
+		t.Error("r.k is NOT NULL in a left join's result")
+	}
+	var got []string
+	res.Job.OnResult(func(c Change) { got = append(got, c.String()) })
+	d := eddytest.New(t, res.Job.Topology)
+	rates := eddytest.Input(d, "r", serde.Bytes(), serde.Bytes())
+	orders := eddytest.Input(d, "o", serde.Bytes(), serde.Bytes())
+	if err := rates.Send([]byte("eur"), []byte(`{"rate": 7}`), eddytest.At(clickBase)); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{`{"id": "o1", "k": "eur"}`, `{"id": "o2"}`, `{"id": "o3", "k": "usd"}`} {
+		if err := orders.Send(nil, []byte(strings.TrimSuffix(v, "}")+fmt.Sprintf(`, "ts": %q}`, clickBase.Add(time.Second).Format(tsLayout)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"+I[o1, eur, 7]", "+I[o2, <NULL>, <NULL>]", "+I[o3, <NULL>, <NULL>]"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("left temporal join:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
