@@ -373,9 +373,15 @@ func (p *planner) temporalJoin(j *sqlparse.Join, ref *sqlparse.TableRef) (*rel, 
 	table := topology.TableFrom(p.top, t.Options["topic"], serde.Bytes(), serde.Serde[[]any](rowSerde{read.codecs.Value, width, true}),
 		strings.ToLower(p.name("TEMPORAL-STORE")), topology.Versioned(temporalHistory))
 	keyCodec := read.codecs.Key
-	left := topology.Process(l.s, p.name("TEMPORAL-KEY"), func() processor.Processor[[]any, Change, []byte, []any] {
-		return &temporalKeyProc{keys: keys, pk: t.PrimaryKey, width: width, codec: keyCodec}
+	outer := j.Kind == "LEFT"
+	keyedLeft := topology.Process(l.s, p.name("TEMPORAL-KEY"), func() processor.Processor[[]any, Change, []byte, []any] {
+		return &temporalKeyProc{keys: keys, pk: t.PrimaryKey, width: width, codec: keyCodec, outer: outer}
 	})
+	// Moved to the table's tasks by key; a left join's rows with a NULL key come along
+	// with a null Kafka key, and leave the join there with NULLs.
+	moved := topology.Repartition(keyedLeft, serde.Bytes(), serde.Serde[[]any](binRow{l.kinds()}),
+		topology.Named(strings.ToLower(p.name("TEMPORAL-BY-KEY"))))
+	left := moved.Filter(func(k []byte, _ []any) bool { return k != nil })
 	complete := func(lrow, trow []any) ([]any, error) {
 		row := make([]any, width)
 		copy(row, trow)
@@ -414,7 +420,6 @@ func (p *planner) temporalJoin(j *sqlparse.Join, ref *sqlparse.TableRef) (*rel, 
 			}, named)
 	}
 	out := &rel{scope: scope, rowtime: l.rowtime, keyCols: nil}
-	outer := j.Kind == "LEFT"
 	out.s = topology.Process(joined, p.name("TEMPORAL-ON"), func() processor.Processor[[]byte, []any, []any, Change] {
 		return &temporalOnProc{on: on, nl: nl, width: width, outer: outer, table: t.Name}
 	})
@@ -423,8 +428,9 @@ func (p *planner) temporalJoin(j *sqlparse.Join, ref *sqlparse.TableRef) (*rel, 
 			scope.Columns[i].Type.NotNull = false // NULLs where no version is found
 		}
 		// A left row with a NULL key meets no version: it goes on with NULLs, beside the join.
-		alone := topology.Process(l.s, p.name("TEMPORAL-NULL-KEY"), func() processor.Processor[[]any, Change, []any, Change] {
-			return &nullKeyProc{keys: keys, width: width}
+		nulls := moved.Filter(func(k []byte, _ []any) bool { return k == nil })
+		alone := topology.Process(nulls, p.name("TEMPORAL-NULL-KEY"), func() processor.Processor[[]byte, []any, []any, Change] {
+			return &nullKeyProc{width: width}
 		})
 		out.s = out.s.MergeNamed(p.name("TEMPORAL-MERGE"), alone)
 	}
@@ -434,24 +440,21 @@ func (p *planner) temporalJoin(j *sqlparse.Join, ref *sqlparse.TableRef) (*rel, 
 // nullKeyProc gives the left rows whose key has a NULL, with NULLs for the table's columns.
 type nullKeyProc struct {
 	ctx   processor.Context[[]any, Change]
-	keys  []*Expr
 	width int
 }
 
 func (n *nullKeyProc) Init(ctx processor.Context[[]any, Change]) error { n.ctx = ctx; return nil }
 func (n *nullKeyProc) Close() error                                    { return nil }
 
-func (n *nullKeyProc) Process(rec processor.Record[[]any, Change]) error {
-	if _, ok, err := joinKey(n.keys, rec.Value.Row); err != nil || ok {
-		return err
-	}
-	row := append(slices.Clip(rec.Value.Row), make([]any, n.width)...)
+func (n *nullKeyProc) Process(rec processor.Record[[]byte, []any]) error {
+	row := append(slices.Clip(rec.Value), make([]any, n.width)...)
 	return n.ctx.Forward(processor.Record[[]any, Change]{Value: Change{Insert, row}, Timestamp: rec.Timestamp, Headers: rec.Headers})
 }
 
 // temporalKeyProc keys each left row by the table's key bytes for its key values.
 type temporalKeyProc struct {
 	ctx   processor.Context[[]byte, []any]
+	outer bool
 	keys  []*Expr
 	pk    []int
 	width int
@@ -463,8 +466,14 @@ func (k *temporalKeyProc) Close() error                                    { ret
 
 func (k *temporalKeyProc) Process(rec processor.Record[[]any, Change]) error {
 	key, ok, err := joinKey(k.keys, rec.Value.Row)
-	if err != nil || !ok {
-		return err // a NULL key meets no version (a left join gives the row by nullKeyProc)
+	if err != nil {
+		return err
+	}
+	if !ok { // a NULL key meets no version: an inner join drops the row, a left one keeps it
+		if !k.outer {
+			return nil
+		}
+		return k.ctx.Forward(processor.Record[[]byte, []any]{Value: rec.Value.Row, Timestamp: rec.Timestamp, Headers: rec.Headers})
 	}
 	row := make([]any, k.width)
 	for i, v := range key {
