@@ -20,7 +20,10 @@ import (
 // Rows through the avro-confluent and csv formats: a datagen table written to an
 // avro-confluent topic (its schema registered under <topic>-value), that topic copied
 // to a csv one, and the csv one read back — the same rows. The registry is the one
-// EDDY_REGISTRY_URL names (scripts/test starts Apicurio), else franz-go's fake.
+// EDDY_REGISTRY_URL names (scripts/test starts Apicurio), else franz-go's fake. The jobs
+// run at-least-once: exactly-once INSERTs on the embedded broker (kfake) with a fresh
+// Apicurio registry, whose first registration is slow, leave kfake answering nothing
+// (reproducible; see the issue's closing note) — the formats are what is tested here.
 func TestFormatsThroughTopics(t *testing.T) {
 	url := os.Getenv("EDDY_REGISTRY_URL")
 	if url == "" {
@@ -41,7 +44,7 @@ func TestFormatsThroughTopics(t *testing.T) {
 	  CREATE TABLE a (id BIGINT, name STRING, score DOUBLE)
 	    WITH ('connector' = 'kafka', 'topic' = 'a-%[1]s', 'format' = 'avro-confluent', 'avro-confluent.url' = '%[2]s');
 	  CREATE TABLE c (id BIGINT, name STRING, score DOUBLE) WITH ('connector' = 'kafka', 'topic' = 'c-%[1]s', 'format' = 'csv');
-	  SET 'execution.runtime-mode' = 'batch';`, suffix, url)
+	  SET 'execution.runtime-mode' = 'batch'; SET 'execution.checkpointing.mode' = 'AT_LEAST_ONCE';`, suffix, url)
 	s := sql.NewSession()
 	if _, err := s.Exec(ddl); err != nil {
 		t.Fatal(err)
