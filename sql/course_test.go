@@ -371,8 +371,10 @@ func TestUpsertSinkWritesTombstones(t *testing.T) {
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := kadm.NewClient(client).CreateTopic(ctx, 1, 1, nil, "users"); err != nil {
-		t.Fatal(err)
+	for _, topic := range []string{"users", "per_level"} { // one partition each: one order to check
+		if _, err := kadm.NewClient(client).CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, r := range []struct{ k, v string }{{"u1", `{"level": 1}`}, {"u2", `{"level": 2}`}, {"u2", ""}} {
 		rec := &kgo.Record{Topic: "users", Key: []byte(r.k)}
