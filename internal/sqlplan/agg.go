@@ -93,10 +93,13 @@ type aggFn struct {
 	name     string
 	distinct bool
 	cmp      func(a, b any) int // MIN and MAX: the argument's order
-	arg      *Expr
-	argAt    int
-	accAt    int
-	result   Type
+	// keepValues: MIN or MAX over an updating input, which keeps a count of each of the
+	// group's values to find the next extreme when the current one is retracted.
+	keepValues bool
+	arg        *Expr
+	argAt      int
+	accAt      int
+	result     Type
 }
 
 // aggPlan is an aggregation's shape: its group keys, its aggregates and the layouts of
@@ -284,10 +287,9 @@ func (p *planner) aggregate(in *rel, sel *sqlparse.Select, where *Expr, win *sql
 		}
 		out.producer = "GroupAggregate(groupBy=[" + strings.Join(keyText, ", ") + "], select=[" + strings.Join(items, ", ") + "])"
 		if in.updating {
-			for _, a := range plan.aggs {
-				if a.cmp != nil {
-					return nil, errorAt(sel.At, "%s over an updating input (an upsert table, an aggregation) is not supported yet: it would need every value kept to retract one", a.name)
-				}
+			for i := range plan.aggs {
+				// A retraction of the extreme needs the next one: every value is kept.
+				plan.aggs[i].keepValues = plan.aggs[i].cmp != nil
 			}
 		}
 	}
@@ -467,13 +469,18 @@ func (p *aggPlan) addOne(a aggFn, args []any, acc []any, sign int64) {
 		}
 		acc[a.accAt+1] = acc[a.accAt+1].(int64) + sign
 	default:
-		if x == nil {
-			return
-		}
-		switch cur := acc[a.accAt]; {
-		case cur == nil, a.name == "MIN" && a.cmp(x, cur) < 0, a.name == "MAX" && a.cmp(x, cur) > 0:
-			acc[a.accAt] = x
-		}
+		p.fold(a, x, acc)
+	}
+}
+
+// fold makes x MIN or MAX a's value if it is the new extreme.
+func (p *aggPlan) fold(a aggFn, x any, acc []any) {
+	if x == nil {
+		return
+	}
+	switch cur := acc[a.accAt]; {
+	case cur == nil, a.name == "MIN" && a.cmp(x, cur) < 0, a.name == "MAX" && a.cmp(x, cur) > 0:
+		acc[a.accAt] = x
 	}
 }
 
@@ -567,7 +574,9 @@ func (g *groupProc[V]) Process(rec processor.Record[[]any, Change]) error {
 		}
 	}
 	var err error
-	key := make([]any, len(g.plan.keys))
+	nk := len(g.plan.keys)
+	both := make([]any, nk+len(g.plan.argKinds)) // one allocation for the two
+	key := both[:nk:nk]
 	for i, k := range g.plan.keys {
 		if key[i], err = k.Eval(row); err != nil {
 			return fmt.Errorf("GROUP BY %d: %w", i+1, err)
@@ -575,7 +584,7 @@ func (g *groupProc[V]) Process(rec processor.Record[[]any, Change]) error {
 	}
 	var args []any
 	if len(g.plan.argKinds) > 0 {
-		args = make([]any, len(g.plan.argKinds))
+		args = both[nk:]
 	}
 	for _, a := range g.plan.aggs {
 		if a.argAt >= 0 {
@@ -643,8 +652,14 @@ func (g *groupAggProc) Process(rec processor.Record[[]any, Change]) error {
 		sign = -1
 	}
 	for _, a := range g.plan.aggs {
-		if a.distinct {
-			seen, err := g.distinct(a, rec.Key, rec.Value.Row[a.argAt], sign)
+		switch {
+		case a.keepValues:
+			if err := g.extreme(a, rec.Key, rec.Value.Row[a.argAt], acc, sign); err != nil {
+				return err
+			}
+			continue
+		case a.distinct:
+			seen, err := g.count(distinctValues, a, rec.Key, rec.Value.Row[a.argAt], sign)
 			if err != nil {
 				return err
 			}
@@ -684,14 +699,20 @@ func (g *groupAggProc) Process(rec processor.Record[[]any, Change]) error {
 	return g.emit(UpdateAfter, after, rec)
 }
 
-// distinct counts value v in (sign 1) or out of (-1) the group's values of DISTINCT
-// aggregate a, and reports whether that changed the set (the value came or went). NULLs
+// The store's prefixes of value counts: a DISTINCT aggregate's, a retracting MIN's or MAX's.
+const (
+	distinctValues byte = 1
+	keptValues     byte = 2
+)
+
+// count counts value v in (sign 1) or out of (-1) the group's values of aggregate a,
+// under prefix, and reports whether that changed the set (the value came or went). NULLs
 // are not counted (no aggregate counts them).
-func (g *groupAggProc) distinct(a aggFn, key []any, v any, sign int64) (bool, error) {
+func (g *groupAggProc) count(prefix byte, a aggFn, key []any, v any, sign int64) (bool, error) {
 	if v == nil {
 		return false, nil
 	}
-	k, err := g.keys.AppendEncode([]byte{1, byte(a.accAt)}, key)
+	k, err := g.valuesOf(prefix, a, key)
 	if err != nil {
 		return false, err
 	}
@@ -718,6 +739,47 @@ func (g *groupAggProc) distinct(a aggFn, key []any, v any, sign int64) (bool, er
 		g.kv.Put(k, b)
 		return n == 1, nil
 	}
+}
+
+// valuesOf is the store prefix of the group's counted values of aggregate a.
+func (g *groupAggProc) valuesOf(prefix byte, a aggFn, key []any) ([]byte, error) {
+	return g.keys.AppendEncode([]byte{prefix, byte(a.accAt)}, key)
+}
+
+// extreme folds value v into (sign 1) or out of (-1) MIN or MAX a over an updating
+// input: each value is counted; when the last of the current extreme goes, the next is
+// the extreme of the values that remain (Flink's MinWithRetractAggFunction).
+func (g *groupAggProc) extreme(a aggFn, key []any, v any, acc []any, sign int64) error {
+	changed, err := g.count(keptValues, a, key, v, sign)
+	if err != nil || !changed {
+		return err
+	}
+	if sign > 0 {
+		g.plan.fold(a, v, acc)
+		return nil
+	}
+	if !equalValues(v, acc[a.accAt]) {
+		return nil // a value other than the extreme went
+	}
+	lo, err := g.valuesOf(keptValues, a, key)
+	if err != nil {
+		return err
+	}
+	it, err := g.kv.Range(lo, prefixEnd(lo))
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	acc[a.accAt] = nil
+	codec := binRow{[]Kind{a.arg.Type.Kind}}
+	for it.Next() {
+		x, err := codec.Decode(it.Key()[len(lo):])
+		if err != nil {
+			return fmt.Errorf("%s: a kept value: %w", a.name, err)
+		}
+		g.plan.fold(a, x[0], acc)
+	}
+	return it.Err()
 }
 
 func (g *groupAggProc) emit(kind RowKind, row []any, rec processor.Record[[]any, Change]) error {

@@ -363,16 +363,25 @@ func boundedDelay(w *WatermarkSpec, t *Table) (time.Duration, error) {
 }
 
 // rowSerde decodes a record's key or value into a row of the table's width. A null
-// value is a nil row (a tombstone); a null key, a row of NULLs.
+// value is a nil row (a tombstone); a null key, a row of NULLs. An elided value has no
+// column the job reads, and a format that cannot fail to decode it: it decodes to
+// present, the key's row standing for the record's (reader.prepare).
 type rowSerde struct {
-	codec RowCodec
-	width int
-	value bool
+	codec  RowCodec
+	width  int
+	value  bool
+	elided bool
 }
+
+// present is an elided value's row: not a tombstone, no columns.
+var present = []any{}
 
 func (s rowSerde) Decode(b []byte) ([]any, error) {
 	if b == nil && s.value {
 		return nil, nil
+	}
+	if s.elided {
+		return present, nil
 	}
 	row := make([]any, s.width)
 	if s.codec == nil {
@@ -395,9 +404,12 @@ func (r *reader) stream(top *topology.Topology, topic string) topology.Stream[[]
 	width := len(r.t.Columns)
 	var opts []topology.Option
 	if r.rowtime >= 0 {
+		opts = append(opts, topology.OutOfOrderness(r.delay))
+	}
+	if r.merged {
 		opts = append(opts, topology.Timestamps(func(key, value []any, recordTime time.Time) (time.Time, error) {
-			if value == nil || r.recordTime {
-				return recordTime, nil // a tombstone's time, or a rowtime that is the record's
+			if value == nil {
+				return recordTime, nil // a tombstone's time
 			}
 			row := r.merge(key, value, recordTime)
 			if err := r.compute(row); err != nil {
@@ -408,12 +420,21 @@ func (r *reader) stream(top *topology.Topology, topic string) topology.Stream[[]
 				return time.Time{}, fmt.Errorf("the rowtime column %s is NULL", r.t.Columns[r.rowtime].Name)
 			}
 			return ts, nil
-		}), topology.OutOfOrderness(r.delay))
+		}))
 	}
 	if r.idle > 0 {
 		opts = append(opts, topology.IdleTimeout(r.idle))
 	}
-	return topology.From(top, topic, serde.Serde[[]any](rowSerde{r.codecs.Key, width, false}), serde.Serde[[]any](rowSerde{r.codecs.Value, width, true}), opts...)
+	// A rowtime that is the record's timestamp needs no extractor: the source takes it.
+	values := rowSerde{codec: r.codecs.Value, width: width, value: true, elided: !r.merged && elidable(r.codecs.Value)}
+	return topology.From(top, topic, serde.Serde[[]any](rowSerde{codec: r.codecs.Key, width: width}), serde.Serde[[]any](values), opts...)
+}
+
+// elidable says whether decoding with codec c reads nothing and cannot fail: a raw
+// value no query reads (other formats still check their input's syntax).
+func elidable(c RowCodec) bool {
+	raw, ok := c.(*rawCodec)
+	return ok && raw.col.skip
 }
 
 // merge puts the key's columns into the value's row, and the record's timestamp into its
@@ -450,6 +471,11 @@ func (r *reader) prepare(rec processor.Record[[]any, []any], ctx interface {
 	Metadata() (processor.Metadata, bool)
 }, where *Expr) ([]any, bool, error) {
 	row := rec.Value
+	if len(row) == 0 { // an elided value: the key's row is the record's
+		if row = rec.Key; len(row) == 0 {
+			row = make([]any, len(r.t.Columns))
+		}
+	}
 	if !r.merged {
 		row = r.merge(rec.Key, row, rec.Timestamp)
 	}

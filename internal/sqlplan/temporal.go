@@ -90,7 +90,7 @@ func (p *planner) temporalJoin(j *sqlparse.Join, ref *sqlparse.TableRef) (*rel, 
 		return nil, err
 	}
 	width := len(t.Columns)
-	table := topology.TableFrom(p.top, t.Options["topic"], serde.Bytes(), serde.Serde[[]any](rowSerde{read.codecs.Value, width, true}),
+	table := topology.TableFrom(p.top, t.Options["topic"], serde.Bytes(), serde.Serde[[]any](rowSerde{codec: read.codecs.Value, width: width, value: true}),
 		strings.ToLower(p.name("TEMPORAL-STORE")), topology.Versioned(temporalHistory))
 	keyCodec := read.codecs.Key
 	outer := j.Kind == "LEFT"
