@@ -91,10 +91,10 @@ type Context[K, V any] interface {
 	// Schedule calls fn every interval of wall-clock time, from the task's goroutine, between
 	// records. The returned function cancels it. An error from fn fails the task.
 	Schedule(interval time.Duration, fn Punctuator) (cancel func())
-	// ScheduleEventTime calls fn each time the task's watermark passes a multiple of
-	// interval (Kafka Streams' stream-time punctuation, driven by the watermark), with the
-	// watermark as the time. Several multiples passed at once fire once. The returned
-	// function cancels it.
+	// ScheduleEventTime calls fn at the task's first watermark, then each time the
+	// watermark passes a multiple of interval (Kafka Streams' stream-time punctuation,
+	// driven by the watermark), with the watermark as the time. Several multiples passed
+	// at once fire once. The returned function cancels it.
 	ScheduleEventTime(interval time.Duration, fn Punctuator) (cancel func())
 	// Metadata tells where the record being processed came from. ok is false inside a
 	// punctuation, where there is no current record.

@@ -137,15 +137,14 @@ func (t *task) advanceWatermark() error {
 	// A punctuator may schedule another; it lands in t.eventTimer meanwhile.
 	timers := t.eventTimer
 	t.eventTimer = nil
-	live := make([]*eventTimer, 0, len(timers))
+	live := timers[:0] // kept in place: no allocation per advance
 	for _, et := range timers {
 		if et.cancelled {
 			continue
 		}
-		if et.next.IsZero() {
-			// Scheduled before the task had a watermark: start from the first one.
-			et.next = nextMultiple(low, et.interval)
-		} else if !low.Before(et.next) {
+		// Scheduled before the task had a watermark (next zero): the first one fires it,
+		// as Kafka Streams' first stream-time punctuation comes with the first record.
+		if !low.Before(et.next) {
 			if err := protect("an event-time punctuator", func() error { return et.fn(low) }); err != nil {
 				return err
 			}

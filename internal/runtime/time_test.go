@@ -101,8 +101,9 @@ func TestTablePartitionsDoNotHoldTheWatermark(t *testing.T) {
 	}
 }
 
-// Event-time punctuators fire when the watermark passes multiples of their interval, once
-// per advance however many multiples it passed, without a current record.
+// Event-time punctuators fire at the task's first watermark, then when the watermark
+// passes multiples of their interval, once per advance however many multiples it passed,
+// without a current record.
 func TestEventTimePunctuation(t *testing.T) {
 	tk := newTestTask(sourceTiming{})
 	var fired []int64
@@ -116,8 +117,9 @@ func TestEventTimePunctuation(t *testing.T) {
 	for _, ts := range []int64{500, 1000, 1001, 1500, 4200, 4300, 5001} {
 		feed(t, tk, 0, ts)
 	}
-	// Watermarks: 499, 999, 1000 (fires), 1499, 4199 (fires once), 4299, 5000 (fires).
-	want := []int64{1000, 4199, 5000}
+	// Watermarks: 499 (the first: fires), 999, 1000 (fires), 1499, 4199 (fires once),
+	// 4299, 5000 (fires).
+	want := []int64{499, 1000, 4199, 5000}
 	if len(fired) != len(want) {
 		t.Fatalf("fired at %v, want %v", fired, want)
 	}

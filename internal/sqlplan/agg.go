@@ -251,8 +251,8 @@ func (p *planner) aggregate(in *rel, sel *sqlparse.Select, where *Expr, win *sql
 			return nil, err
 		}
 		a := plan.aggs[len(plan.aggs)-1]
-		if a.distinct && win != nil {
-			return nil, errorAt(call.At, "%s: DISTINCT in a window aggregation is not supported yet", call)
+		if a.distinct && win != nil && win.Func == "SESSION" {
+			return nil, errorAt(call.At, "%s: DISTINCT in a SESSION window aggregation is not supported yet", call)
 		}
 		post.Exprs[call.String()] = len(post.Columns)
 		post.Columns = append(post.Columns, Column{Name: call.String(), Type: a.result, Index: len(post.Columns)})
@@ -344,17 +344,15 @@ func (p *planner) aggregate(in *rel, sel *sqlparse.Select, where *Expr, win *sql
 	} else {
 		opts = append(opts, topology.Named(strings.ToLower(p.name("GROUPED"))))
 	}
-	if w.cumulate {
+	if w.gap == 0 {
 		keyed := pre
 		if !partitioned {
 			keyed = topology.Repartition(pre, serde.Serde[[]any](binRow{plan.keyKinds}), serde.Serde[[]any](binRow{plan.argKinds}), opts...)
 		}
-		st := strings.ToLower(p.name("CUMULATE-STORE"))
+		st := strings.ToLower(p.name("WINDOW-STORE"))
 		topology.NewKeyValueStore(p.top, st, serde.Bytes(), serde.Bytes())
-		step, size := w.slide.Milliseconds(), w.size.Milliseconds()
-		result.s = topology.Process(keyed, p.name("CUMULATE"), func() processor.Processor[[]any, []any, []any, Change] {
-			return &cumulateProc{plan: plan, post: finish, step: step, size: size, store: st,
-				keys: binRow{plan.keyKinds}, accs: binRow{plan.accKinds}}
+		result.s = topology.Process(keyed, p.name("WINDOW-AGG"), func() processor.Processor[[]any, []any, []any, Change] {
+			return &winAggProc{plan: plan, post: finish, win: w, store: st, keys: binRow{plan.keyKinds}, accs: binRow{plan.accKinds}}
 		}, topology.Stores(st))
 		return result, nil
 	}
@@ -362,13 +360,8 @@ func (p *planner) aggregate(in *rel, sel *sqlparse.Select, where *Expr, win *sql
 	st := strings.ToLower(p.name("WINDOW-STORE"))
 	add := func(_ []any, args []any, acc []any) []any { return plan.add(args, acc, 1) }
 	accs := serde.Serde[[]any](binRow{plan.accKinds})
-	var results topology.Stream[topology.Windowed[[]any], []any]
-	if w.gap > 0 {
-		results = topology.SessionAggregate(topology.SessionBy(grouped, topology.Sessions(w.gap)), plan.init, add,
-			func(_ []any, a, b []any) []any { return plan.merge(a, b) }, accs, st)
-	} else {
-		results = topology.WindowedAggregate(topology.WindowBy(grouped, w.topology()), plan.init, add, accs, st)
-	}
+	results := topology.SessionAggregate(topology.SessionBy(grouped, topology.Sessions(w.gap)), plan.init, add,
+		func(_ []any, a, b []any) []any { return plan.merge(a, b) }, accs, st)
 	gap := w.gap
 	result.s = topology.Process(results, p.name("WINDOW-RESULT"), func() processor.Processor[topology.Windowed[[]any], []any, []any, Change] {
 		return &windowResultProc{plan: plan, post: finish, gap: gap}
@@ -426,6 +419,18 @@ func (p *aggPlan) aggregate(e *sqlparse.Call, in *rel) error {
 // init is a new accumulator: counts at 0, the rest NULL.
 func (p *aggPlan) init() []any {
 	acc := make([]any, len(p.accKinds))
+	p.initInto(acc)
+	return acc
+}
+
+// distinct says whether an aggregate is DISTINCT.
+func (p *aggPlan) distinct() bool {
+	return slices.ContainsFunc(p.aggs, func(a aggFn) bool { return a.distinct })
+}
+
+// initInto makes acc, of the accumulators' width, a new accumulator.
+func (p *aggPlan) initInto(acc []any) {
+	clear(acc)
 	for _, a := range p.aggs {
 		switch a.name {
 		case "COUNT":
@@ -434,7 +439,6 @@ func (p *aggPlan) init() []any {
 			acc[a.accAt+1] = int64(0)
 		}
 	}
-	return acc
 }
 
 // add folds one row's aggregate arguments into the accumulator (sign 1), or takes them
@@ -817,23 +821,21 @@ func (g *groupAggProc) EndOfInput() error {
 	return it.Err()
 }
 
-// windowResultProc turns each window's final accumulators into the aggregation's row,
+// windowResultProc turns each session's final accumulators into the aggregation's row,
 // stamped with the window's time (its end less 1 ms, Flink's window_time).
 type windowResultProc struct {
 	ctx  processor.Context[[]any, Change]
 	plan *aggPlan
 	post *rowFn        // HAVING and the SELECT list
-	gap  time.Duration // sessions: their windows end gap after their last row
+	gap  time.Duration // sessions end gap after their last row
 }
 
 func (w *windowResultProc) Init(ctx processor.Context[[]any, Change]) error { w.ctx = ctx; return nil }
 func (w *windowResultProc) Close() error                                    { return nil }
 
 func (w *windowResultProc) Process(rec processor.Record[topology.Windowed[[]any], []any]) error {
-	start, end := rec.Key.Start.UTC(), rec.Key.End.UTC()
-	if w.gap > 0 {
-		end = end.Add(-time.Millisecond + w.gap) // eddy's session ends 1 ms after its last row, Flink's gap after
-	}
+	start := rec.Key.Start.UTC()
+	end := rec.Key.End.UTC().Add(-time.Millisecond + w.gap) // eddy's session ends 1 ms after its last row, Flink's gap after
 	at := end.Add(-time.Millisecond)
 	row, keep, err := w.post.apply(w.plan.row(rec.Key.Key, rec.Value, start, end, at))
 	if err != nil || !keep {

@@ -59,25 +59,34 @@ func (s binRow) AppendEncode(dst []byte, row []any) ([]byte, error) {
 
 func (s binRow) Decode(b []byte) ([]any, error) {
 	row := make([]any, len(s.kinds))
+	if err := s.decodeInto(b, row); err != nil {
+		return nil, err
+	}
+	return row, nil
+}
+
+// decodeInto decodes b into row, of the codec's width: an operator's scratch row.
+func (s binRow) decodeInto(b []byte, row []any) error {
 	for i, k := range s.kinds {
 		if len(b) == 0 {
-			return nil, errShortRow
+			return errShortRow
 		}
 		present := b[0]
 		b = b[1:]
 		if present == 0 {
+			row[i] = nil
 			continue
 		}
 		switch k {
 		case Boolean:
 			if len(b) < 1 {
-				return nil, errShortRow
+				return errShortRow
 			}
 			row[i], b = b[0] == 1, b[1:]
 		case String, Bytes:
 			n, w := binary.Uvarint(b)
 			if w <= 0 || uint64(len(b)-w) < n {
-				return nil, errShortRow
+				return errShortRow
 			}
 			data := b[w : w+int(n)]
 			if k == String {
@@ -88,7 +97,7 @@ func (s binRow) Decode(b []byte) ([]any, error) {
 			b = b[w+int(n):]
 		default:
 			if len(b) < 8 {
-				return nil, errShortRow
+				return errShortRow
 			}
 			u := binary.BigEndian.Uint64(b)
 			b = b[8:]
@@ -104,12 +113,12 @@ func (s binRow) Decode(b []byte) ([]any, error) {
 			case Interval:
 				row[i] = time.Duration(u)
 			default:
-				return nil, fmt.Errorf("sqlplan: a row value of kind %s", k)
+				return fmt.Errorf("sqlplan: a row value of kind %s", k)
 			}
 		}
 	}
 	if len(b) != 0 {
-		return nil, fmt.Errorf("sqlplan: %d bytes after a row", len(b))
+		return fmt.Errorf("sqlplan: %d bytes after a row", len(b))
 	}
-	return row, nil
+	return nil
 }

@@ -93,6 +93,49 @@ func TestCumulateClosesWithTheWatermark(t *testing.T) {
 	}
 }
 
+// A tumbling window aggregation restarted from its committed state neither re-opens a
+// window it closed nor loses the rows of one still open.
+func TestWindowsAcrossARestart(t *testing.T) {
+	res := execAll(t, `
+	  CREATE TABLE c (k STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH ('connector' = 'kafka', 'topic' = 'c', 'format' = 'json');
+	  SELECT window_start, COUNT(*), COUNT(DISTINCT k) FROM TABLE(TUMBLE(TABLE c, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+	    GROUP BY window_start, window_end`)
+	var got []string
+	res.Job.OnResult(func(c Change) { got = append(got, c.String()) })
+	row := func(k string, ms int) []byte {
+		return fmt.Appendf(nil, `{"k": %q, "ts": %q}`, k, clickBase.Add(time.Duration(ms)*time.Millisecond).Format(tsLayout))
+	}
+	w := func(from, n, keys int) string {
+		return fmt.Sprintf("+I[%s, %d, %d]", clickBase.Add(time.Duration(from)*time.Second).Format(tsLayout), n, keys)
+	}
+	send := func(d *eddytest.Driver, k string, ms int, want ...string) {
+		t.Helper()
+		got = got[:0]
+		if err := eddytest.Input(d, "c", serde.Bytes(), serde.Bytes()).Send(nil, row(k, ms)); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("after a row at %d ms: %q, want %q", ms, got, want)
+		}
+	}
+	d := eddytest.New(t, res.Job.Topology)
+	send(d, "a", 200)
+	send(d, "b", 700)
+	send(d, "a", 1200, w(0, 2, 2))
+	send(d, "a", 1300)
+	if err := d.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	snap := d.Snapshot()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d = eddytest.New(t, res.Job.Topology, eddytest.FromSnapshot(snap))
+	send(d, "c", 800) // late: its window closed before the restart
+	send(d, "b", 1500)
+	send(d, "b", 2100, w(1, 3, 2))
+}
+
 // 'sink.partitioner': 'fixed' keeps each task's rows on one partition (task p's on p mod
 // n), 'round-robin' spreads one key's rows over every partition, 'default' places by key.
 func TestSinkPartitioners(t *testing.T) {
