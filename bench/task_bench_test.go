@@ -83,7 +83,16 @@ type taskEnv struct {
 	stores    map[string]store.Bytes
 	wm        time.Time
 	listeners []func(time.Time) error
+	timers    []*eventTimer
 	sent      int
+}
+
+// eventTimer is an event-time punctuator: it fires at the first watermark, then as the
+// watermark passes multiples of interval.
+type eventTimer struct {
+	interval time.Duration
+	next     time.Time
+	fn       processor.Punctuator
 }
 
 func (e *taskEnv) advance(ts time.Time) error {
@@ -95,6 +104,14 @@ func (e *taskEnv) advance(ts time.Time) error {
 	for _, l := range e.listeners {
 		if err := l(wm); err != nil {
 			return err
+		}
+	}
+	for _, t := range e.timers {
+		if !wm.Before(t.next) {
+			if err := t.fn(wm); err != nil {
+				return err
+			}
+			t.next = wm.Truncate(t.interval).Add(t.interval)
 		}
 	}
 	return nil
@@ -117,9 +134,12 @@ func (e *taskEnv) Store(name string) (store.Bytes, error) {
 func (e *taskEnv) GlobalStore(name string) (graph.GlobalReader, error) {
 	return nil, fmt.Errorf("no global store %q", name)
 }
-func (e *taskEnv) ScheduleEventTime(time.Duration, processor.Punctuator) func() { return func() {} }
-func (e *taskEnv) ObserveEventTime(time.Time)                                   {}
-func (e *taskEnv) OnWatermark(fn func(time.Time) error)                         { e.listeners = append(e.listeners, fn) }
-func (e *taskEnv) LateRecord(string)                                            {}
-func (e *taskEnv) OpSlot() **graph.Op                                           { return &e.op }
-func (e *taskEnv) Bounded() bool                                                { return false }
+func (e *taskEnv) ScheduleEventTime(interval time.Duration, fn processor.Punctuator) func() {
+	e.timers = append(e.timers, &eventTimer{interval: interval, fn: fn})
+	return func() {}
+}
+func (e *taskEnv) ObserveEventTime(time.Time)           {}
+func (e *taskEnv) OnWatermark(fn func(time.Time) error) { e.listeners = append(e.listeners, fn) }
+func (e *taskEnv) LateRecord(string)                    {}
+func (e *taskEnv) OpSlot() **graph.Op                   { return &e.op }
+func (e *taskEnv) Bounded() bool                        { return false }

@@ -335,6 +335,16 @@ func (p *planner) aggregate(in *rel, sel *sqlparse.Select, where *Expr, win *sql
 		}, topology.Stores(st))
 		return result, nil
 	}
+	if w.gap == 0 && partitioned {
+		// The rows are in their groups' tasks already: the aggregation computes the keys.
+		st := strings.ToLower(p.name("WINDOW-STORE"))
+		topology.NewKeyValueStore(p.top, st, serde.Bytes(), serde.Bytes())
+		result.s = topology.Process(in.s, p.name("WINDOW-AGG"), func() processor.Processor[[]any, Change, []any, Change] {
+			return &groupedWinAggProc{winAggProc: winAggProc{plan: plan, post: finish, win: w, store: st, keys: binRow{plan.keyKinds}, accs: binRow{plan.accKinds}},
+				where: where}
+		}, topology.Stores(st))
+		return result, nil
+	}
 	pre := topology.Process(in.s, p.name("GROUP"), func() processor.Processor[[]any, Change, []any, []any] {
 		return &groupProc[[]any]{where: where, plan: plan, wrap: func(c Change) []any { return c.Row }}
 	})
@@ -567,37 +577,44 @@ func (g *groupProc[V]) Init(ctx processor.Context[[]any, V]) error { g.ctx = ctx
 func (g *groupProc[V]) Close() error                               { return nil }
 
 func (g *groupProc[V]) Process(rec processor.Record[[]any, Change]) error {
-	row := rec.Value.Row
-	if g.where != nil {
-		keep, err := g.where.Eval(row)
+	nk := len(g.plan.keys)
+	both := make([]any, nk+len(g.plan.argKinds)) // one allocation for the two
+	key, args := both[:nk:nk], both[nk:]
+	if keep, err := g.plan.group(g.where, rec.Value.Row, key, args); err != nil || !keep {
+		return err
+	}
+	if len(args) == 0 {
+		args = nil
+	}
+	return g.ctx.Forward(processor.Record[[]any, V]{Key: key, Value: g.wrap(Change{rec.Value.Kind, args}), Timestamp: rec.Timestamp, Headers: rec.Headers})
+}
+
+// group computes row's group key and aggregate arguments into key and args, and reports
+// whether the row passes where (nil: every row does).
+func (p *aggPlan) group(where *Expr, row, key, args []any) (bool, error) {
+	if where != nil {
+		keep, err := where.Eval(row)
 		if err != nil {
-			return fmt.Errorf("WHERE: %w", err)
+			return false, fmt.Errorf("WHERE: %w", err)
 		}
 		if keep != true {
-			return nil
+			return false, nil
 		}
 	}
 	var err error
-	nk := len(g.plan.keys)
-	both := make([]any, nk+len(g.plan.argKinds)) // one allocation for the two
-	key := both[:nk:nk]
-	for i, k := range g.plan.keys {
+	for i, k := range p.keys {
 		if key[i], err = k.Eval(row); err != nil {
-			return fmt.Errorf("GROUP BY %d: %w", i+1, err)
+			return false, fmt.Errorf("GROUP BY %d: %w", i+1, err)
 		}
 	}
-	var args []any
-	if len(g.plan.argKinds) > 0 {
-		args = both[nk:]
-	}
-	for _, a := range g.plan.aggs {
+	for _, a := range p.aggs {
 		if a.argAt >= 0 {
 			if args[a.argAt], err = a.arg.Eval(row); err != nil {
-				return fmt.Errorf("%s: %w", a.name, err)
+				return false, fmt.Errorf("%s: %w", a.name, err)
 			}
 		}
 	}
-	return g.ctx.Forward(processor.Record[[]any, V]{Key: key, Value: g.wrap(Change{rec.Value.Kind, args}), Timestamp: rec.Timestamp, Headers: rec.Headers})
+	return true, nil
 }
 
 // groupAggProc is a regular aggregation (Flink's GroupAggregate). Its store holds, under

@@ -3,6 +3,7 @@ package sqlplan
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +135,41 @@ func TestWindowsAcrossARestart(t *testing.T) {
 	send(d, "c", 800) // late: its window closed before the restart
 	send(d, "b", 1500)
 	send(d, "b", 2100, w(1, 3, 2))
+}
+
+// A window aggregation by a raw-keyed table's key runs in the key's tasks, computing the
+// group keys, WHERE and the arguments itself (no SQL-GROUP node, no repartition).
+func TestWindowAggregationInTheKeysTasks(t *testing.T) {
+	res := execAll(t, `
+	  CREATE TABLE c (k STRING, v INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+	    WITH ('connector' = 'kafka', 'topic' = 'c', 'key.format' = 'raw', 'key.fields' = 'k', 'value.format' = 'json');
+	  SELECT k, window_start, COUNT(*), SUM(v), COUNT(DISTINCT v) FROM TABLE(TUMBLE(TABLE c, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+	    WHERE v > 0 GROUP BY k, window_start, window_end`)
+	desc, err := res.Job.Topology.Describe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(desc, "SQL-GROUP") || strings.Contains(desc, "repartition") || !strings.Contains(desc, "SQL-WINDOW-AGG") {
+		t.Fatalf("the aggregation does not run in the key's tasks:\n%s", desc)
+	}
+	var got []string
+	res.Job.OnResult(func(c Change) { got = append(got, c.String()) })
+	d := eddytest.New(t, res.Job.Topology, eddytest.DefaultPartitions(2))
+	in := eddytest.Input(d, "c", serde.String(), serde.Bytes())
+	for _, r := range []struct {
+		k     string
+		v, ms int
+	}{{"a", 1, 100}, {"b", 5, 200}, {"a", 1, 300}, {"a", 2, 400}, {"a", 0, 500}, {"b", 5, 900}, {"a", 3, 1100}, {"b", 1, 2500}} {
+		if err := in.Send(r.k, fmt.Appendf(nil, `{"v": %d, "ts": %q}`, r.v, clickBase.Add(time.Duration(r.ms)*time.Millisecond).Format(tsLayout))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(got)
+	at := func(s int) string { return clickBase.Add(time.Duration(s) * time.Second).Format(tsLayout) }
+	want := []string{"+I[a, " + at(0) + ", 3, 4, 2]", "+I[a, " + at(1) + ", 1, 3, 1]", "+I[b, " + at(0) + ", 2, 10, 1]"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 // 'sink.partitioner': 'fixed' keeps each task's rows on one partition (task p's on p mod

@@ -46,6 +46,16 @@ type codecColumn struct {
 type jsonCodec struct {
 	cols         []codecColumn
 	ignoreErrors bool // json.ignore-parse-errors: a bad field is NULL, a bad record all NULL
+	// fields are the columns' names as JSON strings, each followed by its colon.
+	fields []string
+}
+
+func newJSONCodec(cols []codecColumn, ignoreErrors bool) *jsonCodec {
+	c := &jsonCodec{cols: cols, ignoreErrors: ignoreErrors}
+	for _, col := range cols {
+		c.fields = append(c.fields, string(appendJSONString(nil, col.name))+":")
+	}
+	return c
 }
 
 func (c *jsonCodec) Decode(b []byte, row []any) error {
@@ -140,8 +150,7 @@ func (c *jsonCodec) Encode(dst []byte, row []any) ([]byte, error) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = strconv.AppendQuote(dst, col.name) // a JSON string too: names are UTF-8
-		dst = append(dst, ':')
+		dst = append(dst, c.fields[i]...)
 		var err error
 		if dst, err = appendJSON(dst, row[col.index], col.typ); err != nil {
 			return nil, fmt.Errorf("json: column %s: %w", col.name, err)
@@ -155,8 +164,7 @@ func appendJSON(dst []byte, v any, t Type) ([]byte, error) {
 	case nil:
 		return append(dst, "null"...), nil
 	case string:
-		b, err := json.Marshal(v)
-		return append(dst, b...), err
+		return appendJSONString(dst, v), nil
 	case bool:
 		return strconv.AppendBool(dst, v), nil
 	case int32:
@@ -169,12 +177,10 @@ func appendJSON(dst []byte, v any, t Type) ([]byte, error) {
 		}
 		return strconv.AppendFloat(dst, v, 'g', -1, 64), nil
 	case time.Time:
-		layout := tsLayout
+		dst = appendTimestamp(append(dst, '"'), v)
 		if t.Kind == TimestampLTZ {
-			layout = tsLTZLayout
+			dst = append(dst, 'Z')
 		}
-		dst = append(dst, '"')
-		dst = v.UTC().AppendFormat(dst, layout)
 		return append(dst, '"'), nil
 	case []byte:
 		dst = append(dst, '"')
@@ -182,6 +188,40 @@ func appendJSON(dst []byte, v any, t Type) ([]byte, error) {
 		return append(dst, '"'), nil
 	}
 	return nil, fmt.Errorf("a %T has no JSON form", v)
+}
+
+// appendJSONString appends s as a JSON string, as encoding/json writes it (HTML
+// characters escaped too); a string of plain ASCII needs no encoder.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < 0x20 || b >= 0x80 || b == '"' || b == '\\' || b == '<' || b == '>' || b == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(dst, q...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// appendTimestamp appends t in UTC as tsLayout ("2006-01-02 15:04:05.000"), without
+// the cost of a general layout.
+func appendTimestamp(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, tsLayout)
+	}
+	hour, minute, sec := t.Clock()
+	two := func(dst []byte, n int) []byte { return append(dst, byte('0'+n/10), byte('0'+n%10)) }
+	dst = two(two(dst, year/100), year%100)
+	dst = two(append(dst, '-'), int(month))
+	dst = two(append(dst, '-'), day)
+	dst = two(append(dst, ' '), hour)
+	dst = two(append(dst, ':'), minute)
+	dst = two(append(dst, ':'), sec)
+	ms := t.Nanosecond() / 1e6
+	return append(dst, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
 }
 
 // rawCodec is the 'raw' format: the bytes are the one column (STRING as UTF-8 text, or
@@ -276,7 +316,7 @@ func (t *Table) codec(format string, cols []codecColumn, key bool) (RowCodec, er
 	case "avro", "avro-confluent":
 		return t.avroCodec(format, prefix, cols, key)
 	case "json":
-		return &jsonCodec{cols: cols, ignoreErrors: t.Options["json.ignore-parse-errors"] == "true"}, nil
+		return newJSONCodec(cols, t.Options["json.ignore-parse-errors"] == "true"), nil
 	case "raw":
 		if len(cols) != 1 || (cols[0].typ.Kind != String && cols[0].typ.Kind != Bytes) {
 			return nil, fmt.Errorf("table %s: the 'raw' format holds one STRING or BYTES column", t.Name)

@@ -1,6 +1,7 @@
 package sqlplan
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +151,27 @@ func TestCsvAndAvroFormats(t *testing.T) {
 	} else if tb, _ := newTable(`CREATE TABLE t (s STRING) WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'avro-confluent')`); tb != nil {
 		if _, err := tb.Codecs(); err == nil || !strings.Contains(err.Error(), "needs the registry's URL: 'value.avro-confluent.url'") {
 			t.Errorf("avro-confluent without a URL: %v", err)
+		}
+	}
+}
+
+// The JSON writer's own string and timestamp forms are encoding/json's and the layout's.
+func TestJSONFastPaths(t *testing.T) {
+	for _, s := range []string{"", "key-42", "a b/c", `quo"te`, `back\slash`, "<tag>&", "tab\there", "naïve", "\x00", "日本"} {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, s); string(got) != string(want) {
+			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
+		}
+	}
+	for _, ts := range []time.Time{
+		time.Date(2026, 12, 3, 12, 0, 5, 7_000_000, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(2026, 6, 1, 3, 4, 5, 123_456_789, time.FixedZone("x", 5*3600)),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		if got, want := string(appendTimestamp(nil, ts)), ts.UTC().Format(tsLayout); got != want {
+			t.Errorf("appendTimestamp(%v) = %s, want %s", ts, got, want)
 		}
 	}
 }

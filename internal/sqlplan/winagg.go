@@ -1,6 +1,7 @@
 package sqlplan
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -47,6 +48,7 @@ type winAggProc struct {
 	// Buffers and the scratch accumulators, reused record to record.
 	kbuf, wkey, dkey, vbuf []byte
 	acc                    []any
+	closed                 [][]byte // the keys of the windows one fire closes
 }
 
 var frontierKey = []byte{2}
@@ -106,12 +108,39 @@ func (w *winAggProc) each(ts int64, fn func(start, end int64) error) error {
 func floorMod(a, b int64) int64 { return ((a % b) + b) % b }
 
 func (w *winAggProc) Process(rec processor.Record[[]any, []any]) error {
+	return w.add(rec.Key, rec.Value, rec.Timestamp)
+}
+
+// groupedWinAggProc is a window aggregation over rows already in their groups' tasks:
+// it computes each row's group key and arguments itself (groupProc's work), into scratch
+// rows, so the rows on its path are neither copied nor forwarded once more.
+type groupedWinAggProc struct {
+	winAggProc
+	where     *Expr
+	key, args []any
+}
+
+func (g *groupedWinAggProc) Init(ctx processor.Context[[]any, Change]) error {
+	g.key, g.args = make([]any, len(g.plan.keys)), make([]any, len(g.plan.argKinds))
+	return g.winAggProc.Init(ctx)
+}
+
+func (g *groupedWinAggProc) Process(rec processor.Record[[]any, Change]) error {
+	if keep, err := g.plan.group(g.where, rec.Value.Row, g.key, g.args); err != nil || !keep {
+		return err
+	}
+	return g.add(g.key, g.args, rec.Timestamp)
+}
+
+// add folds one row — its group key and aggregate arguments, at event time at — into the
+// windows it falls in.
+func (w *winAggProc) add(key, args []any, at time.Time) error {
 	var err error
-	if w.kbuf, err = w.keys.AppendEncode(w.kbuf[:0], rec.Key); err != nil {
+	if w.kbuf, err = w.keys.AppendEncode(w.kbuf[:0], key); err != nil {
 		return err
 	}
 	closed := max(w.frontier, w.ctx.Watermark().UnixMilli()) // the zero watermark is far below any time
-	return w.each(rec.Timestamp.UnixMilli(), func(start, end int64) error {
+	return w.each(at.UnixMilli(), func(start, end int64) error {
 		if end-1 <= closed {
 			return nil // closed: the row is late for this window
 		}
@@ -128,7 +157,7 @@ func (w *winAggProc) Process(rec processor.Record[[]any, []any]) error {
 		}
 		for i, a := range w.plan.aggs {
 			if a.distinct {
-				seen, err := w.seen(i, a, rec.Value[a.argAt])
+				seen, err := w.seen(i, a, args[a.argAt])
 				if err != nil {
 					return err
 				}
@@ -136,7 +165,7 @@ func (w *winAggProc) Process(rec processor.Record[[]any, []any]) error {
 					continue
 				}
 			}
-			w.plan.addOne(a, rec.Value, w.acc, 1)
+			w.plan.addOne(a, args, w.acc, 1)
 		}
 		if w.vbuf, err = w.accs.AppendEncode(w.vbuf[:0], w.acc); err != nil {
 			return err
@@ -186,27 +215,29 @@ func (w *winAggProc) fire(wm int64, keep bool) error {
 	if err != nil {
 		return err
 	}
-	type due struct{ key, acc []byte }
-	var closing []due
+	w.closed = w.closed[:0]
 	w.next, w.nextUnknown = math.MaxInt64, false
+	var emitErr error
 	for it.Next() {
 		k := it.Key()
 		if end := readMillis(k[1:9]); end >= limit {
 			w.next = end
 			break
 		}
-		closing = append(closing, due{append([]byte(nil), k...), append([]byte(nil), it.Value()...)})
+		w.closed = append(w.closed, append([]byte(nil), k...))
+		if emitErr = w.emit(k, it.Value()); emitErr != nil {
+			break
+		}
 	}
-	if err := it.Err(); err != nil {
-		it.Close()
+	err = it.Err()
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	if err = cmp.Or(emitErr, err); err != nil {
 		return err
 	}
-	it.Close()
-	for _, d := range closing {
-		w.kv.Delete(d.key)
-		if err := w.emit(d.key, d.acc); err != nil {
-			return err
-		}
+	for _, k := range w.closed {
+		w.kv.Delete(k)
 	}
 	if err := w.forgetDistinct(limit); err != nil {
 		return err
