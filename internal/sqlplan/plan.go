@@ -525,21 +525,27 @@ func (w *writer) set(out []any, i int, v any, ts time.Time) (time.Time, error) {
 	return ts, nil
 }
 
+// recordSizes are the largest key and value a sink has written: each record's buffers
+// are allocated once at that size, not grown as they are written.
+type recordSizes struct{ key, value int }
+
 // forward encodes the sink row out as the sink's key and value (none when deleted: a
 // tombstone) and forwards the record.
-func (w *writer) forward(ctx processor.Context[[]byte, []byte], out []any, ts time.Time, headers []processor.Header, deleted bool) error {
+func (w *writer) forward(ctx processor.Context[[]byte, []byte], out []any, ts time.Time, headers []processor.Header, deleted bool, sizes *recordSizes) error {
 	var key []byte
 	var err error
 	if w.codecs.Key != nil {
-		if key, err = w.codecs.Key.Encode(nil, out); err != nil {
+		if key, err = w.codecs.Key.Encode(make([]byte, 0, sizes.key), out); err != nil {
 			return err
 		}
+		sizes.key = max(sizes.key, len(key))
 	}
 	var value []byte
 	if !deleted {
-		if value, err = w.codecs.Value.Encode(nil, out); err != nil {
+		if value, err = w.codecs.Value.Encode(make([]byte, 0, sizes.value), out); err != nil {
 			return err
 		}
+		sizes.value = max(sizes.value, len(value))
 	}
 	return ctx.Forward(processor.Record[[]byte, []byte]{Key: key, Value: value, Timestamp: ts, Headers: headers})
 }

@@ -551,6 +551,7 @@ type sinkProc struct {
 	ctx   processor.Context[[]byte, []byte]
 	write *writer
 	out   []any
+	sizes recordSizes
 }
 
 func (s *sinkProc) Init(ctx processor.Context[[]byte, []byte]) error {
@@ -572,7 +573,7 @@ func (s *sinkProc) Process(rec processor.Record[[]any, Change]) error {
 			return err
 		}
 	}
-	return s.write.forward(s.ctx, s.out, ts, rec.Headers, rec.Value.Kind == Delete)
+	return s.write.forward(s.ctx, s.out, ts, rec.Headers, rec.Value.Kind == Delete, &s.sizes)
 }
 
 // collect ends a query's relation at the job's result function (the shell's, a SELECT's).

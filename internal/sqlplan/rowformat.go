@@ -244,13 +244,20 @@ func (c *rawCodec) Decode(b []byte, row []any) error {
 func (c *rawCodec) Encode(dst []byte, row []any) ([]byte, error) {
 	switch v := row[c.col.index].(type) {
 	case nil:
-		return dst, nil
+		return nil, nil // the record's key or value is null
 	case string:
-		return append(dst, v...), nil
+		return append(nonNil(dst), v...), nil // '' is an empty record, not a null one
 	case []byte:
-		return append(dst, v...), nil
+		return append(nonNil(dst), v...), nil
 	}
 	return nil, fmt.Errorf("raw: column %s is not STRING or BYTES", c.col.name)
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 // Codecs are a table's key and value codecs (Key nil when the key is not read: the

@@ -175,3 +175,16 @@ func TestJSONFastPaths(t *testing.T) {
 		}
 	}
 }
+
+// A raw record of '' is empty, not null; a NULL column is a null record.
+func TestRawEmptyIsNotNull(t *testing.T) {
+	c := &rawCodec{col: codecColumn{name: "s", typ: Type{Kind: String}}}
+	for _, buf := range [][]byte{nil, make([]byte, 0, 8)} {
+		if b, err := c.Encode(buf, []any{""}); err != nil || b == nil || len(b) != 0 {
+			t.Errorf("'' encodes to %#v, %v; want an empty record", b, err)
+		}
+		if b, err := c.Encode(buf, []any{nil}); err != nil || b != nil {
+			t.Errorf("NULL encodes to %#v, %v; want a null record", b, err)
+		}
+	}
+}
