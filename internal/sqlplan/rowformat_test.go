@@ -176,7 +176,7 @@ func TestJSONFastPaths(t *testing.T) {
 	}
 }
 
-// A raw record of '' is empty, not null; a NULL column is a null record.
+// A raw record of ” is empty, not null; a NULL column is a null record.
 func TestRawEmptyIsNotNull(t *testing.T) {
 	c := &rawCodec{col: codecColumn{name: "s", typ: Type{Kind: String}}}
 	for _, buf := range [][]byte{nil, make([]byte, 0, 8)} {
