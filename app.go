@@ -172,6 +172,7 @@ func (c *config) runtime(pid, dir string, m *metrics.Registry) *runtime.Config {
 		ExactlyOnce:        c.exactlyOnce,
 		TransactionTimeout: c.txnTimeout,
 		SessionTimeout:     c.sessionTimeout,
+		InstanceID:         c.instanceID,
 		PurgeInterval:      c.purgeInterval,
 		ShutdownTimeout:    c.shutdown,
 		MaxBufferedBytes:   c.maxBuffered,

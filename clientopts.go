@@ -32,7 +32,7 @@ var reservedClientOpts = []struct {
 	{"AdjustFetchOffsetsFn", kgo.AdjustFetchOffsetsFn, "eddy resumes from the committed offsets"},
 	{"BlockRebalanceOnPoll", kgo.BlockRebalanceOnPoll, "eddy allows rebalances only between records"},
 	{"RecordPartitioner", kgo.RecordPartitioner, "eddy partitions by Kafka's murmur2 of the key, and round-robin for Rebalance"},
-	{"InstanceID", kgo.InstanceID, "static membership is not supported yet"},
+	{"InstanceID", kgo.InstanceID, "use eddy.StaticMembership, which gives each worker its own instance id"},
 	{"SessionTimeout", kgo.SessionTimeout, "use eddy.SessionTimeout"},
 	{"HeartbeatInterval", kgo.HeartbeatInterval, "use eddy.HeartbeatInterval"},
 	{"KeepControlRecords", kgo.KeepControlRecords, "eddy keeps transaction markers itself, to count positions exactly, and never hands them to processors"},

@@ -46,6 +46,7 @@ type config struct {
 	txnTimeout     time.Duration
 	intervalSet    bool
 	sessionTimeout time.Duration
+	instanceID     string
 	heartbeat      time.Duration
 	purgeInterval  time.Duration
 	shutdown       time.Duration
@@ -187,6 +188,23 @@ func saslOpt(m sasl.Mechanism) Opt {
 // bounds it (group.min.session.timeout.ms, 6 s by default, and
 // group.max.session.timeout.ms). Default 45 s, Kafka's.
 func SessionTimeout(d time.Duration) Opt { return optFunc(func(c *config) { c.sessionTimeout = d }) }
+
+// StaticMembership makes the instance a static member of its group (Kafka's
+// group.instance.id, KIP-345) under id: each worker joins as "<id>-<worker>". A static
+// member that stops does not leave the group; the coordinator keeps its tasks for it
+// until SessionTimeout passes, and an instance that starts again under the same id within
+// that time gets them back at once — no rebalance, the other instances never stop, and
+// its stores, still on its disk, restore nothing (or only what the changelogs gained).
+// This is what a rolling restart or a deploy wants. Give every instance its own id that
+// stays the same across its restarts (a pod's ordinal, a host name) and its own StateDir
+// that outlives the restart, and set SessionTimeout above the time a restart takes (the
+// broker caps it at group.max.session.timeout.ms, 30 min by default). The price: an
+// instance that dies for good holds its tasks for the whole session timeout, and one
+// scaled away is only removed then, or at once when an admin removes its members from the
+// group (franz-go's kadm.LeaveGroup with the instance ids "<id>-<worker>", Java's
+// Admin.removeMembersFromConsumerGroup). Two running instances under one id fence each
+// other: the newer one takes over and the older one's Run fails.
+func StaticMembership(id string) Opt { return optFunc(func(c *config) { c.instanceID = id }) }
 
 // HeartbeatInterval is how often a worker tells the group coordinator it is alive; it must
 // be shorter than the session timeout, and a third of it or less lets two heartbeats be

@@ -56,8 +56,10 @@ type Balancer struct {
 	subs []Subtopology
 	// topicSub maps a topic to the index in subs of the sub-topology reading it.
 	topicSub map[string]int
-	// userData is this member's encoded MemberInfo, made once since it never changes.
-	userData []byte
+	// info is this member's MemberInfo but its State, which state reads at each join
+	// (nil: no state to report).
+	info  MemberInfo
+	state func() []TaskOffsets
 	// err is why subs cannot be balanced, or nil; it fails every balance this member
 	// leads, because a plan built from them would assign a partition twice.
 	err error
@@ -69,13 +71,16 @@ var (
 )
 
 // NewBalancer returns a balancer for the sub-topologies subs, announcing info about this
-// member to the group leader. subs is copied. Invalid sub-topologies (see
-// ErrSubtopologies) are reported when this member balances the group as its leader, since
-// a kgo.GroupBalancer has no other place to fail.
-func NewBalancer(subs []Subtopology, info MemberInfo) *Balancer {
+// member to the group leader, with the local state that state reports at each join (nil:
+// none). subs is copied. Invalid sub-topologies (see ErrSubtopologies) are reported when
+// this member balances the group as its leader, since a kgo.GroupBalancer has no other
+// place to fail.
+func NewBalancer(subs []Subtopology, info MemberInfo, state func() []TaskOffsets) *Balancer {
 	b := &Balancer{
 		subs:     make([]Subtopology, 0, len(subs)),
 		topicSub: make(map[string]int),
+		info:     info,
+		state:    state,
 	}
 	for _, s := range subs {
 		topics := make([]string, 0, len(s.Topics))
@@ -105,7 +110,6 @@ func NewBalancer(subs []Subtopology, info MemberInfo) *Balancer {
 		}
 	}
 	b.err = errors.Join(errs...)
-	b.userData, _ = info.MarshalBinary() // MarshalBinary never fails
 	return b
 }
 
@@ -119,16 +123,21 @@ func (*Balancer) IsCooperative() bool { return true }
 // JoinGroupMetadata returns a kmsg.ConsumerMemberMetadata version 3 holding the topic
 // interests, the partitions this member owns (so the leader can keep tasks where they are
 // and withhold those that move until they are revoked), the generation (so the leader can
-// tell a stale claim from a current one) and this member's MemberInfo as UserData.
+// tell a stale claim from a current one) and this member's MemberInfo, with the local
+// state as it is now, as UserData.
 //
-// The output is deterministic: Kafka compares it with the last one to decide whether a
-// rejoin needs a rebalance.
+// The output is deterministic for the same state: Kafka compares it with the last one to
+// decide whether a rejoin needs a rebalance.
 func (b *Balancer) JoinGroupMetadata(interests []string, currentAssignment map[string][]int32, generation int32) []byte {
+	info := b.info
+	if b.state != nil {
+		info.State = slices.SortedFunc(slices.Values(b.state()), func(x, y TaskOffsets) int { return compareTasks(x.Task, y.Task) })
+	}
 	meta := kmsg.NewConsumerMemberMetadata()
 	meta.Version = 3
 	meta.Topics = interests
 	meta.Generation = generation
-	meta.UserData = b.userData
+	meta.UserData, _ = info.MarshalBinary() // MarshalBinary never fails
 	meta.OwnedPartitions = make([]kmsg.ConsumerMemberMetadataOwnedPartition, 0, len(currentAssignment))
 	for topic, partitions := range currentAssignment {
 		owned := kmsg.NewConsumerMemberMetadataOwnedPartition()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -33,7 +34,7 @@ func TestBalanceCoLocation(t *testing.T) {
 			t.Run(fmt.Sprintf("topics%v/partitions%v/members%d", sh.sizes, sh.parts, n), func(t *testing.T) {
 				subs, topics := layout(sh.sizes, sh.parts)
 				ms := members(n)
-				leader := NewBalancer(subs, MemberInfo{ProcessID: "leader"})
+				leader := NewBalancer(subs, MemberInfo{ProcessID: "leader"}, nil)
 				first := mustBalance(t, leader, subs, ms, topics)
 				checkPlan(t, subs, ms, topics, first, true)
 
@@ -65,7 +66,7 @@ func TestBalanceMemberJoins(t *testing.T) {
 			subs, topics := layout(tt.sizes, tt.parts)
 			all := members(tt.before + 1)
 			joiner := all[tt.before]
-			leader := NewBalancer(subs, MemberInfo{})
+			leader := NewBalancer(subs, MemberInfo{}, nil)
 
 			old := all[:tt.before]
 			start := mustBalance(t, leader, subs, old, topics)
@@ -75,7 +76,7 @@ func TestBalanceMemberJoins(t *testing.T) {
 			// owners but withheld from the joiner until the owners let go of them.
 			r1 := mustBalance(t, leader, subs, ms, topics)
 			checkPlan(t, subs, ms, topics, r1, false)
-			if got := len(NewBalancer(subs, MemberInfo{}).Tasks(r1[joiner.id])); got != 0 {
+			if got := len(NewBalancer(subs, MemberInfo{}, nil).Tasks(r1[joiner.id])); got != 0 {
 				t.Errorf("joiner got %d tasks while their owners still hold them: %v", got, r1[joiner.id])
 			}
 			before, after := taskOwners(subs, start), taskOwners(subs, r1)
@@ -93,7 +94,7 @@ func TestBalanceMemberJoins(t *testing.T) {
 			ms = advance(ms, r1, 2)
 			r2 := mustBalance(t, leader, subs, ms, topics)
 			checkPlan(t, subs, ms, topics, r2, true)
-			got := NewBalancer(subs, MemberInfo{}).Tasks(r2[joiner.id])
+			got := NewBalancer(subs, MemberInfo{}, nil).Tasks(r2[joiner.id])
 			slices.SortFunc(withheld, compareTasks)
 			if !slices.Equal(got, withheld) {
 				t.Errorf("joiner got %v, want the withheld %v", got, withheld)
@@ -126,7 +127,7 @@ func TestBalanceMemberJoins(t *testing.T) {
 
 func TestBalanceMemberLeaves(t *testing.T) {
 	subs, topics := layout([]int{2, 1, 3}, []int{12, 7, 5})
-	leader := NewBalancer(subs, MemberInfo{})
+	leader := NewBalancer(subs, MemberInfo{}, nil)
 	ms := members(4)
 	start := mustBalance(t, leader, subs, ms, topics)
 	ms = advance(ms, start, 1)
@@ -137,8 +138,8 @@ func TestBalanceMemberLeaves(t *testing.T) {
 	// Nobody left holds the departed member's tasks, so nothing is withheld.
 	checkPlan(t, subs, rest, topics, got, true)
 	for _, m := range rest {
-		kept := NewBalancer(subs, MemberInfo{}).Tasks(got[m.id])
-		for _, task := range NewBalancer(subs, MemberInfo{}).Tasks(m.owned) {
+		kept := NewBalancer(subs, MemberInfo{}, nil).Tasks(got[m.id])
+		for _, task := range NewBalancer(subs, MemberInfo{}, nil).Tasks(m.owned) {
 			if _, ok := slices.BinarySearchFunc(kept, task, compareTasks); !ok {
 				t.Errorf("%s lost %v although only %s left", m.id, task, left.id)
 			}
@@ -191,7 +192,7 @@ func TestBalanceKeepsBalancedOwners(t *testing.T) {
 					}
 				}
 			}
-			got := mustBalance(t, NewBalancer(subs, MemberInfo{}), subs, ms, topics)
+			got := mustBalance(t, NewBalancer(subs, MemberInfo{}, nil), subs, ms, topics)
 			checkPlan(t, subs, ms, topics, got, true)
 			if !equalAssignments(got, want) {
 				t.Errorf("balanced owners moved:\ngot  %v\nwant %v", got, want)
@@ -206,7 +207,7 @@ func TestBalanceOverloadedOwner(t *testing.T) {
 	subs, topics := layout([]int{2}, []int{9})
 	ms := members(3)
 	ms[0].owned, ms[0].gen = map[string][]int32{"s0-t0": {0, 1, 2, 3, 4, 5, 6, 7, 8}, "s0-t1": {0, 1, 2, 3, 4, 5, 6, 7, 8}}, 1
-	leader := NewBalancer(subs, MemberInfo{})
+	leader := NewBalancer(subs, MemberInfo{}, nil)
 	r1 := mustBalance(t, leader, subs, ms, topics)
 	checkPlan(t, subs, ms, topics, r1, false)
 	if c := memberTasks(subs, r1); c[ms[0].id][0] != 3 || c[ms[1].id][0] != 0 || c[ms[2].id][0] != 0 {
@@ -227,9 +228,9 @@ func TestBalanceStaleClaim(t *testing.T) {
 	ms := members(2)
 	ms[0].owned, ms[0].gen = map[string][]int32{"s0-t0": {0}, "s0-t1": {0}}, 1
 	ms[1].owned, ms[1].gen = map[string][]int32{"s0-t0": {0}, "s0-t1": {0}}, 5
-	got := mustBalance(t, NewBalancer(subs, MemberInfo{}), subs, ms, topics)
+	got := mustBalance(t, NewBalancer(subs, MemberInfo{}, nil), subs, ms, topics)
 	checkPlan(t, subs, ms, topics, got, true)
-	if tasks := NewBalancer(subs, MemberInfo{}).Tasks(got["m01"]); !slices.Equal(tasks, []TaskID{{0, 0}}) {
+	if tasks := NewBalancer(subs, MemberInfo{}, nil).Tasks(got["m01"]); !slices.Equal(tasks, []TaskID{{0, 0}}) {
 		t.Errorf("m01 got %v, want [0_0]", tasks)
 	}
 }
@@ -238,7 +239,7 @@ func TestBalanceDeterministic(t *testing.T) {
 	subs, topics := layout([]int{1, 2, 3}, []int{5, 7, 3})
 	ms := members(4)
 	ms[2].owned, ms[2].gen = map[string][]int32{"s1-t0": {1, 2}, "s1-t1": {1, 2}}, 3
-	leader := NewBalancer(subs, MemberInfo{})
+	leader := NewBalancer(subs, MemberInfo{}, nil)
 	encode := func(ms []testMember) []byte {
 		joins := make([]kmsg.JoinGroupResponseMember, len(ms))
 		for i, m := range ms {
@@ -316,7 +317,7 @@ func TestBalanceErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ms := members(2)
-			_, err := balance(t, NewBalancer(tt.subs, MemberInfo{}), tt.subs, ms, tt.topics)
+			_, err := balance(t, NewBalancer(tt.subs, MemberInfo{}, nil), tt.subs, ms, tt.topics)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("error = %v, want %v", err, tt.want)
 			}
@@ -335,10 +336,10 @@ func TestBalanceUnreadableUserData(t *testing.T) {
 	ms[0].userData = []byte{0xff, 0xfe, 0xfd} // no valid varint
 	ms[1].userData = []byte{}                 // empty
 	ms[2].userData = []byte{0, 3, 'a'}        // version 0
-	got := mustBalance(t, NewBalancer(subs, MemberInfo{}), subs, ms, topics)
+	got := mustBalance(t, NewBalancer(subs, MemberInfo{}, nil), subs, ms, topics)
 	checkPlan(t, subs, ms, topics, got, true)
 	for _, m := range ms {
-		if len(NewBalancer(subs, MemberInfo{}).Tasks(got[m.id])) == 0 {
+		if len(NewBalancer(subs, MemberInfo{}, nil).Tasks(got[m.id])) == 0 {
 			t.Errorf("%s got no tasks", m.id)
 		}
 	}
@@ -356,7 +357,7 @@ func TestBalanceSubscriptions(t *testing.T) {
 		{id: "m1", topics: []string{"a", "b"}, gen: -1}, // lacks c: none of sub-topology 1
 		{id: "m2", topics: []string{"a", "b", "c", "x"}, gen: -1},
 	}
-	leader := NewBalancer(subs, MemberInfo{})
+	leader := NewBalancer(subs, MemberInfo{}, nil)
 	got := mustBalance(t, leader, subs, ms, topics)
 	checkPlan(t, subs, ms, topics, got, false) // nobody can run sub-topology 2
 	counts := memberTasks(subs, got)
@@ -387,7 +388,7 @@ func TestBalanceSubscriptions(t *testing.T) {
 
 func TestMemberBalancerTopics(t *testing.T) {
 	subs := []Subtopology{{ID: 0, Topics: []string{"a", "b"}}, {ID: 1, Topics: []string{"c"}}}
-	b := NewBalancer(subs, MemberInfo{})
+	b := NewBalancer(subs, MemberInfo{}, nil)
 	joins := []kmsg.JoinGroupResponseMember{joinMember(t, subs, testMember{id: "m", topics: []string{"a", "z"}})}
 	_, topics, err := b.MemberBalancer(joins)
 	if err != nil {
@@ -406,7 +407,7 @@ func TestMemberBalancerTopics(t *testing.T) {
 
 func TestJoinGroupMetadata(t *testing.T) {
 	info := MemberInfo{ProcessID: "proc-7", Worker: 2}
-	b := NewBalancer([]Subtopology{{ID: 0, Topics: []string{"a", "b"}}}, info)
+	b := NewBalancer([]Subtopology{{ID: 0, Topics: []string{"a", "b"}}}, info, nil)
 	owned := map[string][]int32{"b": {1, 4}, "a": {1, 4}}
 	data := b.JoinGroupMetadata([]string{"a", "b"}, owned, 12)
 	if again := b.JoinGroupMetadata([]string{"a", "b"}, owned, 12); !bytes.Equal(data, again) {
@@ -425,7 +426,7 @@ func TestJoinGroupMetadata(t *testing.T) {
 		t.Errorf("owned partitions = %+v, want a and b, sorted", meta.OwnedPartitions)
 	}
 	var got MemberInfo
-	if err := got.UnmarshalBinary(meta.UserData); err != nil || got != info {
+	if err := got.UnmarshalBinary(meta.UserData); err != nil || !reflect.DeepEqual(got, info) {
 		t.Errorf("UserData decodes to %+v, %v; want %+v", got, err, info)
 	}
 	if b.ProtocolName() != "eddy-tasks-v1" || !b.IsCooperative() {
@@ -436,7 +437,7 @@ func TestJoinGroupMetadata(t *testing.T) {
 func BenchmarkBalance(b *testing.B) {
 	subs, topics := layout([]int{2, 1, 3}, []int{64, 64, 64})
 	ms := members(10)
-	leader := NewBalancer(subs, MemberInfo{})
+	leader := NewBalancer(subs, MemberInfo{}, nil)
 	// Steady state: every member owns what a fresh balance gave it, as in most rebalances.
 	joins := make([]kmsg.JoinGroupResponseMember, len(ms))
 	first := mustBalance(b, leader, subs, ms, topics)
@@ -463,7 +464,7 @@ func TestBalanceReunitesSplitTask(t *testing.T) {
 	ms[0].owned = map[string][]int32{"s0-t0": {0}, "s0-t1": {1}, "s0-t2": {1}}
 	ms[1].owned = map[string][]int32{"s0-t0": {1}, "s0-t1": {0}, "s0-t2": {0}}
 	ms[0].gen, ms[1].gen = 3, 3
-	leader := NewBalancer(subs, MemberInfo{})
+	leader := NewBalancer(subs, MemberInfo{}, nil)
 	r1 := mustBalance(t, leader, subs, ms, topics)
 	// The held partitions stay; the moving ones are withheld for a round.
 	want1 := assignment{
@@ -481,5 +482,54 @@ func TestBalanceReunitesSplitTask(t *testing.T) {
 	}
 	if !equalAssignments(r2, want2) {
 		t.Errorf("round 2:\ngot  %v\nwant %v", r2, want2)
+	}
+}
+
+// A task nobody claims goes to the member whose process holds its state, the most of
+// it when several do; one whose state nobody holds fills the members below quota.
+func TestBalanceFollowsLocalState(t *testing.T) {
+	subs, topics := layout([]int{1}, []int{4})
+	sum := func(p int32, n int64) TaskOffsets { return TaskOffsets{TaskID{0, p}, n} }
+	ms := []testMember{
+		{id: "a", state: []TaskOffsets{sum(3, 10)}},
+		{id: "b", state: []TaskOffsets{sum(0, 500), sum(3, 900)}},
+		{id: "c", state: []TaskOffsets{sum(0, 100), sum(1, 5)}},
+	}
+	got := mustBalance(t, NewBalancer(subs, MemberInfo{}, nil), subs, ms, topics)
+	checkPlan(t, subs, ms, topics, got, true)
+	owners := taskOwners(subs, got)
+	want := map[TaskID]string{{0, 0}: "b", {0, 1}: "c", {0, 3}: "b"}
+	for task, m := range want {
+		if o := owners[task]; len(o) != 1 || o[0] != m {
+			t.Errorf("task %s went to %v, want %s (whose process holds the most of its state)", task, o, m)
+		}
+	}
+	if o := owners[TaskID{0, 2}]; len(o) != 1 || o[0] != "a" {
+		t.Errorf("task 0_2, held by nobody, went to %v, want a (the member below quota)", o)
+	}
+	// A claim beats state: the owner keeps its task.
+	ms[0].owned = map[string][]int32{"s0-t0": {0}}
+	ms[0].gen = 3
+	got = mustBalance(t, NewBalancer(subs, MemberInfo{}, nil), subs, ms, topics)
+	if o := taskOwners(subs, got)[TaskID{0, 0}]; len(o) != 1 || o[0] != "a" {
+		t.Errorf("claimed task 0_0 went to %v, want its owner a", o)
+	}
+}
+
+// Static members sort by instance id: the same instances give the same plan whatever
+// member ids their restarts were given.
+func TestBalanceStaticMembersKeepTheirPlan(t *testing.T) {
+	subs, topics := layout([]int{2}, []int{5, 3})
+	ms := []testMember{{id: "m-1", instance: "host-b"}, {id: "m-2", instance: "host-a"}, {id: "m-3", instance: "host-c"}}
+	first := mustBalance(t, NewBalancer(subs, MemberInfo{}, nil), subs, ms, topics)
+	ms2 := []testMember{{id: "z-9", instance: "host-b"}, {id: "a-0", instance: "host-a"}, {id: "q-5", instance: "host-c"}}
+	second := mustBalance(t, NewBalancer(subs, MemberInfo{}, nil), subs, ms2, topics)
+	rename := map[string]string{"z-9": "m-1", "a-0": "m-2", "q-5": "m-3"}
+	renamed := assignment{}
+	for id, a := range second {
+		renamed[rename[id]] = a
+	}
+	if !equalAssignments(first, renamed) {
+		t.Errorf("plans differ with new member ids:\n%v\n%v", first, renamed)
 	}
 }

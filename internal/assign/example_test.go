@@ -10,7 +10,7 @@ func ExampleBalancer_Tasks() {
 	b := assign.NewBalancer([]assign.Subtopology{
 		{ID: 0, Topics: []string{"clicks"}},
 		{ID: 1, Topics: []string{"orders", "customers"}},
-	}, assign.MemberInfo{ProcessID: "instance-a", Worker: 0})
+	}, assign.MemberInfo{ProcessID: "instance-a", Worker: 0}, nil)
 
 	// What OnPartitionsAssigned hands over: partition p of co-partitioned topics together.
 	fmt.Println(b.Tasks(map[string][]int32{

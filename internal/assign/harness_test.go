@@ -26,6 +26,10 @@ type testMember struct {
 	// userData, when non-nil, replaces the UserData JoinGroupMetadata wrote; it stands in
 	// for members of other versions or corrupt records.
 	userData []byte
+	// state is the local state the member's process reports; instance its instance id
+	// (static membership), "" for none.
+	state    []TaskOffsets
+	instance string
 }
 
 // joinMember encodes m as the coordinator hands it to the leader, with metadata written by
@@ -44,7 +48,11 @@ func joinMember(t testing.TB, subs []Subtopology, m testMember) kmsg.JoinGroupRe
 	for topic, ps := range m.owned {
 		owned[topic] = slices.Sorted(slices.Values(ps))
 	}
-	meta := NewBalancer(subs, MemberInfo{ProcessID: "process-" + m.id}).JoinGroupMetadata(topics, owned, m.gen)
+	var state func() []TaskOffsets
+	if m.state != nil {
+		state = func() []TaskOffsets { return m.state }
+	}
+	meta := NewBalancer(subs, MemberInfo{ProcessID: "process-" + m.id}, state).JoinGroupMetadata(topics, owned, m.gen)
 	if m.userData != nil {
 		var cm kmsg.ConsumerMemberMetadata
 		if err := cm.ReadFrom(meta); err != nil {
@@ -56,6 +64,9 @@ func joinMember(t testing.TB, subs []Subtopology, m testMember) kmsg.JoinGroupRe
 	jm := kmsg.NewJoinGroupResponseMember()
 	jm.MemberID = m.id
 	jm.ProtocolMetadata = meta
+	if m.instance != "" {
+		jm.InstanceID = &m.instance
+	}
 	return jm
 }
 
@@ -110,7 +121,7 @@ func advance(ms []testMember, a assignment, gen int32) []testMember {
 
 // taskOwners maps each task to the members holding any of its partitions in a.
 func taskOwners(subs []Subtopology, a assignment) map[TaskID][]string {
-	b := NewBalancer(subs, MemberInfo{})
+	b := NewBalancer(subs, MemberInfo{}, nil)
 	owners := make(map[TaskID][]string)
 	for _, id := range slices.Sorted(maps.Keys(a)) {
 		for _, task := range b.Tasks(a[id]) {
@@ -122,7 +133,7 @@ func taskOwners(subs []Subtopology, a assignment) map[TaskID][]string {
 
 // memberTasks counts the tasks per member per sub-topology in a.
 func memberTasks(subs []Subtopology, a assignment) map[string]map[int]int {
-	b := NewBalancer(subs, MemberInfo{})
+	b := NewBalancer(subs, MemberInfo{}, nil)
 	counts := make(map[string]map[int]int)
 	for id, topics := range a {
 		counts[id] = make(map[int]int)

@@ -3,6 +3,7 @@ package assign
 import (
 	"encoding/binary"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -14,35 +15,46 @@ func TestMemberInfoRoundTrip(t *testing.T) {
 		{ProcessID: "prozeß-ü", Worker: 1 << 40},
 		{ProcessID: "negative", Worker: -3},
 		{ProcessID: string(make([]byte, 300)), Worker: 2}, // length needs a two-byte uvarint
+		{ProcessID: "stateful", Worker: 1, State: []TaskOffsets{{TaskID{0, 3}, 1_000_000}, {TaskID{2, 0}, 0}, {TaskID{1, 1 << 30}, -1}}},
 	}
 	for _, want := range tests {
 		data, err := want.MarshalBinary()
 		if err != nil {
 			t.Fatalf("MarshalBinary(%+v): %v", want, err)
 		}
-		if data[0] != 1 {
-			t.Errorf("version byte = %d, want 1", data[0])
+		if data[0] != 2 {
+			t.Errorf("version byte = %d, want 2", data[0])
 		}
 		var got MemberInfo
 		if err := got.UnmarshalBinary(data); err != nil {
 			t.Fatalf("UnmarshalBinary(MarshalBinary(%+v)): %v", want, err)
 		}
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("round trip = %+v, want %+v", got, want)
 		}
 	}
 }
 
+// A version 1 member (process id and worker only) is read with no state.
+func TestMemberInfoUnmarshalVersion1(t *testing.T) {
+	data := binary.AppendVarint(append([]byte{1, 2}, "p1"...), 5)
+	var got MemberInfo
+	if err := got.UnmarshalBinary(data); err != nil || !reflect.DeepEqual(got, MemberInfo{ProcessID: "p1", Worker: 5}) {
+		t.Errorf("version 1 reads as %+v, %v", got, err)
+	}
+}
+
 func TestMemberInfoUnmarshalLaterVersion(t *testing.T) {
 	// A later version appends fields; this version must still read its own.
-	data, _ := MemberInfo{ProcessID: "p", Worker: 4}.MarshalBinary()
-	data[0] = 2
+	want := MemberInfo{ProcessID: "p", Worker: 4, State: []TaskOffsets{{TaskID{1, 2}, 99}}}
+	data, _ := want.MarshalBinary()
+	data[0] = 3
 	data = append(data, 0xde, 0xad, 0xbe, 0xef)
 	var got MemberInfo
 	if err := got.UnmarshalBinary(data); err != nil {
 		t.Fatalf("UnmarshalBinary: %v", err)
 	}
-	if want := (MemberInfo{ProcessID: "p", Worker: 4}); got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 }
@@ -62,6 +74,10 @@ func TestMemberInfoUnmarshalErrors(t *testing.T) {
 		{"no worker", []byte{1, 1, 'a'}},
 		{"truncated worker", []byte{1, 1, 'a', 0x80}},
 		{"garbage", []byte("not member info at all")},
+		{"no task count", []byte{2, 1, 'a', 2}},
+		{"more tasks than bytes", []byte{2, 1, 'a', 2, 5, 0, 0, 0}},
+		{"truncated task", []byte{2, 1, 'a', 2, 1, 0, 2}},
+		{"partition out of range", binary.AppendVarint(binary.AppendVarint([]byte{2, 1, 'a', 2, 1, 0}, 1<<40), 0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,7 +86,7 @@ func TestMemberInfoUnmarshalErrors(t *testing.T) {
 			if !errors.Is(err, ErrMemberInfo) {
 				t.Fatalf("UnmarshalBinary(%x) = %v, want ErrMemberInfo", tt.data, err)
 			}
-			if got != (MemberInfo{ProcessID: "keep", Worker: 9}) {
+			if !reflect.DeepEqual(got, MemberInfo{ProcessID: "keep", Worker: 9}) {
 				t.Errorf("failed UnmarshalBinary changed the receiver to %+v", got)
 			}
 		})
@@ -78,7 +94,8 @@ func TestMemberInfoUnmarshalErrors(t *testing.T) {
 }
 
 func FuzzMemberInfoUnmarshal(f *testing.F) {
-	for _, m := range []MemberInfo{{}, {ProcessID: "p", Worker: 3}, {ProcessID: "long-process-id", Worker: -1}} {
+	for _, m := range []MemberInfo{{}, {ProcessID: "p", Worker: 3}, {ProcessID: "long-process-id", Worker: -1},
+		{ProcessID: "s", State: []TaskOffsets{{TaskID{0, 1}, 7}}}} {
 		data, _ := m.MarshalBinary()
 		f.Add(data)
 	}
@@ -92,7 +109,7 @@ func FuzzMemberInfoUnmarshal(f *testing.F) {
 		// Whatever decodes must survive a round trip unchanged.
 		again, _ := m.MarshalBinary()
 		var m2 MemberInfo
-		if err := m2.UnmarshalBinary(again); err != nil || m2 != m {
+		if err := m2.UnmarshalBinary(again); err != nil || !reflect.DeepEqual(m2, m) {
 			t.Fatalf("round trip of %+v: got %+v, %v", m, m2, err)
 		}
 	})

@@ -1,6 +1,7 @@
 package assign
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,11 +17,15 @@ type member struct {
 	meta *kmsg.ConsumerMemberMetadata
 	// info is what the member told about itself; the zero value (unknown process) when
 	// its UserData was unreadable, which must not keep the member from getting tasks.
-	// Preferring the process with the highest offset sum will read it.
 	info MemberInfo
 	// total counts the tasks planned for the member over the sub-topologies placed so
 	// far; rule 2 gives each sub-topology's extra tasks to the lowest totals.
 	total int
+	// held is the offset sum of each task whose state the member's process holds.
+	held map[TaskID]int64
+	// order is what members sort by: the instance id of a static member, which stays
+	// the same across its restarts, else the member id.
+	order string
 }
 
 // claim is the member that owned a topic partition before this rebalance, by the
@@ -40,19 +45,31 @@ func (b *Balancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kg
 		return nil
 	}
 
-	// Rule 4: members sorted by member id, so the plan does not depend on the order the
-	// coordinator listed them in.
+	// Rule 4: members sorted by instance id (static members) or member id, so the plan
+	// does not depend on the order the coordinator listed them in, nor, for static
+	// members, on the member ids a restart renews.
 	members := make([]member, 0, len(cb.Members()))
 	cb.EachMember(func(join *kmsg.JoinGroupResponseMember, meta *kmsg.ConsumerMemberMetadata) {
-		m := member{join: join, meta: meta}
+		m := member{join: join, meta: meta, order: join.MemberID}
+		if join.InstanceID != nil {
+			m.order = *join.InstanceID
+		}
 		// Defensive: a member of another version or a corrupt record still runs tasks.
 		var info MemberInfo
 		if info.UnmarshalBinary(meta.UserData) == nil {
 			m.info = info
+			for _, t := range info.State {
+				if m.held == nil {
+					m.held = make(map[TaskID]int64, len(info.State))
+				}
+				m.held[t.Task] = t.Sum
+			}
 		}
 		members = append(members, m)
 	})
-	slices.SortFunc(members, func(x, y member) int { return strings.Compare(x.join.MemberID, y.join.MemberID) })
+	slices.SortFunc(members, func(x, y member) int {
+		return cmp.Or(strings.Compare(x.order, y.order), strings.Compare(x.join.MemberID, y.join.MemberID))
+	})
 
 	plan := cb.NewPlan()
 	s := newScratch(len(members))
@@ -168,11 +185,8 @@ func (b *Balancer) placeSubtopology(sub *Subtopology, n int32, members []member,
 		free = append(free, p)
 	}
 
-	// The tasks left had no owner that could keep them; they fill the members below quota
-	// in member order. This is where preferring the process with the highest offset sum
-	// for the task (the most state already restored locally) goes: pick, among members
-	// below quota, the one whose process reported the highest sum, before falling back
-	// to member order.
+	// The tasks left had no owner (or holder of their state) that could keep them; they
+	// fill the members below quota in member order.
 	next := 0
 	for _, p := range free {
 		// Quotas sum to n and placed tasks never exceed them, so a member below quota
@@ -215,6 +229,11 @@ func subscribesAll(interests, topics []string) bool {
 // missed rebalances may still claim partitions that since moved on. The task's owner is
 // the member holding the most of its partitions, the lowest index on a tie; normally it
 // holds all of them, but a group switching from another balancer may have split them.
+//
+// A task nobody claims (its owner restarted, or left) counts as owned by the eligible
+// member whose process holds the most of its state (the highest offset sum, the lowest
+// index on a tie): a restarted instance gets back the tasks whose stores it kept, and a
+// task that moves goes where the least of its changelog is left to restore.
 func previousOwners(sub *Subtopology, n int32, members []member, eligible []bool) []int {
 	k := len(sub.Topics)
 	claims := make([]claim, k*int(n)) // claims[ti*n+p]: topic sub.Topics[ti], partition p
@@ -260,9 +279,24 @@ func previousOwners(sub *Subtopology, n int32, members []member, eligible []bool
 				best, bestVotes = m, votes
 			}
 		}
+		if best < 0 {
+			best = holder(TaskID{Subtopology: sub.ID, Partition: int32(p)}, members, eligible)
+		}
 		owner[p] = best
 	}
 	return owner
+}
+
+// holder is the eligible member whose process holds the most of task's state, or -1.
+func holder(task TaskID, members []member, eligible []bool) int {
+	best, bestSum := -1, int64(0)
+	for i := range members {
+		sum, ok := members[i].held[task]
+		if ok && eligible[i] && (best < 0 || sum > bestSum) {
+			best, bestSum = i, sum
+		}
+	}
+	return best
 }
 
 // setQuotas sets s.quota for the eligible members: n/len(eligible) each, and one more for

@@ -26,7 +26,7 @@ func TestTasks(t *testing.T) {
 	b := NewBalancer([]Subtopology{
 		{ID: 1, Topics: []string{"orders", "customers"}},
 		{ID: 0, Topics: []string{"clicks"}},
-	}, MemberInfo{})
+	}, MemberInfo{}, nil)
 	tests := []struct {
 		name     string
 		assigned map[string][]int32

@@ -69,6 +69,9 @@ type Config struct {
 	PurgeInterval time.Duration
 	// SessionTimeout and HeartbeatInterval are the consumer group's.
 	SessionTimeout, HeartbeatInterval time.Duration
+	// InstanceID makes the workers static members of the group, "<InstanceID>-<worker>"
+	// ("": dynamic members).
+	InstanceID string
 	// Bounded processes the inputs up to their ends at start, then returns.
 	Bounded bool
 	// MaxTaskIdle is how long a task with several input partitions waits for an empty one

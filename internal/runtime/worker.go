@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -165,13 +166,33 @@ func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPla
 	}
 	// One promise for every record: no closure per produce.
 	w.promise = w.produced
-	w.bal = assign.NewBalancer(plan.subs, assign.MemberInfo{ProcessID: cfg.ProcessID, Worker: index})
+	w.bal = assign.NewBalancer(plan.subs, assign.MemberInfo{ProcessID: cfg.ProcessID, Worker: index}, w.localState)
 	w.startRebalance()
 	if err := w.connect(); err != nil {
 		w.endRebalance()
 		return nil, err
 	}
 	return w, nil
+}
+
+// localState is the instance's checkpointed state by task, which the worker reports to
+// the group leader at each join (the balancer gives a task nobody owns to the process
+// that holds most of its state). An unreadable database reports nothing: the plan is
+// then only less sticky.
+func (w *worker) localState() []assign.TaskOffsets {
+	if w.mgr == nil {
+		return nil
+	}
+	sums, err := w.mgr.OffsetSums()
+	if err != nil {
+		w.log.Warn("eddy: reading the local state's checkpoints for the group leader", "err", err)
+		return nil
+	}
+	out := make([]assign.TaskOffsets, len(sums))
+	for i, s := range sums {
+		out[i] = assign.TaskOffsets{Task: assign.TaskID{Subtopology: s.Sub, Partition: s.Partition}, Sum: s.Sum}
+	}
+	return out
 }
 
 // produced is the promise of every record the worker produces: a failure is the record's
@@ -248,6 +269,9 @@ func (w *worker) connect() error {
 		// can raise it. (The windowed join of the load harness: 155-160 MiB peak RSS
 		// down to 120-129, the same records/s.)
 		kgo.FetchMaxPartitionBytes(fetchMaxPartitionBytes),
+	}
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(fmt.Sprintf("%s-%d", cfg.InstanceID, w.index)))
 	}
 	opts = append(opts, w.clientOpts()...)
 	if !cfg.ExactlyOnce {
@@ -458,6 +482,12 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 		case isAuthorization(fe.Err):
 			// A refused permission does not grant itself: stop, saying which.
 			return time.Time{}, fetchAuthorization(fe.Err, fe.Topic, fe.Partition, w.cfg.ApplicationID)
+		case errors.Is(fe.Err, kerr.FencedInstanceID):
+			// Another instance joined under this worker's static id and took its tasks
+			// (franz-go has called onLost). Joining again would fence it in turn, and
+			// the two would take the tasks from each other for ever.
+			return time.Time{}, fmt.Errorf("eddy: worker %d: another instance of %s joined the group with this instance's StaticMembership id (%s-%d) and took over its tasks: give each instance its own id: %w",
+				w.index, w.cfg.ApplicationID, w.cfg.InstanceID, w.index, fe.Err)
 		default:
 			// Fetch errors are retried by the client; they are worth a line, not a stop.
 			w.log.Warn("fetch error", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)

@@ -101,6 +101,45 @@ func (m *Manager) ReleaseAll(t time.Time) error {
 	return it.Err()
 }
 
+// TaskOffsets is the state a task has on this instance: the sum of the changelog offsets
+// its store slices' checkpoints are at.
+type TaskOffsets struct {
+	Sub       int
+	Partition int32
+	Sum       int64
+}
+
+// OffsetSums lists every task with checkpointed state in the database, running here or
+// left by a task that moved or by an earlier run and not yet cleaned up, with its offset
+// sum (Kafka Streams' task offset sums): what the group balancer weighs to send a task
+// where the least of its changelog is left to restore.
+func (m *Manager) OffsetSums() ([]TaskOffsets, error) {
+	it, err := m.db.Iterate([]byte{nsCheckpoint}, []byte{nsCheckpoint + 1})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []TaskOffsets
+	for it.Next() {
+		k := it.Key()
+		if len(k) != 1+slotLen {
+			continue
+		}
+		cp, err := decodeCheckpoint(it.Value())
+		if err != nil {
+			continue // unreadable: the task restores from scratch, so it holds nothing
+		}
+		sub, partition := int(binary.BigEndian.Uint32(k[1:5])), int32(binary.BigEndian.Uint32(k[5:9]))
+		// Checkpoints are keyed by slot, so a task's slices are next to each other.
+		if n := len(out); n > 0 && out[n-1].Sub == sub && out[n-1].Partition == partition {
+			out[n-1].Sum += cp.Offset
+			continue
+		}
+		out = append(out, TaskOffsets{Sub: sub, Partition: partition, Sum: cp.Offset})
+	}
+	return out, it.Err()
+}
+
 // Release records that the task holding kv left this instance. A slice kept in memory is
 // dropped at once: it has no checkpoint, so the task restores it in full wherever it goes.
 func (m *Manager) Release(kv *KV) {

@@ -363,3 +363,33 @@ func TestPutNewDeletedIsForgotten(t *testing.T) {
 		t.Errorf("ordered keys %v, want [b]", got)
 	}
 }
+
+// OffsetSums adds up, per task, the offsets its slices' checkpoints are at; a slice
+// without a checkpoint holds nothing to report.
+func TestOffsetSums(t *testing.T) {
+	m := NewManager(store.NewMemory())
+	defer m.Close()
+	open := func(sub int, p int32, name string) *KV {
+		kv, err := m.Open(sub, p, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kv
+	}
+	a, b, c := open(0, 1, "counts"), open(0, 1, "totals"), open(2, 0, "counts")
+	open(1, 5, "never-committed")
+	for _, kv := range []*KV{a, b, c} {
+		kv.Put([]byte("k"), []byte("v"))
+	}
+	if err := m.Commit([]*KV{a, b, c}, []Checkpoint{{Offset: 40, Written: time.Now()}, {Offset: 2, Written: time.Now()}, {Offset: 7, Written: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.OffsetSums()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []TaskOffsets{{0, 1, 42}, {2, 0, 7}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("OffsetSums = %v, want %v", got, want)
+	}
+}
