@@ -25,6 +25,9 @@ type Monitor struct {
 	workers []*worker
 	globals *globalReader
 
+	// queries are the store slices interactive queries may read (query.go).
+	queries queries
+
 	// OnChange, if set, is called after any of the above changed, from the goroutine that
 	// changed it (a worker's or Run's): it must return quickly and not call Status.
 	OnChange func()

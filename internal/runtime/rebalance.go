@@ -117,6 +117,7 @@ func (w *worker) taskLocked(id processor.TaskID) (*task, error) {
 	}
 	t.g = g
 	w.addTaskLocked(t)
+	w.cfg.Monitor.queryable().add(id.Partition, t.stores)
 	return t, nil
 }
 
@@ -183,6 +184,7 @@ func (w *worker) tasksOfLocked(parts map[string][]int32) []*task {
 // closeTaskLocked closes a task's processors and forgets its partitions; queued records
 // are dropped (they were not committed, so the next owner reads them again).
 func (w *worker) closeTaskLocked(t *task) {
+	w.cfg.Monitor.queryable().remove(t.id.Partition, t.stores) // waits for reads under way
 	if err := protect("closing task "+t.id.String(), t.g.Close); err != nil {
 		w.setFatalLocked(err)
 	}

@@ -166,6 +166,7 @@ func (w *worker) finishRestore(job *restoreJob) {
 	}
 	job.task.restoring--
 	if job.task.restoring == 0 {
+		w.cfg.Monitor.queryable().ready(job.task.id.Partition, job.task.stores)
 		w.cfg.Monitor.addRestoring(-1)
 		w.resumeTaskLocked(job.task)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/eddy-streams/eddy/changelog"
 	"github.com/eddy-streams/eddy/internal/graph"
 	"github.com/eddy-streams/eddy/internal/metrics"
 	"github.com/eddy-streams/eddy/internal/state"
@@ -161,6 +162,16 @@ func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
 		// up to their ends at start.
 		stopFollow = follow(ctx, cancel, globals)
 		defer stopFollow()
+	}
+	if cfg.Monitor != nil {
+		queryable := map[string]int32{}
+		for _, st := range g.Stores() {
+			if ct := plan.changelogs[changelog.Topic(cfg.ApplicationID, st.Name)]; st.Kind == graph.KeyValueStore && ct != nil {
+				queryable[st.Name] = ct.partitions
+			}
+		}
+		cfg.Monitor.queries.setStores(queryable)
+		defer cfg.Monitor.queries.setStores(nil)
 	}
 	workers := make([]*worker, cfg.Workers)
 	for i := range workers {

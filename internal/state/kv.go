@@ -67,6 +67,15 @@ func (s *KV) dbKey(key []byte) []byte {
 	return s.scratch
 }
 
+// GetCommitted calls fn with key's value as of the slice's last commit (the database,
+// never the write buffer) and reports whether it has one. Unlike the other methods it is
+// safe to call from any goroutine while the task runs, as long as the slice is not wiped
+// meanwhile (a restore does that, before the task runs): interactive queries read this.
+func (s *KV) GetCommitted(key []byte, fn func(value []byte) error) (bool, error) {
+	k := make([]byte, 0, len(s.prefix)+len(key))
+	return s.db.Get(append(append(k, s.prefix...), key...), fn)
+}
+
 // Get calls fn with key's current value (buffered or committed) and reports whether the key
 // has one. The value is valid only inside fn.
 func (s *KV) Get(key []byte, fn func(value []byte) error) (bool, error) {

@@ -393,3 +393,39 @@ func TestOffsetSums(t *testing.T) {
 		t.Errorf("OffsetSums = %v, want %v", got, want)
 	}
 }
+
+// GetCommitted reads the last commit only: a buffered write is invisible to it until
+// the commit applies it, a buffered delete until then too.
+func TestGetCommittedSkipsTheBuffer(t *testing.T) {
+	m := NewManager(store.NewMemory())
+	defer m.Close()
+	kv, err := m.Open(0, 0, "counts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() (string, bool) {
+		var v string
+		found, err := kv.GetCommitted([]byte("k"), func(b []byte) error { v = string(b); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, found
+	}
+	kv.Put([]byte("k"), []byte("1"))
+	if v, found := read(); found {
+		t.Fatalf("an uncommitted write is visible: %q", v)
+	}
+	if err := m.Commit([]*KV{kv}, []Checkpoint{{Offset: 1, Written: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	kv.Delete([]byte("k"))
+	if v, found := read(); !found || v != "1" {
+		t.Fatalf("after the commit, with a buffered delete: %q, %v; want the committed 1", v, found)
+	}
+	if err := m.Commit([]*KV{kv}, []Checkpoint{{Offset: 2, Written: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, found := read(); found {
+		t.Fatalf("a committed delete still reads %q", v)
+	}
+}

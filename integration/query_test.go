@@ -1,0 +1,152 @@
+package integration
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eddy-streams/eddy"
+	"github.com/eddy-streams/eddy/internal/kafkatest"
+	"github.com/eddy-streams/eddy/serde"
+)
+
+// Interactive queries of a word count under exactly-once, on two instances and then
+// three (a rebalance while the queries run): every value a query returns is one a
+// committed transaction wrote (each count the output topic holds, read_committed, for
+// that word), a key is answered by the instance that holds it and refused by the others
+// with ErrNotHere (or ErrNotReady while its task restores), and once the input is
+// processed each word's count is exact, on exactly one instance.
+func TestInteractiveQueriesSeeOnlyCommittedState(t *testing.T) {
+	adm := kafkatest.Admin(t)
+	in, out := kafkatest.Topic(t, "lines"), kafkatest.Topic(t, "counts")
+	kafkatest.CreateTopic(t, adm, in, 4, nil)
+	kafkatest.CreateTopic(t, adm, out, 4, nil)
+	appID := kafkatest.Topic(t, "app")
+	launch := func() (*eddy.App, *running) {
+		app := newApp(t, wordCountTopology(in, out), appID, eddy.ExactlyOnce())
+		return app, start(t, app)
+	}
+	lines, want := corpus(3000, 11)
+	var words []string
+	for w := range want {
+		words = append(words, w)
+	}
+
+	var mu sync.Mutex
+	seen := map[string]map[int64]bool{} // word → counts a query returned
+	var unexpected []error
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	query := func(app *eddy.App) {
+		q := eddy.QueryKeyValue(app, "counts", serde.String(), serde.Int64())
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for _, w := range words {
+					n, found, err := q.Get(w)
+					mu.Lock()
+					switch {
+					case err == nil && found:
+						if seen[w] == nil {
+							seen[w] = map[int64]bool{}
+						}
+						seen[w][n] = true
+					case err == nil, errors.Is(err, eddy.ErrNotHere), errors.Is(err, eddy.ErrNotReady):
+					default:
+						unexpected = append(unexpected, err)
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+
+	a, ra := launch()
+	b, rb := launch()
+	waitMembersWithPartitions(t, appID, 2, 60*time.Second)
+	if _, _, err := eddy.QueryKeyValue(a, "no-such-store", serde.String(), serde.Int64()).Get("w"); !errors.Is(err, eddy.ErrUnknownStore) {
+		t.Errorf("a query of an unknown store: %v, want ErrUnknownStore", err)
+	}
+	query(a)
+	query(b)
+	produceLines(t, in, lines[:1500], 0)
+	time.Sleep(2 * time.Second)
+	c, rc := launch() // a rebalance while the queries run
+	query(c)
+	produceLines(t, in, lines[1500:], 1500)
+	latestCounts(t, out, want)
+	waitMembersWithPartitions(t, appID, 3, 60*time.Second)
+
+	// Processed: each word's count is exact on the one instance that has it.
+	apps := []*eddy.App{a, b, c}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, w := range words {
+		for {
+			var answers []string
+			for i, app := range apps {
+				n, found, err := eddy.QueryKeyValue(app, "counts", serde.String(), serde.Int64()).Get(w)
+				switch {
+				case err == nil:
+					answers = append(answers, fmt.Sprintf("instance %d: %d (found %v)", i, n, found))
+					if !found || n != want[w] {
+						answers = append(answers, "wrong")
+					}
+				case !errors.Is(err, eddy.ErrNotHere) && !errors.Is(err, eddy.ErrNotReady):
+					t.Fatalf("query of %s on instance %d: %v", w, i, err)
+				}
+			}
+			if len(answers) == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("word %s: answers %v, want its count %d from exactly one instance", w, answers, want[w])
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	for _, r := range []*running{ra, rb, rc} {
+		if err := r.stop(); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	}
+	if _, _, err := eddy.QueryKeyValue(a, "counts", serde.String(), serde.Int64()).Get(words[0]); !errors.Is(err, eddy.ErrNotHere) {
+		t.Errorf("a query of a stopped instance: %v, want ErrNotHere", err)
+	}
+	if len(unexpected) > 0 {
+		t.Fatalf("%d queries failed otherwise than not here / not ready, the first: %v", len(unexpected), unexpected[0])
+	}
+
+	// Every value a query saw is one a committed transaction wrote.
+	committed := map[string]map[int64]bool{}
+	for _, r := range readCommitted(t, out) {
+		n, err := serde.Int64().Decode(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if committed[string(r.Key)] == nil {
+			committed[string(r.Key)] = map[int64]bool{}
+		}
+		committed[string(r.Key)][n] = true
+	}
+	total := 0
+	for w, ns := range seen {
+		for n := range ns {
+			total++
+			if !committed[w][n] {
+				t.Errorf("a query saw %s = %d, which no committed transaction wrote", w, n)
+			}
+		}
+	}
+	if total < len(words) {
+		t.Fatalf("the queries saw %d values, want at least one per word (%d)", total, len(words))
+	}
+	t.Logf("%d distinct values seen by the queries, each committed", total)
+}

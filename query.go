@@ -1,0 +1,84 @@
+package eddy
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/internal/runtime"
+	"github.com/eddy-streams/eddy/serde"
+)
+
+// Errors of interactive queries (KeyValueQuery.Get). They wrap the store's name and the
+// key's partition; match them with errors.Is.
+var (
+	// ErrNotHere: the key's task runs on another instance, or on none while the group
+	// rebalances. Ask the instance that holds it.
+	ErrNotHere = runtime.ErrNotHere
+	// ErrNotReady: the key's task is on this instance but still restoring its stores
+	// (it just moved here); ask again shortly.
+	ErrNotReady = runtime.ErrNotReady
+	// ErrUnknownStore: the topology has no key-value store of that name.
+	ErrUnknownStore = runtime.ErrUnknownStore
+)
+
+// KeyValueQuery reads a key-value store of a running App from outside its processors
+// (Kafka Streams' interactive queries): a table's, a table aggregation's (Count, Reduce,
+// Aggregate) or a topology.NewKeyValueStore. Make one with QueryKeyValue. It is safe for
+// concurrent use by any number of goroutines.
+//
+// A read sees the store as of its task's last commit: never a write a later commit has
+// not made durable, so under exactly-once never a value of a transaction that has not
+// committed (and that a crash would roll back). Values are at most a commit interval
+// old. Each key lives in one task, on one instance of the application: its partition is
+// Kafka's murmur2 of the key's bytes (the store's key serde) modulo the store's
+// partitions, as the records were partitioned; a key whose task is elsewhere is
+// ErrNotHere, one whose task is still restoring here ErrNotReady.
+type KeyValueQuery[K, V any] struct {
+	app  *App
+	name string
+	ks   serde.Serde[K]
+	vs   serde.Serde[V]
+	part kgo.TopicPartitioner
+}
+
+// QueryKeyValue returns a query of app's key-value store name, whose keys and values the
+// serdes read — the store's own serdes (for a Count, the grouping's key serde and
+// serde.Int64()).
+func QueryKeyValue[K, V any](app *App, name string, ks serde.Serde[K], vs serde.Serde[V]) *KeyValueQuery[K, V] {
+	topic := changelog.Topic(app.cfg.appID, name)
+	return &KeyValueQuery[K, V]{app: app, name: name,
+		ks: serde.ForTopic(ks, topic, true), vs: serde.ForTopic(vs, topic, false),
+		part: kgo.StickyKeyPartitioner(nil).ForTopic(topic)}
+}
+
+// Get returns key's value as of its task's last commit, and whether it has one.
+func (q *KeyValueQuery[K, V]) Get(key K) (value V, found bool, err error) {
+	k, err := q.ks.AppendEncode(nil, key)
+	if err != nil {
+		return value, false, fmt.Errorf("eddy: store %s: encoding a key: %w", q.name, err)
+	}
+	n, ok := q.app.monitor.Partitions(q.name)
+	if !ok {
+		// Not running, or no such store: Query says which.
+		_, err := q.app.monitor.Query(q.name, 0, k, nil)
+		return value, false, fmt.Errorf("eddy: %w", err)
+	}
+	partition := int32(q.part.Partition(&kgo.Record{Key: k}, int(n)))
+	var raw []byte
+	found, err = q.app.monitor.Query(q.name, partition, k, func(v []byte) error {
+		raw = append(make([]byte, 0, len(v)), v...)
+		return nil
+	})
+	if err != nil || !found {
+		if err != nil {
+			err = fmt.Errorf("eddy: %w", err)
+		}
+		return value, false, err
+	}
+	if value, err = q.vs.Decode(raw); err != nil {
+		return value, false, fmt.Errorf("eddy: store %s: decoding the value of a key: %w", q.name, err)
+	}
+	return value, true, nil
+}
