@@ -173,6 +173,7 @@ func (c *config) runtime(pid, dir string, m *metrics.Registry) *runtime.Config {
 		TransactionTimeout: c.txnTimeout,
 		SessionTimeout:     c.sessionTimeout,
 		InstanceID:         c.instanceID,
+		AdvertisedAddress:  c.advertised,
 		PurgeInterval:      c.purgeInterval,
 		ShutdownTimeout:    c.shutdown,
 		MaxBufferedBytes:   c.maxBuffered,

@@ -47,6 +47,7 @@ type config struct {
 	intervalSet    bool
 	sessionTimeout time.Duration
 	instanceID     string
+	advertised     string
 	heartbeat      time.Duration
 	purgeInterval  time.Duration
 	shutdown       time.Duration
@@ -205,6 +206,15 @@ func SessionTimeout(d time.Duration) Opt { return optFunc(func(c *config) { c.se
 // Admin.removeMembersFromConsumerGroup). Two running instances under one id fence each
 // other: the newer one takes over and the older one's Run fails.
 func StaticMembership(id string) Opt { return optFunc(func(c *config) { c.instanceID = id }) }
+
+// AdvertisedAddress is where this instance serves interactive queries, host:port (Kafka
+// Streams' application.server): it travels in the group's join metadata, and after each
+// rebalance every instance knows which address holds each task, so
+// KeyValueQuery.Location can say where a key lives. eddy listens on nothing itself: the
+// address is the service's own HTTP server (see KeyValueQuery.Handler).
+func AdvertisedAddress(hostPort string) Opt {
+	return optFunc(func(c *config) { c.advertised = hostPort })
+}
 
 // HeartbeatInterval is how often a worker tells the group coordinator it is alive; it must
 // be shorter than the session timeout, and a third of it or less lets two heartbeats be

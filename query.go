@@ -53,19 +53,47 @@ func QueryKeyValue[K, V any](app *App, name string, ks serde.Serde[K], vs serde.
 		part: kgo.StickyKeyPartitioner(nil).ForTopic(topic)}
 }
 
-// Get returns key's value as of its task's last commit, and whether it has one.
-func (q *KeyValueQuery[K, V]) Get(key K) (value V, found bool, err error) {
+// KeyLocation is where a key of a store lives: its partition (its task's), whether this
+// instance holds that task, and the AdvertisedAddress of the instance the group's last
+// assignment gave it to ("" when that instance advertises none, or the task is between
+// two owners in a rebalance).
+type KeyLocation struct {
+	Partition int32
+	Local     bool
+	Endpoint  string
+}
+
+// Location says where key lives (Kafka Streams' queryMetadataForKey).
+func (q *KeyValueQuery[K, V]) Location(key K) (KeyLocation, error) {
+	_, partition, err := q.partition(key)
+	if err != nil {
+		return KeyLocation{}, err
+	}
+	endpoint, local := q.app.monitor.Host(q.name, partition)
+	return KeyLocation{Partition: partition, Local: local, Endpoint: endpoint}, nil
+}
+
+// partition encodes key and finds its partition.
+func (q *KeyValueQuery[K, V]) partition(key K) ([]byte, int32, error) {
 	k, err := q.ks.AppendEncode(nil, key)
 	if err != nil {
-		return value, false, fmt.Errorf("eddy: store %s: encoding a key: %w", q.name, err)
+		return nil, 0, fmt.Errorf("eddy: store %s: encoding a key: %w", q.name, err)
 	}
 	n, ok := q.app.monitor.Partitions(q.name)
 	if !ok {
 		// Not running, or no such store: Query says which.
 		_, err := q.app.monitor.Query(q.name, 0, k, nil)
-		return value, false, fmt.Errorf("eddy: %w", err)
+		return nil, 0, fmt.Errorf("eddy: %w", err)
 	}
-	partition := int32(q.part.Partition(&kgo.Record{Key: k}, int(n)))
+	return k, int32(q.part.Partition(&kgo.Record{Key: k}, int(n))), nil
+}
+
+// Get returns key's value as of its task's last commit, and whether it has one.
+func (q *KeyValueQuery[K, V]) Get(key K) (value V, found bool, err error) {
+	k, partition, err := q.partition(key)
+	if err != nil {
+		return value, false, err
+	}
 	var raw []byte
 	found, err = q.app.monitor.Query(q.name, partition, k, func(v []byte) error {
 		raw = append(make([]byte, 0, len(v)), v...)

@@ -3,6 +3,10 @@ package integration
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -149,4 +153,93 @@ func TestInteractiveQueriesSeeOnlyCommittedState(t *testing.T) {
 		t.Fatalf("the queries saw %d values, want at least one per word (%d)", total, len(words))
 	}
 	t.Logf("%d distinct values seen by the queries, each committed", total)
+}
+
+// The HTTP handler answers any key on any instance: a key another instance holds is
+// forwarded to its advertised address, carrying the caller's Authorization header, and
+// answered there; a call that was forwarded already is never forwarded again.
+func TestQueryHandlerForwards(t *testing.T) {
+	adm := kafkatest.Admin(t)
+	in, out := kafkatest.Topic(t, "lines"), kafkatest.Topic(t, "counts")
+	kafkatest.CreateTopic(t, adm, in, 4, nil)
+	kafkatest.CreateTopic(t, adm, out, 4, nil)
+	appID := kafkatest.Topic(t, "app")
+	type instance struct {
+		addr string
+		run  *running
+	}
+	var instances []*instance
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		app := newApp(t, wordCountTopology(in, out), appID, eddy.AdvertisedAddress(addr))
+		h := eddy.QueryKeyValue(app, "counts", serde.String(), serde.Int64()).Handler(
+			func(s string) (string, error) { return s, nil },
+			eddy.QueryHandlerOptions{ForwardHeaders: []string{"Authorization"}})
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "Bearer s3cret" {
+				http.Error(w, "who are you", http.StatusUnauthorized)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})}
+		go func() { _ = srv.Serve(ln) }()
+		t.Cleanup(func() { _ = srv.Close() })
+		instances = append(instances, &instance{addr: addr, run: start(t, app)})
+	}
+	waitMembersWithPartitions(t, appID, 2, 60*time.Second)
+	lines, want := corpus(1000, 5)
+	produceLines(t, in, lines, 0)
+	latestCounts(t, out, want)
+
+	get := func(addr, word string, forwarded bool) (*http.Response, string) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/counts?key="+url.QueryEscape(word), nil)
+		req.Header.Set("Authorization", "Bearer s3cret")
+		if forwarded {
+			req.Header.Set("Eddy-Forwarded", "1")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	servedBy := map[string]int{}
+	for w, n := range want {
+		for {
+			resp, body := get(instances[0].addr, w, false)
+			wantBody := fmt.Sprintf(`{"key":%q,"value":%d}`, w, n)
+			if resp.StatusCode == http.StatusOK && body == wantBody {
+				servedBy[resp.Header.Get("Eddy-Served-By")]++
+				if by := resp.Header.Get("Eddy-Served-By"); by != instances[0].addr {
+					// Asked directly, once forwarded, the other instance refuses to pass it on.
+					if r2, _ := get(instances[0].addr, w, true); r2.StatusCode != http.StatusServiceUnavailable {
+						t.Errorf("a forwarded call for %s, which %s holds, answered %d, want 503", w, by, r2.StatusCode)
+					}
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET %s via %s: %d %s, want 200 %s", w, instances[0].addr, resp.StatusCode, body, wantBody)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if servedBy[instances[0].addr] == 0 || servedBy[instances[1].addr] == 0 {
+		t.Errorf("answers by instance: %v, want both to have answered some (the others forwarded)", servedBy)
+	}
+	if resp, _ := get(instances[0].addr, "no-such-word", false); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a key without a value: %d, want 404", resp.StatusCode)
+	}
+	for _, i := range instances {
+		if err := i.run.stop(); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	}
 }

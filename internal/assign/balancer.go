@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -50,7 +51,8 @@ var (
 // of its partitions, which keeps them, and the rest follow in the next rebalance, once
 // their holders have revoked them.
 //
-// A Balancer is immutable after NewBalancer and safe for concurrent use.
+// A Balancer is safe for concurrent use; only the hosts of the last assignment change
+// after NewBalancer.
 type Balancer struct {
 	// subs are the sub-topologies sorted by ID, each topic listed once.
 	subs []Subtopology
@@ -60,6 +62,8 @@ type Balancer struct {
 	// (nil: no state to report).
 	info  MemberInfo
 	state func() []TaskOffsets
+	// hosts is the Hosts of the last assignment received.
+	hosts atomic.Pointer[Hosts]
 	// err is why subs cannot be balanced, or nil; it fails every balance this member
 	// leads, because a plan built from them would assign a partition twice.
 	err error
@@ -159,8 +163,17 @@ func (b *Balancer) JoinGroupMetadata(interests []string, currentAssignment map[s
 }
 
 // ParseSyncAssignment decodes the kmsg.ConsumerMemberAssignment the leader sent this
-// member into topic → partitions.
-func (*Balancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, error) {
+// member into topic → partitions, and keeps the Hosts it carries. Unreadable hosts (a
+// leader of another version) are no hosts: they only serve queries.
+func (b *Balancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, error) {
+	var a kmsg.ConsumerMemberAssignment
+	if err := a.ReadFrom(assignment); err == nil {
+		h, err := parseHosts(a.UserData)
+		if err != nil {
+			h = Hosts{}
+		}
+		b.hosts.Store(&h)
+	}
 	return kgo.ParseConsumerSyncAssignment(assignment)
 }
 

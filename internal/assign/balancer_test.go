@@ -533,3 +533,60 @@ func TestBalanceStaticMembersKeepTheirPlan(t *testing.T) {
 		t.Errorf("plans differ with new member ids:\n%v\n%v", first, renamed)
 	}
 }
+
+// Every member's assignment carries the plan's hosts: which endpoint runs each task.
+func TestAssignmentsCarryHosts(t *testing.T) {
+	subs, topics := layout([]int{1, 2}, []int{3, 2})
+	ms := []testMember{{id: "a", endpoint: "a.local:80"}, {id: "b", endpoint: "b.local:80"}, {id: "c"}}
+	leader := NewBalancer(subs, MemberInfo{}, nil)
+	joins := make([]kmsg.JoinGroupResponseMember, len(ms))
+	for i, m := range ms {
+		joins[i] = joinMember(t, subs, m)
+	}
+	mb, _, err := leader.MemberBalancer(joins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	into, err := mb.(kgo.GroupMemberBalancerOrError).BalanceOrError(topics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoints := map[string]string{"a": "a.local:80", "b": "b.local:80"}
+	for _, sa := range into.IntoSyncAssignment() {
+		member := NewBalancer(subs, MemberInfo{}, nil)
+		got, err := member.ParseSyncAssignment(sa.MemberAssignment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hosts := member.Hosts()
+		want := 0
+		for id, a := range into.(withHosts).plan.AsMemberIDMap() {
+			for _, task := range member.Tasks(a) {
+				if e, ok := endpoints[id]; ok {
+					want++
+					if hosts[task] != e {
+						t.Errorf("member %s reads task %s on %q, want %q", sa.MemberID, task, hosts[task], e)
+					}
+				} else if _, ok := hosts[task]; ok {
+					t.Errorf("task %s of member %s, which advertises nothing, has host %q", task, id, hosts[task])
+				}
+			}
+		}
+		if len(hosts) != want || want == 0 {
+			t.Errorf("member %s reads %d hosts, want %d", sa.MemberID, len(hosts), want)
+		}
+		if len(got) == 0 && sa.MemberID != "c" {
+			t.Errorf("member %s has no partitions", sa.MemberID)
+		}
+	}
+	// Hosts encode deterministically and read back.
+	h := Hosts{{0, 1}: "x:1", {1, 0}: "y:2", {0, 0}: "x:1"}
+	if enc := appendHosts(nil, h); string(enc) != string(appendHosts(nil, maps.Clone(h))) {
+		t.Error("equal hosts encode differently")
+	} else if back, err := parseHosts(enc); err != nil || !maps.Equal(back, h) {
+		t.Errorf("hosts read back as %v, %v", back, err)
+	}
+	if _, err := parseHosts([]byte{1, 9, 200}); err == nil {
+		t.Error("malformed hosts read without an error")
+	}
+}

@@ -30,6 +30,7 @@ type testMember struct {
 	// (static membership), "" for none.
 	state    []TaskOffsets
 	instance string
+	endpoint string
 }
 
 // joinMember encodes m as the coordinator hands it to the leader, with metadata written by
@@ -52,7 +53,7 @@ func joinMember(t testing.TB, subs []Subtopology, m testMember) kmsg.JoinGroupRe
 	if m.state != nil {
 		state = func() []TaskOffsets { return m.state }
 	}
-	meta := NewBalancer(subs, MemberInfo{ProcessID: "process-" + m.id}, state).JoinGroupMetadata(topics, owned, m.gen)
+	meta := NewBalancer(subs, MemberInfo{ProcessID: "process-" + m.id, Endpoint: m.endpoint}, state).JoinGroupMetadata(topics, owned, m.gen)
 	if m.userData != nil {
 		var cm kmsg.ConsumerMemberMetadata
 		if err := cm.ReadFrom(meta); err != nil {

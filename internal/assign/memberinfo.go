@@ -8,8 +8,9 @@ import (
 
 // memberInfoVersion is the first byte of an encoded MemberInfo. Later versions only append
 // fields, so a leader that knows version 1 still reads the process id and worker from a
-// newer member during a rolling upgrade. Version 2 appends the local state's tasks.
-const memberInfoVersion = 2
+// newer member during a rolling upgrade. Version 2 appends the local state's tasks,
+// version 3 the advertised endpoint.
+const memberInfoVersion = 3
 
 // ErrMemberInfo is returned by MemberInfo.UnmarshalBinary for data it cannot read. The
 // balancer never fails on it: a member with unreadable data is treated as an unknown
@@ -29,6 +30,10 @@ type MemberInfo struct {
 	// with its offset sum (version 2; nil from a version 1 member). The leader prefers to
 	// give a task no member owns to the process that holds its state.
 	State []TaskOffsets
+	// Endpoint is where the member's process serves interactive queries, host:port
+	// (version 3; "" for none): the leader tells every member which endpoint holds each
+	// task.
+	Endpoint string
 }
 
 // TaskOffsets is a task's local state as a process reports it: the sum, over the task's
@@ -40,10 +45,10 @@ type TaskOffsets struct {
 	Sum  int64
 }
 
-// AppendBinary appends the encoding of m to b and returns the result: a version byte (2),
-// the process id as a uvarint length followed by its bytes, the worker as a varint, then
-// the number of State entries as a uvarint and each entry's sub-topology, partition and
-// offset sum as varints. It implements encoding.BinaryAppender and never fails. The
+// AppendBinary appends the encoding of m to b and returns the result: a version byte (3),
+// the process id as a uvarint length followed by its bytes, the worker as a varint, the
+// number of State entries as a uvarint and each entry's sub-topology, partition and
+// offset sum as varints, then the endpoint as a uvarint length and its bytes. It implements encoding.BinaryAppender and never fails. The
 // encoding is compact because the coordinator stores every member's metadata in one
 // record of about 1 MiB (a thousand tasks take about 10 KiB).
 func (m MemberInfo) AppendBinary(b []byte) ([]byte, error) {
@@ -57,12 +62,13 @@ func (m MemberInfo) AppendBinary(b []byte) ([]byte, error) {
 		b = binary.AppendVarint(b, int64(t.Task.Partition))
 		b = binary.AppendVarint(b, t.Sum)
 	}
-	return b, nil
+	b = binary.AppendUvarint(b, uint64(len(m.Endpoint)))
+	return append(b, m.Endpoint...), nil
 }
 
 // MarshalBinary returns the encoding described at AppendBinary. It never fails.
 func (m MemberInfo) MarshalBinary() ([]byte, error) {
-	return m.AppendBinary(make([]byte, 0, 1+binary.MaxVarintLen64*3+len(m.ProcessID)+len(m.State)*12))
+	return m.AppendBinary(make([]byte, 0, 1+binary.MaxVarintLen64*3+len(m.ProcessID)+len(m.State)*12+len(m.Endpoint)))
 }
 
 // UnmarshalBinary decodes data written by AppendBinary of this or a later version. Bytes
@@ -120,6 +126,14 @@ func (m *MemberInfo) UnmarshalBinary(data []byte) error {
 			state = append(state, TaskOffsets{TaskID{int(v[0]), int32(v[1])}, v[2]})
 		}
 	}
-	m.ProcessID, m.Worker, m.State = process, int(worker), state
+	var endpoint string
+	if data[0] >= 3 {
+		n, size := binary.Uvarint(rest)
+		if size <= 0 || n > uint64(len(rest)-size) {
+			return fmt.Errorf("%w: bad endpoint", ErrMemberInfo)
+		}
+		endpoint = string(rest[size : size+int(n)])
+	}
+	m.ProcessID, m.Worker, m.State, m.Endpoint = process, int(worker), state, endpoint
 	return nil
 }

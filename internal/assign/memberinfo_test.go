@@ -16,14 +16,15 @@ func TestMemberInfoRoundTrip(t *testing.T) {
 		{ProcessID: "negative", Worker: -3},
 		{ProcessID: string(make([]byte, 300)), Worker: 2}, // length needs a two-byte uvarint
 		{ProcessID: "stateful", Worker: 1, State: []TaskOffsets{{TaskID{0, 3}, 1_000_000}, {TaskID{2, 0}, 0}, {TaskID{1, 1 << 30}, -1}}},
+		{ProcessID: "served", Worker: 0, Endpoint: "10.0.0.7:8080"},
 	}
 	for _, want := range tests {
 		data, err := want.MarshalBinary()
 		if err != nil {
 			t.Fatalf("MarshalBinary(%+v): %v", want, err)
 		}
-		if data[0] != 2 {
-			t.Errorf("version byte = %d, want 2", data[0])
+		if data[0] != 3 {
+			t.Errorf("version byte = %d, want 3", data[0])
 		}
 		var got MemberInfo
 		if err := got.UnmarshalBinary(data); err != nil {
@@ -46,9 +47,9 @@ func TestMemberInfoUnmarshalVersion1(t *testing.T) {
 
 func TestMemberInfoUnmarshalLaterVersion(t *testing.T) {
 	// A later version appends fields; this version must still read its own.
-	want := MemberInfo{ProcessID: "p", Worker: 4, State: []TaskOffsets{{TaskID{1, 2}, 99}}}
+	want := MemberInfo{ProcessID: "p", Worker: 4, State: []TaskOffsets{{TaskID{1, 2}, 99}}, Endpoint: "h:1"}
 	data, _ := want.MarshalBinary()
-	data[0] = 3
+	data[0] = 4
 	data = append(data, 0xde, 0xad, 0xbe, 0xef)
 	var got MemberInfo
 	if err := got.UnmarshalBinary(data); err != nil {
@@ -75,6 +76,7 @@ func TestMemberInfoUnmarshalErrors(t *testing.T) {
 		{"truncated worker", []byte{1, 1, 'a', 0x80}},
 		{"garbage", []byte("not member info at all")},
 		{"no task count", []byte{2, 1, 'a', 2}},
+		{"endpoint past end", []byte{3, 1, 'a', 2, 0, 5, 'h'}},
 		{"more tasks than bytes", []byte{2, 1, 'a', 2, 5, 0, 0, 0}},
 		{"truncated task", []byte{2, 1, 'a', 2, 1, 0, 2}},
 		{"partition out of range", binary.AppendVarint(binary.AppendVarint([]byte{2, 1, 'a', 2, 1, 0}, 1<<40), 0)},

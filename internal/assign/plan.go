@@ -80,7 +80,7 @@ func (b *Balancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kg
 	// A task whose owner changes is left out of this plan; its old owner revokes it and
 	// rejoins, and the next rebalance hands it to the new owner.
 	plan.AdjustCooperative(cb)
-	return plan
+	return withHosts{plan: plan, hosts: appendHosts(nil, b.hostsOf(plan, members))}
 }
 
 // partitionCounts returns the partition count of each sub-topology (index as b.subs), or an

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/eddy-streams/eddy/internal/assign"
 	"github.com/eddy-streams/eddy/internal/state"
 )
 
@@ -41,12 +42,13 @@ type queries struct {
 	// partitions is each queryable store's task count (its changelog's partitions), set
 	// once the topics are planned; nil before.
 	partitions map[string]int32
+	subOf      map[string]int // each queryable store's sub-topology
 	slices     map[querySlot]*queryEntry
 }
 
-func (q *queries) setStores(partitions map[string]int32) {
+func (q *queries) setStores(partitions map[string]int32, subOf map[string]int) {
 	q.mu.Lock()
-	q.partitions, q.slices = partitions, map[querySlot]*queryEntry{}
+	q.partitions, q.subOf, q.slices = partitions, subOf, map[querySlot]*queryEntry{}
 	q.mu.Unlock()
 }
 
@@ -97,6 +99,25 @@ func (m *Monitor) Partitions(name string) (n int32, ok bool) {
 	defer m.queries.mu.RUnlock()
 	n, ok = m.queries.partitions[name]
 	return n, ok
+}
+
+// Host says where partition's slice of key-value store name is: here (local), or at
+// the endpoint the group's last assignment names for its task ("" when no instance
+// holding it advertises one, or it is unassigned while it moves).
+func (m *Monitor) Host(name string, partition int32) (endpoint string, local bool) {
+	m.queries.mu.RLock()
+	_, local = m.queries.slices[querySlot{name, partition}]
+	sub := m.queries.subOf[name]
+	m.queries.mu.RUnlock()
+	m.mu.Lock()
+	workers := m.workers
+	m.mu.Unlock()
+	for _, w := range workers {
+		if e := w.bal.Hosts()[assign.TaskID{Subtopology: sub, Partition: partition}]; e != "" {
+			return e, local
+		}
+	}
+	return "", local
 }
 
 // Query calls fn with the committed value of the encoded key in partition's slice of

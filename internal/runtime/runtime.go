@@ -70,6 +70,9 @@ type Config struct {
 	PurgeInterval time.Duration
 	// SessionTimeout and HeartbeatInterval are the consumer group's.
 	SessionTimeout, HeartbeatInterval time.Duration
+	// AdvertisedAddress is where this instance serves interactive queries (host:port, ""
+	// for nowhere), told to the group so every instance knows who holds which task.
+	AdvertisedAddress string
 	// InstanceID makes the workers static members of the group, "<InstanceID>-<worker>"
 	// ("": dynamic members).
 	InstanceID string
@@ -164,14 +167,20 @@ func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
 		defer stopFollow()
 	}
 	if cfg.Monitor != nil {
-		queryable := map[string]int32{}
-		for _, st := range g.Stores() {
-			if ct := plan.changelogs[changelog.Topic(cfg.ApplicationID, st.Name)]; st.Kind == graph.KeyValueStore && ct != nil {
-				queryable[st.Name] = ct.partitions
+		queryable, subOf := map[string]int32{}, map[string]int{}
+		for _, sub := range plan.subs {
+			stores, err := g.StoresOf(sub.ID)
+			if err != nil {
+				return err
+			}
+			for _, st := range stores {
+				if ct := plan.changelogs[changelog.Topic(cfg.ApplicationID, st.Name)]; st.Kind == graph.KeyValueStore && ct != nil {
+					queryable[st.Name], subOf[st.Name] = ct.partitions, sub.ID
+				}
 			}
 		}
-		cfg.Monitor.queries.setStores(queryable)
-		defer cfg.Monitor.queries.setStores(nil)
+		cfg.Monitor.queries.setStores(queryable, subOf)
+		defer cfg.Monitor.queries.setStores(nil, nil)
 	}
 	workers := make([]*worker, cfg.Workers)
 	for i := range workers {

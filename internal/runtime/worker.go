@@ -166,7 +166,7 @@ func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPla
 	}
 	// One promise for every record: no closure per produce.
 	w.promise = w.produced
-	w.bal = assign.NewBalancer(plan.subs, assign.MemberInfo{ProcessID: cfg.ProcessID, Worker: index}, w.localState)
+	w.bal = assign.NewBalancer(plan.subs, assign.MemberInfo{ProcessID: cfg.ProcessID, Worker: index, Endpoint: cfg.AdvertisedAddress}, w.localState)
 	w.startRebalance()
 	if err := w.connect(); err != nil {
 		w.endRebalance()
