@@ -35,7 +35,9 @@ const servedByHeader = "Eddy-Served-By"
 
 // Handler serves lookups of the store over HTTP: GET with ?key=<k> (parseKey reads k)
 // answers {"key": "<k>", "value": <the value as JSON>}, or 404 when the key has no
-// value. A key that lives on another instance is forwarded to its AdvertisedAddress
+// value; GET without a key answers this instance's entries (KeyValueQuery.Local) as
+// {"entries": [{"key": …, "value": …}, …]}, with 503 when some of its tasks are
+// restoring. A key that lives on another instance is forwarded to its AdvertisedAddress
 // (same path and query), so a client may ask any instance; 503 with Retry-After when the
 // key's task is restoring or between owners, 400 for a key parseKey refuses. The
 // handler exposes application data: eddy mounts it nowhere, the service decides where
@@ -50,6 +52,10 @@ func (q *KeyValueQuery[K, V]) Handler(parseKey func(string) (K, error), opts Que
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
 			http.Error(w, "GET only", http.StatusMethodNotAllowed)
+			return
+		}
+		if !r.URL.Query().Has("key") {
+			q.serveLocal(w)
 			return
 		}
 		text := r.URL.Query().Get("key")
@@ -94,6 +100,40 @@ func (q *KeyValueQuery[K, V]) Handler(parseKey func(string) (K, error), opts Que
 		w.Header().Set(servedByHeader, q.app.cfg.advertised)
 		_, _ = w.Write(body)
 	})
+}
+
+// serveLocal answers the entries this instance holds.
+func (q *KeyValueQuery[K, V]) serveLocal(w http.ResponseWriter) {
+	entries, err := q.Local()
+	switch {
+	case errors.Is(err, ErrNotReady):
+		unavailable(w, err.Error())
+		return
+	case errors.Is(err, ErrUnknownStore):
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	type entry struct {
+		Key   K `json:"key"`
+		Value V `json:"value"`
+	}
+	out := struct {
+		Entries []entry `json:"entries"`
+	}{Entries: make([]entry, len(entries))}
+	for i, e := range entries {
+		out.Entries[i] = entry(e)
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		http.Error(w, fmt.Sprintf("store %s: entries without a JSON form: %v", q.name, err), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set(servedByHeader, q.app.cfg.advertised)
+	_, _ = w.Write(body)
 }
 
 func unavailable(w http.ResponseWriter, msg string) {

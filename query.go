@@ -110,3 +110,37 @@ func (q *KeyValueQuery[K, V]) Get(key K) (value V, found bool, err error) {
 	}
 	return value, true, nil
 }
+
+// KeyValue is one entry of a store.
+type KeyValue[K, V any] struct {
+	Key   K
+	Value V
+}
+
+// Local returns every entry of the store that this instance holds, as of each task's
+// last commit: task by task in partition order, each in the byte order of the encoded
+// keys. The other instances hold the rest: ask each (Handler without a key). Tasks
+// restoring here are not read: an error matching ErrNotReady lists their partitions,
+// with the entries of the others.
+func (q *KeyValueQuery[K, V]) Local() ([]KeyValue[K, V], error) {
+	var out []KeyValue[K, V]
+	skipped, err := q.app.monitor.QueryAll(q.name, func(_ int32, k, v []byte) error {
+		key, err := q.ks.Decode(k)
+		if err != nil {
+			return fmt.Errorf("store %s: decoding a key: %w", q.name, err)
+		}
+		value, err := q.vs.Decode(v)
+		if err != nil {
+			return fmt.Errorf("store %s: decoding the value of a key: %w", q.name, err)
+		}
+		out = append(out, KeyValue[K, V]{key, value})
+		return nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("eddy: %w", err)
+	}
+	if len(skipped) > 0 {
+		return out, fmt.Errorf("eddy: store %s, partitions %v: %w", q.name, skipped, ErrNotReady)
+	}
+	return out, nil
+}

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -113,6 +114,23 @@ func TestInteractiveQueriesSeeOnlyCommittedState(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+	}
+	// The instances' local entries together are the whole store, each word once.
+	all := map[string]int64{}
+	for i, app := range apps {
+		entries, err := eddy.QueryKeyValue(app, "counts", serde.String(), serde.Int64()).Local()
+		if err != nil {
+			t.Fatalf("instance %d: Local: %v", i, err)
+		}
+		for _, e := range entries {
+			if _, dup := all[e.Key]; dup {
+				t.Errorf("word %s on two instances", e.Key)
+			}
+			all[e.Key] = e.Value
+		}
+	}
+	if fmt.Sprint(all) != fmt.Sprint(want) {
+		t.Errorf("the instances' entries together: %v, want %v", all, want)
 	}
 	close(stop)
 	wg.Wait()
@@ -233,6 +251,33 @@ func TestQueryHandlerForwards(t *testing.T) {
 	}
 	if servedBy[instances[0].addr] == 0 || servedBy[instances[1].addr] == 0 {
 		t.Errorf("answers by instance: %v, want both to have answered some (the others forwarded)", servedBy)
+	}
+	// Without a key each instance lists its own entries; together, the whole store.
+	all := map[string]int64{}
+	for _, i := range instances {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+i.addr+"/counts", nil)
+		req.Header.Set("Authorization", "Bearer s3cret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list struct {
+			Entries []struct {
+				Key   string `json:"key"`
+				Value int64  `json:"value"`
+			} `json:"entries"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&list)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s/counts: %d, %v", i.addr, resp.StatusCode, err)
+		}
+		for _, e := range list.Entries {
+			all[e.Key] = e.Value
+		}
+	}
+	if fmt.Sprint(all) != fmt.Sprint(want) {
+		t.Errorf("the instances' listings together: %v, want %v", all, want)
 	}
 	if resp, _ := get(instances[0].addr, "no-such-word", false); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("a key without a value: %d, want 404", resp.StatusCode)

@@ -120,6 +120,50 @@ func (m *Monitor) Host(name string, partition int32) (endpoint string, local boo
 	return "", local
 }
 
+// QueryAll calls fn with every committed entry of this instance's ready slices of
+// key-value store name, partition by partition in order, each in the byte order of the
+// encoded keys. Slices restoring here are skipped; their partitions are listed in
+// skipped (ErrNotReady's partitions), so a caller knows the scan is partial.
+func (m *Monitor) QueryAll(name string, fn func(partition int32, key, value []byte) error) (skipped []int32, err error) {
+	m.queries.mu.RLock()
+	defer m.queries.mu.RUnlock()
+	n, ok := m.queries.partitions[name]
+	switch {
+	case m.queries.partitions == nil:
+		return nil, fmt.Errorf("store %s: %w (the instance is not running)", name, ErrNotHere)
+	case !ok:
+		return nil, fmt.Errorf("store %s: %w", name, ErrUnknownStore)
+	}
+	for p := range n {
+		e, ok := m.queries.slices[querySlot{name, p}]
+		if !ok {
+			continue
+		}
+		if !e.ready {
+			skipped = append(skipped, p)
+			continue
+		}
+		it, err := e.kv.RangeCommitted(nil, nil)
+		if err != nil {
+			return skipped, fmt.Errorf("store %s, partition %d: %w", name, p, err)
+		}
+		for it.Next() {
+			if err := fn(p, it.Key(), it.Value()); err != nil {
+				it.Close()
+				return skipped, err
+			}
+		}
+		err = it.Err()
+		if cerr := it.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return skipped, fmt.Errorf("store %s, partition %d: %w", name, p, err)
+		}
+	}
+	return skipped, nil
+}
+
 // Query calls fn with the committed value of the encoded key in partition's slice of
 // key-value store name, and reports whether there is one. The value is valid only
 // inside fn. The slice must be here and restored (ErrNotHere, ErrNotReady).

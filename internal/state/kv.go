@@ -76,6 +76,22 @@ func (s *KV) GetCommitted(key []byte, fn func(value []byte) error) (bool, error)
 	return s.db.Get(append(append(k, s.prefix...), key...), fn)
 }
 
+// RangeCommitted iterates the keys in [lo, hi) (nil bounds open) as of the slice's last
+// commit, the database alone; safe from any goroutine as GetCommitted is. The iterator
+// holds a database snapshot: close it.
+func (s *KV) RangeCommitted(lo, hi []byte) (store.Iterator, error) {
+	dbLo := append(append([]byte(nil), s.prefix...), lo...)
+	dbHi := prefixEnd(s.prefix)
+	if hi != nil {
+		dbHi = append(append([]byte(nil), s.prefix...), hi...)
+	}
+	it, err := s.db.Iterate(dbLo, dbHi)
+	if err != nil {
+		return nil, err
+	}
+	return &prefixIter{Iterator: it, n: len(s.prefix)}, nil
+}
+
 // Get calls fn with key's current value (buffered or committed) and reports whether the key
 // has one. The value is valid only inside fn.
 func (s *KV) Get(key []byte, fn func(value []byte) error) (bool, error) {

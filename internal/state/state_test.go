@@ -418,6 +418,14 @@ func TestGetCommittedSkipsTheBuffer(t *testing.T) {
 	if err := m.Commit([]*KV{kv}, []Checkpoint{{Offset: 1, Written: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
+	kv.Put([]byte("j"), []byte("buffered"))
+	it, err := kv.RangeCommitted(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := collect(t, it); got != "k=1" {
+		t.Fatalf("RangeCommitted = %q, want only the committed k=1", got)
+	}
 	kv.Delete([]byte("k"))
 	if v, found := read(); !found || v != "1" {
 		t.Fatalf("after the commit, with a buffered delete: %q, %v; want the committed 1", v, found)
