@@ -1,11 +1,15 @@
 package eddy
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/internal/graph"
 	"github.com/eddy-streams/eddy/internal/runtime"
 	"github.com/eddy-streams/eddy/serde"
 )
@@ -144,3 +148,52 @@ func (q *KeyValueQuery[K, V]) Local() ([]KeyValue[K, V], error) {
 	}
 	return out, nil
 }
+
+// WindowQuery reads a window or session store of a running App — a windowed or session
+// aggregation's (WindowedCount, WindowedAggregate, SessionAggregate, …) — as
+// KeyValueQuery reads a key-value store: as of the key's task's last commit, on the
+// instance that holds it. Make one with QueryWindows.
+type WindowQuery[K, V any] struct {
+	kv *KeyValueQuery[K, V] // the name, serdes and partitioner
+}
+
+// WindowValue is one open window (or session) of a key and its aggregate: [Start, End).
+type WindowValue[V any] struct {
+	Start, End time.Time
+	Value      V
+}
+
+// QueryWindows returns a query of app's window or session store name, whose keys and
+// aggregates the serdes read.
+func QueryWindows[K, V any](app *App, name string, ks serde.Serde[K], vs serde.Serde[V]) *WindowQuery[K, V] {
+	return &WindowQuery[K, V]{kv: QueryKeyValue(app, name, ks, vs)}
+}
+
+// Fetch returns key's windows still in the store (a window leaves it once final and
+// emitted, or past its grace with EmitUpdates), by start. Errors as KeyValueQuery.Get's.
+func (q *WindowQuery[K, V]) Fetch(key K) ([]WindowValue[V], error) {
+	k, partition, err := q.kv.partition(key)
+	if err != nil {
+		return nil, err
+	}
+	var out []WindowValue[V]
+	err = q.kv.app.monitor.QueryWindows(q.kv.name, partition, func(e graph.StoreEntry) error {
+		if !bytes.Equal(e.Key, k) {
+			return nil
+		}
+		v, err := q.kv.vs.Decode(e.Value)
+		if err != nil {
+			return fmt.Errorf("store %s: decoding an aggregate: %w", q.kv.name, err)
+		}
+		out = append(out, WindowValue[V]{Start: time.UnixMilli(e.Start), End: time.UnixMilli(e.End), Value: v})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("eddy: %w", err)
+	}
+	slices.SortStableFunc(out, func(a, b WindowValue[V]) int { return a.Start.Compare(b.Start) })
+	return out, nil
+}
+
+// Location says where key lives.
+func (q *WindowQuery[K, V]) Location(key K) (KeyLocation, error) { return q.kv.Location(key) }

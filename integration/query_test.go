@@ -12,9 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/eddy-streams/eddy"
 	"github.com/eddy-streams/eddy/internal/kafkatest"
+	"github.com/eddy-streams/eddy/internal/kafkatest/ends"
 	"github.com/eddy-streams/eddy/serde"
+	"github.com/eddy-streams/eddy/topology"
 )
 
 // Interactive queries of a word count under exactly-once, on two instances and then
@@ -284,6 +288,67 @@ func TestQueryHandlerForwards(t *testing.T) {
 	}
 	for _, i := range instances {
 		if err := i.run.stop(); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	}
+}
+
+// A windowed count's open windows, queried on the instance that holds each key.
+func TestQueryWindows(t *testing.T) {
+	adm := kafkatest.Admin(t)
+	in, out := kafkatest.Topic(t, "clicks"), kafkatest.Topic(t, "counts")
+	kafkatest.CreateTopic(t, adm, in, 4, nil)
+	kafkatest.CreateTopic(t, adm, out, 4, nil)
+	appID := kafkatest.Topic(t, "app")
+	top := topology.New()
+	grouped := topology.GroupByKey(topology.From(top, in, serde.String(), serde.String()), serde.String(), serde.String())
+	counts := topology.WindowedCount(topology.WindowBy(grouped, topology.TumblingWindows(time.Hour)), "wcounts")
+	topology.To(counts, out, topology.WindowedSerde(serde.String()), serde.Int64())
+	var apps []*eddy.App
+	var runs []*running
+	for range 2 {
+		app := newApp(t, top, appID)
+		apps, runs = append(apps, app), append(runs, start(t, app))
+	}
+	waitMembersWithPartitions(t, appID, 2, 60*time.Second)
+	hour := time.Now().Truncate(time.Hour)
+	var recs []*kgo.Record
+	for i := range 200 {
+		recs = append(recs, &kgo.Record{Topic: in, Key: fmt.Appendf(nil, "user-%d", i%10), Value: []byte("click"), Timestamp: hour.Add(time.Duration(i) * time.Second)})
+	}
+	produceAll(t, recs)
+	ends.WaitCaughtUp(t, kafkatest.Bootstrap(t), appID, 90*time.Second, in)
+	for k := range 10 {
+		key := fmt.Sprintf("user-%d", k)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var answers []string
+			for i, app := range apps {
+				ws, err := eddy.QueryWindows(app, "wcounts", serde.String(), serde.Int64()).Fetch(key)
+				switch {
+				case err == nil:
+					answers = append(answers, fmt.Sprintf("instance %d: %v", i, ws))
+					if len(ws) != 1 || ws[0].Value != 20 || !ws[0].Start.Equal(hour) || !ws[0].End.Equal(hour.Add(time.Hour)) {
+						answers = append(answers, "wrong")
+					}
+				case !errors.Is(err, eddy.ErrNotHere) && !errors.Is(err, eddy.ErrNotReady):
+					t.Fatalf("Fetch(%s) on instance %d: %v", key, i, err)
+				}
+			}
+			if len(answers) == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: answers %v, want its one window of 20 from exactly one instance", key, answers)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if _, _, err := eddy.QueryKeyValue(apps[0], "wcounts", serde.String(), serde.Int64()).Get("user-1"); !errors.Is(err, eddy.ErrUnknownStore) {
+		t.Errorf("a key-value query of a window store: %v, want ErrUnknownStore", err)
+	}
+	for _, r := range runs {
+		if err := r.stop(); err != nil {
 			t.Fatalf("Run: %v", err)
 		}
 	}

@@ -3,10 +3,14 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/eddy-streams/eddy/internal/assign"
+	"github.com/eddy-streams/eddy/internal/graph"
 	"github.com/eddy-streams/eddy/internal/state"
+	"github.com/eddy-streams/eddy/store"
 )
 
 // Interactive queries read a running instance's stores from any goroutine. Each task's
@@ -22,8 +26,9 @@ var (
 	ErrNotHere = errors.New("not on this instance")
 	// ErrNotReady is returned for a key whose task is here but restoring its stores.
 	ErrNotReady = errors.New("restoring on this instance")
-	// ErrUnknownStore is returned for a name that is no key-value store of the topology.
-	ErrUnknownStore = errors.New("no such key-value store")
+	// ErrUnknownStore is returned for a name that is no store of the topology of the
+	// kind asked for.
+	ErrUnknownStore = errors.New("no such store")
 )
 
 type querySlot struct {
@@ -42,14 +47,68 @@ type queries struct {
 	// partitions is each queryable store's task count (its changelog's partitions), set
 	// once the topics are planned; nil before.
 	partitions map[string]int32
-	subOf      map[string]int // each queryable store's sub-topology
+	subOf      map[string]int          // each queryable store's sub-topology
+	stores     map[string]*graph.Store // each queryable store's kind and view
 	slices     map[querySlot]*queryEntry
 }
 
-func (q *queries) setStores(partitions map[string]int32, subOf map[string]int) {
+func (q *queries) setStores(partitions map[string]int32, subOf map[string]int, stores map[string]*graph.Store) {
 	q.mu.Lock()
-	q.partitions, q.subOf, q.slices = partitions, subOf, map[querySlot]*queryEntry{}
+	q.partitions, q.subOf, q.stores, q.slices = partitions, subOf, stores, map[querySlot]*queryEntry{}
 	q.mu.Unlock()
+}
+
+// slice finds partition's ready slice of store name of one of kinds.
+func (q *queries) slice(name string, partition int32, kinds ...graph.StoreKind) (*state.KV, error) {
+	if q.partitions == nil {
+		return nil, fmt.Errorf("store %s: %w (the instance is not running)", name, ErrNotHere)
+	}
+	if st, ok := q.stores[name]; !ok || !slices.Contains(kinds, st.Kind) {
+		return nil, fmt.Errorf("store %s: %w (%s)", name, ErrUnknownStore, kindsText(kinds))
+	}
+	e, ok := q.slices[querySlot{name, partition}]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("store %s, partition %d: %w", name, partition, ErrNotHere)
+	case !e.ready:
+		return nil, fmt.Errorf("store %s, partition %d: %w", name, partition, ErrNotReady)
+	}
+	return e.kv, nil
+}
+
+func kindsText(kinds []graph.StoreKind) string {
+	var parts []string
+	for _, k := range kinds {
+		parts = append(parts, k.String())
+	}
+	return "a " + strings.Join(parts, " or ") + " store"
+}
+
+// committedView is a slice as of its last commit, read-only, for a store's View.
+type committedView struct{ kv *state.KV }
+
+func (c committedView) Get(key []byte, fn func([]byte) error) (bool, error) {
+	return c.kv.GetCommitted(key, fn)
+}
+func (c committedView) Range(lo, hi []byte) (store.Iterator, error) {
+	return c.kv.RangeCommitted(lo, hi)
+}
+func (committedView) Put(_, _ []byte) {} // views only read
+func (committedView) Delete([]byte)   {}
+
+// QueryWindows calls each with the committed windows (or sessions) of partition's slice
+// of window or session store name, as its view lists them.
+func (m *Monitor) QueryWindows(name string, partition int32, each func(graph.StoreEntry) error) error {
+	m.queries.mu.RLock()
+	defer m.queries.mu.RUnlock()
+	kv, err := m.queries.slice(name, partition, graph.WindowStore, graph.SessionStore)
+	if err != nil {
+		return err
+	}
+	if err := m.queries.stores[name].View(committedView{kv}, each); err != nil {
+		return fmt.Errorf("store %s, partition %d: %w", name, partition, err)
+	}
+	return nil
 }
 
 // add registers task partition's slices, not ready.
@@ -127,23 +186,21 @@ func (m *Monitor) Host(name string, partition int32) (endpoint string, local boo
 func (m *Monitor) QueryAll(name string, fn func(partition int32, key, value []byte) error) (skipped []int32, err error) {
 	m.queries.mu.RLock()
 	defer m.queries.mu.RUnlock()
-	n, ok := m.queries.partitions[name]
-	switch {
-	case m.queries.partitions == nil:
-		return nil, fmt.Errorf("store %s: %w (the instance is not running)", name, ErrNotHere)
-	case !ok:
-		return nil, fmt.Errorf("store %s: %w", name, ErrUnknownStore)
+	if _, err := m.queries.slice(name, -1, graph.KeyValueStore); !errors.Is(err, ErrNotHere) || m.queries.partitions == nil {
+		return nil, err // not running, or no such store
 	}
-	for p := range n {
-		e, ok := m.queries.slices[querySlot{name, p}]
-		if !ok {
-			continue
-		}
-		if !e.ready {
+	for p := range m.queries.partitions[name] {
+		kv, err := m.queries.slice(name, p, graph.KeyValueStore)
+		switch {
+		case errors.Is(err, ErrNotHere) && m.queries.partitions != nil:
+			continue // another instance's
+		case errors.Is(err, ErrNotReady):
 			skipped = append(skipped, p)
 			continue
+		case err != nil:
+			return skipped, err
 		}
-		it, err := e.kv.RangeCommitted(nil, nil)
+		it, err := kv.RangeCommitted(nil, nil)
 		if err != nil {
 			return skipped, fmt.Errorf("store %s, partition %d: %w", name, p, err)
 		}
@@ -170,20 +227,11 @@ func (m *Monitor) QueryAll(name string, fn func(partition int32, key, value []by
 func (m *Monitor) Query(name string, partition int32, key []byte, fn func(value []byte) error) (bool, error) {
 	m.queries.mu.RLock()
 	defer m.queries.mu.RUnlock() // held during the read: closing the task waits for it
-	if m.queries.partitions == nil {
-		return false, fmt.Errorf("store %s: %w (the instance is not running)", name, ErrNotHere)
+	kv, err := m.queries.slice(name, partition, graph.KeyValueStore)
+	if err != nil {
+		return false, err
 	}
-	if _, ok := m.queries.partitions[name]; !ok {
-		return false, fmt.Errorf("store %s: %w", name, ErrUnknownStore)
-	}
-	e, ok := m.queries.slices[querySlot{name, partition}]
-	switch {
-	case !ok:
-		return false, fmt.Errorf("store %s, partition %d: %w", name, partition, ErrNotHere)
-	case !e.ready:
-		return false, fmt.Errorf("store %s, partition %d: %w", name, partition, ErrNotReady)
-	}
-	found, err := e.kv.GetCommitted(key, fn)
+	found, err := kv.GetCommitted(key, fn)
 	if err != nil {
 		return false, fmt.Errorf("store %s, partition %d: %w", name, partition, err)
 	}

@@ -167,20 +167,23 @@ func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
 		defer stopFollow()
 	}
 	if cfg.Monitor != nil {
-		queryable, subOf := map[string]int32{}, map[string]int{}
+		queryable, subOf, byName := map[string]int32{}, map[string]int{}, map[string]*graph.Store{}
 		for _, sub := range plan.subs {
 			stores, err := g.StoresOf(sub.ID)
 			if err != nil {
 				return err
 			}
 			for _, st := range stores {
-				if ct := plan.changelogs[changelog.Topic(cfg.ApplicationID, st.Name)]; st.Kind == graph.KeyValueStore && ct != nil {
-					queryable[st.Name], subOf[st.Name] = ct.partitions, sub.ID
+				ct := plan.changelogs[changelog.Topic(cfg.ApplicationID, st.Name)]
+				switch {
+				case ct == nil:
+				case st.Kind == graph.KeyValueStore, (st.Kind == graph.WindowStore || st.Kind == graph.SessionStore) && st.View != nil:
+					queryable[st.Name], subOf[st.Name], byName[st.Name] = ct.partitions, sub.ID, st
 				}
 			}
 		}
-		cfg.Monitor.queries.setStores(queryable, subOf)
-		defer cfg.Monitor.queries.setStores(nil, nil)
+		cfg.Monitor.queries.setStores(queryable, subOf, byName)
+		defer cfg.Monitor.queries.setStores(nil, nil, nil)
 	}
 	workers := make([]*worker, cfg.Workers)
 	for i := range workers {
