@@ -74,14 +74,8 @@ func (q *KeyValueQuery[K, V]) Handler(parseKey func(string) (K, error), opts Que
 			}
 			q.forward(w, r, loc.Endpoint, opts)
 			return
-		case errors.Is(err, ErrNotHere), errors.Is(err, ErrNotReady):
-			unavailable(w, err.Error())
-			return
-		case errors.Is(err, ErrUnknownStore):
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
 		case err != nil:
-			http.Error(w, err.Error(), http.StatusInternalServerError)
+			queryError(w, err)
 			return
 		case !found:
 			w.Header().Set(servedByHeader, q.app.cfg.advertised)
@@ -105,15 +99,8 @@ func (q *KeyValueQuery[K, V]) Handler(parseKey func(string) (K, error), opts Que
 // serveLocal answers the entries this instance holds.
 func (q *KeyValueQuery[K, V]) serveLocal(w http.ResponseWriter) {
 	entries, err := q.Local()
-	switch {
-	case errors.Is(err, ErrNotReady):
-		unavailable(w, err.Error())
-		return
-	case errors.Is(err, ErrUnknownStore):
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return
-	case err != nil:
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+	if err != nil {
+		queryError(w, err)
 		return
 	}
 	type entry struct {
@@ -134,6 +121,19 @@ func (q *KeyValueQuery[K, V]) serveLocal(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set(servedByHeader, q.app.cfg.advertised)
 	_, _ = w.Write(body)
+}
+
+// queryError answers a failed query: 503 (retry) when the key's task is elsewhere or
+// restoring, or the instance is not running; 404 for an unknown store; 500 otherwise.
+func queryError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrNotHere), errors.Is(err, ErrNotReady):
+		unavailable(w, err.Error())
+	case errors.Is(err, ErrUnknownStore):
+		http.Error(w, err.Error(), http.StatusNotFound)
+	default:
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
 }
 
 func unavailable(w http.ResponseWriter, msg string) {

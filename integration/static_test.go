@@ -60,9 +60,10 @@ func TestStaticMembershipRollingRestart(t *testing.T) {
 	}
 	launch := func(id, dir string) *instance {
 		i := &instance{id: id, dir: dir, joins: &joins{}, restores: &restoreTally{}}
-		i.app = newApp(t, wordCountTopology(in, out), appID, eddy.StateDir(dir), eddy.StaticMembership(id),
-			eddy.SessionTimeout(30*time.Second), eddy.OnRestore(i.restores.observe),
-			eddy.ClientOpts(kgo.WithHooks(i.joins)))
+		// eddy's defaults (30 s commits, a 45 s session timeout) but for the id and the
+		// test's instruments: what a user who only sets StaticMembership gets.
+		i.app = newDefaultApp(t, wordCountTopology(in, out), appID, eddy.StateDir(dir), eddy.StaticMembership(id),
+			eddy.OnRestore(i.restores.observe), eddy.ClientOpts(kgo.WithHooks(i.joins)))
 		i.run = start(t, i.app)
 		return i
 	}

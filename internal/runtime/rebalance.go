@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/internal/assign"
 	"github.com/eddy-streams/eddy/internal/state"
 	"github.com/eddy-streams/eddy/processor"
 )
@@ -221,4 +222,24 @@ func (w *worker) closeTaskLocked(t *task) {
 // compareTaskIDs orders tasks by sub-topology, then partition.
 func compareTaskIDs(a, b processor.TaskID) int {
 	return cmp.Or(cmp.Compare(a.Subtopology, b.Subtopology), cmp.Compare(a.Partition, b.Partition))
+}
+
+// localState is the instance's checkpointed state by task, which the worker reports to
+// the group leader at each join (the balancer gives a task nobody owns to the process
+// that holds most of its state). An unreadable database reports nothing: the plan is
+// then only less sticky.
+func (w *worker) localState() []assign.TaskOffsets {
+	if w.mgr == nil {
+		return nil
+	}
+	sums, err := w.mgr.OffsetSums()
+	if err != nil {
+		w.log.Warn("eddy: reading the local state's checkpoints for the group leader", "err", err)
+		return nil
+	}
+	out := make([]assign.TaskOffsets, len(sums))
+	for i, s := range sums {
+		out[i] = assign.TaskOffsets{Task: assign.TaskID{Subtopology: s.Sub, Partition: s.Partition}, Sum: s.Sum}
+	}
+	return out
 }

@@ -175,26 +175,6 @@ func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPla
 	return w, nil
 }
 
-// localState is the instance's checkpointed state by task, which the worker reports to
-// the group leader at each join (the balancer gives a task nobody owns to the process
-// that holds most of its state). An unreadable database reports nothing: the plan is
-// then only less sticky.
-func (w *worker) localState() []assign.TaskOffsets {
-	if w.mgr == nil {
-		return nil
-	}
-	sums, err := w.mgr.OffsetSums()
-	if err != nil {
-		w.log.Warn("eddy: reading the local state's checkpoints for the group leader", "err", err)
-		return nil
-	}
-	out := make([]assign.TaskOffsets, len(sums))
-	for i, s := range sums {
-		out[i] = assign.TaskOffsets{Task: assign.TaskID{Subtopology: s.Sub, Partition: s.Partition}, Sum: s.Sum}
-	}
-	return out
-}
-
 // produced is the promise of every record the worker produces: a failure is the record's
 // own (collected for its policy) or stops the application; an acknowledged changelog
 // record moves its partition's checkpoint.
