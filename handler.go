@@ -106,6 +106,21 @@ type Status struct {
 	State       string       `json:"state"`
 	Ready       bool         `json:"ready"`
 	Tasks       []TaskStatus `json:"tasks"`
+	// Replicas are the standby and warm-up replicas this instance keeps of tasks that
+	// run elsewhere (StandbyReplicas, WarmupReplicas).
+	Replicas []ReplicaInfo `json:"replicas,omitempty"`
+}
+
+// ReplicaInfo is one replica this instance keeps: a copy of a task's stores, tailing the
+// task's changelogs.
+type ReplicaInfo struct {
+	// ID is the task's id.
+	ID string `json:"id"`
+	// WarmUp says the replica is to take the task over once caught up; else it is a
+	// standby.
+	WarmUp bool `json:"warm_up,omitempty"`
+	// Tailed counts the changelog records it applied since it started here.
+	Tailed int64 `json:"tailed"`
 }
 
 // TaskStatus is one task: its input partitions, stores and watermark.
@@ -218,7 +233,11 @@ func (a *App) Status() Status {
 		return st
 	}
 	now := time.Now()
-	for _, t := range a.monitor.Status().Tasks {
+	ms := a.monitor.Status()
+	for _, r := range ms.Replicas {
+		st.Replicas = append(st.Replicas, ReplicaInfo{ID: r.ID.String(), WarmUp: r.WarmUp, Tailed: r.Tailed})
+	}
+	for _, t := range ms.Tasks {
 		ts := TaskStatus{ID: t.ID.String(), Worker: t.Worker, State: "running", Partitions: []PartitionInfo{},
 			Busy: t.Rates.BusyMsPerSecond, Backpressured: t.Rates.BackpressuredMsPerSecond, Idle: t.Rates.IdleMsPerSecond,
 			RecordsPerSecond: t.Rates.RecordsPerSecond, ProcessLatency: Duration(t.Rates.ProcessLatency), Processed: t.Processed}

@@ -54,6 +54,7 @@ type config struct {
 	maxBuffered    int
 	bounded        bool
 	maxTaskIdle    time.Duration
+	replicas       replicaConfig
 
 	onDeserialization, onProcessing, onProduction ErrorPolicy
 
@@ -77,6 +78,7 @@ func defaultConfig() config {
 		purgeInterval:  30 * time.Second,
 		shutdown:       30 * time.Second,
 		maxBuffered:    64 << 20,
+		replicas:       defaultReplicas(),
 	}
 }
 
@@ -417,6 +419,7 @@ func (c *config) validate() error {
 		errs = append(errs, fmt.Errorf("eddy: SessionTimeout(%s), HeartbeatInterval(%s): both must be positive, the interval shorter than the timeout",
 			c.sessionTimeout, c.heartbeat))
 	}
+	errs = append(errs, c.replicas.check()...)
 	if err := checkClientOpts(c.clientOpts); err != nil {
 		errs = append(errs, err)
 	}

@@ -21,6 +21,10 @@ type Target struct {
 	// next, the offset to resume from after them. It writes them with a checkpoint at next.
 	Apply func(keys, values [][]byte, next int64) error
 
+	// Tail marks a standby's replay: it has no end (To is math.MaxInt64) and logs no
+	// progress.
+	Tail bool
+
 	// Restored counts the records applied so far.
 	Restored int64
 	// Started is when the replay began.
@@ -138,7 +142,7 @@ func (r *Restorer) Step(ctx context.Context, budget time.Duration) ([]*Target, e
 		if t.Done() {
 			done = append(done, t)
 			r.Remove(t.Topic, t.Partition)
-		} else if time.Since(t.lastLog) > 5*time.Second {
+		} else if !t.Tail && time.Since(t.lastLog) > 5*time.Second {
 			t.lastLog = time.Now()
 			r.log.Info("restoring", "topic", t.Topic, "partition", t.Partition,
 				"records", t.Restored, "position", t.position, "end", t.To, "rate", Rate(t))

@@ -35,8 +35,10 @@ type smoke struct {
 	guarantee string
 	dirs      map[string]string
 	procs     map[string]*proc
-	starts    int // processes started, for unique log names
-	gen       int // records generated
+	all       []*proc  // every process started, restarted ones too
+	extra     []string // arguments every copy starts with
+	starts    int      // processes started, for unique log names
+	gen       int      // records generated
 }
 
 func newSmoke(t *testing.T, guarantee string, partitions int32) *smoke {
@@ -70,10 +72,11 @@ func (s *smoke) start(name string, extra ...string) *proc {
 		s.dirs[name] = filepath.Join(s.t.TempDir(), name)
 	}
 	args := append([]string{"-brokers", s.brokers, "-app-id", s.appID, "-input", s.input,
-		"-state-dir", s.dirs[name], "-guarantee", s.guarantee}, extra...)
+		"-state-dir", s.dirs[name], "-guarantee", s.guarantee}, append(slices.Clone(s.extra), extra...)...)
 	p := startProc(s.t, fmt.Sprintf("%s-%d", name, s.starts), s.bin, args...)
 	s.starts++
 	s.procs[name] = p
+	s.all = append(s.all, p)
 	return p
 }
 
@@ -349,8 +352,9 @@ func (s *smoke) stopAll() {
 // runSmoke is the verification modelled on Kafka's EOS system test: three copies of the
 // smoke application process a 5-partition input while copies are killed with SIGKILL at
 // random moments and restarted; then the committed output is checked against the input.
-func runSmoke(t *testing.T, guarantee string, exact bool) {
+func runSmoke(t *testing.T, guarantee string, exact bool, extra ...string) {
 	s := newSmoke(t, guarantee, 5)
+	s.extra = extra
 	names := []string{"a", "b", "c"}
 	for _, n := range names {
 		s.start(n)
@@ -373,6 +377,13 @@ func runSmoke(t *testing.T, guarantee string, exact bool) {
 func TestExactlyOnceUnderKill9(t *testing.T) { runSmoke(t, "exactly_once", true) }
 
 func TestAtLeastOnceUnderKill9(t *testing.T) { runSmoke(t, "at_least_once", false) }
+
+// With a standby replica of every task, the tasks of a killed copy fail over to the copy
+// that kept their state warm: the handover between a replica and its task must not lose
+// or repeat anything either.
+func TestExactlyOnceUnderKill9WithStandbys(t *testing.T) {
+	runSmoke(t, "exactly_once", true, "-standbys", "1")
+}
 
 // A copy stopped with SIGSTOP until the group has given its tasks to another copy, then
 // resumed, is fenced: none of its writes become visible to read_committed readers.

@@ -57,15 +57,16 @@ func main() {
 	guarantee := flag.String("guarantee", "exactly_once", "exactly_once or at_least_once")
 	session := flag.Duration("session-timeout", 6*time.Second, "consumer group session timeout")
 	restoreLog := flag.String("restore-log", "", "append a JSON line per finished restore to this file")
+	standbys := flag.Int("standbys", 0, "standby replicas per task (eddy.StandbyReplicas)")
 	flag.Parse()
 
-	if err := run(ctx, *brokers, *appID, *input, *stateDir, *guarantee, *session, *restoreLog); err != nil {
+	if err := run(ctx, *brokers, *appID, *input, *stateDir, *guarantee, *session, *restoreLog, *standbys); err != nil {
 		fmt.Fprintln(os.Stderr, "smokeapp:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, brokers, appID, input, stateDir, guarantee string, session time.Duration, restoreLog string) error {
+func run(ctx context.Context, brokers, appID, input, stateDir, guarantee string, session time.Duration, restoreLog string, standbys int) error {
 	seeds := strings.Split(brokers, ",")
 	if err := createOutputs(ctx, seeds, input); err != nil {
 		return err
@@ -77,6 +78,14 @@ func run(ctx context.Context, brokers, appID, input, stateDir, guarantee string,
 		eddy.LowMemoryState(),
 		eddy.Logger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))),
 		eddy.SessionTimeout(session), eddy.HeartbeatInterval(session / 6),
+		eddy.StandbyReplicas(standbys),
+	}
+	if level := os.Getenv("EDDY_SMOKE_KGO_LOG"); level != "" { // franz-go's own log, when debugging a run
+		l := kgo.LogLevelInfo
+		if level == "debug" {
+			l = kgo.LogLevelDebug
+		}
+		opts = append(opts, eddy.ClientOpts(kgo.WithLogger(kgo.BasicLogger(os.Stderr, l, nil))))
 	}
 	switch guarantee {
 	case "exactly_once":

@@ -64,6 +64,13 @@ type Balancer struct {
 	state func() []TaskOffsets
 	// hosts is the Hosts of the last assignment received.
 	hosts atomic.Pointer[Hosts]
+	// replication is how replicas are placed; replicas the replicas of the last
+	// assignment received.
+	replication Replication
+	replicas    atomic.Pointer[[]Replica]
+	// joining and synced, if set, learn when this member starts joining the group and
+	// when it has its assignment (Observe).
+	joining, synced func()
 	// err is why subs cannot be balanced, or nil; it fails every balance this member
 	// leads, because a plan built from them would assign a partition twice.
 	err error
@@ -93,7 +100,7 @@ func NewBalancer(subs []Subtopology, info MemberInfo, state func() []TaskOffsets
 				topics = append(topics, t)
 			}
 		}
-		b.subs = append(b.subs, Subtopology{ID: s.ID, Topics: topics})
+		b.subs = append(b.subs, Subtopology{ID: s.ID, Topics: topics, Stateful: s.Stateful})
 	}
 	slices.SortStableFunc(b.subs, func(x, y Subtopology) int { return cmp.Compare(x.ID, y.ID) })
 
@@ -117,6 +124,12 @@ func NewBalancer(subs []Subtopology, info MemberInfo, state func() []TaskOffsets
 	return b
 }
 
+// Observe has joining called whenever this member starts joining the group (franz-go asks
+// for its join metadata) and synced whenever it receives its assignment. Between the two
+// the member's generation is changing: an offset commit made then carries the old one and
+// is refused. Call it before the balancer is in use.
+func (b *Balancer) Observe(joining, synced func()) { b.joining, b.synced = joining, synced }
+
 // ProtocolName returns ProtocolName, "eddy-tasks-v1".
 func (*Balancer) ProtocolName() string { return ProtocolName }
 
@@ -133,6 +146,9 @@ func (*Balancer) IsCooperative() bool { return true }
 // The output is deterministic for the same state: Kafka compares it with the last one to
 // decide whether a rejoin needs a rebalance.
 func (b *Balancer) JoinGroupMetadata(interests []string, currentAssignment map[string][]int32, generation int32) []byte {
+	if b.joining != nil {
+		b.joining()
+	}
 	info := b.info
 	if b.state != nil {
 		info.State = slices.SortedFunc(slices.Values(b.state()), func(x, y TaskOffsets) int { return compareTasks(x.Task, y.Task) })
@@ -163,17 +179,24 @@ func (b *Balancer) JoinGroupMetadata(interests []string, currentAssignment map[s
 }
 
 // ParseSyncAssignment decodes the kmsg.ConsumerMemberAssignment the leader sent this
-// member into topic → partitions, and keeps the Hosts it carries. Unreadable hosts (a
-// leader of another version) are no hosts: they only serve queries.
+// member into topic → partitions, and keeps the Hosts and Replicas it carries. Unreadable
+// ones (a leader of another version) are none: they only serve queries and warm state.
 func (b *Balancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, error) {
+	if b.synced != nil {
+		defer b.synced()
+	}
 	var a kmsg.ConsumerMemberAssignment
+	var reps []Replica
 	if err := a.ReadFrom(assignment); err == nil {
-		h, err := parseHosts(a.UserData)
+		h, rest, err := parseHosts(a.UserData)
 		if err != nil {
 			h = Hosts{}
+		} else if reps, err = parseReplicas(rest); err != nil {
+			reps = nil
 		}
 		b.hosts.Store(&h)
 	}
+	b.replicas.Store(&reps)
 	return kgo.ParseConsumerSyncAssignment(assignment)
 }
 

@@ -583,10 +583,10 @@ func TestAssignmentsCarryHosts(t *testing.T) {
 	h := Hosts{{0, 1}: "x:1", {1, 0}: "y:2", {0, 0}: "x:1"}
 	if enc := appendHosts(nil, h); string(enc) != string(appendHosts(nil, maps.Clone(h))) {
 		t.Error("equal hosts encode differently")
-	} else if back, err := parseHosts(enc); err != nil || !maps.Equal(back, h) {
+	} else if back, _, err := parseHosts(enc); err != nil || !maps.Equal(back, h) {
 		t.Errorf("hosts read back as %v, %v", back, err)
 	}
-	if _, err := parseHosts([]byte{1, 9, 200}); err == nil {
+	if _, _, err := parseHosts([]byte{1, 9, 200}); err == nil {
 		t.Error("malformed hosts read without an error")
 	}
 }

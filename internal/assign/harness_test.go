@@ -31,6 +31,8 @@ type testMember struct {
 	state    []TaskOffsets
 	instance string
 	endpoint string
+	// process is the member's process id, "process-<id>" when empty.
+	process string
 }
 
 // joinMember encodes m as the coordinator hands it to the leader, with metadata written by
@@ -53,7 +55,11 @@ func joinMember(t testing.TB, subs []Subtopology, m testMember) kmsg.JoinGroupRe
 	if m.state != nil {
 		state = func() []TaskOffsets { return m.state }
 	}
-	meta := NewBalancer(subs, MemberInfo{ProcessID: "process-" + m.id, Endpoint: m.endpoint}, state).JoinGroupMetadata(topics, owned, m.gen)
+	process := m.process
+	if process == "" {
+		process = "process-" + m.id
+	}
+	meta := NewBalancer(subs, MemberInfo{ProcessID: process, Endpoint: m.endpoint}, state).JoinGroupMetadata(topics, owned, m.gen)
 	if m.userData != nil {
 		var cm kmsg.ConsumerMemberMetadata
 		if err := cm.ReadFrom(meta); err != nil {

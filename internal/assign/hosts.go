@@ -44,14 +44,15 @@ func appendHosts(b []byte, h Hosts) []byte {
 	return b
 }
 
-// parseHosts decodes what appendHosts wrote; empty data is no hosts.
-func parseHosts(data []byte) (Hosts, error) {
+// parseHosts decodes what appendHosts wrote and returns the bytes after it; empty data is
+// no hosts.
+func parseHosts(data []byte) (Hosts, []byte, error) {
 	h := Hosts{}
 	if len(data) == 0 {
-		return h, nil
+		return h, nil, nil
 	}
 	if data[0] != hostsVersion {
-		return nil, fmt.Errorf("assign: hosts of unknown version %d", data[0])
+		return nil, nil, fmt.Errorf("assign: hosts of unknown version %d", data[0])
 	}
 	rest := data[1:]
 	uvarint := func() (uint64, bool) {
@@ -73,35 +74,37 @@ func parseHosts(data []byte) (Hosts, error) {
 	bad := fmt.Errorf("assign: malformed hosts in an assignment")
 	endpoints, ok := uvarint()
 	if !ok || endpoints > uint64(len(rest)) {
-		return nil, bad
+		return nil, nil, bad
 	}
 	for range endpoints {
 		n, ok := uvarint()
 		if !ok || n > uint64(len(rest)) {
-			return nil, bad
+			return nil, nil, bad
 		}
 		e := string(rest[:n])
 		rest = rest[n:]
 		tasks, ok := uvarint()
 		if !ok || tasks > uint64(len(rest))/2 {
-			return nil, bad
+			return nil, nil, bad
 		}
 		for range tasks {
 			sub, ok1 := varint()
 			p, ok2 := varint()
 			if !ok1 || !ok2 || int64(int32(p)) != p || int64(int(sub)) != sub {
-				return nil, bad
+				return nil, nil, bad
 			}
 			h[TaskID{int(sub), int32(p)}] = e
 		}
 	}
-	return h, nil
+	return h, rest, nil
 }
 
-// withHosts is a plan whose every assignment carries the plan's hosts as UserData.
+// withHosts is a plan whose every assignment carries the plan's hosts as UserData, and
+// after them the member's replicas.
 type withHosts struct {
-	plan  *kgo.BalancePlan
-	hosts []byte
+	plan     *kgo.BalancePlan
+	hosts    []byte
+	replicas map[string][]Replica // by member id
 }
 
 func (w withHosts) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment {
@@ -111,7 +114,7 @@ func (w withHosts) IntoSyncAssignment() []kmsg.SyncGroupRequestGroupAssignment {
 		if err := a.ReadFrom(out[i].MemberAssignment); err != nil {
 			continue // franz-go wrote it: it reads
 		}
-		a.UserData = w.hosts
+		a.UserData = appendReplicas(slices.Clip(w.hosts), w.replicas[out[i].MemberID])
 		out[i].MemberAssignment = a.AppendTo(nil)
 	}
 	return out

@@ -73,14 +73,27 @@ func (b *Balancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kg
 
 	plan := cb.NewPlan()
 	s := newScratch(len(members))
+	r := newReplicaPlan(b.replication, members)
 	for i := range b.subs {
-		b.placeSubtopology(&b.subs[i], counts[i], members, plan, s)
+		sub := &b.subs[i]
+		placed, owner := b.placeSubtopology(sub, counts[i], members, s)
+		if sub.Stateful {
+			r.warmUp(sub, placed, owner)
+		}
+		for p, m := range placed {
+			if m >= 0 {
+				give(sub, int32(p), m, members, plan)
+			}
+		}
+		if sub.Stateful {
+			r.addStandbys(sub, placed, s.eligible)
+		}
 	}
 
 	// A task whose owner changes is left out of this plan; its old owner revokes it and
 	// rejoins, and the next rebalance hands it to the new owner.
 	plan.AdjustCooperative(cb)
-	return withHosts{plan: plan, hosts: appendHosts(nil, b.hostsOf(plan, members))}
+	return withHosts{plan: plan, hosts: appendHosts(nil, b.hostsOf(plan, members)), replicas: r.byMember()}
 }
 
 // partitionCounts returns the partition count of each sub-topology (index as b.subs), or an
@@ -146,10 +159,16 @@ func newScratch(n int) *scratch {
 	}
 }
 
-// placeSubtopology adds the n tasks of sub to plan.
-func (b *Balancer) placeSubtopology(sub *Subtopology, n int32, members []member, plan *kgo.BalancePlan, s *scratch) {
+// placeSubtopology places the n tasks of sub: placed[p] is the member that runs task
+// (sub, p), -1 for none; owner[p] the member that ran it before the rebalance, -1 for
+// none (an unclaimed task's holder of state does not count: it runs nothing).
+func (b *Balancer) placeSubtopology(sub *Subtopology, n int32, members []member, s *scratch) (placed, owner []int) {
+	placed = make([]int, max(n, 0))
+	for p := range placed {
+		placed[p] = -1
+	}
 	if n <= 0 || len(sub.Topics) == 0 {
-		return
+		return placed, nil
 	}
 	// Rule 1: only members subscribed to all of the sub-topology's topics can run its
 	// tasks; a member on an older topology would not consume the others.
@@ -163,10 +182,10 @@ func (b *Balancer) placeSubtopology(sub *Subtopology, n int32, members []member,
 	}
 	if len(eligible) == 0 {
 		// Unassigned until a member that can run them joins, which triggers a rebalance.
-		return
+		return placed, nil
 	}
 
-	owner := previousOwners(sub, n, members, s.eligible)
+	owner, claimed := previousOwners(sub, n, members, s.eligible)
 	for _, o := range owner {
 		if o >= 0 {
 			s.owned[o]++
@@ -179,7 +198,8 @@ func (b *Balancer) placeSubtopology(sub *Subtopology, n int32, members []member,
 	free := make([]int32, 0, n)
 	for p := range n {
 		if o := owner[p]; o >= 0 && s.count[o] < s.quota[o] {
-			give(sub, p, o, members, plan, s)
+			placed[p] = o
+			s.count[o]++
 			continue
 		}
 		free = append(free, p)
@@ -197,19 +217,20 @@ func (b *Balancer) placeSubtopology(sub *Subtopology, n int32, members []member,
 		if next == len(eligible) {
 			break
 		}
-		give(sub, p, eligible[next], members, plan, s)
+		placed[p] = eligible[next]
+		s.count[eligible[next]]++
 	}
 	for _, i := range eligible {
 		members[i].total += s.count[i]
 	}
+	return placed, claimed
 }
 
 // give plans task (sub, p) on member i: partition p of every topic of sub.
-func give(sub *Subtopology, p int32, i int, members []member, plan *kgo.BalancePlan, s *scratch) {
+func give(sub *Subtopology, p int32, i int, members []member, plan *kgo.BalancePlan) {
 	for _, t := range sub.Topics {
 		plan.AddPartition(members[i].join, t, p)
 	}
-	s.count[i]++
 }
 
 // subscribesAll reports whether the sorted interests contain every topic.
@@ -223,7 +244,8 @@ func subscribesAll(interests, topics []string) bool {
 }
 
 // previousOwners returns, for each partition p of sub, the index of the eligible member
-// that owned task (sub, p) before this rebalance, or -1.
+// that owned task (sub, p) before this rebalance, or -1; claimed is the same without the
+// holders of state that stand in for missing owners (below).
 //
 // Per topic partition the claim with the highest generation wins (KIP-792): a member that
 // missed rebalances may still claim partitions that since moved on. The task's owner is
@@ -234,7 +256,7 @@ func subscribesAll(interests, topics []string) bool {
 // member whose process holds the most of its state (the highest offset sum, the lowest
 // index on a tie): a restarted instance gets back the tasks whose stores it kept, and a
 // task that moves goes where the least of its changelog is left to restore.
-func previousOwners(sub *Subtopology, n int32, members []member, eligible []bool) []int {
+func previousOwners(sub *Subtopology, n int32, members []member, eligible []bool) (owner, claimed []int) {
 	k := len(sub.Topics)
 	claims := make([]claim, k*int(n)) // claims[ti*n+p]: topic sub.Topics[ti], partition p
 	for i := range claims {
@@ -261,7 +283,7 @@ func previousOwners(sub *Subtopology, n int32, members []member, eligible []bool
 		}
 	}
 
-	owner := make([]int, n)
+	owner, claimed = make([]int, n), make([]int, n)
 	for p := range int(n) {
 		best, bestVotes := -1, 0
 		for ti := range k {
@@ -279,12 +301,13 @@ func previousOwners(sub *Subtopology, n int32, members []member, eligible []bool
 				best, bestVotes = m, votes
 			}
 		}
+		claimed[p] = best
 		if best < 0 {
 			best = holder(TaskID{Subtopology: sub.ID, Partition: int32(p)}, members, eligible)
 		}
 		owner[p] = best
 	}
-	return owner
+	return owner, claimed
 }
 
 // holder is the eligible member whose process holds the most of task's state, or -1.

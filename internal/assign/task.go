@@ -10,6 +10,9 @@ type Subtopology struct {
 	// Topics are the sub-topology's source topics. A topic belongs to at most one
 	// sub-topology: a partition can only be assigned once.
 	Topics []string
+	// Stateful says the sub-topology's tasks have state kept on disk and logged to
+	// changelogs: they get replicas (Replication), and moving one costs a restore.
+	Stateful bool
 }
 
 // TaskID names a task: sub-topology and partition.

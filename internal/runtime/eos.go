@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -11,9 +12,85 @@ import (
 // GroupTransactSession calls the revoke and lost callbacks holding its own lock, which End
 // also takes, and a rebalance waits for its callbacks while End may wait for the
 // rebalance: a callback waiting for a loop that is committing would deadlock. They need not
-// wait: the session aborts the open transaction at End after any revocation, so work done
-// for a revoked partition never becomes visible. The callbacks record what changed; the
-// loop applies it at its next step, before it queues any record.
+// wait: the callbacks record what changed; the loop applies it at its next step, before it
+// queues any record.
+//
+// Nor do rebalances abort transactions. The session aborts the open transaction at End
+// after any revocation, so the loop never lets one run while a transaction is open: it
+// keeps franz-go's poll gate (BlockRebalanceOnPoll) shut from the poll that begins a
+// transaction until the commit that ends it, and a callback that finds the gate shut
+// (OnPartitionsCallbackBlocked) has the loop commit at once, inside the gate. The
+// revocation then runs between transactions; Kafka Streams, too, commits the revoked
+// tasks rather than aborting. Committing inside the gate is safe where a revocation
+// waits: franz-go's heartbeat loop keeps running while a revoke or assign callback waits,
+// and answers the heartbeat End asks for. A lost assignment is the exception: its callback
+// runs after the heartbeat loop ended, and End would wait for it until its context ended;
+// commitInGateLocked opens the gate if End takes longer than gateTimeout, and the
+// transaction aborts as it must.
+
+// markJoining records that the worker's member is about to join the group (joiningSince).
+func (w *worker) markJoining() { w.joiningSince.Store(time.Now().UnixNano()) }
+
+// joiningGroup reports whether the worker's member is joining the group, for less than
+// holdLimit: a commit now would be refused (joiningSince), so it waits for the
+// assignment, as long as the transaction can.
+func (w *worker) joiningGroup() bool {
+	since := w.joiningSince.Load()
+	return since != 0 && time.Since(time.Unix(0, since)) < w.holdLimit()
+}
+
+// staleLocked reports whether the session holds a revocation that fell between
+// transactions (eos.Session.Stale), with nothing processed since the last commit.
+func (w *worker) staleLocked() bool {
+	s := w.sess.Load()
+	return s != nil && s.Stale() && !w.guarantee.Pending() && w.queuedLocked() == 0
+}
+
+// clearStaleLocked clears the session's stale revocation (eos.Session.ClearStale) before
+// the records of fetches are queued: the session rewinds the consumer to the committed
+// offsets, and each partition of fetches goes back to its first fetched record, so what
+// was fetched comes again, none of it skipped or twice.
+func (w *worker) clearStaleLocked(fetches kgo.Fetches) error {
+	rewind := map[string]map[int32]kgo.EpochOffset{}
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if len(fp.Records) == 0 || w.parts[topicPartition{fp.Topic, fp.Partition}] == nil {
+			return // nothing fetched, or the partition was just revoked
+		}
+		if rewind[fp.Topic] == nil {
+			rewind[fp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		rewind[fp.Topic][fp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: fp.Records[0].Offset}
+	})
+	if err := w.sess.Load().ClearStale(); err != nil {
+		return fmt.Errorf("%w: %w", errRecreate, err)
+	}
+	if len(rewind) > 0 {
+		w.tx.SetOffsets(rewind)
+	}
+	return nil
+}
+
+// gateTimeout is how long a commit may keep the poll gate shut before the worker opens it
+// (see above); far beyond a commit's usual tens of milliseconds, well within the group's
+// rebalance timeout.
+const gateTimeout = 10 * time.Second
+
+// commitInGateLocked commits while the poll gate is shut, opening it if the commit takes
+// longer than gateTimeout.
+func (w *worker) commitInGateLocked(ctx context.Context) error {
+	defer w.openGateAfter(gateTimeout)()
+	return w.commitLocked(ctx)
+}
+
+// openGateAfter opens the poll gate after d unless the returned function is called first.
+func (w *worker) openGateAfter(d time.Duration) (stop func()) {
+	cl := w.cl
+	t := time.AfterFunc(d, func() {
+		w.log.Warn("a commit kept the rebalance waiting; letting it go on", "after", d)
+		cl.AllowRebalance()
+	})
+	return func() { t.Stop() }
+}
 
 // groupEvent is one assignment or revocation, in the order the callbacks saw them.
 type groupEvent struct {
@@ -45,10 +122,32 @@ func (w *worker) onAssignedEOS(_ context.Context, cl *kgo.Client, assigned map[s
 }
 
 func (w *worker) onRevokedEOS(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	// A join follows every revocation, the empty one that ends a group session too; a
+	// commit from now until the assignment would carry the ending generation.
+	w.markJoining()
 	if len(revoked) > 0 {
 		w.startRebalance()
+		w.noteRevoked()
 	}
 	w.pushEvent(false, revoked)
+}
+
+// onLostEOS is onRevokedEOS for partitions lost without a revocation; the session marks
+// those whatever they are.
+func (w *worker) onLostEOS(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	w.markJoining()
+	w.startRebalance()
+	w.noteRevoked()
+	w.pushEvent(false, lost)
+}
+
+// noteRevoked tells the session of a revocation (eos.Session.Revoked). One before the
+// session is stored (while its client joins for the first time) has nothing to tell:
+// no transaction has begun.
+func (w *worker) noteRevoked() {
+	if s := w.sess.Load(); s != nil {
+		s.Revoked()
+	}
 }
 
 // applyEventsLocked applies the callbacks' events: new tasks for assigned partitions,
@@ -62,9 +161,13 @@ func (w *worker) applyEventsLocked() {
 	for _, ev := range events {
 		if ev.assigned {
 			w.assignLocked(ev.partitions)
+			w.setReplicasLocked()
 			continue
 		}
 		gone := w.tasksOfLocked(ev.partitions)
+		if len(gone) == 0 {
+			continue
+		}
 		for _, t := range gone {
 			w.closeTaskLocked(t)
 		}

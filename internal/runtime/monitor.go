@@ -21,9 +21,10 @@ type Monitor struct {
 	// in one whose assignment has not come; restoring counts tasks restoring their stores.
 	rebalancing, restoring atomic.Int64
 
-	mu      sync.Mutex
-	workers []*worker
-	globals *globalReader
+	mu       sync.Mutex
+	workers  []*worker
+	globals  *globalReader
+	replicas *standbys
 
 	// queries are the store slices interactive queries may read (query.go).
 	queries queries
@@ -91,12 +92,12 @@ func (m *Monitor) changed() {
 	}
 }
 
-func (m *Monitor) setWorkers(ws []*worker, globals *globalReader) {
+func (m *Monitor) setWorkers(ws []*worker, globals *globalReader, replicas *standbys) {
 	if m == nil {
 		return
 	}
 	m.mu.Lock()
-	m.workers, m.globals = ws, globals
+	m.workers, m.globals, m.replicas = ws, globals, replicas
 	m.mu.Unlock()
 }
 
@@ -105,6 +106,17 @@ type Status struct {
 	Phase       Phase
 	Rebalancing bool
 	Tasks       []TaskStatus
+	// Replicas are the standby and warm-up replicas the instance keeps, in id order.
+	Replicas []ReplicaStatus
+}
+
+// ReplicaStatus is one replica of a task that runs elsewhere (standby.go).
+type ReplicaStatus struct {
+	ID processor.TaskID
+	// WarmUp says it is to take the task over once caught up.
+	WarmUp bool
+	// Tailed counts the changelog records it applied since it started here.
+	Tailed int64
 }
 
 // TaskStatus is one task as its worker has it.
@@ -177,8 +189,11 @@ func (r RestoreStatus) Remaining() int64 { return max(r.To-r.Position, 0) }
 func (m *Monitor) Status() Status {
 	st := Status{Phase: m.Phase(), Rebalancing: m.Rebalancing()}
 	m.mu.Lock()
-	ws := m.workers
+	ws, replicas := m.workers, m.replicas
 	m.mu.Unlock()
+	if replicas != nil {
+		st.Replicas = replicas.status()
+	}
 	for _, w := range ws {
 		w.mu.Lock()
 		for _, t := range w.ordered {

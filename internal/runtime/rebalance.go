@@ -26,7 +26,17 @@ func (w *worker) onAssigned(_ context.Context, cl *kgo.Client, assigned map[stri
 	defer w.mu.Unlock()
 	w.adoptClientLocked(cl)
 	w.assignLocked(assigned)
+	w.setReplicasLocked()
 	w.endRebalance() // franz-go calls this at the end of every rebalance, assigned or not
+}
+
+// setReplicasLocked hands the replicas of the worker's latest assignment to the
+// instance's keeper, once the rebalance's revocations are applied: a task revoked here may
+// have become a replica.
+func (w *worker) setReplicasLocked() {
+	if w.replicas != nil {
+		w.replicas.set(w.index, w.bal.Replicas(), w.cl.ForceRebalance)
+	}
 }
 
 // assignLocked creates the tasks of newly assigned partitions and pauses the input of
@@ -93,6 +103,9 @@ func (w *worker) taskLocked(id processor.TaskID) (*task, error) {
 	stores, err := w.g.StoresOf(id.Subtopology)
 	if err != nil {
 		return nil, err
+	}
+	if w.replicas != nil && len(stores) > 0 {
+		w.replicas.take(id) // a replica here stops: its slots are the task's now
 	}
 	for _, st := range stores {
 		open := w.mgr.Open
@@ -200,6 +213,9 @@ func (w *worker) closeTaskLocked(t *task) {
 		// What was not committed is dropped: the database holds the last commit.
 		kv.Buffer().Reset()
 		w.mgr.Release(kv)
+	}
+	if w.replicas != nil && len(t.kvs) > 0 {
+		w.replicas.untake(t.id)
 	}
 	var paused map[string][]int32
 	for _, p := range t.parts {

@@ -88,20 +88,11 @@ func (w *worker) planRestores(ctx context.Context, tasks []*task) error {
 			info := w.plan.changelogs[topic]
 			start, _ := starts.Lookup(topic, t.id.Partition)
 			end, _ := ends.Lookup(topic, t.id.Partition)
-			cp, found, err := w.mgr.Checkpoint(kv)
+			from, wiped, err := restoreFrom(w.mgr, kv, info, start.Offset, end.Offset, now)
 			if err != nil {
 				return err
 			}
-			valid := found && changelog.Trusted(cp.TopicID, cp.Offset, cp.Written,
-				changelog.Log{TopicID: info.id, Start: start.Offset, End: end.Offset, DeleteRetention: info.deleteRetention}, now)
-			job := &restoreJob{task: t, kv: kv}
-			from := cp.Offset
-			if !valid {
-				if err := w.mgr.Wipe(kv); err != nil {
-					return err
-				}
-				job.wiped, from = true, start.Offset
-			}
+			job := &restoreJob{task: t, kv: kv, wiped: wiped}
 			id := info.id
 			job.target = &changelog.Target{
 				Topic: topic, Partition: t.id.Partition, From: from, To: end.Offset,
@@ -120,6 +111,24 @@ func (w *worker) planRestores(ctx context.Context, tasks []*task) error {
 		}
 	}
 	return nil
+}
+
+// restoreFrom returns where the replay of kv's changelog partition, whose log is [start,
+// end), starts: at the slice's checkpoint when it can be trusted, else at the log start
+// after wiping the slice (wiped).
+func restoreFrom(mgr *state.Manager, kv *state.KV, info *changelogTopic, start, end int64, now time.Time) (from int64, wiped bool, err error) {
+	cp, found, err := mgr.Checkpoint(kv)
+	if err != nil {
+		return 0, false, err
+	}
+	if found && changelog.Trusted(cp.TopicID, cp.Offset, cp.Written,
+		changelog.Log{TopicID: info.id, Start: start, End: end, DeleteRetention: info.deleteRetention}, now) {
+		return cp.Offset, false, nil
+	}
+	if err := mgr.Wipe(kv); err != nil {
+		return 0, false, err
+	}
+	return start, true, nil
 }
 
 // openTransaction reports whether to wait before restoring t: under exactly-once, only

@@ -76,6 +76,15 @@ type Config struct {
 	// InstanceID makes the workers static members of the group, "<InstanceID>-<worker>"
 	// ("": dynamic members).
 	InstanceID string
+	// StandbyReplicas is how many standby replicas each task with state on disk has on
+	// other instances; MaxWarmupReplicas bounds the warm-up replicas of one rebalance,
+	// AcceptableRecoveryLag is how far behind (in changelog records) a replica may be and
+	// still take its task over at once, and ProbingRebalanceInterval how often the
+	// holders of warm-ups rejoin the group while they have not caught up (standby.go).
+	StandbyReplicas          int
+	MaxWarmupReplicas        int
+	AcceptableRecoveryLag    int64
+	ProbingRebalanceInterval time.Duration
 	// Bounded processes the inputs up to their ends at start, then returns.
 	Bounded bool
 	// MaxTaskIdle is how long a task with several input partitions waits for an empty one
@@ -185,9 +194,25 @@ func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
 		cfg.Monitor.queries.setStores(queryable, subOf, byName)
 		defer cfg.Monitor.queries.setStores(nil, nil, nil)
 	}
+	// The replicas of tasks that run elsewhere are served before any worker joins: the
+	// first assignment may hold some.
+	var replicas *standbys
+	if mgr != nil && !cfg.Bounded {
+		if replicas, err = newStandbys(cfg, g, plan, mgr); err != nil {
+			return err
+		}
+	}
+	if replicas != nil {
+		rctx, rcancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { defer close(done); replicas.run(rctx) }()
+		// After the workers stopped (deferred calls run last first): a task closing
+		// hands its slots back.
+		defer func() { rcancel(); <-done }()
+	}
 	workers := make([]*worker, cfg.Workers)
 	for i := range workers {
-		w, err := newWorker(stop, cfg, g, plan, mgr, globals, i)
+		w, err := newWorker(stop, cfg, g, plan, mgr, globals, replicas, i)
 		if err != nil {
 			for _, w := range workers[:i] {
 				w.cl.Close()
@@ -196,7 +221,7 @@ func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
 		}
 		workers[i] = w
 	}
-	cfg.Monitor.setWorkers(workers, globals)
+	cfg.Monitor.setWorkers(workers, globals, replicas)
 	cfg.Monitor.setPhase(PhaseRunning)
 	defer context.AfterFunc(ctx, func() { cfg.Monitor.setPhase(PhaseStopping) })()
 	cfg.Logger.Info("running", "application", cfg.ApplicationID, "workers", cfg.Workers, "process", cfg.ProcessID)

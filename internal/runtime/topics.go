@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -233,6 +234,7 @@ func (p *topicPlan) layout(g *graph.Graph, appID string) error {
 			return err
 		}
 		p.stateful[s.ID] = len(stores) > 0
+		as.Stateful = slices.ContainsFunc(stores, func(st *graph.Store) bool { return !st.InMemory })
 		p.subs = append(p.subs, as)
 	}
 	for _, r := range g.Repartitions() {

@@ -54,9 +54,11 @@ type worker struct {
 	stop context.Context
 
 	// mu guards tasks, parts and fatal. The loop holds it from the return of a poll until
-	// AllowRebalance; franz-go runs the rebalance callbacks, which take it too, only outside
-	// that window or while a poll returned nothing — so a callback never sees a task in the
-	// middle of a record.
+	// AllowRebalance; franz-go runs the rebalance callbacks, which take it too under
+	// at-least-once, only outside that window or while a poll returned nothing — so a
+	// callback never sees a task in the middle of a record. (Under exactly-once the gate
+	// stays shut until the open transaction commits, and the callbacks do not take mu:
+	// eos.go.)
 	mu    sync.Mutex
 	tasks map[processor.TaskID]*task
 	parts map[topicPartition]*partition
@@ -85,6 +87,10 @@ type worker struct {
 	globals  *globalReader
 	restorer *changelog.Restorer
 	jobs     map[topicPartition]*restoreJob
+	// replicas keeps the instance's standby and warm-up replicas (nil: none wanted);
+	// the worker hands it the ones of each assignment, and takes a task's slots from it
+	// before the task opens its stores.
+	replicas *standbys
 
 	// acks tracks the highest acknowledged offset per changelog partition, fed by the
 	// producer's promise: a checkpoint is one past it.
@@ -106,6 +112,17 @@ type worker struct {
 	// mu); under at-least-once it stays empty.
 	lostMu sync.Mutex
 	events []groupEvent
+	// sess is the transactional session (nil under at-least-once), which the revoke and
+	// lost callbacks tell of revocations; gateWanted says a rebalance callback waits for
+	// the poll gate, which under exactly-once stays shut while a transaction is open: the
+	// loop commits at once.
+	sess       atomic.Pointer[eos.Session]
+	gateWanted atomic.Bool
+	// joiningSince is when the worker's member started joining the group (UnixNano; 0:
+	// it has its assignment). A transaction does not commit meanwhile: franz-go would
+	// send its offsets with the generation that is ending, and the group would refuse
+	// them and abort it.
+	joiningSince atomic.Int64
 
 	// now is the worker's wall clock (clock); nil: time.Now. The test driver and tests
 	// set it.
@@ -142,19 +159,20 @@ type transport interface {
 		onDone func(*kgo.Client, *kmsg.OffsetCommitRequest, *kmsg.OffsetCommitResponse, error))
 }
 
-func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager, globals *globalReader, index int) (*worker, error) {
+func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager, globals *globalReader, replicas *standbys, index int) (*worker, error) {
 	w := &worker{
-		stop:    stop,
-		cfg:     cfg,
-		g:       g,
-		plan:    plan,
-		index:   index,
-		log:     cfg.Logger.With("worker", index),
-		tasks:   map[processor.TaskID]*task{},
-		parts:   map[topicPartition]*partition{},
-		mgr:     mgr,
-		globals: globals,
-		jobs:    map[topicPartition]*restoreJob{},
+		replicas: replicas,
+		stop:     stop,
+		cfg:      cfg,
+		g:        g,
+		plan:     plan,
+		index:    index,
+		log:      cfg.Logger.With("worker", index),
+		tasks:    map[processor.TaskID]*task{},
+		parts:    map[topicPartition]*partition{},
+		mgr:      mgr,
+		globals:  globals,
+		jobs:     map[topicPartition]*restoreJob{},
 
 		poisoned: map[recordCoord]*poison{},
 
@@ -167,6 +185,8 @@ func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPla
 	// One promise for every record: no closure per produce.
 	w.promise = w.produced
 	w.bal = assign.NewBalancer(plan.subs, assign.MemberInfo{ProcessID: cfg.ProcessID, Worker: index, Endpoint: cfg.AdvertisedAddress}, w.localState)
+	w.bal.Observe(w.markJoining, func() { w.joiningSince.Store(0) })
+	w.bal.SetReplication(assign.Replication{Standbys: cfg.StandbyReplicas, MaxWarmups: cfg.MaxWarmupReplicas, AcceptableLag: cfg.AcceptableRecoveryLag})
 	w.startRebalance()
 	if err := w.connect(); err != nil {
 		w.endRebalance()
@@ -211,7 +231,7 @@ func (w *worker) connect() error {
 	cfg, plan := w.cfg, w.plan
 	onAssigned, onRevoked, onLost := w.onAssigned, w.onRevoked, w.onLost
 	if cfg.ExactlyOnce {
-		onAssigned, onRevoked, onLost = w.onAssignedEOS, w.onRevokedEOS, w.onRevokedEOS
+		onAssigned, onRevoked, onLost = w.onAssignedEOS, w.onRevokedEOS, w.onLostEOS
 	}
 	opts := []kgo.Opt{
 		kgo.ClientID(fmt.Sprintf("%s-%s-%d", cfg.ApplicationID, cfg.ProcessID, w.index)),
@@ -268,7 +288,8 @@ func (w *worker) connect() error {
 		kgo.TransactionTimeout(cfg.TransactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 	)
-	sess, err := eos.NewSession(opts...)
+	opts = append(opts, kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { w.gateWanted.Store(true) }))
+	sess, err := eos.NewSession(w.stop, opts...)
 	if err != nil {
 		return fmt.Errorf("eddy: worker %d: %w", w.index, err)
 	}
@@ -283,6 +304,7 @@ func (w *worker) connect() error {
 		return fmt.Errorf("eddy: worker %d: initialising the transactional producer: %w", w.index, err)
 	}
 	w.pauseOnAssign = true
+	w.sess.Store(sess)
 	w.guarantee = &eos.ExactlyOnce{Txn: sess}
 	// Past the transaction timeout the broker aborts the transaction anyway; waiting
 	// longer only delays the recovery.
@@ -354,17 +376,28 @@ func (w *worker) run(ctx context.Context) (err error) {
 		w.mu.Lock()
 		np, stepErr := w.step(ctx, fetches, &nextCommit)
 		w.mu.Unlock()
-		w.cl.AllowRebalance()
 		held = false
-		if stepErr == nil && w.guarantee.ProcessesAllPolled() && (!time.Now().Before(nextCommit) || w.overBudget()) {
-			// A transaction ends outside the poll gate: ending it may wait for a
-			// rebalance in progress, whose callbacks wait for the gate.
-			w.mu.Lock()
-			if held, stepErr = w.holdsCommitLocked(nextCommit); stepErr == nil && !held {
-				stepErr = w.commitLocked(ctx)
-				nextCommit = time.Now().Add(w.cfg.CommitInterval)
+		if stepErr == nil && w.guarantee.ProcessesAllPolled() {
+			// Exactly-once: the poll gate stays shut while a transaction is open, and
+			// a rebalance callback waiting for it has the transaction commit now, so a
+			// revocation always comes between transactions and costs a commit, not an
+			// abort and a replay (eos.go).
+			if (w.gateWanted.Load() || !time.Now().Before(nextCommit) || w.overBudget()) && !w.joiningGroup() {
+				wanted := w.gateWanted.Swap(false)
+				due := nextCommit
+				if wanted {
+					due = time.Time{} // what tasks hold back is processed now
+				}
+				w.mu.Lock()
+				if held, stepErr = w.holdsCommitLocked(due); stepErr == nil && !held {
+					stepErr = w.commitInGateLocked(ctx)
+					nextCommit = time.Now().Add(w.cfg.CommitInterval)
+				}
+				w.mu.Unlock()
 			}
-			w.mu.Unlock()
+		}
+		if !w.guarantee.Pending() {
+			w.cl.AllowRebalance()
 		}
 		if errors.Is(stepErr, errReplay) {
 			w.mu.Lock()
@@ -454,6 +487,12 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 		return time.Time{}, w.fatal
 	}
 	w.applyEventsLocked()
+	if w.staleLocked() {
+		if err := w.clearStaleLocked(fetches); err != nil {
+			return time.Time{}, err
+		}
+		fetches = nil // they come again
+	}
 	for _, fe := range fetches.Errors() {
 		switch {
 		case errors.Is(fe.Err, context.DeadlineExceeded), errors.Is(fe.Err, context.Canceled):
@@ -713,11 +752,14 @@ func (w *worker) shutdown(clean bool) (err error) {
 		}
 	}()
 	w.mu.Lock()
+	stopGate := w.openGateAfter(gateTimeout)
 	if clean {
 		err = w.guarantee.StopClean(ctx, &work{w: w})
 	} else if serr := w.guarantee.StopAfterError(ctx, &work{w: w}); serr != nil {
 		w.log.Warn("ending the work after an error failed", "err", serr)
 	}
+	stopGate()
+	w.cl.AllowRebalance() // leaving the group waits for the gate
 	for _, t := range w.tasks {
 		w.closeTaskLocked(t)
 	}

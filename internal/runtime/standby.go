@@ -1,0 +1,410 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/internal/assign"
+	"github.com/eddy-streams/eddy/internal/graph"
+	"github.com/eddy-streams/eddy/internal/state"
+	"github.com/eddy-streams/eddy/processor"
+)
+
+// standbys keeps the instance's replicas: copies of the state of tasks that run on other
+// instances (standbys, and warm-ups that are to take a task over), each kept up to date by
+// tailing the task's changelog partitions into the task's own slots of the instance's
+// database, with checkpoints, exactly as a restore writes them. If the task comes here,
+// its restore starts at those checkpoints and replays only what the replica had not
+// tailed yet. The balancer places replicas in each member's assignment (assign.Replica);
+// every worker hands the ones of its assignment over (set), and one goroutine serves the
+// instance's replicas together, reading with a consumer of its own, outside the group.
+//
+// A slot is written by one owner at a time: a worker about to open a task's stores takes
+// the task (take), which stops its replica here first, and gives it back when the task
+// closes (untake), when the replica may start again if the assignment still holds it.
+// Stores kept in memory have no replica: they restore in full wherever the task goes.
+type standbys struct {
+	cfg  *Config
+	g    *graph.Graph
+	plan *topicPlan
+	mgr  *state.Manager
+	log  *slog.Logger
+
+	mu struct {
+		sync.Mutex
+		want    map[int][]assign.Replica // by worker
+		rejoin  map[int]func()           // by worker: rejoin the group (a probe)
+		active  map[processor.TaskID]bool
+		running map[processor.TaskID]*replica
+	}
+	wake chan struct{}
+	// stepMu serialises the restorer's steps with take, so that no record is applied to a
+	// slot after its task took it.
+	stepMu   sync.Mutex
+	restorer *changelog.Restorer
+	adm      *kadm.Client
+	admCl    *kgo.Client
+	// probedAt is when the last probing rebalance was asked for.
+	probedAt time.Time
+}
+
+// replica is one task's replica on this instance.
+type replica struct {
+	id      processor.TaskID
+	worker  int
+	warmUp  bool
+	kvs     []*state.KV
+	targets []*changelog.Target
+	// caughtUp is set once a warm-up is within the acceptable lag and its worker was
+	// asked to rejoin, so that it asks once.
+	caughtUp bool
+}
+
+// newStandbys returns the instance's replica keeper, or nil when no sub-topology has
+// state on disk (nothing to replicate) or no replica is wanted.
+func newStandbys(cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager) (*standbys, error) {
+	if cfg.StandbyReplicas <= 0 && cfg.MaxWarmupReplicas <= 0 || !slices.ContainsFunc(plan.subs, func(s assign.Subtopology) bool { return s.Stateful }) {
+		return nil, nil
+	}
+	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, cfg.ClientOpts...)
+	r, err := changelog.NewRestorer(cfg.Logger.With("component", "standby"), opts...)
+	if err != nil {
+		return nil, err
+	}
+	admCl, err := kgo.NewClient(opts...)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	s := &standbys{cfg: cfg, g: g, plan: plan, mgr: mgr, log: cfg.Logger.With("component", "standby"),
+		wake: make(chan struct{}, 1), restorer: r, admCl: admCl, adm: kadm.NewClient(admCl), probedAt: time.Now()}
+	s.mu.want, s.mu.rejoin = map[int][]assign.Replica{}, map[int]func(){}
+	s.mu.active, s.mu.running = map[processor.TaskID]bool{}, map[processor.TaskID]*replica{}
+	return s, nil
+}
+
+// set records the replicas of worker's latest assignment; rejoin makes the worker rejoin
+// the group (to probe for a move once a warm-up caught up).
+func (s *standbys) set(worker int, reps []assign.Replica, rejoin func()) {
+	s.mu.Lock()
+	s.mu.want[worker], s.mu.rejoin[worker] = reps, rejoin
+	s.mu.Unlock()
+	s.poke()
+}
+
+// take stops task's replica, if one runs here, before the task opens its stores: from
+// now the task's worker owns its slots.
+func (s *standbys) take(id processor.TaskID) {
+	s.stepMu.Lock() // no step is applying records to the replica meanwhile
+	defer s.stepMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.active[id] = true
+	if r := s.mu.running[id]; r != nil {
+		s.stopLocked(r, false)
+		s.log.Info("standby replica handed over to its task", "task", id.String())
+	}
+}
+
+// untake gives a closed task's slots back: its replica may run again.
+func (s *standbys) untake(id processor.TaskID) {
+	s.mu.Lock()
+	delete(s.mu.active, id)
+	s.mu.Unlock()
+	s.poke()
+}
+
+func (s *standbys) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// status lists the replicas running here, in id order.
+func (s *standbys) status() []ReplicaStatus {
+	s.stepMu.Lock() // counts move in steps
+	defer s.stepMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ReplicaStatus, 0, len(s.mu.running))
+	for _, r := range s.mu.running {
+		rs := ReplicaStatus{ID: r.id, WarmUp: r.warmUp}
+		for _, tg := range r.targets {
+			rs.Tailed += tg.Restored
+		}
+		out = append(out, rs)
+	}
+	slices.SortFunc(out, func(a, b ReplicaStatus) int { return compareTaskIDs(a.ID, b.ID) })
+	return out
+}
+
+// run serves the replicas until ctx ends. A replica that fails (its changelog cannot be
+// read, the database refuses a write) is dropped with a warning: it only saves a restore.
+func (s *standbys) run(ctx context.Context) {
+	defer s.close()
+	check := time.NewTicker(2 * time.Second)
+	defer check.Stop()
+	for ctx.Err() == nil {
+		s.reconcile(ctx)
+		if s.restorer.Active() == 0 {
+			select {
+			case <-ctx.Done():
+			case <-s.wake:
+			case <-check.C:
+			}
+			continue
+		}
+		s.stepMu.Lock()
+		_, err := s.restorer.Step(ctx, 50*time.Millisecond)
+		s.stepMu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("standby replicas: tailing a changelog failed; restarting the replicas", "err", err)
+			s.stopAll()
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+		select {
+		case <-check.C:
+			s.checkWarmUps(ctx)
+		default:
+		}
+	}
+}
+
+// reconcile starts the replicas the assignments hold that are not running (nor active
+// here) and stops those they no longer hold.
+func (s *standbys) reconcile(ctx context.Context) {
+	s.mu.Lock()
+	want := map[processor.TaskID]assign.Replica{}
+	owner := map[processor.TaskID]int{}
+	for _, worker := range slices.Sorted(maps.Keys(s.mu.want)) {
+		for _, r := range s.mu.want[worker] {
+			id := processor.TaskID{Subtopology: r.Task.Subtopology, Partition: r.Task.Partition}
+			if _, dup := want[id]; !dup && !s.mu.active[id] {
+				want[id], owner[id] = r, worker
+			}
+		}
+	}
+	var start []processor.TaskID
+	for id, r := range s.mu.running {
+		if w, ok := want[id]; !ok {
+			s.stopLocked(r, true)
+		} else {
+			r.warmUp, r.worker = w.WarmUp, owner[id]
+		}
+	}
+	for id := range want {
+		if s.mu.running[id] == nil {
+			start = append(start, id)
+		}
+	}
+	s.mu.Unlock()
+	if len(start) == 0 {
+		return
+	}
+	slices.SortFunc(start, compareTaskIDs)
+	if err := s.start(ctx, start, want, owner); err != nil && ctx.Err() == nil {
+		s.log.Warn("standby replicas: starting failed; trying again shortly", "err", err)
+	}
+}
+
+// start opens the replicas' slots and starts tailing their changelogs, each from its
+// checkpoint when it can be trusted, else from the log start after a wipe.
+func (s *standbys) start(ctx context.Context, ids []processor.TaskID, want map[processor.TaskID]assign.Replica, owner map[processor.TaskID]int) error {
+	type opened struct {
+		r      *replica
+		topics []string
+	}
+	var all []opened
+	var topics []string
+	for _, id := range ids {
+		stores, err := s.g.StoresOf(id.Subtopology)
+		if err != nil {
+			return err
+		}
+		r := &replica{id: id, worker: owner[id], warmUp: want[id].WarmUp}
+		var ts []string
+		for _, st := range stores {
+			if st.InMemory {
+				continue
+			}
+			kv, err := s.mgr.Open(id.Subtopology, id.Partition, st.Name)
+			if err != nil {
+				return err
+			}
+			kv.SetIndex(st.Index)
+			r.kvs = append(r.kvs, kv)
+			ts = append(ts, changelog.Topic(s.cfg.ApplicationID, st.Name))
+		}
+		all = append(all, opened{r, ts})
+		topics = append(topics, ts...)
+	}
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	starts, err := s.adm.ListStartOffsets(lctx, topics...)
+	if err == nil {
+		err = starts.Error()
+	}
+	var ends kadm.ListedOffsets
+	if err == nil {
+		if ends, err = s.adm.ListCommittedOffsets(lctx, topics...); err == nil {
+			err = ends.Error()
+		}
+	}
+	if err != nil {
+		for _, o := range all {
+			s.releaseAll(o.r)
+		}
+		return err
+	}
+	now := time.Now()
+	s.stepMu.Lock()
+	defer s.stepMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range all {
+		r := o.r
+		if s.mu.active[r.id] || s.mu.running[r.id] != nil {
+			// Taken by a task meanwhile (or started twice): the slots are its.
+			continue
+		}
+		var errs []error
+		for i, kv := range r.kvs {
+			topic := o.topics[i]
+			info := s.plan.changelogs[topic]
+			st, _ := starts.Lookup(topic, r.id.Partition)
+			end, _ := ends.Lookup(topic, r.id.Partition)
+			from, wiped, err := restoreFrom(s.mgr, kv, info, st.Offset, end.Offset, now)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			id := info.id
+			tg := &changelog.Target{
+				Topic: topic, Partition: r.id.Partition, From: from, To: math.MaxInt64, Tail: true,
+				Apply: func(keys, values [][]byte, next int64) error {
+					return s.mgr.ApplyRestored(kv, keys, values, state.Checkpoint{TopicID: id, Offset: next, Written: time.Now()})
+				},
+			}
+			s.restorer.Add(tg)
+			r.targets = append(r.targets, tg)
+			s.log.Info("standby replica started", "task", r.id.String(), "store", kv.Name(), "from", from,
+				"end", end.Offset, "wiped", wiped, "warm_up", r.warmUp)
+		}
+		s.mu.running[r.id] = r
+		if len(errs) > 0 {
+			s.stopLocked(r, true)
+			return errors.Join(errs...)
+		}
+	}
+	return nil
+}
+
+// stopLocked stops tailing r's changelogs; release hands its slots to the state cleaner
+// (the replica is no longer wanted here), which keeps them for the cleanup delay.
+func (s *standbys) stopLocked(r *replica, release bool) {
+	for _, tg := range r.targets {
+		s.restorer.Remove(tg.Topic, tg.Partition)
+	}
+	delete(s.mu.running, r.id)
+	if release {
+		s.releaseAll(r)
+	}
+}
+
+func (s *standbys) releaseAll(r *replica) {
+	for _, kv := range r.kvs {
+		s.mgr.Release(kv)
+	}
+}
+
+func (s *standbys) stopAll() {
+	s.stepMu.Lock()
+	defer s.stepMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.mu.running {
+		s.stopLocked(r, false)
+	}
+}
+
+// checkWarmUps asks the worker holding a warm-up to rejoin the group once the warm-up is
+// within the acceptable lag of its changelogs' ends, so that the leader moves the task
+// (its join reports the warm-up's checkpoints); and, every ProbingRebalanceInterval while
+// warm-ups remain, asks anyway (a probing rebalance, KIP-441: the owner's state may have
+// moved on, or the leader may place the task elsewhere by now).
+func (s *standbys) checkWarmUps(ctx context.Context) {
+	s.mu.Lock()
+	var warm []*replica
+	var topics []string
+	for _, r := range s.mu.running {
+		if r.warmUp && !r.caughtUp {
+			warm = append(warm, r)
+			for _, tg := range r.targets {
+				topics = append(topics, tg.Topic)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if len(warm) == 0 {
+		return
+	}
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ends, err := s.adm.ListCommittedOffsets(lctx, topics...)
+	if err != nil {
+		return // asked again at the next check
+	}
+	probe := time.Since(s.probedAt) >= s.cfg.ProbingRebalanceInterval
+	rejoin := map[int]bool{}
+	s.stepMu.Lock() // positions move in steps
+	for _, r := range warm {
+		var lag int64
+		for _, tg := range r.targets {
+			if e, ok := ends.Lookup(tg.Topic, tg.Partition); ok && e.Err == nil {
+				lag += max(e.Offset-tg.Position(), 0)
+			}
+		}
+		if lag <= s.cfg.AcceptableRecoveryLag {
+			r.caughtUp = true
+			rejoin[r.worker] = true
+			s.log.Info("warm-up replica caught up; rejoining the group to take its task over", "task", r.id.String(), "lag", lag)
+		} else if probe {
+			rejoin[r.worker] = true
+		}
+	}
+	s.stepMu.Unlock()
+	if probe {
+		s.probedAt = time.Now()
+	}
+	s.mu.Lock()
+	fns := make([]func(), 0, len(rejoin))
+	for w := range rejoin {
+		if fn := s.mu.rejoin[w]; fn != nil {
+			fns = append(fns, fn)
+		}
+	}
+	s.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+}
+
+func (s *standbys) close() {
+	s.stopAll()
+	s.restorer.Close()
+	s.admCl.Close()
+}
