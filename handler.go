@@ -119,8 +119,11 @@ type ReplicaInfo struct {
 	// WarmUp says the replica is to take the task over once caught up; else it is a
 	// standby.
 	WarmUp bool `json:"warm_up,omitempty"`
-	// Tailed counts the changelog records it applied since it started here.
-	Tailed int64 `json:"tailed"`
+	// Tailed counts the changelog records it applied since it started here; Position is
+	// the sum over its stores of the changelog offset each has reached (Kafka Streams'
+	// task offset sum).
+	Tailed   int64 `json:"tailed"`
+	Position int64 `json:"position"`
 }
 
 // TaskStatus is one task: its input partitions, stores and watermark.
@@ -235,7 +238,7 @@ func (a *App) Status() Status {
 	now := time.Now()
 	ms := a.monitor.Status()
 	for _, r := range ms.Replicas {
-		st.Replicas = append(st.Replicas, ReplicaInfo{ID: r.ID.String(), WarmUp: r.WarmUp, Tailed: r.Tailed})
+		st.Replicas = append(st.Replicas, ReplicaInfo{ID: r.ID.String(), WarmUp: r.WarmUp, Tailed: r.Tailed, Position: r.Position})
 	}
 	for _, t := range ms.Tasks {
 		ts := TaskStatus{ID: t.ID.String(), Worker: t.Worker, State: "running", Partitions: []PartitionInfo{},

@@ -137,3 +137,80 @@ func TestStandbyReplicaTakesOver(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// An instance joins a group whose tasks hold more state than the acceptable recovery lag
+// (eddy's defaults: two warm-ups at a time, 10,000 records): the tasks balance would give
+// it stay with their owner and it warms them up first, as replicas; once caught up it
+// rejoins and takes them over, restoring only what the warm-ups had not tailed (at most
+// the acceptable lag), so no task stops for a full restore.
+func TestWarmUpBeforeTakingTasksOver(t *testing.T) {
+	adm := kafkatest.Admin(t)
+	in, out := kafkatest.Topic(t, "keys"), kafkatest.Topic(t, "counts")
+	kafkatest.CreateTopic(t, adm, in, 4, nil)
+	kafkatest.CreateTopic(t, adm, out, 4, nil)
+	appID := kafkatest.Topic(t, "app")
+	const keys = 120000 // about 30,000 per task: three times the acceptable lag
+	var bRestores restoresByTask
+	a := start(t, newDefaultApp(t, countByKey(in, out), appID, eddy.ExactlyOnce()))
+	produceKeys(t, in, keys)
+	want := map[string]int64{}
+	for i := range keys {
+		want[fmt.Sprintf("k%d", i)] = 1
+	}
+	latestCounts(t, out, want)
+
+	bApp := newDefaultApp(t, countByKey(in, out), appID, eddy.ExactlyOnce(), eddy.OnRestore(bRestores.observe))
+	b := start(t, bApp)
+	warmUps := map[string]bool{}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		st := bApp.Status()
+		for _, r := range st.Replicas {
+			if r.WarmUp {
+				warmUps[r.ID] = true
+			}
+		}
+		running := 0
+		for _, ts := range st.Tasks {
+			if ts.State == "running" {
+				running++
+			}
+		}
+		if running == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("b runs %d tasks 90 s after it joined, want 2 (warm-ups seen: %v)", running, warmUps)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("b warmed up %d tasks before taking them over", len(warmUps))
+	if len(warmUps) == 0 {
+		t.Error("b took tasks over without warming any up first")
+	}
+	for id, ri := range bRestores.get() {
+		t.Logf("task %s: restored %d records [%d, %d) in %s, wiped %v", id, ri.Restored, ri.From, ri.To, ri.Duration, ri.Wiped)
+		if !warmUps[id.String()] {
+			t.Errorf("b runs task %s, which it did not warm up first", id)
+		}
+		if ri.Wiped || ri.Restored > 10000 {
+			t.Errorf("task %s restored %d records (wiped %v) after its warm-up; want at most the acceptable lag, 10000", id, ri.Restored, ri.Wiped)
+		}
+	}
+	produceKeys(t, in, keys)
+	for k := range want {
+		want[k] = 2
+	}
+	got := latestCounts(t, out, want)
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("count(%s) = %d, want %d", k, got[k], n)
+			break
+		}
+	}
+	for _, r := range []*running{a, b} {
+		if err := r.stop(); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -115,8 +115,9 @@ type ReplicaStatus struct {
 	ID processor.TaskID
 	// WarmUp says it is to take the task over once caught up.
 	WarmUp bool
-	// Tailed counts the changelog records it applied since it started here.
-	Tailed int64
+	// Tailed counts the changelog records it applied since it started here; Position is
+	// the sum over its stores of the changelog offset each has reached.
+	Tailed, Position int64
 }
 
 // TaskStatus is one task as its worker has it.

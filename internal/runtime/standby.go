@@ -48,8 +48,9 @@ type standbys struct {
 		running map[processor.TaskID]*replica
 	}
 	wake chan struct{}
-	// stepMu serialises the restorer's steps with take, so that no record is applied to a
-	// slot after its task took it.
+	// stepMu guards the restorer (not safe for concurrent use), and so serialises its
+	// steps with take: no record is applied to a slot after its task took it. It is
+	// taken before mu.
 	stepMu   sync.Mutex
 	restorer *changelog.Restorer
 	adm      *kadm.Client
@@ -142,6 +143,7 @@ func (s *standbys) status() []ReplicaStatus {
 		rs := ReplicaStatus{ID: r.id, WarmUp: r.warmUp}
 		for _, tg := range r.targets {
 			rs.Tailed += tg.Restored
+			rs.Position += tg.Position()
 		}
 		out = append(out, rs)
 	}
@@ -157,7 +159,10 @@ func (s *standbys) run(ctx context.Context) {
 	defer check.Stop()
 	for ctx.Err() == nil {
 		s.reconcile(ctx)
-		if s.restorer.Active() == 0 {
+		s.stepMu.Lock()
+		active := s.restorer.Active()
+		s.stepMu.Unlock()
+		if active == 0 {
 			select {
 			case <-ctx.Done():
 			case <-s.wake:
@@ -187,6 +192,7 @@ func (s *standbys) run(ctx context.Context) {
 // reconcile starts the replicas the assignments hold that are not running (nor active
 // here) and stops those they no longer hold.
 func (s *standbys) reconcile(ctx context.Context) {
+	s.stepMu.Lock() // the restorer is used under stepMu
 	s.mu.Lock()
 	want := map[processor.TaskID]assign.Replica{}
 	owner := map[processor.TaskID]int{}
@@ -212,6 +218,7 @@ func (s *standbys) reconcile(ctx context.Context) {
 		}
 	}
 	s.mu.Unlock()
+	s.stepMu.Unlock()
 	if len(start) == 0 {
 		return
 	}
