@@ -1,13 +1,14 @@
 package eddy
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -33,15 +34,20 @@ const forwardedHeader = "Eddy-Forwarded"
 // servedByHeader names the instance (its AdvertisedAddress) that answered.
 const servedByHeader = "Eddy-Served-By"
 
-// Handler serves lookups of the store over HTTP: GET with ?key=<k> (parseKey reads k)
-// answers {"key": "<k>", "value": <the value as JSON>}, or 404 when the key has no
-// value; GET without a key answers this instance's entries (KeyValueQuery.Local) as
-// {"entries": [{"key": …, "value": …}, …]}, with 503 when some of its tasks are
-// restoring. A key that lives on another instance is forwarded to its AdvertisedAddress
-// (same path and query), so a client may ask any instance; 503 with Retry-After when the
-// key's task is restoring or between owners, 400 for a key parseKey refuses. The
+// Handler serves lookups and range scans of the store over HTTP. GET with ?key=<k>
+// (parseKey reads k) answers {"key": "<k>", "value": <the value as JSON>}, or 404 when
+// the key has no value; a key that lives on another instance is forwarded to its
+// AdvertisedAddress (same path and query), so a client may ask any instance. GET
+// without a key scans: this instance's entries (KeyValueQuery.Local) as {"entries":
+// [{"key": …, "value": …}, …]}, only those from ?from=<k> (included) to ?to=<k>
+// (excluded) when given (KeyValueQuery.Range), and with ?scope=all the whole store's:
+// this instance asks every other one the last assignment names (which needs every
+// instance's AdvertisedAddress) and answers all entries, each instance's in Range's
+// order. 503 with Retry-After when a task is restoring or between owners (a scan is
+// whole or refused, never silently partial), 400 for a key parseKey refuses. The
 // handler exposes application data: eddy mounts it nowhere, the service decides where
-// (and behind which authentication) it serves it.
+// (and behind which authentication) it serves it; calls to other instances carry
+// opts.ForwardHeaders.
 func (q *KeyValueQuery[K, V]) Handler(parseKey func(string) (K, error), opts QueryHandlerOptions) http.Handler {
 	if opts.Client == nil {
 		opts.Client = &http.Client{Timeout: 10 * time.Second}
@@ -55,7 +61,16 @@ func (q *KeyValueQuery[K, V]) Handler(parseKey func(string) (K, error), opts Que
 			return
 		}
 		if !r.URL.Query().Has("key") {
-			q.serveLocal(w)
+			lo, hi, err := q.bounds(parseKey, r.URL.Query())
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			if r.URL.Query().Get("scope") == "all" && r.Header.Get(forwardedHeader) == "" {
+				q.serveAll(w, r, lo, hi, opts)
+				return
+			}
+			q.serveLocal(w, lo, hi)
 			return
 		}
 		text := r.URL.Query().Get("key")
@@ -96,31 +111,136 @@ func (q *KeyValueQuery[K, V]) Handler(parseKey func(string) (K, error), opts Que
 	})
 }
 
-// serveLocal answers the entries this instance holds.
-func (q *KeyValueQuery[K, V]) serveLocal(w http.ResponseWriter) {
-	entries, err := q.Local()
+// bounds reads a scan's from and to parameters (each optional) as encoded keys.
+func (q *KeyValueQuery[K, V]) bounds(parseKey func(string) (K, error), v url.Values) (lo, hi []byte, err error) {
+	bound := func(name string) ([]byte, error) {
+		if !v.Has(name) {
+			return nil, nil
+		}
+		key, err := parseKey(v.Get(name))
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %v", name, v.Get(name), err)
+		}
+		b, err := q.ks.AppendEncode([]byte{}, key)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: encoding: %v", name, v.Get(name), err)
+		}
+		return b, nil
+	}
+	if lo, err = bound("from"); err == nil {
+		hi, err = bound("to")
+	}
+	return lo, hi, err
+}
+
+// entryList is the JSON answer of a scan.
+type entryList struct {
+	Entries []json.RawMessage `json:"entries"`
+}
+
+// serveLocal answers the entries this instance holds with keys in [lo, hi).
+func (q *KeyValueQuery[K, V]) serveLocal(w http.ResponseWriter, lo, hi []byte) {
+	entries, err := q.local(lo, hi)
 	if err != nil {
 		queryError(w, err)
 		return
 	}
-	type entry struct {
-		Key   K `json:"key"`
-		Value V `json:"value"`
-	}
-	out := struct {
-		Entries []entry `json:"entries"`
-	}{Entries: make([]entry, len(entries))}
-	for i, e := range entries {
-		out.Entries[i] = entry(e)
-	}
-	body, err := json.Marshal(out)
+	q.writeEntries(w, entries)
+}
+
+// local is the entries here with keys in [lo, hi), each in its JSON form.
+func (q *KeyValueQuery[K, V]) local(lo, hi []byte) ([]json.RawMessage, error) {
+	entries, err := q.scan(lo, hi)
 	if err != nil {
-		http.Error(w, fmt.Sprintf("store %s: entries without a JSON form: %v", q.name, err), http.StatusInternalServerError)
-		return
+		return nil, err
 	}
+	out := make([]json.RawMessage, len(entries))
+	for i, e := range entries {
+		b, err := json.Marshal(struct {
+			Key   K `json:"key"`
+			Value V `json:"value"`
+		}{e.Key, e.Value})
+		if err != nil {
+			return nil, fmt.Errorf("eddy: store %s: an entry without a JSON form: %w", q.name, err)
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+func (q *KeyValueQuery[K, V]) writeEntries(w http.ResponseWriter, entries []json.RawMessage) {
+	if entries == nil {
+		entries = []json.RawMessage{}
+	}
+	body, _ := json.Marshal(entryList{Entries: entries}) // raw messages marshal as they are
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set(servedByHeader, q.app.cfg.advertised)
 	_, _ = w.Write(body)
+}
+
+// serveAll answers the entries of the whole store with keys in [lo, hi): this instance's
+// and those of every other instance the last assignment names, asked with the same
+// request (scope local). Every partition must have a known instance, and every instance
+// must answer: a scan that cannot be whole is 503, to be retried, not a silent part.
+func (q *KeyValueQuery[K, V]) serveAll(w http.ResponseWriter, r *http.Request, lo, hi []byte, opts QueryHandlerOptions) {
+	endpoints := q.app.monitor.Endpoints(q.name)
+	if endpoints == nil {
+		q.serveLocal(w, lo, hi) // not running, or no such store: its error says which
+		return
+	}
+	var others []string
+	for p, e := range endpoints {
+		switch {
+		case e == "":
+			unavailable(w, fmt.Sprintf("store %s: no instance is known for partition %d now (moving, or its instance advertises no address)", q.name, p))
+			return
+		case e != q.app.cfg.advertised && !slices.Contains(others, e):
+			others = append(others, e)
+		}
+	}
+	all, err := q.local(lo, hi)
+	if err != nil {
+		queryError(w, err)
+		return
+	}
+	v := r.URL.Query()
+	v.Set("scope", "local")
+	for _, e := range others {
+		u := url.URL{Scheme: opts.Scheme, Host: e, Path: r.URL.Path, RawQuery: v.Encode()}
+		status, body, err := q.call(r, u.String(), opts)
+		if err != nil {
+			http.Error(w, fmt.Sprintf("store %s: asking %s for its entries: %v", q.name, e, err), http.StatusBadGateway)
+			return
+		}
+		if status != http.StatusOK {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, fmt.Sprintf("store %s: %s answered %d: %s", q.name, e, status, strings.TrimSpace(string(body))), status)
+			return
+		}
+		var list entryList
+		if err := json.Unmarshal(body, &list); err != nil {
+			http.Error(w, fmt.Sprintf("store %s: the entries of %s: %v", q.name, e, err), http.StatusBadGateway)
+			return
+		}
+		all = append(all, list.Entries...)
+	}
+	q.writeEntries(w, all)
+}
+
+// call makes a forwarded GET of u with the caller's forwarded headers and returns the
+// answer.
+func (q *KeyValueQuery[K, V]) call(r *http.Request, u string, opts QueryHandlerOptions) (int, []byte, error) {
+	req, err := forwarded(r, u, opts)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := opts.Client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
 }
 
 // queryError answers a failed query: 503 (retry) when the key's task is elsewhere or
@@ -144,18 +264,10 @@ func unavailable(w http.ResponseWriter, msg string) {
 // forward asks the instance at endpoint the same request and copies its answer.
 func (q *KeyValueQuery[K, V]) forward(w http.ResponseWriter, r *http.Request, endpoint string, opts QueryHandlerOptions) {
 	u := url.URL{Scheme: opts.Scheme, Host: endpoint, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := forwarded(r, u.String(), opts)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
-	}
-	req.Header.Set(forwardedHeader, "1")
-	for _, h := range opts.ForwardHeaders {
-		for _, v := range r.Header.Values(h) {
-			req.Header.Add(h, v)
-		}
 	}
 	resp, err := opts.Client.Do(req)
 	if err != nil {
@@ -170,4 +282,20 @@ func (q *KeyValueQuery[K, V]) forward(w http.ResponseWriter, r *http.Request, en
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
+}
+
+// forwarded is a GET of u on behalf of r: marked forwarded, with r's ForwardHeaders, ended
+// with r.
+func forwarded(r *http.Request, u string, opts QueryHandlerOptions) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set(forwardedHeader, "1")
+	for _, h := range opts.ForwardHeaders {
+		for _, v := range r.Header.Values(h) {
+			req.Header.Add(h, v)
+		}
+	}
+	return req, nil
 }

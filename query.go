@@ -126,9 +126,30 @@ type KeyValue[K, V any] struct {
 // keys. The other instances hold the rest: ask each (Handler without a key). Tasks
 // restoring here are not read: an error matching ErrNotReady lists their partitions,
 // with the entries of the others.
-func (q *KeyValueQuery[K, V]) Local() ([]KeyValue[K, V], error) {
+func (q *KeyValueQuery[K, V]) Local() ([]KeyValue[K, V], error) { return q.scan(nil, nil) }
+
+// Range returns the entries this instance holds whose key is from from (included) to to
+// (excluded), as of each task's last commit, in the order Local gives them. The order is
+// that of the encoded keys' bytes (the key serde's: strings in their byte order;
+// serde.Int64 and the other fixed-size integer serdes big-endian, so negative numbers
+// after positive ones). A key's partition depends on its hash, so every instance holds
+// part of any range: ask each, or the Handler with scope=all.
+func (q *KeyValueQuery[K, V]) Range(from, to K) ([]KeyValue[K, V], error) {
+	lo, err := q.ks.AppendEncode([]byte{}, from)
+	if err != nil {
+		return nil, fmt.Errorf("eddy: store %s: encoding the range's start: %w", q.name, err)
+	}
+	hi, err := q.ks.AppendEncode([]byte{}, to)
+	if err != nil {
+		return nil, fmt.Errorf("eddy: store %s: encoding the range's end: %w", q.name, err)
+	}
+	return q.scan(lo, hi)
+}
+
+// scan returns the entries here with encoded keys in [lo, hi) (nil: unbounded).
+func (q *KeyValueQuery[K, V]) scan(lo, hi []byte) ([]KeyValue[K, V], error) {
 	var out []KeyValue[K, V]
-	skipped, err := q.app.monitor.QueryAll(q.name, func(_ int32, k, v []byte) error {
+	skipped, err := q.app.monitor.QueryRange(q.name, lo, hi, func(_ int32, k, v []byte) error {
 		key, err := q.ks.Decode(k)
 		if err != nil {
 			return fmt.Errorf("store %s: decoding a key: %w", q.name, err)

@@ -283,6 +283,55 @@ func TestQueryHandlerForwards(t *testing.T) {
 	if fmt.Sprint(all) != fmt.Sprint(want) {
 		t.Errorf("the instances' listings together: %v, want %v", all, want)
 	}
+	// scope=all: either instance answers the whole store, or a range of it, by asking
+	// the other (with the caller's credentials: the other refuses calls without them).
+	scan := func(addr, query string) map[string]int64 {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/counts?"+query, nil)
+		req.Header.Set("Authorization", "Bearer s3cret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var list struct {
+			Entries []struct {
+				Key   string `json:"key"`
+				Value int64  `json:"value"`
+			} `json:"entries"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s/counts?%s: %d, %v", addr, query, resp.StatusCode, err)
+		}
+		got := map[string]int64{}
+		for _, e := range list.Entries {
+			if _, dup := got[e.Key]; dup {
+				t.Errorf("GET %s/counts?%s lists %s twice", addr, query, e.Key)
+			}
+			got[e.Key] = e.Value
+		}
+		return got
+	}
+	ranged := map[string]int64{}
+	for w, n := range want {
+		if w >= "w10" && w < "w20" {
+			ranged[w] = n
+		}
+	}
+	for _, i := range instances {
+		if got := scan(i.addr, "scope=all"); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("scope=all via %s: %v, want %v", i.addr, got, want)
+		}
+		if got := scan(i.addr, "scope=all&from=w10&to=w20"); fmt.Sprint(got) != fmt.Sprint(ranged) {
+			t.Errorf("scope=all from w10 to w20 via %s: %v, want %v", i.addr, got, ranged)
+		}
+		local := scan(i.addr, "from=w10&to=w20")
+		for w, n := range local {
+			if ranged[w] != n {
+				t.Errorf("a local range via %s has %s=%d, want only keys in [w10, w20) with their counts", i.addr, w, n)
+			}
+		}
+	}
 	if resp, _ := get(instances[0].addr, "no-such-word", false); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("a key without a value: %d, want 404", resp.StatusCode)
 	}

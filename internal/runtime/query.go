@@ -179,11 +179,12 @@ func (m *Monitor) Host(name string, partition int32) (endpoint string, local boo
 	return "", local
 }
 
-// QueryAll calls fn with every committed entry of this instance's ready slices of
-// key-value store name, partition by partition in order, each in the byte order of the
-// encoded keys. Slices restoring here are skipped; their partitions are listed in
-// skipped (ErrNotReady's partitions), so a caller knows the scan is partial.
-func (m *Monitor) QueryAll(name string, fn func(partition int32, key, value []byte) error) (skipped []int32, err error) {
+// QueryRange calls fn with every committed entry of this instance's ready slices of
+// key-value store name whose encoded key is in [lo, hi) (nil: unbounded), partition by
+// partition in order, each in the byte order of the encoded keys. Slices restoring here
+// are skipped; their partitions are listed in skipped (ErrNotReady's partitions), so a
+// caller knows the scan is partial.
+func (m *Monitor) QueryRange(name string, lo, hi []byte, fn func(partition int32, key, value []byte) error) (skipped []int32, err error) {
 	m.queries.mu.RLock()
 	defer m.queries.mu.RUnlock()
 	if _, err := m.queries.slice(name, -1, graph.KeyValueStore); !errors.Is(err, ErrNotHere) || m.queries.partitions == nil {
@@ -200,7 +201,7 @@ func (m *Monitor) QueryAll(name string, fn func(partition int32, key, value []by
 		case err != nil:
 			return skipped, err
 		}
-		it, err := kv.RangeCommitted(nil, nil)
+		it, err := kv.RangeCommitted(lo, hi)
 		if err != nil {
 			return skipped, fmt.Errorf("store %s, partition %d: %w", name, p, err)
 		}
@@ -219,6 +220,32 @@ func (m *Monitor) QueryAll(name string, fn func(partition int32, key, value []by
 		}
 	}
 	return skipped, nil
+}
+
+// Endpoints lists, for each partition of store name, the endpoint the group's last
+// assignment names for its task ("" where none is known: it moves, or its instance
+// advertises no address); nil for a store that is not queryable.
+func (m *Monitor) Endpoints(name string) []string {
+	m.queries.mu.RLock()
+	n, ok := m.queries.partitions[name]
+	sub := m.queries.subOf[name]
+	m.queries.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	m.mu.Lock()
+	workers := m.workers
+	m.mu.Unlock()
+	out := make([]string, n)
+	for _, w := range workers {
+		hosts := w.bal.Hosts()
+		for p := range out {
+			if e := hosts[assign.TaskID{Subtopology: sub, Partition: int32(p)}]; e != "" && out[p] == "" {
+				out[p] = e
+			}
+		}
+	}
+	return out
 }
 
 // Query calls fn with the committed value of the encoded key in partition's slice of
