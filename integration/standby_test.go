@@ -59,6 +59,24 @@ func produceKeys(t *testing.T, topic string, n int) {
 	produceAll(t, recs)
 }
 
+// countRound writes one more record of each of keys keys into in and checks that every
+// key's count in out reaches n, exactly.
+func countRound(t *testing.T, in, out string, keys int, n int64) {
+	t.Helper()
+	produceKeys(t, in, keys)
+	want := map[string]int64{}
+	for i := range keys {
+		want[fmt.Sprintf("k%d", i)] = n
+	}
+	got := latestCounts(t, out, want)
+	for k, c := range want {
+		if got[k] != c {
+			t.Errorf("count(%s) = %d, want %d", k, got[k], c)
+			return
+		}
+	}
+}
+
 // With a standby replica of each task (StandbyReplicas(1), exactly-once, eddy's defaults
 // otherwise), the instance that keeps the copies takes the tasks over when their owner
 // stops, and restores from its copies' checkpoints: a small remainder, not the
@@ -74,21 +92,12 @@ func TestStandbyReplicaTakesOver(t *testing.T) {
 
 	var aRestores, bRestores restoresByTask
 	a := start(t, newDefaultApp(t, countByKey(in, out), appID, append(opts, eddy.OnRestore(aRestores.observe))...))
-	produceKeys(t, in, keys)
-	want := map[string]int64{}
-	for i := range keys {
-		want[fmt.Sprintf("k%d", i)] = 1
-	}
-	latestCounts(t, out, want)
+	countRound(t, in, out, keys, 1)
 
 	bApp := newDefaultApp(t, countByKey(in, out), appID, append(opts, eddy.OnRestore(bRestores.observe))...)
 	b := start(t, bApp)
 	waitMembersWithPartitions(t, appID, 2, 60*time.Second)
-	produceKeys(t, in, keys)
-	for k := range want {
-		want[k] = 2
-	}
-	latestCounts(t, out, want)
+	countRound(t, in, out, keys, 2)
 
 	// b holds a standby of each task a runs; let them tail the last commit.
 	mine := bRestores.get()
@@ -122,17 +131,7 @@ func TestStandbyReplicaTakesOver(t *testing.T) {
 				id, ri.Restored, ri.To, ri.From, ri.Wiped)
 		}
 	}
-	produceKeys(t, in, keys)
-	for k := range want {
-		want[k] = 3
-	}
-	got := latestCounts(t, out, want)
-	for k, n := range want {
-		if got[k] != n {
-			t.Errorf("count(%s) = %d, want %d", k, got[k], n)
-			break
-		}
-	}
+	countRound(t, in, out, keys, 3)
 	if err := b.stop(); err != nil {
 		t.Error(err)
 	}
@@ -152,12 +151,7 @@ func TestWarmUpBeforeTakingTasksOver(t *testing.T) {
 	const keys = 120000 // about 30,000 per task: three times the acceptable lag
 	var bRestores restoresByTask
 	a := start(t, newDefaultApp(t, countByKey(in, out), appID, eddy.ExactlyOnce()))
-	produceKeys(t, in, keys)
-	want := map[string]int64{}
-	for i := range keys {
-		want[fmt.Sprintf("k%d", i)] = 1
-	}
-	latestCounts(t, out, want)
+	countRound(t, in, out, keys, 1)
 
 	bApp := newDefaultApp(t, countByKey(in, out), appID, eddy.ExactlyOnce(), eddy.OnRestore(bRestores.observe))
 	b := start(t, bApp)
@@ -197,17 +191,7 @@ func TestWarmUpBeforeTakingTasksOver(t *testing.T) {
 			t.Errorf("task %s restored %d records (wiped %v) after its warm-up; want at most the acceptable lag, 10000", id, ri.Restored, ri.Wiped)
 		}
 	}
-	produceKeys(t, in, keys)
-	for k := range want {
-		want[k] = 2
-	}
-	got := latestCounts(t, out, want)
-	for k, n := range want {
-		if got[k] != n {
-			t.Errorf("count(%s) = %d, want %d", k, got[k], n)
-			break
-		}
-	}
+	countRound(t, in, out, keys, 2)
 	for _, r := range []*running{a, b} {
 		if err := r.stop(); err != nil {
 			t.Error(err)

@@ -81,6 +81,14 @@ func joinMember(t testing.TB, subs []Subtopology, m testMember) kmsg.JoinGroupRe
 // assignment as the member itself would parse it.
 func balance(t testing.TB, leader *Balancer, subs []Subtopology, ms []testMember, topics map[string]int32) (assignment, error) {
 	t.Helper()
+	got, _, err := balanceAll(t, leader, subs, ms, topics)
+	return got, err
+}
+
+// balanceAll is balance that also returns each member's replicas, as the member parses
+// them from its assignment with a Balancer of its own.
+func balanceAll(t testing.TB, leader *Balancer, subs []Subtopology, ms []testMember, topics map[string]int32) (assignment, map[string][]Replica, error) {
+	t.Helper()
 	joins := make([]kmsg.JoinGroupResponseMember, len(ms))
 	for i, m := range ms {
 		joins[i] = joinMember(t, subs, m)
@@ -91,17 +99,18 @@ func balance(t testing.TB, leader *Balancer, subs []Subtopology, ms []testMember
 	}
 	into, err := mb.(kgo.GroupMemberBalancerOrError).BalanceOrError(topics)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	got := make(assignment)
+	got, reps := make(assignment), map[string][]Replica{}
 	for _, sa := range into.IntoSyncAssignment() {
-		a, err := leader.ParseSyncAssignment(sa.MemberAssignment)
+		member := NewBalancer(subs, MemberInfo{}, nil)
+		a, err := member.ParseSyncAssignment(sa.MemberAssignment)
 		if err != nil {
 			t.Fatalf("ParseSyncAssignment(%s): %v", sa.MemberID, err)
 		}
-		got[sa.MemberID] = a
+		got[sa.MemberID], reps[sa.MemberID] = a, member.Replicas()
 	}
-	return got, nil
+	return got, reps, nil
 }
 
 // mustBalance is balance for rebalances that must succeed.

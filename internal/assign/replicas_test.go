@@ -4,37 +4,16 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// balanceReplicas is balance that also returns each member's replicas, as the member
-// parses them from its assignment.
+// balanceReplicas is balanceAll with a leader that places replicas as r says.
 func balanceReplicas(t *testing.T, r Replication, subs []Subtopology, ms []testMember, topics map[string]int32) (assignment, map[string][]Replica) {
 	t.Helper()
 	leader := NewBalancer(subs, MemberInfo{}, nil)
 	leader.SetReplication(r)
-	joins := make([]kmsg.JoinGroupResponseMember, len(ms))
-	for i, m := range ms {
-		joins[i] = joinMember(t, subs, m)
-	}
-	mb, _, err := leader.MemberBalancer(joins)
+	got, reps, err := balanceAll(t, leader, subs, ms, topics)
 	if err != nil {
 		t.Fatal(err)
-	}
-	into, err := mb.(kgo.GroupMemberBalancerOrError).BalanceOrError(topics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, reps := assignment{}, map[string][]Replica{}
-	for _, sa := range into.IntoSyncAssignment() {
-		member := NewBalancer(subs, MemberInfo{}, nil)
-		a, err := member.ParseSyncAssignment(sa.MemberAssignment)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got[sa.MemberID], reps[sa.MemberID] = a, member.Replicas()
 	}
 	return got, reps
 }
