@@ -38,7 +38,15 @@ type claim struct {
 // Balance computes the plan; it implements kgo.ConsumerBalancerBalance and is called by
 // the ConsumerBalancer that MemberBalancer returns, with the partition count of each topic.
 // On error it sets the error on cb and returns nil, failing the rebalance.
-func (b *Balancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kgo.IntoSyncAssignment {
+func (b *Balancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) (into kgo.IntoSyncAssignment) {
+	// A bug here would panic in franz-go's group goroutine and take the whole process
+	// down; fail this rebalance instead, saying why.
+	defer func() {
+		if r := recover(); r != nil {
+			cb.SetError(fmt.Errorf("assign: balancing the group failed (a bug in eddy's balancer): %v", r))
+			into = nil
+		}
+	}()
 	counts, err := b.partitionCounts(topics)
 	if err != nil {
 		cb.SetError(err)

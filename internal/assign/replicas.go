@@ -74,6 +74,9 @@ func newReplicaPlan(cfg Replication, members []member) *replicaPlan {
 // per plan. A task nobody ran (owner -1) moves freely: it runs nowhere, so waiting would
 // stop it.
 func (r *replicaPlan) warmUp(sub *Subtopology, placed, owner []int) {
+	if len(owner) != len(placed) {
+		return // nothing placed: no member can run the sub-topology
+	}
 	for p := range placed {
 		if r.warmups >= r.cfg.MaxWarmups {
 			return

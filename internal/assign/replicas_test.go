@@ -191,3 +191,25 @@ func TestReplicasEncoding(t *testing.T) {
 		}
 	}
 }
+
+// A stateful sub-topology no member can run (none subscribes to all its topics) gets
+// neither tasks nor replicas, and the balance goes on for the others.
+func TestReplicasOfUnassignableSubtopology(t *testing.T) {
+	subs := []Subtopology{{ID: 0, Topics: []string{"in"}, Stateful: true}, {ID: 1, Topics: []string{"new"}, Stateful: true}}
+	topics := map[string]int32{"in": 2, "new": 2}
+	ms := []testMember{
+		{id: "a", process: "p1", topics: []string{"in"}, owned: map[string][]int32{"in": {0, 1}}, gen: 1},
+		{id: "b", process: "p2", topics: []string{"in"}},
+	}
+	a, reps := balanceReplicas(t, Replication{Standbys: 1, MaxWarmups: 2, AcceptableLag: 10}, subs, ms, topics)
+	for id, rs := range reps {
+		for _, r := range rs {
+			if r.Task.Subtopology == 1 {
+				t.Errorf("member %s has a replica of %s, which no member can run", id, r.Task)
+			}
+		}
+	}
+	if n := len(a["a"]["in"]) + len(a["b"]["in"]); n == 0 {
+		t.Error("the runnable sub-topology's tasks were not placed")
+	}
+}
