@@ -15,11 +15,12 @@ type Replication struct {
 	// into its own copy of the stores, so that if the task fails over to it, it restores
 	// only what it has not tailed yet.
 	Standbys int
-	// MaxWarmups bounds the warm-up replicas of one plan (0: none). When balance would
-	// move a stateful task to a process whose copy of its state is more than
-	// AcceptableLag behind the owner's, the task stays where it is and the new process
-	// gets a warm-up replica instead; the task moves in a later rebalance, once the
-	// warm-up caught up (the member holding it rejoins then: Replica.WarmUp).
+	// MaxWarmups bounds the warm-up replicas of one plan (0: none, and tasks move at
+	// once). When balance would move a stateful task to a process whose copy of its
+	// state is more than AcceptableLag behind the owner's, the task stays where it is
+	// and the new process gets a warm-up replica instead (past MaxWarmups it only stays,
+	// for a later plan); the task moves in a later rebalance, once the warm-up caught up
+	// (the member holding it rejoins then: Replica.WarmUp).
 	MaxWarmups int
 	// AcceptableLag is how far, in changelog records (offset sums), a process's copy of
 	// a task's state may be behind its owner's and still count as caught up.
@@ -71,16 +72,14 @@ func newReplicaPlan(cfg Replication, members []member) *replicaPlan {
 
 // warmUp keeps a stateful task with its owner when balance moves it to a process whose
 // state is not caught up, and plans a warm-up replica there instead, at most MaxWarmups
-// per plan. A task nobody ran (owner -1) moves freely: it runs nowhere, so waiting would
-// stop it.
+// per plan; past those the task stays with its owner too, for a later plan to warm up
+// (KIP-441). A task nobody ran (owner -1) moves freely: it runs nowhere, so waiting
+// would stop it. MaxWarmups 0 moves every task at once.
 func (r *replicaPlan) warmUp(sub *Subtopology, placed, owner []int) {
-	if len(owner) != len(placed) {
-		return // nothing placed: no member can run the sub-topology
+	if len(owner) != len(placed) || r.cfg.MaxWarmups <= 0 {
+		return // nothing placed (no member can run the sub-topology), or no warm-ups
 	}
 	for p := range placed {
-		if r.warmups >= r.cfg.MaxWarmups {
-			return
-		}
 		to, from := placed[p], owner[p]
 		if to < 0 || from < 0 || to == from || r.process[to] == r.process[from] {
 			continue
@@ -90,8 +89,12 @@ func (r *replicaPlan) warmUp(sub *Subtopology, placed, owner []int) {
 			continue
 		}
 		placed[p] = from
-		r.add(to, Replica{Task: task, WarmUp: true})
-		r.warmups++
+		r.members[to].total--
+		r.members[from].total++
+		if r.warmups < r.cfg.MaxWarmups {
+			r.add(to, Replica{Task: task, WarmUp: true})
+			r.warmups++
+		}
 	}
 }
 

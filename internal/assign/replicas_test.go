@@ -116,8 +116,9 @@ func TestStandbysStayWarmAndTakeOver(t *testing.T) {
 }
 
 // A member joins a loaded group: the tasks balance would move to it stay with their owner,
-// and it gets them as warm-ups (at most MaxWarmups); once its copies are within
-// AcceptableLag it gets the tasks themselves (after the owner revokes them, cooperative).
+// and it gets them as warm-ups (at most MaxWarmups: the others only stay, for later);
+// once its copies are within AcceptableLag it gets the tasks themselves (after the owner
+// revokes them, cooperative), and the task left over is warmed up in turn.
 func TestWarmUpBeforeMoving(t *testing.T) {
 	subs := []Subtopology{{ID: 0, Topics: []string{"in"}, Stateful: true}}
 	topics := map[string]int32{"in": 6}
@@ -130,46 +131,62 @@ func TestWarmUpBeforeMoving(t *testing.T) {
 		{id: "a", process: "p1", owned: map[string][]int32{"in": {0, 1, 2, 3, 4, 5}}, gen: 1, state: state},
 		{id: "b", process: "p2"},
 	}
+	next := func(a assignment, gen int32) {
+		ms[0].owned, ms[0].gen, ms[1].owned, ms[1].gen = a["a"], gen, a["b"], gen
+	}
 	a, reps := balanceReplicas(t, r, subs, ms, topics)
-	if n := len(a["a"]["in"]); n != 5 {
-		// Balance moves three: two are warmed up instead, the third has no warm-up
-		// left and is revoked, to be given to b in the next rebalance.
-		t.Errorf("a keeps %d tasks, want 5 (three by quota, two kept for warm-ups; one revoked to move)", n)
+	if n := len(a["a"]["in"]); n != 6 {
+		t.Errorf("a keeps %d tasks, want all 6 (balance moves 3: two are warmed up, one waits)", n)
 	}
 	warm := reps["b"]
 	if len(warm) != 2 || !warm[0].WarmUp || !warm[1].WarmUp {
 		t.Fatalf("b has replicas %v; want 2 warm-ups", warm)
 	}
 	if len(a["b"]["in"]) != 0 {
-		t.Errorf("b runs %v in the same rebalance; a still owns them", a["b"]["in"])
+		t.Errorf("b runs %v; nothing was caught up", a["b"]["in"])
 	}
 
-	// b caught up on its warm-ups: the next rebalances move them (cooperative: revoked
-	// first, then assigned).
-	ms[0].owned, ms[0].gen = a["a"], 2
+	// b caught up on its warm-ups: they move (revoked first, then assigned), and the
+	// third task gets its warm-up.
+	next(a, 2)
 	for _, w := range warm {
 		ms[1].state = append(ms[1].state, TaskOffsets{w.Task, 99_500})
 	}
-	ms[1].gen = 2
 	a, _ = balanceReplicas(t, r, subs, ms, topics)
 	for _, w := range warm {
 		if slices.Contains(a["a"]["in"], w.Task.Partition) {
 			t.Errorf("task %s stays with a after b caught up", w.Task)
 		}
 	}
-	ms[0].owned, ms[0].gen, ms[1].owned = a["a"], 3, a["b"]
+	next(a, 3)
 	a, reps = balanceReplicas(t, r, subs, ms, topics)
 	for _, w := range warm {
 		if !slices.Contains(a["b"]["in"], w.Task.Partition) {
 			t.Errorf("caught-up warm-up %s not given to b: b has %v", w.Task, a["b"]["in"])
 		}
 	}
+	var third []Replica
+	for _, rep := range reps["b"] {
+		if rep.WarmUp {
+			third = append(third, rep)
+		}
+	}
+	if len(third) != 1 || len(a["a"]["in"]) != 4 || len(a["b"]["in"]) != 2 {
+		t.Fatalf("a has %v, b has %v and warm-ups %v; want 4, 2 and the third task warming up", a["a"]["in"], a["b"]["in"], third)
+	}
+
+	// The third caught up: it moves too, and the tasks are even.
+	next(a, 4)
+	ms[1].state = append(ms[1].state, TaskOffsets{third[0].Task, 99_800})
+	a, _ = balanceReplicas(t, r, subs, ms, topics)
+	next(a, 5)
+	a, reps = balanceReplicas(t, r, subs, ms, topics)
 	if len(a["a"]["in"]) != 3 || len(a["b"]["in"]) != 3 {
 		t.Errorf("after the warm-ups a has %v, b has %v; want 3 each", a["a"]["in"], a["b"]["in"])
 	}
-	for _, r := range reps["b"] {
-		if r.WarmUp && slices.Contains(a["b"]["in"], r.Task.Partition) {
-			t.Errorf("b has a warm-up of %s, which it runs", r.Task)
+	for _, rep := range reps["b"] {
+		if rep.WarmUp {
+			t.Errorf("b has a warm-up of %s once the tasks are even", rep.Task)
 		}
 	}
 }

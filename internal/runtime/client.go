@@ -79,7 +79,9 @@ func (w *worker) connect() error {
 		kgo.TransactionTimeout(cfg.TransactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 	)
-	opts = append(opts, kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { w.gateWanted.Store(true) }))
+	opts = append(opts, kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) {
+		w.gateWanted.CompareAndSwap(0, time.Now().UnixNano())
+	}))
 	sess, err := eos.NewSession(w.stop, opts...)
 	if err != nil {
 		return fmt.Errorf("eddy: worker %d: %w", w.index, err)
@@ -96,6 +98,9 @@ func (w *worker) connect() error {
 	}
 	w.pauseOnAssign = true
 	w.sess.Store(sess)
+	if w.revokedEarly.Swap(false) {
+		sess.Revoked() // a callback of the new client's first join came first
+	}
 	w.guarantee = &eos.ExactlyOnce{Txn: sess}
 	// Past the transaction timeout the broker aborts the transaction anyway; waiting
 	// longer only delays the recovery.

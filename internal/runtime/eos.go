@@ -122,9 +122,13 @@ func (w *worker) onAssignedEOS(_ context.Context, cl *kgo.Client, assigned map[s
 }
 
 func (w *worker) onRevokedEOS(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
-	// A join follows every revocation, the empty one that ends a group session too; a
-	// commit from now until the assignment would carry the ending generation.
-	w.markJoining()
+	if len(revoked) == 0 {
+		// The (empty) revocation that ends a group session: a join follows, and a
+		// commit from now until the assignment would carry the ending generation. (A
+		// non-empty one comes after an assignment, in its generation: the assign
+		// callback follows, and only then the rejoin, which ends the session so.)
+		w.markJoining()
+	}
 	if len(revoked) > 0 {
 		w.startRebalance()
 		w.noteRevoked()
@@ -147,7 +151,20 @@ func (w *worker) onLostEOS(_ context.Context, _ *kgo.Client, lost map[string][]i
 func (w *worker) noteRevoked() {
 	if s := w.sess.Load(); s != nil {
 		s.Revoked()
+	} else {
+		w.revokedEarly.Store(true)
 	}
+}
+
+// commitDue is when the next commit is due: at the interval (next), or earlier when a
+// rebalance callback waits for the poll gate (gateWanted). Tasks that hold polled records
+// back (time synchronization) may hold them until holdLimit after it, as at the interval:
+// a rebalance does not change what a join or a window computes, it waits at most that.
+func (w *worker) commitDue(next time.Time) time.Time {
+	if at := w.gateWanted.Load(); at != 0 && time.Unix(0, at).Before(next) {
+		return time.Unix(0, at)
+	}
+	return next
 }
 
 // applyEventsLocked applies the callbacks' events: new tasks for assigned partitions,
@@ -243,7 +260,12 @@ func (w *worker) recreate(ctx context.Context) error {
 		w.closeTaskLocked(t)
 	}
 	w.mu.Unlock()
+	// The transaction may still be open (a flush that failed): open the poll gate, or
+	// Close, which leaves the group through it, waits for ever.
+	w.cl.AllowRebalance()
 	w.cl.Close()
+	w.sess.Store(nil)
+	w.gateWanted.Store(0)
 	w.startRebalance() // the new client joins again
 	w.produceErr.Store(nil)
 	w.prodFailed.take()

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"math"
@@ -44,7 +45,8 @@ type standbys struct {
 		sync.Mutex
 		want    map[int][]assign.Replica // by worker
 		rejoin  map[int]func()           // by worker: rejoin the group (a probe)
-		active  map[processor.TaskID]bool
+		active  map[processor.TaskID]int // workers holding the task open here
+		gen     int                      // assignments handed over so far
 		running map[processor.TaskID]*replica
 	}
 	wake chan struct{}
@@ -55,8 +57,9 @@ type standbys struct {
 	restorer *changelog.Restorer
 	adm      *kadm.Client
 	admCl    *kgo.Client
-	// probedAt is when the last probing rebalance was asked for.
-	probedAt time.Time
+	// probedAt is when the last probing rebalance was asked for; retryAt when a failed
+	// start may be tried again (both used by run's goroutine only).
+	probedAt, retryAt time.Time
 }
 
 // replica is one task's replica on this instance.
@@ -67,14 +70,16 @@ type replica struct {
 	kvs     []*state.KV
 	targets []*changelog.Target
 	// caughtUp is set once a warm-up is within the acceptable lag and its worker was
-	// asked to rejoin, so that it asks once.
+	// asked to rejoin, so that it asks once per assignment (gen: the one it last saw).
 	caughtUp bool
+	gen      int
 }
 
 // newStandbys returns the instance's replica keeper, or nil when no sub-topology has
-// state on disk (nothing to replicate) or no replica is wanted.
+// state on disk (nothing to replicate). It serves whatever replicas the group leader
+// places here, whatever this instance's own settings: the leader's decide.
 func newStandbys(cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager) (*standbys, error) {
-	if cfg.StandbyReplicas <= 0 && cfg.MaxWarmupReplicas <= 0 || !slices.ContainsFunc(plan.subs, func(s assign.Subtopology) bool { return s.Stateful }) {
+	if !slices.ContainsFunc(plan.subs, func(s assign.Subtopology) bool { return s.Stateful }) {
 		return nil, nil
 	}
 	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}, cfg.ClientOpts...)
@@ -90,7 +95,7 @@ func newStandbys(cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manage
 	s := &standbys{cfg: cfg, g: g, plan: plan, mgr: mgr, log: cfg.Logger.With("component", "standby"),
 		wake: make(chan struct{}, 1), restorer: r, admCl: admCl, adm: kadm.NewClient(admCl), probedAt: time.Now()}
 	s.mu.want, s.mu.rejoin = map[int][]assign.Replica{}, map[int]func(){}
-	s.mu.active, s.mu.running = map[processor.TaskID]bool{}, map[processor.TaskID]*replica{}
+	s.mu.active, s.mu.running = map[processor.TaskID]int{}, map[processor.TaskID]*replica{}
 	return s, nil
 }
 
@@ -99,6 +104,7 @@ func newStandbys(cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manage
 func (s *standbys) set(worker int, reps []assign.Replica, rejoin func()) {
 	s.mu.Lock()
 	s.mu.want[worker], s.mu.rejoin[worker] = reps, rejoin
+	s.mu.gen++
 	s.mu.Unlock()
 	s.poke()
 }
@@ -110,9 +116,9 @@ func (s *standbys) take(id processor.TaskID) {
 	defer s.stepMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mu.active[id] = true
+	s.mu.active[id]++
 	if r := s.mu.running[id]; r != nil {
-		s.stopLocked(r, false)
+		s.stopLocked(r, true) // the task opens the slots next: they stay its
 		s.log.Info("standby replica handed over to its task", "task", id.String())
 	}
 }
@@ -120,7 +126,9 @@ func (s *standbys) take(id processor.TaskID) {
 // untake gives a closed task's slots back: its replica may run again.
 func (s *standbys) untake(id processor.TaskID) {
 	s.mu.Lock()
-	delete(s.mu.active, id)
+	if s.mu.active[id]--; s.mu.active[id] <= 0 {
+		delete(s.mu.active, id)
+	}
 	s.mu.Unlock()
 	s.poke()
 }
@@ -190,26 +198,24 @@ func (s *standbys) run(ctx context.Context) {
 }
 
 // reconcile starts the replicas the assignments hold that are not running (nor active
-// here) and stops those they no longer hold.
+// here) and stops those they no longer hold. A failed start is tried again after a
+// second.
 func (s *standbys) reconcile(ctx context.Context) {
 	s.stepMu.Lock() // the restorer is used under stepMu
 	s.mu.Lock()
-	want := map[processor.TaskID]assign.Replica{}
-	owner := map[processor.TaskID]int{}
-	for _, worker := range slices.Sorted(maps.Keys(s.mu.want)) {
-		for _, r := range s.mu.want[worker] {
-			id := processor.TaskID{Subtopology: r.Task.Subtopology, Partition: r.Task.Partition}
-			if _, dup := want[id]; !dup && !s.mu.active[id] {
-				want[id], owner[id] = r, worker
-			}
-		}
-	}
+	want := s.wantedLocked()
 	var start []processor.TaskID
 	for id, r := range s.mu.running {
-		if w, ok := want[id]; !ok {
+		w, ok := want[id]
+		if !ok {
 			s.stopLocked(r, true)
-		} else {
-			r.warmUp, r.worker = w.WarmUp, owner[id]
+			continue
+		}
+		r.warmUp, r.worker = w.rep.WarmUp, w.worker
+		if r.gen != s.mu.gen {
+			// A new assignment: a warm-up it still holds did not move yet, so it asks
+			// again once caught up.
+			r.gen, r.caughtUp = s.mu.gen, false
 		}
 	}
 	for id := range want {
@@ -219,45 +225,55 @@ func (s *standbys) reconcile(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	s.stepMu.Unlock()
-	if len(start) == 0 {
+	if len(start) == 0 || time.Now().Before(s.retryAt) {
 		return
 	}
 	slices.SortFunc(start, compareTaskIDs)
-	if err := s.start(ctx, start, want, owner); err != nil && ctx.Err() == nil {
+	if err := s.start(ctx, start); err != nil && ctx.Err() == nil {
+		s.retryAt = time.Now().Add(time.Second)
 		s.log.Warn("standby replicas: starting failed; trying again shortly", "err", err)
 	}
 }
 
-// start opens the replicas' slots and starts tailing their changelogs, each from its
-// checkpoint when it can be trusted, else from the log start after a wipe.
-func (s *standbys) start(ctx context.Context, ids []processor.TaskID, want map[processor.TaskID]assign.Replica, owner map[processor.TaskID]int) error {
-	type opened struct {
-		r      *replica
-		topics []string
+// wanted is a replica the assignments hold, with the worker whose assignment it is.
+type wanted struct {
+	rep    assign.Replica
+	worker int
+}
+
+// wantedLocked is the replicas the workers' assignments hold, but for tasks active here;
+// a task in two workers' assignments (one of them stale) goes with the lower worker.
+func (s *standbys) wantedLocked() map[processor.TaskID]wanted {
+	want := map[processor.TaskID]wanted{}
+	for _, worker := range slices.Sorted(maps.Keys(s.mu.want)) {
+		for _, r := range s.mu.want[worker] {
+			id := processor.TaskID{Subtopology: r.Task.Subtopology, Partition: r.Task.Partition}
+			if _, dup := want[id]; !dup && s.mu.active[id] == 0 {
+				want[id] = wanted{r, worker}
+			}
+		}
 	}
-	var all []opened
+	return want
+}
+
+// start starts tailing the replicas' changelogs, each store from its checkpoint when it
+// can be trusted, else from the log start after a wipe. The offsets are listed first,
+// without locks; the slots are opened after, under them, and only for replicas still
+// wanted and not taken by a task meanwhile, so a slot a task holds is never touched.
+func (s *standbys) start(ctx context.Context, ids []processor.TaskID) error {
 	var topics []string
+	stores := map[processor.TaskID][]*graph.Store{}
 	for _, id := range ids {
-		stores, err := s.g.StoresOf(id.Subtopology)
+		all, err := s.g.StoresOf(id.Subtopology)
 		if err != nil {
 			return err
 		}
-		r := &replica{id: id, worker: owner[id], warmUp: want[id].WarmUp}
-		var ts []string
-		for _, st := range stores {
-			if st.InMemory {
-				continue
+		for _, st := range all {
+			if !st.InMemory {
+				stores[id] = append(stores[id], st)
+				topics = append(topics, changelog.Topic(s.cfg.ApplicationID, st.Name))
 			}
-			kv, err := s.mgr.Open(id.Subtopology, id.Partition, st.Name)
-			if err != nil {
-				return err
-			}
-			kv.SetIndex(st.Index)
-			r.kvs = append(r.kvs, kv)
-			ts = append(ts, changelog.Topic(s.cfg.ApplicationID, st.Name))
 		}
-		all = append(all, opened{r, ts})
-		topics = append(topics, ts...)
 	}
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -272,9 +288,6 @@ func (s *standbys) start(ctx context.Context, ids []processor.TaskID, want map[p
 		}
 	}
 	if err != nil {
-		for _, o := range all {
-			s.releaseAll(o.r)
-		}
 		return err
 	}
 	now := time.Now()
@@ -282,40 +295,55 @@ func (s *standbys) start(ctx context.Context, ids []processor.TaskID, want map[p
 	defer s.stepMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, o := range all {
-		r := o.r
-		if s.mu.active[r.id] || s.mu.running[r.id] != nil {
-			// Taken by a task meanwhile (or started twice): the slots are its.
+	want := s.wantedLocked()
+	var errs []error
+	for _, id := range ids {
+		w, ok := want[id]
+		if !ok || s.mu.running[id] != nil {
+			continue // no longer wanted, taken by a task meanwhile, or running
+		}
+		r := &replica{id: id, worker: w.worker, warmUp: w.rep.WarmUp, gen: s.mu.gen}
+		if err := s.openLocked(r, stores[id], starts, ends, now); err != nil {
+			for _, tg := range r.targets {
+				s.restorer.Remove(tg.Topic, tg.Partition)
+			}
+			s.releaseAll(r)
+			errs = append(errs, fmt.Errorf("task %s: %w", id, err))
 			continue
 		}
-		var errs []error
-		for i, kv := range r.kvs {
-			topic := o.topics[i]
-			info := s.plan.changelogs[topic]
-			st, _ := starts.Lookup(topic, r.id.Partition)
-			end, _ := ends.Lookup(topic, r.id.Partition)
-			from, wiped, err := restoreFrom(s.mgr, kv, info, st.Offset, end.Offset, now)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			id := info.id
-			tg := &changelog.Target{
-				Topic: topic, Partition: r.id.Partition, From: from, To: math.MaxInt64, Tail: true,
-				Apply: func(keys, values [][]byte, next int64) error {
-					return s.mgr.ApplyRestored(kv, keys, values, state.Checkpoint{TopicID: id, Offset: next, Written: time.Now()})
-				},
-			}
-			s.restorer.Add(tg)
-			r.targets = append(r.targets, tg)
-			s.log.Info("standby replica started", "task", r.id.String(), "store", kv.Name(), "from", from,
-				"end", end.Offset, "wiped", wiped, "warm_up", r.warmUp)
+		s.mu.running[id] = r
+	}
+	return errors.Join(errs...)
+}
+
+// openLocked opens r's slots and adds their changelogs to the restorer.
+func (s *standbys) openLocked(r *replica, stores []*graph.Store, starts, ends kadm.ListedOffsets, now time.Time) error {
+	for _, st := range stores {
+		kv, err := s.mgr.Open(r.id.Subtopology, r.id.Partition, st.Name)
+		if err != nil {
+			return err
 		}
-		s.mu.running[r.id] = r
-		if len(errs) > 0 {
-			s.stopLocked(r, true)
-			return errors.Join(errs...)
+		kv.SetIndex(st.Index)
+		r.kvs = append(r.kvs, kv)
+		topic := changelog.Topic(s.cfg.ApplicationID, st.Name)
+		info := s.plan.changelogs[topic]
+		first, _ := starts.Lookup(topic, r.id.Partition)
+		end, _ := ends.Lookup(topic, r.id.Partition)
+		from, wiped, err := restoreFrom(s.mgr, kv, info, first.Offset, end.Offset, now)
+		if err != nil {
+			return err
 		}
+		id := info.id
+		tg := &changelog.Target{
+			Topic: topic, Partition: r.id.Partition, From: from, To: math.MaxInt64, Tail: true,
+			Apply: func(keys, values [][]byte, next int64) error {
+				return s.mgr.ApplyRestored(kv, keys, values, state.Checkpoint{TopicID: id, Offset: next, Written: time.Now()})
+			},
+		}
+		s.restorer.Add(tg)
+		r.targets = append(r.targets, tg)
+		s.log.Info("standby replica started", "task", r.id.String(), "store", kv.Name(), "from", from,
+			"end", end.Offset, "wiped", wiped, "warm_up", r.warmUp)
 	}
 	return nil
 }
@@ -344,7 +372,7 @@ func (s *standbys) stopAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range s.mu.running {
-		s.stopLocked(r, false)
+		s.stopLocked(r, true) // reconcile opens those still wanted again
 	}
 }
 
@@ -358,7 +386,7 @@ func (s *standbys) checkWarmUps(ctx context.Context) {
 	var warm []*replica
 	var topics []string
 	for _, r := range s.mu.running {
-		if r.warmUp && !r.caughtUp {
+		if r.warmUp {
 			warm = append(warm, r)
 			for _, tg := range r.targets {
 				topics = append(topics, tg.Topic)
@@ -385,7 +413,7 @@ func (s *standbys) checkWarmUps(ctx context.Context) {
 				lag += max(e.Offset-tg.Position(), 0)
 			}
 		}
-		if lag <= s.cfg.AcceptableRecoveryLag {
+		if lag <= s.cfg.AcceptableRecoveryLag && !r.caughtUp {
 			r.caughtUp = true
 			rejoin[r.worker] = true
 			s.log.Info("warm-up replica caught up; rejoining the group to take its task over", "task", r.id.String(), "lag", lag)

@@ -113,11 +113,12 @@ type worker struct {
 	lostMu sync.Mutex
 	events []groupEvent
 	// sess is the transactional session (nil under at-least-once), which the revoke and
-	// lost callbacks tell of revocations; gateWanted says a rebalance callback waits for
-	// the poll gate, which under exactly-once stays shut while a transaction is open: the
-	// loop commits at once.
-	sess       atomic.Pointer[eos.Session]
-	gateWanted atomic.Bool
+	// lost callbacks tell of revocations (revokedEarly: one before sess was stored);
+	// gateWanted says a rebalance callback waits for the poll gate, which under
+	// exactly-once stays shut while a transaction is open: the commit is due at once.
+	revokedEarly atomic.Bool
+	sess         atomic.Pointer[eos.Session]
+	gateWanted   atomic.Int64 // UnixNano of when it was first asked for; 0: not
 	// joiningSince is when the worker's member started joining the group (UnixNano; 0:
 	// it has its assignment). A transaction does not commit meanwhile: franz-go would
 	// send its offsets with the generation that is ending, and the group would refuse
@@ -236,9 +237,14 @@ func (w *worker) run(ctx context.Context) (err error) {
 		if ctx.Err() != nil {
 			return nil
 		}
-		commitAt := nextCommit
-		if held {
-			commitAt = nextCommit.Add(w.holdLimit())
+		due := w.commitDue(nextCommit)
+		commitAt := due
+		switch {
+		case held:
+			commitAt = due.Add(w.holdLimit())
+		case w.joiningGroup() && !commitAt.After(time.Now()):
+			// The commit waits for the join (joiningGroup): poll meanwhile, not spin.
+			commitAt = time.Now().Add(maxPollWait)
 		}
 		fetches := w.poll(ctx, commitAt, nextPunctuation)
 		w.mu.Lock()
@@ -250,14 +256,12 @@ func (w *worker) run(ctx context.Context) (err error) {
 			// a rebalance callback waiting for it has the transaction commit now, so a
 			// revocation always comes between transactions and costs a commit, not an
 			// abort and a replay (eos.go).
-			if (w.gateWanted.Load() || !time.Now().Before(nextCommit) || w.overBudget()) && !w.joiningGroup() {
-				wanted := w.gateWanted.Swap(false)
-				due := nextCommit
-				if wanted {
-					due = time.Time{} // what tasks hold back is processed now
-				}
+			due = w.commitDue(nextCommit)
+			wanted := w.gateWanted.Load() != 0
+			if (wanted || !time.Now().Before(due) || w.overBudget()) && (wanted || !w.joiningGroup()) {
 				w.mu.Lock()
 				if held, stepErr = w.holdsCommitLocked(due); stepErr == nil && !held {
+					w.gateWanted.Store(0)
 					stepErr = w.commitInGateLocked(ctx)
 					nextCommit = time.Now().Add(w.cfg.CommitInterval)
 				}
@@ -355,12 +359,6 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 		return time.Time{}, w.fatal
 	}
 	w.applyEventsLocked()
-	if w.staleLocked() {
-		if err := w.clearStaleLocked(fetches); err != nil {
-			return time.Time{}, err
-		}
-		fetches = nil // they come again
-	}
 	for _, fe := range fetches.Errors() {
 		switch {
 		case errors.Is(fe.Err, context.DeadlineExceeded), errors.Is(fe.Err, context.Canceled):
@@ -379,6 +377,12 @@ func (w *worker) step(ctx context.Context, fetches kgo.Fetches, nextCommit *time
 			// Fetch errors are retried by the client; they are worth a line, not a stop.
 			w.log.Warn("fetch error", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
 		}
+	}
+	if w.staleLocked() {
+		if err := w.clearStaleLocked(fetches); err != nil {
+			return time.Time{}, err
+		}
+		fetches = nil // their records come again
 	}
 	fetches.EachPartition(w.enqueueLocked)
 	if ctx.Err() != nil {
@@ -621,6 +625,12 @@ func (w *worker) shutdown(clean bool) (err error) {
 	}()
 	w.mu.Lock()
 	stopGate := w.openGateAfter(gateTimeout)
+	if clean && w.staleLocked() {
+		// A revocation since the last commit would abort the final one.
+		if cerr := w.clearStaleLocked(nil); cerr != nil {
+			w.log.Warn("clearing a revocation before the final commit failed", "err", cerr)
+		}
+	}
 	if clean {
 		err = w.guarantee.StopClean(ctx, &work{w: w})
 	} else if serr := w.guarantee.StopAfterError(ctx, &work{w: w}); serr != nil {

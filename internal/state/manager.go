@@ -64,6 +64,10 @@ type Manager struct {
 		// released holds the slots of tasks that left this instance, with when they
 		// left; Cleanup wipes those gone for long enough, Open takes a slot back.
 		released map[slot]time.Time
+		// open counts the KVs open on each slot: a slot is released when its last one
+		// is. Two can be open at once on one slot for a moment: a task's, and a replica's
+		// or a former owner's (another worker) that has not closed yet.
+		open map[slot]int
 	}
 	wipes sync.WaitGroup // background deletes of old incarnations
 }
@@ -73,6 +77,7 @@ func NewManager(db store.Backend) *Manager {
 	m := &Manager{db: db}
 	m.mu.ids = map[string]uint16{}
 	m.mu.released = map[slot]time.Time{}
+	m.mu.open = map[slot]int{}
 	return m
 }
 
@@ -140,16 +145,23 @@ func (m *Manager) OffsetSums() ([]TaskOffsets, error) {
 	return out, it.Err()
 }
 
-// Release records that the task holding kv left this instance. A slice kept in memory is
-// dropped at once: it has no checkpoint, so the task restores it in full wherever it goes.
+// Release records that the task holding kv left this instance: once no other KV is open
+// on its slot, the slot is released (Cleanup wipes it after the delay). A slice kept in
+// memory is dropped at once: it has no checkpoint, so the task restores it in full
+// wherever it goes. Release kv once.
 func (m *Manager) Release(kv *KV) {
 	if kv.inMemory {
 		_ = kv.db.Close() // a Memory's Close cannot fail
 		return
 	}
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	if n := m.mu.open[kv.slot] - 1; n > 0 {
+		m.mu.open[kv.slot] = n
+		return
+	}
+	delete(m.mu.open, kv.slot)
 	m.mu.released[kv.slot] = time.Now()
-	m.mu.Unlock()
 }
 
 // Cleanup wipes the slots released before t and returns how many.
@@ -235,6 +247,7 @@ func (m *Manager) Open(sub int, partition int32, name string) (*KV, error) {
 	s := slot{sub: uint32(sub), partition: uint32(partition), store: id}
 	m.mu.Lock()
 	delete(m.mu.released, s)
+	m.mu.open[s]++
 	m.mu.Unlock()
 	inc, err := m.incarnation(s)
 	if err != nil {

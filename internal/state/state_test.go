@@ -188,6 +188,31 @@ func TestCleanupReleased(t *testing.T) {
 	}
 }
 
+// A slot two KVs hold open at once (a task's and a replica's, or a former owner's that
+// has not closed yet) is released only when both are: one Release does not hand a slot
+// in use to the cleaner.
+func TestReleaseWaitsForEveryHolder(t *testing.T) {
+	m := NewManager(store.NewMemory())
+	defer m.Close()
+	first, _ := m.Open(0, 1, "s")
+	second, _ := m.Open(0, 1, "s")
+	second.Put([]byte("k"), []byte("v"))
+	if err := m.Commit([]*KV{second}, []Checkpoint{{Offset: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	m.Release(first)
+	if n, err := m.Cleanup(time.Now().Add(time.Hour)); err != nil || n != 0 {
+		t.Fatalf("Cleanup with a holder left = %d, %v; want nothing wiped", n, err)
+	}
+	if _, ok := get(t, second, "k"); !ok {
+		t.Fatal("the slot still open was wiped")
+	}
+	m.Release(second)
+	if n, err := m.Cleanup(time.Now().Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("Cleanup after the last holder = %d, %v; want the slot", n, err)
+	}
+}
+
 func TestCheckpointEncoding(t *testing.T) {
 	c := Checkpoint{TopicID: [16]byte{1, 2, 3}, Offset: 1 << 40, Written: time.UnixMilli(1700000000123)}
 	got, err := decodeCheckpoint(c.encode())
