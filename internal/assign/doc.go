@@ -19,4 +19,8 @@
 // The balancer is cooperative (KIP-429): a task that moves is first revoked from its old
 // owner in one rebalance and given to its new owner in the next, so no two members ever
 // consume a task's partitions at the same time.
+//
+// It also places replicas of stateful tasks (Replication, Replica): standbys on other
+// processes, and warm-ups that keep a task with its owner until the process it is to move
+// to has caught up on its state (KIP-441).
 package assign
