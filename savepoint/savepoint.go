@@ -1,0 +1,467 @@
+// Package savepoint is eddy's savepoint format: a portable snapshot of an application's
+// state — every task's stores, entry by entry, with the input offsets and watermarks they
+// correspond to — that does not depend on the files of the local database, so it can be
+// restored into another version of the application, another partition count or another
+// cluster. SAVEPOINTS.md in the repository describes the format byte for byte; this
+// package writes and reads it.
+//
+// A savepoint is a set of files under one root: a manifest, MANIFEST.json, and one data
+// file per store slice, stores/<store>/<partition>.kv. The manifest is written last and
+// names every data file with its entry count, size and SHA-256, so a savepoint whose
+// writing stopped half way has no manifest, and a data file that was truncated, corrupted
+// or swapped does not match it: Open refuses the first, and reading the second fails
+// before any of its entries is handed on (Entries checks the whole file first).
+//
+// The root is any file system: a directory (DirFS and os.DirFS), or object storage behind
+// a CreateFS for writing and an fs.FS for reading.
+package savepoint
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Version is the format version this package writes; it reads this one only.
+const Version = 1
+
+// ManifestName is the manifest's file name, at the savepoint's root.
+const ManifestName = "MANIFEST.json"
+
+// dataMagic opens every data file: "EDDYSPKV" and the format version.
+var dataMagic = []byte("EDDYSPKV\x01")
+
+// ErrInvalid is wrapped by every error about a savepoint that cannot be trusted: no
+// manifest, a manifest of another version or malformed, a data file missing, truncated
+// or not the one the manifest names.
+var ErrInvalid = errors.New("savepoint: invalid")
+
+// Manifest describes a savepoint: what was snapshotted, and where its data is.
+type Manifest struct {
+	// Version is the format version (Version).
+	Version int `json:"version"`
+	// ApplicationID is the application the savepoint was taken of.
+	ApplicationID string `json:"application_id"`
+	// Created is when the savepoint was taken.
+	Created time.Time `json:"created"`
+	// Stores are the stores, sorted by name.
+	Stores []Store `json:"stores"`
+	// Offsets are the input offsets the state corresponds to: for each source partition
+	// (inputs and internal topics), the offset of the next record to process.
+	Offsets []Offset `json:"offsets"`
+	// Watermarks are the partitions' watermarks at those offsets (none for a partition
+	// that had none).
+	Watermarks []Watermark `json:"watermarks,omitempty"`
+}
+
+// Store is one store of a savepoint: its slices, one per task (partition).
+type Store struct {
+	Name string `json:"name"`
+	// Partitions is the number of the store's tasks when the savepoint was taken.
+	Partitions int32  `json:"partitions"`
+	Slices     []File `json:"slices"`
+}
+
+// File is one store slice's data file.
+type File struct {
+	Partition int32  `json:"partition"`
+	Path      string `json:"path"`
+	Entries   int64  `json:"entries"`
+	Bytes     int64  `json:"bytes"`
+	SHA256    string `json:"sha256"`
+}
+
+// Offset is a source partition's next offset to process.
+type Offset struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+}
+
+// Watermark is a source partition's watermark, in Unix milliseconds.
+type Watermark struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Millis    int64  `json:"millis"`
+}
+
+// CreateFS is where a savepoint is written: Create makes (or replaces) the named file,
+// a slash-separated path under the root, making its directories as needed. A file is
+// complete once its writer's Close returned nil.
+type CreateFS interface {
+	Create(name string) (io.WriteCloser, error)
+}
+
+// DirFS is a directory of the local file system as a CreateFS. Files are written under a
+// temporary name and renamed when closed, so a file either is complete or is not there.
+type DirFS string
+
+// Create implements CreateFS.
+func (d DirFS) Create(name string) (io.WriteCloser, error) {
+	if !fs.ValidPath(name) {
+		return nil, fmt.Errorf("savepoint: invalid file name %q", name)
+	}
+	full := filepath.Join(string(d), filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(full), "."+filepath.Base(full)+".*")
+	if err != nil {
+		return nil, err
+	}
+	return &renameOnClose{f: f, to: full}, nil
+}
+
+type renameOnClose struct {
+	f  *os.File
+	to string
+}
+
+func (r *renameOnClose) Write(p []byte) (int, error) { return r.f.Write(p) }
+
+func (r *renameOnClose) Close() error {
+	err := r.f.Sync()
+	if cerr := r.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(r.f.Name(), r.to)
+	}
+	if err != nil {
+		_ = os.Remove(r.f.Name())
+	}
+	return err
+}
+
+// Writer writes a savepoint: the slices first (Slice), the manifest last (Finish).
+type Writer struct {
+	fsys   CreateFS
+	stores map[string][]File
+	open   int
+}
+
+// NewWriter returns a writer of a savepoint into fsys, which should be empty.
+func NewWriter(fsys CreateFS) *Writer { return &Writer{fsys: fsys, stores: map[string][]File{}} }
+
+// SliceWriter writes one store slice's entries.
+type SliceWriter struct {
+	w     *Writer
+	store string
+	file  File
+	out   io.WriteCloser
+	buf   *bufio.Writer
+	sum   hashWriter
+	n     int64
+	err   error
+}
+
+type hashWriter struct {
+	h interface {
+		io.Writer
+		Sum([]byte) []byte
+	}
+	n int64
+}
+
+func (h *hashWriter) Write(p []byte) (int, error) {
+	h.n += int64(len(p))
+	return h.h.Write(p)
+}
+
+// Slice starts the data file of store's slice for partition. Store names are those of
+// the topology (letters, digits, '.', '_', '-'); each slice is written once.
+func (w *Writer) Slice(store string, partition int32) (*SliceWriter, error) {
+	if !validName(store) {
+		return nil, fmt.Errorf("savepoint: invalid store name %q: use letters, digits, '.', '_' and '-'", store)
+	}
+	if partition < 0 {
+		return nil, fmt.Errorf("savepoint: store %s: negative partition %d", store, partition)
+	}
+	if slices.ContainsFunc(w.stores[store], func(f File) bool { return f.Partition == partition }) {
+		return nil, fmt.Errorf("savepoint: store %s, partition %d written twice", store, partition)
+	}
+	name := path.Join("stores", store, strconv.Itoa(int(partition))+".kv")
+	out, err := w.fsys.Create(name)
+	if err != nil {
+		return nil, fmt.Errorf("savepoint: creating %s: %w", name, err)
+	}
+	s := &SliceWriter{w: w, store: store, file: File{Partition: partition, Path: name}, out: out, sum: hashWriter{h: sha256.New()}}
+	s.buf = bufio.NewWriterSize(io.MultiWriter(out, &s.sum), 256<<10)
+	_, s.err = s.buf.Write(dataMagic)
+	w.open++
+	return s, nil
+}
+
+// validName reports whether a store name can name a directory of a savepoint: eddy's
+// store names are letters, digits, '.', '_' and '-'.
+func validName(name string) bool {
+	if name == "" || name == "." || name == ".." {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Put appends an entry. Keys need not be sorted; a key appears once per slice.
+func (s *SliceWriter) Put(key, value []byte) error {
+	if s.err != nil {
+		return s.err
+	}
+	var hdr [2 * binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(hdr[:], uint64(len(key)))
+	n += binary.PutUvarint(hdr[n:], uint64(len(value)))
+	if _, s.err = s.buf.Write(hdr[:n]); s.err == nil {
+		if _, s.err = s.buf.Write(key); s.err == nil {
+			_, s.err = s.buf.Write(value)
+		}
+	}
+	if s.err != nil {
+		s.err = fmt.Errorf("savepoint: writing %s: %w", s.file.Path, s.err)
+		return s.err
+	}
+	s.n++
+	return nil
+}
+
+// Close ends the slice: the file is complete, and the manifest will name it.
+func (s *SliceWriter) Close() error {
+	if s.w == nil {
+		return s.err
+	}
+	w := s.w
+	s.w = nil
+	w.open--
+	err := s.err
+	if err == nil {
+		err = s.buf.Flush()
+	}
+	if cerr := s.out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		s.err = fmt.Errorf("savepoint: writing %s: %w", s.file.Path, err)
+		return s.err
+	}
+	s.file.Entries, s.file.Bytes, s.file.SHA256 = s.n, s.sum.n, hex.EncodeToString(s.sum.h.Sum(nil))
+	w.stores[s.store] = append(w.stores[s.store], s.file)
+	return nil
+}
+
+// Finish writes the manifest, which makes the savepoint complete: m's stores' slices are
+// the ones written (m.Stores gives each store's partition count; a store not in it gets
+// the highest partition written plus one), m.Version is set. Every slice must be closed.
+func (w *Writer) Finish(m Manifest) error {
+	if w.open > 0 {
+		return fmt.Errorf("savepoint: %d slices are not closed", w.open)
+	}
+	counts := map[string]int32{}
+	for _, s := range m.Stores {
+		counts[s.Name] = s.Partitions
+	}
+	m.Version, m.Stores = Version, nil
+	for name, files := range w.stores {
+		slices.SortFunc(files, func(a, b File) int { return int(a.Partition - b.Partition) })
+		n, ok := counts[name]
+		if !ok {
+			n = files[len(files)-1].Partition + 1
+		}
+		if files[len(files)-1].Partition >= n {
+			return fmt.Errorf("savepoint: store %s has a slice of partition %d but %d partitions", name, files[len(files)-1].Partition, n)
+		}
+		m.Stores = append(m.Stores, Store{Name: name, Partitions: n, Slices: files})
+	}
+	for name, n := range counts {
+		if _, ok := w.stores[name]; !ok {
+			m.Stores = append(m.Stores, Store{Name: name, Partitions: n, Slices: []File{}})
+		}
+	}
+	slices.SortFunc(m.Stores, func(a, b Store) int {
+		return bytes.Compare([]byte(a.Name), []byte(b.Name))
+	})
+	if m.Created.IsZero() {
+		m.Created = time.Now().UTC()
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	out, err := w.fsys.Create(ManifestName)
+	if err != nil {
+		return fmt.Errorf("savepoint: creating the manifest: %w", err)
+	}
+	if _, err = out.Write(append(b, '\n')); err != nil {
+		_ = out.Close()
+		return fmt.Errorf("savepoint: writing the manifest: %w", err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("savepoint: writing the manifest: %w", err)
+	}
+	return nil
+}
+
+// Savepoint is a savepoint opened for reading.
+type Savepoint struct {
+	fsys     fs.FS
+	Manifest Manifest
+}
+
+// Open reads and checks the manifest of the savepoint at fsys's root. It refuses, with an
+// error wrapping ErrInvalid, a root without a manifest (none was taken there, or its
+// writing did not finish), a manifest of another version, or one that contradicts
+// itself; the data files are checked as they are read (Entries, Verify).
+func Open(fsys fs.FS) (*Savepoint, error) {
+	b, err := fs.ReadFile(fsys, ManifestName)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: no %s (not a savepoint, or one whose writing did not finish)", ErrInvalid, ManifestName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("savepoint: reading the manifest: %w", err)
+	}
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, ManifestName, err)
+	}
+	if m.Version != Version {
+		return nil, fmt.Errorf("%w: %s has format version %d; this eddy reads version %d", ErrInvalid, ManifestName, m.Version, Version)
+	}
+	seen := map[string]bool{}
+	for _, s := range m.Stores {
+		if seen[s.Name] {
+			return nil, fmt.Errorf("%w: store %s listed twice", ErrInvalid, s.Name)
+		}
+		seen[s.Name] = true
+		for i, f := range s.Slices {
+			if f.Partition < 0 || f.Partition >= s.Partitions || i > 0 && f.Partition <= s.Slices[i-1].Partition {
+				return nil, fmt.Errorf("%w: store %s: slice of partition %d out of order or beyond its %d partitions", ErrInvalid, s.Name, f.Partition, s.Partitions)
+			}
+			if !fs.ValidPath(f.Path) || len(f.SHA256) != 64 || f.Entries < 0 || f.Bytes < int64(len(dataMagic)) {
+				return nil, fmt.Errorf("%w: store %s, partition %d: malformed file entry", ErrInvalid, s.Name, f.Partition)
+			}
+		}
+	}
+	return &Savepoint{fsys: fsys, Manifest: m}, nil
+}
+
+// Store returns the named store of the manifest.
+func (sp *Savepoint) Store(name string) (Store, bool) {
+	i := slices.IndexFunc(sp.Manifest.Stores, func(s Store) bool { return s.Name == name })
+	if i < 0 {
+		return Store{}, false
+	}
+	return sp.Manifest.Stores[i], true
+}
+
+// Entries calls fn with every entry of store's slice for partition, in the order they were
+// written. The file is checked whole first — its size, its SHA-256 and its entry count
+// against the manifest — so fn sees no entry of a file that is not intact. key and value
+// are valid only during the call. A store or slice the manifest does not have is an
+// error; so is fn's, which stops the reading.
+func (sp *Savepoint) Entries(store string, partition int32, fn func(key, value []byte) error) error {
+	st, ok := sp.Store(store)
+	if !ok {
+		return fmt.Errorf("savepoint: no store %s", store)
+	}
+	i := slices.IndexFunc(st.Slices, func(f File) bool { return f.Partition == partition })
+	if i < 0 {
+		return fmt.Errorf("savepoint: store %s has no slice of partition %d", store, partition)
+	}
+	f := st.Slices[i]
+	// Two passes over the file, neither holding it in memory: the first checks it, the
+	// second hands its entries on.
+	var sum hashWriter
+	sum.h = sha256.New()
+	n, err := sp.read(f, io.MultiWriter(&sum), nil)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, f.Path, err)
+	case sum.n != f.Bytes:
+		return fmt.Errorf("%w: %s has %d bytes, the manifest says %d (truncated?)", ErrInvalid, f.Path, sum.n, f.Bytes)
+	case hex.EncodeToString(sum.h.Sum(nil)) != f.SHA256:
+		return fmt.Errorf("%w: %s does not match its SHA-256 in the manifest (corrupted, or another savepoint's)", ErrInvalid, f.Path)
+	case n != f.Entries:
+		return fmt.Errorf("%w: %s holds %d entries, the manifest says %d", ErrInvalid, f.Path, n, f.Entries)
+	}
+	_, err = sp.read(f, io.Discard, fn)
+	return err
+}
+
+// read reads f's entries, copying every byte to tee and calling fn (if not nil) with each
+// entry, and returns how many there are.
+func (sp *Savepoint) read(f File, tee io.Writer, fn func(key, value []byte) error) (int64, error) {
+	file, err := sp.fsys.Open(f.Path)
+	if err != nil {
+		return 0, err
+	}
+	defer file.Close()
+	r := bufio.NewReaderSize(io.TeeReader(file, tee), 256<<10)
+	magic := make([]byte, len(dataMagic))
+	if _, err := io.ReadFull(r, magic); err != nil || !bytes.Equal(magic, dataMagic) {
+		return 0, fmt.Errorf("not a savepoint data file of version %d", Version)
+	}
+	var n int64
+	var buf []byte
+	for {
+		kl, err := binary.ReadUvarint(r)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("entry %d: bad key length: %v", n, err)
+		}
+		vl, err := binary.ReadUvarint(r)
+		if err != nil {
+			return n, fmt.Errorf("entry %d: bad value length: %v", n, err)
+		}
+		if kl > uint64(f.Bytes) || vl > uint64(f.Bytes) {
+			return n, fmt.Errorf("entry %d runs past the end of the file", n)
+		}
+		if fn == nil {
+			if _, err := r.Discard(int(kl + vl)); err != nil {
+				return n, fmt.Errorf("entry %d runs past the end of the file", n)
+			}
+		} else {
+			if need := int(kl + vl); cap(buf) < need {
+				buf = make([]byte, need)
+			}
+			buf = buf[:kl+vl]
+			if _, err := io.ReadFull(r, buf); err != nil {
+				return n, fmt.Errorf("entry %d runs past the end of the file", n)
+			}
+			if err := fn(buf[:kl], buf[kl:]); err != nil {
+				return n, err
+			}
+		}
+		n++
+	}
+}
+
+// Verify reads every data file of the savepoint and checks it against the manifest.
+func (sp *Savepoint) Verify() error {
+	for _, st := range sp.Manifest.Stores {
+		for _, f := range st.Slices {
+			if err := sp.Entries(st.Name, f.Partition, func(_, _ []byte) error { return nil }); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
