@@ -125,6 +125,9 @@ func (d DirFS) Create(name string) (io.WriteCloser, error) {
 	return &renameOnClose{f: f, to: full}, nil
 }
 
+// FS is the directory as an fs.FS, for Open.
+func (d DirFS) FS() fs.FS { return os.DirFS(string(d)) }
+
 type renameOnClose struct {
 	f  *os.File
 	to string

@@ -23,18 +23,27 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
-// admin is an admin client on the brokers; close it when done.
-func (c *clusterFlags) admin() (*kadm.Client, func(), error) {
+// clientOpts are the options of a client on the brokers: the seeds, TLS and SASL.
+func (c *clusterFlags) clientOpts() ([]kgo.Opt, error) {
 	opts := []kgo.Opt{kgo.SeedBrokers(c.seeds()...)}
 	cfg, mech, err := c.security()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if cfg != nil {
 		opts = append(opts, kgo.DialTLSConfig(cfg))
 	}
 	if mech != nil {
 		opts = append(opts, kgo.SASL(mech))
+	}
+	return opts, nil
+}
+
+// admin is an admin client on the brokers; close it when done.
+func (c *clusterFlags) admin() (*kadm.Client, func(), error) {
+	opts, err := c.clientOpts()
+	if err != nil {
+		return nil, nil, err
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

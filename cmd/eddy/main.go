@@ -47,6 +47,7 @@ var commands = []command{
 	{"topics", "list an application's internal topics with their configs and sizes", cmdTopics},
 	{"reset", "reset an application: its input offsets, its internal topics, its local state", cmdReset},
 	{"store", "read a stopped instance's local state: list its stores, dump one's keys and values", cmdStore},
+	{"savepoint", "take a savepoint of a stopped application; list, verify and dump savepoints", cmdSavepoint},
 	{"sql", "a Flink SQL shell: tables over topics, continuous queries, INSERT INTO jobs", cmdSQL},
 }
 
@@ -83,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "eddy: the operator's tool for eddy applications\n\nUsage: eddy <command> [flags]\n\nCommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun eddy <command> -help for a command's flags.")
 }

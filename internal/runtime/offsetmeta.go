@@ -234,3 +234,11 @@ func (w *worker) applyOffsetMetaLocked(need []*partition, offs kadm.OffsetRespon
 		}
 	}
 }
+
+// OffsetMetaTime returns the partition's time (Unix milliseconds) that a committed
+// offset's metadata carries, if it is eddy's and has one: what a savepoint records as the
+// partition's watermark state.
+func OffsetMetaTime(meta string) (ms int64, ok bool) {
+	m, ok := decodeOffsetMeta(meta)
+	return m.ms, ok && m.seen
+}

@@ -1,0 +1,156 @@
+package savepoint
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/eddy-streams/eddy/changelog"
+	"github.com/eddy-streams/eddy/internal/runtime"
+)
+
+// TakeStopped takes a savepoint of a stopped application into out: every store's state,
+// read from its changelog topic up to the last stable offset (the state as of the last
+// commit: under exactly-once the committed transactions, under at-least-once what the
+// last commit flushed), the group's committed offsets, which that state corresponds to,
+// and the partitions' times from the offsets' metadata. opts are the clients' options:
+// the seed brokers (kgo.SeedBrokers), TLS, SASL.
+//
+// The application must be stopped (its group without members): a running one commits
+// more state meanwhile, and the cut would not be consistent; that is refused. Each
+// changelog partition's latest values are gathered in memory before its slice is
+// written, so the largest task's state must fit in memory.
+func TakeStopped(ctx context.Context, appID string, out CreateFS, opts ...kgo.Opt) (Manifest, error) {
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("savepoint: client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	groups, err := adm.DescribeGroups(ctx, appID)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("savepoint: describing group %s: %w", appID, err)
+	}
+	if g, ok := groups[appID]; ok && len(g.Members) > 0 {
+		return Manifest{}, fmt.Errorf("savepoint: application %s is running (%d members in its group): stop it first; a savepoint of a running application is not built yet", appID, len(g.Members))
+	}
+	topics, err := adm.ListTopics(ctx)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("savepoint: listing topics: %w", err)
+	}
+	m := Manifest{ApplicationID: appID, Created: time.Now().UTC()}
+	prefix, suffix := appID+"-", "-changelog"
+	var changelogs []string
+	for _, t := range topics.Names() {
+		if strings.HasPrefix(t, prefix) && strings.HasSuffix(t, suffix) && len(t) > len(prefix)+len(suffix) {
+			changelogs = append(changelogs, t)
+		}
+	}
+	slices.Sort(changelogs)
+	w := NewWriter(out)
+	for _, topic := range changelogs {
+		store := topic[len(prefix) : len(topic)-len(suffix)]
+		n := int32(len(topics[topic].Partitions))
+		m.Stores = append(m.Stores, Store{Name: store, Partitions: n})
+		if err := copyChangelog(ctx, adm, w, topic, store, n, opts); err != nil {
+			return Manifest{}, err
+		}
+	}
+	offs, err := adm.FetchOffsets(ctx, appID)
+	if err == nil {
+		err = offs.Error()
+	}
+	if err != nil {
+		return Manifest{}, fmt.Errorf("savepoint: fetching the committed offsets of %s: %w", appID, err)
+	}
+	offs.Each(func(o kadm.OffsetResponse) {
+		m.Offsets = append(m.Offsets, Offset{Topic: o.Topic, Partition: o.Partition, Offset: o.At})
+		if ms, ok := runtime.OffsetMetaTime(o.Metadata); ok {
+			m.Watermarks = append(m.Watermarks, Watermark{Topic: o.Topic, Partition: o.Partition, Millis: ms})
+		}
+	})
+	slices.SortFunc(m.Offsets, func(a, b Offset) int {
+		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	slices.SortFunc(m.Watermarks, func(a, b Watermark) int {
+		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	if err := w.Finish(m); err != nil {
+		return Manifest{}, err
+	}
+	return m, nil
+}
+
+// copyChangelog writes the latest value of every key of each partition of topic (store's
+// changelog) as the store's slice of that partition.
+func copyChangelog(ctx context.Context, adm *kadm.Client, w *Writer, topic, store string, n int32, opts []kgo.Opt) error {
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	var ends kadm.ListedOffsets
+	if err == nil {
+		if ends, err = adm.ListCommittedOffsets(ctx, topic); err == nil {
+			err = ends.Error()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("savepoint: offsets of %s: %w", topic, err)
+	}
+	r, err := changelog.NewRestorer(slog.New(slog.DiscardHandler), opts...)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for p := range n {
+		latest := map[string][]byte{}
+		from, _ := starts.Lookup(topic, p)
+		to, _ := ends.Lookup(topic, p)
+		tg := &changelog.Target{Topic: topic, Partition: p, From: from.Offset, To: to.Offset,
+			Apply: func(keys, values [][]byte, _ int64) error {
+				for i, k := range keys {
+					if values[i] == nil {
+						delete(latest, string(k))
+					} else {
+						latest[string(k)] = append([]byte(nil), values[i]...)
+					}
+				}
+				return nil
+			}}
+		for done := r.Add(tg); !done; {
+			finished, err := r.Step(ctx, time.Second)
+			if err != nil {
+				return fmt.Errorf("savepoint: reading %s/%d: %w", topic, p, err)
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			done = len(finished) > 0
+		}
+		if len(latest) == 0 {
+			continue
+		}
+		sw, err := w.Slice(store, p)
+		if err != nil {
+			return err
+		}
+		for _, k := range slices.Sorted(maps.Keys(latest)) {
+			if err := sw.Put([]byte(k), latest[k]); err != nil {
+				_ = sw.Close()
+				return err
+			}
+		}
+		if err := sw.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
