@@ -25,7 +25,12 @@ import (
 // the seed brokers (kgo.SeedBrokers), TLS, SASL.
 //
 // The application must be stopped (its group without members): a running one commits
-// more state meanwhile, and the cut would not be consistent; that is refused. Each
+// more state meanwhile, and the cut would not be consistent; that is refused. Under
+// exactly-once the changelogs' committed records and the offsets are one transaction's,
+// so the cut is exact however the application stopped; under at-least-once it is exact
+// after a clean stop (the last commit flushed the changelogs, then committed the
+// offsets), while after a crash the changelogs may hold effects of records past the
+// committed offsets, which a restore would then apply twice. Each
 // changelog partition's latest values are gathered in memory before its slice is
 // written, so the largest task's state must fit in memory.
 func TakeStopped(ctx context.Context, appID string, out CreateFS, opts ...kgo.Opt) (Manifest, error) {
