@@ -623,6 +623,14 @@ func (w *worker) shutdown(clean bool) (err error) {
 				w.index, w.cfg.ShutdownTimeout))
 		}
 	}()
+	if clean {
+		// A commit during a join would carry the ending generation and abort: the
+		// join completes without the loop (franz-go's group goroutine joins), so wait
+		// for it, as long as the transaction can.
+		for w.joiningGroup() && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	w.mu.Lock()
 	stopGate := w.openGateAfter(gateTimeout)
 	if clean && w.staleLocked() {
