@@ -155,19 +155,9 @@ func cmdSavepointDump(args []string, stdout, stderr io.Writer) error {
 		if !ok {
 			return fmt.Errorf("the savepoint has no store %q (eddy savepoint ls shows the stores)", name)
 		}
-		fk, ok := formats[keyFormat]
-		if !ok {
-			return fmt.Errorf("%w: -key %q: the formats are %s", errUsage, keyFormat, formatNames)
-		}
-		fv, ok := formats[valueFormat]
-		if !ok {
-			return fmt.Errorf("%w: -value %q: the formats are %s", errUsage, valueFormat, formatNames)
-		}
-		if asJSON && keyFormat == "quoted" {
-			fk = formats["string"]
-		}
-		if asJSON && valueFormat == "quoted" {
-			fv = formats["string"]
+		fk, fv, err := pickFormats(keyFormat, valueFormat, asJSON)
+		if err != nil {
+			return err
 		}
 		enc := json.NewEncoder(stdout)
 		for _, f := range st.Slices {

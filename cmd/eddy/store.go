@@ -155,6 +155,25 @@ var formats = map[string]func([]byte) (any, error){
 
 const formatNames = "quoted, string, hex, base64, int64 or int32"
 
+// pickFormats returns the -key and -value formats of a dump; under -json, "quoted" is
+// "string" (JSON has its own quoting).
+func pickFormats(key, value string, asJSON bool) (fk, fv func([]byte) (any, error), err error) {
+	pick := func(flag, name string) (func([]byte) (any, error), error) {
+		if asJSON && name == "quoted" {
+			name = "string"
+		}
+		f, ok := formats[name]
+		if !ok {
+			return nil, fmt.Errorf("%w: -%s %q: the formats are %s", errUsage, flag, name, formatNames)
+		}
+		return f, nil
+	}
+	if fk, err = pick("key", key); err == nil {
+		fv, err = pick("value", value)
+	}
+	return fk, fv, err
+}
+
 func cmdStoreDump(args []string, stdout, stderr io.Writer) error {
 	var s stateFlags
 	fs := newFlags("store dump", "-state-dir <dir> -app <id> -store <name> [flags]", stderr)
@@ -171,22 +190,9 @@ func cmdStoreDump(args []string, stdout, stderr io.Writer) error {
 	if *name == "" {
 		return fmt.Errorf("%w: give -store <name> (eddy store list shows the stores)", errUsage)
 	}
-	fk, ok := formats[*keyFormat]
-	if !ok {
-		return fmt.Errorf("%w: -key %q: the formats are %s", errUsage, *keyFormat, formatNames)
-	}
-	fv, ok := formats[*valueFormat]
-	if !ok {
-		return fmt.Errorf("%w: -value %q: the formats are %s", errUsage, *valueFormat, formatNames)
-	}
-	if *asJSON && (*keyFormat == "quoted" || *valueFormat == "quoted") {
-		// JSON has its own quoting: write the bytes as a JSON string.
-		if *keyFormat == "quoted" {
-			fk = formats["string"]
-		}
-		if *valueFormat == "quoted" {
-			fv = formats["string"]
-		}
+	fk, fv, err := pickFormats(*keyFormat, *valueFormat, *asJSON)
+	if err != nil {
+		return err
 	}
 	db, closeDB, err := s.open()
 	if err != nil {
