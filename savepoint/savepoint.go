@@ -32,6 +32,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -65,6 +66,11 @@ type Manifest struct {
 	// Watermarks are the partitions' watermarks at those offsets (none for a partition
 	// that had none).
 	Watermarks []Watermark `json:"watermarks,omitempty"`
+	// Pending are the records in flight at the cut: those of the application's internal
+	// topics (repartition, subscription) written before it and not yet processed past
+	// their offsets, by the topic's name without the application id, in offset order.
+	// They are part of the state: a restore writes them into the new internal topics.
+	Pending []Store `json:"pending,omitempty"`
 }
 
 // Store is one store of a savepoint: its slices, one per task (partition).
@@ -149,19 +155,24 @@ func (r *renameOnClose) Close() error {
 	return err
 }
 
-// Writer writes a savepoint: the slices first (Slice), the manifest last (Finish).
+// Writer writes a savepoint: the slices first (Slice, PendingSlice), the manifest last
+// (Finish).
 type Writer struct {
-	fsys   CreateFS
-	stores map[string][]File
-	open   int
+	fsys            CreateFS
+	stores, pending map[string][]File
+	open            int
 }
 
 // NewWriter returns a writer of a savepoint into fsys, which should be empty.
-func NewWriter(fsys CreateFS) *Writer { return &Writer{fsys: fsys, stores: map[string][]File{}} }
+func NewWriter(fsys CreateFS) *Writer {
+	return &Writer{fsys: fsys, stores: map[string][]File{}, pending: map[string][]File{}}
+}
 
-// SliceWriter writes one store slice's entries.
+// SliceWriter writes one slice's entries: a store slice's (Put) or an internal topic
+// partition's pending records (PutRecord).
 type SliceWriter struct {
 	w     *Writer
+	into  map[string][]File
 	store string
 	file  File
 	out   io.WriteCloser
@@ -187,21 +198,31 @@ func (h *hashWriter) Write(p []byte) (int, error) {
 // Slice starts the data file of store's slice for partition. Store names are those of
 // the topology (letters, digits, '.', '_', '-'); each slice is written once.
 func (w *Writer) Slice(store string, partition int32) (*SliceWriter, error) {
-	if !validName(store) {
-		return nil, fmt.Errorf("savepoint: invalid store name %q: use letters, digits, '.', '_' and '-'", store)
+	return w.slice("stores", "store", store, partition, w.stores)
+}
+
+// PendingSlice starts the data file of the records pending in partition of an internal
+// topic (named without the application id); they are put in offset order (PutRecord).
+func (w *Writer) PendingSlice(topic string, partition int32) (*SliceWriter, error) {
+	return w.slice("pending", "internal topic", topic, partition, w.pending)
+}
+
+func (w *Writer) slice(dir, what, name string, partition int32, into map[string][]File) (*SliceWriter, error) {
+	if !validName(name) {
+		return nil, fmt.Errorf("savepoint: invalid %s name %q: use letters, digits, '.', '_' and '-'", what, name)
 	}
 	if partition < 0 {
-		return nil, fmt.Errorf("savepoint: store %s: negative partition %d", store, partition)
+		return nil, fmt.Errorf("savepoint: %s %s: negative partition %d", what, name, partition)
 	}
-	if slices.ContainsFunc(w.stores[store], func(f File) bool { return f.Partition == partition }) {
-		return nil, fmt.Errorf("savepoint: store %s, partition %d written twice", store, partition)
+	if slices.ContainsFunc(into[name], func(f File) bool { return f.Partition == partition }) {
+		return nil, fmt.Errorf("savepoint: %s %s, partition %d written twice", what, name, partition)
 	}
-	name := path.Join("stores", store, strconv.Itoa(int(partition))+".kv")
-	out, err := w.fsys.Create(name)
+	file := path.Join(dir, name, strconv.Itoa(int(partition))+".kv")
+	out, err := w.fsys.Create(file)
 	if err != nil {
-		return nil, fmt.Errorf("savepoint: creating %s: %w", name, err)
+		return nil, fmt.Errorf("savepoint: creating %s: %w", file, err)
 	}
-	s := &SliceWriter{w: w, store: store, file: File{Partition: partition, Path: name}, out: out, sum: hashWriter{h: sha256.New()}}
+	s := &SliceWriter{w: w, into: into, store: name, file: File{Partition: partition, Path: file}, out: out, sum: hashWriter{h: sha256.New()}}
 	s.buf = bufio.NewWriterSize(io.MultiWriter(out, &s.sum), 256<<10)
 	_, s.err = s.buf.Write(dataMagic)
 	w.open++
@@ -263,60 +284,77 @@ func (s *SliceWriter) Close() error {
 		return s.err
 	}
 	s.file.Entries, s.file.Bytes, s.file.SHA256 = s.n, s.sum.n, hex.EncodeToString(s.sum.h.Sum(nil))
-	w.stores[s.store] = append(w.stores[s.store], s.file)
+	s.into[s.store] = append(s.into[s.store], s.file)
 	return nil
 }
 
 // Finish writes the manifest, which makes the savepoint complete: m's stores' slices are
 // the ones written (m.Stores gives each store's partition count; a store not in it gets
 // the highest partition written plus one), m.Version is set. Every slice must be closed.
-func (w *Writer) Finish(m Manifest) error {
+// It returns the manifest written.
+func (w *Writer) Finish(m Manifest) (Manifest, error) {
 	if w.open > 0 {
-		return fmt.Errorf("savepoint: %d slices are not closed", w.open)
+		return Manifest{}, fmt.Errorf("savepoint: %d slices are not closed", w.open)
 	}
+	var err error
+	if m.Stores, err = listing("store", w.stores, m.Stores); err != nil {
+		return Manifest{}, err
+	}
+	if m.Pending, err = listing("internal topic", w.pending, m.Pending); err != nil {
+		return Manifest{}, err
+	}
+	if len(m.Pending) == 0 {
+		m.Pending = nil
+	}
+	m.Version = Version
+	if m.Created.IsZero() {
+		m.Created = time.Now().UTC()
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return Manifest{}, err
+	}
+	out, err := w.fsys.Create(ManifestName)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("savepoint: creating the manifest: %w", err)
+	}
+	if _, err = out.Write(append(b, '\n')); err != nil {
+		_ = out.Close()
+		return Manifest{}, fmt.Errorf("savepoint: writing the manifest: %w", err)
+	}
+	if err := out.Close(); err != nil {
+		return Manifest{}, fmt.Errorf("savepoint: writing the manifest: %w", err)
+	}
+	return m, nil
+}
+
+// listing is the manifest's list of the slices written, by name, with the partition
+// counts given (a name not given gets the highest partition written plus one; a name given
+// without slices is listed without).
+func listing(what string, written map[string][]File, given []Store) ([]Store, error) {
 	counts := map[string]int32{}
-	for _, s := range m.Stores {
+	for _, s := range given {
 		counts[s.Name] = s.Partitions
 	}
-	m.Version, m.Stores = Version, nil
-	for name, files := range w.stores {
+	var out []Store
+	for name, files := range written {
 		slices.SortFunc(files, func(a, b File) int { return int(a.Partition - b.Partition) })
 		n, ok := counts[name]
 		if !ok {
 			n = files[len(files)-1].Partition + 1
 		}
 		if files[len(files)-1].Partition >= n {
-			return fmt.Errorf("savepoint: store %s has a slice of partition %d but %d partitions", name, files[len(files)-1].Partition, n)
+			return nil, fmt.Errorf("savepoint: %s %s has a slice of partition %d but %d partitions", what, name, files[len(files)-1].Partition, n)
 		}
-		m.Stores = append(m.Stores, Store{Name: name, Partitions: n, Slices: files})
+		out = append(out, Store{Name: name, Partitions: n, Slices: files})
 	}
 	for name, n := range counts {
-		if _, ok := w.stores[name]; !ok {
-			m.Stores = append(m.Stores, Store{Name: name, Partitions: n, Slices: []File{}})
+		if _, ok := written[name]; !ok {
+			out = append(out, Store{Name: name, Partitions: n, Slices: []File{}})
 		}
 	}
-	slices.SortFunc(m.Stores, func(a, b Store) int {
-		return bytes.Compare([]byte(a.Name), []byte(b.Name))
-	})
-	if m.Created.IsZero() {
-		m.Created = time.Now().UTC()
-	}
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	out, err := w.fsys.Create(ManifestName)
-	if err != nil {
-		return fmt.Errorf("savepoint: creating the manifest: %w", err)
-	}
-	if _, err = out.Write(append(b, '\n')); err != nil {
-		_ = out.Close()
-		return fmt.Errorf("savepoint: writing the manifest: %w", err)
-	}
-	if err := out.Close(); err != nil {
-		return fmt.Errorf("savepoint: writing the manifest: %w", err)
-	}
-	return nil
+	slices.SortFunc(out, func(a, b Store) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }
 
 // Savepoint is a savepoint opened for reading.
@@ -346,22 +384,33 @@ func Open(fsys fs.FS) (*Savepoint, error) {
 	if m.Version != Version {
 		return nil, fmt.Errorf("%w: %s has format version %d; this eddy reads version %d", ErrInvalid, ManifestName, m.Version, Version)
 	}
+	if err := checkListing("store", m.Stores); err != nil {
+		return nil, err
+	}
+	if err := checkListing("internal topic", m.Pending); err != nil {
+		return nil, err
+	}
+	return &Savepoint{fsys: fsys, Manifest: m}, nil
+}
+
+// checkListing refuses a manifest's list of slices that contradicts itself.
+func checkListing(what string, list []Store) error {
 	seen := map[string]bool{}
-	for _, s := range m.Stores {
+	for _, s := range list {
 		if seen[s.Name] {
-			return nil, fmt.Errorf("%w: store %s listed twice", ErrInvalid, s.Name)
+			return fmt.Errorf("%w: %s %s listed twice", ErrInvalid, what, s.Name)
 		}
 		seen[s.Name] = true
 		for i, f := range s.Slices {
 			if f.Partition < 0 || f.Partition >= s.Partitions || i > 0 && f.Partition <= s.Slices[i-1].Partition {
-				return nil, fmt.Errorf("%w: store %s: slice of partition %d out of order or beyond its %d partitions", ErrInvalid, s.Name, f.Partition, s.Partitions)
+				return fmt.Errorf("%w: %s %s: slice of partition %d out of order or beyond its %d partitions", ErrInvalid, what, s.Name, f.Partition, s.Partitions)
 			}
 			if !fs.ValidPath(f.Path) || len(f.SHA256) != 64 || f.Entries < 0 || f.Bytes < int64(len(dataMagic)) {
-				return nil, fmt.Errorf("%w: store %s, partition %d: malformed file entry", ErrInvalid, s.Name, f.Partition)
+				return fmt.Errorf("%w: %s %s, partition %d: malformed file entry", ErrInvalid, what, s.Name, f.Partition)
 			}
 		}
 	}
-	return &Savepoint{fsys: fsys, Manifest: m}, nil
+	return nil
 }
 
 // Store returns the named store of the manifest.
@@ -379,15 +428,28 @@ func (sp *Savepoint) Store(name string) (Store, bool) {
 // are valid only during the call. A store or slice the manifest does not have is an
 // error; so is fn's, which stops the reading.
 func (sp *Savepoint) Entries(store string, partition int32, fn func(key, value []byte) error) error {
-	st, ok := sp.Store(store)
-	if !ok {
-		return fmt.Errorf("savepoint: no store %s", store)
+	f, err := lookup("store", sp.Manifest.Stores, store, partition)
+	if err != nil {
+		return err
 	}
-	i := slices.IndexFunc(st.Slices, func(f File) bool { return f.Partition == partition })
+	return sp.entries(f, fn)
+}
+
+// lookup finds the slice of partition of the named store or internal topic.
+func lookup(what string, list []Store, name string, partition int32) (File, error) {
+	i := slices.IndexFunc(list, func(s Store) bool { return s.Name == name })
 	if i < 0 {
-		return fmt.Errorf("savepoint: store %s has no slice of partition %d", store, partition)
+		return File{}, fmt.Errorf("savepoint: no %s %s", what, name)
 	}
-	f := st.Slices[i]
+	j := slices.IndexFunc(list[i].Slices, func(f File) bool { return f.Partition == partition })
+	if j < 0 {
+		return File{}, fmt.Errorf("savepoint: %s %s has no slice of partition %d", what, name, partition)
+	}
+	return list[i].Slices[j], nil
+}
+
+// entries checks data file f whole, then hands its entries to fn.
+func (sp *Savepoint) entries(f File, fn func(key, value []byte) error) error {
 	// Two passes over the file, neither holding it in memory: the first checks it, the
 	// second hands its entries on.
 	var sum hashWriter
@@ -459,9 +521,9 @@ func (sp *Savepoint) read(f File, tee io.Writer, fn func(key, value []byte) erro
 
 // Verify reads every data file of the savepoint and checks it against the manifest.
 func (sp *Savepoint) Verify() error {
-	for _, st := range sp.Manifest.Stores {
+	for _, st := range slices.Concat(sp.Manifest.Stores, sp.Manifest.Pending) {
 		for _, f := range st.Slices {
-			if err := sp.Entries(st.Name, f.Partition, func(_, _ []byte) error { return nil }); err != nil {
+			if err := sp.entries(f, func(_, _ []byte) error { return nil }); err != nil {
 				return err
 			}
 		}

@@ -33,7 +33,7 @@ func write(t *testing.T, dir string) Manifest {
 		Stores:     []Store{{Name: "counts", Partitions: 3}, {Name: "empty", Partitions: 2}},
 		Offsets:    []Offset{{Topic: "in", Partition: 0, Offset: 42}},
 		Watermarks: []Watermark{{Topic: "in", Partition: 0, Millis: 1700000000000}}}
-	if err := w.Finish(m); err != nil {
+	if _, err := w.Finish(m); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -90,7 +90,7 @@ func TestUnfinishedIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = s.Put([]byte("k"), []byte("v"))
-	if err := w.Finish(Manifest{}); err == nil {
+	if _, err := w.Finish(Manifest{}); err == nil {
 		t.Error("Finish with a slice open succeeded")
 	}
 	if err := s.Close(); err != nil {
@@ -188,7 +188,7 @@ func TestWriterRefusesBadSlices(t *testing.T) {
 	if _, err := w.Slice("s", 0); err == nil {
 		t.Error("a slice written twice accepted")
 	}
-	if err := w.Finish(Manifest{Stores: []Store{{Name: "s", Partitions: 0}}}); err == nil {
+	if _, err := w.Finish(Manifest{Stores: []Store{{Name: "s", Partitions: 0}}}); err == nil {
 		t.Error("a store with a slice beyond its partition count accepted")
 	}
 }

@@ -3,6 +3,7 @@ package savepoint
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -60,6 +61,12 @@ func TakeStopped(ctx context.Context, appID string, out CreateFS, opts ...kgo.Op
 		}
 	}
 	slices.Sort(changelogs)
+	internal := internalTopics(topics.Names(), prefix)
+	// The last commit's transaction markers may still be on their way (they are written
+	// after the commit returns): read once they are there.
+	if err := runtime.WaitSettled(ctx, adm, slices.Concat(changelogs, internal), settleTimeout); err != nil {
+		return Manifest{}, fmt.Errorf("savepoint: %w", err)
+	}
 	w := NewWriter(out)
 	for _, topic := range changelogs {
 		store := topic[len(prefix) : len(topic)-len(suffix)]
@@ -69,12 +76,20 @@ func TakeStopped(ctx context.Context, appID string, out CreateFS, opts ...kgo.Op
 			return Manifest{}, err
 		}
 	}
-	offs, err := adm.FetchOffsets(ctx, appID)
+	offs, err := adm.FetchOffsets(kadm.RequireStable(ctx), appID)
 	if err == nil {
 		err = offs.Error()
 	}
 	if err != nil {
 		return Manifest{}, fmt.Errorf("savepoint: fetching the committed offsets of %s: %w", appID, err)
+	}
+	for _, topic := range internal {
+		n := int32(len(topics[topic].Partitions))
+		short := topic[len(prefix):]
+		m.Pending = append(m.Pending, Store{Name: short, Partitions: n})
+		if err := copyPending(ctx, adm, w, topic, short, n, offs, opts); err != nil {
+			return Manifest{}, err
+		}
 	}
 	offs.Each(func(o kadm.OffsetResponse) {
 		m.Offsets = append(m.Offsets, Offset{Topic: o.Topic, Partition: o.Partition, Offset: o.At})
@@ -88,10 +103,130 @@ func TakeStopped(ctx context.Context, appID string, out CreateFS, opts ...kgo.Op
 	slices.SortFunc(m.Watermarks, func(a, b Watermark) int {
 		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 	})
-	if err := w.Finish(m); err != nil {
-		return Manifest{}, err
+	return w.Finish(m)
+}
+
+// settleTimeout bounds the wait for the markers of the application's last transactions.
+const settleTimeout = 30 * time.Second
+
+// internalSuffixes end the names of eddy's internal topics (graph.Repartition).
+var internalSuffixes = []string{"-repartition", "-subscription-registration-topic", "-subscription-response-topic"}
+
+// internalTopics lists the application's internal topics among names.
+func internalTopics(names []string, prefix string) []string {
+	var out []string
+	for _, t := range names {
+		if strings.HasPrefix(t, prefix) && slices.ContainsFunc(internalSuffixes, func(s string) bool {
+			return strings.HasSuffix(t, s) && len(t) > len(prefix)+len(s)
+		}) {
+			out = append(out, t)
+		}
 	}
-	return m, nil
+	slices.Sort(out)
+	return out
+}
+
+// copyPending writes the records of internal topic that are past the group's committed
+// offsets (or its start, for a partition without one) and below its last stable offset:
+// written before the cut, not yet processed. Watermark markers are left out and eddy's
+// watermark header is removed: the tasks that write the topic after a restore report
+// their watermarks afresh.
+func copyPending(ctx context.Context, adm *kadm.Client, w *Writer, topic, short string, n int32, offs kadm.OffsetResponses, opts []kgo.Opt) error {
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	var ends kadm.ListedOffsets
+	if err == nil {
+		if ends, err = adm.ListCommittedOffsets(ctx, topic); err == nil {
+			err = ends.Error()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("savepoint: offsets of %s: %w", topic, err)
+	}
+	from, to := map[int32]kgo.Offset{}, map[int32]int64{}
+	for p := range n {
+		start, _ := starts.Lookup(topic, p)
+		at := start.Offset
+		if o, ok := offs.Lookup(topic, p); ok && o.At > at {
+			at = o.At
+		}
+		if end, _ := ends.Lookup(topic, p); end.Offset > at {
+			from[p], to[p] = kgo.NewOffset().At(at), end.Offset
+		}
+	}
+	if len(from) == 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), opts...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(), // the last offset below the LSO may be a marker
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()))...)
+	if err != nil {
+		return fmt.Errorf("savepoint: client: %w", err)
+	}
+	defer cl.Close()
+	out := map[int32]*SliceWriter{}
+	closeAll := func() error {
+		var errs []error
+		for _, p := range slices.Sorted(maps.Keys(out)) {
+			errs = append(errs, out[p].Close())
+		}
+		return errors.Join(errs...)
+	}
+	for len(to) > 0 {
+		fetches := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			_ = closeAll()
+			return err
+		}
+		var ferr error
+		fetches.EachError(func(t string, p int32, err error) {
+			ferr = cmp.Or(ferr, fmt.Errorf("savepoint: reading %s/%d: %w", t, p, err))
+		})
+		if ferr != nil {
+			_ = closeAll()
+			return ferr
+		}
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			end, open := to[fp.Partition]
+			for _, rec := range fp.Records {
+				if !open || ferr != nil {
+					return
+				}
+				if rec.Offset >= end {
+					delete(to, fp.Partition)
+					return
+				}
+				if rec.Offset == end-1 {
+					delete(to, fp.Partition)
+					open = false
+				}
+				if rec.Attrs.IsControl() || runtime.StripWatermark(rec) {
+					continue
+				}
+				sw := out[fp.Partition]
+				if sw == nil {
+					if sw, ferr = w.PendingSlice(short, fp.Partition); ferr != nil {
+						return
+					}
+					out[fp.Partition] = sw
+				}
+				r := Record{Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}
+				for _, h := range rec.Headers {
+					r.Headers = append(r.Headers, Header{Key: h.Key, Value: h.Value})
+				}
+				ferr = sw.PutRecord(r)
+			}
+		})
+		if ferr != nil {
+			_ = closeAll()
+			return ferr
+		}
+	}
+	return closeAll()
 }
 
 // copyChangelog writes the latest value of every key of each partition of topic (store's

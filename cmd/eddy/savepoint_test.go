@@ -29,7 +29,7 @@ func TestSavepointCommands(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Finish(savepoint.Manifest{ApplicationID: "app", Created: time.UnixMilli(1700000000000),
+	if _, err := w.Finish(savepoint.Manifest{ApplicationID: "app", Created: time.UnixMilli(1700000000000),
 		Stores:  []savepoint.Store{{Name: "counts", Partitions: 2}},
 		Offsets: []savepoint.Offset{{Topic: "in", Partition: 1, Offset: 7}}}); err != nil {
 		t.Fatal(err)
