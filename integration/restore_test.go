@@ -49,14 +49,18 @@ func upgradeV2(in, out, outLen string) *topology.Topology {
 }
 
 // Upgrade through a savepoint, under each guarantee with eddy's defaults: version 1 counts
-// while records flow, stops; a savepoint is taken while records still flow, including
-// records in flight in its repartition topic; version 2 — a new application id, the count
-// store's value type changed (converted by ConvertStore), a store added — starts from it.
-// Every key's count equals the reference over all input, and the new store counts exactly
-// the records the savepoint had not.
+// while records flow; a savepoint is taken while they still flow — of the running
+// application (Take pauses it), or of it stopped, with records in flight in its
+// repartition topic; version 2 — a new application id, the count store's value type
+// changed (converted by ConvertStore), a store added — starts from it. Every key's count
+// equals the reference over all input, and the new store counts exactly the records the
+// savepoint had not.
 func TestUpgradeThroughASavepoint(t *testing.T) {
-	for _, guarantee := range []string{"at-least-once", "exactly-once"} {
-		t.Run(guarantee, func(t *testing.T) {
+	for _, c := range []struct{ guarantee, taken string }{
+		{"at-least-once", "running"}, {"exactly-once", "running"}, {"at-least-once", "stopped"}, {"exactly-once", "stopped"},
+	} {
+		t.Run(c.guarantee+"/"+c.taken, func(t *testing.T) {
+			guarantee := c.guarantee
 			adm := kafkatest.Admin(t)
 			in, out1, out2, outLen := kafkatest.Topic(t, "keys"), kafkatest.Topic(t, "v1"), kafkatest.Topic(t, "v2"), kafkatest.Topic(t, "lens")
 			for _, topic := range []string{in, out1, out2, outLen} {
@@ -67,33 +71,47 @@ func TestUpgradeThroughASavepoint(t *testing.T) {
 			run := start(t, newDefaultApp(t, upgradeV1(in, out1), v1, guaranteeOpts(guarantee)...))
 			countRound(t, in, out1, keys, 1)
 
-			// Records flow while version 1 stops and the savepoint is taken.
+			// Records flow while the savepoint is taken (and version 1 stops).
 			ctx, cancel := context.WithCancel(t.Context())
 			flowed := make(chan int, 1)
 			go func() { flowed <- produceWhile(ctx, t, in, keys) }()
 			time.Sleep(2 * time.Second)
-			if err := run.stop(); err != nil {
-				t.Fatal(err)
-			}
-			// Records in flight in the repartition topic: written by the regrouping, not yet
-			// counted (the savepoint must carry them to the new application's topic).
+			// Records in the repartition topic that the regrouping did not write: a stopped
+			// application has not counted them, and the savepoint must carry them.
 			repartition := v1 + "-regroup-repartition"
 			var inflight []*kgo.Record
 			for i := range 100 {
 				inflight = append(inflight, &kgo.Record{Topic: repartition, Key: fmt.Appendf(nil, "k%d", i), Value: []byte("x")})
 			}
-			produceAll(t, inflight)
 			dir := t.TempDir()
-			m, err := savepoint.TakeStopped(t.Context(), v1, savepoint.DirFS(dir), kgo.SeedBrokers(kafkatest.Bootstrap(t)...))
-			if err != nil {
-				t.Fatal(err)
+			brokers := kgo.SeedBrokers(kafkatest.Bootstrap(t)...)
+			var m savepoint.Manifest
+			var err error
+			if c.taken == "running" {
+				produceAll(t, inflight)
+				m, err = savepoint.Take(t.Context(), v1, savepoint.DirFS(dir), brokers)
+				if err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(time.Second) // version 1 goes on after the savepoint
+				if err := run.stop(); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				if err := run.stop(); err != nil {
+					t.Fatal(err)
+				}
+				produceAll(t, inflight)
+				if m, err = savepoint.Take(t.Context(), v1, savepoint.DirFS(dir), brokers); err != nil {
+					t.Fatal(err)
+				}
+				if len(m.Pending) != 1 || m.Pending[0].Name != "regroup-repartition" || pendingCount(m) < 100 {
+					t.Fatalf("the savepoint's pending records: %+v, want at least the 100 put in flight in regroup-repartition", m.Pending)
+				}
 			}
 			time.Sleep(time.Second)
 			cancel()
 			produced := <-flowed
-			if len(m.Pending) != 1 || m.Pending[0].Name != "regroup-repartition" || pendingCount(m) < 100 {
-				t.Fatalf("the savepoint's pending records: %+v, want at least the 100 put in flight in regroup-repartition", m.Pending)
-			}
 
 			// The reference: every record produced, and the 100 in flight.
 			want := map[string]int64{}
@@ -137,8 +155,8 @@ func TestUpgradeThroughASavepoint(t *testing.T) {
 			if len(rep.Stores) != 1 || rep.Stores[0].Name != "counts" || !rep.Stores[0].Converted || len(rep.Empty) != 1 || rep.Empty[0] != "by-length" {
 				t.Errorf("the restore's report: %+v, want counts converted and by-length new", rep)
 			}
-			if rep.Pending < 100 {
-				t.Errorf("%d pending records restored, want at least 100", rep.Pending)
+			if rep.Pending != pendingCount(m) {
+				t.Errorf("%d pending records restored, the savepoint has %d", rep.Pending, pendingCount(m))
 			}
 			start(t, app2)
 			got := latestTexts(t, out2, want)

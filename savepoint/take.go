@@ -26,7 +26,8 @@ import (
 // the seed brokers (kgo.SeedBrokers), TLS, SASL.
 //
 // The application must be stopped (its group without members): a running one commits
-// more state meanwhile, and the cut would not be consistent; that is refused. Under
+// more state meanwhile, and the cut would not be consistent; that is refused (Take pauses
+// a running application for its cut). Under
 // exactly-once the changelogs' committed records and the offsets are one transaction's,
 // so the cut is exact however the application stopped; under at-least-once it is exact
 // after a clean stop (the last commit flushed the changelogs, then committed the
@@ -46,8 +47,14 @@ func TakeStopped(ctx context.Context, appID string, out CreateFS, opts ...kgo.Op
 		return Manifest{}, fmt.Errorf("savepoint: describing group %s: %w", appID, err)
 	}
 	if g, ok := groups[appID]; ok && len(g.Members) > 0 {
-		return Manifest{}, fmt.Errorf("savepoint: application %s is running (%d members in its group): stop it first; a savepoint of a running application is not built yet", appID, len(g.Members))
+		return Manifest{}, fmt.Errorf("savepoint: application %s is running (%d members in its group): stop it first, or use Take, which pauses it", appID, len(g.Members))
 	}
+	return cut(ctx, adm, appID, out, opts)
+}
+
+// cut writes the savepoint of an application that stands still: stopped, or paused
+// (Take).
+func cut(ctx context.Context, adm *kadm.Client, appID string, out CreateFS, opts []kgo.Opt) (Manifest, error) {
 	topics, err := adm.ListTopics(ctx)
 	if err != nil {
 		return Manifest{}, fmt.Errorf("savepoint: listing topics: %w", err)

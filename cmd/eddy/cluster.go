@@ -83,7 +83,7 @@ func (c *clusterFlags) security() (*tls.Config, sasl.Mechanism, error) {
 
 // internalSuffixes are the endings of the topics eddy makes for an application, after
 // "<application id>-".
-var internalSuffixes = []string{"-repartition", "-changelog", "-subscription-registration-topic", "-subscription-response-topic"}
+var internalSuffixes = []string{"-repartition", "-changelog", "-subscription-registration-topic", "-subscription-response-topic", "-control"}
 
 // isInternal reports whether topic is one of app's internal topics.
 func isInternal(app, topic string) bool {

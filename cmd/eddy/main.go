@@ -47,7 +47,7 @@ var commands = []command{
 	{"topics", "list an application's internal topics with their configs and sizes", cmdTopics},
 	{"reset", "reset an application: its input offsets, its internal topics, its local state", cmdReset},
 	{"store", "read a stopped instance's local state: list its stores, dump one's keys and values", cmdStore},
-	{"savepoint", "take a savepoint of a stopped application; list, verify and dump savepoints", cmdSavepoint},
+	{"savepoint", "take a savepoint of an application, running or stopped; list, verify and dump savepoints", cmdSavepoint},
 	{"sql", "a Flink SQL shell: tables over topics, continuous queries, INSERT INTO jobs", cmdSQL},
 }
 

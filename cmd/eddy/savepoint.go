@@ -47,8 +47,8 @@ const savepointUsage = `Usage: eddy savepoint create -brokers host:port -app <id
 
 A savepoint is a portable snapshot of an application's state (SAVEPOINTS.md): every
 store's entries, with the input offsets and watermarks they correspond to. create takes
-one of a stopped application (its group without members) from its changelogs and
-committed offsets; ls lists a savepoint's stores, sizes and offsets; verify checks every
+one of an application from its changelogs and committed offsets: a running one is paused
+(every instance commits and waits) while it is read, then goes on; ls lists a savepoint's stores, sizes and offsets; verify checks every
 data file against the manifest; dump writes a store's keys and values.
 `
 
@@ -90,7 +90,7 @@ func cmdSavepointCreate(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	m, err := savepoint.TakeStopped(ctx, c.app, savepoint.DirFS(*dir), opts...)
+	m, err := savepoint.Take(ctx, c.app, savepoint.DirFS(*dir), opts...)
 	if err != nil {
 		return err
 	}

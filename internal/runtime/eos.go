@@ -161,6 +161,9 @@ func (w *worker) noteRevoked() {
 // back (time synchronization) may hold them until holdLimit after it, as at the interval:
 // a rebalance does not change what a join or a window computes, it waits at most that.
 func (w *worker) commitDue(next time.Time) time.Time {
+	if _, ok := w.ctl.paused(); ok {
+		return time.Now() // a savepoint waits for this worker's commit (pausedStep)
+	}
 	if at := w.gateWanted.Load(); at != 0 && time.Unix(0, at).Before(next) {
 		return time.Unix(0, at)
 	}

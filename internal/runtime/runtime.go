@@ -210,9 +210,19 @@ func Run(ctx context.Context, cfg *Config, g *graph.Graph) (err error) {
 		// hands its slots back.
 		defer func() { rcancel(); <-done }()
 	}
+	var ctl *controller
+	if !cfg.Bounded {
+		if ctl, err = newController(cfg); err != nil {
+			return err
+		}
+		cctx, ccancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { defer close(done); ctl.run(cctx, cfg.Logger) }()
+		defer func() { ccancel(); <-done }()
+	}
 	workers := make([]*worker, cfg.Workers)
 	for i := range workers {
-		w, err := newWorker(stop, cfg, g, plan, mgr, globals, replicas, i)
+		w, err := newWorker(stop, cfg, g, plan, mgr, globals, replicas, ctl, i)
 		if err != nil {
 			for _, w := range workers[:i] {
 				w.cl.Close()
@@ -281,6 +291,9 @@ func prepare(ctx context.Context, cfg *Config, g *graph.Graph) (*topicPlan, erro
 	plan, err := planTopics(actx, adm, cfg.ApplicationID, g, cfg.ReplicationFactor, cfg.DeadLetterTopics())
 	if err == nil {
 		err = plan.planGlobals(actx, adm, g)
+	}
+	if err == nil && !cfg.Bounded {
+		err = createControl(actx, adm, cfg.ApplicationID, cfg.ReplicationFactor)
 	}
 	if err != nil || !cfg.Bounded {
 		return plan, err

@@ -91,6 +91,10 @@ type worker struct {
 	// the worker hands it the ones of each assignment, and takes a task's slots from it
 	// before the task opens its stores.
 	replicas *standbys
+	// ctl follows the control topic (nil in a bounded run); pausedFor is the savepoint
+	// whose pause this worker acknowledged last.
+	ctl       *controller
+	pausedFor string
 
 	// acks tracks the highest acknowledged offset per changelog partition, fed by the
 	// producer's promise: a checkpoint is one past it.
@@ -160,9 +164,10 @@ type transport interface {
 		onDone func(*kgo.Client, *kmsg.OffsetCommitRequest, *kmsg.OffsetCommitResponse, error))
 }
 
-func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager, globals *globalReader, replicas *standbys, index int) (*worker, error) {
+func newWorker(stop context.Context, cfg *Config, g *graph.Graph, plan *topicPlan, mgr *state.Manager, globals *globalReader, replicas *standbys, ctl *controller, index int) (*worker, error) {
 	w := &worker{
 		replicas: replicas,
+		ctl:      ctl,
 		stop:     stop,
 		cfg:      cfg,
 		g:        g,
@@ -236,6 +241,15 @@ func (w *worker) run(ctx context.Context) (err error) {
 	for {
 		if ctx.Err() != nil {
 			return nil
+		}
+		if id, ok := w.ctl.paused(); ok {
+			paused, err := w.pausedStep(ctx, id)
+			if err != nil {
+				return err
+			}
+			if paused {
+				continue
+			}
 		}
 		due := w.commitDue(nextCommit)
 		commitAt := due
