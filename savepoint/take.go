@@ -3,10 +3,12 @@ package savepoint
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/eddy-streams/eddy/changelog"
 	"github.com/eddy-streams/eddy/internal/runtime"
+	estore "github.com/eddy-streams/eddy/store"
 )
 
 // TakeStopped takes a savepoint of a stopped application into out: every store's state,
@@ -33,8 +36,9 @@ import (
 // after a clean stop (the last commit flushed the changelogs, then committed the
 // offsets), while after a crash the changelogs may hold effects of records past the
 // committed offsets, which a restore would then apply twice. Each
-// changelog partition's latest values are gathered in memory before its slice is
-// written, so the largest task's state must fit in memory.
+// changelog partition's latest values are gathered before its slice is written, in a
+// temporary database on disk (under os.TempDir), not in memory: the disk must hold one
+// changelog's state once more.
 func TakeStopped(ctx context.Context, appID string, out CreateFS, opts ...kgo.Opt) (Manifest, error) {
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -237,7 +241,9 @@ func copyPending(ctx context.Context, adm *kadm.Client, w *Writer, topic, short 
 }
 
 // copyChangelog writes the latest value of every key of each partition of topic (store's
-// changelog) as the store's slice of that partition.
+// changelog) as the store's slice of that partition. The latest values are gathered in a
+// temporary Badger database on disk, not in memory: a task's state may be larger than
+// memory.
 func copyChangelog(ctx context.Context, adm *kadm.Client, w *Writer, topic, store string, n int32, opts []kgo.Opt) error {
 	starts, err := adm.ListStartOffsets(ctx, topic)
 	if err == nil {
@@ -257,20 +263,33 @@ func copyChangelog(ctx context.Context, adm *kadm.Client, w *Writer, topic, stor
 		return err
 	}
 	defer r.Close()
+	tmp, err := os.MkdirTemp("", "eddy-savepoint-")
+	if err != nil {
+		return fmt.Errorf("savepoint: a temporary directory for %s: %w", topic, err)
+	}
+	defer os.RemoveAll(tmp)
+	db, err := estore.OpenBadger(tmp, estore.BadgerOptions{LowMemory: true})
+	if err != nil {
+		return fmt.Errorf("savepoint: a temporary database for %s: %w", topic, err)
+	}
+	defer db.Close()
+	var batch estore.Batch
 	for p := range n {
-		latest := map[string][]byte{}
+		prefix := binary.BigEndian.AppendUint32(nil, uint32(p))
 		from, _ := starts.Lookup(topic, p)
 		to, _ := ends.Lookup(topic, p)
 		tg := &changelog.Target{Topic: topic, Partition: p, From: from.Offset, To: to.Offset,
 			Apply: func(keys, values [][]byte, _ int64) error {
+				batch.Reset()
 				for i, k := range keys {
+					key := append(prefix[:4:4], k...)
 					if values[i] == nil {
-						delete(latest, string(k))
+						batch.Delete(key)
 					} else {
-						latest[string(k)] = append([]byte(nil), values[i]...)
+						batch.Put(key, values[i])
 					}
 				}
-				return nil
+				return db.Write(&batch)
 			}}
 		for done := r.Add(tg); !done; {
 			finished, err := r.Step(ctx, time.Second)
@@ -282,22 +301,41 @@ func copyChangelog(ctx context.Context, adm *kadm.Client, w *Writer, topic, stor
 			}
 			done = len(finished) > 0
 		}
-		if len(latest) == 0 {
-			continue
-		}
-		sw, err := w.Slice(store, p)
-		if err != nil {
-			return err
-		}
-		for _, k := range slices.Sorted(maps.Keys(latest)) {
-			if err := sw.Put([]byte(k), latest[k]); err != nil {
-				_ = sw.Close()
-				return err
-			}
-		}
-		if err := sw.Close(); err != nil {
+		if err := writeSlice(w, db, store, p, prefix); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeSlice writes the entries under prefix of db, if any, as store's slice of p.
+func writeSlice(w *Writer, db *estore.Badger, store string, p int32, prefix []byte) error {
+	end := binary.BigEndian.AppendUint32(nil, uint32(p)+1)
+	it, err := db.Iterate(prefix, end)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var sw *SliceWriter
+	for it.Next() {
+		if sw == nil {
+			if sw, err = w.Slice(store, p); err != nil {
+				return err
+			}
+		}
+		if err := sw.Put(it.Key()[4:], it.Value()); err != nil {
+			_ = sw.Close()
+			return err
+		}
+	}
+	if err := it.Err(); err != nil {
+		if sw != nil {
+			_ = sw.Close()
+		}
+		return fmt.Errorf("savepoint: the temporary database of %s: %w", store, err)
+	}
+	if sw == nil {
+		return nil
+	}
+	return sw.Close()
 }
