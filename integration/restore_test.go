@@ -443,3 +443,59 @@ func copyDir(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// Going back in time on the same application: a savepoint taken after one round, two
+// more rounds, then a restore into the same application id (ReplaceState; refused
+// without it) on the same instance and state directory. The instance's local state of
+// the replaced changelogs is discarded, and the input after the savepoint is processed
+// again from its state: every count ends at the three rounds, exactly.
+func TestRestoreIntoTheSameApplication(t *testing.T) {
+	adm := kafkatest.Admin(t)
+	in, out := kafkatest.Topic(t, "keys"), kafkatest.Topic(t, "counts")
+	kafkatest.CreateTopic(t, adm, in, 4, nil)
+	kafkatest.CreateTopic(t, adm, out, 4, nil)
+	appID := kafkatest.Topic(t, "app")
+	stateDir := t.TempDir()
+	const keys = 2000
+	newApp := func() *eddy.App {
+		app, err := eddy.New(countByKey(in, out), eddy.ApplicationID(appID), eddy.Brokers(kafkatest.Bootstrap(t)...),
+			eddy.StateDir(stateDir), eddy.Logger(testLogger(t)), eddy.ExactlyOnce())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return app
+	}
+	run := start(t, newApp())
+	countRound(t, in, out, keys, 1)
+	dir := t.TempDir()
+	if _, err := savepoint.Take(t.Context(), appID, savepoint.DirFS(dir), kgo.SeedBrokers(kafkatest.Bootstrap(t)...)); err != nil {
+		t.Fatal(err)
+	}
+	countRound(t, in, out, keys, 2)
+	if err := run.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newApp().RestoreSavepoint(t.Context(), os.DirFS(dir)); err == nil || !strings.Contains(err.Error(), "ReplaceState") {
+		t.Fatalf("restoring into the application with state: %v, want a refusal naming ReplaceState", err)
+	}
+	produceKeys(t, in, keys) // a third round, while it is stopped
+	app := newApp()
+	rep, err := app.RestoreSavepoint(t.Context(), os.DirFS(dir), eddy.ReplaceState())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Stores) != 1 || rep.Stores[0].Entries != keys {
+		t.Fatalf("the restore's report: %+v, want counts with %d entries", rep, keys)
+	}
+	start(t, app)
+	want := map[string]int64{}
+	for i := range keys {
+		want[fmt.Sprintf("k%d", i)] = 3
+	}
+	got := latestCounts(t, out, want)
+	for k, n := range want {
+		if got[k] != n {
+			t.Fatalf("count(%s) = %d, want %d", k, got[k], n)
+		}
+	}
+}

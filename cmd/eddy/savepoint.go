@@ -100,7 +100,14 @@ func cmdSavepointCreate(ctx context.Context, args []string, stdout, stderr io.Wr
 			entries += f.Entries
 		}
 	}
-	fmt.Fprintf(stdout, "savepoint of %s in %s: %d stores, %d entries, %d input offsets\n", c.app, *dir, len(m.Stores), entries, len(m.Offsets))
+	var pending int64
+	for _, st := range m.Pending {
+		for _, f := range st.Slices {
+			pending += f.Entries
+		}
+	}
+	fmt.Fprintf(stdout, "savepoint of %s in %s: %d stores, %d entries, %d records in flight, %d input offsets\n",
+		c.app, *dir, len(m.Stores), entries, pending, len(m.Offsets))
 	return nil
 }
 
@@ -119,6 +126,21 @@ func listSavepoint(sp *savepoint.Savepoint, stdout io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if len(m.Pending) > 0 {
+		fmt.Fprintln(stdout)
+		tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "IN FLIGHT (INTERNAL TOPIC)\tPARTITIONS\tSLICES\tRECORDS\tBYTES")
+		for _, st := range m.Pending {
+			var entries, bytes int64
+			for _, f := range st.Slices {
+				entries, bytes = entries+f.Entries, bytes+f.Bytes
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", st.Name, st.Partitions, len(st.Slices), entries, bytes)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintln(stdout)
 	watermarks := map[string]int64{}

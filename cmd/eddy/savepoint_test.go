@@ -29,6 +29,18 @@ func TestSavepointCommands(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	ps, err := w.PendingSlice("g-repartition", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := ps.PutRecord(savepoint.Record{Key: []byte("k"), Value: []byte("v"), Timestamp: time.UnixMilli(1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ps.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := w.Finish(savepoint.Manifest{ApplicationID: "app", Created: time.UnixMilli(1700000000000),
 		Stores:  []savepoint.Store{{Name: "counts", Partitions: 2}},
 		Offsets: []savepoint.Offset{{Topic: "in", Partition: 1, Offset: 7}}}); err != nil {
@@ -39,7 +51,7 @@ func TestSavepointCommands(t *testing.T) {
 		code int
 		says []string
 	}{
-		{[]string{"savepoint", "ls", "-dir", dir}, 0, []string{"application app", "counts", "in", "7"}},
+		{[]string{"savepoint", "ls", "-dir", dir}, 0, []string{"application app", "counts", "in", "7", "IN FLIGHT", "g-repartition"}},
 		{[]string{"savepoint", "verify", "-dir", dir}, 0, []string{"intact"}},
 		{[]string{"savepoint", "dump", "-dir", dir, "-store", "counts", "-value", "int64"}, 0, []string{"1\t\"gopher\"\t6", "1\t\"rust\"\t4"}},
 		{[]string{"savepoint", "dump", "-dir", dir, "-store", "counts", "-value", "int64", "-json"}, 0, []string{`{"partition":1,"key":"gopher","value":6}`}},
