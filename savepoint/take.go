@@ -137,24 +137,32 @@ func internalTopics(names []string, prefix string) []string {
 	return out
 }
 
-// copyPending writes the records of internal topic that are past the group's committed
-// offsets (or its start, for a partition without one) and below its last stable offset:
-// written before the cut, not yet processed. Watermark markers are left out and eddy's
-// watermark header is removed: the tasks that write the topic after a restore report
-// their watermarks afresh.
-func copyPending(ctx context.Context, adm *kadm.Client, w *Writer, topic, short string, n int32, offs kadm.OffsetResponses, opts []kgo.Opt) error {
-	starts, err := adm.ListStartOffsets(ctx, topic)
+// bounds lists topic's start offsets and last stable offsets.
+func bounds(ctx context.Context, adm *kadm.Client, topic string) (starts, ends kadm.ListedOffsets, err error) {
+	starts, err = adm.ListStartOffsets(ctx, topic)
 	if err == nil {
 		err = starts.Error()
 	}
-	var ends kadm.ListedOffsets
 	if err == nil {
 		if ends, err = adm.ListCommittedOffsets(ctx, topic); err == nil {
 			err = ends.Error()
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("savepoint: offsets of %s: %w", topic, err)
+		return nil, nil, fmt.Errorf("savepoint: offsets of %s: %w", topic, err)
+	}
+	return starts, ends, nil
+}
+
+// copyPending writes the records of internal topic that are past the group's committed
+// offsets (or its start, for a partition without one) and below its last stable offset:
+// written before the cut, not yet processed. Watermark markers are left out and eddy's
+// watermark header is removed: the tasks that write the topic after a restore report
+// their watermarks afresh.
+func copyPending(ctx context.Context, adm *kadm.Client, w *Writer, topic, short string, n int32, offs kadm.OffsetResponses, opts []kgo.Opt) error {
+	starts, ends, err := bounds(ctx, adm, topic)
+	if err != nil {
+		return err
 	}
 	from, to := map[int32]kgo.Offset{}, map[int32]int64{}
 	for p := range n {
@@ -245,18 +253,9 @@ func copyPending(ctx context.Context, adm *kadm.Client, w *Writer, topic, short 
 // temporary Badger database on disk, not in memory: a task's state may be larger than
 // memory.
 func copyChangelog(ctx context.Context, adm *kadm.Client, w *Writer, topic, store string, n int32, opts []kgo.Opt) error {
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err == nil {
-		err = starts.Error()
-	}
-	var ends kadm.ListedOffsets
-	if err == nil {
-		if ends, err = adm.ListCommittedOffsets(ctx, topic); err == nil {
-			err = ends.Error()
-		}
-	}
+	starts, ends, err := bounds(ctx, adm, topic)
 	if err != nil {
-		return fmt.Errorf("savepoint: offsets of %s: %w", topic, err)
+		return err
 	}
 	r, err := changelog.NewRestorer(slog.New(slog.DiscardHandler), opts...)
 	if err != nil {

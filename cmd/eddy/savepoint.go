@@ -111,34 +111,31 @@ func cmdSavepointCreate(ctx context.Context, args []string, stdout, stderr io.Wr
 	return nil
 }
 
-// listSavepoint writes a savepoint's manifest as tables.
-func listSavepoint(sp *savepoint.Savepoint, stdout io.Writer) error {
-	m := sp.Manifest
-	fmt.Fprintf(stdout, "application %s, taken %s, format version %d\n\n", m.ApplicationID, m.Created.Format("2006-01-02 15:04:05 MST"), m.Version)
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STORE\tPARTITIONS\tSLICES\tENTRIES\tBYTES")
-	for _, st := range m.Stores {
+// sliceTable writes a table of stores (or internal topics) with their slices' totals.
+func sliceTable(tw *tabwriter.Writer, header string, list []savepoint.Store) error {
+	fmt.Fprintln(tw, header)
+	for _, st := range list {
 		var entries, bytes int64
 		for _, f := range st.Slices {
 			entries, bytes = entries+f.Entries, bytes+f.Bytes
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", st.Name, st.Partitions, len(st.Slices), entries, bytes)
 	}
-	if err := tw.Flush(); err != nil {
+	return tw.Flush()
+}
+
+// listSavepoint writes a savepoint's manifest as tables.
+func listSavepoint(sp *savepoint.Savepoint, stdout io.Writer) error {
+	m := sp.Manifest
+	fmt.Fprintf(stdout, "application %s, taken %s, format version %d\n\n", m.ApplicationID, m.Created.Format("2006-01-02 15:04:05 MST"), m.Version)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	if err := sliceTable(tw, "STORE\tPARTITIONS\tSLICES\tENTRIES\tBYTES", m.Stores); err != nil {
 		return err
 	}
 	if len(m.Pending) > 0 {
 		fmt.Fprintln(stdout)
 		tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "IN FLIGHT (INTERNAL TOPIC)\tPARTITIONS\tSLICES\tRECORDS\tBYTES")
-		for _, st := range m.Pending {
-			var entries, bytes int64
-			for _, f := range st.Slices {
-				entries, bytes = entries+f.Entries, bytes+f.Bytes
-			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", st.Name, st.Partitions, len(st.Slices), entries, bytes)
-		}
-		if err := tw.Flush(); err != nil {
+		if err := sliceTable(tw, "IN FLIGHT (INTERNAL TOPIC)\tPARTITIONS\tSLICES\tRECORDS\tBYTES", m.Pending); err != nil {
 			return err
 		}
 	}
