@@ -117,7 +117,9 @@ func (c *controller) apply(m Control) {
 	defer c.mu.Unlock()
 	switch {
 	case m.Op == ControlPause && time.UnixMilli(m.Until).After(time.Now()):
-		c.id, c.until = m.ID, time.UnixMilli(m.Until)
+		// A lease runs a few seconds; one that says more is cut short, so a bad record
+		// cannot stop the application for long.
+		c.id, c.until = m.ID, time.UnixMilli(min(m.Until, time.Now().Add(maxLease).UnixMilli()))
 	case m.Op == ControlResume && m.ID == c.id:
 		c.id = ""
 	default:
