@@ -444,8 +444,8 @@ func copyDir(t *testing.T, from, to string) {
 	}
 }
 
-// Going back in time on the same application: a savepoint taken after one round, two
-// more rounds, then a restore into the same application id (ReplaceState; refused
+// Going back in time on the same application: a savepoint taken after one round (of the
+// application running on two instances), two more rounds, then a restore into the same application id (ReplaceState; refused
 // without it) on the same instance and state directory. The instance's local state of
 // the replaced changelogs is discarded, and the input after the savepoint is processed
 // again from its state: every count ends at the three rounds, exactly.
@@ -455,23 +455,28 @@ func TestRestoreIntoTheSameApplication(t *testing.T) {
 	kafkatest.CreateTopic(t, adm, in, 4, nil)
 	kafkatest.CreateTopic(t, adm, out, 4, nil)
 	appID := kafkatest.Topic(t, "app")
-	stateDir := t.TempDir()
+	stateDir, otherDir := t.TempDir(), t.TempDir()
 	const keys = 2000
-	newApp := func() *eddy.App {
+	newAppIn := func(dir string) *eddy.App {
 		app, err := eddy.New(countByKey(in, out), eddy.ApplicationID(appID), eddy.Brokers(kafkatest.Bootstrap(t)...),
-			eddy.StateDir(stateDir), eddy.Logger(testLogger(t)), eddy.ExactlyOnce())
+			eddy.StateDir(dir), eddy.Logger(testLogger(t)), eddy.ExactlyOnce())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return app
 	}
-	run := start(t, newApp())
+	newApp := func() *eddy.App { return newAppIn(stateDir) }
+	// Two instances while the savepoint is taken: both pause.
+	run, run2 := start(t, newApp()), start(t, newAppIn(otherDir))
 	countRound(t, in, out, keys, 1)
 	dir := t.TempDir()
 	if _, err := savepoint.Take(t.Context(), appID, savepoint.DirFS(dir), kgo.SeedBrokers(kafkatest.Bootstrap(t)...)); err != nil {
 		t.Fatal(err)
 	}
 	countRound(t, in, out, keys, 2)
+	if err := run2.stop(); err != nil {
+		t.Fatal(err)
+	}
 	if err := run.stop(); err != nil {
 		t.Fatal(err)
 	}
