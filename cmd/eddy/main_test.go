@@ -154,8 +154,8 @@ func TestCommandsOnABroker(t *testing.T) {
 		t.Errorf("eddy topics: exit %d\n%s%s", code, stdout, stderr)
 	}
 	internal, err := internalTopics(t.Context(), adm, app)
-	if err != nil || len(internal) != 2 {
-		t.Fatalf("internal topics %v (%v), want a changelog and a repartition topic", internal, err)
+	if err != nil || len(internal) != 3 || !slices.Contains(internal, app+"-control") {
+		t.Fatalf("internal topics %v (%v), want a changelog, a repartition topic and the control topic", internal, err)
 	}
 
 	code, stdout, stderr = eddyCmd("reset", "-brokers", seeds, "-app", app, "-state-dir", stateDir, "-dry-run")
