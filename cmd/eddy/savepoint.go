@@ -20,8 +20,8 @@ func cmdSavepoint(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	switch sub {
 	case "create":
 		return cmdSavepointCreate(ctx, args[1:], stdout, stderr)
-	case "ls":
-		return withSavepoint("savepoint ls", args[1:], stderr, nil, func(sp *savepoint.Savepoint) error { return listSavepoint(sp, stdout) })
+	case "ls", "show":
+		return withSavepoint("savepoint "+sub, args[1:], stderr, nil, func(sp *savepoint.Savepoint) error { return listSavepoint(sp, stdout) })
 	case "verify":
 		return withSavepoint("savepoint verify", args[1:], stderr, nil, func(sp *savepoint.Savepoint) error {
 			if err := sp.Verify(); err != nil {
@@ -41,14 +41,14 @@ func cmdSavepoint(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 const savepointUsage = `Usage: eddy savepoint create -brokers host:port -app <id> -dir <dir>
-       eddy savepoint ls -dir <dir>
+       eddy savepoint ls|show -dir <dir>
        eddy savepoint verify -dir <dir>
        eddy savepoint dump -dir <dir> -store <name> [flags]
 
 A savepoint is a portable snapshot of an application's state (SAVEPOINTS.md): every
 store's entries, with the input offsets and watermarks they correspond to. create takes
 one of an application from its changelogs and committed offsets: a running one is paused
-(every instance commits and waits) while it is read, then goes on; ls lists a savepoint's stores, sizes and offsets; verify checks every
+(every instance commits and waits) while it is read, then goes on; ls (or show) lists a savepoint's stores, sizes and offsets; verify checks every
 data file against the manifest; dump writes a store's keys and values.
 `
 

@@ -52,6 +52,7 @@ func TestSavepointCommands(t *testing.T) {
 		says []string
 	}{
 		{[]string{"savepoint", "ls", "-dir", dir}, 0, []string{"application app", "counts", "in", "7", "IN FLIGHT", "g-repartition"}},
+		{[]string{"savepoint", "show", "-dir", dir}, 0, []string{"application app", "counts", "IN FLIGHT"}},
 		{[]string{"savepoint", "verify", "-dir", dir}, 0, []string{"intact"}},
 		{[]string{"savepoint", "dump", "-dir", dir, "-store", "counts", "-value", "int64"}, 0, []string{"1\t\"gopher\"\t6", "1\t\"rust\"\t4"}},
 		{[]string{"savepoint", "dump", "-dir", dir, "-store", "counts", "-value", "int64", "-json"}, 0, []string{`{"partition":1,"key":"gopher","value":6}`}},
